@@ -1,0 +1,89 @@
+"""The exception tree of equitr, in one place.
+
+Every error a user can meet carries a message written for that user (and, where it helps, a hint with
+what to do about it). Tracebacks never leave the process: comments, logs and the CLI show `str(error)`.
+
+    EquitrError
+    ├── ConfigError            settings, `.equitr.toml`, unknown model names
+    ├── ValidationError        bad command, bad tool parameters, permission denied, budget exceeded
+    │   ├── CommandError
+    │   ├── PermissionDenied
+    │   └── BudgetExceeded
+    ├── RuntimeFailure         rate limits, network, model unavailable, timeouts
+    │   ├── GitHubError
+    │   └── ModelError
+    ├── SandboxError           path guard refusals, sandbox unavailable, command limits
+    │   └── PathRefused
+    └── ToolError              a tool call failed; the message is shown to the model so it can correct itself
+"""
+
+from __future__ import annotations
+
+
+class EquitrError(Exception):
+    """Base class. `hint` says what the user can do about it, when we know."""
+
+    category = "runtime"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConfigError(EquitrError):
+    category = "configuration"
+
+
+class ValidationError(EquitrError):
+    category = "validation"
+
+
+class CommandError(ValidationError):
+    pass
+
+
+class PermissionDenied(ValidationError):
+    pass
+
+
+class BudgetExceeded(ValidationError):
+    def __init__(self, message: str, *, spent_usd: float, budget_usd: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.spent_usd = spent_usd
+        self.budget_usd = budget_usd
+
+
+class RuntimeFailure(EquitrError):
+    category = "runtime"
+
+
+class GitHubError(RuntimeFailure):
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class ModelError(RuntimeFailure):
+    """A model call failed. `retryable` tells the caller whether trying again can help."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retryable: bool = False, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.retryable = retryable
+
+
+class SandboxError(EquitrError):
+    category = "validation"
+
+
+class PathRefused(SandboxError):
+    pass
+
+
+class ToolError(EquitrError):
+    """A tool could not do what it was asked; the message goes back to the model verbatim."""
+
+    category = "validation"

@@ -1,0 +1,1 @@
+"""Model access: clients per provider, the model manager, and the types they share."""
