@@ -68,11 +68,19 @@ class ModelError(RuntimeFailure):
     """A model call failed. `retryable` tells the caller whether trying again can help."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, retryable: bool = False, hint: str | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        hint: str | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.retryable = retryable
+        # What the server asked us to wait (HTTP `retry-after`) before trying again, when it said.
+        self.retry_after_s = retry_after_s
 
 
 class SandboxError(EquitrError):

@@ -26,6 +26,8 @@ class ToolCall:
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # True when the server reported no usage and the counts are a character-based estimate.
+    estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
