@@ -1,0 +1,255 @@
+"""The `equitr` command line (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.errors import EquitrError
+
+log = logging.getLogger("equitr")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="equitr",
+        description="Turn GitHub issue and pull-request comments into coding-agent work.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the webhook server (and, by default, the workers)")
+    serve.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"), help="address to listen on")
+    serve.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8000)")
+    serve.add_argument("--workers", type=int, default=None, help="in-process worker threads (default: $EQUITR_WORKERS)")
+    serve.add_argument("--no-workers", action="store_true", help="only take webhooks; run `equitr worker` elsewhere")
+
+    sub.add_parser("worker", help="run workers only (scale-out against a shared queue)")
+
+    jobs = sub.add_parser("jobs", help="list jobs")
+    jobs.add_argument("--json", action="store_true", help="print a JSON array of job objects")
+    jobs.add_argument("--limit", type=int, default=50)
+
+    replay = sub.add_parser("replay", help="feed one webhook payload through the server's code path")
+    replay.add_argument("--event", required=True, help="the X-GitHub-Event name, e.g. issue_comment")
+    replay.add_argument("payload", type=Path, help="a webhook payload JSON file")
+    replay.add_argument("--dry-run", action="store_true", help="print the GitHub calls instead of making them")
+
+    sub.add_parser("doctor", help="check settings, credentials, queue and sandbox; say what to fix")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    _install_redacting_log_filter()
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    try:
+        result: int = COMMANDS[args.command](args)
+        return result
+    except EquitrError as exc:
+        print(f"equitr: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  → {exc.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _install_redacting_log_filter() -> None:
+    from bot.redact import redact
+
+    class Redact(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.msg = redact(record.getMessage())
+            record.args = None
+            return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Redact())
+
+
+# -- serve / worker ------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot import settings as settings_mod
+    from bot.server import build_app
+
+    settings = settings_mod.load()
+    settings.require_server()
+    workers = 0 if args.no_workers else (args.workers or settings.workers)
+    app = build_app(settings, workers=workers)
+    port = args.port or settings.port
+    log.info(
+        "equitr serving on %s:%s (%s queue, %s in-process workers)",
+        args.host,
+        port,
+        "redis" if settings.redis_url else "sqlite",
+        workers,
+    )
+    uvicorn.run(app, host=args.host, port=port, log_level="info", access_log=False)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from huey.consumer import Consumer
+
+    from bot import services as services_mod
+    from bot import settings as settings_mod
+
+    settings = settings_mod.load()
+    services = services_mod.build(settings)
+    runner = services.runner()
+    services.bind_worker(runner)
+    runner.sweep()
+    log.info("equitr worker: %s threads on the %s queue", settings.workers, "redis" if settings.redis_url else "sqlite")
+    Consumer(services.queue.huey, workers=settings.workers, worker_type="thread", max_delay=0.5).run()
+    return 0
+
+
+# -- jobs ----------------------------------------------------------------------------------------------
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from bot import settings as settings_mod
+    from bot.store import open_store
+
+    settings = settings_mod.load()
+    store = open_store(db=settings.db, redis_url=settings.redis_url)
+    jobs = store.jobs(limit=args.limit)
+    if args.json:
+        print(json.dumps([j.to_dict() for j in jobs], indent=2))
+        return 0
+    if not jobs:
+        print("no jobs yet")
+        return 0
+    print(f"{'id':>5}  {'state':<9}  {'kind':<7}  {'target':<32}  {'delivery':<36}  {'cost':>9}  reason")
+    for j in jobs:
+        target = f"{j.repo}#{j.number}"
+        print(
+            f"{j.id:>5}  {j.state:<9}  {j.kind:<7}  {target:<32}  {j.delivery_id:<36}  ${j.cost_usd:>8.4f}  {j.reason}"
+        )
+    return 0
+
+
+# -- replay --------------------------------------------------------------------------------------------
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    return asyncio.run(_replay(args))
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    import tempfile
+
+    import aiohttp
+
+    from bot import services as services_mod
+    from bot import settings as settings_mod
+    from bot.app import create_app
+    from bot.asgi import call
+    from bot.dryrun import DryRunAccess, DryRunGitHub
+    from bot.signature import sign
+
+    try:
+        body = args.payload.read_bytes()
+    except OSError as exc:
+        print(f"equitr: cannot read {args.payload}: {exc.strerror}", file=sys.stderr)
+        return 1
+    settings = settings_mod.load()
+    overrides: dict[str, Any] = {}
+    tmp = None
+    if args.dry_run:
+        # A throwaway store and queue: a dry run leaves nothing behind.
+        tmp = tempfile.TemporaryDirectory(prefix="equitr-replay-")
+        overrides = {"db": Path(tmp.name) / "replay.db", "queue_url": ""}
+    settings = settings.model_copy(update=overrides)
+    secret = settings.gh_secret.get_secret_value() if settings.gh_secret else uuid.uuid4().hex
+    services = services_mod.build(settings)
+    if args.dry_run:
+        services.access = DryRunAccess(DryRunGitHub())  # type: ignore[assignment]
+    runner = services.runner()
+    try:
+        async with aiohttp.ClientSession() as session:
+            app = create_app(
+                dispatcher=services.dispatcher(services_mod.session_factory(services, session)), secret=secret
+            )
+            headers = {
+                "x-github-event": args.event,
+                "x-github-delivery": f"replay-{uuid.uuid4()}",
+                "x-hub-signature-256": sign(body, secret),
+                "content-type": "application/json",
+            }
+            status, answer = await call(app, "POST", "/webhook", body=body, headers=headers)
+        print(f"POST /webhook → {status} {json.dumps(answer)}")
+        # Run what was queued right here, through the same runner a worker uses.
+        for notice in _drain_notices(services):
+            await runner._notify(notice)
+        for job_id in answer.get("jobs", []) if isinstance(answer, dict) else []:
+            outcome = await runner.run(int(job_id))
+            job = services.store.get(int(job_id))
+            if job is not None:
+                print(
+                    f"job {job.id} ({job.kind} on {job.repo}#{job.number}) → {job.state}"
+                    + (f": {job.reason}" if job.reason else "")
+                    if outcome
+                    else ""
+                )
+    finally:
+        services.close()
+        if tmp is not None:
+            tmp.cleanup()
+    return 0 if status < 400 else 1
+
+
+def _drain_notices(services: Any) -> list[dict[str, Any]]:
+    """Notices waiting in the queue, taken out so that `replay` can post them inline."""
+    out: list[dict[str, Any]] = []
+    huey = services.queue.huey
+    while True:
+        task = huey.dequeue()
+        if task is None:
+            return out
+        if task.name == "equitr.notify":
+            out.append(task.args[0])
+
+
+# -- doctor --------------------------------------------------------------------------------------------
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from bot.doctor import run_checks
+
+    ok = True
+    for check in asyncio.run(run_checks()):
+        mark = {"ok": "✓", "warn": "!", "fail": "✗"}[check.status]
+        print(f"{mark} {check.name}: {check.message}")
+        if check.fix:
+            print(f"    fix: {check.fix}")
+        ok = ok and check.status != "fail"
+    return 0 if ok else 1
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "worker": cmd_worker,
+    "jobs": cmd_jobs,
+    "replay": cmd_replay,
+    "doctor": cmd_doctor,
+}

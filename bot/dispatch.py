@@ -1,0 +1,182 @@
+"""From a verified webhook delivery to a durably stored, queued job — the same path for the server,
+`equitr replay` and tests.
+
+Order matters: dedupe first (cheap, no GitHub call), then the pure decisions of the feature routers, then
+the permission check (one cached GitHub call), then one transaction that stores the job together with its
+dedupe keys, and only then the 202.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from gidgethub import GitHubException, sansio
+from gidgethub.abc import GitHubAPI
+
+from bot.errors import EquitrError
+from bot.features import router
+from bot.features.context import Routed
+from bot.jobs import NewJob
+from bot.permissions import Permissions
+from bot.queue import Queue
+from bot.store import JobStore
+from bot.triggers import Identity, Installation, Notice, Trigger
+
+log = logging.getLogger(__name__)
+
+GitHubFactory = Callable[[int | None], Awaitable[GitHubAPI]]
+
+REFUSAL = (
+    "@{user} thanks for trying equitr! Only people with **write**, **maintain** or **admin** permission "
+    "on this repository can start equitr work here, so I have not acted on this. A maintainer can run the "
+    "command for you. (I will not repeat this note on this {thing}.)"
+)
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: int
+    message: str
+    job_ids: list[int] = field(default_factory=list)
+    # (repo, comment id, installation) of triggering comments to answer with 👀 once the response is sent.
+    acks: list[tuple[str, int, int | None]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": self.message, "jobs": self.job_ids}
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        queue: Queue,
+        github: GitHubFactory,
+        permissions: Permissions | None = None,
+        identity: Identity | None = None,
+        trigger_label: str = "equitr",
+    ) -> None:
+        self.store = store
+        self.queue = queue
+        self.github = github
+        self.permissions = permissions or Permissions()
+        self.identity = identity or Identity()
+        self.trigger_label = trigger_label
+
+    async def dispatch(self, name: str, delivery_id: str, payload: dict[str, Any]) -> Outcome:
+        if name == "ping":
+            return Outcome(200, "pong")
+        delivery_key = f"delivery:{delivery_id}"
+        if await asyncio.to_thread(self.store.seen, delivery_key):
+            return Outcome(200, "duplicate delivery")
+        routed = Routed(identity=self.identity, trigger_label=self.trigger_label)
+        await router.dispatch(sansio.Event(payload, event=name, delivery_id=delivery_id), routed)
+        if not routed.decisions:
+            return Outcome(200, "no work")
+        outcome = Outcome(200, "no work")
+        for decision in routed.decisions:
+            if isinstance(decision, Installation):
+                await asyncio.to_thread(
+                    self.store.record_installation,
+                    decision.installation_id,
+                    decision.account,
+                    decision.action,
+                    list(decision.repos),
+                )
+                outcome.message = "installation recorded"
+            elif isinstance(decision, Notice):
+                outcome = await self._notice(decision, outcome)
+            else:
+                outcome = await self._trigger(decision, delivery_id, outcome)
+        return outcome
+
+    async def _authorised(self, repo: str, login: str, installation_id: int | None) -> bool | None:
+        """True/False from GitHub; None when GitHub could not be asked (the runner asks again later)."""
+        try:
+            gh = await self.github(installation_id)
+            return await self.permissions.allowed(gh, repo, login)
+        except (TimeoutError, GitHubException, EquitrError, aiohttp.ClientError) as exc:
+            log.warning("permission check for %s on %s failed: %s", login, repo, exc)
+            return None
+
+    async def _refuse(self, repo: str, number: int, login: str, installation_id: int | None, thing: str) -> Outcome:
+        once = f"refusal:{repo}#{number}:{login.lower()}"
+        if await asyncio.to_thread(self.store.remember, once):
+            self.queue.enqueue_notice(
+                {
+                    "repo": repo,
+                    "number": number,
+                    "installation_id": installation_id,
+                    "body": REFUSAL.format(user=login, thing=thing),
+                }
+            )
+        return Outcome(200, "not authorised")
+
+    async def _notice(self, notice: Notice, outcome: Outcome) -> Outcome:
+        if notice.needs_permission:
+            allowed = await self._authorised(notice.repo, notice.requester, notice.installation_id)
+            if allowed is False:
+                return await self._refuse(notice.repo, notice.number, notice.requester, notice.installation_id, "issue")
+        self.queue.enqueue_notice(
+            {
+                "repo": notice.repo,
+                "number": notice.number,
+                "installation_id": notice.installation_id,
+                "body": notice.body,
+            }
+        )
+        return Outcome(200, "replied") if outcome.status != 202 else outcome
+
+    async def _trigger(self, trigger: Trigger, delivery_id: str, outcome: Outcome) -> Outcome:
+        args = dict(trigger.args)
+        if trigger.needs_permission:
+            allowed = await self._authorised(trigger.repo, trigger.requester, trigger.installation_id)
+            if allowed is False:
+                thing = "pull request" if trigger.is_pull_request else "issue"
+                return await self._refuse(
+                    trigger.repo, trigger.number, trigger.requester, trigger.installation_id, thing
+                )
+            if allowed is None:
+                args["authorise_in_worker"] = True
+        args["is_pull_request"] = trigger.is_pull_request
+        new = NewJob(
+            kind=trigger.kind,
+            repo=trigger.repo,
+            number=trigger.number,
+            requester=trigger.requester,
+            delivery_id=delivery_id,
+            installation_id=trigger.installation_id,
+            comment_id=trigger.comment_id,
+            args=args,
+        )
+        keys = (f"delivery:{delivery_id}", *trigger.dedupe_keys)
+        job = await asyncio.to_thread(self.store.create, new, keys)
+        if job is None:
+            return Outcome(200, "duplicate") if outcome.status != 202 else outcome
+        if trigger.kind == "cancel":
+            # Applied here, not by a worker, so a cancel lands within seconds even when every worker is busy.
+            await asyncio.to_thread(self._cancel_active, trigger.repo, trigger.number, job.id)
+        await asyncio.to_thread(self.queue.enqueue_job, job.id)
+        acks = list(outcome.acks)
+        if trigger.comment_id is not None:
+            acks.append((trigger.repo, trigger.comment_id, trigger.installation_id))
+        return Outcome(202, "queued", [*outcome.job_ids, job.id], acks)
+
+    async def acknowledge(self, acks: list[tuple[str, int, int | None]]) -> None:
+        """👀 on each accepted comment. Best effort: the job is already queued, a missing emoji loses nothing."""
+        for repo, comment_id, installation_id in acks:
+            try:
+                gh = await self.github(installation_id)
+                await gh.post(f"/repos/{repo}/issues/comments/{comment_id}/reactions", data={"content": "eyes"})
+            except (GitHubException, EquitrError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                log.warning("could not add the 👀 reaction to %s comment %s: %s", repo, comment_id, exc)
+
+    def _cancel_active(self, repo: str, number: int, except_id: int) -> None:
+        for job in self.store.jobs(repo=repo, number=number, limit=50):
+            if job.id != except_id and job.state in ("queued", "running") and job.kind != "cancel":
+                self.store.request_cancel(job.id)

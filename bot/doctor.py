@@ -1,0 +1,158 @@
+"""`equitr doctor`: check what equitr needs and say, for each problem, what to do about it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.errors import ConfigError, EquitrError
+from bot.settings import Settings
+
+Status = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: Status
+    message: str
+    fix: str = ""
+
+
+async def run_checks() -> list[Check]:
+    from bot import settings as settings_mod
+
+    try:
+        settings = settings_mod.load()
+    except ConfigError as exc:
+        return [Check("settings", "fail", exc.message, exc.hint or "")]
+    checks = [Check("settings", "ok", f"loaded (mode: {settings.mode})")]
+    try:
+        settings.require_server()
+        checks.append(Check("webhook server", "ok", "GH_SECRET and GitHub credentials are set"))
+    except ConfigError as exc:
+        status: Status = "warn" if settings.mode == "local" else "fail"
+        checks.append(Check("webhook server", status, exc.message, exc.hint or ""))
+    checks.append(await _github(settings))
+    checks.append(_queue(settings))
+    checks.extend(_tools(settings))
+    return checks
+
+
+async def _github(settings: Settings) -> Check:
+    import aiohttp
+
+    from bot.github.access import GitHubAccess
+
+    if settings.mode == "local":
+        return Check(
+            "github",
+            "warn",
+            "no GitHub credentials (fine for `equitr run`)",
+            "set GH_APP_ID + GH_PRIVATE_KEY + GH_SECRET for the App, or GITHUB_TOKEN",
+        )
+    access = GitHubAccess.from_settings(settings)
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+            if settings.mode == "app":
+                from bot.github.auth import app_jwt
+
+                jwt = app_jwt(app_id=access.app_id or 0, private_key=settings.private_key())
+                from gidgethub.aiohttp import GitHubAPI
+
+                gh = GitHubAPI(session, "equitr", base_url=settings.github_api_url)
+                app = await gh.getitem("/app", jwt=jwt)
+                return Check("github", "ok", f"authenticated as App `{app.get('slug')}` at {settings.github_api_url}")
+            gh = await access.api(session, None)
+            limit = await gh.getitem("/rate_limit")
+            remaining = (limit.get("resources") or {}).get("core", {}).get("remaining")
+            return Check("github", "ok", f"token accepted at {settings.github_api_url} ({remaining} calls left)")
+    except EquitrError as exc:
+        return Check("github", "fail", exc.message, exc.hint or "")
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        return Check(
+            "github",
+            "fail",
+            f"cannot reach {settings.github_api_url}: {type(exc).__name__} {exc}",
+            "check the network, or GITHUB_API_URL for GitHub Enterprise Server",
+        )
+    except Exception as exc:  # gidgethub raises its own tree for 4xx/5xx
+        return Check(
+            "github",
+            "fail",
+            f"GitHub refused the credentials: {exc}",
+            "check GH_APP_ID / the private key / GITHUB_TOKEN",
+        )
+
+
+def _queue(settings: Settings) -> Check:
+    from bot.services import build
+
+    try:
+        services = build(settings)
+        pending = services.queue.pending()
+        jobs = len(services.store.jobs(limit=1000))
+        services.close()
+    except EquitrError as exc:
+        return Check("queue", "fail", exc.message, exc.hint or "")
+    except Exception as exc:
+        return Check("queue", "fail", f"{type(exc).__name__}: {exc}", "check EQUITR_DB / EQUITR_QUEUE_URL")
+    where = settings.redis_url or str(settings.db)
+    return Check(
+        "queue",
+        "ok",
+        f"{'redis' if settings.redis_url else 'sqlite'} at {where}: {pending} pending, {jobs} jobs recorded",
+    )
+
+
+def _tools(settings: Settings) -> list[Check]:
+    out = []
+    for tool, why, fix in (
+        ("git", "checkouts and commits", "apt-get install git"),
+        ("rg", "the search tool", "apt-get install ripgrep"),
+    ):
+        found = shutil.which(tool)
+        out.append(
+            Check(tool, "ok" if found else "fail", found or f"not found (needed for {why})", "" if found else fix)
+        )
+    bwrap = shutil.which("bwrap")
+    if settings.sandbox == "none":
+        out.append(
+            Check(
+                "sandbox",
+                "warn",
+                "EQUITR_SANDBOX=none: commands run WITHOUT a sandbox",
+                "install bubblewrap and unset EQUITR_SANDBOX",
+            )
+        )
+    elif bwrap is None:
+        out.append(
+            Check(
+                "sandbox",
+                "fail",
+                "bubblewrap (bwrap) not found; equitr will refuse to run commands",
+                "apt-get install bubblewrap",
+            )
+        )
+    else:
+        probe = subprocess.run(
+            [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        if probe.returncode == 0:
+            out.append(Check("sandbox", "ok", f"bubblewrap works ({bwrap})"))
+        else:
+            out.append(
+                Check(
+                    "sandbox",
+                    "fail",
+                    f"bubblewrap is installed but cannot start: {probe.stderr.strip()}",
+                    "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) "
+                    "or run equitr where bwrap works",
+                )
+            )
+    return out

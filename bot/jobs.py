@@ -1,0 +1,88 @@
+"""Job records: what a job is, its states, and how its row looks. Pure data, no storage."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+State = Literal["queued", "running", "done", "failed", "cancelled"]
+STATES: tuple[State, ...] = ("queued", "running", "done", "failed", "cancelled")
+END_STATES: frozenset[str] = frozenset({"done", "failed", "cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """What the webhook side knows when it decides there is work."""
+
+    kind: str
+    repo: str
+    number: int
+    requester: str
+    delivery_id: str
+    installation_id: int | None = None
+    comment_id: int | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    kind: str
+    repo: str
+    number: int
+    requester: str
+    delivery_id: str
+    state: State
+    installation_id: int | None = None
+    comment_id: int | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    cost_usd: float = 0.0
+    attempts: int = 0
+    cancel_requested: bool = False
+    owner: str = ""
+    lease_until: float = 0.0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("owner")
+        data.pop("lease_until")
+        return data
+
+    def with_(self, **changes: Any) -> Job:
+        return replace(self, **changes)
+
+
+def new_row(job: NewJob, job_id: int, now: float | None = None) -> Job:
+    ts = time.time() if now is None else now
+    return Job(
+        id=job_id,
+        kind=job.kind,
+        repo=job.repo,
+        number=job.number,
+        requester=job.requester,
+        delivery_id=job.delivery_id,
+        state="queued",
+        installation_id=job.installation_id,
+        comment_id=job.comment_id,
+        args=dict(job.args),
+        created_at=ts,
+        updated_at=ts,
+    )
+
+
+def encode_args(args: dict[str, Any]) -> str:
+    return json.dumps(args, sort_keys=True, separators=(",", ":"))
+
+
+def decode_args(text: str | bytes | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,150 @@
+"""One validated settings object, read from the environment once at start-up.
+
+Secrets are `SecretStr`: printing the settings, logging them or putting them in an error shows `**********`.
+A secret that is set but empty counts as missing — an empty webhook secret would make every forged
+signature valid, so it must stop start-up rather than limp along.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+Mode = Literal["app", "token", "local"]
+
+_SECRET_HELP = {
+    "GH_SECRET": "the webhook secret you entered when registering the GitHub App "
+    "(Settings → Developer settings → GitHub Apps → your app → Webhook secret)",
+    "GH_APP_ID": "the numeric App ID shown on the GitHub App's settings page",
+    "GH_PRIVATE_KEY": "the App's private key (PEM text), or GH_PRIVATE_KEY_PATH pointing at the .pem file "
+    "you downloaded from the App's settings page",
+    "GITHUB_TOKEN": "a token with access to the repository (in a GitHub Action: `${{ github.token }}`)",
+}
+
+
+class Settings(BaseSettings):
+    """Every environment variable of DESIGN.md §3, validated."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", populate_by_name=True)
+
+    gh_app_id: int | None = Field(default=None, validation_alias="GH_APP_ID")
+    gh_private_key: SecretStr | None = Field(default=None, validation_alias="GH_PRIVATE_KEY")
+    gh_private_key_path: Path | None = Field(default=None, validation_alias="GH_PRIVATE_KEY_PATH")
+    gh_secret: SecretStr | None = Field(default=None, validation_alias="GH_SECRET")
+    github_token: SecretStr | None = Field(default=None, validation_alias="GITHUB_TOKEN")
+    github_api_url: str = Field(default="https://api.github.com", validation_alias="GITHUB_API_URL")
+
+    db: Path = Field(default=Path("equitr.db"), validation_alias="EQUITR_DB")
+    queue_url: str = Field(default="", validation_alias="EQUITR_QUEUE_URL")
+    workers: int = Field(default=2, ge=1, le=64, validation_alias="EQUITR_WORKERS")
+    lease_s: float = Field(default=60.0, gt=0, validation_alias="EQUITR_LEASE_SECONDS")
+
+    supervisor_model: str | None = Field(default=None, validation_alias="EQUITR_SUPERVISOR_MODEL")
+    worker_model: str | None = Field(default=None, validation_alias="EQUITR_WORKER_MODEL")
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    ollama_host: str | None = Field(default=None, validation_alias="OLLAMA_HOST")
+
+    workdir: Path | None = Field(default=None, validation_alias="EQUITR_WORKDIR")
+    sandbox: Literal["bwrap", "none"] = Field(default="bwrap", validation_alias="EQUITR_SANDBOX")
+    sentry_dsn: SecretStr | None = Field(default=None, validation_alias="SENTRY_DSN")
+    port: int = Field(default=8000, ge=1, le=65535, validation_alias="PORT")
+
+    @field_validator("github_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("GITHUB_API_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("queue_url")
+    @classmethod
+    def _known_queue(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://", "sqlite://")):
+            raise ValueError("EQUITR_QUEUE_URL must be empty (embedded SQLite queue) or a redis:// URL")
+        return value
+
+    # -- derived -----------------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> Mode:
+        if self.gh_app_id is not None:
+            return "app"
+        if _present(self.github_token):
+            return "token"
+        return "local"
+
+    @property
+    def redis_url(self) -> str | None:
+        return self.queue_url if self.queue_url.startswith(("redis", "unix")) else None
+
+    def private_key(self) -> SecretStr:
+        """The App's private key, from GH_PRIVATE_KEY or the file GH_PRIVATE_KEY_PATH names."""
+        if _present(self.gh_private_key):
+            assert self.gh_private_key is not None
+            # Platforms that only take one-line variables store the PEM with literal "\n".
+            return SecretStr(self.gh_private_key.get_secret_value().replace("\\n", "\n"))
+        if self.gh_private_key_path is not None:
+            try:
+                text = self.gh_private_key_path.read_text()
+            except OSError as exc:
+                raise ConfigError(
+                    f"GH_PRIVATE_KEY_PATH points at {self.gh_private_key_path}, which cannot be read ({exc.strerror}).",
+                    hint="Point it at the .pem file downloaded from the GitHub App's settings page.",
+                ) from None
+            if not text.strip():
+                raise ConfigError(f"GH_PRIVATE_KEY_PATH points at an empty file: {self.gh_private_key_path}.")
+            return SecretStr(text)
+        raise _missing("GH_PRIVATE_KEY")
+
+    def require_server(self) -> None:
+        """`equitr serve` needs a webhook secret and a way to talk to GitHub (App or token)."""
+        if not _present(self.gh_secret):
+            raise _missing("GH_SECRET", empty=self.gh_secret is not None)
+        if self.mode == "app":
+            self.private_key()
+        elif self.mode == "local":
+            raise ConfigError(
+                "equitr serve needs GitHub credentials: set GH_APP_ID with GH_PRIVATE_KEY (or "
+                "GH_PRIVATE_KEY_PATH) for a GitHub App, or GITHUB_TOKEN for a single repository.",
+                hint='To try equitr without GitHub, use `equitr run --repo PATH "task"`.',
+            )
+
+    def require_token(self) -> SecretStr:
+        """Action / token mode needs GITHUB_TOKEN."""
+        if not _present(self.github_token):
+            raise _missing("GITHUB_TOKEN", empty=self.github_token is not None)
+        assert self.github_token is not None
+        return self.github_token
+
+
+def _present(secret: SecretStr | None) -> bool:
+    return secret is not None and bool(secret.get_secret_value().strip())
+
+
+def _missing(name: str, *, empty: bool = False) -> ConfigError:
+    state = "is set but empty" if empty else "is not set"
+    return ConfigError(
+        f"{name} {state}. Set it to {_SECRET_HELP[name]}.",
+        hint=f"export {name}=... (or put it in your platform's secret settings), then start equitr again.",
+    )
+
+
+def load() -> Settings:
+    """Read and validate the environment; pydantic's errors become one readable ConfigError."""
+    from pydantic import ValidationError as PydanticError
+
+    try:
+        return Settings()
+    except PydanticError as exc:
+        lines = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            lines.append(f"{name}: {err['msg']}")
+        raise ConfigError("Invalid settings: " + "; ".join(lines)) from None

@@ -1,0 +1,532 @@
+"""Durable job records and dedupe keys: SQLite (embedded default) or Redis (scale-out).
+
+The store is the source of truth for jobs; the queue (huey) only carries job ids. A job is claimed with an
+atomic compare-and-set and held with a lease that its runner renews, so a crashed runner's job is taken up
+again (by lease expiry, or at once when its process is known dead) and no job runs twice at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from bot.jobs import END_STATES, Job, NewJob, State, decode_args, encode_args, new_row
+
+DEDUPE_TTL_S = 45 * 24 * 3600  # GitHub redelivers for weeks at most; keep keys well past 30 days.
+MAX_ATTEMPTS = 3
+
+
+class JobStore(Protocol):
+    def create(self, job: NewJob, keys: Sequence[str]) -> Job | None: ...
+    def seen(self, key: str) -> bool: ...
+    def remember(self, key: str) -> bool: ...
+    def get(self, job_id: int) -> Job | None: ...
+    def jobs(self, *, limit: int = 100, repo: str | None = None, number: int | None = None) -> list[Job]: ...
+    def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None: ...
+    def heartbeat(self, job_id: int, owner: str, lease_s: float) -> Job | None: ...
+    def finish(self, job_id: int, owner: str, state: State, reason: str = "", cost_usd: float = 0.0) -> bool: ...
+    def request_cancel(self, job_id: int) -> Job | None: ...
+    def requeue(self, job_id: int, owner: str) -> bool: ...
+    def active(self) -> list[Job]: ...
+    def record_installation(self, installation_id: int, account: str, action: str, repos: list[str]) -> None: ...
+    def installations(self) -> list[dict[str, Any]]: ...
+    def prune(self, now: float | None = None) -> int: ...
+    def close(self) -> None: ...
+
+
+# -- owners and liveness ---------------------------------------------------------------------------
+
+
+def process_owner() -> str:
+    """`host:pid:starttime` — pid alone is reused; the kernel start time makes it unique per boot."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True only when we can tell for sure: same host and that process no longer exists."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return start != _start_time(pid)
+    return _start_time(pid) != start or not start
+
+
+def _start_time(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    # Field 22 (starttime); the command name in field 2 may contain spaces, so split after ')'.
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def is_stale(job: Job, now: float, *, queued_grace_s: float = 30.0) -> bool:
+    """A job the queue may have lost: running with an expired lease or a dead owner, or long queued."""
+    if job.state == "running":
+        return job.lease_until < now or owner_is_dead(job.owner)
+    return job.state == "queued" and job.updated_at < now - queued_grace_s
+
+
+# -- SQLite ----------------------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL, repo TEXT NOT NULL, number INTEGER NOT NULL, requester TEXT NOT NULL,
+    delivery_id TEXT NOT NULL, state TEXT NOT NULL, installation_id INTEGER, comment_id INTEGER,
+    args TEXT NOT NULL DEFAULT '{}', reason TEXT NOT NULL DEFAULT '', cost_usd REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0, cancel_requested INTEGER NOT NULL DEFAULT 0,
+    owner TEXT NOT NULL DEFAULT '', lease_until REAL NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, started_at REAL, finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_target ON jobs (repo, number);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
+CREATE TABLE IF NOT EXISTS dedupe (key TEXT PRIMARY KEY, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS installations (
+    id INTEGER PRIMARY KEY, account TEXT NOT NULL, action TEXT NOT NULL, repos TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
+_COLUMNS = (
+    "id, kind, repo, number, requester, delivery_id, state, installation_id, comment_id, args, reason, "
+    "cost_usd, attempts, cancel_requested, owner, lease_until, created_at, updated_at, started_at, finished_at"
+)
+
+
+class SqliteStore:
+    """Jobs in an SQLite file (WAL, synchronous=FULL: a committed job survives a crash or power loss)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conn().executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def create(self, job: NewJob, keys: Sequence[str]) -> Job | None:
+        now = time.time()
+        with self._tx() as db:
+            for key in keys:
+                if db.execute("SELECT 1 FROM dedupe WHERE key = ?", (key,)).fetchone():
+                    return None
+            cur = db.execute(
+                "INSERT INTO jobs (kind, repo, number, requester, delivery_id, state, installation_id, "
+                "comment_id, args, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+                (
+                    job.kind,
+                    job.repo,
+                    job.number,
+                    job.requester,
+                    job.delivery_id,
+                    job.installation_id,
+                    job.comment_id,
+                    encode_args(job.args),
+                    now,
+                    now,
+                ),
+            )
+            db.executemany("INSERT INTO dedupe (key, created_at) VALUES (?, ?)", [(k, now) for k in keys])
+            job_id = cur.lastrowid
+        assert job_id is not None
+        return new_row(job, job_id, now)
+
+    def seen(self, key: str) -> bool:
+        return self._conn().execute("SELECT 1 FROM dedupe WHERE key = ?", (key,)).fetchone() is not None
+
+    def remember(self, key: str) -> bool:
+        with self._tx() as db:
+            cur = db.execute("INSERT OR IGNORE INTO dedupe (key, created_at) VALUES (?, ?)", (key, time.time()))
+            return cur.rowcount == 1
+
+    def get(self, job_id: int) -> Job | None:
+        row = self._conn().execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _row_to_job(row) if row else None
+
+    def jobs(self, *, limit: int = 100, repo: str | None = None, number: int | None = None) -> list[Job]:
+        where: list[str] = []
+        params: list[object] = []
+        if repo is not None:
+            where.append("repo = ?")
+            params.append(repo)
+        if number is not None:
+            where.append("number = ?")
+            params.append(number)
+        sql = f"SELECT {_COLUMNS} FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        rows = self._conn().execute(sql, (*params, limit)).fetchall()
+        return [_row_to_job(r) for r in rows]
+
+    def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT attempts, state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None or row[1] != "queued":
+                return None
+            if row[0] >= MAX_ATTEMPTS:
+                db.execute(
+                    "UPDATE jobs SET state='failed', reason=?, updated_at=?, finished_at=? WHERE id=?",
+                    (_GAVE_UP, now, now, job_id),
+                )
+                return None
+            db.execute(
+                "UPDATE jobs SET state='running', owner=?, lease_until=?, attempts=attempts+1, "
+                "started_at=COALESCE(started_at, ?), updated_at=? WHERE id=?",
+                (owner, now + lease_s, now, now, job_id),
+            )
+        return self.get(job_id)
+
+    def heartbeat(self, job_id: int, owner: str, lease_s: float) -> Job | None:
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET lease_until=?, updated_at=? WHERE id=? AND owner=? AND state='running'",
+                (now + lease_s, now, job_id, owner),
+            )
+            if cur.rowcount != 1:
+                return None
+        return self.get(job_id)
+
+    def finish(self, job_id: int, owner: str, state: State, reason: str = "", cost_usd: float = 0.0) -> bool:
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET state=?, reason=?, cost_usd=?, owner='', lease_until=0, updated_at=?, "
+                "finished_at=? WHERE id=? AND owner=? AND state='running'",
+                (state, reason, cost_usd, now, now, job_id, owner),
+            )
+            return cur.rowcount == 1
+
+    def request_cancel(self, job_id: int) -> Job | None:
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "UPDATE jobs SET state='cancelled', reason='cancelled before it started', updated_at=?, "
+                "finished_at=? WHERE id=? AND state='queued'",
+                (now, now, job_id),
+            )
+            db.execute("UPDATE jobs SET cancel_requested=1, updated_at=? WHERE id=? AND state='running'", (now, job_id))
+        return self.get(job_id)
+
+    def requeue(self, job_id: int, owner: str) -> bool:
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET state='queued', owner='', lease_until=0, updated_at=? "
+                "WHERE id=? AND state IN ('running', 'queued') AND owner=?",
+                (now, job_id, owner),
+            )
+            return cur.rowcount == 1
+
+    def active(self) -> list[Job]:
+        rows = (
+            self._conn()
+            .execute(f"SELECT {_COLUMNS} FROM jobs WHERE state IN ('queued', 'running') ORDER BY id")
+            .fetchall()
+        )
+        return [_row_to_job(r) for r in rows]
+
+    def record_installation(self, installation_id: int, account: str, action: str, repos: list[str]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO installations (id, account, action, repos, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET account=excluded.account, action=excluded.action, "
+                "repos=excluded.repos, updated_at=excluded.updated_at",
+                (installation_id, account, action, json.dumps(repos), time.time()),
+            )
+
+    def installations(self) -> list[dict[str, Any]]:
+        rows = self._conn().execute("SELECT id, account, action, repos, updated_at FROM installations").fetchall()
+        return [
+            {"id": r[0], "account": r[1], "action": r[2], "repos": json.loads(r[3]), "updated_at": r[4]} for r in rows
+        ]
+
+    def prune(self, now: float | None = None) -> int:
+        cutoff = (time.time() if now is None else now) - DEDUPE_TTL_S
+        with self._tx() as db:
+            return db.execute("DELETE FROM dedupe WHERE created_at < ?", (cutoff,)).rowcount
+
+
+_GAVE_UP = (
+    f"gave up after {MAX_ATTEMPTS} attempts: the worker stopped unexpectedly each time. "
+    "Check the worker's logs, then `/equitr retry`."
+)
+
+
+def _row_to_job(row: tuple[Any, ...]) -> Job:
+    (
+        job_id,
+        kind,
+        repo,
+        number,
+        requester,
+        delivery_id,
+        state,
+        installation_id,
+        comment_id,
+        args,
+        reason,
+        cost_usd,
+        attempts,
+        cancel_requested,
+        owner,
+        lease_until,
+        created_at,
+        updated_at,
+        started_at,
+        finished_at,
+    ) = row
+    return Job(
+        id=job_id,
+        kind=kind,
+        repo=repo,
+        number=number,
+        requester=requester,
+        delivery_id=delivery_id,
+        state=state,
+        installation_id=installation_id,
+        comment_id=comment_id,
+        args=decode_args(args),
+        reason=reason,
+        cost_usd=cost_usd,
+        attempts=attempts,
+        cancel_requested=bool(cancel_requested),
+        owner=owner,
+        lease_until=lease_until,
+        created_at=created_at,
+        updated_at=updated_at,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+
+
+# -- Redis -----------------------------------------------------------------------------------------
+
+# Each job is one JSON document; every state change is a Lua script, so it is atomic across workers.
+_LUA_CREATE = """
+for i, key in ipairs(KEYS) do
+  if i > 1 and redis.call('EXISTS', key) == 1 then return 0 end
+end
+local id = redis.call('INCR', ARGV[1] .. 'seq')
+local job = cjson.decode(ARGV[2])
+job['id'] = id
+redis.call('SET', ARGV[1] .. 'job:' .. id, cjson.encode(job))
+redis.call('ZADD', KEYS[1], id, id)
+redis.call('SADD', ARGV[1] .. 'active', id)
+for i, key in ipairs(KEYS) do
+  if i > 1 then redis.call('SET', key, id, 'EX', ARGV[3]) end
+end
+return id
+"""
+
+_LUA_UPDATE = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local job = cjson.decode(raw)
+local op, owner, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if op == 'claim' then
+  if job['state'] ~= 'queued' then return nil end
+  if job['attempts'] >= tonumber(ARGV[5]) then
+    job['state'] = 'failed'; job['reason'] = ARGV[6]; job['finished_at'] = now; job['updated_at'] = now
+    redis.call('SET', KEYS[1], cjson.encode(job)); redis.call('SREM', KEYS[2], job['id'])
+    return nil
+  end
+  job['state'] = 'running'; job['owner'] = owner; job['lease_until'] = now + tonumber(ARGV[4])
+  job['attempts'] = job['attempts'] + 1
+  if job['started_at'] == cjson.null then job['started_at'] = now end
+elseif op == 'heartbeat' then
+  if job['state'] ~= 'running' or job['owner'] ~= owner then return nil end
+  job['lease_until'] = now + tonumber(ARGV[4])
+elseif op == 'finish' then
+  if job['state'] ~= 'running' or job['owner'] ~= owner then return nil end
+  job['state'] = ARGV[4]; job['reason'] = ARGV[5]; job['cost_usd'] = tonumber(ARGV[6])
+  job['owner'] = ''; job['lease_until'] = 0; job['finished_at'] = now
+  redis.call('SREM', KEYS[2], job['id'])
+elseif op == 'cancel' then
+  if job['state'] == 'queued' then
+    job['state'] = 'cancelled'; job['reason'] = 'cancelled before it started'; job['finished_at'] = now
+    redis.call('SREM', KEYS[2], job['id'])
+  elseif job['state'] == 'running' then
+    job['cancel_requested'] = true
+  end
+elseif op == 'requeue' then
+  if (job['state'] ~= 'running' and job['state'] ~= 'queued') or job['owner'] ~= owner then return nil end
+  job['state'] = 'queued'; job['owner'] = ''; job['lease_until'] = 0
+end
+job['updated_at'] = now
+local out = cjson.encode(job)
+redis.call('SET', KEYS[1], out)
+return out
+"""
+
+
+class RedisStore:
+    """Jobs in Redis, for several `equitr worker` machines sharing one queue."""
+
+    def __init__(self, url: str, *, prefix: str = "equitr:") -> None:
+        import redis
+
+        self.prefix = prefix
+        self.redis = redis.Redis.from_url(url)
+        self._create = self.redis.register_script(_LUA_CREATE)
+        self._update = self.redis.register_script(_LUA_UPDATE)
+
+    def close(self) -> None:
+        self.redis.close()
+
+    def _key(self, job_id: int) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    def create(self, job: NewJob, keys: Sequence[str]) -> Job | None:
+        now = time.time()
+        doc = _job_doc(new_row(job, 0, now))
+        job_id = int(
+            self._create(
+                keys=[f"{self.prefix}jobs", *(f"{self.prefix}dedupe:{k}" for k in keys)],
+                args=[self.prefix, json.dumps(doc), DEDUPE_TTL_S],
+            )
+        )
+        return new_row(job, job_id, now) if job_id else None
+
+    def seen(self, key: str) -> bool:
+        return bool(self.redis.exists(f"{self.prefix}dedupe:{key}"))
+
+    def remember(self, key: str) -> bool:
+        return bool(self.redis.set(f"{self.prefix}dedupe:{key}", 1, nx=True, ex=DEDUPE_TTL_S))
+
+    def get(self, job_id: int) -> Job | None:
+        raw = self.redis.get(self._key(job_id))
+        return _doc_to_job(raw) if raw else None
+
+    def jobs(self, *, limit: int = 100, repo: str | None = None, number: int | None = None) -> list[Job]:
+        out: list[Job] = []
+        # Newest first; filters are applied client-side, which is fine at the scale of a job list.
+        for raw_id in self.redis.zrevrange(f"{self.prefix}jobs", 0, -1):
+            job = self.get(int(raw_id))
+            if job is None or (repo is not None and job.repo != repo) or (number is not None and job.number != number):
+                continue
+            out.append(job)
+            if len(out) >= limit:
+                break
+        return out
+
+    def _op(self, job_id: int, op: str, owner: str, *extra: Any) -> Job | None:
+        raw = self._update(keys=[self._key(job_id), f"{self.prefix}active"], args=[op, owner, time.time(), *extra])
+        return _doc_to_job(raw) if raw else None
+
+    def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
+        return self._op(job_id, "claim", owner, lease_s, MAX_ATTEMPTS, _GAVE_UP)
+
+    def heartbeat(self, job_id: int, owner: str, lease_s: float) -> Job | None:
+        return self._op(job_id, "heartbeat", owner, lease_s)
+
+    def finish(self, job_id: int, owner: str, state: State, reason: str = "", cost_usd: float = 0.0) -> bool:
+        assert state in END_STATES
+        return self._op(job_id, "finish", owner, state, reason, cost_usd) is not None
+
+    def request_cancel(self, job_id: int) -> Job | None:
+        return self._op(job_id, "cancel", "")
+
+    def requeue(self, job_id: int, owner: str) -> bool:
+        return self._op(job_id, "requeue", owner) is not None
+
+    def active(self) -> list[Job]:
+        ids = sorted(int(i) for i in self.redis.smembers(f"{self.prefix}active"))
+        return [j for j in (self.get(i) for i in ids) if j is not None]
+
+    def record_installation(self, installation_id: int, account: str, action: str, repos: list[str]) -> None:
+        doc = {"id": installation_id, "account": account, "action": action, "repos": repos, "updated_at": time.time()}
+        self.redis.hset(f"{self.prefix}installations", str(installation_id), json.dumps(doc))
+
+    def installations(self) -> list[dict[str, Any]]:
+        return [json.loads(v) for v in self.redis.hvals(f"{self.prefix}installations")]
+
+    def prune(self, now: float | None = None) -> int:
+        return 0  # Redis expires dedupe keys by itself (EX on every key).
+
+
+def _job_doc(job: Job) -> dict[str, Any]:
+    doc = job.to_dict()
+    doc["owner"] = job.owner
+    doc["lease_until"] = job.lease_until
+    # Lua's cjson turns an empty table into an object or array ambiguously; keep args as a string.
+    doc["args"] = encode_args(job.args)
+    return doc
+
+
+def _doc_to_job(raw: bytes | str) -> Job:
+    doc = json.loads(raw)
+    return Job(
+        id=int(doc["id"]),
+        kind=doc["kind"],
+        repo=doc["repo"],
+        number=int(doc["number"]),
+        requester=doc["requester"],
+        delivery_id=doc["delivery_id"],
+        state=doc["state"],
+        installation_id=_int_or_none(doc.get("installation_id")),
+        comment_id=_int_or_none(doc.get("comment_id")),
+        args=decode_args(doc.get("args")),
+        reason=doc.get("reason") or "",
+        cost_usd=float(doc.get("cost_usd") or 0),
+        attempts=int(doc.get("attempts") or 0),
+        cancel_requested=bool(doc.get("cancel_requested")),
+        owner=doc.get("owner") or "",
+        lease_until=float(doc.get("lease_until") or 0),
+        created_at=float(doc["created_at"]),
+        updated_at=float(doc["updated_at"]),
+        started_at=_float_or_none(doc.get("started_at")),
+        finished_at=_float_or_none(doc.get("finished_at")),
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def open_store(*, db: Path, redis_url: str | None) -> JobStore:
+    return RedisStore(redis_url) if redis_url else SqliteStore(db)
