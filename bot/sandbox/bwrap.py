@@ -1,0 +1,246 @@
+"""Run a command in the checkout under bubblewrap, with no network, no secrets and hard limits.
+
+Layers, outermost first: a `sh` trampoline joins a fresh cgroup (process and memory caps), `prlimit` sets
+rlimits (address space, file size, open files), `bwrap` builds the sandbox: every namespace unshared
+(network included), read-only system directories, the checkout as the only writable bind (its `.git`
+re-bound read-only, so code under test cannot plant hooks or config for equitr's own git), a private
+`/tmp`, a cleared environment. The parent reads output incrementally, keeps head and tail, and kills the
+whole process group (and every cgroup member) on the wall-time limit or the output hard cap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from bot.errors import SandboxError
+from bot.sandbox.limits import Cgroup, Limits, cgroup_for, join_argv, prlimit_argv
+from bot.sandbox.output import ClippedBuffer
+
+SandboxMode = Literal["bwrap", "none"]
+KilledReason = Literal["timeout", "output", "memory"]
+
+WORKDIR = "/workspace"
+HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# Enough of /etc for the dynamic linker, user names and time zones; nothing with credentials.
+_ETC_FILES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "passwd", "group",
+    "nsswitch.conf", "mime.types",
+)  # fmt: skip
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE|CREDENTIAL|DSN|AUTH", re.IGNORECASE)
+_NO_BWRAP_HINT = (
+    "Install bubblewrap (`apt-get install bubblewrap`), or set EQUITR_SANDBOX=none to run commands "
+    "without a sandbox (only on a machine you are willing to let the repository's code run on)."
+)
+
+
+def sandbox_mode_from_env(environ: Mapping[str, str] | None = None) -> SandboxMode:
+    """The one place that reads `EQUITR_SANDBOX`: `bwrap` unless `none` is set explicitly."""
+    value = (os.environ if environ is None else environ).get("EQUITR_SANDBOX", "bwrap").strip().lower()
+    if value in ("", "bwrap"):
+        return "bwrap"
+    if value == "none":
+        return "none"
+    raise SandboxError(f"EQUITR_SANDBOX={value!r} is not a sandbox mode.", hint="Use `bwrap` (default) or `none`.")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration_s: float
+    timed_out: bool = False
+    killed_reason: KilledReason | None = None
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    clipped: bool = False
+    peak_processes: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and self.killed_reason is None
+
+
+def default_ro_paths() -> tuple[Path, ...]:
+    """The running interpreter and its virtualenv, so that `python -m pytest` works in the sandbox."""
+    found: list[Path] = []
+    for p in (sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)):
+        path = Path(p).resolve()
+        if not path.is_relative_to("/usr") and path not in found:
+            found.append(path)
+    return tuple(found)
+
+
+def _clean_env(extra: Mapping[str, str] | None, path: str, home: str) -> dict[str, str]:
+    env = {"PATH": path, "HOME": home, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+    for key, value in (extra or {}).items():
+        if _SECRET_NAME.search(key):
+            raise SandboxError(f"Refusing to pass `{key}` into the sandbox: it looks like a secret.")
+        env[key] = value
+    return env
+
+
+def sandbox_path(ro_paths: Sequence[Path]) -> str:
+    bins = [str(p / "bin") for p in ro_paths if (p / "bin").is_dir()]
+    return ":".join([*bins, "/usr/local/bin", "/usr/bin", "/bin"])
+
+
+def build_bwrap_argv(
+    command: Sequence[str], *, root: Path, ro_paths: Sequence[Path], env: Mapping[str, str], limits: Limits
+) -> list[str]:
+    """The bwrap command line (pure apart from looking at which system paths exist)."""
+    argv = [
+        "bwrap",
+        "--unshare-all",
+        "--unshare-user",
+        "--die-with-parent",
+        "--new-session",
+        "--uid",
+        "1000",
+        "--gid",
+        "1000",
+    ]
+    argv += ["--hostname", "equitr-sandbox"]
+    for d in _SYSTEM_DIRS:
+        p = Path(d)
+        if p.is_symlink():
+            argv += ["--symlink", os.readlink(p), d]
+        elif p.is_dir():
+            argv += ["--ro-bind", d, d]
+    for name in _ETC_FILES:
+        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for p in ro_paths:
+        argv += ["--ro-bind", str(p), str(p)]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_size_bytes), "--tmpfs", "/tmp"]
+    argv += ["--bind", str(root), WORKDIR]
+    git_dir = root / ".git"
+    if git_dir.is_dir() and not git_dir.is_symlink():
+        argv += ["--ro-bind", str(git_dir), f"{WORKDIR}/.git"]
+    argv += ["--remount-ro", "/", "--disable-userns", "--chdir", WORKDIR, "--clearenv"]
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
+    return [*argv, "--", *command]
+
+
+def _kill(proc: subprocess.Popen[bytes], group: Cgroup | None) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    if group is not None:
+        group.kill_all()
+
+
+def _pump(
+    proc: subprocess.Popen[bytes], group: Cgroup | None, limits: Limits
+) -> tuple[ClippedBuffer, ClippedBuffer, KilledReason | None]:
+    out, err = ClippedBuffer(limits.output_keep_bytes), ClippedBuffer(limits.output_keep_bytes)
+    deadline = time.monotonic() + limits.wall_time_s
+    sel = selectors.DefaultSelector()
+    assert proc.stdout is not None and proc.stderr is not None
+    sel.register(proc.stdout, selectors.EVENT_READ, out)
+    sel.register(proc.stderr, selectors.EVENT_READ, err)
+    reason: KilledReason | None = None
+    exited_at: float | None = None
+    try:
+        while sel.get_map():
+            now = time.monotonic()
+            if now >= deadline:
+                reason = "timeout"
+                break
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            if exited_at is not None and now - exited_at > 1.0:
+                break  # a leftover grandchild holds the pipe open; it is killed below
+            for key, _ in sel.select(timeout=min(0.25, deadline - now)):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    continue
+                buffer: ClippedBuffer = key.data
+                buffer.write(chunk)
+                if out.total + err.total > limits.output_hard_cap_bytes:
+                    reason = "output"
+                    break
+            if reason:
+                break
+    finally:
+        sel.close()
+    return out, err, reason
+
+
+def run_command(
+    command: Sequence[str],
+    *,
+    root: Path,
+    mode: SandboxMode,
+    limits: Limits | None = None,
+    ro_paths: Sequence[Path] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> CommandResult:
+    """Run `command` (an argv, never a shell string) with the checkout `root` as working directory."""
+    if not command:
+        raise SandboxError("No command to run.")
+    limits = limits or Limits()
+    ro = tuple(default_ro_paths() if ro_paths is None else ro_paths)
+    if mode == "bwrap":
+        if shutil.which("bwrap") is None:
+            raise SandboxError("Cannot run commands: bubblewrap (`bwrap`) is not installed.", hint=_NO_BWRAP_HINT)
+        inner = build_bwrap_argv(
+            command, root=root, ro_paths=ro, env=_clean_env(env, sandbox_path(ro), "/tmp"), limits=limits
+        )
+        cwd, child_env = str(root), {"PATH": HOST_PATH}
+    elif mode == "none":
+        inner, cwd = list(command), str(root)
+        child_env = _clean_env(env, sandbox_path(ro) + ":" + HOST_PATH, str(root))
+    else:
+        raise SandboxError(f"Unknown sandbox mode {mode!r}.", hint="Use `bwrap` or `none`.")
+    start = time.monotonic()
+    with cgroup_for(limits) as group:
+        proc = subprocess.Popen(
+            [*join_argv(group), *prlimit_argv(limits), *inner],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=child_env,
+            start_new_session=True,
+        )
+        try:
+            out, err, reason = _pump(proc, group, limits)
+        finally:
+            _kill(proc, group)
+            code = proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+        if reason is None and group is not None and group.oom_killed():
+            reason = "memory"
+        peak = group.peak_processes() if group is not None else None
+    if mode == "bwrap" and code == 1 and not out.total and err.text().startswith("bwrap: "):
+        raise SandboxError(f"The sandbox could not start: {err.text().strip()}", hint=_NO_BWRAP_HINT)
+    return CommandResult(
+        argv=tuple(command),
+        exit_code=None if reason in ("timeout", "output") else code,
+        stdout=out.text(),
+        stderr=err.text(),
+        duration_s=time.monotonic() - start,
+        timed_out=reason == "timeout",
+        killed_reason=reason,
+        stdout_bytes=out.total,
+        stderr_bytes=err.total,
+        clipped=out.clipped or err.clipped,
+        peak_processes=peak,
+    )

@@ -1,0 +1,44 @@
+"""What a tool needs to know about the job's checkout, and what it hands back to the agent loop.
+
+Defined next to the sandbox (not in `bot.tools.registry`) so that the tool modules and the registry can
+both import them without a cycle; `bot.tools.registry` re-exports both names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.sandbox.bwrap import SandboxMode
+from bot.sandbox.limits import Limits
+
+
+@dataclass(frozen=True, slots=True)
+class ToolContext:
+    """The checkout a job works in, how commands run there, and the caps on what tools return."""
+
+    root: Path
+    sandbox_mode: SandboxMode = "bwrap"
+    test_command: str = "python -m pytest -q"
+    limits: Limits = field(default_factory=Limits)
+    ro_paths: tuple[Path, ...] | None = None  # None: the running interpreter and its virtualenv
+    max_output_chars: int = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """`output` is what the model reads next; `data` carries structured details for the loop and reports."""
+
+    ok: bool
+    output: str
+    truncated: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def clip(text: str, limit: int) -> tuple[str, bool]:
+    """Keep the head and tail of `text` within `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text, False
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters omitted ...]\n{text[-half:]}", True

@@ -1,0 +1,101 @@
+"""Path guards: every file operation of the agent goes through `resolve_in_checkout`.
+
+The rules, in order: the path is relative, has no NUL byte, no `~`, no `..`; every component is resolved
+for real (symlinks included) and the result must stay inside the checkout's real path, compared with
+`Path.is_relative_to` on resolved paths, never as strings. Writes are refused under `.git` and
+`.github/workflows` in any spelling a filesystem or a later checkout on another OS might treat as the same
+name (case, Unicode normalisation, invisible characters, trailing dots and spaces, 8.3 short names).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path, PurePosixPath
+
+from bot.errors import PathRefused
+from bot.tools.schema import MAX_WRITE_BYTES
+
+# Default-ignorable characters that are not in category Cf but that HFS+ and some tools drop.
+_IGNORABLE = frozenset(
+    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0, *range(0x180B, 0x1810), *range(0xFE00, 0xFE10)]
+)
+_HINT = "Use a path relative to the repository root, e.g. `src/app.py`."
+
+
+def fold_name(component: str) -> str:
+    """The name a case-insensitive, normalising filesystem would see: `.G\u200bIT. ` → `.git`."""
+    text = unicodedata.normalize("NFKC", component)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf" and ord(ch) not in _IGNORABLE)
+    text = unicodedata.normalize("NFKC", text.casefold())
+    text = text.split(":", 1)[0]  # NTFS alternate data streams: `.git::$INDEX_ALLOCATION`
+    return text.rstrip(". ")
+
+
+def protected_reason(parts: tuple[str, ...]) -> str | None:
+    """Why writing at these path components is refused, or None when it is allowed."""
+    folded = [fold_name(p) for p in parts]
+    for i, name in enumerate(folded):
+        if name in (".git", "git~1"):
+            return "`.git` holds the repository's metadata and hooks; the agent never writes there"
+        if name == ".github" and i + 1 < len(folded) and folded[i + 1] == "workflows":
+            return "`.github/workflows` would run code in CI with the repository's secrets"
+    return None
+
+
+def _lexical_parts(user_path: str) -> tuple[str, ...]:
+    if not user_path or not user_path.strip():
+        raise PathRefused("Empty path refused.", hint=_HINT)
+    if "\x00" in user_path:
+        raise PathRefused("Path refused: it contains a NUL byte.", hint=_HINT)
+    if user_path.startswith("~"):
+        raise PathRefused(f"Path `{user_path}` refused: `~` (home directory) is outside the checkout.", hint=_HINT)
+    if "\\" in user_path:
+        raise PathRefused(f"Path `{user_path}` refused: use forward slashes (`/`).", hint=_HINT)
+    pure = PurePosixPath(user_path)
+    if pure.is_absolute():
+        raise PathRefused(f"Path `{user_path}` refused: absolute paths are not allowed.", hint=_HINT)
+    if ".." in pure.parts:
+        raise PathRefused(f"Path `{user_path}` refused: `..` is not allowed.", hint=_HINT)
+    return pure.parts
+
+
+def resolve_in_checkout(root: Path, user_path: str, *, for_write: bool) -> Path:
+    """Resolve `user_path` inside the checkout `root`, or raise `PathRefused` saying why."""
+    parts = _lexical_parts(user_path)
+    real_root = root.resolve(strict=True)
+    if for_write and (reason := protected_reason(parts)):
+        raise PathRefused(f"Writing `{user_path}` refused: {reason}.")
+    current = real_root
+    for index, part in enumerate(parts):
+        candidate = current / part
+        if candidate.is_symlink():
+            target = candidate.resolve(strict=False)
+            shown = "/".join(parts[: index + 1])
+            if not target.is_relative_to(real_root):
+                raise PathRefused(
+                    f"Path `{user_path}` refused: `{shown}` is a symlink that leads outside the checkout."
+                )
+            if not target.exists() and (for_write or index + 1 < len(parts)):
+                raise PathRefused(f"Path `{user_path}` refused: `{shown}` is a dangling symlink.")
+            candidate = target
+        current = candidate
+    # Defence in depth: whatever the lexical checks missed, the real path must be inside.
+    final = current.resolve(strict=False)
+    if not final.is_relative_to(real_root):
+        raise PathRefused(f"Path `{user_path}` refused: it resolves outside the checkout.")
+    if for_write:
+        relative = final.relative_to(real_root).parts
+        if reason := protected_reason(relative):
+            raise PathRefused(f"Writing `{user_path}` refused: it resolves into a protected path; {reason}.")
+    return final
+
+
+def check_write_size(content: str) -> bytes:
+    """Encode `content` for writing, refusing anything over `MAX_WRITE_BYTES`."""
+    data = content.encode("utf-8")
+    if len(data) > MAX_WRITE_BYTES:
+        raise PathRefused(
+            f"Write refused: {len(data)} bytes is over the limit of {MAX_WRITE_BYTES} bytes per file.",
+            hint="Write smaller files, or edit the file with search/replace blocks.",
+        )
+    return data

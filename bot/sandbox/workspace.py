@@ -1,0 +1,179 @@
+"""Workspaces: a cached bare mirror per repository and a fresh checkout per job, removed afterwards.
+
+A token, when the remote needs one, travels only in the environment of the one git process that needs it
+(`GIT_CONFIG_COUNT`/`KEY`/`VALUE`, git's environment form of `-c http.extraHeader=…`): not in argv (which
+other users can read in /proc), not in `.git/config`, not in a remote URL, not in any message.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.errors import SandboxError
+from bot.sandbox.gitsafe import GitResult, check_git_dir, git_in, run_git, strip_dangerous_config
+
+BRANCH_PREFIX = "equitr/"
+_AUTHOR = re.compile(r"^(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+)>$")
+
+
+def auth_env(token: str | None) -> dict[str, str]:
+    """Environment that adds a GitHub-style Basic auth header to this one git process, or nothing."""
+    if not token:
+        return {}
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "http.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+    }
+
+
+def _redactions(token: str | None) -> list[str]:
+    if not token:
+        return []
+    return [token, base64.b64encode(f"x-access-token:{token}".encode()).decode()]
+
+
+def _slug(repo: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", repo).strip(".-")[:80] or "repo"
+    return f"{safe}-{hashlib.sha256(repo.encode()).hexdigest()[:8]}"
+
+
+def _check_url(url: str) -> None:
+    if url.startswith("-") or "\n" in url or "@" in url.split("//", 1)[-1].split("/", 1)[0]:
+        raise SandboxError("Refusing a remote URL with options or credentials in it; pass the token separately.")
+
+
+def check_branch_name(name: str, *, push: bool = False) -> str:
+    proc = subprocess.run(["git", "check-ref-format", "--branch", name], capture_output=True, check=False)
+    if proc.returncode != 0 or name.startswith("-"):
+        raise SandboxError(f"`{name}` is not a valid branch name.")
+    if push and not name.startswith(BRANCH_PREFIX):
+        raise SandboxError(f"equitr only pushes `{BRANCH_PREFIX}…` branches, not `{name}`.")
+    return name
+
+
+@dataclass(slots=True)
+class Checkout:
+    """One job's working copy. Its git calls all go through `gitsafe`."""
+
+    root: Path
+    pushed: dict[str, str] = field(default_factory=dict)
+
+    def git(self, *args: str, check: bool = True) -> GitResult:
+        return git_in(self.root, args, check=check)
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD").stdout.strip()
+
+    def create_branch(self, name: str) -> None:
+        self.git("checkout", "-b", check_branch_name(name))
+
+    def commit_all(self, message: str, author: str) -> str | None:
+        """Stage everything and commit; the new commit's sha, or None when nothing changed."""
+        match = _AUTHOR.match(author.strip())
+        if not match:
+            raise SandboxError(f"Author must look like `Name <email>`, not {author!r}.")
+        self.git("add", "-A")
+        if self.git("diff", "--cached", "--quiet", check=False).returncode == 0:
+            return None
+        ident = {
+            "GIT_AUTHOR_NAME": match["name"], "GIT_AUTHOR_EMAIL": match["email"],
+            "GIT_COMMITTER_NAME": match["name"], "GIT_COMMITTER_EMAIL": match["email"],
+        }  # fmt: skip
+        git_in(self.root, ["commit", "--no-verify", "-q", "-m", message], env=ident)
+        return self.head()
+
+    def push(self, remote_url: str, branch: str, token: str | None = None) -> str:
+        """Push HEAD to `branch` (an `equitr/…` branch) with a lease: it must still be where we left it
+        (or not exist yet), so a maintainer's commits on that branch are never overwritten."""
+        _check_url(remote_url)
+        check_branch_name(branch, push=True)
+        ref = f"refs/heads/{branch}"
+        lease = f"--force-with-lease={ref}:{self.pushed.get(branch, '')}"
+        git_dir = check_git_dir(self.root)
+        run_git(
+            ["push", "--no-verify", "--porcelain", lease, remote_url, f"HEAD:{ref}"],
+            cwd=self.root,
+            git_dir=git_dir,
+            work_tree=self.root,
+            env=auth_env(token),
+            redact=_redactions(token),
+        )
+        sha = self.head()
+        self.pushed[branch] = sha
+        return sha
+
+
+class Workspace:
+    """Mirrors under `base/mirrors`, job checkouts under `base/jobs`."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base = base_dir
+        self.mirrors = base_dir / "mirrors"
+        self.jobs = base_dir / "jobs"
+        for d in (self.mirrors, self.jobs):
+            d.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def _locked(self, slug: str) -> Iterator[None]:
+        with open(self.mirrors / f"{slug}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def mirror(self, repo: str, url: str, *, token: str | None = None) -> Path:
+        """The up-to-date bare mirror of `repo` (cloned the first time, fetched afterwards)."""
+        _check_url(url)
+        slug = _slug(repo)
+        path = self.mirrors / f"{slug}.git"
+        with self._locked(slug):
+            env, redact = auth_env(token), _redactions(token)
+            if (path / "HEAD").exists():
+                run_git(["fetch", "--prune", "--quiet", url, "+refs/*:refs/*"], cwd=path, git_dir=path, env=env,
+                        redact=redact)  # fmt: skip
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+                run_git(["clone", "--mirror", "--quiet", "--", url, str(path)], cwd=self.mirrors, env=env,
+                        redact=redact)  # fmt: skip
+        return path
+
+    @contextmanager
+    def checkout(self, repo: str, url: str, *, ref: str | None = None, token: str | None = None) -> Iterator[Checkout]:
+        """A fresh checkout of `ref` (branch, tag or commit; default branch when None), removed on exit."""
+        mirror = self.mirror(repo, url, token=token)
+        job_dir = Path(tempfile.mkdtemp(prefix=f"{_slug(repo)}-", dir=self.jobs))
+        root = job_dir / "repo"
+        try:
+            with self._locked(_slug(repo)):
+                run_git(["clone", "--no-hardlinks", "--no-checkout", "--quiet", "--", str(mirror), str(root)],
+                        cwd=job_dir)  # fmt: skip
+            strip_dangerous_config(check_git_dir(root))
+            co = Checkout(root)
+            if ref is not None:
+                sha = self._resolve(co, ref)
+                co.git("checkout", "--quiet", "--detach", sha)
+            else:
+                co.git("reset", "--quiet", "--hard", "HEAD")
+            yield co
+        finally:
+            shutil.rmtree(job_dir, ignore_errors=True)
+
+    @staticmethod
+    def _resolve(co: Checkout, ref: str) -> str:
+        if ref.startswith("-"):
+            raise SandboxError(f"`{ref}` is not a ref.")
+        for candidate in (f"refs/remotes/origin/{ref}", f"refs/tags/{ref}", ref):
+            found = co.git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}", check=False)
+            if found.ok:
+                return found.stdout.strip()
+        raise SandboxError(f"`{ref}` is neither a branch, a tag nor a commit of this repository.")

@@ -1,0 +1,229 @@
+"""The `file` tool: read (numbered line ranges), list (a shallow tree), write (guarded), edit (search/replace).
+
+Every path goes through `resolve_in_checkout`. Edits match exactly first, then ignoring whitespace; a
+mismatch answers with the closest lines so a model can copy them and try again.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from pathlib import Path
+
+from bot.errors import PathRefused, ToolError
+from bot.sandbox.context import ToolContext, ToolResult
+from bot.sandbox.paths import check_write_size, resolve_in_checkout
+from bot.tools.schema import FileParams
+
+MAX_READ_LINES = 2000
+MAX_READ_CHARS = 100_000
+LIST_DEPTH = 3
+LIST_ENTRIES = 400
+_SKIP_DIRS = frozenset({".git", "node_modules", "__pycache__", ".venv", ".mypy_cache", ".pytest_cache"})
+
+
+def _read_text(path: Path, shown: str) -> str:
+    if not path.exists():
+        raise ToolError(f"`{shown}` does not exist. Use the file tool with action `list` to see what is there.")
+    if path.is_dir():
+        raise ToolError(f"`{shown}` is a directory; use action `list` for directories.")
+    data = path.read_bytes()
+    if b"\0" in data[:8192]:
+        raise ToolError(f"`{shown}` is a binary file ({len(data)} bytes); it cannot be shown as text.")
+    return data.decode("utf-8", "replace")
+
+
+def read(params: FileParams, ctx: ToolContext) -> ToolResult:
+    path = resolve_in_checkout(ctx.root, params.path, for_write=False)
+    lines = _read_text(path, params.path).splitlines()
+    total = len(lines)
+    start = params.start_line or 1
+    if total and start > total:
+        raise ToolError(f"`{params.path}` has {total} lines; start_line {start} is past the end.")
+    end = min(params.end_line or total, total, start + MAX_READ_LINES - 1)
+    if end < start and total:
+        raise ToolError(f"end_line {params.end_line} is before start_line {start}.")
+    body: list[str] = []
+    size = 0
+    for number in range(start, end + 1):
+        row = f"{number:>6}\t{lines[number - 1]}"
+        if size + len(row) > MAX_READ_CHARS:
+            end = number - 1
+            break
+        body.append(row)
+        size += len(row) + 1
+    clipped = end < (params.end_line or total) and end < total
+    note = f"\n[showing lines {start}-{end} of {total}; read on with start_line={end + 1}]" if clipped else ""
+    header = f"{params.path} (lines {start}-{end} of {total})\n" if total else f"{params.path} is empty\n"
+    return ToolResult(ok=True, output=header + "\n".join(body) + note, truncated=clipped)
+
+
+def list_dir(params: FileParams, ctx: ToolContext) -> ToolResult:
+    base = resolve_in_checkout(ctx.root, params.path, for_write=False)
+    if not base.is_dir():
+        raise ToolError(f"`{params.path}` is not a directory. Use action `read` for files.")
+    rows: list[str] = []
+    clipped = False
+
+    def walk(directory: Path, depth: int) -> None:
+        nonlocal clipped
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: (not e.is_dir(follow_symlinks=False), e.name))
+        except OSError:
+            return
+        for entry in entries:
+            if len(rows) >= LIST_ENTRIES:
+                clipped = True
+                return
+            indent = "  " * depth
+            if entry.is_symlink():
+                rows.append(f"{indent}{entry.name} -> {os.readlink(entry.path)}")
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name in _SKIP_DIRS:
+                    continue
+                rows.append(f"{indent}{entry.name}/")
+                if depth + 1 < LIST_DEPTH:
+                    walk(Path(entry.path), depth + 1)
+            else:
+                rows.append(f"{indent}{entry.name}")
+
+    walk(base, 0)
+    note = f"\n[listing stopped at {LIST_ENTRIES} entries; list a subdirectory to see more]" if clipped else ""
+    return ToolResult(ok=True, output=f"{params.path}/\n" + "\n".join(rows) + note, truncated=clipped)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temporary file and rename: never follows a symlink or a hard link at `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.is_file() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".equitr-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write(params: FileParams, ctx: ToolContext) -> ToolResult:
+    if params.content is None:
+        raise ToolError("action `write` needs `content` (the whole new file).")
+    path = resolve_in_checkout(ctx.root, params.path, for_write=True)
+    if path.is_dir():
+        raise ToolError(f"`{params.path}` is a directory; give a file path.")
+    data = check_write_size(params.content)
+    existed = path.exists()
+    _atomic_write(path, data)
+    lines = params.content.count("\n") + (0 if params.content.endswith("\n") or not params.content else 1)
+    return ToolResult(ok=True, output=f"{'Overwrote' if existed else 'Created'} {params.path} ({lines} lines).")
+
+
+def _norm(line: str) -> str:
+    return " ".join(line.split())
+
+
+def _reindent(replace: list[str], file_indent: str, search_indent: str) -> list[str]:
+    """Shift `replace` by the indentation difference between the file and what the model wrote."""
+    if file_indent.startswith(search_indent):
+        extra = file_indent[len(search_indent) :]
+        return [extra + line if line.strip() else line for line in replace]
+    if search_indent.startswith(file_indent):
+        cut = len(search_indent) - len(file_indent)
+        return [line[cut:] if line[:cut].strip() == "" else line for line in replace]
+    return replace
+
+
+def _indent(lines: list[str]) -> str:
+    first = next((line for line in lines if line.strip()), "")
+    return first[: len(first) - len(first.lstrip())]
+
+
+def _closest(lines: list[str], search: list[str]) -> tuple[float, int]:
+    """The best-matching window of len(search) lines: (similarity, start index)."""
+    width = max(1, len(search))
+    target = "\n".join(_norm(s) for s in search)
+    best = (0.0, 0)
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(target)
+    for start in range(max(1, len(lines) - width + 1)):
+        matcher.set_seq1("\n".join(_norm(s) for s in lines[start : start + width]))
+        if matcher.real_quick_ratio() <= best[0] or matcher.quick_ratio() <= best[0]:
+            continue
+        ratio = matcher.ratio()
+        if ratio > best[0]:
+            best = (ratio, start)
+    return best
+
+
+def apply_edit(text: str, search: str, replace: str, *, shown: str) -> str:
+    """The file text after replacing `search` with `replace` (pure; raises ToolError for the model)."""
+    if not search.strip():
+        raise ToolError("`search` is empty; give the exact lines to replace (read the file first).")
+    count = text.count(search)
+    if count == 1:
+        return text.replace(search, replace, 1)
+    lines = text.splitlines(keepends=True)
+    if count > 1:
+        first = search.splitlines()[0] if search.splitlines() else search
+        where = [str(i + 1) for i, line in enumerate(lines) if first in line][:10]
+        raise ToolError(
+            f"`search` matches {count} places in {shown} (lines {', '.join(where)}). "
+            "Include more surrounding lines in `search` so it matches exactly one place."
+        )
+    plain = [line.rstrip("\r\n") for line in lines]
+    wanted = [s for s in search.splitlines()]
+    while wanted and not wanted[-1].strip():
+        wanted.pop()
+    while wanted and not wanted[0].strip():
+        wanted.pop(0)
+    key = [_norm(s) for s in wanted]
+    starts = [i for i in range(len(plain) - len(key) + 1) if [_norm(s) for s in plain[i : i + len(key)]] == key]
+    if len(starts) == 1:
+        i = starts[0]
+        new = _reindent(replace.splitlines(), _indent(plain[i : i + len(key)]), _indent(wanted))
+        ending = "\n" if lines[i + len(key) - 1].endswith("\n") else ""
+        replaced = "\n".join(new) + (ending if new else "")
+        return "".join(lines[:i]) + replaced + "".join(lines[i + len(key) :])
+    if len(starts) > 1:
+        raise ToolError(
+            f"`search` matches {len(starts)} places in {shown} when whitespace is ignored (lines "
+            f"{', '.join(str(s + 1) for s in starts[:10])}). Include more surrounding lines."
+        )
+    ratio, start = _closest(plain, wanted)
+    window = plain[start : start + max(1, len(wanted))]
+    shown_lines = "\n".join(f"{start + n + 1:>6}\t{line}" for n, line in enumerate(window))
+    raise ToolError(
+        f"`search` was not found in {shown}. The closest lines ({ratio:.0%} similar) are "
+        f"{start + 1}-{start + len(window)}:\n{shown_lines}\n"
+        "Copy the text exactly as it is in the file (read it first if unsure) into `search` and try again."
+    )
+
+
+def edit(params: FileParams, ctx: ToolContext) -> ToolResult:
+    if params.search is None or params.replace is None:
+        raise ToolError("action `edit` needs both `search` (exact current text) and `replace` (the new text).")
+    path = resolve_in_checkout(ctx.root, params.path, for_write=True)
+    text = _read_text(path, params.path)
+    new = apply_edit(text, params.search, params.replace, shown=params.path)
+    _atomic_write(path, check_write_size(new))
+    diff = "".join(
+        difflib.unified_diff(
+            text.splitlines(keepends=True), new.splitlines(keepends=True), params.path, params.path, n=1
+        )
+    )
+    return ToolResult(ok=True, output=f"Edited {params.path}:\n{diff[:4000]}")
+
+
+_ACTIONS = {"read": read, "list": list_dir, "write": write, "edit": edit}
+
+
+def run(params: FileParams, ctx: ToolContext) -> ToolResult:
+    try:
+        return _ACTIONS[params.action](params, ctx)
+    except (IsADirectoryError, NotADirectoryError, FileNotFoundError) as error:
+        raise ToolError(f"{params.action} `{params.path}` failed: {error.strerror}.") from None
+    except PermissionError:
+        raise PathRefused(f"{params.action} `{params.path}`: permission denied.") from None

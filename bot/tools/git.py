@@ -1,0 +1,79 @@
+"""The `git` tool: status, diff, log and a local commit, all through `gitsafe`. Never a push."""
+
+from __future__ import annotations
+
+from bot.errors import SandboxError, ToolError
+from bot.sandbox.context import ToolContext, ToolResult, clip
+from bot.sandbox.gitsafe import GitResult, git_in
+from bot.sandbox.paths import resolve_in_checkout
+from bot.tools.schema import GitParams
+
+AUTHOR_NAME = "equitr"
+AUTHOR_EMAIL = "equitr@users.noreply.github.com"
+
+
+def _pathspec(params: GitParams, ctx: ToolContext) -> list[str]:
+    if not params.path:
+        return []
+    resolved = resolve_in_checkout(ctx.root, params.path, for_write=False)
+    relative = resolved.relative_to(ctx.root.resolve()).as_posix() or "."
+    return ["--", f":(literal){relative}"]
+
+
+def _git(ctx: ToolContext, *args: str) -> GitResult:
+    try:
+        return git_in(ctx.root, list(args), check=True)
+    except SandboxError as error:
+        raise ToolError(error.message) from None
+
+
+def _has_head(ctx: ToolContext) -> bool:
+    return git_in(ctx.root, ["rev-parse", "--verify", "--quiet", "HEAD"], check=False).ok
+
+
+def status(params: GitParams, ctx: ToolContext) -> str:
+    out = _git(ctx, "status", "--short", "--branch", "--untracked-files=all", *_pathspec(params, ctx)).stdout
+    return out.strip() or "Nothing to report."
+
+
+def diff(params: GitParams, ctx: ToolContext) -> str:
+    spec = _pathspec(params, ctx)
+    base = ["HEAD"] if _has_head(ctx) else []
+    out = _git(ctx, "diff", "--stat", "--patch", *base, *spec).stdout
+    untracked = _git(ctx, "ls-files", "--others", "--exclude-standard", *spec).stdout.split()
+    if untracked:
+        out += "\nUntracked files (not in the diff until committed):\n" + "\n".join(untracked)
+    return out.strip() or "No changes."
+
+
+def log(params: GitParams, ctx: ToolContext) -> str:
+    if not _has_head(ctx):
+        return "No commits yet."
+    fmt = "--format=%h %ad %an: %s"
+    out = _git(ctx, "log", fmt, "--date=short", f"--max-count={params.max_count}", *_pathspec(params, ctx)).stdout
+    return out.strip() or "No commits touch that path."
+
+
+def commit(params: GitParams, ctx: ToolContext) -> str:
+    if not params.message or not params.message.strip():
+        raise ToolError("action `commit` needs a `message` describing the change.")
+    _git(ctx, "add", "-A")
+    if git_in(ctx.root, ["diff", "--cached", "--quiet"], check=False).ok:
+        return "Nothing to commit: the working tree has no changes."
+    ident = {
+        "GIT_AUTHOR_NAME": AUTHOR_NAME, "GIT_AUTHOR_EMAIL": AUTHOR_EMAIL,
+        "GIT_COMMITTER_NAME": AUTHOR_NAME, "GIT_COMMITTER_EMAIL": AUTHOR_EMAIL,
+    }  # fmt: skip
+    try:
+        git_in(ctx.root, ["commit", "--no-verify", "-q", "-m", params.message.strip()], env=ident)
+    except SandboxError as error:
+        raise ToolError(error.message) from None
+    return "Committed: " + _git(ctx, "log", "-1", "--format=%h %s").stdout.strip()
+
+
+_ACTIONS = {"status": status, "diff": diff, "log": log, "commit": commit}
+
+
+def run(params: GitParams, ctx: ToolContext) -> ToolResult:
+    text, clipped = clip(_ACTIONS[params.action](params, ctx), ctx.max_output_chars)
+    return ToolResult(ok=True, output=text, truncated=clipped)

@@ -1,0 +1,37 @@
+"""Dispatch a validated plan `Step` to its tool. Tool and path errors become results the model can read."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from bot.errors import PathRefused, ToolError
+from bot.sandbox.context import ToolContext, ToolResult
+from bot.tools import file, git, run, search
+from bot.tools.schema import FileParams, GitParams, RunParams, SearchParams, Step
+
+__all__ = ["ToolContext", "ToolResult", "execute", "execute_sync"]
+
+_TOOLS: dict[str, tuple[type[Any], Callable[[Any, ToolContext], ToolResult]]] = {
+    "search": (SearchParams, search.run),
+    "file": (FileParams, file.run),
+    "git": (GitParams, git.run),
+    "run": (RunParams, run.run),
+}
+
+
+def execute_sync(step: Step, ctx: ToolContext) -> ToolResult:
+    params_type, runner = _TOOLS[step.tool]
+    if not isinstance(step.parameters, params_type):
+        return ToolResult(ok=False, output=f"Step {step.step}: parameters do not belong to the `{step.tool}` tool.")
+    try:
+        return runner(step.parameters, ctx)
+    except (ToolError, PathRefused) as error:
+        text = error.message + (f"\nHint: {error.hint}" if error.hint else "")
+        return ToolResult(ok=False, output=text, data={"error": type(error).__name__})
+
+
+async def execute(step: Step, ctx: ToolContext) -> ToolResult:
+    """Run the step's tool in a worker thread (tools block on subprocesses and files)."""
+    return await asyncio.to_thread(execute_sync, step, ctx)

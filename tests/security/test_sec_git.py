@@ -1,0 +1,126 @@
+"""equitr's own git calls never run a program planted in the repository's `.git`."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from bot.errors import SandboxError
+from bot.sandbox.context import ToolContext
+from bot.sandbox.gitsafe import audit_config, git_in, strip_dangerous_config
+from bot.sandbox.workspace import Checkout
+from bot.tools.registry import execute_sync
+from bot.tools.schema import GitParams, Step
+from tests.security.conftest import git
+
+HOOKS = ["pre-commit", "post-commit", "commit-msg", "prepare-commit-msg", "post-checkout", "reference-transaction",
+         "post-index-change", "pre-auto-gc", "post-rewrite", "fsmonitor-watchman"]  # fmt: skip
+
+
+def _script(path: Path, markers: Path, name: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\ntouch '{markers}/{name}'\ncat\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+@pytest.fixture
+def markers(tmp_path: Path) -> Path:
+    d = tmp_path / "markers"
+    d.mkdir()
+    return d
+
+
+def _git_tool(root: Path, action: str, **kw: str) -> tuple[bool, str]:
+    step = Step(step=1, tool="git", parameters=GitParams(action=action, **kw))  # type: ignore[arg-type]
+    result = execute_sync(step, ToolContext(root=root, sandbox_mode="none"))
+    return result.ok, result.output
+
+
+def _all_operations(root: Path) -> None:
+    (root / "src" / "app.py").write_text("def main():\n    return 2\n")
+    for action, kw in (("status", {}), ("diff", {}), ("log", {"path": "src"}), ("commit", {"message": "change"})):
+        ok, output = _git_tool(root, action, **kw)
+        assert ok, output
+    co = Checkout(root)
+    co.create_branch("equitr/test")
+    co.git("checkout", "-q", "main")
+    co.git("checkout", "-q", "equitr/test")
+    (root / "new.py").write_text("x = 1\n")
+    assert co.commit_all("second", "equitr <equitr@example.com>")
+    co.git("show", "HEAD")
+
+
+def test_planted_hooks_and_overridable_keys_never_run(checkout: Path, markers: Path) -> None:
+    hooks = checkout / ".git" / "hooks"
+    for name in HOOKS:
+        _script(hooks / name, markers, f"hook-{name}")
+    other_hooks = checkout / "elsewhere-hooks"
+    for name in HOOKS:
+        _script(other_hooks / name, markers, f"hookspath-{name}")
+    tool = _script(checkout / "tool.sh", markers, "tool")
+    for key, value in (
+        ("core.fsmonitor", str(tool)), ("core.hooksPath", str(other_hooks)), ("core.pager", str(tool)),
+        ("core.editor", str(tool)), ("diff.external", str(tool)), ("core.sshCommand", str(tool)),
+        ("core.askPass", str(tool)),
+    ):  # fmt: skip
+        git(checkout, "config", key, value)
+    assert audit_config(checkout / ".git") == []  # all of these are overridden on our command line
+    _all_operations(checkout)
+    assert sorted(p.name for p in markers.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "attributes"),
+    [
+        ({"filter.evil.clean": "TOOL", "filter.evil.smudge": "TOOL"}, "* filter=evil\n"),
+        ({"filter.evil.process": "TOOL", "filter.evil.required": "true"}, "*.py filter=evil\n"),
+        ({"diff.evil.textconv": "TOOL"}, "*.py diff=evil\n"),
+        ({"diff.evil.command": "TOOL"}, "*.py diff=evil\n"),
+        ({"include.path": "../evil.cfg"}, ""),
+        ({"includeIf.gitdir:/.path": "../evil.cfg"}, ""),
+        ({"merge.evil.driver": "TOOL"}, "* merge=evil\n"),
+    ],
+    ids=["clean-smudge", "process", "textconv", "diff-command", "include", "includeIf", "merge-driver"],
+)
+def test_planted_filters_refuse_then_strip(
+    checkout: Path, markers: Path, config: dict[str, str], attributes: str
+) -> None:
+    tool = _script(checkout / "tool.sh", markers, "tool")
+    (checkout / "evil.cfg").write_text(f"[filter \"evil\"]\n\tclean = {tool}\n\tsmudge = {tool}\n")
+    if attributes:
+        (checkout / ".gitattributes").write_text(attributes)
+        (checkout / ".git" / "info").mkdir(exist_ok=True)
+        (checkout / ".git" / "info" / "attributes").write_text(attributes)
+    for key, value in config.items():
+        git(checkout, "config", key, value.replace("TOOL", str(tool)))
+    assert markers.exists() and not any(markers.iterdir())
+    ok, output = _git_tool(checkout, "status")
+    assert not ok
+    assert "could run a program" in output
+    with pytest.raises(SandboxError):
+        git_in(checkout, ["diff"])
+    assert list(markers.iterdir()) == []
+    removed = strip_dangerous_config(checkout / ".git")
+    assert {k.lower() for k in removed} >= {k.lower() for k in config}
+    _all_operations(checkout)
+    assert list(markers.iterdir()) == []
+
+
+def test_gitfile_redirection_is_refused(tmp_path: Path, checkout: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".git").write_text(f"gitdir: {checkout / '.git'}\n")
+    with pytest.raises(SandboxError, match="gitfile"):
+        git_in(other, ["status"])
+
+
+def test_git_sees_no_secrets(checkout: Path, monkeypatch: pytest.MonkeyPatch, markers: Path) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "canary-gh-token")
+    dump = _script(checkout / "dump.sh", markers, "dump")
+    dump.write_text(f"#!/bin/sh\nenv > '{markers}/env'\n")
+    git(checkout, "config", "alias.st", f"!{dump}")  # aliases never run: we call builtins only
+    git_in(checkout, ["status"])
+    assert not (markers / "env").exists()
