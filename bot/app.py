@@ -35,7 +35,7 @@ from bot.dispatch import Dispatcher
 log = logging.getLogger(__name__)
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB.
-_EVENT = re.compile(r"^[a-z_]{1,64}$")
+_EVENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DELIVERY = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 

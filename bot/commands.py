@@ -115,9 +115,10 @@ def _split_flags(name: str, tokens: list[str]) -> tuple[dict[str, object], str]:
         else:
             raise CommandError(f"`{flag}` needs a value.", hint=f"Usage: `{USAGE[name]}`")
         key = flag[2:].replace("-", "_")
-        if key in flags:
+        field_name = "budget_usd" if key == "budget" else key
+        if field_name in flags:
             raise CommandError(f"`{flag}` is given twice.", hint=f"Usage: `{USAGE[name]}`")
-        flags["budget_usd" if key == "budget" else key] = _budget(value) if key == "budget" else _model(flag, value)
+        flags[field_name] = _budget(value) if key == "budget" else _model(flag, value)
     return flags, " ".join(tokens[i:])
 
 

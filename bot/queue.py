@@ -40,7 +40,9 @@ class Queue:
         self.huey: Huey = (
             RedisHuey(name, url=redis_url, results=False)
             if redis_url
-            else SqliteHuey(name, filename=str(db), fsync=True, results=False)
+            # No fsync of its own: the job row (fsynced by the store) is the durable record, and a message
+            # lost to a power cut is re-sent by the sweeper.
+            else SqliteHuey(name, filename=str(db), fsync=False, results=False)
         )
         self._run_job = self.huey.task(name="equitr.run_job")(lambda job_id: _call("run_job", job_id))
         self._notify = self.huey.task(name="equitr.notify", retries=3, retry_delay=10)(

@@ -93,7 +93,7 @@ def build(settings: Settings) -> Services:
         )
     )
     try:
-        store = open_store(db=settings.db, redis_url=settings.redis_url)
+        store = open_store(db=settings.db, redis_url=settings.redis_url, sync=settings.db_sync)
         queue = Queue(db=settings.db, redis_url=settings.redis_url)
     except Exception as exc:
         target = settings.redis_url or str(settings.db)

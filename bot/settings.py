@@ -41,6 +41,9 @@ class Settings(BaseSettings):
 
     db: Path = Field(default=Path("equitr.db"), validation_alias="EQUITR_DB")
     queue_url: str = Field(default="", validation_alias="EQUITR_QUEUE_URL")
+    # full: every stored job is fsynced before the 202 (survives power loss); normal: survives a crash of
+    # equitr or the machine's processes, and answers faster. See docs/queue.md for the measurements.
+    db_sync: Literal["full", "normal"] = Field(default="full", validation_alias="EQUITR_DB_SYNC")
     workers: int = Field(default=2, ge=1, le=64, validation_alias="EQUITR_WORKERS")
     lease_s: float = Field(default=60.0, gt=0, validation_alias="EQUITR_LEASE_SECONDS")
 

@@ -106,10 +106,11 @@ _COLUMNS = (
 
 
 class SqliteStore:
-    """Jobs in an SQLite file (WAL, synchronous=FULL: a committed job survives a crash or power loss)."""
+    """Jobs in an SQLite file (WAL; synchronous=FULL by default, so a committed job survives power loss)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, sync: str = "full") -> None:
         self.path = str(path)
+        self.sync = "NORMAL" if sync == "normal" else "FULL"
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -120,7 +121,7 @@ class SqliteStore:
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA synchronous={self.sync}")
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
         return conn
@@ -528,5 +529,5 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def open_store(*, db: Path, redis_url: str | None) -> JobStore:
-    return RedisStore(redis_url) if redis_url else SqliteStore(db)
+def open_store(*, db: Path, redis_url: str | None, sync: str = "full") -> JobStore:
+    return RedisStore(redis_url) if redis_url else SqliteStore(db, sync=sync)

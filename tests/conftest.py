@@ -1,0 +1,80 @@
+"""Shared fixtures: real servers the tests start themselves (Redis), and signed deliveries."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.signature import sign
+
+DATA = Path(__file__).parent / "data"
+WEBHOOKS = DATA / "webhooks"
+SECRET = "test-webhook-secret-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def webhook_payloads() -> list[tuple[str, Path]]:
+    """Every vendored github.com example as (event name, file)."""
+    return sorted(
+        (path.parent.name, path)
+        for path in WEBHOOKS.glob("*/*.json")
+        if path.parent.name not in ("openapi",) and path.name != "index.json"
+    )
+
+
+def payload(event: str, action: str | None = None) -> dict[str, Any]:
+    """The first vendored example of `event` (with `action`), as a fresh dict."""
+    for name, path in webhook_payloads():
+        if name == event and (action is None or path.name.endswith(f".{action}.json")):
+            data: dict[str, Any] = json.loads(path.read_text())
+            return data
+    raise LookupError(f"no vendored {event}.{action} example")
+
+
+def headers(body: bytes, event: str, delivery: str, secret: str = SECRET) -> dict[str, str]:
+    return {
+        "x-github-event": event,
+        "x-github-delivery": delivery,
+        "x-hub-signature-256": sign(body, secret),
+        "content-type": "application/json",
+    }
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on a free loopback port, stopped after the session."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server); .ci/run installs it")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("redis-server did not start")
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)

@@ -1,0 +1,147 @@
+"""The job store contract, run against SQLite and a real Redis server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.jobs import NewJob
+from bot.store import JobStore, RedisStore, SqliteStore, is_stale, owner_is_dead, process_owner
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
+    if request.param == "sqlite":
+        s: JobStore = SqliteStore(tmp_path / "jobs.db")
+    else:
+        url = request.getfixturevalue("redis_url")
+        s = RedisStore(url, prefix=f"test:{time.monotonic_ns()}:")
+    yield s
+    s.close()
+
+
+def job(n: int = 1, kind: str = "fix") -> NewJob:
+    return NewJob(
+        kind=kind,
+        repo="o/r",
+        number=n,
+        requester="alice",
+        delivery_id=f"d-{n}",
+        installation_id=7,
+        comment_id=100 + n,
+        args={"text": "go", "budget_usd": 2.5},
+    )
+
+
+def test_create_is_deduplicated(store: JobStore) -> None:
+    first = store.create(job(), ["delivery:d-1", "comment:101"])
+    assert first is not None and first.state == "queued"
+    assert store.create(job(), ["delivery:d-1"]) is None
+    assert store.create(job(), ["delivery:other", "comment:101"]) is None  # same comment, new delivery
+    assert len(store.jobs()) == 1
+    got = store.get(first.id)
+    assert got is not None and got.args == {"text": "go", "budget_usd": 2.5} and got.comment_id == 101
+
+
+def test_claim_is_exclusive_and_lease_is_held(store: JobStore) -> None:
+    created = store.create(job(), ["delivery:d-1"])
+    assert created is not None
+    a = store.claim(created.id, "host:1:a", 30)
+    assert a is not None and a.state == "running" and a.attempts == 1
+    assert store.claim(created.id, "host:2:b", 30) is None  # no second runner
+    assert store.heartbeat(created.id, "host:2:b", 30) is None  # not the owner
+    assert store.heartbeat(created.id, "host:1:a", 30) is not None
+    assert not store.finish(created.id, "host:2:b", "done")
+    assert store.finish(created.id, "host:1:a", "done", "ok", 0.25)
+    done = store.get(created.id)
+    assert done is not None and done.state == "done" and done.cost_usd == 0.25 and done.finished_at
+    assert store.claim(created.id, "host:1:a", 30) is None  # ended jobs never run again
+    assert store.active() == []
+
+
+def test_cancel_queued_and_running(store: JobStore) -> None:
+    queued = store.create(job(1), ["delivery:d-1"])
+    running = store.create(job(2), ["delivery:d-2"])
+    assert queued and running
+    store.claim(running.id, "o", 30)
+    q = store.request_cancel(queued.id)
+    assert q is not None and q.state == "cancelled"
+    r = store.request_cancel(running.id)
+    assert r is not None and r.state == "running" and r.cancel_requested
+    beat = store.heartbeat(running.id, "o", 30)
+    assert beat is not None and beat.cancel_requested
+
+
+def test_requeue_after_crash_and_give_up(store: JobStore) -> None:
+    created = store.create(job(), ["delivery:d-1"])
+    assert created
+    for attempt in range(3):
+        claimed = store.claim(created.id, f"dead:{attempt}", 0.01)
+        assert claimed is not None and claimed.attempts == attempt + 1
+        time.sleep(0.02)
+        stale = store.get(created.id)
+        assert stale is not None and is_stale(stale, time.time())
+        assert store.requeue(created.id, f"dead:{attempt}")
+    assert store.claim(created.id, "next", 30) is None  # a job that killed 3 workers is not tried a 4th time
+    final = store.get(created.id)
+    assert final is not None and final.state == "failed" and "3 attempts" in final.reason
+
+
+def test_remember_once(store: JobStore) -> None:
+    assert store.remember("refusal:o/r#1:bob")
+    assert not store.remember("refusal:o/r#1:bob")
+    assert store.seen("refusal:o/r#1:bob")
+
+
+def test_listing_filters_newest_first(store: JobStore) -> None:
+    for n in (1, 2, 1):
+        store.create(NewJob("fix", "o/r", n, "a", f"d{time.monotonic_ns()}"), [f"delivery:{time.monotonic_ns()}"])
+    store.create(NewJob("fix", "o/other", 1, "a", "dx"), ["delivery:dx"])
+    ids = [j.id for j in store.jobs(repo="o/r", number=1)]
+    assert len(ids) == 2 and ids == sorted(ids, reverse=True)
+    assert len(store.jobs(limit=2)) == 2
+
+
+def test_installations(store: JobStore) -> None:
+    store.record_installation(5, "octo", "created", ["octo/a"])
+    store.record_installation(5, "octo", "added", ["octo/a", "octo/b"])
+    (inst,) = store.installations()
+    assert inst["repos"] == ["octo/a", "octo/b"] and inst["action"] == "added"
+
+
+def test_sqlite_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    s = SqliteStore(path)
+    created = s.create(job(), ["delivery:d-1"])
+    s.close()
+    again = SqliteStore(path)
+    assert created is not None and again.get(created.id) is not None
+    assert again.create(job(), ["delivery:d-1"]) is None  # dedupe keys outlive the process
+
+
+def test_sqlite_prunes_only_old_keys(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path / "jobs.db")
+    s.remember("fresh")
+    assert s.prune(now=time.time() + 31 * 24 * 3600) == 0  # still kept after 30 days
+    assert s.prune(now=time.time() + 46 * 24 * 3600) == 1
+
+
+def test_owner_liveness() -> None:
+    me = process_owner()
+    assert not owner_is_dead(me)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    host = me.split(":")[0]
+    start = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[-1].split()[19]
+    owner = f"{host}:{child.pid}:{start}"
+    assert not owner_is_dead(owner)
+    child.kill()
+    child.wait()
+    assert owner_is_dead(owner)
+    assert not owner_is_dead("other-host:1:1")  # can't tell for another machine: wait for the lease
+    assert os.getpid() > 0
