@@ -1,0 +1,120 @@
+"""Anthropic `/v1/messages`.
+
+No structured-output mode is requested: the planning prompt asks for JSON and the interpretation layer
+repairs what comes back, which Claude models rarely need. `stop_reason: max_tokens` is reported as
+`finish_reason: length`, the same signal every other client gives for a cut-off reply.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+from pydantic import SecretStr
+
+from bot.errors import ConfigError
+from bot.models.types import Message, Reply, ToolCall
+from bot.models.usage import usage_from
+from bot.models.wire import Endpoint, post_json
+
+API_VERSION = "2023-06-01"
+_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
+
+
+class AnthropicClient:
+    def __init__(
+        self, session: aiohttp.ClientSession, *, base_url: str, api_key: SecretStr | None, endpoint: Endpoint
+    ) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.endpoint = endpoint
+
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: str,
+        max_tokens: int,
+        temperature: float = 0.0,
+        json_schema: dict[str, Any] | None = None,
+        timeout_s: float,
+    ) -> Reply:
+        key = self._api_key.get_secret_value() if self._api_key is not None else ""
+        if not key.strip():
+            raise ConfigError(
+                f"anthropic/{model} needs ANTHROPIC_API_KEY, which is not set.",
+                hint="export ANTHROPIC_API_KEY=... or choose another model (equitr models list).",
+            )
+        system, turns = to_anthropic(messages)
+        payload: dict[str, Any] = {
+            "model": model,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "messages": turns,
+        }
+        if system:
+            payload["system"] = system
+        headers = {"x-api-key": key, "anthropic-version": API_VERSION}
+        data = await post_json(
+            self.session,
+            f"{self.base_url}/v1/messages",
+            payload,
+            endpoint=self.endpoint,
+            timeout_s=timeout_s,
+            headers=headers,
+            secrets=[key],
+        )
+        return parse_message(data, messages=messages, model=model)
+
+
+def to_anthropic(messages: Sequence[Message]) -> tuple[str, list[dict[str, str]]]:
+    """System text apart; turns alternating user/assistant as the API requires (tool results are user)."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system")
+    turns: list[dict[str, str]] = []
+    for m in messages:
+        if m.role == "system":
+            continue
+        role = "assistant" if m.role == "assistant" else "user"
+        if turns and turns[-1]["role"] == role:
+            turns[-1] = {"role": role, "content": turns[-1]["content"] + "\n\n" + m.content}
+        else:
+            turns.append({"role": role, "content": m.content})
+    if not turns or turns[0]["role"] != "user":
+        turns.insert(0, {"role": "user", "content": "(continue)"})
+    return system, turns
+
+
+def parse_message(data: dict[str, Any], *, messages: Sequence[Message], model: str) -> Reply:
+    text: list[str] = []
+    thinking: list[str] = []
+    calls: list[ToolCall] = []
+    for block in data.get("content") or []:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            text.append(str(block.get("text") or ""))
+        elif kind == "thinking":
+            thinking.append(str(block.get("thinking") or ""))
+        elif kind == "tool_use":
+            calls.append(
+                ToolCall(name=str(block.get("name") or ""), arguments=json.dumps(block.get("input")))
+            )
+    content = "".join(text)
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    assert isinstance(usage, dict)
+    stop = data.get("stop_reason")
+    return Reply(
+        content=content,
+        model=model,
+        finish_reason=_FINISH.get(str(stop), stop if isinstance(stop, str) else None),
+        thinking="".join(thinking),
+        tool_calls=tuple(calls),
+        usage=usage_from(
+            usage.get("input_tokens"), usage.get("output_tokens"), messages=messages, reply_text=content
+        ),
+        raw=data,
+    )

@@ -1,0 +1,109 @@
+"""Which structured-output mode a (server, model) pair honours, probed once and remembered.
+
+Modes, in order of preference:
+    json_schema   OpenAI style `response_format: {"type": "json_schema", "json_schema": {...}}`
+    json_object   llama-cpp-python style `{"type": "json_object", "schema": {...}}` (grammar from the schema)
+    none          free text; the interpretation layer repairs whatever comes back
+
+A server that accepts the parameter but ignores it (or a thinking model whose reasoning breaks the
+grammar) fails the probe's conformance check and ends up as `none` — that is the point of probing
+rather than trusting documentation. Results live in memory and, optionally, in a small JSON file so a
+restart does not probe again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+Mode = Literal["json_schema", "json_object", "none"]
+MODES: tuple[Mode, ...] = ("json_schema", "json_object", "none")
+
+# Deliberately tiny. The prompt asks for prose on purpose: a server that ignores `response_format` gets
+# a sentence back, and only one that enforces the schema (grammar, constrained decoding) yields the object.
+PROBE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"ok": {"type": "boolean"}},
+    "required": ["ok"],
+    "additionalProperties": False,
+}
+PROBE_PROMPT = "In one short sentence: is water wet?"
+PROBE_MAX_TOKENS = 24
+
+
+def conforms(text: str) -> bool:
+    """Whether a probe reply is exactly an object with one boolean `ok` — no prose, no thinking."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and set(data) == {"ok"} and isinstance(data["ok"], bool)
+
+
+def response_format(mode: Mode, schema: dict[str, Any], *, name: str = "reply") -> dict[str, Any] | None:
+    """The OpenAI-compatible `response_format` value for `mode`, or None for free text."""
+    if mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
+    if mode == "json_object":
+        return {"type": "json_object", "schema": schema}
+    return None
+
+
+class CapabilityCache:
+    """(base_url, model) → Mode, in memory and optionally persisted as JSON at `path`."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._modes: dict[str, tuple[Mode, int]] = {}  # key → (mode, unix time probed)
+        if path is not None:
+            self._modes = _read(path)
+
+    @staticmethod
+    def key(base_url: str, model: str) -> str:
+        return f"{base_url.rstrip('/')}|{model}"
+
+    def get(self, base_url: str, model: str) -> Mode | None:
+        found = self._modes.get(self.key(base_url, model))
+        return found[0] if found else None
+
+    def set(self, base_url: str, model: str, mode: Mode) -> None:
+        with self._lock:
+            self._modes[self.key(base_url, model)] = (mode, int(time.time()))
+            if self.path is not None:
+                _write(self.path, self._modes)
+
+    def forget(self, base_url: str, model: str) -> None:
+        """Drop a result, e.g. after the server was upgraded, so the next call probes again."""
+        with self._lock:
+            self._modes.pop(self.key(base_url, model), None)
+            if self.path is not None:
+                _write(self.path, self._modes)
+
+
+def _read(path: Path) -> dict[str, tuple[Mode, int]]:
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # a missing or corrupt cache only costs one probe per model
+    entries = raw.get("modes", {}) if isinstance(raw, dict) else {}
+    return {
+        k: (v["mode"], int(v.get("probed_at", 0)))
+        for k, v in entries.items()
+        if isinstance(v, dict) and v.get("mode") in MODES
+    }
+
+
+def _write(path: Path, modes: dict[str, tuple[Mode, int]]) -> None:
+    doc = {"version": 1, "modes": {k: {"mode": m, "probed_at": t} for k, (m, t) in sorted(modes.items())}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write-then-rename so a crash never leaves half a file for the next start.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh, indent=1)
+    os.replace(tmp, path)

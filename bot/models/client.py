@@ -1,0 +1,248 @@
+"""The model client: one `chat` for every provider, with retries, a fallback model, usage, time and cost.
+
+    client = ModelClient(session, Endpoints.from_settings(settings), fallback_model="local/smollm2")
+    reply = await client.chat(messages, model="ollama/qwen3:30b", max_tokens=800, timeout_s=120,
+                              json_schema=PLAN_JSON_SCHEMA)
+
+Each provider module implements `ChatModel` for its own model names; this module picks one by the
+`provider/` prefix. Errors are `ModelError` (retryable or not, with a hint) or `ConfigError` (a missing
+key or an unknown name — neither retried nor sent to the fallback model, because the user must fix them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from bot.errors import ConfigError, ModelError
+from bot.models import prices
+from bot.models.anthropic import AnthropicClient
+from bot.models.capabilities import CapabilityCache
+from bot.models.local import LocalClient
+from bot.models.names import ModelName, Provider, parse_model_name
+from bot.models.ollama import OllamaClient, normalize_host
+from bot.models.openai import OpenAIClient
+from bot.models.retry import RetryPolicy, Sleep, with_retries
+from bot.models.types import Message, Reply
+from bot.models.wire import Endpoint
+
+log = logging.getLogger(__name__)
+
+OPENAI_URL = "https://api.openai.com/v1"
+ANTHROPIC_URL = "https://api.anthropic.com"
+
+
+class ChatModel(Protocol):
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: str,
+        max_tokens: int,
+        temperature: float = 0.0,
+        json_schema: dict[str, Any] | None = None,
+        timeout_s: float,
+    ) -> Reply: ...
+
+
+class ModelSettings(Protocol):
+    """The part of `bot.settings.Settings` the model client reads."""
+
+    openai_api_key: SecretStr | None
+    openai_base_url: str | None
+    anthropic_api_key: SecretStr | None
+    ollama_host: str | None
+
+
+class Endpoints(BaseModel):
+    """Where each provider lives and the keys for it. Keys are SecretStr: printing this shows `**********`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None  # for openai-compatible/…
+    anthropic_api_key: SecretStr | None = None
+    ollama_host: str | None = None
+    openai_url: str = OPENAI_URL  # overridable for tests and proxies
+    anthropic_url: str = ANTHROPIC_URL
+    ollama_num_ctx: int = 8192
+    capability_file: Path | None = None
+
+    @classmethod
+    def from_settings(cls, settings: ModelSettings, **overrides: Any) -> Endpoints:
+        return cls(
+            openai_api_key=settings.openai_api_key,
+            openai_base_url=settings.openai_base_url,
+            anthropic_api_key=settings.anthropic_api_key,
+            ollama_host=settings.ollama_host,
+            **overrides,
+        )
+
+
+class ModelClient:
+    """Dispatches `provider/model` names to provider clients, created lazily and shared."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        endpoints: Endpoints,
+        *,
+        retry: RetryPolicy | None = None,
+        fallback_model: str | None = None,
+        capabilities: CapabilityCache | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.session = session
+        self.endpoints = endpoints
+        self.retry = retry or RetryPolicy()
+        self.fallback_model = str(parse_model_name(fallback_model)) if fallback_model else None
+        self.capabilities = capabilities or CapabilityCache(endpoints.capability_file)
+        self._sleep = sleep
+        self._clients: dict[Provider, ChatModel] = {}
+
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: str,
+        max_tokens: int,
+        temperature: float = 0.0,
+        json_schema: dict[str, Any] | None = None,
+        timeout_s: float,
+    ) -> Reply:
+        """One reply from `model` (retried by error class), or from the fallback model if it keeps failing."""
+        started = time.monotonic()
+        name = parse_model_name(model)
+        args: dict[str, Any] = {
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "json_schema": json_schema,
+            "timeout_s": timeout_s,
+        }
+        try:
+            reply = await self._with_retries(name, messages, args)
+        except ModelError as error:
+            fallback = self.fallback_model
+            if fallback is None or fallback == str(name) or not _worth_falling_back(error):
+                raise
+            log.warning("model %s failed (%s); falling back to %s", name, error.message, fallback)
+            name = parse_model_name(fallback)
+            reply = await self._with_retries(name, messages, args)
+        return self._account(reply, name, started)
+
+    async def _with_retries(
+        self, name: ModelName, messages: Sequence[Message], args: dict[str, Any]
+    ) -> Reply:
+        client = self.provider(name.provider)
+
+        def note(error: ModelError, wait: float) -> None:
+            log.info("model %s: %s — retrying in %.1f s", name, error.message, wait)
+
+        return await with_retries(
+            lambda: client.chat(messages, model=name.model, **args),
+            self.retry,
+            sleep=self._sleep,
+            on_retry=note,
+        )
+
+    def _account(self, reply: Reply, name: ModelName, started: float) -> Reply:
+        base_url = self.endpoints.openai_base_url if name.provider == "openai-compatible" else None
+        cost = prices.cost_usd(
+            name, reply.usage.prompt_tokens, reply.usage.completion_tokens, base_url=base_url
+        )
+        return dataclasses.replace(
+            reply, model=str(name), duration_s=time.monotonic() - started, cost_usd=cost
+        )
+
+    def provider(self, provider: Provider) -> ChatModel:
+        """The shared client for one provider; ConfigError when its settings are missing."""
+        if provider not in self._clients:
+            self._clients[provider] = self._make(provider)
+        return self._clients[provider]
+
+    def _make(self, provider: Provider) -> ChatModel:
+        e = self.endpoints
+        if provider == "openai":
+            _require(e.openai_api_key, "OPENAI_API_KEY", "openai/…")
+            return OpenAIClient(
+                self.session,
+                base_url=e.openai_url,
+                api_key=e.openai_api_key,
+                endpoint=Endpoint(
+                    label="OpenAI",
+                    unreachable_hint="Check the network connection to api.openai.com.",
+                    auth_hint="Check OPENAI_API_KEY (a key from platform.openai.com/api-keys).",
+                    missing_model_hint="See `equitr models list` for valid openai/… names.",
+                ),
+                capabilities=self.capabilities,
+                known_mode="json_schema",
+                official=True,
+            )
+        if provider == "openai-compatible":
+            if not e.openai_base_url:
+                raise ConfigError(
+                    "openai-compatible/… models need OPENAI_BASE_URL, which is not set.",
+                    hint="export OPENAI_BASE_URL=http://127.0.0.1:8000/v1 (your vLLM, llama.cpp server, "
+                    "LM Studio or OpenRouter URL, usually ending in /v1).",
+                )
+            return OpenAIClient(
+                self.session,
+                base_url=e.openai_base_url,
+                api_key=e.openai_api_key,
+                endpoint=Endpoint(
+                    label=f"the OpenAI-compatible server at {e.openai_base_url}",
+                    unreachable_hint="Is the server running? Check OPENAI_BASE_URL (it usually ends in /v1).",
+                    auth_hint="Check OPENAI_API_KEY for this server.",
+                    missing_model_hint="Ask the server which models it serves: GET OPENAI_BASE_URL/models.",
+                ),
+                capabilities=self.capabilities,
+            )
+        if provider == "anthropic":
+            _require(e.anthropic_api_key, "ANTHROPIC_API_KEY", "anthropic/…")
+            return AnthropicClient(
+                self.session,
+                base_url=e.anthropic_url,
+                api_key=e.anthropic_api_key,
+                endpoint=Endpoint(
+                    label="Anthropic",
+                    unreachable_hint="Check the network connection to api.anthropic.com.",
+                    auth_hint="Check ANTHROPIC_API_KEY (a key from console.anthropic.com).",
+                    missing_model_hint="See `equitr models list` for valid anthropic/… names.",
+                ),
+            )
+        if provider == "ollama":
+            host = normalize_host(e.ollama_host)
+            return OllamaClient(
+                self.session,
+                host=host,
+                endpoint=Endpoint(
+                    label=f"Ollama at {host}",
+                    unreachable_hint="Is Ollama running? Start it with `ollama serve` or set OLLAMA_HOST.",
+                    missing_model_hint="Pull the model first: `ollama pull NAME` (see `ollama list`).",
+                ),
+                capabilities=self.capabilities,
+                num_ctx=e.ollama_num_ctx,
+            )
+        return LocalClient()
+
+
+def _require(key: SecretStr | None, env: str, models: str) -> None:
+    if key is None or not key.get_secret_value().strip():
+        raise ConfigError(
+            f"{models} models need {env}, which is not set.",
+            hint=f"export {env}=... or choose another model (see `equitr models list`).",
+        )
+
+
+def _worth_falling_back(error: ModelError) -> bool:
+    # Repeated transient failure (tries exhausted) or a model the server does not have. A rejected key or
+    # a spent quota is the user's to fix, and silently switching models would hide it.
+    return error.retryable or error.status == 404

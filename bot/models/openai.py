@@ -1,0 +1,186 @@
+"""OpenAI-compatible `/chat/completions`: OpenAI itself, vLLM, llama.cpp server, LM Studio, OpenRouter,
+and Ollama's compatibility endpoint.
+
+Structured output is requested only in the mode the server was seen to honour (`capabilities.py`): the
+first schema-constrained call per (base_url, model) sends a tiny probe, and the verdict is cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+from pydantic import SecretStr
+
+from bot.errors import ModelError
+from bot.models.capabilities import (
+    PROBE_MAX_TOKENS,
+    PROBE_PROMPT,
+    PROBE_SCHEMA,
+    CapabilityCache,
+    Mode,
+    conforms,
+    response_format,
+)
+from bot.models.types import Message, Reply, ToolCall
+from bot.models.usage import usage_from
+from bot.models.wire import Endpoint, post_json
+
+# OpenAI's reasoning models take `max_completion_tokens` and only the default temperature.
+_REASONING = re.compile(r"^(o\d|gpt-5)")
+
+
+class OpenAIClient:
+    """One OpenAI-compatible server. `model` in `chat` is the server's own model name."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        api_key: SecretStr | None,
+        endpoint: Endpoint,
+        capabilities: CapabilityCache,
+        known_mode: Mode | None = None,
+        official: bool = False,
+    ) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.endpoint = endpoint
+        self.capabilities = capabilities
+        # OpenAI's own API is documented to honour json_schema; everything else is probed.
+        self.known_mode = known_mode
+        self.official = official
+        self._probe_locks: dict[str, asyncio.Lock] = {}
+
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: str,
+        max_tokens: int,
+        temperature: float = 0.0,
+        json_schema: dict[str, Any] | None = None,
+        timeout_s: float,
+    ) -> Reply:
+        fmt = None
+        if json_schema is not None:
+            mode = await self.structured_mode(model, timeout_s=timeout_s)
+            fmt = response_format(mode, json_schema)
+        return await self._complete(
+            model, messages, max_tokens=max_tokens, temperature=temperature, fmt=fmt, timeout_s=timeout_s
+        )
+
+    async def structured_mode(self, model: str, *, timeout_s: float) -> Mode:
+        """The cached structured-output mode for `model` on this server, probing it the first time."""
+        if self.known_mode is not None:
+            return self.known_mode
+        cached = self.capabilities.get(self.base_url, model)
+        if cached is not None:
+            return cached
+        lock = self._probe_locks.setdefault(model, asyncio.Lock())
+        async with lock:  # concurrent first calls share one probe
+            cached = self.capabilities.get(self.base_url, model)
+            if cached is None:
+                cached = await self.probe(model, timeout_s=timeout_s)
+                self.capabilities.set(self.base_url, model, cached)
+            return cached
+
+    async def probe(self, model: str, *, timeout_s: float) -> Mode:
+        """Ask for prose under a tiny schema: only a server that enforces the schema returns the JSON."""
+        for mode in ("json_schema", "json_object"):
+            try:
+                reply = await self._complete(
+                    model,
+                    [Message("user", PROBE_PROMPT)],
+                    max_tokens=PROBE_MAX_TOKENS,
+                    temperature=0.0,
+                    fmt=response_format(mode, PROBE_SCHEMA, name="probe"),
+                    timeout_s=timeout_s,
+                )
+            except ModelError as error:
+                # 400/422: this server rejects the parameter — try the next mode. Anything else
+                # (auth, network, overload) says nothing about capabilities, so no verdict is cached.
+                if error.status in (400, 422):
+                    continue
+                raise
+            if conforms(reply.content):
+                return mode
+        return "none"
+
+    async def _complete(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float,
+        fmt: dict[str, Any] | None,
+        timeout_s: float,
+    ) -> Reply:
+        payload: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+        }
+        if self.official and _REASONING.match(model):
+            payload["max_completion_tokens"] = max_tokens
+        else:
+            payload["max_tokens"] = max_tokens
+            payload["temperature"] = temperature
+        if fmt is not None:
+            payload["response_format"] = fmt
+        headers: dict[str, str] = {}
+        secrets: list[str] = []
+        if self._api_key is not None and self._api_key.get_secret_value():
+            secrets.append(self._api_key.get_secret_value())
+            headers["Authorization"] = f"Bearer {secrets[0]}"
+        data = await post_json(
+            self.session,
+            f"{self.base_url}/chat/completions",
+            payload,
+            endpoint=self.endpoint,
+            timeout_s=timeout_s,
+            headers=headers,
+            secrets=secrets,
+        )
+        return parse_completion(data, messages=messages, model=model, where=self.endpoint.label)
+
+
+def parse_completion(data: dict[str, Any], *, messages: Sequence[Message], model: str, where: str) -> Reply:
+    """A Reply from an OpenAI-shaped chat completion (also what llama-cpp-python returns in-process)."""
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ModelError(f"{where} returned no choices.", retryable=True)
+    choice = choices[0]
+    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    assert isinstance(message, dict)
+    content = message.get("content") or ""
+    # vLLM, llama.cpp and DeepSeek put reasoning in `reasoning_content` (some in `reasoning`).
+    thinking = message.get("reasoning_content") or message.get("reasoning") or ""
+    calls = []
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            args = function.get("arguments")
+            calls.append(
+                ToolCall(
+                    name=str(function.get("name") or ""), arguments=args if isinstance(args, str) else ""
+                )
+            )
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    assert isinstance(usage, dict)
+    return Reply(
+        content=content if isinstance(content, str) else str(content),
+        model=model,
+        finish_reason=choice.get("finish_reason"),
+        thinking=thinking if isinstance(thinking, str) else "",
+        tool_calls=tuple(calls),
+        usage=usage_from(
+            usage.get("prompt_tokens"), usage.get("completion_tokens"), messages=messages, reply_text=content
+        ),
+        raw=data,
+    )

@@ -1,0 +1,201 @@
+"""The HTTP edge shared by the remote clients: one POST, and every failure turned into a `ModelError`.
+
+Error classes (decided here, acted on in `retry.py`):
+    429 rate limit, 408/409/425, 5xx, 529 overloaded, timeouts, connection errors  → retryable
+    429/402/400 with a spent quota or billing problem                              → never retried
+    400, 401, 403, 404, 422 and anything else                                       → never retried
+Secrets the caller passes in are scrubbed from every message, whatever the server echoed back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from bot.errors import ModelError
+from bot.models.retry import parse_retry_after
+
+_RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504, 529}
+_QUOTA_CODES = {"insufficient_quota", "billing_error", "billing_hard_limit_reached", "credit_limit_exceeded"}
+_QUOTA_WORDS = ("exceeded your current quota", "credit balance is too low", "spend limit", "billing")
+_MAX_DETAIL = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where one provider lives and what to tell the user when it cannot be reached or refuses us."""
+
+    label: str  # "Ollama at http://localhost:11434"
+    unreachable_hint: str
+    auth_hint: str = ""
+    missing_model_hint: str = ""
+
+
+async def post_json(
+    session: aiohttp.ClientSession,
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    endpoint: Endpoint,
+    timeout_s: float,
+    headers: Mapping[str, str] | None = None,
+    secrets: Sequence[str] = (),
+) -> dict[str, Any]:
+    """POST `payload` as JSON and return the JSON object the server answered, or raise ModelError."""
+    return await request_json(
+        session,
+        "POST",
+        url,
+        payload,
+        endpoint=endpoint,
+        timeout_s=timeout_s,
+        headers=headers,
+        secrets=secrets,
+    )
+
+
+async def request_json(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    payload: Mapping[str, Any] | None = None,
+    *,
+    endpoint: Endpoint,
+    timeout_s: float,
+    headers: Mapping[str, str] | None = None,
+    secrets: Sequence[str] = (),
+) -> dict[str, Any]:
+    """One HTTP request whose answer must be a JSON object; every failure becomes a ModelError."""
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    hdrs = dict(headers or {})
+    try:
+        async with session.request(method, url, json=payload, headers=hdrs, timeout=timeout) as resp:
+            text = await resp.text()
+            if resp.status >= 400:
+                raise http_error(resp.status, text, resp.headers, endpoint=endpoint, secrets=secrets)
+    except TimeoutError:
+        raise ModelError(
+            f"{endpoint.label} did not answer within {timeout_s:g} s.",
+            retryable=True,
+            hint="A slow or overloaded model server; try again, raise the timeout, or pick a smaller model.",
+        ) from None
+    except aiohttp.ClientConnectionError as exc:
+        detail = _scrub(str(exc), secrets)
+        raise ModelError(
+            f"Cannot reach {endpoint.label}: {detail}", retryable=True, hint=endpoint.unreachable_hint
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise ModelError(
+            f"HTTP error talking to {endpoint.label}: {_scrub(str(exc), secrets)}", retryable=True
+        ) from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ModelError(
+            f"{endpoint.label} answered with something that is not a JSON object: "
+            f"{_scrub(text[:120], secrets)!r}",
+            retryable=True,
+        )
+    return data
+
+
+def http_error(
+    status: int,
+    body: str,
+    headers: Mapping[str, str],
+    *,
+    endpoint: Endpoint,
+    secrets: Sequence[str] = (),
+) -> ModelError:
+    """The ModelError for one HTTP error response, classified for retrying and phrased for a user."""
+    code, message = _error_fields(body)
+    detail = _scrub(message or body.strip()[:_MAX_DETAIL] or f"HTTP {status}", secrets)
+    where = endpoint.label
+    if _is_quota(code, message):
+        return ModelError(
+            f"{where} refused the request: the account's quota or spend limit is used up ({detail}).",
+            status=status,
+            hint="Add credit or raise the spend limit with the provider, or switch to a local model "
+            "(e.g. ollama/qwen3:30b or local/smollm2).",
+        )
+    if status == 429:
+        wait = _retry_after(headers)
+        return ModelError(
+            f"{where} is rate limiting requests ({detail}).",
+            status=status,
+            retryable=True,
+            retry_after_s=wait,
+            hint="equitr waits and retries; if this persists, lower concurrency or use another model.",
+        )
+    if status in _RETRYABLE or status >= 500:
+        return ModelError(
+            f"{where} failed with HTTP {status} ({detail}).",
+            status=status,
+            retryable=True,
+            retry_after_s=_retry_after(headers),
+            hint="A server-side problem; equitr retries with backoff.",
+        )
+    if status in (401, 403):
+        return ModelError(
+            f"{where} rejected the credentials (HTTP {status}: {detail}).",
+            status=status,
+            hint=endpoint.auth_hint or None,
+        )
+    if status == 404:
+        return ModelError(
+            f"{where} does not know this model or endpoint (HTTP 404: {detail}).",
+            status=status,
+            hint=endpoint.missing_model_hint or None,
+        )
+    return ModelError(f"{where} rejected the request (HTTP {status}: {detail}).", status=status)
+
+
+def _error_fields(body: str) -> tuple[str, str]:
+    """(code, message) from the error shapes of OpenAI, Anthropic, Ollama and llama.cpp servers."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    err = data.get("error", data)
+    if isinstance(err, str):  # Ollama: {"error": "model 'x' not found"}
+        return "", err[:_MAX_DETAIL]
+    if not isinstance(err, dict):
+        return "", ""
+    code = " ".join(str(err.get(key) or "") for key in ("code", "type")).strip()
+    message = err.get("message") or err.get("detail") or ""
+    if not isinstance(message, str):
+        message = json.dumps(message)
+    return code, message[:_MAX_DETAIL]
+
+
+def _is_quota(code: str, message: str) -> bool:
+    if any(c in _QUOTA_CODES for c in code.split()):
+        return True
+    lowered = message.lower()
+    return any(word in lowered for word in _QUOTA_WORDS)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    # OpenAI also sends `retry-after-ms`, which is more precise when present.
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    return parse_retry_after(headers.get("retry-after"))
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
