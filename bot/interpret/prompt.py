@@ -11,7 +11,11 @@ from typing import Any
 
 from bot.models.types import Message
 
-__all__ = ["PLAN_JSON_SCHEMA", "RESPONSE_FORMAT", "plan_messages", "reask_messages"]
+__all__ = ["EXAMPLE_SUBJECTS", "PLAN_JSON_SCHEMA", "RESPONSE_FORMAT", "plan_messages", "reask_messages"]
+
+# What the example plan in the system prompt is about. Small models sometimes return the example verbatim;
+# the relevance check treats these subjects as unrelated unless the request names them.
+EXAMPLE_SUBJECTS = ("parse_config", "src/config.py")
 
 _STR: dict[str, Any] = {"type": "string"}
 _INT1: dict[str, Any] = {"type": "integer", "minimum": 1}
