@@ -201,7 +201,7 @@ def run_command(
         inner = build_bwrap_argv(
             command, root=root, ro_paths=ro, env=_clean_env(env, sandbox_path(ro), "/tmp"), limits=limits
         )
-        cwd, child_env = str(root), {"PATH": HOST_PATH}
+        cwd, child_env = "/", {"PATH": HOST_PATH}  # no host path leaks in via $PWD
     elif mode == "none":
         inner, cwd = list(command), str(root)
         child_env = _clean_env(env, sandbox_path(ro) + ":" + HOST_PATH, str(root))

@@ -199,7 +199,8 @@ def run_git(
             out, err = out.replace(secret, "***"), err.replace(secret, "***")
     result = GitResult(tuple(args), proc.returncode, out, err)
     if check and not result.ok:
-        raise SandboxError(f"git {args[0] if args else ''} failed: {err.strip() or out.strip()}")
+        detail = "\n".join(part for part in (err.strip(), out.strip()) if part)
+        raise SandboxError(f"git {args[0] if args else ''} failed: {detail}")
     return result
 
 

@@ -26,16 +26,27 @@ BRANCH_PREFIX = "equitr/"
 _AUTHOR = re.compile(r"^(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+)>$")
 
 
-def auth_env(token: str | None) -> dict[str, str]:
-    """Environment that adds a GitHub-style Basic auth header to this one git process, or nothing."""
-    if not token:
-        return {}
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return {
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": "http.extraHeader",
-        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-    }
+def config_env(pairs: dict[str, str]) -> dict[str, str]:
+    """git configuration for one process through the environment (`GIT_CONFIG_COUNT`), not argv."""
+    env = {"GIT_CONFIG_COUNT": str(len(pairs))}
+    for i, (key, value) in enumerate(pairs.items()):
+        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
+    return env
+
+
+def auth_env(token: str | None, url: str = "") -> dict[str, str]:
+    """A GitHub-style Basic auth header for this one git process (and local transport for local URLs)."""
+    pairs: dict[str, str] = {}
+    if token:
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        pairs["http.extraHeader"] = f"Authorization: Basic {basic}"
+    if _is_local(url):
+        pairs["protocol.file.allow"] = "always"  # our own mirror, or a file:// remote we were given
+    return config_env(pairs) if pairs else {}
+
+
+def _is_local(url: str) -> bool:
+    return url.startswith(("file://", "/"))
 
 
 def _redactions(token: str | None) -> list[str]:
@@ -107,7 +118,7 @@ class Checkout:
             cwd=self.root,
             git_dir=git_dir,
             work_tree=self.root,
-            env=auth_env(token),
+            env=auth_env(token, remote_url),
             redact=_redactions(token),
         )
         sha = self.head()
@@ -137,7 +148,7 @@ class Workspace:
         slug = _slug(repo)
         path = self.mirrors / f"{slug}.git"
         with self._locked(slug):
-            env, redact = auth_env(token), _redactions(token)
+            env, redact = auth_env(token, url), _redactions(token)
             if (path / "HEAD").exists():
                 run_git(["fetch", "--prune", "--quiet", url, "+refs/*:refs/*"], cwd=path, git_dir=path, env=env,
                         redact=redact)  # fmt: skip
@@ -156,7 +167,7 @@ class Workspace:
         try:
             with self._locked(_slug(repo)):
                 run_git(["clone", "--no-hardlinks", "--no-checkout", "--quiet", "--", str(mirror), str(root)],
-                        cwd=job_dir)  # fmt: skip
+                        cwd=job_dir, env=auth_env(None, str(mirror)))  # fmt: skip
             strip_dangerous_config(check_git_dir(root))
             co = Checkout(root)
             if ref is not None:

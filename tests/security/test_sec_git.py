@@ -89,7 +89,7 @@ def test_planted_filters_refuse_then_strip(
     checkout: Path, markers: Path, config: dict[str, str], attributes: str
 ) -> None:
     tool = _script(checkout / "tool.sh", markers, "tool")
-    (checkout / "evil.cfg").write_text(f"[filter \"evil\"]\n\tclean = {tool}\n\tsmudge = {tool}\n")
+    (checkout / "evil.cfg").write_text(f'[filter "evil"]\n\tclean = {tool}\n\tsmudge = {tool}\n')
     if attributes:
         (checkout / ".gitattributes").write_text(attributes)
         (checkout / ".git" / "info").mkdir(exist_ok=True)
