@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from bot.errors import ConfigError, ModelError
 from bot.models import prices
 from bot.models.anthropic import AnthropicClient
-from bot.models.capabilities import CapabilityCache
+from bot.models.capabilities import CapabilityCache, Mode
 from bot.models.local import LocalClient
 from bot.models.names import ModelName, Provider, parse_model_name
 from bot.models.ollama import OllamaClient, normalize_host
@@ -137,6 +137,14 @@ class ModelClient:
             name = parse_model_name(fallback)
             reply = await self._with_retries(name, messages, args)
         return self._account(reply, name, started)
+
+    async def structured_mode(self, model: str, *, timeout_s: float = 60.0) -> Mode:
+        """The structured-output mode `model` gets (probing its server once if needed): for `doctor`."""
+        name = parse_model_name(model)
+        client = self.provider(name.provider)
+        if isinstance(client, OpenAIClient | OllamaClient):
+            return await client.structured_mode(name.model, timeout_s=timeout_s)
+        return "json_object" if name.provider == "local" else "none"
 
     async def _with_retries(
         self, name: ModelName, messages: Sequence[Message], args: dict[str, Any]

