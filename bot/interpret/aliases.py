@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import get_args
 
 from rapidfuzz import fuzz, process
 
-from bot.tools.schema import TOOL_NAMES, ToolName
+from bot.tools.schema import TOOL_NAMES, FileAction, GitAction, SearchType, ToolName
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -60,13 +61,14 @@ class ToolMatch:
 
 def resolve_tool(name: str, *, fuzzy: bool = True) -> ToolMatch | None:
     raw = name.strip()
-    # `functions.search`, `tools.read_file`, `search_tool` are the same tool.
+    # `functions.search` and `Search` are the tool's own name; `search_tool` is an alias of it.
     key = normalise_key(raw.rsplit(".", 1)[-1] if "." in raw else raw)
-    key = re.sub(r"^(?:tool_)|(?:_tool)$", "", key) if key not in _TOOLS else key
+    if key in TOOL_NAMES:
+        return ToolMatch(_TOOLS[key][0])
+    if key not in _TOOLS:
+        key = re.sub(r"^tool_|_tool$", "", key)
     if not key:
         return None
-    if key in TOOL_NAMES:  # `Search`, `functions.search`: the same name, nothing to record
-        return ToolMatch(_TOOLS[key][0])
     if key in _TOOLS:
         tool, implied = _TOOLS[key]
         return ToolMatch(tool, dict(implied), "alias")
@@ -195,5 +197,13 @@ def resolve_enum(enum: str, value: str) -> tuple[str, str] | None:
     return None
 
 
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "search_type": get_args(SearchType),
+    "file_action": get_args(FileAction),
+    "git_action": get_args(GitAction),
+}
+
+
 def enum_choices(enum: str) -> tuple[str, ...]:
-    return tuple(_ENUMS[enum])
+    """The valid values in the schema's own order, for error messages."""
+    return _CHOICES[enum]

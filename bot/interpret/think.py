@@ -23,23 +23,22 @@ def split_thinking(text: str) -> Split:
     the prompt). The caller looks for a plan in the thinking text when the answer holds none, which is how
     JSON written after an unclosed tag is still found.
     """
-    answer: list[str] = []
-    thinking: list[str] = []
+    pieces: list[tuple[bool, str]] = []  # (is thinking, text) in reading order
     depth = 0
     pos = 0
     found = False
     for match in _TAG.finditer(text):
         found = True
-        chunk = text[pos : match.start()]
+        pieces.append((depth > 0, text[pos : match.start()]))
         pos = match.end()
-        (thinking if depth else answer).append(chunk)
         if match.group(1):  # closing tag
             if depth:
                 depth -= 1
             else:  # orphan: what came before was reasoning
-                thinking.extend(answer)
-                answer.clear()
+                pieces = [(True, t) for _, t in pieces]
         else:
             depth += 1
-    (thinking if depth else answer).append(text[pos:])
-    return Split("".join(answer).strip(), "\n".join(t.strip() for t in thinking if t.strip()), found)
+    pieces.append((depth > 0, text[pos:]))
+    answer = "".join(t for thinking, t in pieces if not thinking)
+    thinking = "\n".join(t.strip() for is_thinking, t in pieces if is_thinking and t.strip())
+    return Split(answer.strip(), thinking, found)
