@@ -19,6 +19,8 @@ def parse_targets(target: str | None, ctx: ToolContext) -> list[str]:
     """Validated target tokens: plain paths inside the checkout, no options, no shell syntax."""
     if not target or not target.strip():
         return []
+    if any(ord(ch) < 32 for ch in target):
+        raise ToolError("Target refused: it contains control characters (a newline?); use spaces between paths.")
     tokens = target.split()
     for token in tokens:
         if not _TARGET.fullmatch(token) or token.startswith("-"):

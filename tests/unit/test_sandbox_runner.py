@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.errors import SandboxError
+from bot.sandbox import bwrap
+from bot.sandbox.bwrap import build_bwrap_argv, run_command, sandbox_mode_from_env
+from bot.sandbox.gitsafe import git_argv, is_dangerous_key
+from bot.sandbox.limits import Limits, join_argv, prlimit_argv
+from bot.sandbox.output import ClippedBuffer
+
+
+def test_mode_from_env() -> None:
+    assert sandbox_mode_from_env({}) == "bwrap"
+    assert sandbox_mode_from_env({"EQUITR_SANDBOX": "NONE"}) == "none"
+    with pytest.raises(SandboxError, match="not a sandbox mode"):
+        sandbox_mode_from_env({"EQUITR_SANDBOX": "docker"})
+
+
+def test_refuses_without_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bwrap.shutil, "which", lambda name: None)
+    with pytest.raises(SandboxError) as err:
+        run_command(["true"], root=tmp_path, mode="bwrap")
+    assert "not installed" in err.value.message and "EQUITR_SANDBOX=none" in (err.value.hint or "")
+
+
+def test_none_mode_runs_with_a_clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "canary-none-mode")
+    result = run_command(["env"], root=tmp_path, mode="none", limits=Limits(wall_time_s=10))
+    assert result.ok and "canary-none-mode" not in result.stdout and f"HOME={tmp_path}" in result.stdout
+
+
+def test_secret_looking_env_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SandboxError, match="looks like a secret"):
+        run_command(["true"], root=tmp_path, mode="none", env={"MY_API_KEY": "x"})
+
+
+def test_bwrap_argv_shape(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    argv = build_bwrap_argv(["pytest"], root=tmp_path, ro_paths=[Path("/opt/py")], env={"A": "1"}, limits=Limits())
+    joined = " ".join(argv)
+    for flag in ("--unshare-all", "--unshare-user", "--die-with-parent", "--clearenv", "--new-session"):
+        assert flag in argv
+    assert f"--bind {tmp_path} /workspace" in joined
+    assert f"--ro-bind {tmp_path}/.git /workspace/.git" in joined
+    assert "--ro-bind /opt/py /opt/py" in joined and "--setenv A 1" in joined
+    assert argv[-2:] == ["--", "pytest"]
+    assert "--share-net" not in argv
+
+
+def test_limit_argv() -> None:
+    assert "--as=1024" in prlimit_argv(Limits(memory_bytes=1024))
+    assert join_argv(None) == []
+
+
+def test_clipped_buffer_keeps_head_and_tail() -> None:
+    buf = ClippedBuffer(keep=10)
+    for chunk in (b"0123", b"456789", b"abcdef"):
+        buf.write(chunk)
+    assert buf.total == 16 and buf.clipped
+    assert buf.text() == "01234\n[... 6 bytes of output omitted ...]\nbcdef"
+    small = ClippedBuffer(keep=100)
+    small.write(b"hi")
+    assert small.text() == "hi" and not small.clipped
+
+
+@pytest.mark.parametrize(
+    ("key", "dangerous"),
+    [("filter.lfs.smudge", True), ("diff.x.textconv", True), ("include.path", True),
+     ("includeIf.gitdir:/x/.path", True), ("core.fsmonitor", True), ("url.https://evil/.insteadOf", True),
+     ("remote.origin.uploadpack", True), ("user.name", False), ("remote.origin.url", False),
+     ("core.bare", False), ("branch.main.merge", False)],
+)  # fmt: skip
+def test_dangerous_keys(key: str, dangerous: bool) -> None:
+    assert is_dangerous_key(key) is dangerous
+
+
+def test_git_argv_disables_external_programs() -> None:
+    argv = git_argv(["diff", "HEAD"])
+    assert "core.hooksPath=/dev/null" in argv and "protocol.ext.allow=never" in argv
+    assert argv[argv.index("diff") + 1 : argv.index("diff") + 3] == ["--no-ext-diff", "--no-textconv"]

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox.context import ToolContext
+from bot.tools.registry import execute
+from bot.tools.schema import FileParams, SearchParams, Step
+
+
+async def test_dispatch_and_errors_become_results(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("hello\n")
+    ctx = ToolContext(root=tmp_path)
+    read = await execute(Step(step=1, tool="file", parameters=FileParams(action="read", path="a.txt")), ctx)
+    assert read.ok and "hello" in read.output
+    refused = await execute(Step(step=2, tool="file", parameters=FileParams(action="read", path="/etc/passwd")), ctx)
+    assert not refused.ok and "absolute paths" in refused.output and "Hint:" in refused.output
+    missing = await execute(Step(step=3, tool="file", parameters=FileParams(action="read", path="b.txt")), ctx)
+    assert not missing.ok and missing.data["error"] == "ToolError"
+
+
+async def test_mismatched_parameters_are_reported(tmp_path: Path) -> None:
+    step = Step.model_construct(step=4, tool="search", parameters=FileParams(action="list"))
+    result = await execute(step, ToolContext(root=tmp_path))
+    assert not result.ok and "do not belong" in result.output
+
+
+@pytest.mark.skipif(shutil.which("rg") is None, reason="ripgrep (`rg`) is not installed")
+async def test_search_through_registry(tmp_path: Path) -> None:
+    (tmp_path / "x.py").write_text("needle = 1\n")
+    result = await execute(
+        Step(step=1, tool="search", parameters=SearchParams(query="needle")), ToolContext(root=tmp_path)
+    )
+    assert result.ok and "x.py:1:" in result.output
