@@ -29,7 +29,7 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import aiohttp
 from cachetools import TTLCache
@@ -42,6 +42,9 @@ from bot.models.local import DEFAULT_N_CTX, INSTALL_HINT, resolve_path
 from bot.models.names import DEFAULT_MODEL, ModelName, Provider, closest, parse_model_name
 from bot.models.ollama import normalize_host
 from bot.models.wire import Endpoint, request_json
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 Support = Literal["yes", "no", "probe"]
 
@@ -97,7 +100,21 @@ class ModelManager:
         self.configured = [m for m in configured if m]
         self._availability: TTLCache[str, Availability] = TTLCache(maxsize=256, ttl=availability_ttl_s)
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ModelManager:
+        """From `bot.settings.Settings`: its endpoints and keys, and the configured role models first."""
+        return cls(
+            Endpoints.from_settings(settings),
+            configured=[m for m in (settings.supervisor_model, settings.worker_model) if m],
+        )
+
     # -- offline ------------------------------------------------------------------------------------
+
+    def warm(self) -> None:
+        """Load the price catalogue now (~0.3 s once per process), e.g. in a server's start-up, so the
+        first real validation is as fast as every later one."""
+        prices.known_models("openai")
+        prices.lookup(ModelName("openai", "gpt-4.1-mini"))
 
     def validate_model(self, name: str) -> ModelName:
         """Parse and check `name`; ConfigError with the closest valid names when it is wrong."""
@@ -317,13 +334,13 @@ def choose_model(configured: str | None) -> tuple[str, bool]:
 
 def models_list(manager: ModelManager | None = None) -> list[ModelInfo]:
     """Every model `equitr models list` shows: configured, embedded default, catalogue chat models."""
-    manager = manager or ModelManager()
+    manager = manager or _from_environment()
     return [manager.get_model_info(name) for name in manager.known_names()]
 
 
 def models_check(name: str, manager: ModelManager | None = None) -> tuple[bool, str]:
     """(ok, one-line message) for `equitr models check NAME`. Synchronous: it runs its own event loop."""
-    manager = manager or ModelManager()
+    manager = manager or _from_environment()
     result = asyncio.run(manager.check_availability(name, refresh=True))
     return result.ok, f"{'✓' if result.ok else '✗'} {name}: {result.message}"
 
@@ -333,9 +350,15 @@ def models_cost(
 ) -> float:
     """USD for `tokens` tokens of `name`, split prompt/completion by `completion_share` (agent work is
     mostly prompt: instructions, files, tool output)."""
-    manager = manager or ModelManager()
+    manager = manager or _from_environment()
     completion = round(tokens * completion_share)
     return manager.estimate_cost(name, tokens - completion, completion)
+
+
+def _from_environment() -> ModelManager:
+    from bot.settings import load
+
+    return ModelManager.from_settings(load())
 
 
 def format_table(infos: Sequence[ModelInfo]) -> str:
