@@ -59,7 +59,7 @@ _STOP = frozenset(
     when where which while will with without work works would wrong your repo repository project function method
     class test tests testing failing fails run check add added adding remove implement support correct properly
     instead currently seems broken working should returns return value values does changed changes recent
-    recently history commit commits blame when who"""
+    recently history commit commits blame when who help thanks hello"""
     )
 )
 
