@@ -43,6 +43,28 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("payload", type=Path, help="a webhook payload JSON file")
     replay.add_argument("--dry-run", action="store_true", help="print the GitHub calls instead of making them")
 
+    run = sub.add_parser("run", help="run the agent on a local git repository (no GitHub needed)")
+    run.add_argument("--repo", type=Path, default=Path("."), help="the repository (default: the current directory)")
+    run.add_argument("--model", help="supervisor model, provider/model (default: $EQUITR_SUPERVISOR_MODEL)")
+    run.add_argument("--worker-model", help="worker model (default: $EQUITR_WORKER_MODEL, else the supervisor's)")
+    run.add_argument("--budget", type=float, default=1.0, help="stop once this many USD are spent (default 1)")
+    run.add_argument("--test-command", help="how to run the tests (default: guessed from the repository)")
+    run.add_argument("--iterations", type=int, default=3, help="plan/review rounds at most (default 3)")
+    run.add_argument("task", help="what to do, in words")
+
+    models = sub.add_parser("models", help="list, check and price models")
+    msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    msub.add_parser("list", help="known models with context window, JSON support and prices")
+    check = msub.add_parser("check", help="validate a model name and check that it answers")
+    check.add_argument("name")
+    cost = msub.add_parser("cost", help="what N tokens of a model cost")
+    cost.add_argument("name")
+    cost.add_argument("--tokens", type=int, required=True)
+
+    interp = sub.add_parser("interpret", help="read a raw model reply as the planner would; print the plan")
+    interp.add_argument("--request", required=True, help="the user's request the reply answers")
+    interp.add_argument("file", nargs="?", default="-", help="the reply (a file, or - for stdin)")
+
     sub.add_parser("doctor", help="check settings, credentials, queue and sandbox; say what to fix")
     return parser
 
@@ -246,7 +268,65 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+# -- run / models / interpret -------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot import settings as settings_mod
+    from bot.runlocal import RunOptions, run_local
+
+    if not 0 < args.budget <= 1000:
+        print("equitr: --budget must be more than 0 and at most 1000 (USD)", file=sys.stderr)
+        return 2
+    options = RunOptions(
+        repo=args.repo,
+        task=args.task,
+        model=args.model,
+        worker_model=args.worker_model,
+        budget_usd=args.budget,
+        test_command=args.test_command,
+        max_iterations=max(1, args.iterations),
+    )
+    return asyncio.run(run_local(options, settings_mod.load()))
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from bot.models import manager
+
+    if args.models_command == "list":
+        print(manager.format_table(manager.models_list()))
+        return 0
+    if args.models_command == "check":
+        ok, message = manager.models_check(args.name)
+        print(message)
+        return 0 if ok else 1
+    if args.tokens < 0:
+        print("equitr: --tokens must be 0 or more", file=sys.stderr)
+        return 2
+    usd = manager.models_cost(args.name, args.tokens)
+    print(f"{args.name}: {args.tokens:,} tokens ≈ ${usd:.6f}")
+    return 0
+
+
+def cmd_interpret(args: argparse.Namespace) -> int:
+    from bot.interpret import interpret
+
+    if args.file == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(args.file).read_text(errors="replace")
+        except OSError as exc:
+            print(f"equitr: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+            return 1
+    print(json.dumps(interpret(text, request=args.request).to_json(), indent=2))
+    return 0
+
+
 COMMANDS = {
+    "run": cmd_run,
+    "models": cmd_models,
+    "interpret": cmd_interpret,
     "serve": cmd_serve,
     "worker": cmd_worker,
     "jobs": cmd_jobs,

@@ -78,3 +78,26 @@ def redis_url() -> Iterator[str]:
     yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(10)
+
+
+def make_repo(tmp_path: Path, source: Path = DATA / "sample_repo", name: str = "sample") -> Path:
+    """A real git repository with one commit of `source`'s files."""
+    repo = tmp_path / name
+    shutil.copytree(source, repo)
+    env = {
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "PATH": "/usr/bin:/bin",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "initial"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True)
+    return repo
+
+
+@pytest.fixture
+def sample_repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path)

@@ -1,0 +1,150 @@
+"""Every model call and every interpretation-layer repair of a run, and the limits it must stay within.
+
+Limits are checked in one place, `Guard.check`, before each model call and each step: so a run stops with
+at most one call of overshoot past its budget.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.errors import BudgetExceeded, EquitrError
+from bot.models.types import Reply
+
+Role = Literal["supervisor", "worker"]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    role: Role
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    duration_s: float
+    purpose: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the cost table: a model in a role."""
+
+    model: str
+    role: Role
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    duration_s: float
+
+
+@dataclass(slots=True)
+class Ledger:
+    calls: list[Call] = field(default_factory=list)
+    repairs: Counter[str] = field(default_factory=Counter)
+    fallbacks: int = 0
+    reasks: int = 0
+
+    def record(self, role: Role, reply: Reply, *, purpose: str = "") -> None:
+        self.calls.append(
+            Call(
+                role,
+                reply.model,
+                reply.usage.prompt_tokens,
+                reply.usage.completion_tokens,
+                reply.cost_usd,
+                reply.duration_s,
+                purpose,
+            )
+        )
+
+    def record_repairs(self, kinds: list[str], *, fallback: bool) -> None:
+        self.repairs.update(kinds)
+        self.fallbacks += int(fallback)
+
+    @property
+    def total_usd(self) -> float:
+        return sum(c.cost_usd for c in self.calls)
+
+    def rows(self) -> list[Row]:
+        grouped: dict[tuple[str, Role], list[Call]] = {}
+        for call in self.calls:
+            grouped.setdefault((call.model, call.role), []).append(call)
+        return [
+            Row(
+                model,
+                role,
+                len(cs),
+                sum(c.prompt_tokens for c in cs),
+                sum(c.completion_tokens for c in cs),
+                sum(c.cost_usd for c in cs),
+                sum(c.duration_s for c in cs),
+            )
+            for (model, role), cs in sorted(grouped.items(), key=lambda kv: (kv[0][1] != "supervisor", kv[0][0]))
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_steps: int = 40
+    max_iterations: int = 3
+    max_wall_s: float = 1800.0
+    budget_usd: float = 1.0
+    max_parallel: int = 2
+
+
+class LimitReached(EquitrError):
+    """A run limit other than the budget (steps, iterations, time)."""
+
+    category = "validation"
+
+    def __init__(self, message: str, *, limit: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.limit = limit
+
+
+class Guard:
+    """The one place where a run's limits are checked."""
+
+    def __init__(self, limits: Limits, ledger: Ledger, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self.ledger = ledger
+        self.clock = clock
+        self.started = clock()
+        self.steps = 0
+
+    def check(self, before: str) -> None:
+        spent = self.ledger.total_usd
+        if spent >= self.limits.budget_usd:
+            raise BudgetExceeded(
+                f"The budget of ${self.limits.budget_usd:.2f} is used up (${spent:.4f} spent) before {before}.",
+                spent_usd=spent,
+                budget_usd=self.limits.budget_usd,
+                hint=f"Run again with a larger budget, e.g. `--budget {suggest_budget(spent, self.limits.budget_usd)}`.",
+            )
+        elapsed = self.clock() - self.started
+        if elapsed > self.limits.max_wall_s:
+            raise LimitReached(
+                f"The time limit of {self.limits.max_wall_s:.0f} s was reached before {before}.",
+                limit="time",
+                hint="Raise `max_minutes` in .equitr.toml, or split the task.",
+            )
+        if self.steps >= self.limits.max_steps:
+            raise LimitReached(
+                f"The step limit of {self.limits.max_steps} was reached before {before}.",
+                limit="steps",
+                hint="Raise `max_steps` in .equitr.toml, or split the task.",
+            )
+
+    def count_step(self) -> None:
+        self.steps += 1
+
+
+def suggest_budget(spent: float, budget: float) -> str:
+    """A budget that would likely have been enough: twice what was needed so far, rounded up to a cent-ish."""
+    needed = max(spent * 2, budget * 2, 0.05)
+    return f"{needed:.2f}"

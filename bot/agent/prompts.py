@@ -1,0 +1,78 @@
+"""Prompts of the supervisor's review and of the workers' edits. Pure: text in, messages out."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import json_repair
+
+from bot.agent.edits import EditFormat
+from bot.models.types import Message
+
+Decision = Literal["accept", "revise", "stop"]
+
+REVIEW_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "decision": {"type": "string", "enum": ["accept", "revise", "stop"]},
+        "reason": {"type": "string"},
+    },
+    "required": ["decision", "reason"],
+    "additionalProperties": False,
+}
+
+
+def review_messages(*, task: str, diff: str, tests: str, iteration: int, last: bool) -> list[Message]:
+    system = (
+        "You are the supervisor of a coding agent. Judge whether the change below does what the task asks "
+        "and whether the tests pass. Answer with JSON only: "
+        '{"decision": "accept" | "revise" | "stop", "reason": "one sentence"}. '
+        "accept: the task is done. revise: more work is needed (say what). stop: the task cannot be done."
+    )
+    user = (
+        f"Task:\n{task}\n\nIteration {iteration}{' (the last one)' if last else ''}.\n\n"
+        f"Diff:\n{diff or '(no change yet)'}\n\nTest run:\n{tests or '(no tests were run)'}"
+    )
+    return [Message("system", system), Message("user", user)]
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    decision: Decision
+    reason: str
+    parsed: bool  # False when the reply was unreadable and the decision came from the rules
+
+
+def parse_review(text: str) -> Review | None:
+    """The decision in a reply, or None when there is none to be found."""
+    cleaned = re.sub(r"<(think|thinking|reasoning)>.*?</\1>", "", text or "", flags=re.DOTALL | re.IGNORECASE)
+    try:
+        data = json_repair.loads(cleaned)
+    except Exception:
+        data = None
+    if isinstance(data, dict):
+        decision = str(data.get("decision", "")).strip().lower()
+        if decision in ("accept", "revise", "stop"):
+            return Review(decision, str(data.get("reason", ""))[:500], True)  # type: ignore[arg-type]
+    match = re.search(r"\b(accept|revise|stop)\b", cleaned, re.IGNORECASE)
+    if match:
+        return Review(match.group(1).lower(), cleaned.strip()[:300], True)  # type: ignore[arg-type]
+    return None
+
+
+def edit_messages(
+    *, task: str, instruction: str, path: str, content: str, fmt: EditFormat, error: str = ""
+) -> list[Message]:
+    system = "You are a careful programmer. You change one file to carry out an instruction. " + fmt.instructions
+    user = f"Task: {task}\nInstruction: {instruction or task}\n\nFile `{path}`:\n```\n{content}\n```"
+    messages = [Message("system", system), Message("user", user)]
+    if error:
+        messages.append(Message("user", f"Your previous answer could not be applied: {error}\nTry again."))
+    return messages
+
+
+def summary_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True)

@@ -1,0 +1,66 @@
+"""Reports of a run for people: the cost table and the repairs line, as Markdown (comments, PR bodies) and
+as plain text (the terminal). Pure functions of the ledger."""
+
+from __future__ import annotations
+
+from bot.agent.ledger import Ledger
+
+_HEAD = ("model", "role", "calls", "prompt tok", "completion tok", "cost (USD)", "time")
+
+
+def _cells(ledger: Ledger) -> list[tuple[str, ...]]:
+    rows = [
+        (
+            r.model,
+            r.role,
+            str(r.calls),
+            f"{r.prompt_tokens:,}",
+            f"{r.completion_tokens:,}",
+            f"${r.cost_usd:.4f}",
+            f"{r.duration_s:.1f} s",
+        )
+        for r in ledger.rows()
+    ]
+    calls = len(ledger.calls)
+    rows.append(
+        (
+            "**total**",
+            "",
+            str(calls),
+            f"{sum(c.prompt_tokens for c in ledger.calls):,}",
+            f"{sum(c.completion_tokens for c in ledger.calls):,}",
+            f"${ledger.total_usd:.4f}",
+            f"{sum(c.duration_s for c in ledger.calls):.1f} s",
+        )
+    )
+    return rows
+
+
+def repairs_line(ledger: Ledger) -> str:
+    if not ledger.repairs and not ledger.fallbacks:
+        return "Interpretation layer: no repairs were needed."
+    kinds = ", ".join(f"{kind} ×{n}" for kind, n in sorted(ledger.repairs.items()) if kind != "fallback")
+    return (
+        f"Interpretation layer: {sum(n for k, n in ledger.repairs.items() if k != 'fallback')} repairs"
+        f"{f' ({kinds})' if kinds else ''}, {ledger.fallbacks} fallback plans, {ledger.reasks} re-asks."
+    )
+
+
+def cost_markdown(ledger: Ledger, *, budget_usd: float | None) -> str:
+    lines = ["| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
+    lines += ["| " + " | ".join(row) + " |" for row in _cells(ledger)]
+    if budget_usd is not None:
+        lines.append(f"\nBudget: ${ledger.total_usd:.4f} of ${budget_usd:.2f} used.")
+    lines.append(repairs_line(ledger))
+    return "\n".join(lines)
+
+
+def cost_text(ledger: Ledger, *, budget_usd: float | None) -> str:
+    rows = [_HEAD, *(tuple(c.replace("**", "") for c in row) for row in _cells(ledger))]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(_HEAD))]
+    out = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    if budget_usd is not None:
+        out.append(f"budget: ${ledger.total_usd:.4f} of ${budget_usd:.2f} used")
+    out.append(repairs_line(ledger))
+    return "\n".join(out)

@@ -1,0 +1,92 @@
+"""`equitr run`: the whole engine on a real local git repository, with a deterministic scripted model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.runlocal import RunOptions, run_local, slug
+from bot.settings import Settings
+from tests.fakes.scripted_model import ScriptedModel
+
+PLAN = json.dumps(
+    {
+        "execution_steps": [
+            {"step": 1, "tool": "search", "parameters": {"query": "def mean"}, "dependencies": []},
+            {"step": 2, "tool": "file", "parameters": {"action": "edit", "path": "mathutil.py"}, "dependencies": [1]},
+        ]
+    }
+)
+WORKER = (
+    "<<<<<<< SEARCH\n    return sum(values) / (len(values) + 1)\n=======\n"
+    "    return sum(values) / len(values)\n>>>>>>> REPLACE"
+)
+ACCEPT = '{"decision": "accept", "reason": "fixed the divisor"}'
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+async def test_run_fixes_a_one_line_bug_onto_a_branch(sample_repo: Path, tmp_path: Path) -> None:
+    lines: list[str] = []
+    settings = Settings(EQUITR_WORKDIR=tmp_path / "work", EQUITR_SANDBOX="bwrap" if _bwrap() else "none")
+    task = "mean() is off by one; fix it"
+    code = await run_local(
+        RunOptions(repo=sample_repo, task=task, model="openai/gpt-4.1-mini", worker_model="ollama/qwen3:30b"),
+        settings,
+        model=ScriptedModel([PLAN, WORKER, ACCEPT]),
+        out=lines.append,
+    )
+    text = "\n".join(lines)
+    assert code == 0, text
+    branch = f"equitr/{slug(task)}"
+    assert branch in git(sample_repo, "branch", "--list", "equitr/*")
+    diff = git(sample_repo, "diff", f"main...{branch}")
+    assert "+    return sum(values) / len(values)" in diff
+    # The user's working tree and branch are untouched.
+    assert "(len(values) + 1)" in (sample_repo / "mathutil.py").read_text()
+    assert git(sample_repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+    # The branch's tests pass.
+    git(sample_repo, "worktree", "add", str(tmp_path / "wt"), branch)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=tmp_path / "wt", capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+    # The report: result, tests before/after, the cost table per model and role, the repairs line.
+    assert "result: accepted" in text and "tests before: 1 failed, 1 passed" in text, text
+    assert "tests after:  2 passed" in text
+    assert "openai/gpt-4.1-mini  supervisor" in text and "ollama/qwen3:30b     worker" in text
+    assert "Interpretation layer:" in text
+    assert not (tmp_path / "work" / "jobs").exists() or not any((tmp_path / "work" / "jobs").iterdir())
+
+
+async def test_unknown_model_names_the_closest(sample_repo: Path) -> None:
+    from bot.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        await run_local(
+            RunOptions(repo=sample_repo, task="x", model="openai/gpt-41-mini"),
+            Settings(),
+            model=ScriptedModel([]),
+            out=lambda line: None,
+        )
+    assert "openai/gpt-4.1-mini" in f"{info.value.message} {info.value.hint}"
+
+
+def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
+    env = {**os.environ, "EQUITR_SUPERVISOR_MODEL": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--repo", str(tmp_path), "fix it"], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 1
+    assert "is not a git repository" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _bwrap() -> bool:
+    import shutil
+
+    return shutil.which("bwrap") is not None
