@@ -85,7 +85,7 @@ def parse(body: str) -> Command | None:
     flags, text = _split_flags(name, tokens[1:])
     if name == "ask" and not text:
         raise CommandError("`/equitr ask` needs a question after it.", hint=f"Usage: `{USAGE['ask']}`")
-    return Command(name=name, text=text, **flags)
+    return Command(name=name, text=text, **flags)  # type: ignore[arg-type]  # values checked by _split_flags
 
 
 def _first_line(body: str) -> str:

@@ -60,10 +60,9 @@ async def _github(settings: Settings) -> Check:
                 from bot.github.auth import app_jwt
 
                 jwt = app_jwt(app_id=access.app_id or 0, private_key=settings.private_key())
-                from gidgethub.aiohttp import GitHubAPI
+                from gidgethub.aiohttp import GitHubAPI as PlainAPI
 
-                gh = GitHubAPI(session, "equitr", base_url=settings.github_api_url)
-                app = await gh.getitem("/app", jwt=jwt)
+                app = await PlainAPI(session, "equitr", base_url=settings.github_api_url).getitem("/app", jwt=jwt)
                 return Check("github", "ok", f"authenticated as App `{app.get('slug')}` at {settings.github_api_url}")
             gh = await access.api(session, None)
             limit = await gh.getitem("/rate_limit")

@@ -124,7 +124,7 @@ class Guard:
                 f"The budget of ${self.limits.budget_usd:.2f} is used up (${spent:.4f} spent) before {before}.",
                 spent_usd=spent,
                 budget_usd=self.limits.budget_usd,
-                hint=f"Run again with a larger budget, e.g. `--budget {suggest_budget(spent, self.limits.budget_usd)}`.",
+                hint=f"Run again with a larger budget: `--budget {suggest_budget(spent, self.limits.budget_usd)}`.",
             )
         elapsed = self.clock() - self.started
         if elapsed > self.limits.max_wall_s:

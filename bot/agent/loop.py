@@ -377,13 +377,13 @@ class Agent:
         root = self.tools.root.resolve()
         for candidate in candidates:
             path = Path(candidate)
-            rel = (
-                path.resolve().relative_to(root).as_posix()
-                if path.is_absolute() and path.resolve().is_relative_to(root)
-                else candidate
-            )
-            if not Path(rel).is_absolute() and (root / rel).is_file():
-                return rel
+            if path.is_absolute():
+                # Tracebacks from inside the sandbox name absolute paths in the checkout.
+                if not path.resolve().is_relative_to(root):
+                    continue
+                candidate = path.resolve().relative_to(root).as_posix()
+            if (root / candidate).is_file():
+                return candidate
         return None
 
 

@@ -37,7 +37,8 @@ def build(root: Path, *, task: str = "", budget_chars: int = 2000, max_files: in
             if len(entries) >= max_files:
                 break
     entries.sort()
-    out, used = [], 0
+    out: list[str] = []
+    used = 0
     for _, line in entries:
         if used + len(line) + 1 > budget_chars:
             out.append(f"… and {len(entries) - len(out)} more files")

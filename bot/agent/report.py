@@ -9,7 +9,7 @@ _HEAD = ("model", "role", "calls", "prompt tok", "completion tok", "cost (USD)",
 
 
 def _cells(ledger: Ledger) -> list[tuple[str, ...]]:
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             r.model,
             r.role,
