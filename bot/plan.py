@@ -74,8 +74,8 @@ def build_graph(steps: Iterable[Step], *, strict: bool = False) -> TaskGraph:
     numbers = [s.step for s in items]
     if len(set(numbers)) != len(numbers):
         problems.append(f"duplicate step numbers {sorted({n for n in numbers if numbers.count(n) > 1})}")
-        items = _renumber(items)
         notes.append(("step_renumbered", "duplicate step numbers; steps renumbered 1..n in plan order"))
+        items = _renumber(items, notes, problems)
 
     known = {s.step for s in items}
     cleaned: list[Step] = []
@@ -106,9 +106,10 @@ def build_graph(steps: Iterable[Step], *, strict: bool = False) -> TaskGraph:
     return TaskGraph(tuple(cleaned), tuple(notes))
 
 
-def _renumber(items: list[Step]) -> list[Step]:
+def _renumber(items: list[Step], notes: list[Note], problems: list[str]) -> list[Step]:
     """Number steps 1..n in plan order; a dependency means the nearest earlier step of that old number
-    (models that number every step 1 mean "the previous one"), else the first with it."""
+    (models that number every step 1 mean "the previous one"), else the first with it. Dependencies on
+    numbers no step has are dropped here, while their old numbers can still be named."""
     out: list[Step] = []
     for i, s in enumerate(items):
         deps: list[int] = []
@@ -116,10 +117,12 @@ def _renumber(items: list[Step]) -> list[Step]:
             earlier = [j for j in range(i) if items[j].step == d]
             anywhere = [j for j in range(len(items)) if items[j].step == d and j != i]
             target = earlier[-1] if earlier else (anywhere[0] if anywhere else None)
-            # an unknown number stays unknown (0 is never a step), to be dropped and recorded later
-            new = target + 1 if target is not None else (i + 1 if d == s.step else 0)
-            if new not in deps:
-                deps.append(new)
+            if target is None:
+                what = "itself" if d == s.step else f"unknown step {d}"
+                problems.append(f"step {s.step} depends on {what}")
+                notes.append(("dependency_repaired", f"step {i + 1} (was {s.step}): dependency on {what} dropped"))
+            elif target + 1 not in deps:
+                deps.append(target + 1)
         out.append(s.model_copy(update={"step": i + 1, "dependencies": tuple(deps)}))
     return out
 

@@ -145,3 +145,12 @@ def test_any_plan_becomes_a_valid_graph(raw: list[tuple[int, list[int]]]) -> Non
     assert sorted(x.step for x in itertools.chain.from_iterable(g.layers())) == sorted(numbers)
     # a valid plan is a fixed point: nothing more to repair, strict accepts it
     assert build_graph(g.steps, strict=True).steps == g.steps
+
+
+def test_renumbering_names_the_unknown_dependency() -> None:
+    g = build_graph([s(1), s(2, 1), s(2, 5)])
+    assert shape(g) == [(1, ()), (2, (1,)), (3, ())]
+    assert g.repairs == (
+        ("step_renumbered", "duplicate step numbers; steps renumbered 1..n in plan order"),
+        ("dependency_repaired", "step 3 (was 2): dependency on unknown step 5 dropped"),
+    )
