@@ -1,16 +1,19 @@
-"""GitHub access for a job or a webhook: an authenticated gidgethub client per installation (App mode) or
-for the configured token (token / Action mode)."""
+"""GitHub access for a webhook or a job: an authenticated client per installation (App mode) or for the
+configured token (token / Action mode), plus the raw token for git (clone and push)."""
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+
 import aiohttp
-from gidgethub.abc import GitHubAPI
 from pydantic import SecretStr
 
 from bot.errors import ConfigError
+from bot.github.auth import InstallationTokens
+from bot.github.client import installation_api
+from bot.github.retry import RetryingGitHubAPI
 from bot.settings import Settings
-
-USER_AGENT = "equitr"
 
 
 class GitHubAccess:
@@ -26,11 +29,11 @@ class GitHubAccess:
         self.app_id = app_id
         self.private_key = private_key
         self.token = token
-        self._tokens = None
-        if app_id is not None and private_key is not None:
-            from bot.github.auth import InstallationTokens
-
-            self._tokens = InstallationTokens(app_id=app_id, private_key=private_key, base_url=base_url)
+        # Token caches hold asyncio locks, which belong to one event loop: each worker job runs in its own
+        # loop, so each loop gets its own cache (the server's single loop keeps its cache for its lifetime).
+        self._caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InstallationTokens] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GitHubAccess:
@@ -47,25 +50,31 @@ class GitHubAccess:
             token=settings.github_token,
         )
 
-    async def api(self, session: aiohttp.ClientSession, installation_id: int | None) -> GitHubAPI:
-        from bot.github.retry import RetryingGitHubAPI
+    def _tokens(self) -> InstallationTokens | None:
+        if self.app_id is None or self.private_key is None:
+            return None
+        loop = asyncio.get_running_loop()
+        cache = self._caches.get(loop)
+        if cache is None:
+            cache = InstallationTokens(app_id=self.app_id, private_key=self.private_key, base_url=self.base_url)
+            self._caches[loop] = cache
+        return cache
 
-        if self._tokens is not None and installation_id is not None:
-            tokens = self._tokens
-            token = await tokens.token(session, installation_id)
-            return RetryingGitHubAPI(
-                session,
-                USER_AGENT,
-                oauth_token=token,
-                base_url=self.base_url,
-                refresh_token=lambda: tokens.refresh(session, installation_id),
-            )
-        if self.token is not None and self.token.get_secret_value():
-            return RetryingGitHubAPI(
-                session, USER_AGENT, oauth_token=self.token.get_secret_value(), base_url=self.base_url
-            )
-        raise ConfigError(
-            "No GitHub credentials for this request: the App's private key or GITHUB_TOKEN is missing, "
-            "or the event came without an installation.",
-            hint="Set GH_APP_ID + GH_PRIVATE_KEY (App) or GITHUB_TOKEN, then check with `equitr doctor`.",
+    async def api(self, session: aiohttp.ClientSession, installation_id: int | None) -> RetryingGitHubAPI:
+        tokens = self._tokens()
+        return await installation_api(
+            session,
+            base_url=self.base_url,
+            installation_id=installation_id if tokens else None,
+            tokens=tokens,
+            token=self.token,
         )
+
+    async def git_token(self, session: aiohttp.ClientSession, installation_id: int | None) -> str:
+        """The token git uses for clone and push; handed only to those commands, never stored."""
+        tokens = self._tokens()
+        if tokens is not None and installation_id is not None:
+            return await tokens.token(session, installation_id)
+        if self.token is not None and self.token.get_secret_value():
+            return self.token.get_secret_value()
+        raise ConfigError("No GitHub token for git: set GH_APP_ID + GH_PRIVATE_KEY, or GITHUB_TOKEN.")
