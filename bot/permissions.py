@@ -10,6 +10,8 @@ from cachetools import TTLCache
 from gidgethub import BadRequest
 from gidgethub.abc import GitHubAPI
 
+from bot.errors import GitHubError
+
 ALLOWED_ROLES = frozenset({"admin", "maintain", "write"})
 
 
@@ -28,8 +30,9 @@ class Permissions:
         user = urllib.parse.quote(login, safe="")
         try:
             data = await gh.getitem(f"/repos/{repo}/collaborators/{user}/permission")
-        except BadRequest as exc:
-            if exc.status_code != 404:  # 404: not a collaborator at all.
+        except (BadRequest, GitHubError) as exc:
+            status = exc.status_code if isinstance(exc, BadRequest) else exc.status
+            if status != 404:  # 404: no such user, or not a collaborator at all.
                 raise
             data = {"permission": "none"}
         # `permission` folds maintain into write and triage into read; `role_name` keeps them apart.

@@ -15,6 +15,8 @@ import pytest
 
 from bot.signature import sign
 
+pytest_plugins = ["tests.fakes.fixtures"]
+
 DATA = Path(__file__).parent / "data"
 WEBHOOKS = DATA / "webhooks"
 SECRET = "test-webhook-secret-0123456789"

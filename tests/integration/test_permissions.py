@@ -1,0 +1,167 @@
+"""Who may start work, asked of a fake GitHub that checks every request against GitHub's OpenAPI
+description: the permission matrix, bots and equitr itself, one polite refusal per user per issue, 👀."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot import services as services_mod
+from bot.app import create_app
+from bot.asgi import call
+from bot.settings import Settings
+from tests.conftest import SECRET, headers, payload
+from tests.fakes.fixtures import AppKey
+from tests.fakes.github import FakeGitHub
+
+REPO = "octo/repo"
+INSTALLATION = 7
+
+
+@pytest.fixture
+async def env(
+    tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey
+) -> AsyncIterator[tuple[Any, services_mod.Services, FakeGitHub]]:
+    fake_github.add_repo(REPO)
+    fake_github.add_installation(INSTALLATION, repos=[REPO])
+    fake_github.add_issue(REPO, title="Crash on start", user="alice")
+    FAKE.append(fake_github)
+    settings = Settings(
+        EQUITR_DB=tmp_path / "equitr.db",
+        GH_SECRET=SECRET,
+        GH_APP_ID=github_app_key.app_id,
+        GH_PRIVATE_KEY=github_app_key.pem.get_secret_value(),
+        GITHUB_API_URL=fake_github.base_url,
+    )
+    services = services_mod.build(settings)
+    async with aiohttp.ClientSession() as session:
+        app = create_app(dispatcher=services.dispatcher(services_mod.session_factory(services, session)), secret=SECRET)
+        yield app, services, fake_github
+    services.close()
+
+
+FAKE: list[FakeGitHub] = []
+IDS = [0]  # the id of the comment made last, as the fake numbered it
+
+
+def comment(
+    login: str, body: str = "/equitr help", *, comment_id: int, user_type: str = "User", via_app: int | None = None
+) -> bytes:
+    """A real issue_comment payload for a comment that also exists in the fake GitHub."""
+    if FAKE:
+        comment_id = FAKE[-1].add_comment(REPO, 1, body, user=login)["id"]
+        IDS[-1] = comment_id
+    data = payload("issue_comment", "created")
+    data["repository"]["full_name"] = REPO
+    data["installation"] = {"id": INSTALLATION, "node_id": "x"}
+    data["issue"]["number"] = 1
+    data["issue"].pop("pull_request", None)
+    data["comment"].update(
+        id=comment_id, body=body, performed_via_github_app=({"id": via_app, "slug": "equitr"} if via_app else None)
+    )
+    for who in (data["sender"], data["comment"]["user"]):
+        who.update(login=login, type=user_type)
+    return json.dumps(data).encode()
+
+
+async def deliver(app: Any, body: bytes, delivery: str) -> tuple[int, Any]:
+    return await call(app, "POST", "/webhook", body=body, headers=headers(body, "issue_comment", delivery))
+
+
+@pytest.mark.parametrize(
+    ("role", "starts"),
+    [
+        ("admin", True),
+        ("maintain", True),
+        ("write", True),
+        ("triage", False),
+        ("read", False),
+        ("none", False),
+        (None, False),
+    ],
+)
+async def test_permission_matrix(
+    env: tuple[Any, services_mod.Services, FakeGitHub], role: str | None, starts: bool
+) -> None:
+    app, services, fake = env
+    fake.set_permission(REPO, "carol", role)
+    status, answer = await deliver(app, comment("carol", comment_id=501), "d-1")
+    assert (status == 202) is starts, answer
+    assert len(services.store.jobs()) == (1 if starts else 0)
+    # Asked of the collaborator-permission API, not taken from author_association.
+    assert fake.calls_for("repos/get-collaborator-permission-level")
+    if starts:
+        assert fake.reactions_on_comment(IDS[-1]) == ["eyes"]
+    else:
+        assert answer["status"] == "not authorised" and fake.reactions_on_comment(IDS[-1]) == []
+
+
+async def test_bots_and_equitr_itself_never_start_work(
+    env: tuple[Any, services_mod.Services, FakeGitHub], github_app_key: AppKey
+) -> None:
+    app, services, fake = env
+    fake.set_permission(REPO, "dependabot[bot]", "admin")
+    cases = [
+        comment("dependabot[bot]", comment_id=601, user_type="Bot"),
+        comment("equitr[bot]", comment_id=602, user_type="Bot"),
+        comment("someone", comment_id=603, via_app=github_app_key.app_id),
+        comment("alice", "<!-- equitr:status:1 -->\n/equitr fix", comment_id=604),
+    ]
+    for i, body in enumerate(cases):
+        status, answer = await deliver(app, body, f"d-bot-{i}")
+        assert status == 200, answer
+    assert services.store.jobs() == []
+    assert not [c for c in fake.calls if "/permission" in c.path]  # decided without asking GitHub
+
+
+async def test_one_polite_refusal_per_user_per_issue(env: tuple[Any, services_mod.Services, FakeGitHub]) -> None:
+    app, services, fake = env
+    fake.set_permission(REPO, "mallory", "read")
+    for i in range(3):
+        await deliver(app, comment("mallory", f"/equitr fix attempt {i}", comment_id=700 + i), f"d-r-{i}")
+    runner = services.runner()
+    notices = _drain(services)
+    assert len(notices) == 1
+    for notice in notices:
+        await runner._notify(notice)
+    posted = fake.issue_comments(REPO, 1)[-1]
+    assert len([c for c in fake.issue_comments(REPO, 1) if "thanks for trying" in c["body"]]) == 1
+    assert "@mallory" in posted["body"] and "write" in posted["body"]
+    assert services.store.jobs() == []
+
+
+async def test_command_error_replies_with_the_closest_command(
+    env: tuple[Any, services_mod.Services, FakeGitHub],
+) -> None:
+    app, services, fake = env
+    fake.set_permission(REPO, "alice", "write")
+    status, _ = await deliver(app, comment("alice", "/equitr fxi now", comment_id=801), "d-e")
+    assert status == 200 and services.store.jobs() == []
+    runner = services.runner()
+    for notice in _drain(services):
+        await runner._notify(notice)
+    posted = fake.issue_comments(REPO, 1)[-1]
+    assert "Did you mean `fix`?" in posted["body"] and "/equitr review" in posted["body"]
+
+
+async def test_accepted_help_job_runs_and_answers(env: tuple[Any, services_mod.Services, FakeGitHub]) -> None:
+    app, services, fake = env
+    fake.set_permission(REPO, "alice", "maintain")
+    status, answer = await deliver(app, comment("alice", comment_id=901), "d-h")
+    assert status == 202
+    outcome = await services.runner().run(answer["jobs"][0])
+    assert outcome is not None and outcome.state == "done"
+    posted = fake.issue_comments(REPO, 1)[-1]
+    assert posted["body"].startswith(f"<!-- equitr:answer:{answer['jobs'][0]} -->")
+    assert "/equitr fix" in posted["body"]
+
+
+def _drain(services: services_mod.Services) -> list[dict[str, Any]]:
+    from bot.cli import _drain_notices
+
+    return _drain_notices(services)
