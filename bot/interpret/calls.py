@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.interpret.aliases import positional_names, resolve_tool
-from bot.interpret.scan import matching_paren
+from bot.interpret.scan import scan
 
 _FUNCTION = re.compile(
     r"<(function|invoke)\b\s*(?:=|name\s*=)?\s*[\"']?([\w.:-]+)[\"']?\s*>"
@@ -23,6 +23,8 @@ _PARAMETER = re.compile(
 _JSONISH_VALUE = re.compile(r"-?\d+|\[.*\]|\{.*\}|true|false|null", re.DOTALL)
 # Bodies of calls longer than this are not tool calls (and would cost ast.parse real time).
 _MAX_CALL = 20_000
+# Parsing is bounded too: a plan has a handful of calls, not thousands of nested ones.
+_MAX_ATTEMPTS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,22 +74,28 @@ def python_calls(text: str) -> list[Call]:
     if "(" not in text:
         return []
     calls: list[Call] = []
+    ends: dict[int, int] | None = None
+    attempts = 0
     pos = 0
-    while True:
+    while attempts < _MAX_ATTEMPTS:
         match = _CALL_NAME.search(text, pos)
         if match is None:
-            return calls
+            break
         pos = match.end()
         tool = resolve_tool(match.group(1), fuzzy=False)
         if tool is None:
             continue
-        end = matching_paren(text, match.end() - 1)
+        if ends is None:  # every parenthesis pair in one pass, so many unclosed calls stay linear
+            ends = {start: end for start, end, _ in scan(text, brackets="(").closed}
+        end = ends.get(match.end() - 1, -1)
         if end < 0 or end - match.start() > _MAX_CALL:
             continue
+        attempts += 1
         call = _parse_call(text[match.start() : end], match.group(1), positional_names(tool.tool, tool.implied))
         if call is not None:
             calls.append(Call(call, True))
             pos = end
+    return calls
 
 
 def _parse_call(source: str, name: str, positional: tuple[str, ...]) -> dict[str, Any] | None:

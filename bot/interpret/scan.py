@@ -63,29 +63,3 @@ def scan(text: str, *, brackets: str = "{[") -> Scan:
 
 def top_level(result: Scan) -> list[tuple[int, int]]:
     return sorted((s, e) for s, e, d in result.closed if d == 0)
-
-
-def matching_paren(text: str, open_pos: int) -> int:
-    """Index just past the `)` matching the `(` at `open_pos`, or -1 when it is never closed."""
-    depth = 0
-    quote = ""
-    skip = -1
-    for match in _SIGNIFICANT.finditer(text, open_pos):
-        pos = match.start()
-        if pos < skip:
-            continue
-        ch = match.group()
-        if quote:
-            if ch == "\\":
-                skip = pos + 2
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth == 0:
-                return pos + 1 if ch == ")" else -1
-    return -1

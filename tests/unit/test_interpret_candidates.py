@@ -10,7 +10,7 @@ import pytest
 from bot.interpret.calls import python_calls, xml_calls
 from bot.interpret.candidates import Candidate, find_steps, from_text, native
 from bot.interpret.repair import complete_objects, parse
-from bot.interpret.scan import matching_paren, scan, top_level
+from bot.interpret.scan import scan, top_level
 from bot.models.types import ToolCall
 
 STEP = {"step": 1, "tool": "search", "parameters": {"query": "foo"}, "dependencies": []}
@@ -46,10 +46,11 @@ def test_scan_reports_unclosed_openers() -> None:
     assert any(d == 2 for _, _, d in result.closed)
 
 
-def test_matching_paren() -> None:
-    text = 'search(query="a)b", n=(1, 2)) tail'
-    assert text[: matching_paren(text, 6)] == 'search(query="a)b", n=(1, 2))'
-    assert matching_paren("f(a, b", 1) == -1
+def test_scan_parentheses() -> None:
+    text = 'search(query="a)b", n=(1, 2)) tail ( never'
+    result = scan(text, brackets="(")
+    assert [text[s:e] for s, e in top_level(result)] == ['search(query="a)b", n=(1, 2))'[6:]]
+    assert result.unclosed == (text.index("( never"),)
 
 
 # --- repair ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -325,4 +326,25 @@ def test_interpret_never_raises_even_on_internal_errors(monkeypatch: pytest.Monk
     interp = layer.interpret('{"tool": "run"}', request="run the tests")
     assert interp.fallback
     assert interp.errors == ("the reply could not be read (RuntimeError)",)
+    assert_valid(interp)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "search(" * 20_000,  # each unclosed call once scanned to the end: quadratic before the one-pass scan
+        "search(" * 10_000 + ")" * 10_000,
+        "search(a) " * 20_000,
+        "<tool_call>{" * 10_000,
+        "```json\n{" * 5_000,
+        "<function=search><parameter=query>" * 5_000,
+        "{[" * 50_000,
+        '{"tool": "search", "parameters": {"query": "' + "x" * 500_000,
+        "<think>" * 20_000 + "</think>" * 20_000,
+    ],
+)
+def test_pathological_inputs_stay_fast(text: str) -> None:
+    start = time.perf_counter()
+    interp = interpret(text, request="a." * 2500)
+    assert time.perf_counter() - start < 5  # typically well under 0.2 s; generous for busy CI machines
     assert_valid(interp)
