@@ -178,6 +178,13 @@ def _pump(
                 break
     finally:
         sel.close()
+    if reason is None:
+        # The pipes close a moment before the process exits (coreutils close stdout themselves): let it
+        # finish rather than SIGKILL it into a false -9.
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            reason = "timeout"
     return out, err, reason
 
 

@@ -46,6 +46,8 @@ def run(params: RunParams, ctx: ToolContext) -> ToolResult:
         status = f"killed: out of memory (limit {ctx.limits.memory_bytes // 2**20} MiB)"
     else:
         status = f"exit code {result.exit_code}"
+    if result.peak_processes is not None and result.peak_processes >= ctx.limits.max_processes:
+        status += f"; it hit the limit of {ctx.limits.max_processes} processes"
     body = result.stdout + (f"\n--- stderr ---\n{result.stderr}" if result.stderr.strip() else "")
     text, clipped = clip(body, ctx.max_output_chars)
     output = f"$ {shlex.join(argv)}\n{status} ({result.duration_s:.1f} s)\n{text}"

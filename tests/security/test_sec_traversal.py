@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import unicodedata
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_hostile_path_is_refused(planted: Path, tmp_path: Path, path: str, mode:
     if not path:
         return  # the schema already refuses an empty path before any tool sees it
     ctx = ToolContext(root=planted, sandbox_mode="none")
-    action = "write" if mode == "write" else "read"
+    action: Literal["read", "write"] = "write" if mode == "write" else "read"
     params = FileParams(action=action, path=path, content="pwned\n" if action == "write" else None)
     result = execute_sync(Step(step=1, tool="file", parameters=params), ctx)
     assert not result.ok

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from bot.errors import SandboxError
-from bot.sandbox import bwrap
 from bot.sandbox.bwrap import build_bwrap_argv, run_command, sandbox_mode_from_env
 from bot.sandbox.gitsafe import git_argv, is_dangerous_key
 from bot.sandbox.limits import Limits, join_argv, prlimit_argv
@@ -20,7 +19,7 @@ def test_mode_from_env() -> None:
 
 
 def test_refuses_without_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bwrap.shutil, "which", lambda name: None)
+    monkeypatch.setattr("bot.sandbox.bwrap.shutil.which", lambda name: None)
     with pytest.raises(SandboxError) as err:
         run_command(["true"], root=tmp_path, mode="bwrap")
     assert "not installed" in err.value.message and "EQUITR_SANDBOX=none" in (err.value.hint or "")
