@@ -1,0 +1,589 @@
+"""`equitr action`: the entry point of the GitHub Action (`actions/action.yml`).
+
+GitHub's runner hands us the event as a file (`GITHUB_EVENT_PATH`) and a token (`GITHUB_TOKEN`); there is
+no webhook signature to check, because the event comes from GitHub itself. Then:
+
+    issue_comment / issues / pull_request → the webhook server's Dispatcher → jobs → run here, in-process
+    schedule / workflow_dispatch          → open issues with the trigger label and no equitr PR → fix jobs
+
+Everything runs in this process with an SQLite store in a temporary directory (or `EQUITR_DB`), so GitHub's
+runners are the scale-out. A Markdown summary goes to `$GITHUB_STEP_SUMMARY`. Exit codes: 0 when the run
+went through (failed jobs have their own error comments on GitHub), 1 on a configuration error, or when a
+job failed and `--fail-on-error` was given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import tempfile
+import traceback
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import ConfigError, EquitrError, GitHubError
+from bot.jobs import Job, NewJob
+
+if TYPE_CHECKING:
+    from gidgethub.abc import GitHubAPI
+
+    from bot.runner import Runner
+    from bot.services import Services
+    from bot.settings import Settings
+
+log = logging.getLogger("equitr.action")
+
+DISPATCHED_EVENTS = frozenset({"issue_comment", "issues", "pull_request"})
+BACKLOG_EVENTS = frozenset({"schedule", "workflow_dispatch"})
+DEFAULT_LABEL = "equitr"
+DEFAULT_MAX_ISSUES = 3
+DEFAULT_BUDGET_USD = 3.0
+MAX_BUDGET_USD = 1000.0
+GITHUB_HINT = (
+    "Pass `github-token` (default `${{ github.token }}`) and grant the job `contents: write`, `issues: write` "
+    "and `pull-requests: write` in the workflow's `permissions:` (docs/action.md)."
+)
+BRANCH = "equitr/issue-{number}"  # the branch a fix job pushes; an open PR from it means "already in hand"
+
+
+# -- inputs ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerEnv:
+    """What GitHub's runner tells us about this run."""
+
+    event_name: str
+    payload: dict[str, Any]
+    repository: str
+    run_id: str = ""
+    run_attempt: str = "1"
+    actor: str = ""
+    server_url: str = "https://github.com"
+    summary_path: Path | None = None
+    output_path: Path | None = None
+
+    @property
+    def delivery_id(self) -> str:
+        """Stands in for `X-GitHub-Delivery`: one per run attempt, so a re-run is new work, a retry is not."""
+        return f"action-{self.run_id or os.getpid()}-{self.run_attempt}"
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    label: str = DEFAULT_LABEL
+    max_issues: int = DEFAULT_MAX_ISSUES
+    budget_usd: float = DEFAULT_BUDGET_USD
+    task: str = ""
+    issue: int | None = None
+    fail_on_error: bool = False
+
+
+def read_runner_env(environ: Mapping[str, str]) -> RunnerEnv:
+    """Validate the runner's variables; every problem is a one-line ConfigError with a hint."""
+    name = environ.get("GITHUB_EVENT_NAME", "").strip()
+    if not name:
+        raise ConfigError(
+            "GITHUB_EVENT_NAME is not set.",
+            hint="`equitr action` runs inside a GitHub Actions workflow; to try it elsewhere set GITHUB_EVENT_NAME "
+            "and GITHUB_EVENT_PATH to an event name and a payload file (see docs/action.md).",
+        )
+    payload = _read_event(environ.get("GITHUB_EVENT_PATH", "").strip())
+    repository = environ.get("GITHUB_REPOSITORY", "").strip() or _payload_repo(payload)
+    if not repository or repository.count("/") != 1:
+        raise ConfigError(
+            f"GITHUB_REPOSITORY is {'not set' if not repository else repr(repository)}, and the event names no "
+            "repository.",
+            hint="Set GITHUB_REPOSITORY to OWNER/NAME (GitHub's runner sets it for you).",
+        )
+    return RunnerEnv(
+        event_name=name,
+        payload=payload,
+        repository=repository,
+        run_id=environ.get("GITHUB_RUN_ID", "").strip(),
+        run_attempt=environ.get("GITHUB_RUN_ATTEMPT", "").strip() or "1",
+        actor=environ.get("GITHUB_TRIGGERING_ACTOR", "").strip() or environ.get("GITHUB_ACTOR", "").strip(),
+        server_url=(environ.get("GITHUB_SERVER_URL", "").strip() or "https://github.com").rstrip("/"),
+        summary_path=_optional_path(environ.get("GITHUB_STEP_SUMMARY")),
+        output_path=_optional_path(environ.get("GITHUB_OUTPUT")),
+    )
+
+
+def _read_event(path_text: str) -> dict[str, Any]:
+    hint = "GitHub's runner sets GITHUB_EVENT_PATH to the event's JSON file; outside a runner, point it at one."
+    if not path_text:
+        raise ConfigError("GITHUB_EVENT_PATH is not set.", hint=hint)
+    path = Path(path_text)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"GITHUB_EVENT_PATH points at {path}, which does not exist.", hint=hint) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"GITHUB_EVENT_PATH points at {path}, which cannot be read ({reason}).", hint=hint) from None
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"The event file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).", hint=hint
+        ) from None
+    if not isinstance(payload, dict):
+        raise ConfigError(f"The event file {path} holds a JSON {type(payload).__name__}, not an object.", hint=hint)
+    return payload
+
+
+def _payload_repo(payload: dict[str, Any]) -> str:
+    repo = payload.get("repository")
+    name = repo.get("full_name") if isinstance(repo, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def _optional_path(value: str | None) -> Path | None:
+    return Path(value) if value and value.strip() else None
+
+
+def resolve_options(args: argparse.Namespace, env: RunnerEnv) -> Options:
+    """Flags (the Action's inputs) first; a manual run's `workflow_dispatch` inputs override them."""
+    label, max_issues, budget, task, issue = args.label, args.max_issues, args.budget, args.task, args.issue
+    if env.event_name == "workflow_dispatch":
+        inputs = env.payload.get("inputs")
+        given = {k.replace("-", "_"): str(v).strip() for k, v in (inputs or {}).items() if v not in (None, "")}
+        label = given.get("label", label)
+        max_issues = given.get("max_issues", max_issues)
+        budget = given.get("budget", budget)
+        task = given.get("task", task)
+        issue = given.get("issue", issue)
+    options = Options(
+        label=_label(label),
+        max_issues=_int(max_issues, "max-issues", DEFAULT_MAX_ISSUES, low=0, high=100),
+        budget_usd=_budget(budget),
+        task=(task or "").strip(),
+        issue=None if issue in (None, "") else _int(issue, "issue", 0, low=1, high=10**9),
+        fail_on_error=bool(args.fail_on_error),
+    )
+    if options.task and options.issue is None:
+        raise ConfigError(
+            "A task needs an issue to work on: equitr reports progress and opens its pull request there.",
+            hint="Open an issue that describes the task and pass its number as the `issue` input "
+            "(workflow_dispatch) or --issue N.",
+        )
+    return options
+
+
+def _label(value: str | None) -> str:
+    label = (value or "").strip() or DEFAULT_LABEL
+    if len(label) > 50 or any(c in label for c in "\n\r,"):
+        raise ConfigError(f"The label {label!r} is not a GitHub label name.", hint="Use a name like `equitr`.")
+    return label
+
+
+def _int(value: Any, name: str, default: int, *, low: int, high: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {str(value)!r}.") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {number}.")
+    return number
+
+
+def _budget(value: Any) -> float:
+    if value is None or value == "":
+        return DEFAULT_BUDGET_USD
+    try:
+        usd = float(str(value).strip().lstrip("$"))
+    except ValueError:
+        raise ConfigError(f"budget must be an amount in USD such as 2.5, not {str(value)!r}.") from None
+    if not 0 < usd <= MAX_BUDGET_USD:
+        raise ConfigError(f"budget must be more than 0 and at most {MAX_BUDGET_USD:g} (USD), not {usd:g}.")
+    return usd
+
+
+# -- the run ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Skipped:
+    number: int
+    title: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Report:
+    env: RunnerEnv
+    options: Options
+    jobs: list[Job] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Job]:
+        return [j for j in self.jobs if j.state != "done"]
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(j.cost_usd for j in self.jobs)
+
+
+def action_settings(env: Mapping[str, str], tmp: Path) -> Settings:
+    """Token mode, always: the Action acts with the token it is given. The queue is the embedded one, since
+    this process runs every job itself; the store is `EQUITR_DB` when set, else a temporary file."""
+    from bot import settings as settings_mod
+
+    settings = settings_mod.load()
+    try:
+        settings.require_token()
+    except ConfigError as exc:
+        raise ConfigError(
+            exc.message,
+            hint="Pass `github-token` to the Action (its default is `${{ github.token }}`), or set GITHUB_TOKEN "
+            "in the step's `env:`.",
+        ) from None
+    db = settings.db if env.get("EQUITR_DB", "").strip() else tmp / "equitr.db"
+    return settings.model_copy(
+        update={"db": db, "queue_url": "", "gh_app_id": None, "gh_private_key": None, "gh_private_key_path": None}
+    )
+
+
+async def execute(env: RunnerEnv, options: Options, settings: Settings) -> Report:
+    import aiohttp
+
+    from bot import services as services_mod
+
+    report = Report(env=env, options=options)
+    services = services_mod.build(settings)
+    try:
+        runner = services.runner()
+        async with aiohttp.ClientSession() as session:
+            github = services_mod.session_factory(services, session)
+            if env.event_name in DISPATCHED_EVENTS:
+                job_ids = await _dispatch(env, options, services, github, report)
+                await _post_notices(services, runner)
+                for job_id in job_ids:
+                    await _run(runner, services, job_id, report)
+            elif options.task:
+                await _task(env, options, services, runner, await github(None), report)
+            else:
+                await _backlog(env, options, services, runner, await github(None), report)
+    finally:
+        services.close()
+    return report
+
+
+async def _dispatch(env: RunnerEnv, options: Options, services: Services, github: Any, report: Report) -> list[int]:
+    """The webhook server's own path: feature routers, permission check, durable job, 👀."""
+    from bot.dispatch import Dispatcher
+
+    dispatcher = Dispatcher(
+        store=services.store,
+        queue=services.queue,
+        github=github,
+        permissions=services.permissions,
+        identity=services.identity,
+        trigger_label=options.label,
+    )
+    outcome = await dispatcher.dispatch(env.event_name, env.delivery_id, env.payload)
+    await dispatcher.acknowledge(outcome.acks)
+    if not outcome.job_ids:
+        report.notes.append(f"No job for this `{env.event_name}` event: {outcome.message}.")
+    return outcome.job_ids
+
+
+async def _post_notices(services: Services, runner: Runner) -> None:
+    """Replies that are not jobs (usage help, the polite refusal), taken off the queue and posted now. Job
+    messages are dropped: this process runs its jobs itself."""
+    huey = services.queue.huey
+    while (task := huey.dequeue()) is not None:
+        if task.name == "equitr.notify":
+            await asyncio.to_thread(runner.notify, task.args[0])
+
+
+async def _run(runner: Runner, services: Services, job_id: int, report: Report) -> Job | None:
+    await runner.run(job_id)
+    job = await asyncio.to_thread(services.store.get, job_id)
+    if job is not None:
+        report.jobs.append(job)
+    return job
+
+
+async def _task(
+    env: RunnerEnv, options: Options, services: Services, runner: Runner, gh: GitHubAPI, report: Report
+) -> None:
+    """A manual task: `/equitr fix <task>` on the issue named for it."""
+    assert options.issue is not None
+    issue = await gh.getitem(f"/repos/{env.repository}/issues/{options.issue}")
+    if issue.get("pull_request"):
+        raise ConfigError(f"#{options.issue} is a pull request; a task needs an issue.")
+    job = await asyncio.to_thread(_create_fix, env, services, issue, options.task, options.budget_usd)
+    if job is None:
+        report.skipped.append(Skipped(options.issue, str(issue.get("title", "")), "already started in this run"))
+        return
+    await _run(runner, services, job.id, report)
+
+
+async def _backlog(
+    env: RunnerEnv, options: Options, services: Services, runner: Runner, gh: GitHubAPI, report: Report
+) -> None:
+    """Open issues with the trigger label and no equitr PR yet, oldest first, within max-issues and budget."""
+    chosen = await _choose_issues(env, options, services, gh, report)
+    if not chosen and not report.skipped:
+        report.notes.append(f"No open issue carries the label `{options.label}`.")
+    spent = 0.0
+    for index, issue in enumerate(chosen):
+        remaining = options.budget_usd - spent
+        if remaining <= 0:
+            report.skipped.append(Skipped(issue["number"], issue["title"], "the run's budget is spent"))
+            continue
+        # An even share of what is left, so one job cannot starve the rest; unspent money carries forward.
+        share = round(remaining / (len(chosen) - index), 6)
+        job = await asyncio.to_thread(_create_fix, env, services, issue, "", share)
+        if job is None:
+            report.skipped.append(Skipped(issue["number"], issue["title"], "already started in this run"))
+            continue
+        finished = await _run(runner, services, job.id, report)
+        spent += finished.cost_usd if finished is not None else 0.0
+
+
+async def _choose_issues(
+    env: RunnerEnv, options: Options, services: Services, gh: GitHubAPI, report: Report
+) -> list[dict[str, Any]]:
+    label = urllib.parse.quote(options.label, safe="")
+    url = f"/repos/{env.repository}/issues?state=open&labels={label}&sort=created&direction=asc&per_page=100"
+    chosen: list[dict[str, Any]] = []
+    async for issue in gh.getiter(url):
+        if issue.get("pull_request"):  # the issues API lists pull requests too
+            continue
+        number, title = int(issue["number"]), str(issue.get("title", ""))
+        if len(chosen) >= options.max_issues:
+            report.skipped.append(Skipped(number, title, f"over max-issues ({options.max_issues})"))
+            continue
+        pull = await _open_equitr_pull(gh, env.repository, number)
+        if pull is not None:
+            report.skipped.append(Skipped(number, title, f"equitr pull request #{pull} is open"))
+            continue
+        if await asyncio.to_thread(_active_job, services, env.repository, number):
+            report.skipped.append(Skipped(number, title, "an equitr job is already queued or running"))
+            continue
+        chosen.append({"number": number, "title": title})
+    return chosen
+
+
+async def _open_equitr_pull(gh: GitHubAPI, repo: str, number: int) -> int | None:
+    owner = repo.split("/", 1)[0]
+    head = urllib.parse.quote(f"{owner}:{BRANCH.format(number=number)}", safe=":")
+    async for pull in gh.getiter(f"/repos/{repo}/pulls?state=open&head={head}&per_page=10"):
+        return int(pull["number"])
+    return None
+
+
+def _active_job(services: Services, repo: str, number: int) -> bool:
+    return any(j.state in ("queued", "running") for j in services.store.jobs(repo=repo, number=number, limit=20))
+
+
+def _create_fix(env: RunnerEnv, services: Services, issue: dict[str, Any], text: str, budget: float) -> Job | None:
+    number = int(issue["number"])
+    new = NewJob(
+        kind="fix",
+        repo=env.repository,
+        number=number,
+        requester=env.actor,
+        delivery_id=env.delivery_id,
+        args={
+            "text": text,
+            "title": str(issue.get("title", "")),
+            "via": env.event_name,
+            "budget_usd": budget,
+            "model": None,
+            "worker_model": None,
+            "is_pull_request": False,
+        },
+    )
+    return services.store.create(new, (f"{env.delivery_id}:{env.repository}#{number}",))
+
+
+# -- the summary -----------------------------------------------------------------------------------------
+
+
+def render_summary(report: Report) -> str:
+    env, options = report.env, report.options
+    lines = [f"## equitr · `{env.event_name}` on {env.repository}", ""]
+    if report.jobs:
+        lines += ["| job | target | kind | state | cost (USD) | note |", "|---|---|---|---|---:|---|"]
+        for job in report.jobs:
+            thing = "pull" if job.args.get("is_pull_request") else "issues"
+            target = f"[#{job.number}]({env.server_url}/{job.repo}/{thing}/{job.number})"
+            title = _cell(str(job.args.get("title", "")))
+            target += f" {title}" if title else ""
+            lines.append(
+                f"| {job.id} | {target} | `{job.kind}` | **{job.state}** | ${job.cost_usd:.4f} | {_cell(job.reason)} |"
+            )
+        lines.append("")
+    if report.skipped:
+        lines.append("**Skipped**")
+        lines.append("")
+        for skip in report.skipped:
+            lines.append(
+                f"- [#{skip.number}]({env.server_url}/{env.repository}/issues/{skip.number}) "
+                f"{_cell(skip.title)} — {skip.reason}"
+            )
+        lines.append("")
+    lines += [f"{note}" for note in report.notes]
+    if report.notes:
+        lines.append("")
+    done = sum(1 for j in report.jobs if j.state == "done")
+    total = f"**Total:** {len(report.jobs)} job(s), {done} done, {len(report.failed)} not done · ${report.cost_usd:.4f}"
+    if env.event_name in BACKLOG_EVENTS:
+        total += f" of a ${options.budget_usd:.2f} budget (label `{options.label}`, max-issues {options.max_issues})"
+    lines.append(total)
+    if report.failed:
+        lines += [
+            "",
+            "The note says why a job did not finish."
+            + ("" if options.fail_on_error else " This step still succeeds; set `fail-on-error: true` to fail it."),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")[:200]
+
+
+def _write_outputs(report: Report) -> None:
+    if report.env.output_path is None:
+        return
+    with report.env.output_path.open("a", encoding="utf-8") as out:
+        out.write(f"jobs={len(report.jobs)}\nfailed={len(report.failed)}\ncost-usd={report.cost_usd:.6f}\n")
+
+
+def _append(path: Path | None, text: str) -> None:
+    if path is None:
+        return
+    try:
+        with path.open("a", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        log.warning("could not write the step summary to %s: %s", path, exc.strerror)
+
+
+# -- command line ----------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--label", default=None, help=f"the trigger label (default {DEFAULT_LABEL!r})")
+    parser.add_argument(
+        "--max-issues", default=None, help=f"issues worked on per scheduled run at most (default {DEFAULT_MAX_ISSUES})"
+    )
+    parser.add_argument(
+        "--budget", default=None, help=f"USD one scheduled run may spend in all (default {DEFAULT_BUDGET_USD:g})"
+    )
+    parser.add_argument("--task", default=None, help="workflow_dispatch: instructions for a fix job on --issue")
+    parser.add_argument("--issue", default=None, help="workflow_dispatch: the issue a --task works on")
+    parser.add_argument(
+        "--fail-on-error", action="store_true", help="exit 1 when any job ends failed or cancelled (default: 0)"
+    )
+
+
+def add_parser(sub: Any) -> None:
+    """Register `equitr action` on the main CLI's subparsers."""
+    add_arguments(sub.add_parser("action", help="entry point of the GitHub Action (reads GITHUB_* variables)"))
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run with parsed arguments; errors become one line plus a hint, never a traceback."""
+    environ = os.environ
+    try:
+        env = read_runner_env(environ)
+        options = resolve_options(args, env)
+        if env.event_name not in DISPATCHED_EVENTS | BACKLOG_EVENTS:
+            message = (
+                f"equitr action has nothing to do for `{env.event_name}` events; it handles "
+                + ", ".join(sorted(DISPATCHED_EVENTS | BACKLOG_EVENTS))
+                + "."
+            )
+            _annotate(environ, "warning", message)
+            print(message)
+            _append(env.summary_path, f"## equitr\n\n{message}\n")
+            return 0
+        with tempfile.TemporaryDirectory(prefix="equitr-action-") as tmp:
+            settings = action_settings(environ, Path(tmp))
+            report = asyncio.run(execute(env, options, settings))
+    except GitHubError as exc:
+        return _fail(environ, exc.message, GITHUB_HINT if exc.status in (401, 403, 404) else exc.hint)
+    except EquitrError as exc:
+        return _fail(environ, exc.message, exc.hint)
+    except Exception as exc:
+        from gidgethub import GitHubException
+
+        if isinstance(exc, GitHubException):
+            return _fail(environ, f"GitHub refused a request: {exc}.", GITHUB_HINT)
+        if environ.get("RUNNER_DEBUG") == "1":
+            traceback.print_exc()
+        return _fail(
+            environ,
+            f"unexpected error ({type(exc).__name__}: {exc}).",
+            "Re-run the job with debug logging enabled to see where it happened, and report it.",
+        )
+    summary = render_summary(report)
+    _append(report.env.summary_path, summary)
+    _write_outputs(report)
+    print(summary)
+    for job in report.failed:
+        _annotate(environ, "warning", f"job {job.id} ({job.kind} on #{job.number}) ended {job.state}: {job.reason}")
+    return 1 if report.failed and options.fail_on_error else 0
+
+
+def _fail(environ: Mapping[str, str], message: str, hint: str | None) -> int:
+    from bot.redact import redact
+
+    message = redact(message)
+    print(f"equitr: {message}", file=sys.stderr)
+    if hint:
+        print(f"  → {hint}", file=sys.stderr)
+    _annotate(environ, "error", message)
+    summary = _optional_path(environ.get("GITHUB_STEP_SUMMARY"))
+    _append(summary, f"## equitr could not run\n\n{message}\n\n{hint or ''}\n")
+    return 1
+
+
+def _annotate(environ: Mapping[str, str], level: str, message: str) -> None:
+    """A workflow command, so the message shows on the run's page (only on GitHub's runners)."""
+    if environ.get("GITHUB_ACTIONS") == "true":
+        escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        print(f"::{level} title=equitr::{escaped}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="equitr action", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        _redact_logs()
+    return command(args)
+
+
+def _redact_logs() -> None:
+    from bot.redact import redact
+
+    class Redact(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.msg = redact(record.getMessage())
+            record.args = None
+            return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Redact())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
