@@ -1,0 +1,15 @@
+"""GitHub access over gidgethub + aiohttp: App authentication, retries, client factories."""
+
+from bot.github.auth import InstallationToken, InstallationTokens, app_jwt
+from bot.github.client import app_api, installation_api
+from bot.github.retry import RetryingGitHubAPI, RetryPolicy
+
+__all__ = [
+    "InstallationToken",
+    "InstallationTokens",
+    "RetryPolicy",
+    "RetryingGitHubAPI",
+    "app_api",
+    "app_jwt",
+    "installation_api",
+]

@@ -1,0 +1,255 @@
+"""Retries for GitHub's REST API, which gidgethub leaves to its users.
+
+`RetryingGitHubAPI` is gidgethub's aiohttp client with `_request` wrapped in a retry loop:
+
+- `retry-after` on any answer is honoured (up to `max_wait_s`);
+- primary rate limit (403/429 with `x-ratelimit-remaining: 0`): wait until `x-ratelimit-reset`, capped;
+- secondary rate limit (403/429 saying so, without `retry-after`): at least a minute, then growing, as
+  GitHub's documentation asks;
+- 500/502/503/504 and connection errors: exponential backoff with jitter;
+- 401 with the client's own installation token: one fresh token (`refresh_token`), then the request again;
+  (with `app_jwt`, requests without other credentials are sent as the App, with a fresh JWT);
+- nothing else: other 4xx answers are final.
+
+After `max_tries` (or when a wait would exceed `max_wait_s`) the last answer goes through gidgethub's
+usual decoding, and every HTTP failure leaves as `bot.errors.GitHubError` with the status and a message
+fit for a status comment (the gidgethub exception is its `__cause__`). `sleep`, `clock` and `random` are
+injectable so tests never wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random as random_module
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import gidgethub
+import gidgethub.aiohttp
+
+from bot.errors import GitHubError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+SECONDARY_LIMIT_MIN_WAIT_S = 60.0
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+Sleep = Callable[[float], Awaitable[None]]
+TokenRefresh = Callable[[], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_tries: int = 5  # attempts per request, the first included
+    base_delay_s: float = 1.0  # backoff: base · 2^(attempt-1), with jitter
+    max_delay_s: float = 30.0  # cap of one backoff step
+    max_wait_s: float = 900.0  # longest single wait for retry-after / rate-limit reset; longer → give up
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _retry_after_s(value: str, now: float) -> float | None:
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - now, 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _message(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ""
+    return str(data.get("message", "")) if isinstance(data, dict) else ""
+
+
+def backoff_s(attempt: int, policy: RetryPolicy, rand: Callable[[], float]) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random, capped."""
+    step = min(policy.base_delay_s * 2.0 ** (attempt - 1), policy.max_delay_s)
+    return step / 2 + rand() * step / 2
+
+
+def retry_delay(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    attempt: int,
+    policy: RetryPolicy,
+    now: float,
+    rand: Callable[[], float] = random_module.random,
+) -> float | None:
+    """Seconds to wait before trying again, or None when this answer is final. Pure."""
+    retry_after = _header(headers, "retry-after")
+    if retry_after is not None and (status in (403, 429) or status in RETRY_STATUSES):
+        return _retry_after_s(retry_after, now)
+    if status in (403, 429):
+        remaining = _header(headers, "x-ratelimit-remaining")
+        reset = _header(headers, "x-ratelimit-reset")
+        if remaining == "0" and reset is not None:
+            try:
+                return max(float(reset) - now, 0.0) + 1.0
+            except ValueError:
+                return None
+        if "secondary rate limit" in _message(body).lower():
+            return max(SECONDARY_LIMIT_MIN_WAIT_S * 2.0 ** (attempt - 1), SECONDARY_LIMIT_MIN_WAIT_S)
+        return backoff_s(attempt, policy, rand) if status == 429 else None
+    if status in RETRY_STATUSES:
+        return backoff_s(attempt, policy, rand)
+    return None
+
+
+def _describe(method: str, url: str) -> str:
+    return f"{method} {urlsplit(url).path}"
+
+
+class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
+    """gidgethub's aiohttp client with retries, one token refresh on 401, and `GitHubError`s."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        requester: str,
+        *,
+        oauth_token: str | None = None,
+        base_url: str = "https://api.github.com",
+        refresh_token: TokenRefresh | None = None,
+        app_jwt: Callable[[], str] | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Sleep | None = None,
+        clock: Callable[[], float] = time.time,
+        random: Callable[[], float] = random_module.random,
+    ) -> None:
+        super().__init__(session, requester, oauth_token=oauth_token, base_url=base_url.rstrip("/"))
+        self.refresh_token = refresh_token
+        self.app_jwt = app_jwt
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep if sleep is not None else asyncio.sleep
+        self._clock = clock
+        self._random = random
+        self.retries = 0  # how many times a request was sent again (for metrics and tests)
+
+    def __repr__(self) -> str:  # never show the token
+        return f"RetryingGitHubAPI(base_url={self.base_url!r}, requester={self.requester!r})"
+
+    async def sleep(self, seconds: float) -> None:
+        await self._sleep(seconds)
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        request_headers = dict(headers)
+        if self.app_jwt is not None and "authorization" not in request_headers:
+            request_headers["authorization"] = f"bearer {self.app_jwt()}"
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, response_headers, response_body = await super()._request(method, url, request_headers, body)
+            except (aiohttp.ClientConnectionError, TimeoutError) as error:
+                may_retry = method in IDEMPOTENT or isinstance(error, aiohttp.ClientConnectorError)
+                if not may_retry or attempt >= self.policy.max_tries:
+                    raise GitHubError(
+                        f"Could not reach GitHub for {_describe(method, url)} after {attempt} "
+                        f"attempt(s): {type(error).__name__}",
+                        hint="check the network and GITHUB_API_URL; `/equitr retry` runs the job again",
+                    ) from error
+                pause = backoff_s(attempt, self.policy, self._random)
+                log.warning("GitHub %s: %s; retrying in %.1fs", _describe(method, url), type(error).__name__, pause)
+                self.retries += 1
+                await self.sleep(pause)
+                continue
+            if status == 401 and not refreshed and self._uses_own_token(request_headers):
+                assert self.refresh_token is not None
+                refreshed = True
+                self.oauth_token = await self.refresh_token()
+                request_headers["authorization"] = f"token {self.oauth_token}"
+                log.info("GitHub %s: 401, retrying once with a fresh installation token", _describe(method, url))
+                self.retries += 1
+                continue
+            delay = retry_delay(
+                status,
+                response_headers,
+                response_body,
+                attempt=attempt,
+                policy=self.policy,
+                now=self._clock(),
+                rand=self._random,
+            )
+            if delay is None or attempt >= self.policy.max_tries or delay > self.policy.max_wait_s:
+                return status, response_headers, response_body
+            log.warning("GitHub %s: %s; retrying in %.1fs", _describe(method, url), status, delay)
+            self.retries += 1
+            await self.sleep(delay)
+
+    def _uses_own_token(self, headers: Mapping[str, str]) -> bool:
+        return (
+            self.refresh_token is not None
+            and self.oauth_token is not None
+            and headers.get("authorization") == f"token {self.oauth_token}"
+        )
+
+    async def _make_request(self, method: str, url: str, *args: Any, **kwargs: Any) -> tuple[bytes, str | None, int]:
+        try:
+            return await super()._make_request(method, url, *args, **kwargs)
+        except gidgethub.HTTPException as error:
+            raise _github_error(method, url, error, self.rate_limit) from error
+
+    async def getstatus(self, url: str, *args: Any, **kwargs: Any) -> int:
+        try:
+            return await super().getstatus(url, *args, **kwargs)
+        except GitHubError as error:
+            if error.status is None:
+                raise
+            return error.status
+
+
+def _github_error(method: str, url: str, error: gidgethub.HTTPException, rate_limit: Any) -> GitHubError:
+    status = int(error.status_code)
+    where = _describe(method, url)
+    detail = str(error.args[0]) if error.args and error.args[0] else error.status_code.phrase
+    if isinstance(error, gidgethub.RateLimitExceeded) or (status in (403, 429) and "rate limit" in detail.lower()):
+        reset = getattr(getattr(error, "rate_limit", None) or rate_limit, "reset_datetime", None)
+        when = f" It resets at {reset:%H:%M} UTC." if reset is not None else ""
+        return GitHubError(
+            f"GitHub's rate limit stopped {where}: {detail}.{when}",
+            status=status,
+            hint="wait for the limit to reset, then `/equitr retry`",
+        )
+    if status == 401:
+        return GitHubError(
+            f"GitHub refused equitr's credentials for {where} (401: {detail}).",
+            status=status,
+            hint="check GH_APP_ID and the private key (App) or GITHUB_TOKEN; `equitr doctor` tests them",
+        )
+    if status >= 500:
+        return GitHubError(
+            f"GitHub failed on {where} with {status} ({detail}), also after retrying.",
+            status=status,
+            hint="GitHub may be having trouble (https://www.githubstatus.com); `/equitr retry` later",
+        )
+    if status == 403:
+        return GitHubError(
+            f"GitHub refused {where} (403: {detail}).",
+            status=status,
+            hint="the App may lack a permission it needs on this repository; check its installation settings",
+        )
+    return GitHubError(f"GitHub answered {status} to {where}: {detail}.", status=status)

@@ -1,0 +1,204 @@
+"""The retry layer around gidgethub, against the fake GitHub over real loopback HTTP (sleeps recorded)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from bot.errors import GitHubError
+from bot.github.retry import RetryingGitHubAPI, RetryPolicy, retry_delay
+from tests.fakes.fixtures import fake_github, github_app_key
+from tests.fakes.github import FakeGitHub
+
+__all__ = ["fake_github", "github_app_key"]  # fixtures used below
+
+TOKEN = "ghp_retrytesttoken"
+NOW = 1_750_000_000.0
+REPO = "/repos/octo/repo"
+
+
+class Sleeps(list[float]):
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+async def fake(fake_github: FakeGitHub) -> FakeGitHub:
+    fake_github.clock = lambda: NOW
+    fake_github.add_repo("octo/repo")
+    fake_github.add_token(TOKEN)
+    fake_github.add_issue("octo/repo", title="An issue")
+    return fake_github
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+async def gh(fake: FakeGitHub, sleeps: Sleeps) -> AsyncIterator[RetryingGitHubAPI]:
+    async with aiohttp.ClientSession() as session:
+        yield RetryingGitHubAPI(
+            session,
+            "equitr-tests",
+            oauth_token=TOKEN,
+            base_url=fake.base_url,
+            policy=RetryPolicy(max_tries=4, base_delay_s=1.0, max_delay_s=8.0, max_wait_s=120.0),
+            sleep=sleeps,
+            clock=lambda: NOW,
+            random=lambda: 0.5,
+        )
+
+
+def statuses(fake: FakeGitHub, method: str, path: str) -> list[int]:
+    return [call.status for call in fake.calls_to(method, path)]
+
+
+async def test_retry_after_is_honoured(fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps) -> None:
+    fake.fail_next("GET", REPO, status=429, headers={"retry-after": "1"}, times=2)
+    assert (await gh.getitem(REPO))["full_name"] == "octo/repo"
+    assert sleeps == [1.0, 1.0]
+    assert statuses(fake, "GET", REPO) == [429, 429, 200]
+
+
+async def test_primary_rate_limit_waits_for_the_reset(fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps) -> None:
+    fake.rate_limit_next("GET", REPO, reset_in=30)
+    await gh.getitem(REPO)
+    assert sleeps == [31.0]  # until x-ratelimit-reset, plus a second of margin
+    assert statuses(fake, "GET", REPO) == [403, 200]
+
+
+async def test_a_reset_too_far_away_gives_up_with_a_clear_error(
+    fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps
+) -> None:
+    fake.rate_limit_next("GET", REPO, reset_in=3600)
+    with pytest.raises(GitHubError, match="rate limit") as caught:
+        await gh.getitem(REPO)
+    assert caught.value.status == 403 and "resets at" in caught.value.message
+    assert caught.value.hint and "/equitr retry" in caught.value.hint
+    assert sleeps == [] and statuses(fake, "GET", REPO) == [403]
+
+
+@pytest.mark.parametrize("status", [403, 429])
+async def test_secondary_rate_limit_waits_a_minute_then_longer(
+    fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps, status: int
+) -> None:
+    gh.policy = RetryPolicy(max_tries=4, max_wait_s=600.0)
+    fake.secondary_rate_limit_next("POST", f"{REPO}/issues/1/comments", status=status, times=2)
+    await gh.post(f"{REPO}/issues/1/comments", data={"body": "hello"})
+    assert sleeps == [60.0, 120.0]
+    assert len(fake.issue_comments("octo/repo", 1)) == 1
+
+
+async def test_secondary_rate_limit_with_retry_after(fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps) -> None:
+    fake.secondary_rate_limit_next("GET", REPO, retry_after=5)
+    await gh.getitem(REPO)
+    assert sleeps == [5.0]
+
+
+async def test_server_errors_are_retried_a_bounded_number_of_times(
+    fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps
+) -> None:
+    fake.fail_next("GET", REPO, status=500, times=10)
+    with pytest.raises(GitHubError, match="also after retrying") as caught:
+        await gh.getitem(REPO)
+    assert caught.value.status == 500
+    assert statuses(fake, "GET", REPO) == [500, 500, 500, 500]  # max_tries = 4
+    assert sleeps == [0.75, 1.5, 3.0]  # 1·2^(n-1), half fixed + half jitter (random = 0.5)
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+async def test_gateway_errors_then_success(
+    fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps, status: int
+) -> None:
+    fake.fail_next("GET", REPO, status=status)
+    await gh.getitem(REPO)
+    assert statuses(fake, "GET", REPO) == [status, 200] and len(sleeps) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", f"{REPO}/issues/99", None, 404),
+        ("POST", f"{REPO}/issues/1/comments", {"body": ""}, 422),
+        ("PATCH", f"{REPO}/issues/comments/424242", {"body": "x"}, 404),
+    ],
+)
+async def test_other_client_errors_are_final(
+    fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps, method: str, path: str, body: object, status: int
+) -> None:
+    with pytest.raises(GitHubError) as caught:
+        if method == "GET":
+            await gh.getitem(path)
+        elif method == "POST":
+            await gh.post(path, data=body)
+        else:
+            await gh.patch(path, data=body)
+    assert caught.value.status == status
+    assert len(fake.calls_to(method, path)) == 1 and sleeps == []
+
+
+async def test_a_plain_403_is_final(fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps) -> None:
+    fake.fail_next("GET", REPO, status=403, body={"message": "Resource not accessible by integration"})
+    with pytest.raises(GitHubError, match="Resource not accessible") as caught:
+        await gh.getitem(REPO)
+    assert caught.value.status == 403 and sleeps == []
+
+
+async def test_getstatus_reports_instead_of_raising(fake: FakeGitHub, gh: RetryingGitHubAPI) -> None:
+    assert await gh.getstatus(f"{REPO}/issues/99") == 404
+    assert await gh.getstatus(f"{REPO}/issues/1") == 200
+
+
+async def test_a_dropped_connection_is_retried_for_reads(
+    fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps
+) -> None:
+    fake.fail_next("GET", REPO, disconnect=True, times=2)  # aiohttp retries a GET once by itself
+    await gh.getitem(REPO)
+    assert statuses(fake, "GET", REPO) == [-1, -1, 200] and sleeps == [0.75]
+
+
+async def test_a_dropped_connection_is_not_retried_for_a_post(
+    fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps
+) -> None:
+    """GitHub may have created the comment before the connection broke: sending it again could duplicate it."""
+    fake.fail_next("POST", f"{REPO}/issues/1/comments", disconnect=True)
+    with pytest.raises(GitHubError, match="Could not reach GitHub"):
+        await gh.post(f"{REPO}/issues/1/comments", data={"body": "once"})
+    assert len(fake.calls_to("POST", f"{REPO}/issues/1/comments")) == 1 and sleeps == []
+
+
+async def test_an_unreachable_server_is_retried_then_a_clear_error(sleeps: Sleeps) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with aiohttp.ClientSession() as session:
+        gh = RetryingGitHubAPI(
+            session,
+            "t",
+            oauth_token="x",
+            base_url=f"http://127.0.0.1:{port}",
+            policy=RetryPolicy(max_tries=3),
+            sleep=sleeps,
+            random=lambda: 0.0,
+        )
+        with pytest.raises(GitHubError, match=r"after 3 attempt\(s\)") as caught:
+            await gh.post("/repos/octo/repo/issues/1/comments", data={"body": "x"})
+    assert caught.value.hint and "GITHUB_API_URL" in caught.value.hint
+    assert sleeps == [0.5, 1.0]
+
+
+def test_retry_delay_reads_http_dates_and_ignores_unrelated_answers() -> None:
+    policy = RetryPolicy()
+    date = "Wed, 21 Oct 2015 07:28:30 GMT"
+    assert retry_delay(503, {"Retry-After": date}, b"", attempt=1, policy=policy, now=1445412480.0) == 30.0
+    assert retry_delay(200, {"retry-after": "5"}, b"", attempt=1, policy=policy, now=0) is None
+    assert retry_delay(404, {}, b"{}", attempt=1, policy=policy, now=0) is None
+    assert (
+        retry_delay(403, {"x-ratelimit-remaining": "12"}, b'{"message": "Forbidden"}', attempt=1, policy=policy, now=0)
+        is None
+    )
