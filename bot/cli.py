@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bot import action as action_cmd
 from bot.errors import EquitrError
 
 log = logging.getLogger("equitr")
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     interp.add_argument("file", nargs="?", default="-", help="the reply (a file, or - for stdin)")
 
     sub.add_parser("doctor", help="check settings, credentials, queue and sandbox; say what to fix")
+    action_cmd.add_parser(sub)
     return parser
 
 
@@ -324,6 +326,7 @@ def cmd_interpret(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
+    "action": action_cmd.command,
     "run": cmd_run,
     "models": cmd_models,
     "interpret": cmd_interpret,

@@ -47,6 +47,9 @@ from bot.tools.schema import FileParams, RunParams, Step
 Status = Literal["accepted", "stopped", "failed"]
 Mode = Literal["fix", "ask", "plan"]
 MAX_FILE_CHARS_FOR_WORKER = 24_000
+# Small models ramble until the limit: cap each kind of answer near what it needs.
+EDIT_MAX_TOKENS = 768
+REVIEW_MAX_TOKENS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +277,7 @@ class Agent:
             messages = prompts.edit_messages(
                 task=task.request, instruction=instruction, path=path, content=content, fmt=self.fmt, error=error
             )
-            reply = await self._ask("worker", messages, purpose=f"edit {path}")
+            reply = await self._ask("worker", messages, purpose=f"edit {path}", max_tokens=EDIT_MAX_TOKENS)
             try:
                 result = await self._apply(path, self.fmt.parse(reply.content or reply.thinking))
             except EditFormatError as exc:
@@ -326,7 +329,9 @@ class Agent:
             iteration=iteration,
             last=last,
         )
-        reply = await self._ask("supervisor", messages, purpose="review", schema=prompts.REVIEW_SCHEMA)
+        reply = await self._ask(
+            "supervisor", messages, purpose="review", schema=prompts.REVIEW_SCHEMA, max_tokens=REVIEW_MAX_TOKENS
+        )
         review = prompts.parse_review(reply.content or reply.thinking)
         if review is None:
             self.ledger.record_repairs(["review_by_rules"], fallback=False)
@@ -338,12 +343,22 @@ class Agent:
     # -- helpers -----------------------------------------------------------------------------------
 
     async def _ask(
-        self, role: Role, messages: list[Message], *, purpose: str, schema: dict[str, Any] | None = None
+        self,
+        role: Role,
+        messages: list[Message],
+        *,
+        purpose: str,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
     ) -> Reply:
         self.guard.check(f"the {role}'s {purpose} call")
         name = self.supervisor if role == "supervisor" else self.worker
         reply = await self.model.chat(
-            messages, model=name, max_tokens=self.max_tokens, json_schema=schema, timeout_s=self.timeout_s
+            messages,
+            model=name,
+            max_tokens=min(max_tokens or self.max_tokens, self.max_tokens),
+            json_schema=schema,
+            timeout_s=self.timeout_s,
         )
         self.ledger.record(role, reply, purpose=purpose)
         return reply
