@@ -11,12 +11,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.fakes.fixtures import AppKey, fake_github, github_app_key
+from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub, diff_lines
 from tests.fakes.openapi import load_spec
 from tests.fakes.payloads import webhook_example, webhook_examples
-
-__all__ = ["fake_github", "github_app_key"]  # fixtures used below
 
 TOKEN = "ghp_faketesttoken"
 HEADERS = {

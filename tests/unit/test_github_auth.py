@@ -14,10 +14,8 @@ from pydantic import SecretStr
 
 from bot.errors import ConfigError, GitHubError
 from bot.github import InstallationTokens, app_api, app_jwt, installation_api
-from tests.fakes.fixtures import AppKey, fake_github, github_app_key
+from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
-
-__all__ = ["fake_github", "github_app_key"]  # fixtures used below
 
 INSTALLATION = 77
 

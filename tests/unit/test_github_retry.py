@@ -10,10 +10,7 @@ import pytest
 
 from bot.errors import GitHubError
 from bot.github.retry import RetryingGitHubAPI, RetryPolicy, retry_delay
-from tests.fakes.fixtures import fake_github, github_app_key
 from tests.fakes.github import FakeGitHub
-
-__all__ = ["fake_github", "github_app_key"]  # fixtures used below
 
 TOKEN = "ghp_retrytesttoken"
 NOW = 1_750_000_000.0
