@@ -222,7 +222,27 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
             return error.status
 
 
+_HYBRIDS: dict[type[gidgethub.HTTPException], type[GitHubError]] = {}
+
+
 def _github_error(method: str, url: str, error: gidgethub.HTTPException, rate_limit: Any) -> GitHubError:
+    """A `GitHubError` that is also an instance of gidgethub's exception class for the same answer.
+
+    Callers may catch either (`except GitHubError` with `.status`, or `except gidgethub.BadRequest` with
+    `.status_code`); the attributes gidgethub sets (`status_code`, `rate_limit`, `errors`, …) are kept.
+    """
+    plain = _explain(method, url, error, rate_limit)
+    kind = type(error)
+    if kind not in _HYBRIDS:
+        _HYBRIDS[kind] = type(f"GitHub{kind.__name__}", (GitHubError, kind), {"__module__": __name__})
+    hybrid = _HYBRIDS[kind].__new__(_HYBRIDS[kind])
+    hybrid.__dict__.update(error.__dict__)
+    hybrid.__dict__.update(plain.__dict__)
+    hybrid.args = plain.args
+    return hybrid
+
+
+def _explain(method: str, url: str, error: gidgethub.HTTPException, rate_limit: Any) -> GitHubError:
     status = int(error.status_code)
     where = _describe(method, url)
     detail = str(error.args[0]) if error.args and error.args[0] else error.status_code.phrase

@@ -6,6 +6,7 @@ import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
+import gidgethub
 import pytest
 
 from bot.errors import GitHubError
@@ -199,3 +200,15 @@ def test_retry_delay_reads_http_dates_and_ignores_unrelated_answers() -> None:
         retry_delay(403, {"x-ratelimit-remaining": "12"}, b'{"message": "Forbidden"}', attempt=1, policy=policy, now=0)
         is None
     )
+
+
+async def test_errors_are_both_github_errors_and_gidgethub_exceptions(fake: FakeGitHub, gh: RetryingGitHubAPI) -> None:
+    """Code written against gidgethub (`except gidgethub.BadRequest`, `.status_code`) keeps working."""
+    with pytest.raises(gidgethub.BadRequest) as caught:
+        await gh.getitem(f"{REPO}/contents/.equitr.toml")
+    assert isinstance(caught.value, GitHubError)
+    assert caught.value.status == caught.value.status_code == 404
+    assert str(caught.value) == f"GitHub answered 404 to GET {REPO}/contents/.equitr.toml: Not Found."
+    fake.fail_next("GET", REPO, status=500, times=4)
+    with pytest.raises(gidgethub.GitHubBroken):
+        await gh.getitem(REPO)
