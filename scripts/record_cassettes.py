@@ -86,7 +86,10 @@ TASKS = [
 
 THINK = (
     "Before answering, think step by step inside <think>...</think> tags. "
-    "After the closing </think> tag, give the JSON plan."
+    "After the closing </think> tag, give the JSON plan. Example answer:\n"
+    "<think>The user wants the definition of load_data, so I search for the symbol first.</think>\n"
+    '{"execution_steps": [{"step": 1, "tool": "search", "parameters": {"query": "load_data", '
+    '"search_type": "symbol"}, "dependencies": []}]}'
 )
 
 CHATS = [
@@ -100,7 +103,7 @@ CHATS = [
 @dataclass
 class Scenario:
     id: str
-    kind: str  # schema | prose | truncated | think | chat
+    kind: str  # schema | prose | truncated | sampled | think | chat
     request: str  # the user's request, for the interpretation layer
     messages: list[dict[str, str]]
     max_tokens: int
@@ -117,7 +120,9 @@ class Scenario:
 def scenarios(mode: Mode) -> list[Scenario]:
     out: list[Scenario] = []
 
-    def add(kind: str, n: int, request: str, msgs: list[Message], max_tokens: int, schema: bool) -> None:
+    def add(
+        kind: str, n: int, request: str, msgs: list[Message], max_tokens: int, schema: bool, temperature: float = 0.0
+    ) -> None:
         out.append(
             Scenario(
                 id=f"{kind}-{n:02d}",
@@ -125,7 +130,7 @@ def scenarios(mode: Mode) -> list[Scenario]:
                 request=request,
                 messages=[{"role": m.role, "content": m.content} for m in msgs],
                 max_tokens=max_tokens,
-                temperature=0.0,
+                temperature=temperature,
                 json_schema=PLAN_JSON_SCHEMA if schema else None,
                 mode=mode if schema else "none",
             )
@@ -137,7 +142,9 @@ def scenarios(mode: Mode) -> list[Scenario]:
         add("prose", n, task, plan_messages(task, repo_map=REPO_MAP if n % 2 == 0 else ""), 320, False)
     for n, task in enumerate(TASKS[:4], 1):  # cut off mid-JSON, with and without a grammar
         add("truncated", n, task, plan_messages(task), 20 + 6 * n, n % 2 == 1)
-    for n, task in enumerate(TASKS[4:9], 1):
+    for n, task in enumerate(TASKS[::2], 1):  # sampled: the variety a small model shows at temperature > 0
+        add("sampled", n, task, plan_messages(task, repo_map=REPO_MAP), 320, n % 2 == 1, temperature=0.8)
+    for n, task in enumerate(TASKS[4:10], 1):
         msgs = plan_messages(task)
         msgs[0] = Message("system", msgs[0].content + "\n\n" + THINK)
         add("think", n, task, msgs, 360, False)

@@ -103,9 +103,10 @@ class OpenAIClient:
                     timeout_s=timeout_s,
                 )
             except ModelError as error:
-                # 400/422: this server rejects the parameter — try the next mode. Anything else
-                # (auth, network, overload) says nothing about capabilities, so no verdict is cached.
-                if error.status in (400, 422):
+                # The server rejects the parameter: 400/422, or (llama-cpp-python's server) a 500 whose
+                # message names `response_format`. Try the next mode. Anything else (auth, network,
+                # overload) says nothing about capabilities, so no verdict is cached.
+                if error.status in (400, 422) or "response_format" in error.message:
                     continue
                 raise
             if conforms(reply.content):
