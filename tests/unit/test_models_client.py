@@ -385,6 +385,22 @@ async def test_probe_results_persist_in_a_json_file(serve: Any, session: aiohttp
     assert CapabilityCache(path).get(f"{server.url}/v1", "small") == "json_object"
 
 
+async def test_a_500_that_names_response_format_means_unsupported(serve: Any, session: aiohttp.ClientSession) -> None:
+    """llama-cpp-python's server answers a request validation error with HTTP 500."""
+
+    async def handler(request: web.Request, payload: dict[str, Any]) -> web.StreamResponse:
+        fmt = payload.get("response_format")
+        if fmt and fmt["type"] == "json_schema":
+            detail = "1 validation error: ('body', 'response_format', 'type') Input should be 'text' or 'json_object'"
+            return web.json_response({"error": {"message": detail}}, status=500)
+        return web.json_response(completion('{"ok": true}' if fmt else "prose"))
+
+    server = await serve([handler])
+    client, sleeps = make_client(session, server.url)
+    assert await client.structured_mode("openai-compatible/small") == "json_object"
+    assert sleeps == [] and len(server.requests) == 2
+
+
 async def test_a_transient_probe_failure_caches_no_verdict(serve: Any, session: aiohttp.ClientSession) -> None:
     server = await serve([reply_with(503, {}), server_honouring("json_schema")])
     client, _ = make_client(session, server.url)
