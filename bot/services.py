@@ -45,9 +45,13 @@ class Services:
 
     def runner(self, handlers: dict[str, Handler] | None = None) -> Runner:
         if handlers is None:
-            from bot.control import HANDLERS
+            from bot.work.handlers import WorkEnv
+            from bot.work.handlers import handlers as work_handlers
 
-            handlers = dict(HANDLERS)
+            env = WorkEnv(settings=self.settings, access=self.access)
+            if self.settings.workdir is not None:
+                env.workdir = self.settings.workdir
+            handlers = work_handlers(env)
         return Runner(
             store=self.store,
             github=self.access.api,

@@ -96,6 +96,7 @@ class AgentResult:
     trajectory: list[Entry] = field(default_factory=list)
     iterations: int = 0
     hint: str = ""
+    error: EquitrError | None = None  # what stopped the run (budget, a limit, the model), for a formatted error
 
     @property
     def changed(self) -> bool:
@@ -129,6 +130,7 @@ class Agent:
         self.guard = Guard(self.limits, self.ledger)
         self.trajectory: list[Entry] = []
         self._edited: set[str] = set()
+        self.observations: list[tuple[str, str]] = []
         self._seen_paths: list[str] = []
 
     # -- the run -----------------------------------------------------------------------------------
@@ -165,14 +167,30 @@ class Agent:
                 f"no accepted change after {self.limits.max_iterations} iterations",
                 hint="Retry with more detail in the instructions, or a stronger model (`--model`).",
             )
-        except BudgetExceeded as exc:
-            result.diff = await asyncio.to_thread(self._diff, base)
-            return self._finish(result, "stopped", exc.message, hint=exc.hint or "")
-        except LimitReached as exc:
-            result.diff = await asyncio.to_thread(self._diff, base)
+        except (BudgetExceeded, LimitReached) as exc:
+            result.diff, result.error = await asyncio.to_thread(self._diff, base), exc
             return self._finish(result, "stopped", exc.message, hint=exc.hint or "")
         except ModelError as exc:
+            result.error = exc
             return self._finish(result, "failed", exc.message, hint=exc.hint or "")
+
+    async def answer(self, question: str) -> tuple[str, AgentResult]:
+        """Explore read-only, then have the supervisor answer from what the tools found."""
+        result = await self.run(Task(question, mode="ask"))
+        if result.status != "accepted":
+            return "", result
+        try:
+            reply = await self._ask(
+                "supervisor",
+                prompts.answer_messages(question=question, observations=self.observations),
+                purpose="answer",
+            )
+        except (BudgetExceeded, LimitReached, ModelError) as exc:
+            result.error = exc
+            return "", self._finish(
+                result, "failed" if isinstance(exc, ModelError) else "stopped", exc.message, hint=exc.hint or ""
+            )
+        return (reply.content or reply.thinking).strip(), result
 
     def _finish(self, result: AgentResult, status: Status, reason: str, *, hint: str = "") -> AgentResult:
         result.status, result.reason, result.hint = status, reason, hint
@@ -245,6 +263,7 @@ class Agent:
         if isinstance(params, FileParams) and params.action == "read" and result.ok:
             self._seen_paths.append(params.path)
         self._note_paths(result)
+        self.observations.append((_describe(step), result.output[:4000]))
         self.trajectory.append(Entry(iteration, "tool", _describe(step), result.ok, _first_line(result.output)))
         return result
 

@@ -74,5 +74,21 @@ def edit_messages(
     return messages
 
 
+def answer_messages(*, question: str, observations: list[tuple[str, str]], budget_chars: int = 12_000) -> list[Message]:
+    system = (
+        "You answer questions about a code repository, using only what the tools found below. Be concise and "
+        "concrete; name files and lines. If the findings do not answer the question, say what is missing."
+    )
+    parts, used = [], 0
+    for what, output in observations:
+        chunk = f"### {what}\n{output}"
+        if used + len(chunk) > budget_chars:
+            break
+        parts.append(chunk)
+        used += len(chunk)
+    user = f"Question: {question}\n\nFindings:\n" + ("\n\n".join(parts) or "(nothing was found)")
+    return [Message("system", system), Message("user", user)]
+
+
 def summary_json(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True)

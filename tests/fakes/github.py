@@ -175,6 +175,7 @@ class Repo:
     pull_commits: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     compares: dict[str, dict[str, Any]] = field(default_factory=dict)  # "base...head" → comparison
     git_dir: str | None = None  # a linked bare repository that answers refs and contents
+    clone_url: str | None = None  # where git clones from (a real remote in end-to-end tests)
 
     @property
     def full_name(self) -> str:
@@ -412,9 +413,11 @@ class FakeGitHub:
             self.set_file(full_name, path, content)
         return repo
 
-    def link_git_remote(self, full_name: str, git_dir: str) -> None:
-        """Answer branches, refs, commits and contents of `full_name` from a real (bare) git repository."""
+    def link_git_remote(self, full_name: str, git_dir: str, *, clone_url: str | None = None) -> None:
+        """Answer branches, refs, commits and contents of `full_name` from a real (bare) git repository,
+        and (with `clone_url`) send git there to clone and push."""
         self.repos[full_name].git_dir = git_dir
+        self.repos[full_name].clone_url = clone_url
 
     def add_installation(self, installation_id: int, *, repos: Iterable[str], account: str | None = None) -> None:
         repositories = list(repos)
@@ -831,7 +834,7 @@ class FakeGitHub:
                 "default_branch": repo.default_branch,
                 "html_url": f"https://github.com/{repo.full_name}",
                 "url": self._api(repo),
-                "clone_url": f"https://github.com/{repo.full_name}.git",
+                "clone_url": repo.clone_url or f"https://github.com/{repo.full_name}.git",
                 "node_id": base64.b64encode(f"010:Repository{repo.id}".encode()).decode(),
             }
         )

@@ -1,0 +1,139 @@
+"""The texts equitr writes on GitHub for a job: status comments and pull-request bodies. Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.agent.ledger import Ledger
+from bot.agent.loop import AgentResult, Entry, TestRun
+from bot.agent.report import cost_markdown, repairs_line
+from bot.interpret.result import step_json
+from bot.tools.schema import Step
+
+PHASES = ("queued", "planning", "working", "testing", "reviewing", "done", "failed", "cancelled", "stopped")
+ICON = {"done": "✅", "failed": "❌", "cancelled": "⏹️", "stopped": "⏸️"}
+
+
+@dataclass(slots=True)
+class Status:
+    """Everything the status comment shows; the runner updates it as the job moves."""
+
+    job_id: int
+    kind: str
+    requester: str
+    phase: str = "queued"
+    detail: str = ""
+    plan: list[str] = field(default_factory=list)
+    steps_done: int = 0
+    links: list[tuple[str, str]] = field(default_factory=list)
+    ledger: Ledger | None = None
+    budget_usd: float | None = None
+
+
+def describe_step(step: Step) -> str:
+    data = step_json(step)["parameters"]
+    shown = ", ".join(f"{k}={str(v)[:50]!r}" for k, v in data.items() if k not in ("content", "search", "replace"))
+    return f"`{step.tool}`({shown})"
+
+
+def status_body(status: Status) -> str:
+    icon = ICON.get(status.phase, "⏳")
+    lines = [f"### {icon} equitr `{status.kind}` — {status.phase}", ""]
+    lines.append(f"Job {status.job_id}, asked by @{status.requester}." + (f" {status.detail}" if status.detail else ""))
+    if status.plan:
+        lines += ["", "**Plan**", ""]
+        lines += [f"- [{'x' if i < status.steps_done else ' '}] {step}" for i, step in enumerate(status.plan)]
+    if status.links:
+        lines += ["", " · ".join(f"[{text}]({url})" for text, url in status.links)]
+    if status.ledger is not None and status.ledger.calls:
+        lines += [
+            "",
+            "<details><summary>Cost</summary>",
+            "",
+            cost_markdown(status.ledger, budget_usd=status.budget_usd),
+            "",
+            "</details>",
+        ]
+    lines += ["", "<sub>`/equitr status` · `/equitr cancel` · `/equitr cost` · `/equitr help`</sub>"]
+    return "\n".join(lines)
+
+
+def _tests(run: TestRun | None) -> str:
+    if run is None:
+        return "not run (no test command)"
+    return f"{'passed' if run.ok else 'failed'} — {run.summary}"
+
+
+def trajectory_markdown(entries: Sequence[Entry], *, limit: int = 60) -> str:
+    rows = ["| # | who | what | ok |", "|---|---|---|---|"]
+    for entry in entries[:limit]:
+        what = entry.what.replace("|", "\\|")
+        detail = f" — {entry.detail[:120]}".replace("|", "\\|") if entry.detail else ""
+        rows.append(f"| {entry.iteration} | {entry.actor} | {what}{detail} | {'✓' if entry.ok else '✗'} |")
+    if len(entries) > limit:
+        rows.append(f"| | | … {len(entries) - limit} more | |")
+    return "\n".join(rows)
+
+
+def pr_body(
+    *,
+    number: int,
+    title: str,
+    result: AgentResult,
+    test_command: str,
+    budget_usd: float,
+    requester: str,
+    job_id: int,
+) -> str:
+    files = sorted({line[6:] for line in result.diff.splitlines() if line.startswith("+++ b/")})
+    return "\n".join(
+        [
+            f"Fixes #{number}",
+            "",
+            f"equitr's change for **{title}**, asked by @{requester} (job {job_id}).",
+            "",
+            "### What changed and why",
+            "",
+            result.reason or "The supervisor accepted the change.",
+            "",
+            *(f"- `{f}`" for f in files),
+            "",
+            "### Tests",
+            "",
+            f"Command: `{test_command or '(none configured)'}`",
+            "",
+            "| | result |",
+            "|---|---|",
+            f"| before | {_tests(result.tests_before)} |",
+            f"| after | {_tests(result.tests_after)} |",
+            "",
+            "### Cost",
+            "",
+            cost_markdown(result.ledger, budget_usd=budget_usd),
+            "",
+            "<details><summary>Trajectory</summary>",
+            "",
+            trajectory_markdown(result.trajectory),
+            "",
+            "</details>",
+            "",
+            "<sub>This is a draft: review it like any other contribution. Ask for changes with "
+            f"`/equitr fix <instructions>` on #{number}.</sub>",
+        ]
+    )
+
+
+def plan_body(*, steps: Sequence[Step], estimate_usd: float, model: str, fallback: bool, ledger: Ledger) -> str:
+    lines = ["### equitr plan", ""]
+    if fallback:
+        lines += ["The model's plan could not be used, so this is the keyword fallback plan.", ""]
+    lines += [f"- [ ] {describe_step(s)}" for s in steps] or ["(no steps)"]
+    lines += [
+        "",
+        f"Estimated cost to carry it out with `{model}`: **${estimate_usd:.4f}** (planning so far: "
+        f"${ledger.total_usd:.4f}). Nothing was changed. Run it with `/equitr fix`.",
+        "",
+        repairs_line(ledger),
+    ]
+    return "\n".join(lines)

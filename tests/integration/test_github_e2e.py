@@ -1,0 +1,330 @@
+"""GitHub workflows end to end: a real ASGI app and runner, a fake GitHub that checks every request against
+GitHub's OpenAPI description, a real git remote over HTTP on loopback that checks the installation token,
+the real sandbox, and a deterministic scripted model (not a real model) where a strong model's behaviour is
+needed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot import services as services_mod
+from bot.app import create_app
+from bot.asgi import call
+from bot.errors import ModelError
+from bot.models.client import ChatModel
+from bot.repoconfig import EffectiveSettings
+from bot.runner import Outcome
+from bot.settings import Settings
+from bot.work.handlers import WorkEnv
+from bot.work.handlers import handlers as work_handlers
+from tests.conftest import SECRET, headers, make_repo, payload
+from tests.fakes.fixtures import AppKey
+from tests.fakes.git_remote import GitRemote
+from tests.fakes.github import FakeGitHub
+from tests.fakes.scripted_model import ScriptedModel
+
+REPO = "octo/repo"
+CANARY = "ghp_CANARYcanaryCANARYcanary0123456789"
+
+PLAN = json.dumps(
+    {
+        "execution_steps": [
+            {"step": 1, "tool": "search", "parameters": {"query": "def mean"}, "dependencies": []},
+            {
+                "step": 2,
+                "tool": "file",
+                "parameters": {
+                    "action": "edit",
+                    "path": "mathutil.py",
+                    "search": "(len(values) + 1)",
+                    "replace": "len(values)",
+                },
+                "dependencies": [1],
+            },
+        ]
+    }
+)
+ACCEPT = '{"decision": "accept", "reason": "mean() now divides by the number of values"}'
+
+
+@dataclass
+class World:
+    app: Any
+    services: services_mod.Services
+    fake: FakeGitHub
+    bare: Path
+    model: ScriptedModel
+    run: Callable[[int], Any]
+    logs: list[str]
+
+
+@pytest.fixture
+async def world(
+    tmp_path: Path,
+    fake_github: FakeGitHub,
+    github_app_key: AppKey,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> AsyncIterator[World]:
+    monkeypatch.setenv("GITHUB_TOKEN_CANARY", CANARY)  # planted: must never come out anywhere
+    caplog.set_level(logging.DEBUG)
+    source = make_repo(tmp_path)
+    with GitRemote(tmp_path / "served", token_ok=lambda t: t in fake_github.tokens) as remote:
+        bare = remote.add_bare(f"{REPO}.git", source)
+        fake_github.add_repo(REPO)
+        fake_github.link_git_remote(REPO, str(bare), clone_url=remote.url(f"{REPO}.git"))
+        fake_github.add_installation(7, repos=[REPO])
+        fake_github.add_issue(
+            REPO, title="mean() returns the wrong value", body="mean([1, 2, 3]) gives 1.5", user="alice"
+        )
+        fake_github.set_permission(REPO, "alice", "write")
+        settings = Settings(
+            EQUITR_DB=tmp_path / "equitr.db",
+            GH_SECRET=SECRET,
+            GH_APP_ID=github_app_key.app_id,
+            GH_PRIVATE_KEY=github_app_key.pem.get_secret_value(),
+            GITHUB_API_URL=fake_github.base_url,
+            EQUITR_WORKDIR=tmp_path / "work",
+            EQUITR_SANDBOX="bwrap" if shutil.which("bwrap") else "none",
+            EQUITR_SUPERVISOR_MODEL="openai/gpt-4.1-mini",
+            EQUITR_WORKER_MODEL="ollama/qwen3:30b",
+        )
+        services = services_mod.build(settings)
+        model = ScriptedModel([])
+
+        def factory(session: aiohttp.ClientSession, effective: EffectiveSettings) -> ChatModel:
+            return model
+
+        env = WorkEnv(settings=settings, access=services.access, model_factory=factory, workdir=tmp_path / "work")
+        runner = services.runner(work_handlers(env))
+        runner.lease_s = 0.6
+        async with aiohttp.ClientSession() as session:
+            app = create_app(
+                dispatcher=services.dispatcher(services_mod.session_factory(services, session)), secret=SECRET
+            )
+            yield World(app, services, fake_github, bare, model, runner.run, caplog.messages)
+        services.close()
+    # Nothing secret anywhere: comments, PR bodies, reviews, commits, branch names, logs.
+    tokens = [t for t in fake_github.tokens if t.startswith("ghs_")]
+    texts = [json.dumps(c.json) for c in fake_github.calls if c.json] + caplog.messages
+    texts.append(
+        subprocess.run(
+            ["git", "--git-dir", str(bare), "log", "--all", "--format=%B%n%an%n%ae"], capture_output=True, text=True
+        ).stdout
+    )
+    texts.append(subprocess.run(["git", "--git-dir", str(bare), "branch", "-a"], capture_output=True, text=True).stdout)
+    for secret in [CANARY, SECRET, *tokens]:
+        assert not any(secret in t for t in texts), "a secret leaked"
+
+
+async def comment(w: World, body: str, *, login: str = "alice", number: int = 1, pr: bool = False) -> tuple[int, Any]:
+    made = w.fake.add_comment(REPO, number, body, user=login)
+    data = payload("issue_comment", "created")
+    data["repository"]["full_name"] = REPO
+    data["installation"] = {"id": 7, "node_id": "x"}
+    data["issue"]["number"] = number
+    if pr:
+        data["issue"]["pull_request"] = {"url": "x"}
+    else:
+        data["issue"].pop("pull_request", None)
+    data["comment"].update(id=made["id"], body=body)
+    for who in (data["sender"], data["comment"]["user"]):
+        who.update(login=login, type="User")
+    raw = json.dumps(data).encode()
+    return await call(w.app, "POST", "/webhook", body=raw, headers=headers(raw, "issue_comment", f"d-{made['id']}"))
+
+
+async def run_job(w: World, answer: Any) -> Outcome:
+    assert answer.get("jobs"), answer
+    outcome = await w.run(answer["jobs"][0])
+    assert outcome is not None
+    return outcome
+
+
+def branch_file(w: World, branch: str, path: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(w.bare), "show", f"{branch}:{path}"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def status_comment(w: World, job_id: int) -> str:
+    (found,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if f"<!-- equitr:status:{job_id} -->" in c["body"]]
+    return str(found)
+
+
+# -- /equitr fix ---------------------------------------------------------------------------------------------
+
+
+async def test_fix_opens_one_draft_pr_and_a_second_fix_updates_it(world: World) -> None:
+    w = world
+    w.model.script += [PLAN, ACCEPT]
+    status, answer = await comment(w, "/equitr fix")
+    assert status == 202
+    outcome = await run_job(w, answer)
+    assert outcome.state == "done", outcome
+    assert "len(values)\n" in branch_file(w, "equitr/issue-1", "mathutil.py")
+    (pr,) = [p for p in w.fake.repo(REPO).pulls.values()]
+    assert pr["draft"] is True and pr["head"]["ref"] == "equitr/issue-1" and pr["base"]["ref"] == "main"
+    assert pr["body"].startswith("Fixes #1")
+    assert "| before | failed" in pr["body"] and "| after | passed" in pr["body"]
+    assert "| openai/gpt-4.1-mini | supervisor |" in pr["body"] and "<details><summary>Trajectory" in pr["body"]
+    body = status_comment(w, answer["jobs"][0])
+    assert "— done" in body and "PR #" in body and "| model | role | calls |" in body
+    assert w.fake.reactions_on_comment(w.fake.issue_comments(REPO, 1)[0]["id"]) == ["eyes"]
+    assert w.fake.calls_for("pulls/request-reviewers")
+
+    w.model.script += [PLAN.replace('len(values)"', 'max(len(values), 1)"'), ACCEPT]
+    status, answer = await comment(w, "/equitr fix guard against an empty list")
+    outcome = await run_job(w, answer)
+    assert outcome.state == "done", outcome
+    assert len(w.fake.repo(REPO).pulls) == 1  # the same PR, updated
+    assert "max(len(values), 1)" in branch_file(w, "equitr/issue-1", "mathutil.py")
+    assert len(w.fake.calls_for("pulls/update")) == 1
+
+
+async def test_unauthorised_commenter_gets_one_polite_reply_and_no_job(world: World) -> None:
+    w = world
+    w.fake.set_permission(REPO, "eve", "read")
+    for _ in range(2):
+        status, answer = await comment(w, "/equitr fix", login="eve")
+        assert (status, answer["status"]) == (200, "not authorised")
+    assert w.services.store.jobs() == []
+
+
+async def test_unknown_model_gives_a_formatted_error_with_the_closest_names(world: World) -> None:
+    w = world
+    status, answer = await comment(w, "/equitr fix --model openai/gpt-41-mini")
+    outcome = await run_job(w, answer)
+    assert outcome.state == "failed"
+    (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
+    assert "openai/gpt-4.1-mini" in error and "Suggestions" in error and "Recovery" in error
+    assert "Traceback" not in error
+
+
+async def test_budget_too_low_says_what_would_have_sufficed(world: World) -> None:
+    w = world
+    w.model.cost_per_call = 0.03
+    w.model.script += ["I will look around first."] * 5
+    status, answer = await comment(w, "/equitr fix --budget 0.05")
+    outcome = await run_job(w, answer)
+    assert outcome.state == "failed" and "budget" in outcome.reason
+    (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
+    assert "/equitr retry --budget" in error and "Budget" in error
+    assert len(w.model.seen) == 2  # 0.03 + 0.03 crossed 0.05: no third call
+
+
+async def test_model_server_down_gives_recovery_steps(world: World) -> None:
+    w = world
+    w.model.script.append(
+        ModelError(
+            "Cannot reach the model server at http://127.0.0.1:1 (connection refused).",
+            retryable=True,
+            hint="Is it running? Set OPENAI_BASE_URL.",
+        )
+    )
+    status, answer = await comment(w, "/equitr fix")
+    outcome = await run_job(w, answer)
+    assert outcome.state == "failed"
+    (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
+    assert "Cannot reach the model server" in error and "/equitr retry" in error
+
+
+async def test_cancel_mid_job(world: World) -> None:
+    w = world
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow(messages: Any) -> str:
+        loop.call_soon_threadsafe(started.set)
+        import time
+
+        time.sleep(1.5)  # a model thinking: the job is running when the cancel arrives
+        return "still thinking"
+
+    w.model.script += [slow] * 10
+    status, answer = await comment(w, "/equitr fix")
+    job = asyncio.create_task(run_job(w, answer))
+    await asyncio.wait_for(started.wait(), 30)
+    status, cancel = await comment(w, "/equitr cancel")
+    assert status == 202
+    outcome = await asyncio.wait_for(job, 20)
+    assert outcome.state == "cancelled"
+    assert w.services.store.get(answer["jobs"][0]).state == "cancelled"  # type: ignore[union-attr]
+    assert "cancelled" in status_comment(w, answer["jobs"][0])
+    assert (
+        "equitr/issue-1"
+        not in subprocess.run(["git", "--git-dir", str(w.bare), "branch"], capture_output=True, text=True).stdout
+    )
+    await run_job(w, cancel)
+    assert any("Cancelling: job" in c["body"] for c in w.fake.issue_comments(REPO, 1))
+
+
+# -- review ----------------------------------------------------------------------------------------------------
+
+PATCH = "@@ -1,3 +1,4 @@\n def add(a, b):\n-    return a + b\n+    total = a - b\n+    return total\n \n"
+
+
+async def open_pr(w: World, *, action: str = "opened", delivery: str = "pr-1") -> tuple[int, Any]:
+    number = 2
+    if number not in w.fake.repo(REPO).pulls:
+        w.fake.add_pull(
+            REPO,
+            title="Add add()",
+            user="bob",
+            head="feature",
+            base="main",
+            files=[{"filename": "calc.py", "patch": PATCH}],
+        )
+    pr = w.fake.pull(REPO, number)
+    data = payload("pull_request", "opened")
+    data["action"] = action
+    data["repository"]["full_name"] = REPO
+    data["installation"] = {"id": 7, "node_id": "x"}
+    data["pull_request"].update(number=number, draft=False, state="open")
+    data["pull_request"]["head"]["sha"] = pr["head"]["sha"]
+    data["pull_request"]["user"].update(login="bob", type="User")
+    data["sender"].update(login="bob", type="User")
+    raw = json.dumps(data).encode()
+    return await call(w.app, "POST", "/webhook", body=raw, headers=headers(raw, "pull_request", delivery))
+
+
+async def test_review_posts_one_review_with_inline_comments_on_diff_lines_only(world: World) -> None:
+    w = world
+    proposals = json.dumps(
+        {
+            "comments": [
+                {"line": 2, "body": "This subtracts; `add` should add.", "suggestion": "    total = a + b"},
+                {"line": 40, "body": "A line that is not in the diff."},
+            ]
+        }
+    )
+    w.model.script += ["- Adds `add()`\n- Risk: wrong operator", proposals]
+    status, answer = await open_pr(w)
+    assert status == 202
+    outcome = await run_job(w, answer)
+    assert outcome.state == "done", outcome
+    (review,) = w.fake.pull_reviews(REPO, 2)
+    assert "equitr review" in review["body"] and "1 proposed comment(s) were dropped" in review["body"]
+    (inline,) = [c for c in w.fake.review_comments.values()]
+    assert inline["line"] == 2 and "```suggestion\n    total = a + b\n```" in inline["body"]
+    summary = [c for c in w.fake.issue_comments(REPO, 2) if "<!-- equitr:review-summary:2 -->" in c["body"]]
+    assert len(summary) == 1
+
+    # The same head again (a redelivery under a new id, or synchronize with no new commit): no second review.
+    status, _ = await open_pr(w, action="synchronize", delivery="pr-2")
+    assert status == 200
+    status, answer = await comment(w, "/equitr review", number=2, pr=True)
+    outcome = await run_job(w, answer)
+    assert outcome.state == "done" and "already reviewed" in outcome.reason
+    assert len(w.fake.pull_reviews(REPO, 2)) == 1
