@@ -204,7 +204,7 @@ async def test_unauthorised_commenter_gets_one_polite_reply_and_no_job(world: Wo
 
 async def test_unknown_model_gives_a_formatted_error_with_the_closest_names(world: World) -> None:
     w = world
-    status, answer = await comment(w, "/equitr fix --model openai/gpt-41-mini")
+    _, answer = await comment(w, "/equitr fix --model openai/gpt-41-mini")
     outcome = await run_job(w, answer)
     assert outcome.state == "failed"
     (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
@@ -216,7 +216,7 @@ async def test_budget_too_low_says_what_would_have_sufficed(world: World) -> Non
     w = world
     w.model.cost_per_call = 0.03
     w.model.script += ["I will look around first."] * 5
-    status, answer = await comment(w, "/equitr fix --budget 0.05")
+    _, answer = await comment(w, "/equitr fix --budget 0.05")
     outcome = await run_job(w, answer)
     assert outcome.state == "failed" and "budget" in outcome.reason
     (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
@@ -233,7 +233,7 @@ async def test_model_server_down_gives_recovery_steps(world: World) -> None:
             hint="Is it running? Set OPENAI_BASE_URL.",
         )
     )
-    status, answer = await comment(w, "/equitr fix")
+    _, answer = await comment(w, "/equitr fix")
     outcome = await run_job(w, answer)
     assert outcome.state == "failed"
     (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
