@@ -96,6 +96,7 @@ class AgentResult:
     trajectory: list[Entry] = field(default_factory=list)
     iterations: int = 0
     hint: str = ""
+    test_command: str = ""
     error: EquitrError | None = None  # what stopped the run (budget, a limit, the model), for a formatted error
 
     @property
@@ -136,7 +137,13 @@ class Agent:
     # -- the run -----------------------------------------------------------------------------------
 
     async def run(self, task: Task) -> AgentResult:
-        result = AgentResult(status="stopped", reason="", ledger=self.ledger, trajectory=self.trajectory)
+        result = AgentResult(
+            status="stopped",
+            reason="",
+            ledger=self.ledger,
+            trajectory=self.trajectory,
+            test_command=self.tools.test_command,
+        )
         base = await asyncio.to_thread(self._head)
         try:
             if task.mode == "fix":

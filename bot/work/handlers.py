@@ -384,7 +384,7 @@ async def open_or_update_pr(
         number=job.number,
         title=str(issue.get("title", "")),
         result=result,
-        test_command=p.effective.test_command or "(detected)",
+        test_command=result.test_command,
         budget_usd=p.effective.budget_usd,
         requester=job.requester,
         job_id=job.id,

@@ -180,6 +180,7 @@ async def test_fix_opens_one_draft_pr_and_a_second_fix_updates_it(world: World) 
     assert "| before | failed" in pr["body"] and "| after | passed" in pr["body"]
     assert "| openai/gpt-4.1-mini | supervisor |" in pr["body"] and "<details><summary>Trajectory" in pr["body"]
     body = status_comment(w, answer["jobs"][0])
+    print(f"\n--- status comment ---\n{body}\n--- pull request body ---\n{pr['body']}")
     assert "— done" in body and "PR #" in body and "| model | role | calls |" in body
     assert w.fake.reactions_on_comment(w.fake.issue_comments(REPO, 1)[0]["id"]) == ["eyes"]
     assert w.fake.calls_for("pulls/request-reviewers")
@@ -220,6 +221,7 @@ async def test_budget_too_low_says_what_would_have_sufficed(world: World) -> Non
     outcome = await run_job(w, answer)
     assert outcome.state == "failed" and "budget" in outcome.reason
     (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
+    print(f"\n--- error comment ---\n{error}")
     assert "/equitr retry --budget" in error and "Budget" in error
     assert len(w.model.seen) == 2  # 0.03 + 0.03 crossed 0.05: no third call
 
@@ -315,6 +317,7 @@ async def test_review_posts_one_review_with_inline_comments_on_diff_lines_only(w
     outcome = await run_job(w, answer)
     assert outcome.state == "done", outcome
     (review,) = w.fake.pull_reviews(REPO, 2)
+    print(f"\n--- review ---\n{review['body']}")
     assert "equitr review" in review["body"] and "1 proposed comment(s) were dropped" in review["body"]
     (inline,) = [c for c in w.fake.review_comments.values()]
     assert inline["line"] == 2 and "```suggestion\n    total = a + b\n```" in inline["body"]
