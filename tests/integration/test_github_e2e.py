@@ -79,7 +79,16 @@ async def world(
 ) -> AsyncIterator[World]:
     monkeypatch.setenv("GITHUB_TOKEN_CANARY", CANARY)  # planted: must never come out anywhere
     caplog.set_level(logging.DEBUG)
-    source = make_repo(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-CANARYcanaryCANARYcanary0123")
+    # A test that prints its environment: whatever the sandbox lets through ends up in the test output,
+    # which equitr shows to the model and summarises on GitHub.
+    sample = tmp_path / "sample_src"
+    shutil.copytree(Path(__file__).parents[1] / "data" / "sample_repo", sample)
+    (sample / "test_env.py").write_text(
+        "import os\n\n\ndef test_env():\n    env = sorted(os.environ.items())\n"
+        "    assert not any('CANARY' in v for _, v in env), env\n"
+    )
+    source = make_repo(tmp_path, sample)
     with GitRemote(tmp_path / "served", token_ok=lambda t: t in fake_github.tokens) as remote:
         bare = remote.add_bare(f"{REPO}.git", source)
         fake_github.add_repo(REPO)
@@ -124,7 +133,8 @@ async def world(
         ).stdout
     )
     texts.append(subprocess.run(["git", "--git-dir", str(bare), "branch", "-a"], capture_output=True, text=True).stdout)
-    for secret in [CANARY, SECRET, *tokens]:
+    texts += [m.content for _, messages in model.seen for m in messages]  # everything the model was shown
+    for secret in [CANARY, SECRET, "sk-CANARYcanary", *tokens]:
         assert not any(secret in t for t in texts), "a secret leaked"
 
 

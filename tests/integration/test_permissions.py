@@ -165,3 +165,41 @@ def _drain(services: services_mod.Services) -> list[dict[str, Any]]:
     from bot.cli import _drain_notices
 
     return _drain_notices(services)
+
+
+async def test_every_comment_and_label_example_turned_into_a_command(
+    env: tuple[Any, services_mod.Services, FakeGitHub],
+) -> None:
+    """The vendored examples again, now carrying `/equitr help` or the trigger label: exactly the created
+    comments and the `labeled` issues events become jobs; edited and deleted comments never do."""
+    from tests.conftest import webhook_payloads
+
+    app, services, fake = env
+    fake.set_permission(REPO, "alice", "write")
+    expected = 0
+    for i, (event, path) in enumerate(webhook_payloads()):
+        if event not in ("issue_comment", "issues"):
+            continue
+        data = json.loads(path.read_text())
+        data["repository"]["full_name"] = REPO
+        data["installation"] = {"id": INSTALLATION, "node_id": "x"}
+        data["sender"].update(login="alice", type="User")
+        data["issue"]["number"] = 1
+        data["issue"]["state"] = "open"
+        data["issue"]["updated_at"] = f"2026-11-21T00:00:{i % 60:02d}Z"  # distinct events, not redeliveries
+        if event == "issue_comment":
+            data["comment"]["id"] = 10_000 + i
+            data["comment"].update(
+                body="/equitr help",
+                user={**data["comment"]["user"], "login": "alice", "type": "User"},
+                performed_via_github_app=None,
+            )
+            expected += data["action"] == "created"
+        elif data["action"] == "labeled":
+            data["label"]["name"] = "equitr"
+            expected += 1
+        body = json.dumps(data).encode()
+        status, answer = await call(app, "POST", "/webhook", body=body, headers=headers(body, event, f"c-{i}"))
+        assert status in (200, 202), (path, answer)
+    kinds = sorted(j.kind for j in services.store.jobs(limit=1000))
+    assert len(kinds) == expected and set(kinds) == {"help", "fix"}
