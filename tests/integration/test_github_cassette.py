@@ -1,0 +1,160 @@
+"""`/equitr plan` and `/equitr fix` end to end with **recorded real model traffic**: SmolLM2 served by
+llama.cpp's OpenAI-compatible server, through the real `ModelClient`, replayed with vcrpy (recording off).
+GitHub is the OpenAPI-checked fake, git a real remote on loopback.
+
+Re-record (needs the `local` extra and `llama-cpp-python[server]`):
+    python -m llama_cpp.server --model "$(python -c 'from bot.models.local import smollm2_path as p; print(p())')" \\
+        --model_alias smollm2 --host 127.0.0.1 --port 8011 --n_ctx 8192 &
+    EQUITR_RECORD=1 python -m pytest tests/integration/test_github_cassette.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import vcr
+
+from bot import services as services_mod
+from bot.app import create_app
+from bot.asgi import call
+from bot.settings import Settings
+from bot.work.handlers import WorkEnv
+from bot.work.handlers import handlers as work_handlers
+from tests.conftest import SECRET, headers, make_repo, payload
+from tests.fakes.fixtures import AppKey
+from tests.fakes.git_remote import GitRemote
+from tests.fakes.github import FakeGitHub
+
+REPO = "octo/repo"
+CASSETTES = Path(__file__).parents[2] / "cassettes" / "e2e"
+MODEL_PORT = 8011
+RECORD = os.environ.get("EQUITR_RECORD") == "1"
+
+
+def only_the_model(request: Any) -> Any:
+    """Record (and match) only the model server's traffic; GitHub and git go to their local fakes."""
+    return request if f":{MODEL_PORT}/" in request.uri else None
+
+
+_TIMINGS = re.compile(rb"\d+\.\d+ ?s\b")
+
+
+def same_body_but_timings(r1: Any, r2: Any) -> None:
+    """Test output in prompts carries durations ("2 passed in 0.68s"); everything else must be identical."""
+    a, b = (_TIMINGS.sub(b"T", _raw(r.body)) for r in (r1, r2))
+    assert a == b, "request bodies differ"
+
+
+def _raw(body: Any) -> bytes:
+    if isinstance(body, (dict, list)):  # the aiohttp stub keeps a `json=` payload as the object
+        return json.dumps(body, sort_keys=True).encode()
+    if isinstance(body, str):
+        body = body.encode()
+    if isinstance(body, bytes):
+        try:
+            return json.dumps(json.loads(body), sort_keys=True).encode()
+        except ValueError:
+            return body
+    return b""
+
+
+RECORDER = vcr.VCR(
+    cassette_library_dir=str(CASSETTES),
+    record_mode="all" if RECORD else "none",
+    match_on=["method", "uri", "body_but_timings"],
+    filter_headers=["authorization", "x-api-key"],
+    before_record_request=only_the_model,
+    decode_compressed_response=True,
+)
+RECORDER.register_matcher("body_but_timings", same_body_but_timings)
+
+
+@pytest.fixture
+async def world(tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey) -> AsyncIterator[Any]:
+    source = make_repo(tmp_path)
+    with GitRemote(tmp_path / "served", token_ok=lambda t: t in fake_github.tokens) as remote:
+        bare = remote.add_bare(f"{REPO}.git", source)
+        fake_github.add_repo(REPO)
+        fake_github.link_git_remote(REPO, str(bare), clone_url=remote.url(f"{REPO}.git"))
+        fake_github.add_installation(7, repos=[REPO])
+        fake_github.add_issue(
+            REPO,
+            title="mean() returns the wrong value",
+            body="mean([1, 2, 3]) gives 1.5 instead of 2.0; see mathutil.py",
+            user="alice",
+        )
+        fake_github.set_permission(REPO, "alice", "write")
+        settings = Settings(
+            EQUITR_DB=tmp_path / "equitr.db",
+            GH_SECRET=SECRET,
+            GH_APP_ID=github_app_key.app_id,
+            GH_PRIVATE_KEY=github_app_key.pem.get_secret_value(),
+            GITHUB_API_URL=fake_github.base_url,
+            EQUITR_WORKDIR=tmp_path / "work",
+            EQUITR_SANDBOX="bwrap" if shutil.which("bwrap") else "none",
+            EQUITR_SUPERVISOR_MODEL="openai-compatible/smollm2",
+            OPENAI_BASE_URL=f"http://127.0.0.1:{MODEL_PORT}/v1",
+            OPENAI_API_KEY="sk-recording-placeholder-not-a-key",
+        )
+        services = services_mod.build(settings)
+        runner = services.runner(
+            work_handlers(WorkEnv(settings=settings, access=services.access, workdir=tmp_path / "work"))
+        )
+        async with aiohttp.ClientSession() as session:
+            app = create_app(
+                dispatcher=services.dispatcher(services_mod.session_factory(services, session)), secret=SECRET
+            )
+            yield app, runner, fake_github
+        services.close()
+
+
+async def command(app: Any, fake: FakeGitHub, body: str) -> list[int]:
+    made = fake.add_comment(REPO, 1, body, user="alice")
+    data = payload("issue_comment", "created")
+    data["repository"]["full_name"] = REPO
+    data["installation"] = {"id": 7, "node_id": "x"}
+    data["issue"]["number"] = 1
+    data["issue"].pop("pull_request", None)
+    data["comment"].update(id=made["id"], body=body)
+    for who in (data["sender"], data["comment"]["user"]):
+        who.update(login="alice", type="User")
+    raw = json.dumps(data).encode()
+    status, answer = await call(
+        app, "POST", "/webhook", body=raw, headers=headers(raw, "issue_comment", f"d{made['id']}")
+    )
+    assert status == 202, answer
+    return list(answer["jobs"])
+
+
+async def test_plan_with_recorded_smollm2(world: Any) -> None:
+    app, runner, fake = world
+    (job_id,) = await command(app, fake, "/equitr plan")
+    with RECORDER.use_cassette("plan-smollm2.yaml") as cassette:
+        outcome = await runner.run(job_id)
+    assert outcome is not None and outcome.state == "done", outcome
+    assert cassette.play_count >= 1 or RECORD  # real replies were played back, not invented
+    (answer,) = [c["body"] for c in fake.issue_comments(REPO, 1) if f"<!-- equitr:answer:{job_id} -->" in c["body"]]
+    assert "### equitr plan" in answer and "- [ ] " in answer and "Estimated cost" in answer
+    assert "Interpretation layer:" in answer
+    print(answer)
+
+
+async def test_fix_with_recorded_smollm2_ends_with_a_clear_status(world: Any) -> None:
+    app, runner, fake = world
+    (job_id,) = await command(app, fake, "/equitr fix --budget 1")
+    with RECORDER.use_cassette("fix-smollm2.yaml") as cassette:
+        outcome = await runner.run(job_id)
+    assert outcome is not None and outcome.state in ("done", "failed"), outcome
+    assert cassette.play_count >= 1 or RECORD
+    (status,) = [c["body"] for c in fake.issue_comments(REPO, 1) if f"<!-- equitr:status:{job_id} -->" in c["body"]]
+    assert "| openai-compatible/smollm2 | supervisor |" in status
+    assert "Traceback" not in status
+    print(status)
