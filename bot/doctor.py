@@ -37,8 +37,32 @@ async def run_checks() -> list[Check]:
         checks.append(Check("webhook server", status, exc.message, exc.hint or ""))
     checks.append(await _github(settings))
     checks.append(_queue(settings))
+    checks.extend(await _models(settings))
     checks.extend(_tools(settings))
     return checks
+
+
+async def _models(settings: Settings) -> list[Check]:
+    from bot.models.manager import ModelManager, choose_model
+
+    supervisor, embedded = choose_model(settings.supervisor_model)
+    worker = settings.worker_model or supervisor
+    manager = ModelManager.from_settings(settings)
+    out = []
+    for role, name in (("supervisor", supervisor), ("worker", worker)):
+        if role == "worker" and name == supervisor:
+            continue
+        found = await manager.check_availability(name, refresh=True)
+        label = f"model ({role}{', embedded default' if embedded and role == 'supervisor' else ''})"
+        out.append(
+            Check(
+                label,
+                "ok" if found.ok else "fail",
+                f"{name}: {found.message}",
+                "" if found.ok else "see `equitr models check NAME` and docs/models.md",
+            )
+        )
+    return out
 
 
 async def _github(settings: Settings) -> Check:

@@ -1,0 +1,79 @@
+"""The command line as a user runs it: real processes, real files, no GitHub."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import payload
+
+COMMANDS = ["serve", "worker", "jobs", "replay", "run", "models", "interpret", "doctor", "action"]
+
+
+def equitr(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("GH_", "GITHUB_", "EQUITR_", "OPENAI_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_everywhere(command: str, tmp_path: Path) -> None:
+    proc = equitr(command, "--help", cwd=tmp_path)
+    assert proc.returncode == 0 and "usage: equitr" in proc.stdout
+
+
+def test_replay_dry_run_goes_through_the_server_path(tmp_path: Path) -> None:
+    data = payload("issue_comment", "created")
+    data["comment"]["body"] = "/equitr help"
+    (tmp_path / "comment.json").write_text(json.dumps(data))
+    proc = equitr("replay", "--event", "issue_comment", "comment.json", "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "POST /webhook → 202" in proc.stdout
+    assert (
+        "[dry-run] GET https://api.github.com/repos/Codertocat/Hello-World/collaborators/Codertocat/permission"
+        in proc.stdout
+    )
+    assert "/reactions" in proc.stdout and "→ done: help posted" in proc.stdout
+    assert not (tmp_path / "equitr.db").exists()  # a dry run leaves nothing behind
+
+
+def test_replay_of_bad_input_is_a_clear_4xx(tmp_path: Path) -> None:
+    (tmp_path / "list.json").write_text("[1, 2]")
+    proc = equitr("replay", "--event", "issues", "list.json", "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 1 and "400" in proc.stdout and "Traceback" not in proc.stderr
+    proc = equitr("replay", "--event", "issues", "missing.json", cwd=tmp_path)
+    assert proc.returncode == 1 and "cannot read missing.json" in proc.stderr
+
+
+def test_serve_refuses_an_empty_secret(tmp_path: Path) -> None:
+    proc = equitr("serve", cwd=tmp_path, env={"GH_APP_ID": "1", "GH_PRIVATE_KEY": "x", "GH_SECRET": ""})
+    assert proc.returncode == 1
+    assert "GH_SECRET is set but empty" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_jobs_json_and_doctor(tmp_path: Path) -> None:
+    proc = equitr("jobs", "--json", cwd=tmp_path)
+    assert proc.returncode == 0 and json.loads(proc.stdout) == []
+    proc = equitr("doctor", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout  # local mode: warnings, nothing failing
+    assert "✓ settings: loaded (mode: local)" in proc.stdout and "! github:" in proc.stdout
+    assert "✓ queue: sqlite" in proc.stdout
+    bad = equitr(
+        "doctor",
+        cwd=tmp_path,
+        env={"GH_APP_ID": "1", "GH_SECRET": "s3cret-value", "EQUITR_SUPERVISOR_MODEL": "openai/gpt-41-mini"},
+    )
+    assert bad.returncode == 1
+    assert "✗ webhook server: GH_PRIVATE_KEY is not set" in bad.stdout
+    assert "openai/gpt-4.1-mini" in bad.stdout  # the closest valid model name
