@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     interp.add_argument("--request", required=True, help="the user's request the reply answers")
     interp.add_argument("file", nargs="?", default="-", help="the reply (a file, or - for stdin)")
 
+    report = sub.add_parser("report", help="what the jobs did, cost and took")
+    report.add_argument("--since", default="7d", help="period: 12h, 7d, 4w (default 7d)")
+
     sub.add_parser("doctor", help="check settings, credentials, queue and sandbox; say what to fix")
     action_cmd.add_parser(sub)
     return parser
@@ -325,7 +328,23 @@ def cmd_interpret(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from bot import settings as settings_mod
+    from bot.report import parse_since, render
+    from bot.store import open_store
+
+    since = parse_since(args.since)
+    settings = settings_mod.load()
+    store = open_store(db=settings.db, redis_url=settings.redis_url)
+    try:
+        print(render(store.jobs(limit=100_000), since_s=since))
+    finally:
+        store.close()
+    return 0
+
+
 COMMANDS = {
+    "report": cmd_report,
     "action": action_cmd.command,
     "run": cmd_run,
     "models": cmd_models,

@@ -426,8 +426,13 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
     pull = await gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
     head = str(pull["head"]["sha"])
     auto = bool(job.args.get("auto"))
-    if auto and (not p.config.review.auto or (pull.get("draft") and p.config.review.skip_drafts)):
-        return Outcome("done", "automatic review switched off or draft pull request")
+    if auto:
+        cfg = p.config.review
+        author_is_bot = (pull.get("user") or {}).get("type") == "Bot"
+        if not cfg.auto or job.args.get("action") not in cfg.on:
+            return Outcome("done", "automatic review is switched off for this event in .equitr.toml")
+        if (pull.get("draft") and cfg.skip_drafts) or (author_is_bot and cfg.skip_bots):
+            return Outcome("done", "draft or bot-authored pull request: no automatic review")
     reviewed = await _reviewed_shas(gh, job.repo, job.number)
     if head in reviewed:
         return Outcome("done", f"head {head[:10]} was already reviewed")
