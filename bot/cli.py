@@ -140,7 +140,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from bot import services as services_mod
     from bot import settings as settings_mod
 
+    from bot.server import init_sentry
+
     settings = settings_mod.load()
+    init_sentry(settings)
     services = services_mod.build(settings)
     runner = services.runner()
     services.bind_worker(runner)

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def build_app(settings: Settings, *, workers: int) -> Starlette:
     services = services_mod.build(settings)
-    _init_sentry(settings)
+    init_sentry(settings)
     session_holder: dict[str, aiohttp.ClientSession] = {}
 
     async def github(installation_id: int | None):  # type: ignore[no-untyped-def]
@@ -49,7 +49,7 @@ def build_app(settings: Settings, *, workers: int) -> Starlette:
     return create_app(dispatcher=services.dispatcher(github), secret=secret, lifespan=lifespan, health=services.health)
 
 
-def _init_sentry(settings: Settings) -> None:
+def init_sentry(settings: Settings) -> None:
     if settings.sentry_dsn is None:
         return
     import sentry_sdk

@@ -19,6 +19,7 @@ class GitRemote:
         self.root = root
         self.token_ok = token_ok
         self.requests: list[tuple[str, str, bool]] = []  # (method, path, authorised)
+        self.auth_headers: list[str] = []  # the raw Authorization headers, as sent
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -49,6 +50,7 @@ class GitRemote:
                 pass
 
             def _cgi(self) -> None:
+                remote.auth_headers.append(self.headers.get("Authorization", ""))
                 token = _token(self.headers.get("Authorization", ""))
                 ok = token is not None and remote.token_ok(token)
                 remote.requests.append((self.command, self.path, ok))

@@ -5,75 +5,22 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from bot.errors import SandboxError
 from bot.sandbox.workspace import Workspace
+from tests.fakes.git_remote import GitRemote
 from tests.security.conftest import git
 
 TOKEN = "ghs_canaryTOKEN1234567890"
-BACKEND = "/usr/lib/git-core/git-http-backend"
-
-
-def _handler(project_root: Path, seen: list[str]) -> type[BaseHTTPRequestHandler]:
-    expected = "Basic " + base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _cgi(self) -> None:
-            seen.append(self.headers.get("Authorization", ""))
-            if self.headers.get("Authorization") != expected:
-                self.send_response(401)
-                self.send_header("WWW-Authenticate", 'Basic realm="test"')
-                self.end_headers()
-                return
-            path, _, query = self.path.partition("?")
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            env = {
-                "GIT_PROJECT_ROOT": str(project_root), "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path,
-                "QUERY_STRING": query, "REQUEST_METHOD": self.command, "REMOTE_USER": "x-access-token",
-                "CONTENT_TYPE": self.headers.get("Content-Type", ""), "PATH": "/usr/bin:/bin",
-                "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(project_root),
-            }  # fmt: skip
-            if self.headers.get("Content-Encoding"):
-                env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
-            proc = subprocess.run([BACKEND], input=body, env=env, capture_output=True, check=False)
-            head, _, payload = proc.stdout.partition(b"\r\n\r\n")
-            status = 200
-            headers = []
-            for line in head.decode().split("\r\n"):
-                key, _, value = line.partition(":")
-                if key.lower() == "status":
-                    status = int(value.split()[0])
-                elif key:
-                    headers.append((key, value.strip()))
-            self.send_response(status)
-            for key, value in headers:
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = _cgi
-        do_POST = _cgi
-
-    return Handler
 
 
 @pytest.fixture
 def remote(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
     """A bare repository served over smart HTTP on 127.0.0.1, with a token check."""
-    served = tmp_path / "served"
-    served.mkdir()
     work = tmp_path / "upstream"
     work.mkdir()
     git(work, "init", "-q")
@@ -83,15 +30,9 @@ def remote(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
     git(work, "tag", "v1")
     (work / "app.py").write_text("print('v2')\n")
     git(work, "commit", "-qam", "v2")
-    git(tmp_path, "clone", "-q", "--bare", str(work), str(served / "repo.git"))
-    git(served / "repo.git", "config", "http.receivepack", "true")
-    seen: list[str] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(served, seen))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/repo.git", served / "repo.git", seen
-    server.shutdown()
-    thread.join()
+    with GitRemote(tmp_path / "served", token_ok=lambda token: token == TOKEN) as server:
+        bare = server.add_bare("repo.git", work)
+        yield server.url("repo.git"), bare, server.auth_headers
 
 
 def _grep_tree(root: Path, needles: list[bytes]) -> list[str]:
