@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot import redact
 from bot.errors import ConfigError, EquitrError, GitHubError
 from bot.jobs import Job, NewJob
 
@@ -568,21 +569,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        _redact_logs()
+        redact.install_log_filter()
     return command(args)
-
-
-def _redact_logs() -> None:
-    from bot.redact import redact
-
-    class Redact(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            record.msg = redact(record.getMessage())
-            record.args = None
-            return True
-
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(Redact())
 
 
 if __name__ == "__main__":

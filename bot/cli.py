@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import action as action_cmd
+from bot import redact
 from bot.errors import EquitrError
 
 log = logging.getLogger("equitr")
@@ -80,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    _install_redacting_log_filter()
+    redact.install_log_filter()
     if args.command is None:
         _parser().print_help()
         return 2
@@ -94,19 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-def _install_redacting_log_filter() -> None:
-    from bot.redact import redact
-
-    class Redact(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            record.msg = redact(record.getMessage())
-            record.args = None
-            return True
-
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(Redact())
 
 
 # -- serve / worker ------------------------------------------------------------------------------------
@@ -139,7 +127,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from bot import services as services_mod
     from bot import settings as settings_mod
-
     from bot.server import init_sentry
 
     settings = settings_mod.load()

@@ -7,6 +7,7 @@ since 2025, so the patterns have no upper length bound).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 
@@ -46,3 +47,17 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return _PATTERNS.sub(MASK, text)
+
+
+class LogFilter(logging.Filter):
+    """Redacts every log record before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+def install_log_filter() -> None:
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(LogFilter())

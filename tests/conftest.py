@@ -103,3 +103,29 @@ def make_repo(tmp_path: Path, source: Path = DATA / "sample_repo", name: str = "
 @pytest.fixture
 def sample_repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path)
+
+
+def comment_payload(
+    repo: str,
+    *,
+    number: int,
+    comment_id: int,
+    body: str,
+    login: str = "alice",
+    installation: int = 7,
+    pull_request: bool = False,
+    user_type: str = "User",
+) -> dict[str, Any]:
+    """The vendored `issue_comment.created` example, re-aimed at `repo`#`number` and this comment."""
+    data = payload("issue_comment", "created")
+    data["repository"]["full_name"] = repo
+    data["installation"] = {"id": installation, "node_id": "x"}
+    data["issue"]["number"] = number
+    if pull_request:
+        data["issue"]["pull_request"] = {"url": "x"}
+    else:
+        data["issue"].pop("pull_request", None)
+    data["comment"].update(id=comment_id, body=body)
+    for who in (data["sender"], data["comment"]["user"]):
+        who.update(login=login, type=user_type)
+    return data

@@ -28,7 +28,7 @@ from bot.asgi import call
 from bot.settings import Settings
 from bot.work.handlers import WorkEnv
 from bot.work.handlers import handlers as work_handlers
-from tests.conftest import SECRET, headers, make_repo, payload
+from tests.conftest import SECRET, comment_payload, headers, make_repo
 from tests.fakes.fixtures import AppKey
 from tests.fakes.git_remote import GitRemote
 from tests.fakes.github import FakeGitHub
@@ -118,14 +118,7 @@ async def world(tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey)
 
 async def command(app: Any, fake: FakeGitHub, body: str) -> list[int]:
     made = fake.add_comment(REPO, 1, body, user="alice")
-    data = payload("issue_comment", "created")
-    data["repository"]["full_name"] = REPO
-    data["installation"] = {"id": 7, "node_id": "x"}
-    data["issue"]["number"] = 1
-    data["issue"].pop("pull_request", None)
-    data["comment"].update(id=made["id"], body=body)
-    for who in (data["sender"], data["comment"]["user"]):
-        who.update(login="alice", type="User")
+    data = comment_payload(REPO, number=1, comment_id=made["id"], body=body)
     raw = json.dumps(data).encode()
     status, answer = await call(
         app, "POST", "/webhook", body=raw, headers=headers(raw, "issue_comment", f"d{made['id']}")

@@ -28,7 +28,7 @@ from bot.runner import Outcome
 from bot.settings import Settings
 from bot.work.handlers import WorkEnv
 from bot.work.handlers import handlers as work_handlers
-from tests.conftest import SECRET, headers, make_repo, payload
+from tests.conftest import SECRET, comment_payload, headers, make_repo, payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.git_remote import GitRemote
 from tests.fakes.github import FakeGitHub
@@ -140,17 +140,7 @@ async def world(
 
 async def comment(w: World, body: str, *, login: str = "alice", number: int = 1, pr: bool = False) -> tuple[int, Any]:
     made = w.fake.add_comment(REPO, number, body, user=login)
-    data = payload("issue_comment", "created")
-    data["repository"]["full_name"] = REPO
-    data["installation"] = {"id": 7, "node_id": "x"}
-    data["issue"]["number"] = number
-    if pr:
-        data["issue"]["pull_request"] = {"url": "x"}
-    else:
-        data["issue"].pop("pull_request", None)
-    data["comment"].update(id=made["id"], body=body)
-    for who in (data["sender"], data["comment"]["user"]):
-        who.update(login=login, type="User")
+    data = comment_payload(REPO, number=number, comment_id=made["id"], body=body, login=login, pull_request=pr)
     raw = json.dumps(data).encode()
     return await call(w.app, "POST", "/webhook", body=raw, headers=headers(raw, "issue_comment", f"d-{made['id']}"))
 

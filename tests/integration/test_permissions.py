@@ -15,7 +15,7 @@ from bot import services as services_mod
 from bot.app import create_app
 from bot.asgi import call
 from bot.settings import Settings
-from tests.conftest import SECRET, headers, payload
+from tests.conftest import SECRET, comment_payload, headers
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
 
@@ -56,16 +56,10 @@ def comment(
     if FAKE:
         comment_id = FAKE[-1].add_comment(REPO, 1, body, user=login)["id"]
         IDS[-1] = comment_id
-    data = payload("issue_comment", "created")
-    data["repository"]["full_name"] = REPO
-    data["installation"] = {"id": INSTALLATION, "node_id": "x"}
-    data["issue"]["number"] = 1
-    data["issue"].pop("pull_request", None)
-    data["comment"].update(
-        id=comment_id, body=body, performed_via_github_app=({"id": via_app, "slug": "equitr"} if via_app else None)
+    data = comment_payload(
+        REPO, number=1, comment_id=comment_id, body=body, login=login, installation=INSTALLATION, user_type=user_type
     )
-    for who in (data["sender"], data["comment"]["user"]):
-        who.update(login=login, type=user_type)
+    data["comment"]["performed_via_github_app"] = {"id": via_app, "slug": "equitr"} if via_app else None
     return json.dumps(data).encode()
 
 

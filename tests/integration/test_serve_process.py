@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from bot.store import SqliteStore
-from tests.conftest import SECRET, free_port, headers, payload
+from tests.conftest import SECRET, comment_payload, free_port, headers, payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
 
@@ -139,14 +139,7 @@ async def test_sigkill_while_running_then_restart_runs_the_job_to_its_end(
     made = fake_github.add_comment(REPO, 1, "/equitr help", user="alice")
     # GitHub asks the job to come back in a minute: it sleeps while `running`, and we kill it there.
     fake_github.fail_next("GET", f"/repos/{REPO}/issues/1/comments", status=503, headers={"retry-after": "60"})
-    data = payload("issue_comment", "created")
-    data["repository"]["full_name"] = REPO
-    data["installation"] = {"id": 7, "node_id": "x"}
-    data["issue"]["number"] = 1
-    data["issue"].pop("pull_request", None)
-    data["comment"].update(id=made["id"], body="/equitr help")
-    for who in (data["sender"], data["comment"]["user"]):
-        who.update(login="alice", type="User")
+    data = comment_payload(REPO, number=1, comment_id=made["id"], body="/equitr help")
     status, answer = await server.post("issue_comment", data, "kill-1")
     assert status == 202
     job_id = answer["jobs"][0]
@@ -202,14 +195,7 @@ async def test_scale_out_over_redis_webhook_process_and_worker_process(
         stderr=subprocess.STDOUT,
     )
     try:
-        data = payload("issue_comment", "created")
-        data["repository"]["full_name"] = REPO
-        data["installation"] = {"id": 7, "node_id": "x"}
-        data["issue"]["number"] = 1
-        data["issue"].pop("pull_request", None)
-        data["comment"].update(id=made["id"], body="/equitr help")
-        for who in (data["sender"], data["comment"]["user"]):
-            who.update(login="alice", type="User")
+        data = comment_payload(REPO, number=1, comment_id=made["id"], body="/equitr help")
         status, answer = await web.post("issue_comment", data, "redis-1")
         assert status == 202
         from bot.store import RedisStore
