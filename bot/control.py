@@ -66,21 +66,9 @@ async def on_cost(ctx: JobContext) -> Outcome:
     return Outcome("done", "cost posted")
 
 
-async def not_yet(ctx: JobContext) -> Outcome:
-    return Outcome(
-        "failed",
-        f"`/equitr {ctx.job.kind}` is not implemented yet: the agent engine has not landed in this version.",
-    )
-
-
 HANDLERS = {
     "help": on_help,
     "status": on_status,
     "cancel": on_cancel,
     "cost": on_cost,
-    "fix": not_yet,
-    "review": not_yet,
-    "ask": not_yet,
-    "plan": not_yet,
-    "retry": not_yet,
 }

@@ -3,8 +3,10 @@ file, and `GITHUB_API_URL` pointing at the fake GitHub on loopback, which checks
 GitHub's OpenAPI description (the `fake_github` fixture fails the test on any that does not conform).
 
 The entry runs in a thread (`bot.action.main`) so the fake keeps serving on the test's event loop, and once
-as a real subprocess (`python -m bot.action`). The fix and review handlers are not implemented yet, so those
-jobs end `failed`; the tests assert on the jobs created, the calls made to GitHub and the summary.
+as a real subprocess (`python -m bot.action`). No model answers and no git remote is reachable here (both
+point at a closed loopback port), so fix and review jobs end `failed` with a clear reason; the tests assert on
+the jobs created, the calls made to GitHub and the summary. The full fix and review paths are tested in
+`test_github_e2e.py`.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ class Result:
 @pytest.fixture
 async def fake(fake_github: FakeGitHub) -> FakeGitHub:
     fake_github.add_repo(REPO)
+    # git goes to a closed loopback port, never out to github.com: clones fail at once, with a clear error.
+    fake_github.repos[REPO].clone_url = f"http://127.0.0.1:9/{REPO}.git"
     fake_github.add_token(TOKEN)
     fake_github.set_permission(REPO, USER, "write")
     return fake_github
@@ -118,6 +122,10 @@ def runner_env(
         }
         for key, value in values.items():
             monkeypatch.setenv(key, value)
+        # No model answers here (port 9 is closed): jobs that need one end with a formatted model error,
+        # quickly and the same way every time.
+        monkeypatch.setenv("EQUITR_SUPERVISOR_MODEL", "ollama/qwen3:30b")
+        monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
         return values
 
     yield setup
@@ -207,7 +215,7 @@ async def test_issues_labeled_creates_a_fix_job(
 
     result = await run(tmp_path, capsys)
 
-    # The fix handler is not implemented yet: the job fails, and by default the step still succeeds.
+    # The clone fails (no remote here): the job fails, and by default the step still succeeds.
     assert result.code == 0, result.err
     [job] = stored_jobs(db)
     assert (job.kind, job.repo, job.number, job.requester, job.state) == ("fix", REPO, issue["number"], USER, "failed")
@@ -266,6 +274,7 @@ async def test_pull_request_opened_creates_a_review_job(
     monkeypatch.setenv("EQUITR_DB", str(db))
 
     result = await run(tmp_path, capsys)
+    print(result.summary)  # docs/action.md shows this output
 
     assert result.code == 0, result.err
     [job] = stored_jobs(db)
@@ -310,6 +319,7 @@ async def test_schedule_works_through_labelled_issues_without_an_equitr_pr(
     monkeypatch.setenv("EQUITR_DB", str(db))
 
     result = await run(tmp_path, capsys, "--max-issues", "2", "--budget", "2")
+    print(result.summary)  # docs/action.md shows this output
 
     assert result.code == 0, result.err
     jobs = stored_jobs(db)
