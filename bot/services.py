@@ -63,6 +63,10 @@ class Services:
         )
 
     def bind_worker(self, runner: Runner) -> None:
+        # Load the price catalogue now, so that choosing a model inside a job stays under a millisecond.
+        from bot.models.manager import ModelManager
+
+        ModelManager().warm()
         bind(run_job=runner.execute, notify=runner.notify, sweep=lambda: (runner.sweep(), None)[1])
 
     def health(self) -> dict[str, Any]:
