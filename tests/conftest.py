@@ -115,9 +115,12 @@ def comment_payload(
     installation: int = 7,
     pull_request: bool = False,
     user_type: str = "User",
+    issue: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The vendored `issue_comment.created` example, re-aimed at `repo`#`number` and this comment."""
     data = payload("issue_comment", "created")
+    if issue is not None:  # the issue as the fake GitHub holds it, as GitHub would send it
+        data["issue"].update(title=issue["title"], body=issue.get("body"))
     data["repository"]["full_name"] = repo
     data["installation"] = {"id": installation, "node_id": "x"}
     data["issue"]["number"] = number

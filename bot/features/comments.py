@@ -63,5 +63,7 @@ def decide(payload: dict[str, Any], *, delivery_id: str, identity: Identity) -> 
             "model": command.model,
             "worker_model": command.worker_model,
             "title": issue.get("title") or "",
+            # The issue as it was when the command came; later edits are not part of the request.
+            "issue_body": issue.get("body") or "",
         },
     )

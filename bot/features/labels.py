@@ -38,5 +38,5 @@ def decide(payload: dict[str, Any], *, label: str, identity: Identity) -> Trigge
         # Adding a label takes only triage permission, so the labeler must be checked like a commenter.
         needs_permission=True,
         dedupe_keys=(f"label:{repo}#{number}:{issue.get('updated_at', '')}",),
-        args={"text": "", "title": issue.get("title") or "", "via": "label"},
+        args={"text": "", "title": issue.get("title") or "", "issue_body": issue.get("body") or "", "via": "label"},
     )

@@ -205,6 +205,9 @@ def issue_task(issue: dict[str, Any], thread: list[dict[str, Any]], instructions
 
 async def thread_at_trigger(gh: GitHubAPI, ctx: JobContext) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     issue = dict(await gh.getitem(f"/repos/{ctx.job.repo}/issues/{ctx.job.number}"))
+    for key, field_name in (("title", "title"), ("body", "issue_body")):
+        if ctx.job.args.get(field_name):  # as delivered with the event, before any later edit
+            issue[key] = ctx.job.args[field_name]
     thread: list[dict[str, Any]] = []
     cutoff = ctx.job.comment_id
     async for c in gh.getiter(f"/repos/{ctx.job.repo}/issues/{ctx.job.number}/comments?per_page=100"):

@@ -118,7 +118,7 @@ async def world(tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey)
 
 async def command(app: Any, fake: FakeGitHub, body: str) -> list[int]:
     made = fake.add_comment(REPO, 1, body, user="alice")
-    data = comment_payload(REPO, number=1, comment_id=made["id"], body=body)
+    data = comment_payload(REPO, number=1, comment_id=made["id"], body=body, issue=fake.issue(REPO, 1))
     raw = json.dumps(data).encode()
     status, answer = await call(
         app, "POST", "/webhook", body=raw, headers=headers(raw, "issue_comment", f"d{made['id']}")

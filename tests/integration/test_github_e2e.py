@@ -140,7 +140,15 @@ async def world(
 
 async def comment(w: World, body: str, *, login: str = "alice", number: int = 1, pr: bool = False) -> tuple[int, Any]:
     made = w.fake.add_comment(REPO, number, body, user=login)
-    data = comment_payload(REPO, number=number, comment_id=made["id"], body=body, login=login, pull_request=pr)
+    data = comment_payload(
+        REPO,
+        number=number,
+        comment_id=made["id"],
+        body=body,
+        login=login,
+        pull_request=pr,
+        issue=w.fake.issue(REPO, number),
+    )
     raw = json.dumps(data).encode()
     return await call(w.app, "POST", "/webhook", body=raw, headers=headers(raw, "issue_comment", f"d-{made['id']}"))
 
@@ -331,3 +339,72 @@ async def test_review_posts_one_review_with_inline_comments_on_diff_lines_only(w
     outcome = await run_job(w, answer)
     assert outcome.state == "done" and "already reviewed" in outcome.reason
     assert len(w.fake.pull_reviews(REPO, 2)) == 1
+
+
+async def test_retry_runs_the_failed_job_again_with_new_flags(world: World) -> None:
+    w = world
+    w.model.cost_per_call = 0.03
+    w.model.script += ["I will look around first."] * 2
+    _, answer = await comment(w, "/equitr fix --budget 0.05")
+    assert (await run_job(w, answer)).state == "failed"
+    w.model.script += [PLAN, ACCEPT]
+    _, again = await comment(w, "/equitr retry --budget 2")
+    outcome = await run_job(w, again)
+    assert outcome.state == "done", outcome
+    assert "len(values)\n" in branch_file(w, "equitr/issue-1", "mathutil.py")
+    job = w.services.store.get(again["jobs"][0])
+    assert job is not None and job.kind == "retry" and job.cost_usd == pytest.approx(0.06)
+
+
+async def test_ask_answers_from_the_repository_read_only(world: World) -> None:
+    w = world
+    plan = json.dumps(
+        {
+            "execution_steps": [
+                {"step": 1, "tool": "search", "parameters": {"query": "def mean"}, "dependencies": []},
+                {
+                    "step": 2,
+                    "tool": "file",
+                    "parameters": {"action": "read", "path": "mathutil.py"},
+                    "dependencies": [1],
+                },
+                {
+                    "step": 3,
+                    "tool": "file",
+                    "parameters": {"action": "write", "path": "mathutil.py", "content": "x"},
+                    "dependencies": [],
+                },
+            ]
+        }
+    )
+
+    def answer(messages: Any) -> str:
+        findings = messages[-1].content
+        assert "def mean" in findings  # the answer is written from what the tools read
+        return "`mean()` divides by `len(values) + 1` (mathutil.py, line 11), one too many."
+
+    w.model.script += [plan, answer]
+    _, reply = await comment(w, "/equitr ask why is mean() wrong?")
+    outcome = await run_job(w, reply)
+    assert outcome.state == "done", outcome
+    (posted,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if f"equitr:answer:{reply['jobs'][0]}" in c["body"]]
+    assert "> why is mean() wrong?" in posted and "line 11" in posted
+    assert (
+        "equitr/issue-1"
+        not in subprocess.run(["git", "--git-dir", str(w.bare), "branch"], capture_output=True, text=True).stdout
+    )  # read-only: the write step never ran
+
+
+async def test_the_task_is_the_issue_as_it_was_when_the_command_came(world: World) -> None:
+    w = world
+    w.fake.add_comment(REPO, 1, "It also fails for a single value.", user="bob")
+    w.model.script += [PLAN, ACCEPT]
+    _, answer = await comment(w, "/equitr fix keep it simple")
+    # After the command, before the job runs: the issue is edited and someone comments again.
+    w.fake.issue(REPO, 1)["body"] = "EDITED LATER"
+    w.fake.add_comment(REPO, 1, "A LATER COMMENT", user="bob")
+    assert (await run_job(w, answer)).state == "done"
+    prompt = "\n".join(m.content for m in w.model.seen[0][1])
+    assert "mean([1, 2, 3]) gives 1.5" in prompt and "It also fails for a single value." in prompt
+    assert "Instructions from the maintainer: keep it simple" in prompt
+    assert "EDITED LATER" not in prompt and "A LATER COMMENT" not in prompt
