@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,11 +155,12 @@ def test_writes_outside_the_checkout_fail(checkout: Path, outside: Path, tmp_pat
 def test_no_secrets_inside(checkout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in CANARIES.items():
         monkeypatch.setenv(key, value)
+    venv = Path(sys.prefix)  # the virtualenv running the tests, wherever the project is checked out
     result = sandboxed(
         checkout,
         "sh",
         "-c",
-        "env; cat /proc/self/environ /proc/1/environ | tr '\\0' '\\n'; ls -A /root /work/main",
+        f"env; cat /proc/self/environ /proc/1/environ | tr '\\0' '\\n'; ls -A /root {venv.parent}",
         wall_time_s=20,
     )
     assert result.ok, result.stderr
@@ -167,7 +169,7 @@ def test_no_secrets_inside(checkout: Path, monkeypatch: pytest.MonkeyPatch) -> N
         assert value not in result.stdout + result.stderr
     assert "PWD=/tmp" not in result.stdout  # not even the host's path of the checkout
     listing = result.stdout.split("/root:")[1].split()
-    assert listing == [".pyenv", "/work/main:", ".venv"]  # only the interpreter and the virtualenv
+    assert listing == [".pyenv", f"{venv.parent}:", venv.name]  # only the interpreter and the virtualenv
 
 
 def test_tests_run_inside(checkout: Path) -> None:
