@@ -72,6 +72,12 @@ class TestRun:
     summary: str
     output: str
 
+    @property
+    def report(self) -> str:
+        """What the models are shown: the test runner's own report, without stderr, where interpreter and
+        plugin warnings of the machine running equitr would otherwise turn up."""
+        return self.output.split("\n--- stderr ---\n", 1)[0]
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -212,7 +218,7 @@ class Agent:
         if feedback:
             request += f"\n\nThe previous attempt was not accepted: {feedback}"
         if tests is not None and not tests.ok and iteration == 1:
-            request += f"\n\nThe tests currently fail:\n{tests.output[-1500:]}"
+            request += f"\n\nThe tests currently fail:\n{tests.report[-1500:]}"
         repo_map = await asyncio.to_thread(repomap.build, self.tools.root, task=task.request)
         messages = plan_messages(request, repo_map=repo_map)
         interp: Interpretation | None = None
@@ -351,7 +357,7 @@ class Agent:
         messages = prompts.review_messages(
             task=task.request,
             diff=result.diff[-6000:],
-            tests=(tests.output[-2500:] if tests else ""),
+            tests=(tests.report[-2500:] if tests else ""),
             iteration=iteration,
             last=last,
         )
