@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.agent import prompts, repomap
+from bot.agent.calls import Calls
 from bot.agent.edits import FORMATS, EditFormatError
-from bot.agent.ledger import Guard, Ledger, LimitReached, Limits, Role
+from bot.agent.ledger import Guard, Ledger, LimitReached, Limits
 from bot.errors import BudgetExceeded, EquitrError, ModelError, PathRefused, ToolError
 from bot.interpret import (
     MAX_REASKS,
@@ -36,7 +37,6 @@ from bot.interpret import (
 )
 from bot.interpret.result import Interpretation
 from bot.models.client import ChatModel
-from bot.models.types import Message, Reply
 from bot.plan import build_graph
 from bot.sandbox.context import ToolContext, ToolResult
 from bot.sandbox.gitsafe import git_in
@@ -124,17 +124,23 @@ class Agent:
         max_tokens: int = 1024,
         timeout_s: float = 300.0,
     ) -> None:
-        self.model = model
         self.supervisor = supervisor
         self.worker = worker
         self.tools = tools
         self.limits = limits or Limits()
         self.on_event = on_event or (lambda event: None)
         self.fmt = FORMATS[edit_format]
-        self.max_tokens = max_tokens
-        self.timeout_s = timeout_s
         self.ledger = Ledger()
         self.guard = Guard(self.limits, self.ledger)
+        self.calls = Calls(
+            model,
+            supervisor=supervisor,
+            worker=worker,
+            guard=self.guard,
+            ledger=self.ledger,
+            max_tokens=max_tokens,
+            timeout_s=timeout_s,
+        )
         self.trajectory: list[Entry] = []
         self._edited: set[str] = set()
         self.observations: list[tuple[str, str]] = []
@@ -193,7 +199,7 @@ class Agent:
         if result.status != "accepted":
             return "", result
         try:
-            reply = await self._ask(
+            reply = await self.calls.ask(
                 "supervisor",
                 prompts.answer_messages(question=question, observations=self.observations),
                 purpose="answer",
@@ -223,7 +229,7 @@ class Agent:
         messages = plan_messages(request, repo_map=repo_map)
         interp: Interpretation | None = None
         for attempt in range(MAX_REASKS + 1):
-            reply = await self._ask("supervisor", messages, purpose="plan", schema=PLAN_JSON_SCHEMA)
+            reply = await self.calls.ask("supervisor", messages, purpose="plan", schema=PLAN_JSON_SCHEMA)
             interp = interpret(reply, request=task.request, model=reply.model)
             self.ledger.record_repairs([r.kind for r in interp.repairs if r.kind != "fallback"], fallback=False)
             if not needs_reask(interp) or attempt == MAX_REASKS:
@@ -309,7 +315,7 @@ class Agent:
             messages = prompts.edit_messages(
                 task=task.request, instruction=instruction, path=path, content=content, fmt=self.fmt, error=error
             )
-            reply = await self._ask("worker", messages, purpose=f"edit {path}", max_tokens=EDIT_MAX_TOKENS)
+            reply = await self.calls.ask("worker", messages, purpose=f"edit {path}", max_tokens=EDIT_MAX_TOKENS)
             try:
                 result = await self._apply(path, self.fmt.parse(reply.content or reply.thinking))
             except EditFormatError as exc:
@@ -361,7 +367,7 @@ class Agent:
             iteration=iteration,
             last=last,
         )
-        reply = await self._ask(
+        reply = await self.calls.ask(
             "supervisor", messages, purpose="review", schema=prompts.REVIEW_SCHEMA, max_tokens=REVIEW_MAX_TOKENS
         )
         review = prompts.parse_review(reply.content or reply.thinking)
@@ -373,27 +379,6 @@ class Agent:
         return review
 
     # -- helpers -----------------------------------------------------------------------------------
-
-    async def _ask(
-        self,
-        role: Role,
-        messages: list[Message],
-        *,
-        purpose: str,
-        schema: dict[str, Any] | None = None,
-        max_tokens: int | None = None,
-    ) -> Reply:
-        self.guard.check(f"the {role}'s {purpose} call")
-        name = self.supervisor if role == "supervisor" else self.worker
-        reply = await self.model.chat(
-            messages,
-            model=name,
-            max_tokens=min(max_tokens or self.max_tokens, self.max_tokens),
-            json_schema=schema,
-            timeout_s=self.timeout_s,
-        )
-        self.ledger.record(role, reply, purpose=purpose)
-        return reply
 
     def _emit(self, kind: str, message: str, **data: Any) -> None:
         self.on_event(Event(kind, message, data))

@@ -1,0 +1,97 @@
+"""`/equitr ask` (an answer from a read-only look at the code) and `/equitr plan` (the plan and its cost)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from bot import comments
+from bot.agent.loop import Agent, AgentResult, Task
+from bot.agent.report import cost_markdown
+from bot.errors import ValidationError
+from bot.models.manager import ModelManager
+from bot.runner import JobContext, Outcome
+from bot.sandbox.workspace import Workspace
+from bot.work.common import Prepared, Stopper, WorkEnv, issue_task, prepare, thread_at_trigger, tool_context
+from bot.work.render import plan_body
+
+
+async def _read_only(ctx: JobContext, env: WorkEnv, mode: str) -> tuple[Prepared, Agent, str, AgentResult]:
+    p = await prepare(ctx, env)
+    issue, thread = await thread_at_trigger(p.gh, ctx)
+    question = str(ctx.job.args.get("text") or "")
+    task = question if mode == "ask" else issue_task(issue, thread, question)
+    token = await env.access.git_token(ctx.session, ctx.job.installation_id)
+    workspace = Workspace(env.workdir)
+
+    def work() -> tuple[Agent, str, AgentResult]:
+        with workspace.checkout(ctx.job.repo, str(p.repo["clone_url"]), token=token) as checkout:
+            tools = tool_context(checkout, env, p.effective)
+
+            async def go() -> tuple[Agent, str, AgentResult]:
+                async with aiohttp.ClientSession() as session:
+                    agent = Agent(
+                        model=env.model(session, p.effective),
+                        supervisor=p.supervisor,
+                        worker=p.worker,
+                        tools=tools,
+                        limits=p.effective.limits(),
+                    )
+                    if mode == "ask":
+                        answer, result = await agent.answer(task)
+                        return agent, answer, result
+                    return agent, "", await agent.run(Task(task, mode="plan"))
+
+            return stopper.run(go())
+
+    stopper = Stopper()
+    try:
+        agent, answer, result = await asyncio.to_thread(work)
+    except asyncio.CancelledError:
+        stopper.cancel()
+        raise
+    return p, agent, answer, result
+
+
+async def ask(ctx: JobContext, env: WorkEnv) -> Outcome:
+    p, _, answer, result = await _read_only(ctx, env, "ask")
+    if not answer:
+        raise result.error or ValidationError(f"No answer: {result.reason}", hint=result.hint or None)
+    body = "\n".join(
+        [
+            f"> {str(ctx.job.args.get('text') or '')[:500]}",
+            "",
+            answer,
+            "",
+            "<details><summary>Cost</summary>",
+            "",
+            cost_markdown(result.ledger, budget_usd=p.effective.budget_usd),
+            "",
+            "</details>",
+        ]
+    )
+    await comments.upsert(p.gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.id, body)
+    return Outcome("done", "answered", result.ledger.total_usd)
+
+
+async def plan(ctx: JobContext, env: WorkEnv) -> Outcome:
+    p, _, _, result = await _read_only(ctx, env, "plan")
+    if result.status == "failed":
+        raise result.error or ValidationError(f"No plan: {result.reason}", hint=result.hint or None)
+    # A rough estimate: each step costs about one worker call and the run one supervisor review per round.
+    manager = ModelManager()
+    steps = len(result.plan)
+    estimate = manager.estimate_cost(p.worker, 2500 * steps, 400 * steps) + manager.estimate_cost(
+        p.supervisor, 4000 * 2, 300 * 2
+    )
+    fallback = result.ledger.fallbacks > 0
+    body = plan_body(
+        steps=result.plan,
+        estimate_usd=estimate,
+        model=f"{p.supervisor} + {p.worker}",
+        fallback=fallback,
+        ledger=result.ledger,
+    )
+    await comments.upsert(p.gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.id, body)
+    return Outcome("done", f"plan with {steps} steps", result.ledger.total_usd)

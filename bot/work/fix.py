@@ -1,0 +1,179 @@
+"""`/equitr fix`: plan, change and test in a sandboxed checkout; push `equitr/issue-N`; one draft PR."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from bot.agent.loop import Agent, AgentResult, Event, Task
+from bot.errors import GitHubError, ValidationError
+from bot.runner import JobContext, Outcome
+from bot.sandbox.context import ToolContext
+from bot.sandbox.workspace import Workspace
+from bot.work.common import (
+    AUTHOR,
+    Prepared,
+    StatusComment,
+    Stopper,
+    WorkEnv,
+    error_context,
+    forward_to,
+    issue_task,
+    prepare,
+    remote_sha,
+    report_error,
+    thread_at_trigger,
+    tool_context,
+)
+from bot.work.render import Status, pr_body
+
+log = logging.getLogger(__name__)
+
+
+async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
+    p = await prepare(ctx, env)
+    job = ctx.job
+    status = Status(job.id, "fix", job.requester, phase="planning", budget_usd=p.effective.budget_usd)
+    shown = StatusComment(p.gh, ctx, status)
+    await shown.show(force=True)
+    base_ref = str(p.repo["default_branch"])
+    branch = f"equitr/issue-{job.number}"
+    if job.args.get("is_pull_request"):
+        pull = await p.gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
+        if (pull["head"].get("repo") or {}).get("full_name") != job.repo:
+            raise ValidationError(
+                "This pull request comes from a fork, and equitr only pushes to branches of this repository.",
+                hint="Run `/equitr fix` on the issue instead, or push the branch to this repository.",
+            )
+        base_ref = str(pull["head"]["ref"])
+        branch = f"equitr/pr-{job.number}"
+    issue, thread = await thread_at_trigger(p.gh, ctx)
+    task = issue_task(issue, thread, str(job.args.get("text") or ""))
+    token = await env.access.git_token(ctx.session, job.installation_id)
+    # The lease for the push: the branch must still be where it is now (or still not exist).
+    lease = await remote_sha(p.gh, job.repo, branch)
+    progress = forward_to(asyncio.get_running_loop(), shown)
+    stopper = Stopper()
+    try:
+        result, pushed = await asyncio.to_thread(
+            _run_in_checkout,
+            Workspace(env.workdir),
+            p,
+            env,
+            ctx,
+            task,
+            base_ref,
+            branch,
+            token,
+            lease,
+            progress,
+            stopper,
+        )
+    except asyncio.CancelledError:
+        stopper.cancel()  # the agent runs in a thread of its own: stop it there too, before it can push
+        status.phase, status.detail = "cancelled", "Cancelled on request; nothing was pushed."
+        await asyncio.shield(shown.show(force=True))
+        raise
+    status.ledger = result.ledger
+    if result.status != "accepted" or not pushed:
+        status.phase = "stopped" if result.status == "stopped" else "failed"
+        status.detail = f"{result.reason}" + (f" {result.hint}" if result.hint else "")
+        await shown.show(force=True)
+        if result.error is not None:  # budget, limits, model failures: a formatted error with the way out
+            await report_error(ctx, result.error, context=error_context(ctx, "fix", result.error))
+        return Outcome("failed", result.reason, result.ledger.total_usd)
+    pr = await open_or_update_pr(ctx, p, result, branch=branch, base=base_ref, issue=issue)
+    status.phase, status.detail = "done", f"Pull request: {pr['html_url']}"
+    status.links = [(f"PR #{pr['number']}", str(pr["html_url"]))]
+    await shown.show(force=True)
+    return Outcome("done", f"PR #{pr['number']}", result.ledger.total_usd)
+
+
+def _run_in_checkout(
+    workspace: Workspace,
+    p: Prepared,
+    env: WorkEnv,
+    ctx: JobContext,
+    task: str,
+    base_ref: str,
+    branch: str,
+    token: str,
+    lease: str,
+    progress: Callable[[Event], None],
+    stopper: Stopper,
+) -> tuple[AgentResult, bool]:
+    """Runs in a thread (git and the sandbox block); the agent runs in an event loop of its own here."""
+    url = str(p.repo["clone_url"])
+    with workspace.checkout(ctx.job.repo, url, ref=base_ref, token=token) as checkout:
+        tools = tool_context(checkout, env, p.effective)
+        result = stopper.run(_agent(p, env, tools, Task(task, mode="fix"), progress))
+        if result.status != "accepted" or not result.changed or stopper.cancelled:
+            return result, False
+        checkout.create_branch(branch)
+        title = task.splitlines()[0][:60]
+        checkout.commit_all(f"{title}\n\nMade by equitr (job {ctx.job.id}) for @{ctx.job.requester}.", AUTHOR)
+        checkout.pushed[branch] = lease
+        checkout.push(url, branch, token)
+        return result, True
+
+
+async def _agent(
+    p: Prepared, env: WorkEnv, tools: ToolContext, task: Task, progress: Callable[[Event], None] | None
+) -> AgentResult:
+    async with aiohttp.ClientSession() as session:
+        agent = Agent(
+            model=env.model(session, p.effective),
+            supervisor=p.supervisor,
+            worker=p.worker,
+            tools=tools,
+            limits=p.effective.limits(),
+            on_event=progress,
+        )
+        return await agent.run(task)
+
+
+async def open_or_update_pr(
+    ctx: JobContext, p: Prepared, result: AgentResult, *, branch: str, base: str, issue: dict[str, Any]
+) -> dict[str, Any]:
+    job, gh = ctx.job, p.gh
+    owner = job.repo.split("/")[0]
+    title = f"Fix #{job.number}: {issue.get('title', '')}"[:250]
+    body = pr_body(
+        number=job.number,
+        title=str(issue.get("title", "")),
+        result=result,
+        test_command=result.test_command,
+        budget_usd=p.effective.budget_usd,
+        requester=job.requester,
+        job_id=job.id,
+    )
+    existing = [pr async for pr in gh.getiter(f"/repos/{job.repo}/pulls?state=open&head={owner}:{branch}")]
+    if existing:
+        pr = dict(
+            await gh.patch(f"/repos/{job.repo}/pulls/{existing[0]['number']}", data={"title": title, "body": body})
+        )
+    else:
+        pr = dict(
+            await gh.post(
+                f"/repos/{job.repo}/pulls",
+                data={
+                    "title": title,
+                    "head": branch,
+                    "base": base,
+                    "body": body,
+                    "draft": p.effective.draft_pr,
+                },
+            )
+        )
+        if job.requester and not job.requester.endswith("[bot]"):
+            try:
+                await gh.post(
+                    f"/repos/{job.repo}/pulls/{pr['number']}/requested_reviewers", data={"reviewers": [job.requester]}
+                )
+            except GitHubError as exc:  # e.g. the requester opened the issue and cannot review… their own PR
+                log.info("review request for %s not made: %s", job.requester, exc)
+    return pr
