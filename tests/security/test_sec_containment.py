@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import resource
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
-import sys
 from pathlib import Path
 
 import pytest
