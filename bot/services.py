@@ -40,7 +40,12 @@ class Services:
 
     def dispatcher(self, github: GitHubFactory) -> Dispatcher:
         return Dispatcher(
-            store=self.store, queue=self.queue, github=github, permissions=self.permissions, identity=self.identity
+            store=self.store,
+            queue=self.queue,
+            github=github,
+            permissions=self.permissions,
+            identity=self.identity,
+            inline_writes=self.settings.db_sync == "normal" and self.settings.redis_url is None,
         )
 
     def runner(self, handlers: dict[str, Handler] | None = None) -> Runner:

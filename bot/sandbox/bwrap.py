@@ -123,9 +123,11 @@ def build_bwrap_argv(
             argv += ["--ro-bind", d, d]
     for name in _ETC_FILES:
         argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    # The private /tmp first: a virtualenv that lives under /tmp (a CI checkout) is bound on top of it,
+    # instead of being hidden by it.
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_size_bytes), "--tmpfs", "/tmp"]
     for p in ro_paths:
         argv += ["--ro-bind", str(p), str(p)]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_size_bytes), "--tmpfs", "/tmp"]
     argv += ["--bind", str(root), WORKDIR]
     git_dir = root / ".git"
     if git_dir.is_dir() and not git_dir.is_symlink():
