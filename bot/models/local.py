@@ -10,6 +10,8 @@ grammar directly, so no probing is needed.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import importlib.util
 import threading
 from collections.abc import Sequence
@@ -57,6 +59,17 @@ class _Loaded:
 
 _models: dict[tuple[Path, int], _Loaded] = {}
 _load_lock = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free the models while the interpreter still works: llama-cpp-python's own finaliser runs too late at
+    exit and prints a traceback (its C library is already unloaded)."""
+    with _load_lock:
+        for loaded in _models.values():
+            with contextlib.suppress(Exception):
+                loaded.llm.close()
+        _models.clear()
 
 
 def _load(path: Path, n_ctx: int) -> _Loaded:
