@@ -108,22 +108,26 @@ class StatusComment:
         self.comment_id: int | None = None
         self._last = 0.0
         self._last_phase = ""
+        self._editing: asyncio.Lock | None = None
 
     async def show(self, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and self.status.phase == self._last_phase and now - self._last < STATUS_EVERY_S:
             return
         self._last, self._last_phase = now, self.status.phase
-        made = await comments.upsert(
-            self.gh,
-            self.ctx.job.repo,
-            self.ctx.job.number,
-            "status",
-            self.ctx.job.id,
-            status_body(self.status),
-            comment_id=self.comment_id,
-        )
-        self.comment_id = int(made["id"])
+        # One edit at a time, each rendering the status as it is when sent: the last edit shows the end.
+        self._editing = self._editing or asyncio.Lock()
+        async with self._editing:
+            made = await comments.upsert(
+                self.gh,
+                self.ctx.job.repo,
+                self.ctx.job.number,
+                "status",
+                self.ctx.job.id,
+                status_body(self.status),
+                comment_id=self.comment_id,
+            )
+            self.comment_id = int(made["id"])
 
     def on_event(self, event: Event) -> None:
         phase = {
