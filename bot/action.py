@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from bot import redact
 from bot.errors import ConfigError, EquitrError, GitHubError
 from bot.jobs import Job, NewJob
+from bot.repoconfig import RepoConfig, fetch_config
 
 if TYPE_CHECKING:
     from gidgethub.abc import GitHubAPI
@@ -335,24 +337,60 @@ async def _task(
 async def _backlog(
     env: RunnerEnv, options: Options, services: Services, runner: Runner, gh: GitHubAPI, report: Report
 ) -> None:
-    """Open issues with the trigger label and no equitr PR yet, oldest first, within max-issues and budget."""
+    """Open issues with the trigger label and no equitr PR yet, oldest first, then (on a `schedule` run) the
+    tasks of `.equitr.toml` — within max-issues and one budget for the whole run. The stricter of the
+    Action's inputs and the repository's `[schedule]` settings applies."""
+    config = await _config(gh, env.repository)
+    schedule = config.schedule
+    options = dataclasses.replace(
+        options,
+        max_issues=min(options.max_issues, schedule.max_issues_per_run),
+        budget_usd=min(options.budget_usd, schedule.budget_usd),
+    )
+    report.options = options
+    tasks = [t for t in schedule.tasks if not t.cron or t.cron == env.payload.get("schedule")]
+    if env.event_name != "schedule":
+        tasks = []
     chosen = await _choose_issues(env, options, services, gh, report)
-    if not chosen and not report.skipped:
+    if not chosen and not tasks and not report.skipped:
         report.notes.append(f"No open issue carries the label `{options.label}`.")
+    work: list[tuple[dict[str, Any], str]] = [(issue, "") for issue in chosen]
+    for task in tasks:
+        work.append((await _task_issue(gh, env.repository, task.name, task.prompt), task.prompt))
     spent = 0.0
-    for index, issue in enumerate(chosen):
+    for index, (issue, text) in enumerate(work):
         remaining = options.budget_usd - spent
         if remaining <= 0:
             report.skipped.append(Skipped(issue["number"], issue["title"], "the run's budget is spent"))
             continue
         # An even share of what is left, so one job cannot starve the rest; unspent money carries forward.
-        share = round(remaining / (len(chosen) - index), 6)
-        job = await asyncio.to_thread(_create_fix, env, services, issue, "", share)
+        share = round(remaining / (len(work) - index), 6)
+        job = await asyncio.to_thread(_create_fix, env, services, issue, text, share)
         if job is None:
             report.skipped.append(Skipped(issue["number"], issue["title"], "already started in this run"))
             continue
         finished = await _run(runner, services, job.id, report)
         spent += finished.cost_usd if finished is not None else 0.0
+
+
+async def _config(gh: GitHubAPI, repo: str) -> RepoConfig:
+    data = await gh.getitem(f"/repos/{repo}")
+    return await fetch_config(gh, repo, str(data["default_branch"]))
+
+
+TASK_TITLE = "equitr task: {name}"
+
+
+async def _task_issue(gh: GitHubAPI, repo: str, name: str, prompt: str) -> dict[str, Any]:
+    """The open issue that tracks a scheduled task (its status comments and pull request live there),
+    opened the first time the task runs."""
+    title = TASK_TITLE.format(name=name)
+    async for issue in gh.getiter(f"/repos/{repo}/issues?state=open&sort=created&direction=asc&per_page=100"):
+        if issue.get("title") == title and not issue.get("pull_request"):
+            return {"number": int(issue["number"]), "title": title}
+    body = f"A scheduled task from `.equitr.toml`. equitr works on it on scheduled runs.\n\n> {prompt[:3000]}"
+    made = await gh.post(f"/repos/{repo}/issues", data={"title": title, "body": body})
+    return {"number": int(made["number"]), "title": title}
 
 
 async def _choose_issues(

@@ -279,6 +279,7 @@ class FakeGitHub:
             "repos/get-commit": self._get_commit,
             "repos/compare-commits-with-basehead": self._compare,
             "issues/list-for-repo": self._list_issues,
+            "issues/create": self._create_issue,
             "issues/get": self._get_issue,
             "issues/list-comments": self._list_comments,
             "issues/create-comment": self._create_comment,
@@ -1393,6 +1394,21 @@ class FakeGitHub:
             )
         comment = self._new_comment(repo, number, request.body["body"], request.identity)
         return 201, self._public(comment), {"Location": comment["url"]}
+
+    def _create_issue(self, request: Request) -> Any:
+        repo = self._repo(request)
+        title = str(request.body.get("title") or "").strip()
+        if not title:
+            raise GitHubAnswer(
+                422, "Validation Failed", errors=[{"resource": "Issue", "code": "missing_field", "field": "title"}]
+            )
+        number = self._next_number(repo)
+        issue = self._issue_json(
+            repo, number, title=title, body=request.body.get("body"), user=self._identity_user(request.identity)
+        )
+        issue["labels"] = [self._label(repo, str(name)) for name in request.body.get("labels") or []]
+        repo.issues[number] = issue
+        return 201, self._public(issue), {"Location": issue["url"]}
 
     def _comment(self, request: Request) -> dict[str, Any]:
         repo = self._repo(request)

@@ -529,3 +529,43 @@ async def test_as_a_subprocess(fake: FakeGitHub, runner_env: Any, tmp_path: Path
     lines = err.decode().splitlines()
     assert lines[0].startswith("equitr: The event file") and "is not valid JSON" in lines[0]
     assert lines[1].startswith("  → ") and len(lines) == 2
+
+
+async def test_schedule_runs_the_tasks_of_equitr_toml_within_its_limits(
+    fake: FakeGitHub, runner_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    n = backlog(fake)
+    fake.set_file(
+        REPO,
+        ".equitr.toml",
+        (
+            "[schedule]\nmax_issues_per_run = 1\nbudget_usd = 1.5\n\n"
+            '[[schedule.tasks]]\nname = "dependencies"\nprompt = "Update the pinned dependencies."\n'
+            'cron = "17 3 * * *"\n\n'
+            '[[schedule.tasks]]\nname = "weekly docs"\nprompt = "Fix broken links in docs/."\ncron = "0 6 * * 1"\n'
+        ),
+    )
+    runner_env("schedule", schedule_payload("17 3 * * *"))
+    db = tmp_path / "equitr.db"
+    monkeypatch.setenv("EQUITR_DB", str(db))
+
+    result = await run(tmp_path, capsys)
+
+    assert result.code == 0, result.err
+    jobs = stored_jobs(db)
+    # The stricter limit wins: one labelled issue (config: 1, input default: 3), then the task of this cron.
+    assert [j.number for j in jobs][0] == n["oldest"] and len(jobs) == 2
+    task = jobs[1]
+    assert task.args["text"] == "Update the pinned dependencies."
+    opened = fake.issue(REPO, task.number)
+    assert opened["title"] == "equitr task: dependencies"
+    assert not any(i["title"] == "equitr task: weekly docs" for i in fake.repo(REPO).issues.values())
+    assert sum(j.args["budget_usd"] for j in jobs[:1]) == pytest.approx(0.75)  # half of $1.50 for the first
+    assert "of a $1.50 budget" in result.summary
+
+    # The next scheduled run finds the task's issue again instead of opening a second one.
+    monkeypatch.setenv("GITHUB_RUN_ID", "4243")
+    runner_env("schedule", schedule_payload("17 3 * * *"))
+    await run(tmp_path, capsys)
+    titles = [i["title"] for i in fake.repo(REPO).issues.values()]
+    assert titles.count("equitr task: dependencies") == 1
