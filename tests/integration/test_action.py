@@ -554,7 +554,7 @@ async def test_schedule_runs_the_tasks_of_equitr_toml_within_its_limits(
     assert result.code == 0, result.err
     jobs = stored_jobs(db)
     # The stricter limit wins: one labelled issue (config: 1, input default: 3), then the task of this cron.
-    assert [j.number for j in jobs][0] == n["oldest"] and len(jobs) == 2
+    assert len(jobs) == 2 and jobs[0].number == n["oldest"]
     task = jobs[1]
     assert task.args["text"] == "Update the pinned dependencies."
     opened = fake.issue(REPO, task.number)
