@@ -41,8 +41,6 @@ SUMMARY: dict[str, str] = {
 }
 FLAGS = ("--budget", "--model", "--worker-model")
 MAX_BUDGET_USD = 1000.0
-# Commands that start agent work, and so need write permission; the rest only read or control.
-WORK_COMMANDS = frozenset({"fix", "review", "ask", "plan", "retry"})
 
 _PREFIX = re.compile(r"^\s*/equitr(?:\s+|$)", re.IGNORECASE)
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
@@ -55,10 +53,6 @@ class Command:
     budget_usd: float | None = None
     model: str | None = None
     worker_model: str | None = None
-
-    @property
-    def starts_work(self) -> bool:
-        return self.name in WORK_COMMANDS
 
 
 def is_command(body: str | None) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -88,7 +87,3 @@ def answer_messages(*, question: str, observations: list[tuple[str, str]], budge
         used += len(chunk)
     user = f"Question: {question}\n\nFindings:\n" + ("\n\n".join(parts) or "(nothing was found)")
     return [Message("system", system), Message("user", user)]
-
-
-def summary_json(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, sort_keys=True)

@@ -11,7 +11,6 @@ from bot.agent.report import cost_markdown, repairs_line
 from bot.interpret.result import step_json
 from bot.tools.schema import Step
 
-PHASES = ("queued", "planning", "working", "testing", "reviewing", "done", "failed", "cancelled", "stopped")
 ICON = {"done": "✅", "failed": "❌", "cancelled": "⏹️", "stopped": "⏸️"}
 
 
