@@ -441,15 +441,21 @@ class RedisStore:
 
     def jobs(self, *, limit: int = 100, repo: str | None = None, number: int | None = None) -> list[Job]:
         out: list[Job] = []
-        # Newest first; filters are applied client-side, which is fine at the scale of a job list.
-        for raw_id in self.redis.zrevrange(f"{self.prefix}jobs", 0, -1):
-            job = self.get(int(raw_id))
-            if job is None or (repo is not None and job.repo != repo) or (number is not None and job.number != number):
-                continue
-            out.append(job)
-            if len(out) >= limit:
+        # Newest first, a page of documents per round trip; filters are applied here, which is fine at the
+        # scale of a job list.
+        page, start = 200, 0
+        while len(out) < limit:
+            ids = self.redis.zrevrange(f"{self.prefix}jobs", start, start + page - 1)
+            if not ids:
                 break
-        return out
+            start += page
+            for raw in self.redis.mget([self._key(int(i)) for i in ids]):
+                if raw is None:
+                    continue
+                job = _doc_to_job(raw)
+                if (repo is None or job.repo == repo) and (number is None or job.number == number):
+                    out.append(job)
+        return out[:limit]
 
     def _op(self, job_id: int, op: str, owner: str, *extra: Any) -> Job | None:
         raw = self._update(keys=[self._key(job_id), f"{self.prefix}active"], args=[op, owner, time.time(), *extra])
