@@ -320,6 +320,9 @@ async def test_a_tour_of_every_operation_conforms(
     await ok("GET", f"/repos/octo/repo/compare/main...{pull['head']['sha']}")
     run = await ok("POST", "/repos/octo/repo/check-runs", 201, json={"name": "equitr", "head_sha": pull["head"]["sha"]})
     await ok("PATCH", f"/repos/octo/repo/check-runs/{run['id']}", json={"status": "completed", "conclusion": "success"})
+    opened = await ok("POST", "/repos/octo/repo/issues", 201, json={"title": "equitr task: docs", "body": "b"})
+    assert opened["title"] == "equitr task: docs" and opened["user"]["login"] == "octo-bot"
+    assert (await ok("GET", f"/repos/octo/repo/issues/{opened['number']}"))["body"] == "b"
     assert seen == {op.operation_id for op in load_spec().operations}
     fake.assert_no_violations()
 
