@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.bwrap import CommandResult, run_command
+from bot.sandbox.bwrap import CommandResult, default_ro_paths, run_command
 from bot.sandbox.limits import Limits, create_cgroup
 from tests.security.conftest import needs_bwrap, snapshot
 
@@ -155,12 +155,14 @@ def test_writes_outside_the_checkout_fail(checkout: Path, outside: Path, tmp_pat
 def test_no_secrets_inside(checkout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in CANARIES.items():
         monkeypatch.setenv(key, value)
-    venv = Path(sys.prefix)  # the virtualenv running the tests, wherever the project is checked out
+    venv = Path(sys.prefix).resolve()  # the virtualenv running the tests, wherever the project is checked out
+    looked_at = (Path("/root"), venv.parent)
+    listings = " ".join(f'echo "== {d}"; ls -A {d} 2>/dev/null;' for d in looked_at)
     result = sandboxed(
         checkout,
         "sh",
         "-c",
-        f"env; cat /proc/self/environ /proc/1/environ | tr '\\0' '\\n'; ls -A /root {venv.parent}",
+        f"env; cat /proc/self/environ /proc/1/environ | tr '\\0' '\\n'; {listings} true",
         wall_time_s=20,
     )
     assert result.ok, result.stderr
@@ -168,8 +170,13 @@ def test_no_secrets_inside(checkout: Path, monkeypatch: pytest.MonkeyPatch) -> N
     for value in CANARIES.values():
         assert value not in result.stdout + result.stderr
     assert "PWD=/tmp" not in result.stdout  # not even the host's path of the checkout
-    listing = result.stdout.split("/root:")[1].split()
-    assert listing == [".pyenv", f"{venv.parent}:", venv.name]  # only the interpreter and the virtualenv
+    # Outside the system directories, only the interpreter and the virtualenv are visible: each directory
+    # looked at shows exactly the first path components of the read-only binds below it, nothing else.
+    binds = default_ro_paths()
+    for d in looked_at:
+        shown = result.stdout.split(f"== {d}\n")[1].split("== ")[0].split()
+        expected = sorted({b.relative_to(d).parts[0] for b in binds if b.is_relative_to(d) and b != d})
+        assert sorted(shown) == expected, d
 
 
 def test_tests_run_inside(checkout: Path) -> None:
