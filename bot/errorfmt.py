@@ -101,7 +101,8 @@ class ErrorContext:
     fallback_model: str | None = None
     allowed_models: tuple[str, ...] = ()
     repo: str | None = None  # owner/name
-    # Where docs/ is published (e.g. "https://github.com/OWNER/equitr/blob/main"); links stay relative without.
+    # Where docs/ is published (EQUITR_DOCS_URL, e.g. "https://github.com/OWNER/equitr/blob/main"). Without it
+    # the paths are shown as text: a relative link in a comment would resolve against the URL.
     docs_url: str | None = None
 
     @classmethod
@@ -113,6 +114,7 @@ class ErrorContext:
         config: RepoConfig | None = None,
         effective: EffectiveSettings | None = None,
         spent_usd: float | None = None,
+        docs_url: str | None = None,
     ) -> ErrorContext:
         flags: dict[str, str] = {}
         if command.budget_usd is not None:
@@ -133,6 +135,7 @@ class ErrorContext:
             or (config.models.fallback if config else None),
             allowed_models=tuple(config.models.allowed) if config else (),
             repo=repo,
+            docs_url=docs_url,
         )
 
 
@@ -418,8 +421,12 @@ def _format(error: BaseException, *, job_id: int | str | None, context: ErrorCon
     plan = create_recovery_plan(error, context)
     if plan:
         parts.append("**Recovery**\n" + "\n".join(f"- `{c}`" for c in plan))
-    base = (context.docs_url or "").rstrip("/") + "/" if context and context.docs_url else ""
-    parts.append("**Documentation:** " + " · ".join(f"[{link}]({base}{link})" for link in doc_links(error)))
+    links = doc_links(error)
+    if context and context.docs_url:
+        base = context.docs_url.rstrip("/")
+        parts.append("**Documentation:** " + " · ".join(f"[{link}]({base}/{link})" for link in links))
+    else:
+        parts.append("**Documentation** (in equitr's repository): " + " · ".join(f"`{link}`" for link in links))
     if job_id is not None:
         parts.append(f"<sub>equitr job {_clean(str(job_id))[:40]} · `/equitr status` shows the job.</sub>")
     return "\n\n".join(parts) + "\n"

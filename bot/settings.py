@@ -58,12 +58,26 @@ class Settings(BaseSettings):
     sandbox: Literal["bwrap", "none"] = Field(default="bwrap", validation_alias="EQUITR_SANDBOX")
     sentry_dsn: SecretStr | None = Field(default=None, validation_alias="SENTRY_DSN")
     port: int = Field(default=8000, ge=1, le=65535, validation_alias="PORT")
+    # Where equitr's docs/ folder is published, so that error comments link to it.
+    docs_url: str | None = Field(default=None, validation_alias="EQUITR_DOCS_URL")
 
     @field_validator("github_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("GITHUB_API_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("docs_url")
+    @classmethod
+    def _docs_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(
+                "EQUITR_DOCS_URL must be an http(s) URL of the folder that holds docs/, "
+                "e.g. https://github.com/OWNER/equitr/blob/main"
+            )
         return value.rstrip("/")
 
     @field_validator("queue_url")

@@ -161,7 +161,9 @@ async def report_error(ctx: JobContext, error: BaseException, *, context: ErrorC
     await comments.upsert(gh, ctx.job.repo, ctx.job.number, "error", ctx.job.id, body)
 
 
-def error_context(ctx: JobContext, kind: str, error: BaseException | None = None) -> ErrorContext:
+def error_context(
+    ctx: JobContext, kind: str, error: BaseException | None = None, *, docs_url: str | None = None
+) -> ErrorContext:
     args = ctx.job.args
     command = Command(
         name=kind if kind in USAGE else "fix",  # type: ignore[arg-type]
@@ -171,10 +173,10 @@ def error_context(ctx: JobContext, kind: str, error: BaseException | None = None
         worker_model=args.get("worker_model"),
     )
     spent = error.spent_usd if isinstance(error, BudgetExceeded) else None
-    return ErrorContext.from_command(command, repo=ctx.job.repo, spent_usd=spent)
+    return ErrorContext.from_command(command, repo=ctx.job.repo, spent_usd=spent, docs_url=docs_url)
 
 
-def guarded(kind: str, body: Callable[[JobContext], Awaitable[Outcome]]) -> Handler:
+def guarded(kind: str, body: Callable[[JobContext], Awaitable[Outcome]], *, docs_url: str | None = None) -> Handler:
     """Every EquitrError becomes a formatted error comment and a failed job, never a traceback."""
 
     async def handle(ctx: JobContext) -> Outcome:
@@ -182,7 +184,7 @@ def guarded(kind: str, body: Callable[[JobContext], Awaitable[Outcome]]) -> Hand
             return await body(ctx)
         except EquitrError as exc:
             try:
-                await report_error(ctx, exc, context=error_context(ctx, kind, exc))
+                await report_error(ctx, exc, context=error_context(ctx, kind, exc, docs_url=docs_url))
             except (EquitrError, aiohttp.ClientError) as again:
                 log.warning("could not post the error for job %s: %s", ctx.job.id, again)
             return Outcome("failed", exc.message)

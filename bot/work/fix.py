@@ -84,7 +84,8 @@ async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
         status.detail = f"{result.reason}" + (f" {result.hint}" if result.hint else "")
         await shown.show(force=True)
         if result.error is not None:  # budget, limits, model failures: a formatted error with the way out
-            await report_error(ctx, result.error, context=error_context(ctx, "fix", result.error))
+            context = error_context(ctx, "fix", result.error, docs_url=env.settings.docs_url)
+            await report_error(ctx, result.error, context=context)
         return Outcome("failed", result.reason, result.ledger.total_usd)
     pr = await open_or_update_pr(ctx, p, result, branch=branch, base=base_ref, issue=issue)
     status.phase, status.detail = "done", f"Pull request: {pr['html_url']}"

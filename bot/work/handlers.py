@@ -37,9 +37,10 @@ def handlers(env: WorkEnv) -> dict[str, Handler]:
     from bot.control import HANDLERS as control
 
     table: dict[str, Handler] = dict(control)
+    docs = env.settings.docs_url
     for name, body in (("fix", fix), ("review", review), ("ask", ask), ("plan", plan)):
-        table[name] = guarded(name, _bind(body, env))
-    table["retry"] = guarded("retry", lambda ctx: retry(ctx, env, table))
+        table[name] = guarded(name, _bind(body, env), docs_url=docs)
+    table["retry"] = guarded("retry", lambda ctx: retry(ctx, env, table), docs_url=docs)
     return table
 
 

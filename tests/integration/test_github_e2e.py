@@ -36,6 +36,7 @@ from tests.fakes.scripted_model import ScriptedModel
 
 REPO = "octo/repo"
 CANARY = "ghp_" + "CANARYcanary" * 3  # made at run time, like every test secret
+DOCS_URL = "https://github.com/acme/equitr/blob/v1"
 
 PLAN = json.dumps(
     {
@@ -108,6 +109,7 @@ async def world(
             EQUITR_SANDBOX="bwrap" if shutil.which("bwrap") else "none",
             EQUITR_SUPERVISOR_MODEL="openai/gpt-4.1-mini",
             EQUITR_WORKER_MODEL="ollama/qwen3:30b",
+            EQUITR_DOCS_URL=DOCS_URL,
         )
         services = services_mod.build(settings)
         model = ScriptedModel([])
@@ -219,6 +221,7 @@ async def test_unknown_model_gives_a_formatted_error_with_the_closest_names(worl
     (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
     assert "openai/gpt-4.1-mini" in error and "Suggestions" in error and "Recovery" in error
     assert "Traceback" not in error
+    assert f"]({DOCS_URL}/docs/errors.md#unknown-model)" in error  # EQUITR_DOCS_URL makes the links absolute
 
 
 async def test_budget_too_low_says_what_would_have_sufficed(world: World) -> None:
@@ -231,6 +234,7 @@ async def test_budget_too_low_says_what_would_have_sufficed(world: World) -> Non
     (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
     print(f"\n--- error comment ---\n{error}")
     assert "/equitr retry --budget" in error and "Budget" in error
+    assert f"]({DOCS_URL}/docs/errors.md#budget-exceeded)" in error
     assert len(w.model.seen) == 2  # 0.03 + 0.03 crossed 0.05: no third call
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import gidgethub
+import pydantic
 import pytest
 
 from bot import redact as redact_module
@@ -208,7 +209,8 @@ def test_each_kind_formats_with_every_part(anchor: str) -> None:
     assert lines[1] == "" and lines[2].strip(), "what happened follows the title"
     assert "\n**Suggestions**\n- " in text
     assert "\n**Recovery**\n- `" in text
-    assert f"**Documentation:** [docs/errors.md#{anchor}](docs/errors.md#{anchor})" in text
+    assert f"**Documentation** (in equitr's repository): `docs/errors.md#{anchor}`" in text
+    assert "](docs/" not in text  # never a relative link: it would resolve against the address
     assert "equitr job 17" in text
     assert suggest_solutions(error, context) and create_recovery_plan(error, context)
     for command in create_recovery_plan(error, context):
@@ -607,3 +609,15 @@ def test_errors_doc_shows_the_real_output_of_each_kind() -> None:
     text = ERRORS_DOC.read_text()
     for anchor, (error, context) in examples().items():
         assert format_error(error, context=context).strip() in text, f"docs/errors.md is stale for {anchor}"
+
+
+def test_docs_url_comes_from_the_setting_and_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.settings import Settings
+
+    monkeypatch.setenv("EQUITR_DOCS_URL", "https://github.com/acme/equitr/blob/main/")
+    assert Settings().docs_url == "https://github.com/acme/equitr/blob/main"
+    monkeypatch.setenv("EQUITR_DOCS_URL", "")
+    assert Settings().docs_url is None
+    monkeypatch.setenv("EQUITR_DOCS_URL", "docs.example.org")
+    with pytest.raises(pydantic.ValidationError, match="EQUITR_DOCS_URL must be an http"):
+        Settings()
