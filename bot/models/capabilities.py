@@ -13,11 +13,13 @@ restart does not probe again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -84,6 +86,27 @@ class CapabilityCache:
             self._modes.pop(self.key(base_url, model), None)
             if self.path is not None:
                 _write(self.path, self._modes)
+
+
+async def remembered(
+    cache: CapabilityCache,
+    locks: dict[str, asyncio.Lock],
+    base_url: str,
+    model: str,
+    probe: Callable[[], Awaitable[Mode]],
+) -> Mode:
+    """The cached mode for (base_url, model), probing once the first time; concurrent first calls share
+    one probe. `locks` belongs to the calling client: asyncio locks are bound to one event loop, while the
+    cache is shared by worker threads that each run their own loop."""
+    cached = cache.get(base_url, model)
+    if cached is not None:
+        return cached
+    async with locks.setdefault(model, asyncio.Lock()):
+        cached = cache.get(base_url, model)
+        if cached is None:
+            cached = await probe()
+            cache.set(base_url, model, cached)
+        return cached
 
 
 def _read(path: Path) -> dict[str, tuple[Mode, int]]:

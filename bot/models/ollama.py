@@ -22,6 +22,7 @@ from bot.models.capabilities import (
     CapabilityCache,
     Mode,
     conforms,
+    remembered,
 )
 from bot.models.types import Message, Reply
 from bot.models.usage import usage_from
@@ -87,15 +88,9 @@ class OllamaClient:
         )
 
     async def structured_mode(self, model: str, *, timeout_s: float) -> Mode:
-        cached = self.capabilities.get(self.base_url, model)
-        if cached is not None:
-            return cached
-        async with self._probe_locks.setdefault(model, asyncio.Lock()):
-            cached = self.capabilities.get(self.base_url, model)
-            if cached is None:
-                cached = await self._probe(model, timeout_s=timeout_s)
-                self.capabilities.set(self.base_url, model, cached)
-            return cached
+        return await remembered(
+            self.capabilities, self._probe_locks, self.base_url, model, lambda: self._probe(model, timeout_s=timeout_s)
+        )
 
     async def _probe(self, model: str, *, timeout_s: float) -> Mode:
         try:

@@ -23,6 +23,7 @@ from bot.models.capabilities import (
     CapabilityCache,
     Mode,
     conforms,
+    remembered,
     response_format,
 )
 from bot.models.types import Message, Reply, ToolCall
@@ -79,16 +80,9 @@ class OpenAIClient:
         """The cached structured-output mode for `model` on this server, probing it the first time."""
         if self.known_mode is not None:
             return self.known_mode
-        cached = self.capabilities.get(self.base_url, model)
-        if cached is not None:
-            return cached
-        lock = self._probe_locks.setdefault(model, asyncio.Lock())
-        async with lock:  # concurrent first calls share one probe
-            cached = self.capabilities.get(self.base_url, model)
-            if cached is None:
-                cached = await self.probe(model, timeout_s=timeout_s)
-                self.capabilities.set(self.base_url, model, cached)
-            return cached
+        return await remembered(
+            self.capabilities, self._probe_locks, self.base_url, model, lambda: self.probe(model, timeout_s=timeout_s)
+        )
 
     async def probe(self, model: str, *, timeout_s: float) -> Mode:
         """Ask for prose under a tiny schema: only a server that enforces the schema returns the JSON."""
@@ -168,9 +162,7 @@ def parse_completion(data: dict[str, Any], *, messages: Sequence[Message], model
         if isinstance(function, dict):
             args = function.get("arguments")
             calls.append(
-                ToolCall(
-                    name=str(function.get("name") or ""), arguments=args if isinstance(args, str) else ""
-                )
+                ToolCall(name=str(function.get("name") or ""), arguments=args if isinstance(args, str) else "")
             )
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     assert isinstance(usage, dict)
