@@ -45,7 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("payload", type=Path, help="a webhook payload JSON file")
     replay.add_argument("--dry-run", action="store_true", help="print the GitHub calls instead of making them")
 
-    run = sub.add_parser("run", help="run the agent on a local git repository (no GitHub needed)")
+    run = sub.add_parser(
+        "run",
+        help="run the agent on a local git repository (no GitHub needed)",
+        epilog="exit status: 0 a change was accepted (branch equitr/<slug>), 3 the run ended without an accepted "
+        "change, 1 an error (bad repository, model or setting), 2 bad arguments",
+    )
     run.add_argument("--repo", type=Path, default=Path("."), help="the repository (default: the current directory)")
     run.add_argument("--model", help="supervisor model, provider/model (default: $EQUITR_SUPERVISOR_MODEL)")
     run.add_argument("--worker-model", help="worker model (default: $EQUITR_WORKER_MODEL, else the supervisor's)")

@@ -108,7 +108,12 @@ async def run_local(
                 env=auth_env(None, str(checkout.root)),
             )
     report(result, branch=branch, budget_usd=options.budget_usd, out=out)
-    return 0 if result.status == "accepted" else 1
+    return 0 if result.status == "accepted" else EXIT_NOT_ACCEPTED
+
+
+# The run ended cleanly but the supervisor accepted no change: distinct from 1 (an error), so that scripts
+# can tell "the model could not do it" from "equitr could not run".
+EXIT_NOT_ACCEPTED = 3
 
 
 def report(result: AgentResult, *, branch: str | None, budget_usd: float, out: Callable[[str], None]) -> None:

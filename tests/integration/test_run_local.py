@@ -64,6 +64,21 @@ async def test_run_fixes_a_one_line_bug_onto_a_branch(sample_repo: Path, tmp_pat
     assert not (tmp_path / "work" / "jobs").exists() or not any((tmp_path / "work" / "jobs").iterdir())
 
 
+async def test_a_run_without_an_accepted_change_exits_3_and_makes_no_branch(sample_repo: Path, tmp_path: Path) -> None:
+    lines: list[str] = []
+    settings = Settings(EQUITR_WORKDIR=tmp_path / "work", EQUITR_SANDBOX="bwrap" if _bwrap() else "none")
+    stop = '{"decision": "stop", "reason": "the bug is not where the plan looked"}'
+    code = await run_local(
+        RunOptions(repo=sample_repo, task="mean() is off by one", model="openai/gpt-4.1-mini", max_iterations=1),
+        settings,
+        model=ScriptedModel([PLAN, WORKER, stop]),
+        out=lines.append,
+    )
+    assert code == 3, "\n".join(lines)
+    assert "result: stopped" in "\n".join(lines)
+    assert git(sample_repo, "branch", "--list", "equitr/*") == ""
+
+
 async def test_unknown_model_names_the_closest(sample_repo: Path) -> None:
     from bot.errors import ConfigError
 

@@ -40,7 +40,7 @@ def test_embedded_model_run_completes_with_a_clear_report(sample_repo: Path, tmp
     )
     out = proc.stdout + proc.stderr
     print(out)
-    assert proc.returncode in (0, 1), out
+    assert proc.returncode in (0, 3), out  # 3: ended cleanly without an accepted change
     assert "Traceback" not in out
     assert "using the embedded local model local/smollm2" in out
     assert "result: " in out and "tests before: 1 failed, 1 passed" in out
