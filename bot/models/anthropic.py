@@ -100,9 +100,7 @@ def parse_message(data: dict[str, Any], *, messages: Sequence[Message], model: s
         elif kind == "thinking":
             thinking.append(str(block.get("thinking") or ""))
         elif kind == "tool_use":
-            calls.append(
-                ToolCall(name=str(block.get("name") or ""), arguments=json.dumps(block.get("input")))
-            )
+            calls.append(ToolCall(name=str(block.get("name") or ""), arguments=json.dumps(block.get("input"))))
     content = "".join(text)
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     assert isinstance(usage, dict)
@@ -113,8 +111,6 @@ def parse_message(data: dict[str, Any], *, messages: Sequence[Message], model: s
         finish_reason=_FINISH.get(str(stop), stop if isinstance(stop, str) else None),
         thinking="".join(thinking),
         tool_calls=tuple(calls),
-        usage=usage_from(
-            usage.get("input_tokens"), usage.get("output_tokens"), messages=messages, reply_text=content
-        ),
+        usage=usage_from(usage.get("input_tokens"), usage.get("output_tokens"), messages=messages, reply_text=content),
         raw=data,
     )

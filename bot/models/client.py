@@ -146,9 +146,7 @@ class ModelClient:
             return await client.structured_mode(name.model, timeout_s=timeout_s)
         return "json_object" if name.provider == "local" else "none"
 
-    async def _with_retries(
-        self, name: ModelName, messages: Sequence[Message], args: dict[str, Any]
-    ) -> Reply:
+    async def _with_retries(self, name: ModelName, messages: Sequence[Message], args: dict[str, Any]) -> Reply:
         client = self.provider(name.provider)
 
         def note(error: ModelError, wait: float) -> None:
@@ -163,12 +161,8 @@ class ModelClient:
 
     def _account(self, reply: Reply, name: ModelName, started: float) -> Reply:
         base_url = self.endpoints.openai_base_url if name.provider == "openai-compatible" else None
-        cost = prices.cost_usd(
-            name, reply.usage.prompt_tokens, reply.usage.completion_tokens, base_url=base_url
-        )
-        return dataclasses.replace(
-            reply, model=str(name), duration_s=time.monotonic() - started, cost_usd=cost
-        )
+        cost = prices.cost_usd(name, reply.usage.prompt_tokens, reply.usage.completion_tokens, base_url=base_url)
+        return dataclasses.replace(reply, model=str(name), duration_s=time.monotonic() - started, cost_usd=cost)
 
     def provider(self, provider: Provider) -> ChatModel:
         """The shared client for one provider; ConfigError when its settings are missing."""

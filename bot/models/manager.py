@@ -224,9 +224,7 @@ class ModelManager:
                 label=f"Ollama at {host}",
                 unreachable_hint="Is Ollama running? Start it with `ollama serve` or set OLLAMA_HOST.",
             )
-            data = await request_json(
-                session, "GET", f"{host}/api/tags", endpoint=where, timeout_s=_CHECK_TIMEOUT_S
-            )
+            data = await request_json(session, "GET", f"{host}/api/tags", endpoint=where, timeout_s=_CHECK_TIMEOUT_S)
             installed = [str(m.get("name")) for m in data.get("models") or [] if isinstance(m, dict)]
             wanted = {name.model, f"{name.model}:latest"}
             if wanted & set(installed):
@@ -258,9 +256,7 @@ class ModelManager:
         if name.provider == "openai":
             if e.openai_api_key is None or not e.openai_api_key.get_secret_value():
                 return False, "OPENAI_API_KEY is not set."
-            where = Endpoint(
-                label="OpenAI", unreachable_hint="Check the network.", auth_hint="Check OPENAI_API_KEY."
-            )
+            where = Endpoint(label="OpenAI", unreachable_hint="Check the network.", auth_hint="Check OPENAI_API_KEY.")
             await request_json(
                 session,
                 "GET",
@@ -274,9 +270,7 @@ class ModelManager:
         key = e.anthropic_api_key.get_secret_value() if e.anthropic_api_key else ""
         if not key:
             return False, "ANTHROPIC_API_KEY is not set."
-        where = Endpoint(
-            label="Anthropic", unreachable_hint="Check the network.", auth_hint="Check ANTHROPIC_API_KEY."
-        )
+        where = Endpoint(label="Anthropic", unreachable_hint="Check the network.", auth_hint="Check ANTHROPIC_API_KEY.")
         await request_json(
             session,
             "GET",
@@ -345,9 +339,7 @@ def models_check(name: str, manager: ModelManager | None = None) -> tuple[bool, 
     return result.ok, f"{'✓' if result.ok else '✗'} {name}: {result.message}"
 
 
-def models_cost(
-    name: str, tokens: int, *, completion_share: float = 0.2, manager: ModelManager | None = None
-) -> float:
+def models_cost(name: str, tokens: int, *, completion_share: float = 0.2, manager: ModelManager | None = None) -> float:
     """USD for `tokens` tokens of `name`, split prompt/completion by `completion_share` (agent work is
     mostly prompt: instructions, files, tool output)."""
     manager = manager or _from_environment()

@@ -39,9 +39,7 @@ def lookup(name: ModelName, *, base_url: str | None = None) -> CatalogueEntry | 
     return None
 
 
-def cost_usd(
-    name: ModelName, prompt_tokens: int, completion_tokens: int, *, base_url: str | None = None
-) -> float:
+def cost_usd(name: ModelName, prompt_tokens: int, completion_tokens: int, *, base_url: str | None = None) -> float:
     """Price of one call in USD; 0.0 for models without a catalogue price."""
     entry = lookup(name, base_url=base_url)
     if entry is None or (prompt_tokens <= 0 and completion_tokens <= 0):

@@ -98,8 +98,7 @@ async def request_json(
         data = None
     if not isinstance(data, dict):
         raise ModelError(
-            f"{endpoint.label} answered with something that is not a JSON object: "
-            f"{_scrub(text[:120], secrets)!r}",
+            f"{endpoint.label} answered with something that is not a JSON object: {_scrub(text[:120], secrets)!r}",
             retryable=True,
         )
     return data
