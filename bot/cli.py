@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--worker-model", help="worker model (default: $EQUITR_WORKER_MODEL, else the supervisor's)")
     run.add_argument("--budget", type=float, default=1.0, help="stop once this many USD are spent (default 1)")
     run.add_argument("--test-command", help="how to run the tests (default: guessed from the repository)")
+    run.add_argument(
+        "--setup-command",
+        default="",
+        help="install what the tests need, once, with the network, into a private environment "
+        '(e.g. "pip install -e .[test]")',
+    )
     run.add_argument("--iterations", type=int, default=3, help="plan/review rounds at most (default 3)")
     run.add_argument("task", help="what to do, in words")
 
@@ -285,6 +291,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         worker_model=args.worker_model,
         budget_usd=args.budget,
         test_command=args.test_command,
+        setup_command=args.setup_command,
         max_iterations=max(1, args.iterations),
     )
     return asyncio.run(run_local(options, settings_mod.load()))

@@ -3,7 +3,7 @@
     [models]    supervisor, worker, fallback, allowed
     [budget]    per_job_usd, per_month_usd, max_flag_usd
     [review]    auto, on, skip_drafts, skip_bots, max_files, max_patch_lines
-    [fix]       draft_pr, test_command, blocked_paths
+    [fix]       draft_pr, test_command, setup_command, blocked_paths
     [trigger]   label
     [limits]    max_steps, max_iterations, max_minutes
     [schedule]  max_issues_per_run, budget_usd, [[schedule.tasks]] name, prompt, cron
@@ -188,6 +188,13 @@ class FixConfig(_Section):
         allowed='a shell command, e.g. "pytest -q"; "" to detect it',
         doc='Run in the sandbox before and after the change. "": detected from the files present '
         "(pytest, npm test, go test, cargo test).",
+    )
+    setup_command: str = _key(
+        "",
+        max_length=1000,
+        allowed='a shell command, e.g. "pip install -e .[test]"; "" for none',
+        doc="Run once per job in the sandbox, with the network, before the first test run; what it installs "
+        "goes into a private environment for the job's tests. Files it creates stay out of the change.",
     )
     blocked_paths: list[Annotated[str, AfterValidator(_check_glob)]] = _key(
         list,
@@ -604,6 +611,7 @@ class EffectiveSettings:
     worker_model: str | None
     fallback_model: str | None
     test_command: str
+    setup_command: str
     draft_pr: bool
     blocked_paths: tuple[str, ...]
     max_steps: int
@@ -659,6 +667,7 @@ def resolve_flags(
         worker_model=_flag_model("--worker-model", worker_model, models.allowed) if worker_model else models.worker,
         fallback_model=models.fallback,
         test_command=config.fix.test_command,
+        setup_command=config.fix.setup_command,
         draft_pr=config.fix.draft_pr,
         blocked_paths=config.fix.all_blocked_paths,
         max_steps=config.limits.max_steps,

@@ -39,6 +39,7 @@ class RunOptions:
     worker_model: str | None = None
     budget_usd: float = 1.0
     test_command: str | None = None
+    setup_command: str = ""
     max_iterations: int = 3
 
 
@@ -87,7 +88,11 @@ async def run_local(
         test_command = options.test_command if options.test_command is not None else detect(checkout.root)
         out(f"working on a fresh checkout of {repo} at {head[:10]} (uncommitted changes are not included)")
         out(f"test command: {test_command or '(none found; pass --test-command)'}")
-        tools = ToolContext(root=checkout.root, sandbox_mode=mode, test_command=test_command)
+        if options.setup_command:
+            out(f"setup command: {options.setup_command} (once, with the network, before the first test run)")
+        tools = ToolContext(
+            root=checkout.root, sandbox_mode=mode, test_command=test_command, setup_command=options.setup_command
+        )
         limits = Limits(budget_usd=options.budget_usd, max_iterations=options.max_iterations)
         async with aiohttp.ClientSession() as session:
             client = model or ModelClient(session, Endpoints.from_settings(settings))
@@ -122,6 +127,8 @@ def report(result: AgentResult, *, branch: str | None, budget_usd: float, out: C
     if result.hint:
         out(f"  → {result.hint}")
     if result.tests_before is not None:
+        if result.setup:
+            out(result.setup)
         out(f"tests before: {result.tests_before.summary}")
     if result.tests_after is not None:
         out(f"tests after:  {result.tests_after.summary}")

@@ -103,6 +103,7 @@ class AgentResult:
     iterations: int = 0
     hint: str = ""
     test_command: str = ""
+    setup: str = ""  # the repository's setup command and how it went, when it has one
     error: EquitrError | None = None  # what stopped the run (budget, a limit, the model), for a formatted error
 
     @property
@@ -160,6 +161,9 @@ class Agent:
         try:
             if task.mode == "fix":
                 result.tests_before = await self._test(0)
+                if self.tools.setup.result is not None:  # it ran just before those tests
+                    result.setup = self.tools.setup.result.report()
+                    self._emit("testing", result.setup)
             feedback = ""
             for iteration in range(1, self.limits.max_iterations + 1):
                 result.iterations = iteration
@@ -353,7 +357,10 @@ class Agent:
         self._emit("testing", f"running `{self.tools.test_command}`")
         result = await registry.execute(Step(step=1, tool="run", parameters=RunParams()), self.tools)
         code = result.data.get("exit_code")
-        run = TestRun(ok=result.ok, exit_code=code, summary=_test_summary(result.output), output=result.output)
+        summary = _test_summary(result.output)
+        if result.data.get("setup_failed"):
+            summary = f"not run: the setup command failed ({result.data['setup_failed']})"[:200]
+        run = TestRun(ok=result.ok, exit_code=code, summary=summary, output=result.output)
         self.trajectory.append(Entry(iteration, "tool", f"tests: {run.summary}", run.ok))
         return run
 
@@ -465,8 +472,20 @@ def _is_test(path: str) -> bool:
     return name.startswith("test_") or name.endswith("_test.py") or "/tests/" in f"/{path}"
 
 
+_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
+
+
 def _test_summary(output: str) -> str:
-    for line in reversed(output.strip().splitlines()):
-        if re.search(r"\b(passed|failed|error|no tests ran)\b", line):
-            return line.strip("= ").strip()[:200]
-    return _first_line(output.splitlines()[1] if len(output.splitlines()) > 1 else output)
+    summary = next(
+        (
+            line.strip("= ").strip()
+            for line in reversed(output.strip().splitlines())
+            if re.search(r"\b(passed|failed|error|no tests ran)\b", line)
+        ),
+        None,
+    ) or _first_line(output.splitlines()[1] if len(output.splitlines()) > 1 else output)
+    missing = _MISSING_MODULE.search(output)
+    if missing:  # the sandbox has no network: say what to install, and how, instead of a bare exit code
+        name = missing.group(1)
+        summary = f"{summary}; `{name}` is not installed in the sandbox (install it with `fix.setup_command`)"
+    return summary[:200]

@@ -4,8 +4,10 @@ Layers, outermost first: a `sh` trampoline joins a fresh cgroup (process and mem
 rlimits (address space, file size, open files), `bwrap` builds the sandbox: every namespace unshared
 (network included), read-only system directories, the checkout as the only writable bind (its `.git`
 re-bound read-only, so code under test cannot plant hooks or config for equitr's own git), a private
-`/tmp`, a cleared environment. The parent reads output incrementally, keeps head and tail, and kills the
-whole process group (and every cgroup member) on the wall-time limit or the output hard cap.
+`/tmp`, a cleared environment. Only a repository's setup command (`bot.sandbox.setup`) gets the network
+and a second writable bind, the job's private Python environment. The parent reads output incrementally,
+keeps head and tail, and kills the whole process group (and every cgroup member) on the wall-time limit or
+the output hard cap.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ SandboxMode = Literal["bwrap", "none"]
 KilledReason = Literal["timeout", "output", "memory"]
 
 WORKDIR = "/workspace"
+ENV_MOUNT = "/equitr-env"  # where the job's private environment (bot.sandbox.setup) appears in the sandbox
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Enough of /etc for the dynamic linker, user names and time zones; nothing with credentials.
@@ -39,6 +42,8 @@ _ETC_FILES = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "passwd", "group",
     "nsswitch.conf", "mime.types",
 )  # fmt: skip
+# With the network (setup commands only): name resolution and the system's CA certificates.
+_ETC_NETWORK_FILES = ("resolv.conf", "hosts", "host.conf", "gai.conf", "ssl", "ca-certificates")
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE|CREDENTIAL|DSN|AUTH", re.IGNORECASE)
 _NO_BWRAP_HINT = (
     "Install bubblewrap (`apt-get install bubblewrap`), or set EQUITR_SANDBOX=none to run commands "
@@ -94,18 +99,30 @@ def _clean_env(extra: Mapping[str, str] | None, path: str, home: str) -> dict[st
     return env
 
 
-def sandbox_path(ro_paths: Sequence[Path]) -> str:
+def _with_venv(env: Mapping[str, str] | None, venv: str | None) -> dict[str, str]:
+    return {**(env or {}), **({"VIRTUAL_ENV": venv} if venv else {})}
+
+
+def sandbox_path(ro_paths: Sequence[Path], env_bin: str | None = None) -> str:
     bins = [str(p / "bin") for p in ro_paths if (p / "bin").is_dir()]
-    return ":".join([*bins, "/usr/local/bin", "/usr/bin", "/bin"])
+    return ":".join([*([env_bin] if env_bin else []), *bins, "/usr/local/bin", "/usr/bin", "/bin"])
 
 
 def build_bwrap_argv(
-    command: Sequence[str], *, root: Path, ro_paths: Sequence[Path], env: Mapping[str, str], limits: Limits
+    command: Sequence[str],
+    *,
+    root: Path,
+    ro_paths: Sequence[Path],
+    env: Mapping[str, str],
+    limits: Limits,
+    env_dir: Path | None = None,
+    network: bool = False,
 ) -> list[str]:
     """The bwrap command line (pure apart from looking at which system paths exist)."""
     argv = [
         "bwrap",
         "--unshare-all",
+        *(["--share-net"] if network else []),
         "--unshare-user",
         "--die-with-parent",
         "--new-session",
@@ -121,7 +138,7 @@ def build_bwrap_argv(
             argv += ["--symlink", os.readlink(p), d]
         elif p.is_dir():
             argv += ["--ro-bind", d, d]
-    for name in _ETC_FILES:
+    for name in _ETC_FILES + (_ETC_NETWORK_FILES if network else ()):
         argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     # The private /tmp first: a virtualenv that lives under /tmp (a CI checkout) is bound on top of it,
     # instead of being hidden by it.
@@ -129,6 +146,8 @@ def build_bwrap_argv(
     for p in ro_paths:
         argv += ["--ro-bind", str(p), str(p)]
     argv += ["--bind", str(root), WORKDIR]
+    if env_dir is not None:
+        argv += ["--bind", str(env_dir), ENV_MOUNT]
     git_dir = root / ".git"
     if git_dir.is_dir() and not git_dir.is_symlink():
         argv += ["--ro-bind", str(git_dir), f"{WORKDIR}/.git"]
@@ -198,8 +217,14 @@ def run_command(
     limits: Limits | None = None,
     ro_paths: Sequence[Path] | None = None,
     env: Mapping[str, str] | None = None,
+    env_dir: Path | None = None,
+    network: bool = False,
 ) -> CommandResult:
-    """Run `command` (an argv, never a shell string) with the checkout `root` as working directory."""
+    """Run `command` (an argv, never a shell string) with the checkout `root` as working directory.
+
+    `env_dir`: a job's private virtualenv (made by `bot.sandbox.setup`), writable and first on PATH.
+    `network`: keep the host's network; only for a repository's setup command, never for tests or tools.
+    """
     if not command:
         raise SandboxError("No command to run.")
     limits = limits or Limits()
@@ -207,13 +232,17 @@ def run_command(
     if mode == "bwrap":
         if shutil.which("bwrap") is None:
             raise SandboxError("Cannot run commands: bubblewrap (`bwrap`) is not installed.", hint=_NO_BWRAP_HINT)
+        venv = ENV_MOUNT if env_dir is not None else None
+        clean = _clean_env(_with_venv(env, venv), sandbox_path(ro, f"{venv}/bin" if venv else None), "/tmp")
         inner = build_bwrap_argv(
-            command, root=root, ro_paths=ro, env=_clean_env(env, sandbox_path(ro), "/tmp"), limits=limits
+            command, root=root, ro_paths=ro, env=clean, limits=limits, env_dir=env_dir, network=network
         )
         cwd, child_env = "/", {"PATH": HOST_PATH}  # no host path leaks in via $PWD
     elif mode == "none":
         inner, cwd = list(command), str(root)
-        child_env = _clean_env(env, sandbox_path(ro) + ":" + HOST_PATH, str(root))
+        venv = str(env_dir) if env_dir is not None else None
+        bins = sandbox_path(ro, f"{venv}/bin" if venv else None)
+        child_env = _clean_env(_with_venv(env, venv), bins + ":" + HOST_PATH, str(root))
     else:
         raise SandboxError(f"Unknown sandbox mode {mode!r}.", hint="Use `bwrap` or `none`.")
     start = time.monotonic()

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.sandbox.bwrap import SandboxMode
 from bot.sandbox.limits import Limits
+from bot.sandbox.setup import SetupState
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,13 @@ class ToolContext:
     limits: Limits = field(default_factory=Limits)
     ro_paths: tuple[Path, ...] | None = None  # None: the running interpreter and its virtualenv
     max_output_chars: int = 20_000
+    setup_command: str = ""  # `fix.setup_command`: run once, with the network, before the first test run
+    env_dir: Path | None = None  # the job's private environment; None: next to the checkout
+    setup: SetupState = field(default_factory=SetupState)
+
+    @property
+    def job_env(self) -> Path:
+        return self.env_dir or self.root.parent / f"{self.root.name}.env"
 
 
 @dataclass(frozen=True, slots=True)

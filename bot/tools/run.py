@@ -9,6 +9,7 @@ from bot.errors import ToolError
 from bot.sandbox.bwrap import run_command
 from bot.sandbox.context import ToolContext, ToolResult, clip
 from bot.sandbox.paths import resolve_in_checkout
+from bot.sandbox.setup import SetupResult, run_setup
 from bot.tools.schema import RunParams
 
 # A target is a test path, optionally with a node id (`tests/test_x.py::TestY::test_z[case-1]`).
@@ -32,12 +33,45 @@ def parse_targets(target: str | None, ctx: ToolContext) -> list[str]:
     return tokens
 
 
+def ensure_setup(ctx: ToolContext) -> SetupResult | None:
+    """Run the repository's setup command the first time tests run in this job; its result after that."""
+    if not ctx.setup_command.strip():
+        return None
+    with ctx.setup.lock:
+        if ctx.setup.result is None:
+            ctx.setup.result = run_setup(
+                ctx.setup_command,
+                root=ctx.root,
+                env_dir=ctx.job_env,
+                mode=ctx.sandbox_mode,
+                limits=ctx.limits,
+                ro_paths=ctx.ro_paths,
+            )
+        return ctx.setup.result
+
+
 def run(params: RunParams, ctx: ToolContext) -> ToolResult:
     command = shlex.split(ctx.test_command)
     if not command:
         raise ToolError("No test command is configured for this repository (`test_command` in .equitr.toml).")
     argv = [*command, *parse_targets(params.target, ctx)]
-    result = run_command(argv, root=ctx.root, mode=ctx.sandbox_mode, limits=ctx.limits, ro_paths=ctx.ro_paths)
+    setup = ensure_setup(ctx)
+    if setup is not None and not setup.ok:
+        text, clipped = clip(setup.output, ctx.max_output_chars)
+        return ToolResult(
+            ok=False,
+            output=f"{setup.report()}\nThe tests were not run. Fix `fix.setup_command` in .equitr.toml.\n{text}",
+            truncated=clipped,
+            data={"exit_code": None, "killed_reason": None, "duration_s": 0.0, "setup_failed": setup.summary},
+        )
+    result = run_command(
+        argv,
+        root=ctx.root,
+        mode=ctx.sandbox_mode,
+        limits=ctx.limits,
+        ro_paths=ctx.ro_paths,
+        env_dir=ctx.job_env if setup is not None else None,
+    )
     if result.killed_reason == "timeout":
         status = f"killed after the {ctx.limits.wall_time_s:.0f} s time limit"
     elif result.killed_reason == "output":
@@ -51,6 +85,8 @@ def run(params: RunParams, ctx: ToolContext) -> ToolResult:
     body = result.stdout + (f"\n--- stderr ---\n{result.stderr}" if result.stderr.strip() else "")
     text, clipped = clip(body, ctx.max_output_chars)
     output = f"$ {shlex.join(argv)}\n{status} ({result.duration_s:.1f} s)\n{text}"
+    if setup is not None:
+        output = f"{setup.report()}\n{output}"
     return ToolResult(
         ok=result.ok,
         output=output,

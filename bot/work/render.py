@@ -101,6 +101,7 @@ def pr_body(
             "### Tests",
             "",
             f"Command: `{test_command or '(none configured)'}`",
+            *([f"Setup: {result.setup}"] if result.setup else []),
             "",
             "| | result |",
             "|---|---|",

@@ -33,6 +33,7 @@ from tests.fakes.fixtures import AppKey
 from tests.fakes.git_remote import GitRemote
 from tests.fakes.github import FakeGitHub
 from tests.fakes.scripted_model import ScriptedModel
+from tests.wheels import wheel
 
 REPO = "octo/repo"
 CANARY = "ghp_" + "CANARYcanary" * 3  # made at run time, like every test secret
@@ -174,6 +175,52 @@ def status_comment(w: World, job_id: int) -> str:
 
 
 # -- /equitr fix ---------------------------------------------------------------------------------------------
+
+
+def push_to_default_branch(w: World, tmp: Path, files: dict[str, str], wheels: bool = False) -> None:
+    """A maintainer's commit on `main` of the real remote (what equitr reads `.equitr.toml` from)."""
+    work = tmp / "maintainer"
+    env = {"PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"}
+    ident = ["-c", "user.name=m", "-c", "user.email=m@example.com"]
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *ident, *args], cwd=work, env=env, check=True, capture_output=True)
+
+    subprocess.run(["git", "clone", "-q", str(w.bare), str(work)], env=env, check=True)
+    for name, text in files.items():
+        (work / name).write_text(text)
+    if wheels:
+        wheel(work / "wheels")
+    git("add", "-A")
+    git("commit", "-q", "-m", "maintainer: configure equitr")
+    git("push", "-q", "origin", "HEAD:main")
+
+
+async def test_fix_runs_the_repositorys_setup_command_before_the_tests(world: World, tmp_path: Path) -> None:
+    w = world
+    install = "python -m pip install --quiet --no-index --find-links wheels dep-pkg"
+    push_to_default_branch(
+        w,
+        tmp_path,
+        {".equitr.toml": f'[fix]\nsetup_command = "{install}"\n', "conftest.py": "import dep_pkg\n"},
+        wheels=True,
+    )
+    w.model.script += [PLAN, ACCEPT]
+    _, answer = await comment(w, "/equitr fix")
+    outcome = await run_job(w, answer)
+    assert outcome.state == "done", outcome
+    (pr,) = [p for p in w.fake.repo(REPO).pulls.values()]
+    assert f"Setup: setup `{install}`: ok in " in pr["body"]
+    assert "| before | failed — 1 failed, 2 passed" in pr["body"] and "| after | passed — 3 passed" in pr["body"]
+    # Only the fix is in the branch: nothing the setup or the tests left in the checkout.
+    changed = subprocess.run(
+        ["git", "--git-dir", str(w.bare), "diff", "--name-only", "main", "equitr/issue-1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert changed == ["mathutil.py"]
+
 
 
 async def test_fix_opens_one_draft_pr_and_a_second_fix_updates_it(world: World) -> None:

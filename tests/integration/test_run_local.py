@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 
 from bot.runlocal import RunOptions, run_local, slug
 from bot.settings import Settings
+from tests.conftest import DATA, make_repo
 from tests.fakes.scripted_model import ScriptedModel
+from tests.wheels import wheel
 
 PLAN = json.dumps(
     {
@@ -62,6 +65,40 @@ async def test_run_fixes_a_one_line_bug_onto_a_branch(sample_repo: Path, tmp_pat
     assert "openai/gpt-4.1-mini  supervisor" in text and "ollama/qwen3:30b     worker" in text
     assert "Interpretation layer:" in text
     assert not (tmp_path / "work" / "jobs").exists() or not any((tmp_path / "work" / "jobs").iterdir())
+
+
+@pytest.mark.parametrize("setup", [False, True])
+async def test_a_setup_command_installs_what_the_tests_import(tmp_path: Path, setup: bool) -> None:
+    source = tmp_path / "src"
+    shutil.copytree(DATA / "sample_repo", source)
+    (source / "conftest.py").write_text("import dep_pkg  # a third-party package the tests need\n")
+    wheel(source / "wheels")
+    repo = make_repo(tmp_path, source)
+    lines: list[str] = []
+    install = "python -m pip install --quiet --no-index --find-links wheels dep-pkg"
+    code = await run_local(
+        RunOptions(
+            repo=repo,
+            task="mean() is off by one; fix it",
+            model="openai/gpt-4.1-mini",
+            setup_command=install if setup else "",
+            max_iterations=1,
+        ),
+        Settings(EQUITR_WORKDIR=tmp_path / "work", EQUITR_SANDBOX="bwrap" if _bwrap() else "none"),
+        model=ScriptedModel([PLAN, WORKER, ACCEPT]),
+        out=lines.append,
+    )
+    text = "\n".join(lines)
+    if setup:
+        assert code == 0, text
+        assert f"setup command: {install}" in text
+        assert "tests before: 1 failed, 1 passed" in text and "tests after:  2 passed" in text
+    else:  # the same run without it: the tests cannot even be collected, before or after
+        assert code == 3, text
+        assert (
+            "tests before: exit code 4 (" in text
+            and "`dep_pkg` is not installed in the sandbox (install it with `fix.setup_command`)" in text
+        ), text
 
 
 async def test_a_run_without_an_accepted_change_exits_3_and_makes_no_branch(sample_repo: Path, tmp_path: Path) -> None:

@@ -191,3 +191,25 @@ async def test_plan_and_ask_change_nothing(sample_repo: Path, mode: str) -> None
     )  # type: ignore[arg-type]
     assert result.status == "accepted" and len(result.plan) == 3
     assert (sample_repo / "mathutil.py").read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("$ pytest -q\nexit code 1 (0.4 s)\n..F\n1 failed, 2 passed in 0.03s\n", "1 failed, 2 passed in 0.03s"),
+        (
+            "$ pytest -q\nexit code 4 (0.7 s)\nImportError while loading conftest '/workspace/conftest.py'.\n"
+            "E   ModuleNotFoundError: No module named 'dep_pkg'\n",
+            "exit code 4 (0.7 s); `dep_pkg` is not installed in the sandbox (install it with `fix.setup_command`)",
+        ),
+        (
+            "$ pytest -q\nexit code 2 (0.5 s)\nE   ModuleNotFoundError: No module named 'yaml.cyaml'\n"
+            "=========== 1 error in 0.12s ===========\n",
+            "1 error in 0.12s; `yaml.cyaml` is not installed in the sandbox (install it with `fix.setup_command`)",
+        ),
+    ],
+)
+def test_test_summary_names_a_missing_module(output: str, expected: str) -> None:
+    from bot.agent.loop import _test_summary
+
+    assert _test_summary(output) == expected

@@ -1,0 +1,138 @@
+"""A repository's setup command: install what its tests need, once per job, before the first test run.
+
+The sandbox has no network and a read-only system, so a repository whose tests import third-party packages
+cannot pass there as it is. `fix.setup_command` in `.equitr.toml` (read from the default branch, so it is
+the maintainers' command, not a contributor's) runs once per job:
+
+- in the sandbox, with the same limits and no secrets, but **with the network**, so `pip install` works;
+- with a private virtualenv for the job first on PATH (`ENV_MOUNT` inside the sandbox). It sits on top of
+  equitr's own environment through a `.pth` file, so pip and pytest are there without installing them,
+  and what the setup installs wins over them;
+- before the first test run ("tests before", ahead of any edit); every later test run uses the same
+  environment, without the network.
+
+What the setup writes into the checkout never becomes part of the change: files it creates are added to
+`.git/info/exclude`, and a setup that modifies tracked files is refused (and they are restored).
+"""
+
+from __future__ import annotations
+
+import site
+import sysconfig
+import threading
+import venv
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from bot.sandbox.bwrap import CommandResult, SandboxMode, run_command
+from bot.sandbox.gitsafe import git_in
+from bot.sandbox.limits import Limits
+
+SETUP_WALL_TIME_S = 900.0  # installs download and build; tests keep their own, shorter limit
+_PTH = "_equitr_base.pth"
+
+
+@dataclass(frozen=True, slots=True)
+class SetupResult:
+    command: str
+    ok: bool
+    summary: str  # one line: "ok in 12.3 s", "exit code 1 after 4.0 s", …
+    output: str = ""  # the command's output, for the model and the trajectory
+    duration_s: float = 0.0
+    excluded: tuple[str, ...] = ()  # paths the setup created, kept out of the change
+
+    def report(self) -> str:
+        return f"setup `{self.command}`: {self.summary}"
+
+
+@dataclass(slots=True)
+class SetupState:
+    """The once-per-job outcome, shared by every tool call of the job (steps may run concurrently)."""
+
+    result: SetupResult | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def create_env(env_dir: Path) -> Path:
+    """A virtualenv at `env_dir` layered over equitr's own site-packages; returns its site-packages."""
+    venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(env_dir)
+    purelib = Path(sysconfig.get_path("purelib", "venv", vars={"base": str(env_dir), "platbase": str(env_dir)}))
+    purelib.mkdir(parents=True, exist_ok=True)
+    # Plain path lines only (no `import` lines): the paths are appended after the env's own site-packages.
+    base = [p for p in site.getsitepackages() if Path(p).is_dir() and not Path(p).is_relative_to(env_dir)]
+    (purelib / _PTH).write_text("".join(f"{p}\n" for p in base))
+    return purelib
+
+
+def run_setup(
+    command: str,
+    *,
+    root: Path,
+    env_dir: Path,
+    mode: SandboxMode,
+    limits: Limits,
+    ro_paths: tuple[Path, ...] | None = None,
+) -> SetupResult:
+    """Make the job's environment and run `command` (a shell command line) in it, with the network."""
+    create_env(env_dir)
+    before, modified_before = _untracked(root), _modified(root)
+    setup_limits = replace(limits, wall_time_s=max(limits.wall_time_s, SETUP_WALL_TIME_S))
+    result = run_command(
+        ["sh", "-c", command],
+        root=root,
+        mode=mode,
+        limits=setup_limits,
+        ro_paths=ro_paths,
+        env_dir=env_dir,
+        network=True,
+        env={"PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
+    output = result.stdout + (f"\n--- stderr ---\n{result.stderr}" if result.stderr.strip() else "")
+    changed = sorted(_modified(root) - modified_before)
+    if changed:
+        git_in(root, ["checkout", "--quiet", "--", *changed], check=False)
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        return SetupResult(
+            command,
+            ok=False,
+            summary=f"refused: it changed files of the repository ({shown}); they were restored. "
+            "A setup command should only install.",
+            output=output,
+            duration_s=result.duration_s,
+        )
+    created = sorted(_untracked(root) - before)
+    if created:
+        exclude = root / ".git" / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a") as fh:
+            fh.write("# created by the setup command (equitr)\n" + "".join(f"/{p}\n" for p in created))
+    return SetupResult(
+        command,
+        ok=result.ok,
+        summary=_summary(result, setup_limits),
+        output=output,
+        duration_s=result.duration_s,
+        excluded=tuple(created),
+    )
+
+
+def _summary(result: CommandResult, limits: Limits) -> str:
+    took = f"{result.duration_s:.1f} s"
+    if result.killed_reason == "timeout":
+        return f"killed after the {limits.wall_time_s:.0f} s time limit"
+    if result.killed_reason == "output":
+        return "killed: it printed more output than the limit allows"
+    if result.killed_reason == "memory":
+        return f"killed: out of memory (limit {limits.memory_bytes // 2**20} MiB)"
+    return f"ok in {took}" if result.ok else f"exit code {result.exit_code} after {took}"
+
+
+def _modified(root: Path) -> set[str]:
+    return {line for line in git_in(root, ["diff", "--name-only"], check=False).stdout.splitlines() if line}
+
+
+def _untracked(root: Path) -> set[str]:
+    """Untracked, not ignored paths; a new directory is one entry (`build/`)."""
+    out = git_in(root, ["status", "--porcelain", "--untracked-files=normal"], check=False).stdout
+    return {line[3:].strip('"') for line in out.splitlines() if line.startswith("?? ")}
+

@@ -1,0 +1,151 @@
+"""`fix.setup_command`: a repository's install step, in the real sandbox.
+
+The sample repository's tests import `dep_pkg`, which equitr's environment does not have. The setup
+command installs it with real pip from a wheel inside the repository (`--no-index`: no internet needed),
+into the job's private environment. The same command runs with the network; the tests never do.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox.bwrap import SandboxMode
+from bot.sandbox.context import ToolContext
+from bot.sandbox.setup import create_env
+from bot.tools.run import run
+from bot.tools.schema import RunParams
+from tests.security.conftest import git, needs_bwrap
+from tests.wheels import wheel
+
+INSTALL = "python -m pip install --quiet --no-index --find-links wheels dep-pkg"
+CANARY = "ghp_" + "SETUPcanary" * 3
+MODES = [pytest.param("bwrap", marks=needs_bwrap), "none"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "checkout"
+    root.mkdir()
+    (root / "test_dep.py").write_text("import dep_pkg\n\n\ndef test_value():\n    assert dep_pkg.VALUE == 42\n")
+    wheel(root / "wheels")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "a repository whose tests need dep_pkg")
+    return root
+
+
+def ctx(root: Path, mode: SandboxMode, setup: str = INSTALL) -> ToolContext:
+    return ToolContext(
+        root=root, sandbox_mode=mode, test_command="python -m pytest -q -p no:cacheprovider", setup_command=setup
+    )
+
+
+def status(root: Path) -> str:
+    return git(root, "status", "--porcelain")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_without_setup_the_tests_cannot_import_the_dependency(repo: Path, mode: SandboxMode) -> None:
+    result = run(RunParams(), ctx(repo, mode, setup=""))
+    assert not result.ok
+    assert "ModuleNotFoundError: No module named 'dep_pkg'" in result.output
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_setup_installs_into_the_jobs_environment_once(
+    repo: Path, mode: SandboxMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", CANARY)
+    context = ctx(repo, mode, setup=f"{INSTALL} && env > setup-env.txt")
+    first = run(RunParams(), context)
+    assert first.ok, first.output
+    assert first.output.startswith(f"setup `{INSTALL} && env > setup-env.txt`: ok in ")
+    assert "1 passed" in first.output
+    setup = context.setup.result
+    second = run(RunParams(), context)
+    assert second.ok and context.setup.result is setup  # not run again
+    # Installed into the job's environment next to the checkout, not into equitr's own.
+    assert list((repo.parent / "checkout.env").glob("lib/python*/site-packages/dep_pkg/__init__.py"))
+    assert importlib.util.find_spec("dep_pkg") is None
+    # No secret reached the setup either, and what it wrote stays out of the change.
+    assert CANARY not in (repo / "setup-env.txt").read_text()
+    assert status(repo) == ""
+    assert setup is not None and setup.excluded == ("setup-env.txt",)
+
+
+@needs_bwrap
+def test_only_the_setup_has_the_network(repo: Path) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    accepted: list[object] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            accepted.append(conn)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    connect = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5).close()"
+    try:
+        (repo / "test_net.py").write_text(f"def test_net():\n    {connect}\n")
+        context = ctx(repo, "bwrap", setup=f'python -c "{connect}"')
+        result = run(RunParams(target="test_net.py"), context)
+        assert context.setup.result is not None and context.setup.result.ok, context.setup.result
+        assert len(accepted) == 1  # the setup reached the host's loopback
+        assert not result.ok and "1 failed" in result.output  # the test, a moment later, could not
+        assert len(accepted) == 1
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_setup_that_edits_the_repository_is_refused_and_undone(repo: Path, mode: SandboxMode) -> None:
+    context = ctx(repo, mode, setup=f"{INSTALL} && echo 'import os' >> test_dep.py")
+    result = run(RunParams(), context)
+    assert not result.ok
+    assert "refused: it changed files of the repository (test_dep.py); they were restored" in result.output
+    assert "The tests were not run" in result.output
+    assert status(repo) == ""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_failing_setup_says_so_and_runs_no_tests(repo: Path, mode: SandboxMode) -> None:
+    context = ctx(repo, mode, setup="python -m pip install --no-index --find-links wheels no-such-package")
+    result = run(RunParams(), context)
+    assert not result.ok
+    assert "setup `python -m pip install --no-index" in result.output and ": exit code 1 after" in result.output
+    assert "No matching distribution found for no-such-package" in result.output
+    assert "passed" not in result.output and "ModuleNotFoundError" not in result.output
+    assert result.data["setup_failed"].startswith("exit code 1")
+
+
+def test_the_environment_layers_over_equitrs_own(tmp_path: Path) -> None:
+    purelib = create_env(tmp_path / "env")
+    lines = (purelib / "_equitr_base.pth").read_text().splitlines()
+    assert lines and all(Path(line).is_dir() for line in lines)
+    python = tmp_path / "env" / "bin" / "python"
+    probe = (
+        "import sys, pytest, pip; print(sys.prefix); "
+        "print(sys.path.index(sys.argv[1]) < sys.path.index(sys.argv[2]))"
+    )
+    out = subprocess.run(
+        [str(python), "-c", probe, str(purelib), lines[0]], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == [str(tmp_path / "env"), "True"]  # its own site-packages first, then equitr's
