@@ -105,7 +105,7 @@ def run_setup(
         exclude = root / ".git" / "info" / "exclude"
         exclude.parent.mkdir(parents=True, exist_ok=True)
         with exclude.open("a") as fh:
-            fh.write("# created by the setup command (equitr)\n" + "".join(f"/{p}\n" for p in created))
+            fh.write("# created by the setup command (equitr)\n" + "".join(f"/{_literal(p)}\n" for p in created))
     return SetupResult(
         command,
         ok=result.ok,
@@ -132,7 +132,18 @@ def _modified(root: Path) -> set[str]:
 
 
 def _untracked(root: Path) -> set[str]:
-    """Untracked, not ignored paths; a new directory is one entry (`build/`)."""
-    out = git_in(root, ["status", "--porcelain", "--untracked-files=normal"], check=False).stdout
-    return {line[3:].strip('"') for line in out.splitlines() if line.startswith("?? ")}
+    """Untracked, not ignored paths; a new directory is one entry (`build/`). NUL-separated, so any name
+    comes back as it is, unquoted."""
+    out = git_in(root, ["status", "--porcelain", "-z", "--untracked-files=normal"], check=False).stdout
+    return {entry[3:] for entry in out.split("\0") if entry.startswith("?? ")}
+
+
+def _literal(path: str) -> str:
+    """`path` as a gitignore pattern that matches only itself (it is written after a `/`, so a leading `!`
+    or `#` is literal already): wildcards escaped, a trailing space kept."""
+    escaped = "".join(f"\\{ch}" if ch in "*?[\\" else ch for ch in path)
+    escaped = escaped.replace("\n", "?")  # a pattern is one line; `?` still matches the newline
+    if escaped.endswith(" "):
+        escaped = escaped[:-1] + "\\ "
+    return escaped
 

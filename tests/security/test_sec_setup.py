@@ -115,6 +115,21 @@ def test_only_the_setup_has_the_network(repo: Path) -> None:
         server.close()
 
 
+ODD_NAMES = ["odd name[1].txt", "*star", "#hash", "!bang", "trailing ", "back\\slash", "dir with space/x"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_whatever_the_setup_creates_stays_out_of_the_change(repo: Path, mode: SandboxMode) -> None:
+    (repo / "keep[1].txt").write_text("the agent's own new file, made before the setup\n")
+    script = "; ".join(f"mkdir -p \"$(dirname '{n}')\"; echo x > '{n}'" for n in ODD_NAMES)
+    context = ctx(repo, mode, setup=f"{INSTALL}; {script}")
+    result = run(RunParams(), context)
+    assert result.ok, result.output
+    assert status(repo) == "?? keep[1].txt\n"  # every name the setup made is excluded, and only those
+    assert context.setup.result is not None
+    assert set(context.setup.result.excluded) == {*ODD_NAMES[:-1], "dir with space/"}
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_setup_that_edits_the_repository_is_refused_and_undone(repo: Path, mode: SandboxMode) -> None:
     context = ctx(repo, mode, setup=f"{INSTALL} && echo 'import os' >> test_dep.py")
