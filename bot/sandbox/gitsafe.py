@@ -36,6 +36,10 @@ SAFE_OVERRIDES: tuple[str, ...] = (
     "tag.gpgSign=false",
     "log.showSignature=false",
     "submodule.recurse=false",
+    # Never look inside submodules: status and diff would run git in `sub/.git`, whose config (filters)
+    # code under test can write, since it sits in the writable checkout.
+    "diff.ignoreSubmodules=all",
+    "status.submoduleSummary=false",
     "color.ui=false",
     "advice.detachedHead=false",
     "init.defaultBranch=main",
@@ -213,4 +217,24 @@ def git_in(root: Path, args: Sequence[str], *, check: bool = True, env: Mapping[
             "program chosen by the repository.",
             hint="Remove these keys (`git config --unset-all KEY`) and try again.",
         )
+    if args and args[0] == "add":
+        args = _add_without_submodules(root, git_dir, list(args))
     return run_git(args, cwd=root, git_dir=git_dir, work_tree=root, check=check, env=env)
+
+
+def _add_without_submodules(root: Path, git_dir: Path, args: list[str]) -> list[str]:
+    """`git add` runs `git status` inside every submodule its pathspec covers, and that reads the
+    submodule's own config, which code under test can plant in the writable checkout (a clean filter runs
+    as equitr). No config key stops it, so each submodule is excluded from the pathspec instead; equitr
+    never changes submodules anyway."""
+    staged = run_git(["ls-files", "--stage", "-z"], cwd=root, git_dir=git_dir, work_tree=root).stdout
+    links = [entry.split("\t", 1)[1] for entry in staged.split("\0") if entry.startswith("160000 ")]
+    if not links:
+        return args
+    if "--" in args:
+        at = args.index("--")
+        options, paths = args[:at], args[at + 1 :]
+    else:
+        options, paths = args, []
+    excluded = [f":(top,literal,exclude){link}" for link in links]
+    return [*options, "--", *(paths or [":(top)"]), *excluded]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -124,3 +125,42 @@ def test_git_sees_no_secrets(checkout: Path, monkeypatch: pytest.MonkeyPatch, ma
     git(checkout, "config", "alias.st", f"!{dump}")  # aliases never run: we call builtins only
     git_in(checkout, ["status"])
     assert not (markers / "env").exists()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"filter.evil.clean": "TOOL"},
+        {"core.fsmonitor": "TOOL"},
+        {"diff.evil.textconv": "TOOL"},
+    ],
+    ids=["clean-filter", "fsmonitor", "textconv"],
+)
+def test_a_submodule_planted_by_code_under_test_runs_nothing(
+    checkout: Path, markers: Path, config: dict[str, str]
+) -> None:
+    """A gitlink in the index and a `.git` that sandboxed code unpacked under it, with its own config:
+    git would recurse into it for status and diff, reading that config. Ours never does."""
+    inner = checkout.parent / "inner"
+    inner.mkdir()
+    (inner / "f.txt").write_text("one\n")
+    git(inner, "init", "-q")
+    git(inner, "add", "-A")
+    git(inner, "commit", "-q", "-m", "inner")
+    sha = git(inner, "rev-parse", "HEAD").strip()
+    git(checkout, "update-index", "--add", "--cacheinfo", f"160000,{sha},sub")
+    git(checkout, "commit", "-q", "-m", "a submodule")
+    # What code under test can do in the writable checkout: a repository at `sub/` with a planted config.
+    sub = checkout / "sub"
+    git(checkout.parent, "clone", "-q", str(inner), str(sub))
+    tool = _script(checkout.parent / "tool.sh", markers, "tool")
+    for key, value in config.items():
+        git(sub, "config", key, value.replace("TOOL", str(tool)))
+    (sub / ".gitattributes").write_text("* filter=evil diff=evil\n")
+    # Same size, newer mtime: git can only tell by hashing the content, through the clean filter.
+    stamp = (sub / "f.txt").stat().st_mtime_ns + 5_000_000_000
+    os.utime(sub / "f.txt", ns=(stamp, stamp))
+    for args in (["status", "--porcelain"], ["diff"], ["diff", "--name-only", "-z"], ["add", "-N", "--all"]):
+        git_in(checkout, args, check=False)
+    _all_operations(checkout)
+    assert list(markers.iterdir()) == []
