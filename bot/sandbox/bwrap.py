@@ -147,7 +147,9 @@ def build_bwrap_argv(
         argv += ["--ro-bind", str(p), str(p)]
     argv += ["--bind", str(root), WORKDIR]
     if env_dir is not None:
-        argv += ["--bind", str(env_dir), ENV_MOUNT]
+        # Writable for the setup only: a test that could write there would change what later runs import
+        # without any trace in the diff.
+        argv += ["--bind" if network else "--ro-bind", str(env_dir), ENV_MOUNT]
     git_dir = root / ".git"
     if git_dir.is_dir() and not git_dir.is_symlink():
         argv += ["--ro-bind", str(git_dir), f"{WORKDIR}/.git"]

@@ -30,6 +30,9 @@ from bot.sandbox.limits import Limits
 
 SETUP_WALL_TIME_S = 900.0  # installs download and build; tests keep their own, shorter limit
 _PTH = "_equitr_base.pth"
+# `pip install …` and `pytest` typed bare must run with the job's interpreter, not equitr's: the env has
+# no copies of its own (it borrows equitr's packages), so these small launchers stand in for them.
+_LAUNCHERS = {"pip": "pip", "pip3": "pip", "pytest": "pytest", "py.test": "pytest"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,10 @@ def create_env(env_dir: Path) -> Path:
     # Plain path lines only (no `import` lines): the paths are appended after the env's own site-packages.
     base = [p for p in site.getsitepackages() if Path(p).is_dir() and not Path(p).is_relative_to(env_dir)]
     (purelib / _PTH).write_text("".join(f"{p}\n" for p in base))
+    for name, module in _LAUNCHERS.items():
+        launcher = env_dir / "bin" / name
+        launcher.write_text(f'#!/bin/sh\nexec "$(dirname "$0")/python" -m {module} "$@"\n')
+        launcher.chmod(0o755)
     return purelib
 
 
@@ -88,24 +95,27 @@ def run_setup(
         env={"PIP_DISABLE_PIP_VERSION_CHECK": "1"},
     )
     output = result.stdout + (f"\n--- stderr ---\n{result.stderr}" if result.stderr.strip() else "")
-    changed = sorted(_modified(root) - modified_before)
-    if changed:
-        git_in(root, ["checkout", "--quiet", "--", *changed], check=False)
-        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
-        return SetupResult(
-            command,
-            ok=False,
-            summary=f"refused: it changed files of the repository ({shown}); they were restored. "
-            "A setup command should only install.",
-            output=output,
-            duration_s=result.duration_s,
-        )
+    # What it created stays out of the change in every case, also when it is refused below.
     created = sorted(_untracked(root) - before)
     if created:
         exclude = root / ".git" / "info" / "exclude"
         exclude.parent.mkdir(parents=True, exist_ok=True)
         with exclude.open("a") as fh:
             fh.write("# created by the setup command (equitr)\n" + "".join(f"/{_literal(p)}\n" for p in created))
+    changed = sorted(_modified(root) - modified_before)
+    if changed:
+        restored = git_in(root, ["checkout", "--quiet", "--", *changed], check=False).ok
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        outcome = "they were restored" if restored else "restoring them failed"
+        return SetupResult(
+            command,
+            ok=False,
+            summary=f"refused: it changed files of the repository ({shown}); {outcome}. "
+            "A setup command should only install.",
+            output=output,
+            duration_s=result.duration_s,
+            excluded=tuple(created),
+        )
     return SetupResult(
         command,
         ok=result.ok,
@@ -128,7 +138,8 @@ def _summary(result: CommandResult, limits: Limits) -> str:
 
 
 def _modified(root: Path) -> set[str]:
-    return {line for line in git_in(root, ["diff", "--name-only"], check=False).stdout.splitlines() if line}
+    """Tracked paths that differ from the index (changed or deleted), exactly as named."""
+    return {p for p in git_in(root, ["diff", "--name-only", "-z"], check=False).stdout.split("\0") if p}
 
 
 def _untracked(root: Path) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from bot.errors import ToolError
+from bot.errors import EquitrError, ToolError
 from bot.sandbox.bwrap import run_command
 from bot.sandbox.context import ToolContext, ToolResult, clip
 from bot.sandbox.paths import resolve_in_checkout
@@ -39,14 +39,18 @@ def ensure_setup(ctx: ToolContext) -> SetupResult | None:
         return None
     with ctx.setup.lock:
         if ctx.setup.result is None:
-            ctx.setup.result = run_setup(
-                ctx.setup_command,
-                root=ctx.root,
-                env_dir=ctx.job_env,
-                mode=ctx.sandbox_mode,
-                limits=ctx.limits,
-                ro_paths=ctx.ro_paths,
-            )
+            try:
+                ctx.setup.result = run_setup(
+                    ctx.setup_command,
+                    root=ctx.root,
+                    env_dir=ctx.job_env,
+                    mode=ctx.sandbox_mode,
+                    limits=ctx.limits,
+                    ro_paths=ctx.ro_paths,
+                )
+            except (EquitrError, OSError) as exc:  # recorded, so a later test run does not try it again
+                message = exc.message if isinstance(exc, EquitrError) else f"{type(exc).__name__}: {exc}"
+                ctx.setup.result = SetupResult(ctx.setup_command, ok=False, summary=f"could not run: {message}")
         return ctx.setup.result
 
 

@@ -164,3 +164,73 @@ def test_the_environment_layers_over_equitrs_own(tmp_path: Path) -> None:
         [str(python), "-c", probe, str(purelib), lines[0]], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == [str(tmp_path / "env"), "True"]  # its own site-packages first, then equitr's
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_bare_pip_and_pytest_use_the_jobs_environment(repo: Path, mode: SandboxMode) -> None:
+    context = ToolContext(
+        root=repo,
+        sandbox_mode=mode,
+        test_command="pytest -q -p no:cacheprovider",
+        setup_command="pip install --quiet --no-index --find-links wheels dep-pkg",
+    )
+    result = run(RunParams(), context)
+    assert result.ok and "1 passed" in result.output, result.output
+    assert importlib.util.find_spec("dep_pkg") is None  # not in equitr's own environment
+
+
+@needs_bwrap
+def test_test_runs_cannot_write_the_environment(repo: Path) -> None:
+    (repo / "test_poison.py").write_text(
+        "import sysconfig\n\n\ndef test_poison():\n"
+        "    with open(sysconfig.get_path('purelib') + '/zz_poison.pth', 'w') as fh:\n"
+        "        fh.write('import os\\n')\n"
+    )
+    context = ctx(repo, "bwrap")
+    result = run(RunParams(target="test_poison.py"), context)
+    assert context.setup.result is not None and context.setup.result.ok
+    assert not result.ok and "Read-only file system" in result.output
+    assert not list(context.job_env.glob("lib/python*/site-packages/zz_poison.pth"))
+
+
+@needs_bwrap
+def test_inside_the_sandbox_the_environment_is_the_jobs(repo: Path) -> None:
+    from bot.sandbox.bwrap import ENV_MOUNT, run_command
+
+    env_dir = repo.parent / "env"
+    create_env(env_dir)
+    probe = "import sys, pytest, pip, os; print(sys.prefix, os.environ['VIRTUAL_ENV'])"
+    result = run_command(["python", "-c", probe], root=repo, mode="bwrap", env_dir=env_dir)
+    assert result.ok, result.stderr
+    assert result.stdout.split() == [ENV_MOUNT, ENV_MOUNT]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_refused_setup_leaves_nothing_behind(repo: Path, mode: SandboxMode) -> None:
+    (repo / "tést.py").write_text("x = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a name git quotes")
+    context = ctx(repo, mode, setup="echo 'y = 2' >> tést.py; rm test_dep.py; mkdir build; touch build/a.o")
+    result = run(RunParams(), context)
+    assert not result.ok
+    assert "it changed files of the repository (test_dep.py, tést.py); they were restored" in result.output
+    assert status(repo) == ""  # restored, and `build/` excluded
+
+
+def test_a_setup_that_cannot_start_is_recorded_once(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.errors import SandboxError
+    from bot.tools import run as run_module
+
+    calls = []
+
+    def broken(*args: object, **kwargs: object) -> None:
+        calls.append(1)
+        raise SandboxError("The sandbox could not start: bwrap: No permissions to create new namespace")
+
+    monkeypatch.setattr(run_module, "run_setup", broken)
+    context = ctx(repo, "none")
+    for _ in range(2):
+        result = run(RunParams(), context)
+        assert not result.ok
+        assert "could not run: The sandbox could not start" in result.output
+    assert calls == [1]
