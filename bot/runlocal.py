@@ -104,7 +104,7 @@ async def run_local(
         if result.status == "accepted" and result.changed:
             branch = f"equitr/{slug(options.task)}"
             checkout.create_branch(branch)
-            checkout.commit_all(f"{options.task.strip()[:72]}\n\nMade by equitr run.", AUTHOR)
+            checkout.commit_staged(f"{options.task.strip()[:72]}\n\nMade by equitr run.", AUTHOR)
             # Bring the branch into the user's repository; their working tree and current branch stay as they are.
             run_git(
                 ["fetch", "--quiet", "--no-tags", str(checkout.root), f"+{branch}:{branch}"],

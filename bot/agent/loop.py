@@ -39,7 +39,7 @@ from bot.interpret.result import Interpretation
 from bot.models.client import ChatModel
 from bot.plan import build_graph
 from bot.sandbox.context import ToolContext, ToolResult
-from bot.sandbox.gitsafe import git_in
+from bot.sandbox.gitsafe import git_in, stage
 from bot.sandbox.paths import resolve_in_checkout
 from bot.tools import registry
 from bot.tools.schema import FileParams, RunParams, Step
@@ -394,8 +394,10 @@ class Agent:
         return git_in(self.tools.root, ["rev-parse", "HEAD"]).stdout.strip()
 
     def _diff(self, base: str) -> str:
-        git_in(self.tools.root, ["add", "--intent-to-add", "--all"], check=False)
-        return git_in(self.tools.root, ["diff", "--no-ext-diff", "--no-textconv", base]).stdout
+        """Stage what the job's tools wrote and show it: the staged state is what gets reviewed and, if
+        accepted, committed; anything the tests change afterwards is not part of it."""
+        stage(self.tools.root, self.tools.edited)
+        return git_in(self.tools.root, ["diff", "--cached", base]).stdout
 
     def _note_paths(self, result: ToolResult) -> None:
         for match in re.finditer(r"^([\w./-]+\.\w+):\d+", result.output, re.MULTILINE):
@@ -445,9 +447,13 @@ def _why_not(changed: bool, tests: TestRun | None) -> str:
 
 
 def _mutates(step: Step) -> bool:
+    """Steps that run alone, never beside another: writes, commits, and test runs (code under test can
+    swap files for symlinks while a read checks and opens a path)."""
     params = step.parameters
-    return (isinstance(params, FileParams) and params.action in ("edit", "write")) or (
-        step.tool == "git" and getattr(params, "action", "") == "commit"
+    return (
+        (isinstance(params, FileParams) and params.action in ("edit", "write"))
+        or (step.tool == "git" and getattr(params, "action", "") == "commit")
+        or isinstance(params, RunParams)
     )
 
 

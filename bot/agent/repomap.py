@@ -10,6 +10,8 @@ import os
 import re
 from pathlib import Path
 
+from bot.sandbox.paths import read_regular
+
 SKIP_DIRS = frozenset({".git", "node_modules", "__pycache__", ".venv", "venv", ".tox", "dist", "build", ".mypy_cache"})
 _DEF = re.compile(r"^(?:async\s+)?(?:def|class|function|func|fn|interface|type)\s+([A-Za-z_]\w*)", re.MULTILINE)
 _SOURCE = (".py", ".js", ".ts", ".go", ".rs", ".rb", ".java", ".c", ".h", ".cpp", ".sh")
@@ -24,9 +26,9 @@ def build(root: Path, *, task: str = "", budget_chars: int = 2000, max_files: in
             path = Path(dirpath) / name
             rel = path.relative_to(root).as_posix()
             line, score = rel, sum(1 for w in words if w in rel.lower())
-            if name.endswith(_SOURCE) and not path.is_symlink():
-                try:
-                    head = path.read_text(errors="replace")[:20_000]
+            if name.endswith(_SOURCE):
+                try:  # regular files only: a FIFO named `x.py` must not hang the job
+                    head = read_regular(path, 80_000).decode("utf-8", "replace")[:20_000]
                 except OSError:
                     head = ""
                 names = _DEF.findall(head)[:12]

@@ -28,6 +28,9 @@ class ToolContext:
     setup_command: str = ""  # `fix.setup_command`: run once, with the network, before the first test run
     env_dir: Path | None = None  # the job's private environment; None: next to the checkout
     setup: SetupState = field(default_factory=SetupState)
+    # Paths (relative, posix) the job's own file tool wrote: the only ones that become the change. Files
+    # that tests or the setup wrote never do, whatever they are.
+    edited: set[str] = field(default_factory=set)
 
     @property
     def job_env(self) -> Path:

@@ -13,11 +13,12 @@ diff, pager, editor, askpass, ssh command, credential helpers. We close every do
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from bot.errors import SandboxError
 
@@ -45,6 +46,9 @@ SAFE_OVERRIDES: tuple[str, ...] = (
     "init.defaultBranch=main",
 )
 _DIFF_COMMANDS = frozenset({"diff", "log", "show"})
+# A worktree `.gitmodules` can set `submodule.X.ignore = none`, which beats `diff.ignoreSubmodules` from
+# `-c`; only the command-line option beats it.
+_SUBMODULE_COMMANDS = frozenset({"diff", "status"})
 
 # Keys (lower-case, with `*` for a subsection) that make git run a program, pull in more configuration,
 # or redirect where git talks to. Keys we override on the command line are listed too, so that the
@@ -171,6 +175,8 @@ def git_argv(args: Sequence[str], *, git_dir: Path | None = None, work_tree: Pat
     if work_tree is not None:
         argv.append(f"--work-tree={work_tree}")
     args = list(args)
+    if args and args[0] in _SUBMODULE_COMMANDS:
+        args = [args[0], "--ignore-submodules=all", *args[1:]]
     if args and args[0] in _DIFF_COMMANDS:
         args = [args[0], "--no-ext-diff", "--no-textconv", *args[1:]]
     return argv + args
@@ -220,6 +226,27 @@ def git_in(root: Path, args: Sequence[str], *, check: bool = True, env: Mapping[
     if args and args[0] == "add":
         args = _add_without_submodules(root, git_dir, list(args))
     return run_git(args, cwd=root, git_dir=git_dir, work_tree=root, check=check, env=env)
+
+
+def stage(root: Path, paths: Iterable[str]) -> list[str]:
+    """Stage exactly `paths` (relative to `root`; changed, new or deleted), and nothing else: the change is
+    what equitr's own tools wrote, never what tests left behind. A path inside a nested repository (a
+    directory below the root with its own `.git`, which only code under test can have made) is refused:
+    git would record the whole repository as a gitlink, or look inside it. Returns the staged paths."""
+    chosen = sorted(set(paths))
+    for rel in chosen:
+        parent = PurePosixPath(rel).parent
+        while str(parent) != ".":
+            if os.path.lexists(root / parent / ".git"):
+                raise SandboxError(
+                    f"Refusing to stage `{rel}`: `{parent}` holds a nested git repository, made after the "
+                    "checkout (equitr never initialises submodules).",
+                    hint="Look at what the tests create in the working tree; equitr will not commit into it.",
+                )
+            parent = parent.parent
+    if chosen:
+        git_in(root, ["add", "--all", "--", *(f":(top,literal){rel}" for rel in chosen)])
+    return chosen
 
 
 def _add_without_submodules(root: Path, git_dir: Path, args: list[str]) -> list[str]:

@@ -9,6 +9,9 @@ name (case, Unicode normalisation, invisible characters, trailing dots and space
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import unicodedata
 from pathlib import Path, PurePosixPath
 
@@ -99,3 +102,13 @@ def check_write_size(content: str) -> bytes:
             hint="Write smaller files, or edit the file with search/replace blocks.",
         )
     return data
+
+
+def read_regular(path: Path, limit: int = -1) -> bytes:
+    """The bytes of a regular file, opened without following a final symlink and without blocking, so a
+    FIFO, a device or a symlink swapped in by code under test is an OSError, never a hang or a host file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return fh.read(limit)

@@ -14,13 +14,21 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import SandboxError
-from bot.sandbox.gitsafe import GitResult, check_git_dir, git_in, run_git, strip_dangerous_config
+from bot.sandbox.gitsafe import (
+    GitResult,
+    audit_config,
+    check_git_dir,
+    git_in,
+    run_git,
+    stage,
+    strip_dangerous_config,
+)
 
 BRANCH_PREFIX = "equitr/"
 _AUTHOR = re.compile(r"^(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+)>$")
@@ -90,12 +98,15 @@ class Checkout:
     def create_branch(self, name: str) -> None:
         self.git("checkout", "-b", check_branch_name(name))
 
-    def commit_all(self, message: str, author: str) -> str | None:
-        """Stage everything and commit; the new commit's sha, or None when nothing changed."""
+    def stage(self, paths: Iterable[str]) -> list[str]:
+        return stage(self.root, paths)
+
+    def commit_staged(self, message: str, author: str) -> str | None:
+        """Commit the index as it is (the agent stages exactly what it wrote and what the supervisor
+        reviewed, see `gitsafe.stage`); the new commit's sha, or None when nothing is staged."""
         match = _AUTHOR.match(author.strip())
         if not match:
             raise SandboxError(f"Author must look like `Name <email>`, not {author!r}.")
-        self.git("add", "-A")
         if self.git("diff", "--cached", "--quiet", check=False).returncode == 0:
             return None
         ident = {
@@ -113,6 +124,8 @@ class Checkout:
         ref = f"refs/heads/{branch}"
         lease = f"--force-with-lease={ref}:{self.pushed.get(branch, '')}"
         git_dir = check_git_dir(self.root)
+        if bad := audit_config(git_dir):  # e.g. a `url.*.insteadOf` that would send the token elsewhere
+            raise SandboxError(f"Refusing to push: .git/config sets {', '.join(bad)}.")
         run_git(
             ["push", "--no-verify", "--porcelain", lease, remote_url, f"HEAD:{ref}"],
             cwd=self.root,

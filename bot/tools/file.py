@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.errors import PathRefused, ToolError
 from bot.sandbox.context import ToolContext, ToolResult
-from bot.sandbox.paths import check_write_size, resolve_in_checkout
+from bot.sandbox.paths import check_write_size, read_regular, resolve_in_checkout
 from bot.tools.schema import FileParams
 
 MAX_READ_LINES = 2000
@@ -28,7 +28,10 @@ def _read_text(path: Path, shown: str) -> str:
         raise ToolError(f"`{shown}` does not exist. Use the file tool with action `list` to see what is there.")
     if path.is_dir():
         raise ToolError(f"`{shown}` is a directory; use action `list` for directories.")
-    data = path.read_bytes()
+    try:
+        data = read_regular(path)
+    except OSError as exc:
+        raise ToolError(f"`{shown}` cannot be read: {exc.strerror or exc}.") from None
     if b"\0" in data[:8192]:
         raise ToolError(f"`{shown}` is a binary file ({len(data)} bytes); it cannot be shown as text.")
     return data.decode("utf-8", "replace")
@@ -93,7 +96,7 @@ def list_dir(params: FileParams, ctx: ToolContext) -> ToolResult:
     return ToolResult(ok=True, output=f"{params.path}/\n" + "\n".join(rows) + note, truncated=clipped)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Write via a temporary file and rename: never follows a symlink or a hard link at `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.is_file() else 0o644
@@ -116,7 +119,8 @@ def write(params: FileParams, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"`{params.path}` is a directory; give a file path.")
     data = check_write_size(params.content)
     existed = path.exists()
-    _atomic_write(path, data)
+    atomic_write(path, data)
+    ctx.edited.add(path.relative_to(ctx.root.resolve()).as_posix())
     lines = params.content.count("\n") + (0 if params.content.endswith("\n") or not params.content else 1)
     return ToolResult(ok=True, output=f"{'Overwrote' if existed else 'Created'} {params.path} ({lines} lines).")
 
@@ -208,7 +212,8 @@ def edit(params: FileParams, ctx: ToolContext) -> ToolResult:
     path = resolve_in_checkout(ctx.root, params.path, for_write=True)
     text = _read_text(path, params.path)
     new = apply_edit(text, params.search, params.replace, shown=params.path)
-    _atomic_write(path, check_write_size(new))
+    atomic_write(path, check_write_size(new))
+    ctx.edited.add(path.relative_to(ctx.root.resolve()).as_posix())
     diff = "".join(
         difflib.unified_diff(
             text.splitlines(keepends=True), new.splitlines(keepends=True), params.path, params.path, n=1

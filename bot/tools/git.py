@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.errors import SandboxError, ToolError
 from bot.sandbox.context import ToolContext, ToolResult, clip
-from bot.sandbox.gitsafe import GitResult, git_in
+from bot.sandbox.gitsafe import GitResult, git_in, stage
 from bot.sandbox.paths import resolve_in_checkout
 from bot.tools.schema import GitParams
 
@@ -57,9 +57,12 @@ def log(params: GitParams, ctx: ToolContext) -> str:
 def commit(params: GitParams, ctx: ToolContext) -> str:
     if not params.message or not params.message.strip():
         raise ToolError("action `commit` needs a `message` describing the change.")
-    _git(ctx, "add", "-A")
+    try:
+        stage(ctx.root, ctx.edited)  # what the file tool wrote, never what tests left behind
+    except SandboxError as error:
+        raise ToolError(error.message) from None
     if git_in(ctx.root, ["diff", "--cached", "--quiet"], check=False).ok:
-        return "Nothing to commit: the working tree has no changes."
+        return "Nothing to commit: the file tool has changed nothing since the last commit."
     ident = {
         "GIT_AUTHOR_NAME": AUTHOR_NAME, "GIT_AUTHOR_EMAIL": AUTHOR_EMAIL,
         "GIT_COMMITTER_NAME": AUTHOR_NAME, "GIT_COMMITTER_EMAIL": AUTHOR_EMAIL,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import shlex
 
-from bot.errors import EquitrError, ToolError
+from bot.errors import EquitrError, PathRefused, SandboxError, ToolError
 from bot.sandbox.bwrap import run_command
 from bot.sandbox.context import ToolContext, ToolResult, clip
-from bot.sandbox.paths import resolve_in_checkout
+from bot.sandbox.gitsafe import git_in
+from bot.sandbox.paths import read_regular, resolve_in_checkout
 from bot.sandbox.setup import SetupResult, run_setup
+from bot.tools.file import atomic_write
 from bot.tools.schema import RunParams
 
 # A target is a test path, optionally with a node id (`tests/test_x.py::TestY::test_z[case-1]`).
@@ -68,6 +70,7 @@ def run(params: RunParams, ctx: ToolContext) -> ToolResult:
             truncated=clipped,
             data={"exit_code": None, "killed_reason": None, "duration_s": 0.0, "setup_failed": setup.summary},
         )
+    before = _snapshot(ctx)
     result = run_command(
         argv,
         root=ctx.root,
@@ -76,6 +79,7 @@ def run(params: RunParams, ctx: ToolContext) -> ToolResult:
         ro_paths=ctx.ro_paths,
         env_dir=ctx.job_env if setup is not None else None,
     )
+    undone = _undo_test_writes(ctx, before)
     if result.killed_reason == "timeout":
         status = f"killed after the {ctx.limits.wall_time_s:.0f} s time limit"
     elif result.killed_reason == "output":
@@ -91,9 +95,56 @@ def run(params: RunParams, ctx: ToolContext) -> ToolResult:
     output = f"$ {shlex.join(argv)}\n{status} ({result.duration_s:.1f} s)\n{text}"
     if setup is not None:
         output = f"{setup.report()}\n{output}"
+    if undone:
+        shown = ", ".join(undone[:5]) + (f" and {len(undone) - 5} more" if len(undone) > 5 else "")
+        output += f"\nThe test run changed files of the repository; equitr put them back: {shown}."
     return ToolResult(
         ok=result.ok,
         output=output,
         truncated=clipped or result.clipped,
         data={"exit_code": result.exit_code, "killed_reason": result.killed_reason, "duration_s": result.duration_s},
     )
+
+
+def _snapshot(ctx: ToolContext) -> dict[str, bytes | None]:
+    """The content of every file the job wrote, before code under test runs."""
+    snap: dict[str, bytes | None] = {}
+    for rel in sorted(ctx.edited):
+        try:
+            snap[rel] = read_regular(ctx.root / rel)
+        except OSError:
+            snap[rel] = None
+    return snap
+
+
+def _undo_test_writes(ctx: ToolContext, before: dict[str, bytes | None]) -> list[str]:
+    """Put back whatever the test run changed in the repository's files: what the job wrote, as it was,
+    and every other tracked file as committed. The change stays what the job's tools wrote; a test cannot
+    slip a line into it. New untracked files are left alone: they are never staged."""
+    undone: list[str] = []
+    for rel, data in before.items():
+        try:
+            now: bytes | None = read_regular(ctx.root / rel)
+        except OSError:
+            now = None
+        if now == data:
+            continue
+        undone.append(rel)
+        try:
+            if data is None:
+                (ctx.root / rel).unlink(missing_ok=True)
+            else:
+                atomic_write(resolve_in_checkout(ctx.root, rel, for_write=True), data)
+        except (PathRefused, OSError) as exc:  # e.g. a parent directory swapped for a symlink
+            detail = exc.message if isinstance(exc, PathRefused) else str(exc)
+            raise SandboxError(
+                f"The test run changed `{rel}` in a way equitr cannot undo ({detail}); the job stops here "
+                "so that nothing the tests wrote becomes part of the change."
+            ) from None
+    if not (ctx.root / ".git").is_dir():  # not a checkout (a bare directory in tests): nothing is tracked
+        return undone
+    out = git_in(ctx.root, ["diff", "--name-only", "-z"], check=False).stdout
+    others = sorted({p for p in out.split("\0") if p} - set(before))
+    if others:
+        git_in(ctx.root, ["checkout", "--quiet", "--", *(f":(top,literal){p}" for p in others)], check=False)
+    return undone + others

@@ -116,7 +116,7 @@ def _run_in_checkout(
             return result, False
         checkout.create_branch(branch)
         title = task.splitlines()[0][:60]
-        checkout.commit_all(f"{title}\n\nMade by equitr (job {ctx.job.id}) for @{ctx.job.requester}.", AUTHOR)
+        checkout.commit_staged(f"{title}\n\nMade by equitr (job {ctx.job.id}) for @{ctx.job.requester}.", AUTHOR)
         checkout.pushed[branch] = lease
         checkout.push(url, branch, token)
         return result, True

@@ -101,6 +101,41 @@ async def test_a_setup_command_installs_what_the_tests_import(tmp_path: Path, se
         ), text
 
 
+SIDE_EFFECTS = """from pathlib import Path
+
+
+def test_side_effects():
+    # What a hostile (or careless) test suite can do to the working tree while it runs.
+    Path(".github/workflows").mkdir(parents=True, exist_ok=True)
+    Path(".github/workflows/pwn.yml").write_text("on: push\\n")
+    Path("generated.txt").write_text("build output\\n")
+    for name in ("mathutil.py", "README.md"):
+        with open(name, "a") as fh:
+            fh.write("\\nBACKDOOR = 1\\n")
+"""
+
+
+async def test_nothing_the_tests_write_becomes_part_of_the_change(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    shutil.copytree(DATA / "sample_repo", source)
+    (source / "README.md").write_text("# sample\n")
+    (source / "test_side_effects.py").write_text(SIDE_EFFECTS)
+    repo = make_repo(tmp_path, source)
+    lines: list[str] = []
+    task = "mean() is off by one; fix it"
+    code = await run_local(
+        RunOptions(repo=repo, task=task, model="openai/gpt-4.1-mini", max_iterations=1),
+        Settings(EQUITR_WORKDIR=tmp_path / "work", EQUITR_SANDBOX="bwrap" if _bwrap() else "none"),
+        model=ScriptedModel([PLAN, WORKER, ACCEPT]),
+        out=lines.append,
+    )
+    assert code == 0, "\n".join(lines)
+    branch = f"equitr/{slug(task)}"
+    assert git(repo, "diff", "--name-only", f"main...{branch}").split() == ["mathutil.py"]
+    fixed = git(repo, "show", f"{branch}:mathutil.py")
+    assert "return sum(values) / len(values)" in fixed and "BACKDOOR" not in fixed
+
+
 async def test_a_run_without_an_accepted_change_exits_3_and_makes_no_branch(sample_repo: Path, tmp_path: Path) -> None:
     lines: list[str] = []
     settings = Settings(EQUITR_WORKDIR=tmp_path / "work", EQUITR_SANDBOX="bwrap" if _bwrap() else "none")

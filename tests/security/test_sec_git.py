@@ -50,7 +50,8 @@ def _all_operations(root: Path) -> None:
     co.git("checkout", "-q", "main")
     co.git("checkout", "-q", "equitr/test")
     (root / "new.py").write_text("x = 1\n")
-    assert co.commit_all("second", "equitr <equitr@example.com>")
+    co.stage(["new.py"])
+    assert co.commit_staged("second", "equitr <equitr@example.com>")
     co.git("show", "HEAD")
 
 
@@ -163,4 +164,52 @@ def test_a_submodule_planted_by_code_under_test_runs_nothing(
     for args in (["status", "--porcelain"], ["diff"], ["diff", "--name-only", "-z"], ["add", "-N", "--all"]):
         git_in(checkout, args, check=False)
     _all_operations(checkout)
+    assert list(markers.iterdir()) == []
+
+
+def _plant_nested_repo(checkout: Path, markers: Path, where: str = "vendor/lib") -> None:
+    """What code under test can do in the writable checkout: a repository of its own, with a clean filter
+    in its config, a file git must re-hash, and a `.gitmodules` that asks git to look inside it."""
+    nested = checkout / where
+    nested.mkdir(parents=True)
+    (nested / "f.txt").write_text("one\n")
+    git(nested, "init", "-q")
+    git(nested, "add", "-A")
+    git(nested, "commit", "-q", "-m", "nested")
+    tool = _script(checkout.parent / "tool.sh", markers, "tool")
+    git(nested, "config", "filter.evil.clean", str(tool))
+    (nested / ".gitattributes").write_text("* filter=evil\n")
+    stamp = (nested / "f.txt").stat().st_mtime_ns + 5_000_000_000
+    os.utime(nested / "f.txt", ns=(stamp, stamp))
+    (checkout / ".gitmodules").write_text(f'[submodule "lib"]\n\tpath = {where}\n\tignore = none\n')
+
+
+@pytest.mark.parametrize("in_index", [False, True], ids=["planted", "planted-and-in-the-index"])
+def test_gitmodules_cannot_make_equitr_look_inside_a_planted_repository(
+    checkout: Path, markers: Path, in_index: bool
+) -> None:
+    _plant_nested_repo(checkout, markers)
+    if in_index:  # as if an earlier `git add -A` had recorded it
+        sha = git(checkout / "vendor" / "lib", "rev-parse", "HEAD").strip()
+        git(checkout, "update-index", "--add", "--cacheinfo", f"160000,{sha},vendor/lib")
+        git(checkout, "commit", "-q", "-m", "gitlink")
+    (checkout / "src" / "app.py").write_text("def main():\n    return 2\n")
+    for args in (["status", "--porcelain"], ["diff"], ["diff", "HEAD"], ["diff", "--name-only", "-z"]):
+        git_in(checkout, args, check=False)
+    for action in ("status", "diff"):
+        _git_tool(checkout, action)
+    co = Checkout(checkout)
+    assert co.stage(["src/app.py"]) == ["src/app.py"]
+    git_in(checkout, ["diff", "--cached", "HEAD"])
+    assert co.commit_staged("fix", "equitr <equitr@example.com>")
+    assert list(markers.iterdir()) == []
+    committed = git(checkout, "show", "--name-only", "--format=", "HEAD").split()
+    assert committed == ["src/app.py"]  # not the planted repository, not .gitmodules
+
+
+def test_staging_refuses_a_path_inside_a_planted_repository(checkout: Path, markers: Path) -> None:
+    _plant_nested_repo(checkout, markers)
+    (checkout / "vendor" / "lib" / "g.py").write_text("x = 1\n")
+    with pytest.raises(SandboxError, match="`vendor/lib` holds a nested git repository"):
+        Checkout(checkout).stage(["vendor/lib/g.py"])
     assert list(markers.iterdir()) == []

@@ -123,3 +123,26 @@ def test_symlink_swapped_after_check_cannot_redirect_a_write(checkout: Path, out
     assert not result.ok
     assert (outside / "secret.txt").read_text() == "do not touch\n"
     assert os.path.islink(target)
+
+
+def test_a_planted_fifo_is_refused_not_waited_on(checkout: Path) -> None:
+    """Code under test can leave a FIFO named like a source file; reading it would block forever."""
+    import threading
+
+    from bot.agent.repomap import build
+
+    os.mkfifo(checkout / "src" / "zz.py")
+    outcome: dict[str, object] = {}
+
+    def read_both() -> None:
+        step = Step(step=1, tool="file", parameters=FileParams(action="read", path="src/zz.py"))
+        outcome["read"] = execute_sync(step, ToolContext(root=checkout, sandbox_mode="none"))
+        outcome["map"] = build(checkout, task="zz")
+
+    worker = threading.Thread(target=read_both, daemon=True)
+    worker.start()
+    worker.join(timeout=30)  # a hang guard, not a timing: a blocked open never returns at all
+    assert not worker.is_alive(), "reading a FIFO blocked"
+    read = outcome["read"]
+    assert not read.ok and "not a regular file" in read.output  # type: ignore[attr-defined]
+    assert "src/zz.py" in str(outcome["map"])  # listed by name, never opened

@@ -56,11 +56,13 @@ def test_clone_and_push_with_token_leave_no_trace(tmp_path: Path, remote: tuple[
         assert (co.root / "app.py").read_text() == "print('v2')\n"
         co.create_branch("equitr/fix-1")
         (co.root / "app.py").write_text("print('v3')\n")
-        sha = co.commit_all("equitr: v3", "equitr <equitr@example.com>")
+        co.stage(["app.py"])
+        sha = co.commit_staged("equitr: v3", "equitr <equitr@example.com>")
         assert sha is not None
         assert co.push(url, "equitr/fix-1", TOKEN) == sha
         (co.root / "app.py").write_text("print('v4')\n")
-        co.commit_all("equitr: v4", "equitr <equitr@example.com>")
+        co.stage(["app.py"])
+        co.commit_staged("equitr: v4", "equitr <equitr@example.com>")
         co.push(url, "equitr/fix-1", TOKEN)  # the lease is the sha we pushed before
         assert _grep_tree(co.root, needles) == []
         root = co.root
@@ -102,6 +104,7 @@ def test_push_rules(tmp_path: Path, remote: tuple[str, Path, list[str]]) -> None
         git(bare, "branch", "equitr/taken", "main")
         co.create_branch("equitr/taken")
         (co.root / "new.txt").write_text("x\n")
-        co.commit_all("mine", "equitr <equitr@example.com>")
+        co.stage(["new.txt"])
+        co.commit_staged("mine", "equitr <equitr@example.com>")
         with pytest.raises(SandboxError, match=r"stale info|rejected"):
             co.push(url, "equitr/taken", TOKEN)

@@ -213,3 +213,15 @@ def test_test_summary_names_a_missing_module(output: str, expected: str) -> None
     from bot.agent.loop import _test_summary
 
     assert _test_summary(output) == expected
+
+
+def test_test_runs_never_run_beside_another_step() -> None:
+    """Code under test can swap a file for a symlink between a read's check and its open: a `run` step
+    is scheduled alone, like a write."""
+    from bot.agent.loop import _mutates
+    from bot.tools.schema import FileParams, RunParams, SearchParams, Step
+
+    assert _mutates(Step(step=1, tool="run", parameters=RunParams()))
+    assert _mutates(Step(step=1, tool="file", parameters=FileParams(action="write", path="a.py", content="")))
+    assert not _mutates(Step(step=1, tool="file", parameters=FileParams(action="read", path="a.py")))
+    assert not _mutates(Step(step=1, tool="search", parameters=SearchParams(query="x")))

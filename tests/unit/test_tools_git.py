@@ -40,7 +40,11 @@ def test_status_diff_commit_log(ctx: ToolContext) -> None:
     assert " M a.py" in run(ctx, action="status") and "?? new.py" in run(ctx, action="status")
     diff = run(ctx, action="diff")
     assert "-x = 1" in diff and "+x = 2" in diff and "Untracked files" in diff and "new.py" in diff
+    (ctx.root / "junk.log").write_text("written by a test run\n")
+    ctx.edited.update({"a.py", "new.py"})  # what the file tool wrote (it records every write)
     assert "Committed:" in run(ctx, action="commit", message="equitr: change x")
+    committed = sh(ctx.root, "show", "--name-only", "--format=", "HEAD").split()
+    assert committed == ["a.py", "new.py"]  # only what the file tool wrote: not junk.log
     log = run(ctx, action="log", max_count=5)
     assert log.splitlines()[0].endswith("equitr: change x") and "first commit" in log
     author = sh(ctx.root, "log", "-1", "--format=%an <%ae>").strip()
@@ -50,6 +54,7 @@ def test_status_diff_commit_log(ctx: ToolContext) -> None:
 
 def test_log_with_path_and_literal_pathspec(ctx: ToolContext) -> None:
     (ctx.root / "docs" / "b.md").write_text("changed\n")
+    ctx.edited.add("docs/b.md")
     run(ctx, action="commit", message="docs only")
     assert run(ctx, action="log", path="a.py").splitlines() == [run(ctx, action="log").splitlines()[1]]
     assert "No commits" in run(ctx, action="log", path="*.md")  # a literal path, not a glob
