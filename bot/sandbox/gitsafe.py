@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from bot.errors import SandboxError
+from bot.sandbox.paths import real_parents
 
 SAFE_OVERRIDES: tuple[str, ...] = (
     "core.hooksPath=/dev/null",
@@ -230,22 +232,30 @@ def git_in(root: Path, args: Sequence[str], *, check: bool = True, env: Mapping[
 
 def stage(root: Path, paths: Iterable[str]) -> list[str]:
     """Stage exactly `paths` (relative to `root`; changed, new or deleted), and nothing else: the change is
-    what equitr's own tools wrote, never what tests left behind. A path inside a nested repository (a
-    directory below the root with its own `.git`, which only code under test can have made) is refused:
-    git would record the whole repository as a gitlink, or look inside it. Returns the staged paths."""
+    what equitr's own tools wrote, never what tests left behind. Each file is hashed as it is on disk
+    (`hash-object --no-filters`) and put in the index by mode and blob, so no `.gitattributes`,
+    `.gitignore` or filter written into the worktree can alter or block it. A path that is not a regular
+    file, or that lies under a symlink or a nested repository (only code under test can have made
+    either), is refused. Returns the staged paths."""
     chosen = sorted(set(paths))
     for rel in chosen:
-        parent = PurePosixPath(rel).parent
-        while str(parent) != ".":
-            if os.path.lexists(root / parent / ".git"):
-                raise SandboxError(
-                    f"Refusing to stage `{rel}`: `{parent}` holds a nested git repository, made after the "
-                    "checkout (equitr never initialises submodules).",
-                    hint="Look at what the tests create in the working tree; equitr will not commit into it.",
-                )
-            parent = parent.parent
-    if chosen:
-        git_in(root, ["add", "--all", "--", *(f":(top,literal){rel}" for rel in chosen)])
+        path = root / rel
+        if not real_parents(root, rel):
+            raise SandboxError(
+                f"Refusing to stage `{rel}`: a directory above it is a symlink or a nested git repository, "
+                "made after the checkout.",
+                hint="Look at what the tests create in the working tree; equitr will not commit through it.",
+            )
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            git_in(root, ["update-index", "--force-remove", "--", rel])
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            raise SandboxError(f"Refusing to stage `{rel}`: it is no longer a regular file.")
+        blob = git_in(root, ["hash-object", "-w", "--no-filters", "--", rel]).stdout.strip()
+        mode = "100755" if info.st_mode & 0o111 else "100644"
+        git_in(root, ["update-index", "--add", "--cacheinfo", mode, blob, rel])
     return chosen
 
 

@@ -112,3 +112,19 @@ def read_regular(path: Path, limit: int = -1) -> bytes:
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         return fh.read(limit)
+
+
+def real_parents(root: Path, rel: str) -> bool:
+    """Whether every directory between `root` and `rel` is a real directory (lstat: no symlink, nothing
+    else) with no `.git` of its own. Checked when no code under test is running, so it cannot race."""
+    current = root
+    for part in PurePosixPath(rel).parts[:-1]:
+        current = current / part
+        try:
+            if not stat.S_ISDIR(os.lstat(current).st_mode):
+                return False
+        except FileNotFoundError:
+            return True  # nothing below exists yet: nothing to follow
+        if os.path.lexists(current / ".git"):
+            return False
+    return True

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
+import stat
+from pathlib import Path
 
-from bot.errors import EquitrError, PathRefused, SandboxError, ToolError
+from bot.errors import EquitrError, SandboxError, ToolError
 from bot.sandbox.bwrap import run_command
 from bot.sandbox.context import ToolContext, ToolResult, clip
 from bot.sandbox.gitsafe import git_in
-from bot.sandbox.paths import read_regular, resolve_in_checkout
+from bot.sandbox.paths import read_regular, real_parents, resolve_in_checkout
 from bot.sandbox.setup import SetupResult, run_setup
 from bot.tools.file import atomic_write
 from bot.tools.schema import RunParams
@@ -106,41 +110,65 @@ def run(params: RunParams, ctx: ToolContext) -> ToolResult:
     )
 
 
-def _snapshot(ctx: ToolContext) -> dict[str, bytes | None]:
-    """The content of every file the job wrote, before code under test runs."""
-    snap: dict[str, bytes | None] = {}
+Snapshot = dict[str, tuple[bytes, int] | None]  # path → (content, permission bits), None: absent
+
+
+def _state(root: Path, rel: str) -> tuple[bytes, int] | str | None:
+    """A job-written path as it is now, looked at without following any symlink: its content and mode,
+    None when absent, or a reason string when it is something a restore must not touch blindly."""
+    if not real_parents(root, rel):
+        return "a directory above it was replaced by a symlink or a repository"
+    try:
+        info = os.lstat(root / rel)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return "it is no longer a regular file"
+    try:
+        return read_regular(root / rel), stat.S_IMODE(info.st_mode)
+    except OSError as exc:
+        return str(exc)
+
+
+def _snapshot(ctx: ToolContext) -> Snapshot:
+    """The files the job wrote, before code under test runs. They were restored after the last run, so
+    anything but a regular file or an absence here means the working tree is not what equitr left."""
+    snap: Snapshot = {}
     for rel in sorted(ctx.edited):
-        try:
-            snap[rel] = read_regular(ctx.root / rel)
-        except OSError:
-            snap[rel] = None
+        state = _state(ctx.root, rel)
+        if isinstance(state, str):
+            raise SandboxError(f"`{rel}` changed outside equitr's tools ({state}); the job stops here.")
+        snap[rel] = state
     return snap
 
 
-def _undo_test_writes(ctx: ToolContext, before: dict[str, bytes | None]) -> list[str]:
-    """Put back whatever the test run changed in the repository's files: what the job wrote, as it was,
-    and every other tracked file as committed. The change stays what the job's tools wrote; a test cannot
-    slip a line into it. New untracked files are left alone: they are never staged."""
+def _undo_test_writes(ctx: ToolContext, before: Snapshot) -> list[str]:
+    """Put back whatever the test run changed in the repository's files: what the job wrote, as it was
+    (content and mode), and every other tracked file as committed. The change stays what the job's tools
+    wrote; a test cannot slip a line, a symlink or an executable bit into it. New untracked files are left
+    alone: they are never staged. No code under test runs now (its sandbox is gone), so the checks and
+    the repairs below cannot race it."""
     undone: list[str] = []
-    for rel, data in before.items():
-        try:
-            now: bytes | None = read_regular(ctx.root / rel)
-        except OSError:
-            now = None
-        if now == data:
+    for rel, was in before.items():
+        now = _state(ctx.root, rel)
+        if now == was:
             continue
-        undone.append(rel)
-        try:
-            if data is None:
-                (ctx.root / rel).unlink(missing_ok=True)
-            else:
-                atomic_write(resolve_in_checkout(ctx.root, rel, for_write=True), data)
-        except (PathRefused, OSError) as exc:  # e.g. a parent directory swapped for a symlink
-            detail = exc.message if isinstance(exc, PathRefused) else str(exc)
+        if isinstance(now, str) and "above it" in now:
             raise SandboxError(
-                f"The test run changed `{rel}` in a way equitr cannot undo ({detail}); the job stops here "
-                "so that nothing the tests wrote becomes part of the change."
-            ) from None
+                f"The test run changed `{rel}` in a way equitr will not undo ({now}); the job stops here so "
+                "that nothing the tests wrote becomes part of the change."
+            )
+        undone.append(rel)
+        path = ctx.root / rel
+        if os.path.lexists(path):  # a file, a symlink (removed, never followed) or a directory
+            if stat.S_ISDIR(os.lstat(path).st_mode):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        if was is not None:
+            content, mode = was
+            atomic_write(path, content)
+            os.chmod(path, mode)  # a regular file equitr just wrote
     if not (ctx.root / ".git").is_dir():  # not a checkout (a bare directory in tests): nothing is tracked
         return undone
     out = git_in(ctx.root, ["diff", "--name-only", "-z"], check=False).stdout
