@@ -6,9 +6,7 @@ import os
 import resource
 import socket
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,33 +31,6 @@ def sandboxed(root: Path, *argv: str, **limits: float) -> CommandResult:
 
 def py(code: str) -> list[str]:
     return ["python", "-c", code]
-
-
-@pytest.fixture
-def listener() -> Iterator[tuple[int, list[str]]]:
-    """A TCP listener on the host's loopback; records every connection it accepts."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    accepted: list[str] = []
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, peer = server.accept()
-            except TimeoutError:
-                continue
-            accepted.append(str(peer))
-            conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1], accepted
-    stop.set()
-    thread.join()
-    server.close()
 
 
 def test_network_is_unreachable(checkout: Path, listener: tuple[int, list[str]]) -> None:

@@ -8,9 +8,7 @@ into the job's private environment. The same command runs with the network; the 
 from __future__ import annotations
 
 import importlib.util
-import socket
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -80,39 +78,16 @@ def test_setup_installs_into_the_jobs_environment_once(
 
 
 @needs_bwrap
-def test_only_the_setup_has_the_network(repo: Path) -> None:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    port = server.getsockname()[1]
-    accepted: list[object] = []
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            accepted.append(conn)
-            conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+def test_only_the_setup_has_the_network(repo: Path, listener: tuple[int, list[str]]) -> None:
+    port, accepted = listener
     connect = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5).close()"
-    try:
-        (repo / "test_net.py").write_text(f"def test_net():\n    {connect}\n")
-        context = ctx(repo, "bwrap", setup=f'python -c "{connect}"')
-        result = run(RunParams(target="test_net.py"), context)
-        assert context.setup.result is not None and context.setup.result.ok, context.setup.result
-        assert len(accepted) == 1  # the setup reached the host's loopback
-        assert not result.ok and "1 failed" in result.output  # the test, a moment later, could not
-        assert len(accepted) == 1
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
+    (repo / "test_net.py").write_text(f"def test_net():\n    {connect}\n")
+    context = ctx(repo, "bwrap", setup=f'python -c "{connect}"')
+    result = run(RunParams(target="test_net.py"), context)
+    assert context.setup.result is not None and context.setup.result.ok, context.setup.result
+    assert len(accepted) == 1  # the setup reached the host's loopback
+    assert not result.ok and "1 failed" in result.output  # the test, a moment later, could not
+    assert len(accepted) == 1
 
 
 ODD_NAMES = ["odd name[1].txt", "*star", "#hash", "!bang", "trailing ", "back\\slash", "dir with space/x"]
