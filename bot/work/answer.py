@@ -13,7 +13,16 @@ from bot.errors import ValidationError
 from bot.models.manager import ModelManager
 from bot.runner import JobContext, Outcome
 from bot.sandbox.workspace import Workspace
-from bot.work.common import Prepared, Stopper, WorkEnv, issue_task, prepare, thread_at_trigger, tool_context
+from bot.work.common import (
+    Prepared,
+    Stopper,
+    WorkEnv,
+    agent_for,
+    issue_task,
+    prepare,
+    thread_at_trigger,
+    tool_context,
+)
 from bot.work.render import plan_body
 
 
@@ -31,13 +40,7 @@ async def _read_only(ctx: JobContext, env: WorkEnv, mode: str) -> tuple[Prepared
 
             async def go() -> tuple[Agent, str, AgentResult]:
                 async with aiohttp.ClientSession() as session:
-                    agent = Agent(
-                        model=env.model(session, p.effective),
-                        supervisor=p.supervisor,
-                        worker=p.worker,
-                        tools=tools,
-                        limits=p.effective.limits(),
-                    )
+                    agent = agent_for(session, p, env, tools)
                     if mode == "ask":
                         answer, result = await agent.answer(task)
                         return agent, answer, result

@@ -18,7 +18,7 @@ import aiohttp
 from gidgethub.abc import GitHubAPI
 
 from bot import comments
-from bot.agent.loop import Event
+from bot.agent.loop import Agent, Event
 from bot.commands import USAGE, Command
 from bot.errorfmt import ErrorContext, format_error
 from bot.errors import BudgetExceeded, EquitrError, GitHubError
@@ -74,6 +74,24 @@ def month_spent(ctx: JobContext) -> float:
         j.cost_usd
         for j in ctx.store.jobs(repo=ctx.job.repo, limit=10_000)
         if j.created_at >= start and j.id != ctx.job.id
+    )
+
+
+def agent_for(
+    session: aiohttp.ClientSession,
+    p: Prepared,
+    env: WorkEnv,
+    tools: ToolContext,
+    on_event: Callable[[Event], None] | None = None,
+) -> Agent:
+    """The agent of one GitHub job: its models, limits and checkout, as `prepare` resolved them."""
+    return Agent(
+        model=env.model(session, p.effective),
+        supervisor=p.supervisor,
+        worker=p.worker,
+        tools=tools,
+        limits=p.effective.limits(),
+        on_event=on_event,
     )
 
 

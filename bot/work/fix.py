@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.agent.loop import Agent, AgentResult, Event, Task
+from bot.agent.loop import AgentResult, Event, Task
 from bot.errors import GitHubError, ValidationError
 from bot.runner import JobContext, Outcome
 from bot.sandbox.context import ToolContext
@@ -20,6 +20,7 @@ from bot.work.common import (
     StatusComment,
     Stopper,
     WorkEnv,
+    agent_for,
     error_context,
     forward_to,
     issue_task,
@@ -126,15 +127,7 @@ async def _agent(
     p: Prepared, env: WorkEnv, tools: ToolContext, task: Task, progress: Callable[[Event], None] | None
 ) -> AgentResult:
     async with aiohttp.ClientSession() as session:
-        agent = Agent(
-            model=env.model(session, p.effective),
-            supervisor=p.supervisor,
-            worker=p.worker,
-            tools=tools,
-            limits=p.effective.limits(),
-            on_event=progress,
-        )
-        return await agent.run(task)
+        return await agent_for(session, p, env, tools, progress).run(task)
 
 
 async def open_or_update_pr(
