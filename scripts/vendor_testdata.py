@@ -181,6 +181,9 @@ def resolve_pointer(document: dict[str, Any], ref: str) -> Any:
     return node
 
 
+TOKEN_SHAPED = re.compile(r"\b(gh[pousr])_[A-Za-z0-9]{30,}\b")
+
+
 def openapi_subset(document: dict[str, Any], operations: list[tuple[str, str]]) -> dict[str, Any]:
     """The description cut down to `operations` and the components they reach, transitively."""
     paths: dict[str, dict[str, Any]] = {}
@@ -220,7 +223,10 @@ def vendor_openapi(package_dir: Path, out: Path) -> tuple[int, int]:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    raw = (json.dumps(subset, indent=1, ensure_ascii=False) + "\n").encode()
+    text = json.dumps(subset, indent=1, ensure_ascii=False) + "\n"
+    # GitHub's examples include token-shaped strings; a placeholder keeps secret scanners quiet and tells
+    # readers it is not a credential (the fake GitHub mints its own tokens).
+    raw = TOKEN_SHAPED.sub(lambda m: f"{m.group(1)}_EXAMPLE_TOKEN_NOT_A_SECRET", text).encode()
     if len(raw) <= GZIP_ABOVE:
         target = out / "api.github.com.subset.json"
         target.write_bytes(raw)
@@ -238,6 +244,7 @@ def vendor_openapi(package_dir: Path, out: Path) -> tuple[int, int]:
         f"`{target.name}` keeps only the {len(OPERATIONS)} operations equitr calls (listed in "
         "`scripts/vendor_testdata.py`) and every component they reference, so all `$ref`s resolve inside "
         "the file. The fake GitHub server in `tests/fakes/github.py` validates every request against it. "
+        "Token-shaped example values (`ghs_…`) are replaced by `ghs_EXAMPLE_TOKEN_NOT_A_SECRET`. "
         "Regenerate with `python scripts/vendor_testdata.py`.\n"
     )
     return len(OPERATIONS), target.stat().st_size
