@@ -146,8 +146,9 @@ class Dispatcher:
                 return await self._refuse(
                     trigger.repo, trigger.number, trigger.requester, trigger.installation_id, thing
                 )
-            if allowed is None:
-                args["authorise_in_worker"] = True
+            # Asked again when the job runs (cached, so usually free): a job may wait while permissions
+            # change, and when GitHub could not be asked now (allowed is None) that is the only check.
+            args["authorise_in_worker"] = True
         args["is_pull_request"] = trigger.is_pull_request
         new = NewJob(
             kind=trigger.kind,

@@ -36,7 +36,7 @@ async def run_checks() -> list[Check]:
         status: Status = "warn" if settings.mode == "local" else "fail"
         checks.append(Check("webhook server", status, exc.message, exc.hint or ""))
     checks.append(await _github(settings))
-    checks.append(_queue(settings))
+    checks.extend(_queue(settings))
     checks.extend(await _models(settings))
     checks.extend(_tools(settings))
     return checks
@@ -110,24 +110,42 @@ async def _github(settings: Settings) -> Check:
         )
 
 
-def _queue(settings: Settings) -> Check:
+def _queue(settings: Settings) -> list[Check]:
+    """The store and queue open, and with Redis: a password, persistence and no eviction."""
+    from bot import redisguard
+    from bot.redact import redact
     from bot.services import build
+    from bot.store import RedisStore
 
+    out: list[Check] = []
+    url = settings.redis_url
+    if url:
+        found = redisguard.check_url(url, insecure_ok=settings.redis_insecure)
+        out.append(Check("redis auth", found.status, found.message, found.fix))
+        if found.status == "fail":
+            return out
     try:
         services = build(settings)
-        pending = services.queue.pending()
-        jobs = len(services.store.jobs(limit=1000))
-        services.close()
+        try:
+            if isinstance(services.store, RedisStore):
+                for found in redisguard.check_persistence(services.store.redis, volatile_ok=True):
+                    out.append(Check("redis persistence", found.status, found.message, found.fix))
+            pending = services.queue.pending()
+            jobs = len(services.store.jobs(limit=1000))
+        finally:
+            services.close()
     except EquitrError as exc:
-        return Check("queue", "fail", exc.message, exc.hint or "")
+        return [*out, Check("queue", "fail", exc.message, exc.hint or "")]
     except Exception as exc:
-        return Check("queue", "fail", f"{type(exc).__name__}: {exc}", "check EQUITR_DB / EQUITR_QUEUE_URL")
-    where = settings.redis_url or str(settings.db)
-    return Check(
-        "queue",
-        "ok",
-        f"{'redis' if settings.redis_url else 'sqlite'} at {where}: {pending} pending, {jobs} jobs recorded",
+        return [
+            *out,
+            Check("queue", "fail", redact(f"{type(exc).__name__}: {exc}"), "check EQUITR_DB / EQUITR_QUEUE_URL"),
+        ]
+    where = redisguard.display_url(url) if url else str(settings.db)
+    out.append(
+        Check("queue", "ok", f"{'redis' if url else 'sqlite'} at {where}: {pending} pending, {jobs} jobs recorded")
     )
+    return out
 
 
 def _tools(settings: Settings) -> list[Check]:

@@ -11,7 +11,8 @@ what to do about it). Tracebacks never leave the process: comments, logs and the
     │   └── BudgetExceeded
     ├── RuntimeFailure         rate limits, network, model unavailable, timeouts
     │   ├── GitHubError
-    │   └── ModelError
+    │   ├── ModelError
+    │   └── StoreLost          the job store lost its data while equitr ran (Redis restarted empty)
     ├── SandboxError           path guard refusals, sandbox unavailable, command limits
     │   └── PathRefused
     └── ToolError              a tool call failed; the message is shown to the model so it can correct itself
@@ -81,6 +82,10 @@ class ModelError(RuntimeFailure):
         self.retryable = retryable
         # What the server asked us to wait (HTTP `retry-after`) before trying again, when it said.
         self.retry_after_s = retry_after_s
+
+
+class StoreLost(RuntimeFailure):
+    pass
 
 
 class SandboxError(EquitrError):

@@ -9,6 +9,9 @@ from typing import Any, Literal
 
 State = Literal["queued", "running", "done", "failed", "cancelled"]
 END_STATES: frozenset[str] = frozenset({"done", "failed", "cancelled"})
+# Kinds that push to the repository: the requester's permission is asked again when they run, whatever
+# the webhook side decided (a job may wait, and permissions change).
+PUSHING_KINDS: frozenset[str] = frozenset({"fix", "retry"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +50,25 @@ class Job:
     updated_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
+    mac: str = ""  # see bot.seal: checked when a worker claims the job
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("owner")
         data.pop("lease_until")
+        data.pop("mac")
         return data
 
     def with_(self, **changes: Any) -> Job:
         return replace(self, **changes)
 
 
-def new_row(job: NewJob, job_id: int, now: float | None = None) -> Job:
+def needs_write_permission(job: Job) -> bool:
+    """Whether the requester must hold write (or maintain, admin) on the repository when the job runs."""
+    return job.kind in PUSHING_KINDS or bool(job.args.get("authorise_in_worker"))
+
+
+def new_row(job: NewJob, job_id: int, now: float | None = None, *, mac: str = "") -> Job:
     ts = time.time() if now is None else now
     return Job(
         id=job_id,
@@ -73,6 +83,7 @@ def new_row(job: NewJob, job_id: int, now: float | None = None) -> Job:
         args=dict(job.args),
         created_at=ts,
         updated_at=ts,
+        mac=mac,
     )
 
 

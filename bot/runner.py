@@ -18,7 +18,7 @@ import aiohttp
 from gidgethub.abc import GitHubAPI
 
 from bot.errors import EquitrError
-from bot.jobs import Job, State
+from bot.jobs import Job, State, needs_write_permission
 from bot.permissions import Permissions
 from bot.redact import redact
 from bot.store import JobStore, is_stale
@@ -132,7 +132,7 @@ class Runner:
         if handler is None:
             return Outcome("failed", f"equitr does not know how to run a `{ctx.job.kind}` job.")
         try:
-            if ctx.job.args.get("authorise_in_worker"):
+            if needs_write_permission(ctx.job):
                 allowed = await self.permissions.allowed(await ctx.github(), ctx.job.repo, ctx.job.requester)
                 if not allowed:
                     return Outcome("failed", f"@{ctx.job.requester} lacks write permission on {ctx.job.repo}.")

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from bot import redact
+from bot import redact, redisguard, seal
 from bot.dispatch import Dispatcher, GitHubFactory
 from bot.errors import ConfigError
 from bot.github.access import GitHubAccess
@@ -20,7 +20,7 @@ from bot.permissions import Permissions
 from bot.queue import Queue, bind
 from bot.runner import Handler, Runner
 from bot.settings import Settings
-from bot.store import JobStore, open_store, process_owner
+from bot.store import JobStore, RedisStore, open_store, process_owner
 from bot.triggers import Identity
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ class Services:
         bind(run_job=runner.execute, notify=runner.notify, sweep=lambda: (runner.sweep(), None)[1])
 
     def health(self) -> dict[str, Any]:
+        self.store.check()  # Redis that lost its data while we ran: 503, not a quiet restart at job 1
         counts: dict[str, int] = {}
         for job in self.store.active():
             counts[job.state] = counts.get(job.state, 0) + 1
@@ -91,6 +92,8 @@ class Services:
 
 
 def build(settings: Settings) -> Services:
+    """Open the store and queue. With Redis, refuse (ConfigError) one that has no password or no persistence,
+    unless the operator opted in (`bot.redisguard`)."""
     redact.register(
         *(
             s.get_secret_value()
@@ -105,15 +108,30 @@ def build(settings: Settings) -> Services:
             if s is not None
         )
     )
+    # Passwords inside URLs are secrets too (O4).
+    for url in (settings.queue_url, settings.ollama_host, settings.openai_base_url):
+        if url:
+            redact.register(*redisguard.url_secrets(url))
+    redis_url = settings.redis_url
+    if redis_url:
+        redisguard.enforce([redisguard.check_url(redis_url, insecure_ok=settings.redis_insecure)])
+    master = seal.master_key(settings)
     try:
-        store = open_store(db=settings.db, redis_url=settings.redis_url, sync=settings.db_sync)
-        queue = Queue(db=settings.db, redis_url=settings.redis_url)
+        store = open_store(db=settings.db, redis_url=redis_url, sync=settings.db_sync, key=seal.derive(master, "job"))
+        queue = Queue(db=settings.db, redis_url=redis_url, sync=settings.db_sync, key=seal.derive(master, "queue"))
     except Exception as exc:
-        target = settings.redis_url or str(settings.db)
+        target = redisguard.display_url(redis_url) if redis_url else str(settings.db)
         raise ConfigError(
-            f"The job store/queue at {target} cannot be opened: {exc}",
+            redact.redact(f"The job store/queue at {target} cannot be opened: {type(exc).__name__}: {exc}"),
             hint="Check EQUITR_DB (a writable file path) or EQUITR_QUEUE_URL (a reachable redis:// URL).",
         ) from None
+    if isinstance(store, RedisStore):
+        try:
+            redisguard.enforce(redisguard.check_persistence(store.redis, volatile_ok=settings.allow_volatile_redis))
+        except ConfigError:
+            queue.close()
+            store.close()
+            raise
     return Services(settings=settings, store=store, queue=queue, access=GitHubAccess.from_settings(settings))
 
 

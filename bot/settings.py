@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # full: every stored job is fsynced before the 202 (survives power loss); normal: survives a crash of
     # equitr or the machine's processes, and answers faster. See docs/queue.md for the measurements.
     db_sync: Literal["full", "normal"] = Field(default="full", validation_alias="EQUITR_DB_SYNC")
+    # Opt-ins to Redis set-ups equitr refuses by default (docs/queue.md): no password; no persistence.
+    redis_insecure: bool = Field(default=False, validation_alias="EQUITR_REDIS_INSECURE")
+    allow_volatile_redis: bool = Field(default=False, validation_alias="EQUITR_ALLOW_VOLATILE_REDIS")
     workers: int = Field(default=2, ge=1, le=64, validation_alias="EQUITR_WORKERS")
     lease_s: float = Field(default=60.0, gt=0, validation_alias="EQUITR_LEASE_SECONDS")
 

@@ -3,12 +3,17 @@
 The store is the source of truth for jobs; the queue (huey) only carries job ids. A job is claimed with an
 atomic compare-and-set and held with a lease that its runner renews, so a crashed runner's job is taken up
 again (by lease expiry, or at once when its process is known dead) and no job runs twice at once.
+
+Each job carries a MAC (`bot.seal`) made when it is stored and checked when it is claimed: a job written
+into the store by anyone else is refused, never run.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import secrets
 import socket
 import sqlite3
 import threading
@@ -18,7 +23,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot import seal
+from bot.errors import StoreLost
 from bot.jobs import END_STATES, Job, NewJob, State, decode_args, encode_args, new_row
+from bot.private import private_file
+
+log = logging.getLogger(__name__)
 
 DEDUPE_TTL_S = 45 * 24 * 3600  # GitHub redelivers for weeks at most; keep keys well past 30 days.
 MAX_ATTEMPTS = 3
@@ -39,6 +49,8 @@ class JobStore(Protocol):
     def record_installation(self, installation_id: int, account: str, action: str, repos: list[str]) -> None: ...
     def installations(self) -> list[dict[str, Any]]: ...
     def prune(self, now: float | None = None) -> int: ...
+    def authentic(self, job: Job) -> bool: ...
+    def check(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -88,7 +100,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     args TEXT NOT NULL DEFAULT '{}', reason TEXT NOT NULL DEFAULT '', cost_usd REAL NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0, cancel_requested INTEGER NOT NULL DEFAULT 0,
     owner TEXT NOT NULL DEFAULT '', lease_until REAL NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL, started_at REAL, finished_at REAL
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, started_at REAL, finished_at REAL,
+    mac TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_by_target ON jobs (repo, number);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
@@ -101,20 +114,60 @@ CREATE TABLE IF NOT EXISTS installations (
 
 _COLUMNS = (
     "id, kind, repo, number, requester, delivery_id, state, installation_id, comment_id, args, reason, "
-    "cost_usd, attempts, cancel_requested, owner, lease_until, created_at, updated_at, started_at, finished_at"
+    "cost_usd, attempts, cancel_requested, owner, lease_until, created_at, updated_at, started_at, finished_at, mac"
+)
+
+_REFUSED = (
+    "refused: this job's record is not authenticated (forged, or stored by a process with other credentials), "
+    "so it was not run. Post the command again."
 )
 
 
-class SqliteStore:
-    """Jobs in an SQLite file (WAL; synchronous=FULL by default, so a committed job survives power loss)."""
+def _job_key(key: bytes | None) -> bytes:
+    return key if key is not None else seal.derive(seal.process_key(), "job")
 
-    def __init__(self, path: Path | str, *, sync: str = "full") -> None:
+
+def _log_refused(job_id: int, job: Job | None) -> None:
+    what = f" (kind {job.kind!r}, repo {job.repo!r}, requester {job.requester!r})" if job is not None else ""
+    log.critical(
+        "job %s refused and not run: its record fails authentication%s. Someone other than equitr wrote to "
+        "the job store, or processes sharing it run with different credentials.",
+        job_id,
+        what,
+    )
+
+
+def _parsed(parse: Any, raw: Any) -> Job | None:
+    """A stored record as a Job, or None when it is not even well-formed (then it is refused too)."""
+    try:
+        job: Job = parse(raw)
+        return job
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class SqliteStore:
+    """Jobs in an SQLite file (WAL; synchronous=FULL by default, so a committed job survives power loss).
+    The file is private to equitr's user (0600): it holds issue text and job arguments."""
+
+    def __init__(self, path: Path | str, *, sync: str = "full", key: bytes | None = None) -> None:
         self.path = str(path)
         self.sync = "NORMAL" if sync == "normal" else "FULL"
+        self.key = _job_key(key)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(self.path))
         self._local = threading.local()
         self._conn().executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        def missing(db: sqlite3.Connection) -> bool:
+            return "mac" not in {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+
+        if missing(self._conn()):  # a store from before job records were authenticated
+            with self._tx() as db:
+                if missing(db):
+                    db.execute("ALTER TABLE jobs ADD COLUMN mac TEXT NOT NULL DEFAULT ''")
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -143,15 +196,22 @@ class SqliteStore:
             conn.close()
             self._local.conn = None
 
+    def authentic(self, job: Job) -> bool:
+        return seal.job_ok(self.key, job, job.mac)
+
+    def check(self) -> None:
+        pass  # a file does not silently lose its rows; its errors surface on use
+
     def create(self, job: NewJob, keys: Sequence[str]) -> Job | None:
         now = time.time()
+        mac = seal.job_mac(self.key, job)
         with self._tx() as db:
             for key in keys:
                 if db.execute("SELECT 1 FROM dedupe WHERE key = ?", (key,)).fetchone():
                     return None
             cur = db.execute(
                 "INSERT INTO jobs (kind, repo, number, requester, delivery_id, state, installation_id, "
-                "comment_id, args, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+                "comment_id, args, created_at, updated_at, mac) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
                 (
                     job.kind,
                     job.repo,
@@ -163,12 +223,13 @@ class SqliteStore:
                     encode_args(job.args),
                     now,
                     now,
+                    mac,
                 ),
             )
             db.executemany("INSERT INTO dedupe (key, created_at) VALUES (?, ?)", [(k, now) for k in keys])
             job_id = cur.lastrowid
         assert job_id is not None
-        return new_row(job, job_id, now)
+        return new_row(job, job_id, now, mac=mac)
 
     def seen(self, key: str) -> bool:
         return self._conn().execute("SELECT 1 FROM dedupe WHERE key = ?", (key,)).fetchone() is not None
@@ -201,10 +262,18 @@ class SqliteStore:
     def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
         now = time.time()
         with self._tx() as db:
-            row = db.execute("SELECT attempts, state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if row is None or row[1] != "queued":
+            row = db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None or row[6] != "queued":
                 return None
-            if row[0] >= MAX_ATTEMPTS:
+            found = _parsed(_row_to_job, row)
+            if found is None or not self.authentic(found):
+                db.execute(
+                    "UPDATE jobs SET state='failed', reason=?, updated_at=?, finished_at=? WHERE id=?",
+                    (_REFUSED, now, now, job_id),
+                )
+                _log_refused(job_id, found)
+                return None
+            if found.attempts >= MAX_ATTEMPTS:
                 db.execute(
                     "UPDATE jobs SET state='failed', reason=?, updated_at=?, finished_at=? WHERE id=?",
                     (_GAVE_UP, now, now, job_id),
@@ -316,6 +385,7 @@ def _row_to_job(row: tuple[Any, ...]) -> Job:
         updated_at,
         started_at,
         finished_at,
+        mac,
     ) = row
     return Job(
         id=job_id,
@@ -338,6 +408,7 @@ def _row_to_job(row: tuple[Any, ...]) -> Job:
         updated_at=updated_at,
         started_at=started_at,
         finished_at=finished_at,
+        mac=mac or "",
     )
 
 
@@ -345,6 +416,7 @@ def _row_to_job(row: tuple[Any, ...]) -> Job:
 
 # Each job is one JSON document; every state change is a Lua script, so it is atomic across workers.
 _LUA_CREATE = """
+if redis.call('GET', ARGV[1] .. 'epoch') ~= ARGV[4] then return -1 end
 for i, key in ipairs(KEYS) do
   if i > 1 and redis.call('EXISTS', key) == 1 then return 0 end
 end
@@ -402,15 +474,42 @@ return out
 
 
 class RedisStore:
-    """Jobs in Redis, for several `equitr worker` machines sharing one queue."""
+    """Jobs in Redis, for several `equitr worker` machines sharing one queue.
 
-    def __init__(self, url: str, *, prefix: str = "equitr:") -> None:
+    An epoch key, written once, tells whether Redis lost its data while equitr ran (a restart without
+    persistence, an eviction, a flush): then storing a job fails (the webhook answers 503) and `/healthz`
+    says so, instead of job ids silently starting again at 1.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "equitr:", key: bytes | None = None) -> None:
         import redis
 
         self.prefix = prefix
+        self.key = _job_key(key)
         self.redis = redis.Redis.from_url(url)
         self._create = self.redis.register_script(_LUA_CREATE)
         self._update = self.redis.register_script(_LUA_UPDATE)
+        self.redis.set(f"{prefix}epoch", secrets.token_hex(16), nx=True)
+        epoch = self.redis.get(f"{prefix}epoch")
+        self.epoch = epoch.decode() if isinstance(epoch, bytes) else str(epoch)
+
+    def authentic(self, job: Job) -> bool:
+        return seal.job_ok(self.key, job, job.mac)
+
+    def _lost(self) -> bool:
+        now = self.redis.get(f"{self.prefix}epoch")
+        if now is not None and now.decode() == self.epoch:
+            return False
+        log.critical(
+            "Redis lost equitr's data while equitr was running (its store epoch is gone): queued jobs, dedupe "
+            "keys and the job-id sequence are lost. New deliveries are refused with 503. Fix Redis persistence "
+            "(appendonly yes, maxmemory-policy noeviction; see docs/queue.md), then restart every equitr process."
+        )
+        return True
+
+    def check(self) -> None:
+        if self._lost():
+            raise StoreLost("Redis lost equitr's job store while equitr was running; restart equitr.")
 
     def close(self) -> None:
         self.redis.close()
@@ -420,14 +519,18 @@ class RedisStore:
 
     def create(self, job: NewJob, keys: Sequence[str]) -> Job | None:
         now = time.time()
-        doc = _job_doc(new_row(job, 0, now))
+        mac = seal.job_mac(self.key, job)
+        doc = _job_doc(new_row(job, 0, now, mac=mac))
         job_id = int(
             self._create(
                 keys=[f"{self.prefix}jobs", *(f"{self.prefix}dedupe:{k}" for k in keys)],
-                args=[self.prefix, json.dumps(doc), DEDUPE_TTL_S],
+                args=[self.prefix, json.dumps(doc), DEDUPE_TTL_S, self.epoch],
             )
         )
-        return new_row(job, job_id, now) if job_id else None
+        if job_id < 0:
+            self.check()
+            raise StoreLost("Redis lost equitr's job store while equitr was running; restart equitr.")
+        return new_row(job, job_id, now, mac=mac) if job_id else None
 
     def seen(self, key: str) -> bool:
         return bool(self.redis.exists(f"{self.prefix}dedupe:{key}"))
@@ -462,7 +565,16 @@ class RedisStore:
         return _doc_to_job(raw) if raw else None
 
     def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
-        return self._op(job_id, "claim", owner, lease_s, MAX_ATTEMPTS, _GAVE_UP)
+        keys = [self._key(job_id), f"{self.prefix}active"]
+        raw = self._update(keys=keys, args=["claim", owner, time.time(), lease_s, MAX_ATTEMPTS, _GAVE_UP])
+        if not raw:
+            return None
+        job = _parsed(_doc_to_job, raw)
+        if job is None or not self.authentic(job):
+            self._update(keys=keys, args=["finish", owner, time.time(), "failed", _REFUSED, 0])
+            _log_refused(job_id, job)
+            return None
+        return job
 
     def heartbeat(self, job_id: int, owner: str, lease_s: float) -> Job | None:
         return self._op(job_id, "heartbeat", owner, lease_s)
@@ -489,13 +601,17 @@ class RedisStore:
         return [json.loads(v) for v in self.redis.hvals(f"{self.prefix}installations")]
 
     def prune(self, now: float | None = None) -> int:
-        return 0  # Redis expires dedupe keys by itself (EX on every key).
+        # Redis expires dedupe keys by itself (EX on every key); the sweeper's minute is a good time to
+        # notice that Redis lost everything.
+        self._lost()
+        return 0
 
 
 def _job_doc(job: Job) -> dict[str, Any]:
     doc = job.to_dict()
     doc["owner"] = job.owner
     doc["lease_until"] = job.lease_until
+    doc["mac"] = job.mac
     # Lua's cjson turns an empty table into an object or array ambiguously; keep args as a string.
     doc["args"] = encode_args(job.args)
     return doc
@@ -524,6 +640,7 @@ def _doc_to_job(raw: bytes | str) -> Job:
         updated_at=float(doc["updated_at"]),
         started_at=_float_or_none(doc.get("started_at")),
         finished_at=_float_or_none(doc.get("finished_at")),
+        mac=str(doc.get("mac") or ""),
     )
 
 
@@ -535,5 +652,6 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def open_store(*, db: Path, redis_url: str | None, sync: str = "full") -> JobStore:
-    return RedisStore(redis_url) if redis_url else SqliteStore(db, sync=sync)
+def open_store(*, db: Path, redis_url: str | None, sync: str = "full", key: bytes | None = None) -> JobStore:
+    """`key` authenticates job records (`bot.seal`); without one, this process's own random key."""
+    return RedisStore(redis_url, key=key) if redis_url else SqliteStore(db, sync=sync, key=key)

@@ -55,31 +55,60 @@ def headers(body: bytes, event: str, delivery: str, secret: str = SECRET) -> dic
     }
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """A real redis-server on a free loopback port, stopped after the session."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server); .ci/run installs it")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
+REDIS_PASSWORD = "test-redis-password-0123456789"
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, for as long as the `with` block runs."""
+
+    def __init__(self, directory: Path, *args: str, password: str | None = REDIS_PASSWORD) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed (apt-get install redis-server); .ci/run installs it")
+        self.port = free_port()
+        self.password = password
+        directory.mkdir(parents=True, exist_ok=True)
+        auth = ["--requirepass", password] if password else []
+        self.command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory), *auth, *args]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.proc = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.proc.kill()
         pytest.fail("redis-server did not start")
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server set up as docs/queue.md asks (a password, the append-only file, no eviction),
+    stopped after the session."""
+    directory = tmp_path_factory.mktemp("redis")
+    settings = ("--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction")
+    with RedisServer(directory, *settings) as server:
+        yield server.url
 
 
 def make_repo(tmp_path: Path, source: Path = DATA / "sample_repo", name: str = "sample") -> Path:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import SandboxError
+from bot.private import private_dir
 from bot.sandbox.gitsafe import (
     GitResult,
     audit_config,
@@ -143,11 +144,10 @@ class Workspace:
     """Mirrors under `base/mirrors`, job checkouts under `base/jobs`."""
 
     def __init__(self, base_dir: Path) -> None:
-        self.base = base_dir
-        self.mirrors = base_dir / "mirrors"
-        self.jobs = base_dir / "jobs"
-        for d in (self.mirrors, self.jobs):
-            d.mkdir(parents=True, exist_ok=True)
+        # 0700 all the way down: mirrors and checkouts hold private repositories' code.
+        self.base = private_dir(base_dir)
+        self.mirrors = private_dir(base_dir / "mirrors")
+        self.jobs = private_dir(base_dir / "jobs")
 
     @contextmanager
     def _locked(self, slug: str) -> Iterator[None]:

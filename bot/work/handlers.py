@@ -21,6 +21,8 @@ async def retry(ctx: JobContext, env: WorkEnv, table: dict[str, Handler]) -> Out
         j
         for j in await asyncio.to_thread(ctx.store.jobs, repo=ctx.job.repo, number=ctx.job.number, limit=50)
         if j.id != ctx.job.id and j.state == "failed" and j.kind in ("fix", "review", "ask", "plan")
+        # Its arguments are run again: only a record equitr itself stored (bot.seal).
+        and ctx.store.authentic(j)
     ]
     if not previous:
         raise ValidationError(
