@@ -72,8 +72,9 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _payload(body: bytes, content_type: str) -> dict[str, Any] | None:
-    """The JSON object of a delivery (GitHub sends JSON, or a form with a `payload` field)."""
+def _payload(body: bytes, content_type: str) -> dict[str, Any] | str:
+    """The JSON object of a delivery (GitHub sends JSON, or a form with a `payload` field), or why there is
+    none."""
     try:
         if content_type.startswith("application/x-www-form-urlencoded"):
             form = urllib.parse.parse_qs(body.decode("utf-8"), strict_parsing=True)
@@ -81,9 +82,11 @@ def _payload(body: bytes, content_type: str) -> dict[str, Any] | None:
         else:
             text = body.decode("utf-8")
         data = json.loads(text)
+    except RecursionError:  # nesting deeper than Python's stack: no webhook payload looks like that
+        return "body is JSON nested too deeply"
     except (UnicodeDecodeError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+        return "body is not a JSON object"
+    return data if isinstance(data, dict) else "body is not a JSON object"
 
 
 def _reply(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -121,8 +124,8 @@ def create_app(
         if not _DELIVERY.match(delivery):
             return _reply(400, "missing or malformed X-GitHub-Delivery header")
         payload = _payload(body, request.headers.get("content-type", "application/json"))
-        if payload is None:
-            return _reply(400, "body is not a JSON object")
+        if isinstance(payload, str):
+            return _reply(400, payload)
         try:
             outcome = await dispatcher.dispatch(event, delivery, payload)
         except Exception:

@@ -18,14 +18,14 @@ import aiohttp
 from gidgethub import GitHubException, sansio
 from gidgethub.abc import GitHubAPI
 
-from bot.errors import EquitrError
+from bot.errors import EquitrError, MalformedPayload
 from bot.features import router
 from bot.features.context import Routed
 from bot.jobs import Job, NewJob
 from bot.permissions import Permissions
 from bot.queue import Queue
 from bot.store import JobStore
-from bot.triggers import Identity, Installation, Notice, Trigger
+from bot.triggers import Fields, Identity, Installation, Notice, Trigger
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,16 @@ class Dispatcher:
         if self.store.seen(delivery_key):
             return Outcome(200, "duplicate delivery")
         routed = Routed(identity=self.identity, trigger_label=self.trigger_label)
-        await router.dispatch(sansio.Event(payload, event=name, delivery_id=delivery_id), routed)
+        try:
+            Fields(payload).text("action")  # the router looks `action` up in a dict: it must be text
+            await router.dispatch(sansio.Event(payload, event=name, delivery_id=delivery_id), routed)
+        except MalformedPayload as exc:
+            return Outcome(400, f"malformed `{name}` payload: {exc.message}")
+        except (AttributeError, TypeError, KeyError, ValueError, RecursionError):
+            # Routing is pure: whatever it raises comes from the payload's shape (or a bug of ours), and a
+            # redelivery of the same bytes cannot fix either, so this is a 400, not a "redeliver later" 503.
+            log.exception("delivery %s (%s): the payload could not be routed", delivery_id, name)
+            return Outcome(400, f"malformed `{name}` payload: a field has an unexpected type")
         if not routed.decisions:
             return Outcome(200, "no work")
         outcome = Outcome(200, "no work")
