@@ -112,10 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from bot import settings as settings_mod
-    from bot.server import build_app
+    from bot.server import build_app, serve
 
     settings = settings_mod.load()
     settings.require_server()
@@ -129,7 +127,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "redis" if settings.redis_url else "sqlite",
         workers,
     )
-    uvicorn.run(app, host=args.host, port=port, log_level="info", access_log=False)
+    serve(app, settings, host=args.host, port=port)
     return 0
 
 

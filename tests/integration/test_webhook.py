@@ -168,7 +168,35 @@ async def test_oversize_stream_without_length_is_413(counted: tuple[Any, list[st
 
     status = await _raw(app, receive, [])
     assert status == 413 and reached == []
-    assert sent == 26  # stopped right after passing 25 MiB, not after reading all 100 MiB
+    assert sent == MAX_BODY // len(chunk) + 1  # stopped right after passing the limit, not after all 100 MiB
+
+
+async def test_events_equitr_does_not_act_on_are_checked_but_not_kept(counted: tuple[Any, list[str]]) -> None:
+    """A `push` may be as large as GitHub allows (25 MB): its signature is checked as it streams in."""
+    app, reached = counted
+    body = json.dumps({"ref": "refs/heads/main", "padding": "x" * (MAX_BODY + 1024)}).encode()
+    status, answer = await post(app, body, headers(body, "push", "d-push"))
+    assert (status, answer["status"]) == (200, "no work")
+    status, _ = await post(app, body, headers(body, "push", "d-push", secret="wrong"))
+    assert status == 401
+    # The same size as an event equitr acts on is over its limit.
+    status, answer = await post(app, body, headers(body, "issues", "d-issues"))
+    assert (status, answer["status"]) == (413, f"payload larger than {MAX_BODY} bytes")
+    assert reached == []
+
+
+def test_the_events_the_edge_keeps_are_the_events_the_routers_act_on() -> None:
+    from gidgethub import sansio
+
+    from bot.features import EVENTS, router
+
+    routed = {
+        name
+        for name, path in webhook_payloads()
+        if router.fetch(sansio.Event(json.loads(path.read_text()), event=name, delivery_id="x"))
+    }
+    assert routed <= EVENTS and EVENTS - routed == {"ping", "installation_target"}  # no example of the latter
+    assert router.fetch(sansio.Event({}, event="installation_target", delivery_id="x"))
 
 
 async def _raw(app: Any, receive: Any, extra_headers: list[tuple[bytes, bytes]]) -> int:
