@@ -11,6 +11,7 @@ memory, up to `MAX_BODY`; any other event is checked against its signature as it
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import re
@@ -126,9 +127,11 @@ def create_app(
     lifespan: Any = None,
     health: Any = None,
     read_timeout_s: float = READ_TIMEOUT_S,
+    metrics_token: str | None = None,
 ) -> Starlette:
     """The ASGI app. `health` is a callable returning a dict (queue depth, jobs) for `/healthz`;
-    `read_timeout_s` bounds the wait for a slot to read a body in and the time to read it."""
+    `read_timeout_s` bounds the wait for a slot to read a body in and the time to read it. `/metrics` and the
+    details of `/healthz` are shown only with `Authorization: Bearer <metrics_token>` (never without one)."""
     metrics = Metrics()
     reads = asyncio.Semaphore(MAX_READS)
 
@@ -184,8 +187,18 @@ def create_app(
         background = BackgroundTask(dispatcher.acknowledge, outcome.acks) if outcome.acks else None
         return JSONResponse(outcome.as_json(), status_code=outcome.status, background=background)
 
+    def insider(request: Request) -> bool:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return (
+            bool(metrics_token)
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(given.strip().encode(), str(metrics_token).encode())
+        )
+
     async def healthz(request: Request) -> Response:
         data: dict[str, Any] = {"ok": True}
+        if not insider(request):
+            return JSONResponse(data)  # liveness only: queue depth and job counts are not public
         if health is not None:
             try:
                 data.update(health())
@@ -194,6 +207,12 @@ def create_app(
         return JSONResponse(data, status_code=200 if data.get("ok") else 503)
 
     async def metrics_endpoint(request: Request) -> Response:
+        if not metrics_token:
+            return _reply(403, "metrics are off: set EQUITR_METRICS_TOKEN and send it as `Authorization: Bearer …`")
+        if not insider(request):
+            return JSONResponse(
+                {"status": "missing or wrong bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         if health is not None:
             try:
                 for state, count in (health().get("jobs") or {}).items():

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 import uuid
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the webhook server (and, by default, the workers)")
-    serve.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"), help="address to listen on")
+    serve.add_argument("--host", default=None, help="address to listen on (default: $HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8000)")
     serve.add_argument("--workers", type=int, default=None, help="in-process worker threads (default: $EQUITR_WORKERS)")
     serve.add_argument("--no-workers", action="store_true", help="only take webhooks; run `equitr worker` elsewhere")
@@ -120,14 +119,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     workers = 0 if args.no_workers else (args.workers or settings.workers)
     app = build_app(settings, workers=workers)
     port = args.port or settings.port
+    host = args.host or settings.host
     log.info(
         "equitr serving on %s:%s (%s queue, %s in-process workers)",
-        args.host,
+        host,
         port,
         "redis" if settings.redis_url else "sqlite",
         workers,
     )
-    serve(app, settings, host=args.host, port=port)
+    serve(app, settings, host=host, port=port)
     return 0
 
 

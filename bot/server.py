@@ -52,6 +52,7 @@ def build_app(settings: Settings, *, workers: int) -> Starlette:
         lifespan=lifespan,
         health=services.health,
         read_timeout_s=settings.read_timeout_s,
+        metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
     )
 
 

@@ -101,6 +101,7 @@ def build(settings: Settings) -> Services:
                 settings.anthropic_api_key,
                 settings.gh_private_key,
                 settings.sentry_dsn,
+                settings.metrics_token,
             )
             if s is not None
         )

@@ -246,12 +246,15 @@ async def test_installation_events_are_recorded_without_jobs(services: services_
 
 
 async def test_health_and_metrics(services: services_mod.Services) -> None:
-    app = create_app(dispatcher=services.dispatcher(NoGitHub()), secret=SECRET, health=services.health)
-    status, answer = await call(app, "GET", "/healthz")
+    app = create_app(
+        dispatcher=services.dispatcher(NoGitHub()), secret=SECRET, health=services.health, metrics_token="t0ken"
+    )
+    bearer = {"authorization": "Bearer t0ken"}
+    status, answer = await call(app, "GET", "/healthz", headers=bearer)
     assert status == 200 and answer["ok"] and answer["queue"] == "sqlite"
     body = json.dumps(payload("ping")).encode()
     await post(app, body, headers(body, "ping", "d-m"))
-    status, text = await call(app, "GET", "/metrics")
+    status, text = await call(app, "GET", "/metrics", headers=bearer)
     assert status == 200 and 'equitr_webhook_requests_total{status="200"} 1.0' in text
 
 
