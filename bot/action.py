@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gidgethub import GitHubException
+
 from bot import redact
 from bot.errors import ConfigError, EquitrError, GitHubError
 from bot.jobs import Job, NewJob
@@ -413,8 +415,40 @@ async def _choose_issues(
         if await asyncio.to_thread(_active_job, services, env.repository, number):
             report.skipped.append(Skipped(number, title, "an equitr job is already queued or running"))
             continue
-        chosen.append({"number": number, "title": title})
+        labeled = await _who_labeled(gh, env.repository, number, options.label)
+        refused = await _labeler_refused(gh, services, env.repository, options.label, labeled)
+        if refused:
+            report.skipped.append(Skipped(number, title, refused))
+            continue
+        assert labeled is not None
+        chosen.append({"number": number, "title": title, "labeled_by": labeled[0], "trigger_at": labeled[1]})
     return chosen
+
+
+async def _who_labeled(gh: GitHubAPI, repo: str, number: int, label: str) -> tuple[str, str] | None:
+    """(login, time) of the latest `labeled` event for `label` on the issue's timeline."""
+    latest: tuple[str, str] | None = None
+    async for event in gh.getiter(f"/repos/{repo}/issues/{number}/events?per_page=100"):
+        name = str((event.get("label") or {}).get("name", ""))
+        if event.get("event") == "labeled" and name.casefold() == label.casefold():
+            latest = (str((event.get("actor") or {}).get("login", "")), str(event.get("created_at", "")))
+    return latest
+
+
+async def _labeler_refused(
+    gh: GitHubAPI, services: Services, repo: str, label: str, labeled: tuple[str, str] | None
+) -> str:
+    """Why the issue must not be worked on, or "": the label is a request for work like `/equitr fix`, so
+    whoever added it needs write permission (issue forms add labels for any author, triage can add them)."""
+    if labeled is None or not labeled[0]:
+        return f"no `labeled` event for `{label}` on its timeline says who added the label"
+    try:
+        allowed = await services.permissions.allowed(gh, repo, labeled[0])
+    except (EquitrError, GitHubException) as exc:
+        return f"could not check the permission of @{labeled[0]}, who added the label ({exc})"
+    if not allowed:
+        return f"the label `{label}` was added by @{labeled[0]}, who lacks write permission"
+    return ""
 
 
 async def _open_equitr_pull(gh: GitHubAPI, repo: str, number: int) -> int | None:
@@ -441,6 +475,9 @@ def _create_fix(env: RunnerEnv, services: Services, issue: dict[str, Any], text:
             "text": text,
             "title": str(issue.get("title", "")),
             "via": env.event_name,
+            "labeled_by": issue.get("labeled_by"),
+            # The thread as it was when the label was added (a task: when this run started).
+            "trigger_at": issue.get("trigger_at") or _now_iso(),
             "budget_usd": budget,
             "model": None,
             "worker_model": None,
@@ -448,6 +485,12 @@ def _create_fix(env: RunnerEnv, services: Services, issue: dict[str, Any], text:
         },
     )
     return services.store.create(new, (f"{env.delivery_id}:{env.repository}#{number}",))
+
+
+def _now_iso() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- the summary -----------------------------------------------------------------------------------------
@@ -561,8 +604,6 @@ def command(args: argparse.Namespace) -> int:
     except EquitrError as exc:
         return _fail(environ, exc.message, exc.hint)
     except Exception as exc:
-        from gidgethub import GitHubException
-
         if isinstance(exc, GitHubException):
             return _fail(environ, f"GitHub refused a request: {exc}.", GITHUB_HINT)
         if environ.get("RUNNER_DEBUG") == "1":

@@ -294,15 +294,17 @@ async def test_pull_request_opened_creates_a_review_job(
 
 
 def backlog(fake: FakeGitHub) -> dict[str, int]:
-    """Labelled issues in every situation a scheduled run must tell apart."""
+    """Labelled issues in every situation a scheduled run must tell apart; a maintainer added the labels."""
     numbers = {
-        "oldest": fake.add_issue(REPO, title="Oldest bug", labels=["equitr"])["number"],
-        "has_pr": fake.add_issue(REPO, title="Already in hand", labels=["equitr", "bug"])["number"],
-        "unlabelled": fake.add_issue(REPO, title="Not for equitr", labels=["bug"])["number"],
-        "closed": fake.add_issue(REPO, title="Closed one", labels=["equitr"], state="closed")["number"],
-        "second": fake.add_issue(REPO, title="Second bug", labels=["equitr"])["number"],
-        "third": fake.add_issue(REPO, title="Third bug", labels=["equitr"])["number"],
-        "later": fake.add_issue(REPO, title="For a manual run", labels=["later"])["number"],
+        "oldest": fake.add_issue(REPO, title="Oldest bug", labels=["equitr"], labeled_by=USER)["number"],
+        "has_pr": fake.add_issue(REPO, title="Already in hand", labels=["equitr", "bug"], labeled_by=USER)["number"],
+        "unlabelled": fake.add_issue(REPO, title="Not for equitr", labels=["bug"], labeled_by=USER)["number"],
+        "closed": fake.add_issue(REPO, title="Closed one", labels=["equitr"], state="closed", labeled_by=USER)[
+            "number"
+        ],
+        "second": fake.add_issue(REPO, title="Second bug", labels=["equitr"], labeled_by=USER)["number"],
+        "third": fake.add_issue(REPO, title="Third bug", labels=["equitr"], labeled_by=USER)["number"],
+        "later": fake.add_issue(REPO, title="For a manual run", labels=["later"], labeled_by=USER)["number"],
     }
     numbers["pr"] = fake.add_pull(REPO, title="Fix #2", head=f"equitr/issue-{numbers['has_pr']}")["number"]
     # A human's pull request from an unrelated branch does not count as equitr's.
@@ -351,7 +353,7 @@ async def test_schedule_defaults_to_three_issues_and_no_issue_is_no_error(
     assert "No open issue carries the label `equitr`." in result.summary
 
     for i in range(5):
-        fake.add_issue(REPO, title=f"Bug {i}", labels=["equitr"])
+        fake.add_issue(REPO, title=f"Bug {i}", labels=["equitr"], labeled_by=USER)
     result = await run(tmp_path, capsys)
     assert result.code == 0, result.err
     assert result.summary.count("| `fix` | **failed** |") == 3
@@ -362,7 +364,7 @@ async def test_workflow_dispatch_inputs_override_the_action_inputs(
     fake: FakeGitHub, runner_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
 ) -> None:
     n = backlog(fake)
-    second_later = fake.add_issue(REPO, title="Also later", labels=["later"])["number"]
+    second_later = fake.add_issue(REPO, title="Also later", labels=["later"], labeled_by=USER)["number"]
     payload = retarget(vendored("workflow_dispatch", "00.none.json"))
     payload["inputs"] = {"label": "later", "max_issues": "1", "budget": "0.5", "task": ""}
     runner_env("workflow_dispatch", payload)
