@@ -296,6 +296,7 @@ async def _dispatch(env: RunnerEnv, options: Options, services: Services, github
         permissions=services.permissions,
         identity=services.identity,
         trigger_label=options.label,
+        max_age_s=None,  # the runner's event comes from GitHub itself: it cannot be a replay
     )
     outcome = await dispatcher.dispatch(env.event_name, env.delivery_id, env.payload)
     await dispatcher.acknowledge(outcome.acks)

@@ -213,9 +213,9 @@ async def _replay(args: argparse.Namespace) -> int:
     runner = services.runner()
     try:
         async with aiohttp.ClientSession() as session:
-            app = create_app(
-                dispatcher=services.dispatcher(services_mod.session_factory(services, session)), secret=secret
-            )
+            dispatcher = services.dispatcher(services_mod.session_factory(services, session))
+            dispatcher.max_age_s = None  # a saved payload replayed on purpose, however old
+            app = create_app(dispatcher=dispatcher, secret=secret)
             headers = {
                 "x-github-event": args.event,
                 "x-github-delivery": f"replay-{uuid.uuid4()}",

@@ -9,6 +9,7 @@ dedupe keys, and only then the 202.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,8 +25,8 @@ from bot.features.context import Routed
 from bot.jobs import Job, NewJob
 from bot.permissions import Permissions
 from bot.queue import Queue
-from bot.store import JobStore
-from bot.triggers import Fields, Identity, Installation, Notice, Trigger
+from bot.store import DEDUPE_TTL_S, JobStore
+from bot.triggers import Fields, Identity, Ignored, Installation, Notice, Trigger
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Dispatcher:
         identity: Identity | None = None,
         trigger_label: str = "equitr",
         inline_writes: bool = False,
+        max_age_s: float | None = DEDUPE_TTL_S,
     ) -> None:
         self.store = store
         self.queue = queue
@@ -71,6 +73,10 @@ class Dispatcher:
         # Without an fsync (EQUITR_DB_SYNC=normal) both writes take ~0.1 ms: less than waking a thread, so
         # they run on the event loop. An fsync, or Redis's network round trip, goes to a thread.
         self.inline_writes = inline_writes
+        # A signed delivery has no timestamp: once its dedupe keys expire, a captured one would be new work
+        # again, so comments and labels older than that are refused. None where events cannot be replayed
+        # (the Action gets its event from GitHub's runner).
+        self.max_age_s = max_age_s
 
     async def dispatch(self, name: str, delivery_id: str, payload: dict[str, Any]) -> Outcome:
         if name == "ping":
@@ -79,7 +85,8 @@ class Dispatcher:
         # A primary-key lookup (microseconds): cheaper inline than a hop to a thread.
         if self.store.seen(delivery_key):
             return Outcome(200, "duplicate delivery")
-        routed = Routed(identity=self.identity, trigger_label=self.trigger_label)
+        oldest = None if self.max_age_s is None else dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.max_age_s)
+        routed = Routed(identity=self.identity, trigger_label=self.trigger_label, not_before=oldest)
         try:
             Fields(payload).text("action")  # the router looks `action` up in a dict: it must be text
             await router.dispatch(sansio.Event(payload, event=name, delivery_id=delivery_id), routed)
@@ -105,6 +112,8 @@ class Dispatcher:
                 outcome.message = "installation recorded"
             elif isinstance(decision, Notice):
                 outcome = await self._notice(decision, outcome)
+            elif isinstance(decision, Ignored):
+                outcome = Outcome(200, decision.reason) if outcome.status != 202 else outcome
             else:
                 outcome = await self._trigger(decision, delivery_id, outcome)
         return outcome

@@ -1,12 +1,13 @@
 """What an event asks of equitr, decided by pure functions in the feature modules.
 
 A `Trigger` becomes a job once the requester is authorised; a `Notice` is a one-off reply (usage help for a
-mistyped command, the polite refusal) that is not a job. `Seen` records an event that needs no work but is
-worth remembering (installations).
+mistyped command, the polite refusal) that is not a job. `Installation` records an event that needs no work
+but is worth remembering; `Ignored` says why an event that looks like work is not (a replay, say).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,7 +49,12 @@ class Installation:
     repos: tuple[str, ...] = ()
 
 
-Decision = Trigger | Notice | Installation
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    reason: str
+
+
+Decision = Trigger | Notice | Installation | Ignored
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,16 @@ class Fields:
             raise MalformedPayload(f"`{self._where(key)}` is out of range")
         return value
 
+    def time(self, key: str) -> dt.datetime | None:
+        """An ISO 8601 time as GitHub writes it (`2026-11-21T10:00:00Z`)."""
+        value = self.text(key)
+        if value is None:
+            return None
+        when = parse_time(value)
+        if when is None:
+            raise MalformedPayload(f"`{self._where(key)}` is not a time")
+        return when
+
     def flag(self, key: str) -> bool:
         return bool(self._typed(key, bool, "true or false"))
 
@@ -127,6 +143,17 @@ class Fields:
 
 MAX_ID = 2**53  # GitHub's ids and numbers are far below; the job store's integers are 64-bit
 _REPO = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
+
+
+def parse_time(value: object) -> dt.datetime | None:
+    """A GitHub timestamp as an aware datetime, or None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def _json_type(value: Any) -> str:

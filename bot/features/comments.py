@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from gidgethub import sansio
 from gidgethub.routing import Router
 
 from bot import commands
 from bot.errors import CommandError
 from bot.features.context import Routed
-from bot.triggers import Decision, Fields, Identity, Notice, Trigger, installation_id, is_from_bot, repo_name
+from bot.triggers import (
+    Decision,
+    Fields,
+    Identity,
+    Ignored,
+    Notice,
+    Trigger,
+    installation_id,
+    is_from_bot,
+    repo_name,
+)
 
 router = Router()
 MARKER = "<!-- equitr:"
@@ -16,12 +28,16 @@ MARKER = "<!-- equitr:"
 
 @router.register("issue_comment", action="created")
 async def on_comment(event: sansio.Event, routed: Routed) -> None:
-    decision = decide(Fields(event.data), delivery_id=event.delivery_id, identity=routed.identity)
+    decision = decide(
+        Fields(event.data), delivery_id=event.delivery_id, identity=routed.identity, not_before=routed.not_before
+    )
     if decision is not None:
         routed.decisions.append(decision)
 
 
-def decide(payload: Fields, *, delivery_id: str, identity: Identity) -> Decision | None:
+def decide(
+    payload: Fields, *, delivery_id: str, identity: Identity, not_before: dt.datetime | None = None
+) -> Decision | None:
     comment = payload.obj("comment")
     issue = payload.obj("issue")
     body = comment.text("body")
@@ -31,6 +47,9 @@ def decide(payload: Fields, *, delivery_id: str, identity: Identity) -> Decision
         return None
     if MARKER in body or is_from_bot(payload, identity) or not commands.is_command(body):
         return None
+    created = comment.time("created_at")
+    if created is not None and not_before is not None and created < not_before:
+        return Ignored(f"the comment was made on {created:%Y-%m-%d}, before the oldest delivery equitr remembers")
     requester = payload.obj("sender").text("login") or comment.obj("user").text("login") or ""
     try:
         command = commands.parse(body)
@@ -63,5 +82,7 @@ def decide(payload: Fields, *, delivery_id: str, identity: Identity) -> Decision
             "title": issue.text("title") or "",
             # The issue as it was when the command came; later edits are not part of the request.
             "issue_body": issue.text("body") or "",
+            # The thread the model sees ends here: later comments, and comments edited later, are left out.
+            "trigger_at": comment.text("created_at"),
         },
     )

@@ -493,10 +493,16 @@ class FakeGitHub:
         comment["body"] = body
         comment["updated_at"] = iso(self.clock() if at is None else at)
 
-    def add_comment(self, full_name: str, number: int, body: str, *, user: str = "octocat") -> dict[str, Any]:
+    def add_comment(
+        self, full_name: str, number: int, body: str, *, user: str = "octocat", at: float | None = None
+    ) -> dict[str, Any]:
+        """`user` comments on the issue (at `at`, default now)."""
         repo = self.repos[full_name]
         identity = Identity(user, "Bot" if user.endswith("[bot]") else "User")
-        return self._new_comment(repo, number, body, identity)
+        comment = self._new_comment(repo, number, body, identity)
+        if at is not None:
+            comment["created_at"] = comment["updated_at"] = iso(at)
+        return comment
 
     def add_pull(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -68,11 +69,12 @@ async def test_deeply_nested_json_is_400(app: tuple[Any, services_mod.Services],
 def examples() -> dict[str, dict[str, Any]]:
     """One real payload per event equitr acts on, each made into work (a command, the trigger label)."""
     comment = payload("issue_comment", "created")
-    comment["comment"]["body"] = "/equitr fix please"
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    comment["comment"].update(body="/equitr fix please", created_at=now, updated_at=now)
     comment["installation"] = {"id": 7, "node_id": "x"}
     labeled = payload("issues", "labeled")
     labeled["label"]["name"] = "equitr"
-    labeled["issue"]["state"] = "open"
+    labeled["issue"].update(state="open", updated_at=now)
     labeled["installation"] = {"id": 7, "node_id": "x"}
     pull = payload("pull_request", "opened")
     pull["pull_request"]["draft"] = False
