@@ -83,7 +83,7 @@ class RunnerEnv:
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    label: str = DEFAULT_LABEL
+    label: str | None = None  # None: the repository's `[trigger] label`, else DEFAULT_LABEL
     max_issues: int = DEFAULT_MAX_ISSUES
     budget_usd: float = DEFAULT_BUDGET_USD
     task: str = ""
@@ -182,8 +182,10 @@ def resolve_options(args: argparse.Namespace, env: RunnerEnv) -> Options:
     return options
 
 
-def _label(value: str | None) -> str:
-    label = (value or "").strip() or DEFAULT_LABEL
+def _label(value: str | None) -> str | None:
+    label = (value or "").strip()
+    if not label:
+        return None
     if len(label) > 50 or any(c in label for c in "\n\r,"):
         raise ConfigError(f"The label {label!r} is not a GitHub label name.", hint="Use a name like `equitr`.")
     return label
@@ -347,6 +349,7 @@ async def _backlog(
     schedule = config.schedule
     options = dataclasses.replace(
         options,
+        label=options.label or config.trigger.label,
         max_issues=min(options.max_issues, schedule.max_issues_per_run),
         budget_usd=min(options.budget_usd, schedule.budget_usd),
     )
@@ -399,7 +402,8 @@ async def _task_issue(gh: GitHubAPI, repo: str, name: str, prompt: str) -> dict[
 async def _choose_issues(
     env: RunnerEnv, options: Options, services: Services, gh: GitHubAPI, report: Report
 ) -> list[dict[str, Any]]:
-    label = urllib.parse.quote(options.label, safe="")
+    trigger = options.label or DEFAULT_LABEL
+    label = urllib.parse.quote(trigger, safe="")
     url = f"/repos/{env.repository}/issues?state=open&labels={label}&sort=created&direction=asc&per_page=100"
     chosen: list[dict[str, Any]] = []
     async for issue in gh.getiter(url):
@@ -416,8 +420,8 @@ async def _choose_issues(
         if await asyncio.to_thread(_active_job, services, env.repository, number):
             report.skipped.append(Skipped(number, title, "an equitr job is already queued or running"))
             continue
-        labeled = await _who_labeled(gh, env.repository, number, options.label)
-        refused = await _labeler_refused(gh, services, env.repository, options.label, labeled)
+        labeled = await _who_labeled(gh, env.repository, number, trigger)
+        refused = await _labeler_refused(gh, services, env.repository, trigger, labeled)
         if refused:
             report.skipped.append(Skipped(number, title, refused))
             continue
@@ -562,7 +566,11 @@ def _append(path: Path | None, text: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--label", default=None, help=f"the trigger label (default {DEFAULT_LABEL!r})")
+    parser.add_argument(
+        "--label",
+        default=None,
+        help=f"the trigger label (default: `[trigger] label` of .equitr.toml, else {DEFAULT_LABEL!r})",
+    )
     parser.add_argument(
         "--max-issues", default=None, help=f"issues worked on per scheduled run at most (default {DEFAULT_MAX_ISSUES})"
     )

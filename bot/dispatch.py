@@ -25,6 +25,7 @@ from bot.features.context import Routed
 from bot.jobs import Job, NewJob
 from bot.permissions import Permissions
 from bot.queue import Queue
+from bot.repoconfig import ConfigCache
 from bot.store import DEDUPE_TTL_S, JobStore
 from bot.triggers import Fields, Identity, Ignored, Installation, Notice, Trigger
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 GitHubFactory = Callable[[int | None], Awaitable[GitHubAPI]]
 
+DEFAULT_LABEL = "equitr"
 REFUSAL = (
     "@{user} thanks for trying equitr! Only people with **write**, **maintain** or **admin** permission "
     "on this repository can start equitr work here, so I have not acted on this. A maintainer can run the "
@@ -60,7 +62,7 @@ class Dispatcher:
         github: GitHubFactory,
         permissions: Permissions | None = None,
         identity: Identity | None = None,
-        trigger_label: str = "equitr",
+        trigger_label: str | None = None,
         inline_writes: bool = False,
         max_age_s: float | None = DEDUPE_TTL_S,
     ) -> None:
@@ -69,7 +71,9 @@ class Dispatcher:
         self.github = github
         self.permissions = permissions or Permissions()
         self.identity = identity or Identity()
+        # None: each repository's `[trigger] label` from its `.equitr.toml` (read through `configs`).
         self.trigger_label = trigger_label
+        self.configs = ConfigCache()
         # Without an fsync (EQUITR_DB_SYNC=normal) both writes take ~0.1 ms: less than waking a thread, so
         # they run on the event loop. An fsync, or Redis's network round trip, goes to a thread.
         self.inline_writes = inline_writes
@@ -155,7 +159,21 @@ class Dispatcher:
         )
         return Outcome(200, "replied") if outcome.status != 202 else outcome
 
+    async def _repo_label(self, trigger: Trigger) -> str:
+        """The repository's trigger label; the default when `.equitr.toml` cannot be read or is invalid
+        (the job then reports the configuration error)."""
+        try:
+            gh = await self.github(trigger.installation_id)
+            branch = trigger.default_branch or str((await gh.getitem(f"/repos/{trigger.repo}"))["default_branch"])
+            return (await self.configs.get(gh, trigger.repo, branch)).trigger.label
+        except (TimeoutError, GitHubException, EquitrError, aiohttp.ClientError, KeyError) as exc:
+            log.warning("the trigger label of %s is unknown, using %r: %s", trigger.repo, DEFAULT_LABEL, exc)
+            return DEFAULT_LABEL
+
     async def _trigger(self, trigger: Trigger, delivery_id: str, outcome: Outcome) -> Outcome:
+        per_repo = trigger.label is not None and self.trigger_label is None
+        if per_repo and str(trigger.label).casefold() != (await self._repo_label(trigger)).casefold():
+            return outcome  # some other label: not a request for work
         args = dict(trigger.args)
         if trigger.needs_permission:
             allowed = await self._authorised(trigger.repo, trigger.requester, trigger.installation_id)

@@ -716,6 +716,24 @@ async def fetch_config(gh: GitHubAPI, repo: str, default_branch: str) -> RepoCon
     return parse(_decode(data))
 
 
+class ConfigCache:
+    """`.equitr.toml` per repository, kept for `ttl_s`: the webhook path reads it to tell the repository's
+    trigger label from other labels, and a burst of label events should not mean a burst of reads."""
+
+    def __init__(self, *, ttl_s: float = 60.0, maxsize: int = 1024) -> None:
+        from cachetools import TTLCache
+
+        self._cache: TTLCache[str, RepoConfig] = TTLCache(maxsize=maxsize, ttl=ttl_s)
+
+    async def get(self, gh: GitHubAPI, repo: str, default_branch: str) -> RepoConfig:
+        key = repo.lower()
+        found = self._cache.get(key)
+        if found is None:
+            found = await fetch_config(gh, repo, default_branch)
+            self._cache[key] = found
+        return found
+
+
 def _decode(data: Any) -> str:
     if not isinstance(data, dict) or data.get("type") != "file":
         raise RepoConfigError([Problem("", "is not a file at the repository root")])
@@ -732,6 +750,7 @@ def _decode(data: Any) -> str:
 __all__ = [
     "ALWAYS_BLOCKED",
     "FILENAME",
+    "ConfigCache",
     "EffectiveSettings",
     "MonthlyBudgetExceeded",
     "Problem",

@@ -28,6 +28,9 @@ class Trigger:
     is_pull_request: bool = False
     dedupe_keys: tuple[str, ...] = ()
     args: dict[str, Any] = field(default_factory=dict)
+    # A label trigger: work only if this is the repository's trigger label (`[trigger] label`).
+    label: str | None = None
+    default_branch: str | None = None  # where that setting is read from
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,7 @@
-"""The trigger label (default `equitr`) added to an issue means `/equitr fix`."""
+"""The trigger label (`[trigger] label` of `.equitr.toml`, default `equitr`) added to an issue means
+`/equitr fix`. Which label that is depends on the repository's configuration, which a pure decision cannot
+read: with no fixed label, every added label is a candidate Trigger and the dispatcher compares it with the
+repository's setting before anything else (no permission check, no reply for other labels)."""
 
 from __future__ import annotations
 
@@ -23,13 +26,16 @@ async def on_labeled(event: sansio.Event, routed: Routed) -> None:
 
 
 def decide(
-    payload: Fields, *, label: str, identity: Identity, not_before: dt.datetime | None = None
+    payload: Fields, *, label: str | None, identity: Identity, not_before: dt.datetime | None = None
 ) -> Trigger | Ignored | None:
+    """`label`: the trigger label, or None to compare with the repository's setting later."""
     added = payload.obj("label").text("name")
     issue = payload.obj("issue")
     repo = repo_name(payload)
     number = issue.number("number")
-    if added is None or added.casefold() != label.casefold() or repo is None or number is None:
+    if added is None or repo is None or number is None:
+        return None
+    if label is not None and added.casefold() != label.casefold():
         return None
     if issue.text("state") == "closed" or is_from_bot(payload, identity):
         return None
@@ -46,6 +52,8 @@ def decide(
         # Adding a label takes only triage permission, so the labeler must be checked like a commenter.
         needs_permission=True,
         dedupe_keys=(f"label:{repo}#{number}:{issue.text('updated_at') or ''}",),
+        label=added,
+        default_branch=payload.obj("repository").text("default_branch"),
         args={
             "text": "",
             "title": issue.text("title") or "",

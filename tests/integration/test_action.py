@@ -253,7 +253,8 @@ async def test_a_label_other_than_the_trigger_label_starts_nothing(
     result = await run(tmp_path, capsys)
 
     assert result.code == 0, result.err
-    assert fake.calls == []
+    # Only the repository's `[trigger] label` was read: no permission check, no comment, no job.
+    assert {c.operation_id for c in fake.calls} == {"repos/get-content"}
     assert "No job for this `issues` event: no work." in result.summary
 
     # The same event with --label bug (the Action's `label` input) is a trigger.
@@ -571,3 +572,37 @@ async def test_schedule_runs_the_tasks_of_equitr_toml_within_its_limits(
     await run(tmp_path, capsys)
     titles = [i["title"] for i in fake.repo(REPO).issues.values()]
     assert titles.count("equitr task: dependencies") == 1
+
+
+# -- `[trigger] label` of .equitr.toml (issue #9, B3) --------------------------------------------------------
+
+
+async def test_the_configured_trigger_label_is_the_actions_label(
+    fake: FakeGitHub, runner_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    fake.set_file(REPO, ".equitr.toml", '[trigger]\nlabel = "autofix"\n')
+    autofix = fake.add_issue(REPO, title="Typo in README", labels=["autofix"], labeled_by=USER)["number"]
+    fake.add_issue(REPO, title="Not this one", labels=["equitr"], labeled_by=USER)
+    runner_env("schedule", schedule_payload())
+    db = tmp_path / "equitr.db"
+    monkeypatch.setenv("EQUITR_DB", str(db))
+
+    result = await run(tmp_path, capsys, "--label", "")  # the Action's `label` input left empty (its default)
+
+    assert result.code == 0, result.err
+    assert [j.number for j in stored_jobs(db)] == [autofix]
+    assert "(label `autofix`, max-issues 3)" in result.summary
+
+    # The `issues` event of the label: a fix; the old default label: nothing.
+    payload = vendored("issues", "09.labeled.json")
+    payload["issue"]["number"] = autofix
+    payload["label"]["name"] = "autofix"
+    monkeypatch.setenv("GITHUB_RUN_ID", "4243")
+    runner_env("issues", payload)
+    result = await run(tmp_path, capsys, "--label", "")
+    assert "| `fix` | **failed** |" in result.summary, result.summary
+    payload["label"]["name"] = "equitr"
+    monkeypatch.setenv("GITHUB_RUN_ID", "4244")
+    runner_env("issues", payload)
+    result = await run(tmp_path, capsys, "--label", "")
+    assert "No job for this `issues` event: no work." in result.summary
