@@ -53,7 +53,7 @@ class Services:
             from bot.work.handlers import WorkEnv
             from bot.work.handlers import handlers as work_handlers
 
-            env = WorkEnv(settings=self.settings, access=self.access)
+            env = WorkEnv(settings=self.settings, access=self.access, permissions=self.permissions)
             if self.settings.workdir is not None:
                 env.workdir = self.settings.workdir
             handlers = work_handlers(env)

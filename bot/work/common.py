@@ -25,6 +25,7 @@ from bot.errors import BudgetExceeded, EquitrError, GitHubError
 from bot.github.access import GitHubAccess
 from bot.models.client import ChatModel, Endpoints, ModelClient
 from bot.models.manager import ModelManager, choose_model
+from bot.permissions import Permissions
 from bot.repoconfig import EffectiveSettings, RepoConfig, fetch_config, resolve_flags
 from bot.runner import Handler, JobContext, Outcome
 from bot.sandbox.context import ToolContext
@@ -48,6 +49,7 @@ class WorkEnv:
     settings: Settings
     access: GitHubAccess
     model_factory: ModelFactory | None = None
+    permissions: Permissions = field(default_factory=Permissions)
     workdir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "equitr-work")
 
     def model(self, session: aiohttp.ClientSession, effective: EffectiveSettings) -> ChatModel:
@@ -69,13 +71,19 @@ class Prepared:
 # -- shared steps ------------------------------------------------------------------------------------------
 
 
-def month_spent(ctx: JobContext) -> float:
+def month_spent(ctx: JobContext, *, fork_reviews: bool = False) -> float:
+    """This month's spending of the repository's other jobs: automatic reviews of fork pull requests, which
+    have their own budget (`review.forks_per_month_usd`), when `fork_reviews`, else everything else."""
     start = dt.datetime.now(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
     return sum(
         j.cost_usd
         for j in ctx.store.jobs(repo=ctx.job.repo, limit=10_000)
-        if j.created_at >= start and j.id != ctx.job.id
+        if j.created_at >= start and j.id != ctx.job.id and is_fork_review(j.args) == fork_reviews
     )
+
+
+def is_fork_review(args: dict[str, Any]) -> bool:
+    return bool(args.get("auto") and args.get("fork"))
 
 
 def agent_for(
@@ -96,10 +104,17 @@ def agent_for(
     )
 
 
-async def prepare(ctx: JobContext, env: WorkEnv) -> Prepared:
+async def read_config(ctx: JobContext) -> tuple[dict[str, Any], RepoConfig]:
+    """The repository, and its `.equitr.toml` from the default branch."""
     gh = await ctx.github()
-    repo = await gh.getitem(f"/repos/{ctx.job.repo}")
-    config = await fetch_config(gh, ctx.job.repo, str(repo["default_branch"]))
+    repo = dict(await gh.getitem(f"/repos/{ctx.job.repo}"))
+    return repo, await fetch_config(gh, ctx.job.repo, str(repo["default_branch"]))
+
+
+async def prepare(ctx: JobContext, env: WorkEnv, read: tuple[dict[str, Any], RepoConfig] | None = None) -> Prepared:
+    """What the job runs with: configuration (`read`, when already read), flags applied within it, models."""
+    gh = await ctx.github()
+    repo, config = read or await read_config(ctx)
     args = ctx.job.args
     spent = await asyncio.to_thread(month_spent, ctx)
     effective = resolve_flags(

@@ -381,7 +381,8 @@ class FakeGitHub:
         return self.repos[full_name].issues[number]
 
     def pull(self, full_name: str, number: int) -> dict[str, Any]:
-        return self.repos[full_name].pulls[number]
+        """The pull request as GitHub would answer for it now (its head follows its branch)."""
+        return self._pull_out(self.repos[full_name], number)
 
     def issue_comments(self, full_name: str, number: int) -> list[dict[str, Any]]:
         return [c for c in self.comments.values() if c["_repo"] == full_name and c["_number"] == number]
@@ -517,8 +518,10 @@ class FakeGitHub:
         head_sha: str | None = None,
         files: list[dict[str, Any]] | None = None,
         commits: list[dict[str, Any]] | None = None,
+        fork: str | None = None,
     ) -> dict[str, Any]:
-        """A pull request opened by someone else; `files` as GitHub lists them (filename, status, patch …)."""
+        """A pull request opened by someone else (a bot when `user` ends in `[bot]`); `files` as GitHub lists
+        them (filename, status, patch …); `fork`: the OWNER/NAME its head branch lives in, when not this one."""
         repo = self.repos[full_name]
         sha = head_sha or self._branch_sha(repo, head) or fake_sha(full_name, head, "head")
         if self._branch_sha(repo, head) is None:
@@ -529,9 +532,21 @@ class FakeGitHub:
             head=head,
             base=base or repo.default_branch,
             body=body,
-            identity=Identity(user, "User"),
+            identity=Identity(user, "Bot" if user.endswith("[bot]") else "User"),
             draft=draft,
         )
+        if fork is not None:
+            owner, name = fork.split("/")
+            head_json = pull["head"]
+            head_json.update(label=f"{owner}:{head}", user=self._user(owner))
+            head_json["repo"].update(
+                full_name=fork,
+                name=name,
+                fork=True,
+                owner=self._user(owner),
+                html_url=f"https://github.com/{fork}",
+                url=f"{self.base_url}/repos/{fork}",
+            )
         if files is not None:
             self.set_pull_files(full_name, pull["number"], files)
         if commits is not None:

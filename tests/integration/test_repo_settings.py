@@ -156,3 +156,67 @@ async def test_without_configuration_the_label_is_equitr(bench: Bench) -> None:
     assert (status, answer["status"]) == (200, "no work")
     status, answer = await bench.deliver("issues", labeled("Equitr"))
     assert status == 202, answer
+
+
+# -- B4: review.skip_drafts / review.skip_bots ---------------------------------------------------------------
+
+
+def add_pull(bench: Bench, *, user: str = "bob", draft: bool = False, fork: str | None = None) -> int:
+    pull = bench.fake.add_pull(
+        REPO,
+        title="Add add()",
+        user=user,
+        head=f"feature-{len(bench.fake.repo(REPO).pulls)}",
+        draft=draft,
+        files=[{"filename": "calc.py", "patch": PATCH}],
+        fork=fork,
+    )
+    return int(pull["number"])
+
+
+async def test_drafts_are_reviewed_when_skip_drafts_is_false(bench: Bench) -> None:
+    bench.config("[review]\nskip_drafts = false\n")
+    number = add_pull(bench, draft=True)
+    bench.model.script += [SUMMARY, NO_COMMENTS]
+    status, answer = await bench.deliver("pull_request", pull_event(bench, number))
+    assert status == 202, answer
+    outcome = await bench.run(answer)
+    assert outcome.state == "done" and outcome.reason.startswith("reviewed"), outcome
+    assert len(bench.fake.pull_reviews(REPO, number)) == 1
+
+
+async def test_drafts_are_skipped_by_default_and_reviewed_once_ready(bench: Bench) -> None:
+    number = add_pull(bench, draft=True)
+    status, answer = await bench.deliver("pull_request", pull_event(bench, number))
+    outcome = await bench.run(answer)
+    assert outcome.state == "done" and "review.skip_drafts" in outcome.reason
+    assert bench.model.seen == [] and bench.fake.pull_reviews(REPO, number) == []
+    # Marked ready for review at the same commit: now it is reviewed.
+    bench.fake.pull(REPO, number)["draft"] = False
+    bench.model.script += [SUMMARY, NO_COMMENTS]
+    status, answer = await bench.deliver("pull_request", pull_event(bench, number, action="ready_for_review"))
+    assert status == 202, answer
+    assert (await bench.run(answer)).state == "done"
+    assert len(bench.fake.pull_reviews(REPO, number)) == 1
+
+
+@pytest.mark.parametrize(("setting", "reviewed"), [("", False), ("[review]\nskip_bots = false\n", True)])
+async def test_bots_pull_requests_follow_skip_bots(bench: Bench, setting: str, reviewed: bool) -> None:
+    if setting:
+        bench.config(setting)
+    number = add_pull(bench, user="dependabot[bot]")
+    bench.model.script += [SUMMARY, NO_COMMENTS]
+    status, answer = await bench.deliver("pull_request", pull_event(bench, number))
+    assert status == 202, answer
+    outcome = await bench.run(answer)
+    assert outcome.state == "done"
+    assert len(bench.fake.pull_reviews(REPO, number)) == (1 if reviewed else 0), outcome
+    if not reviewed:
+        assert "review.skip_bots" in outcome.reason
+
+
+async def test_equitrs_own_pull_requests_are_never_reviewed_automatically(bench: Bench) -> None:
+    number = add_pull(bench, user="equitr[bot]")
+    bench.config("[review]\nskip_bots = false\n")
+    status, answer = await bench.deliver("pull_request", pull_event(bench, number))
+    assert (status, answer["status"]) == (200, "no work")

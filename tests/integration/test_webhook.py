@@ -277,15 +277,12 @@ async def test_pull_request_opened_makes_one_review_job_however_often_delivered(
 
 
 def expected_kind(event: str, data: dict[str, Any]) -> str | None:
-    """The rule of issue #2, written independently of the routers: which example payloads are work."""
-    if event == "pull_request" and data.get("action") in ("opened", "ready_for_review", "synchronize"):
+    """The rule of issue #2, written independently of the routers: which example payloads are work. Drafts
+    and bots' pull requests are jobs too: whether they are reviewed is the repository's `[review]` choice,
+    which the job reads (issue #9, B4)."""
+    if event == "pull_request" and data.get("action") in ("opened", "ready_for_review", "synchronize", "reopened"):
         pr = data["pull_request"]
-        if (
-            not pr.get("draft")
-            and pr.get("state") != "closed"
-            and pr["user"]["type"] != "Bot"
-            and data["sender"]["type"] != "Bot"
-        ):
+        if pr.get("state") != "closed" and "equitr[bot]" not in (pr["user"]["login"], data["sender"]["login"]):
             return "review"
     return None
 
@@ -305,9 +302,11 @@ async def test_every_vendored_example_gets_a_deliberate_answer(services: service
         assert status in (200, 202), (path, answer)  # every example is valid, signed input
         kind = expected_kind(event, json.loads(body))
         if kind:
-            expected_jobs.append((kind, json.loads(body)["pull_request"]["head"]["sha"]))
+            pr = json.loads(body)["pull_request"]
+            expected_jobs.append((kind, pr["head"]["sha"] + (":draft" if pr.get("draft") else "")))
         assert (status == 202) == bool(kind) or answer["status"] == "duplicate", (path, answer)
     jobs = services.store.jobs(limit=1000)
-    assert sorted((j.kind, j.args["head_sha"]) for j in jobs) == sorted(set(expected_jobs))
+    made = [(j.kind, j.args["head_sha"] + (":draft" if j.args["draft"] else "")) for j in jobs]
+    assert sorted(made) == sorted(set(expected_jobs))
     assert github.calls == 0
     print(f"\n329 examples → {statuses}; {len(jobs)} review jobs")
