@@ -146,7 +146,8 @@ def create_app(
         """The body, read within the limits that hold before anyone is authenticated."""
         try:
             # Every slot is given back within read_timeout_s of being taken, so this outlasts all holders.
-            await asyncio.wait_for(reads.acquire(), 2 * read_timeout_s)
+            async with asyncio.timeout(2 * read_timeout_s):
+                await reads.acquire()  # a cancelled acquire gives back a slot it was just granted
         except TimeoutError:
             return _reply(503, "too many deliveries are arriving at once; redeliver this one")
         try:
