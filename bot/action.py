@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gidgethub import GitHubException
+
 from bot import redact
 from bot.errors import ConfigError, EquitrError, GitHubError
 from bot.jobs import Job, NewJob
@@ -81,7 +83,7 @@ class RunnerEnv:
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    label: str = DEFAULT_LABEL
+    label: str | None = None  # None: the repository's `[trigger] label`, else DEFAULT_LABEL
     max_issues: int = DEFAULT_MAX_ISSUES
     budget_usd: float = DEFAULT_BUDGET_USD
     task: str = ""
@@ -180,8 +182,10 @@ def resolve_options(args: argparse.Namespace, env: RunnerEnv) -> Options:
     return options
 
 
-def _label(value: str | None) -> str:
-    label = (value or "").strip() or DEFAULT_LABEL
+def _label(value: str | None) -> str | None:
+    label = (value or "").strip()
+    if not label:
+        return None
     if len(label) > 50 or any(c in label for c in "\n\r,"):
         raise ConfigError(f"The label {label!r} is not a GitHub label name.", hint="Use a name like `equitr`.")
     return label
@@ -294,6 +298,7 @@ async def _dispatch(env: RunnerEnv, options: Options, services: Services, github
         permissions=services.permissions,
         identity=services.identity,
         trigger_label=options.label,
+        max_age_s=None,  # the runner's event comes from GitHub itself: it cannot be a replay
     )
     outcome = await dispatcher.dispatch(env.event_name, env.delivery_id, env.payload)
     await dispatcher.acknowledge(outcome.acks)
@@ -344,6 +349,7 @@ async def _backlog(
     schedule = config.schedule
     options = dataclasses.replace(
         options,
+        label=options.label or config.trigger.label,
         max_issues=min(options.max_issues, schedule.max_issues_per_run),
         budget_usd=min(options.budget_usd, schedule.budget_usd),
     )
@@ -396,7 +402,8 @@ async def _task_issue(gh: GitHubAPI, repo: str, name: str, prompt: str) -> dict[
 async def _choose_issues(
     env: RunnerEnv, options: Options, services: Services, gh: GitHubAPI, report: Report
 ) -> list[dict[str, Any]]:
-    label = urllib.parse.quote(options.label, safe="")
+    trigger = options.label or DEFAULT_LABEL
+    label = urllib.parse.quote(trigger, safe="")
     url = f"/repos/{env.repository}/issues?state=open&labels={label}&sort=created&direction=asc&per_page=100"
     chosen: list[dict[str, Any]] = []
     async for issue in gh.getiter(url):
@@ -413,8 +420,40 @@ async def _choose_issues(
         if await asyncio.to_thread(_active_job, services, env.repository, number):
             report.skipped.append(Skipped(number, title, "an equitr job is already queued or running"))
             continue
-        chosen.append({"number": number, "title": title})
+        labeled = await _who_labeled(gh, env.repository, number, trigger)
+        refused = await _labeler_refused(gh, services, env.repository, trigger, labeled)
+        if refused:
+            report.skipped.append(Skipped(number, title, refused))
+            continue
+        assert labeled is not None
+        chosen.append({"number": number, "title": title, "labeled_by": labeled[0], "trigger_at": labeled[1]})
     return chosen
+
+
+async def _who_labeled(gh: GitHubAPI, repo: str, number: int, label: str) -> tuple[str, str] | None:
+    """(login, time) of the latest `labeled` event for `label` on the issue's timeline."""
+    latest: tuple[str, str] | None = None
+    async for event in gh.getiter(f"/repos/{repo}/issues/{number}/events?per_page=100"):
+        name = str((event.get("label") or {}).get("name", ""))
+        if event.get("event") == "labeled" and name.casefold() == label.casefold():
+            latest = (str((event.get("actor") or {}).get("login", "")), str(event.get("created_at", "")))
+    return latest
+
+
+async def _labeler_refused(
+    gh: GitHubAPI, services: Services, repo: str, label: str, labeled: tuple[str, str] | None
+) -> str:
+    """Why the issue must not be worked on, or "": the label is a request for work like `/equitr fix`, so
+    whoever added it needs write permission (issue forms add labels for any author, triage can add them)."""
+    if labeled is None or not labeled[0]:
+        return f"no `labeled` event for `{label}` on its timeline says who added the label"
+    try:
+        allowed = await services.permissions.allowed(gh, repo, labeled[0])
+    except (EquitrError, GitHubException) as exc:
+        return f"could not check the permission of @{labeled[0]}, who added the label ({exc})"
+    if not allowed:
+        return f"the label `{label}` was added by @{labeled[0]}, who lacks write permission"
+    return ""
 
 
 async def _open_equitr_pull(gh: GitHubAPI, repo: str, number: int) -> int | None:
@@ -441,6 +480,9 @@ def _create_fix(env: RunnerEnv, services: Services, issue: dict[str, Any], text:
             "text": text,
             "title": str(issue.get("title", "")),
             "via": env.event_name,
+            "labeled_by": issue.get("labeled_by"),
+            # The thread as it was when the label was added (a task: when this run started).
+            "trigger_at": issue.get("trigger_at") or _now_iso(),
             "budget_usd": budget,
             "model": None,
             "worker_model": None,
@@ -448,6 +490,12 @@ def _create_fix(env: RunnerEnv, services: Services, issue: dict[str, Any], text:
         },
     )
     return services.store.create(new, (f"{env.delivery_id}:{env.repository}#{number}",))
+
+
+def _now_iso() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- the summary -----------------------------------------------------------------------------------------
@@ -518,7 +566,11 @@ def _append(path: Path | None, text: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--label", default=None, help=f"the trigger label (default {DEFAULT_LABEL!r})")
+    parser.add_argument(
+        "--label",
+        default=None,
+        help=f"the trigger label (default: `[trigger] label` of .equitr.toml, else {DEFAULT_LABEL!r})",
+    )
     parser.add_argument(
         "--max-issues", default=None, help=f"issues worked on per scheduled run at most (default {DEFAULT_MAX_ISSUES})"
     )
@@ -561,8 +613,6 @@ def command(args: argparse.Namespace) -> int:
     except EquitrError as exc:
         return _fail(environ, exc.message, exc.hint)
     except Exception as exc:
-        from gidgethub import GitHubException
-
         if isinstance(exc, GitHubException):
             return _fail(environ, f"GitHub refused a request: {exc}.", GITHUB_HINT)
         if environ.get("RUNNER_DEBUG") == "1":

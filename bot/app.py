@@ -2,10 +2,16 @@
 
 Nothing about a delivery is trusted until its signature checks out over the raw bytes, and nothing is
 parsed before that. Bad input gets a 4xx with a one-line reason; only our own failures are 5xx.
+
+Before the signature is known a request costs bounded resources (docs/security.md, "Webhook edge"): at most
+`MAX_READS` bodies are read at once, each within `read_timeout_s`; only the events equitr acts on are kept in
+memory, up to `MAX_BODY`; any other event is checked against its signature as it streams in and dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import json
 import logging
 import re
@@ -13,6 +19,7 @@ import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import (
@@ -25,22 +32,37 @@ from prometheus_client import (
 )
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import signature
 from bot.dispatch import Dispatcher
+from bot.features import EVENTS
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB.
+# The events equitr acts on: the largest of GitHub's published examples is 30 KB, and the largest these
+# events can carry (an issue and a comment body at GitHub's 65 536-character limit, every character escaped)
+# stays under 1 MiB. Other events are read up to GitHub's own 25 MB cap, checked, and never kept.
+MAX_BODY = 2 * 1024 * 1024
+GITHUB_MAX_BODY = 25 * 1024 * 1024
+MAX_READS = 32  # bodies read at once before their signature is known: at most 32 × MAX_BODY in memory
+READ_TIMEOUT_S = 10.0  # GitHub itself gives up on a delivery after 10 s
 _EVENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DELIVERY = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 class TooLarge(Exception):
-    pass
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    data: bytes  # empty unless the event is one equitr acts on
+    signed: bool
 
 
 class Metrics:
@@ -58,22 +80,28 @@ class Metrics:
         self.jobs = Gauge("equitr_jobs", "Jobs by state", ["state"], registry=self.registry)
 
 
-async def _read_body(request: Request) -> bytes:
+async def _read_body(request: Request, *, keep: bool, secret: str) -> Body:
+    """Read the body, checking its signature on the way; keep the bytes only when `keep`."""
+    limit = MAX_BODY if keep else GITHUB_MAX_BODY
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise TooLarge
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(limit)
+    check = signature.Verifier(secret)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:  # a lying or absent Content-Length: stop reading, don't buffer the rest
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if size > limit:  # a lying or absent Content-Length: stop reading, don't buffer the rest
+            raise TooLarge(limit)
+        check.update(chunk)
+        if keep:
+            chunks.append(chunk)
+    return Body(b"".join(chunks), check.matches(request.headers.get("x-hub-signature-256")))
 
 
-def _payload(body: bytes, content_type: str) -> dict[str, Any] | None:
-    """The JSON object of a delivery (GitHub sends JSON, or a form with a `payload` field)."""
+def _payload(body: bytes, content_type: str) -> dict[str, Any] | str:
+    """The JSON object of a delivery (GitHub sends JSON, or a form with a `payload` field), or why there is
+    none."""
     try:
         if content_type.startswith("application/x-www-form-urlencoded"):
             form = urllib.parse.parse_qs(body.decode("utf-8"), strict_parsing=True)
@@ -81,9 +109,11 @@ def _payload(body: bytes, content_type: str) -> dict[str, Any] | None:
         else:
             text = body.decode("utf-8")
         data = json.loads(text)
+    except RecursionError:  # nesting deeper than Python's stack: no webhook payload looks like that
+        return "body is JSON nested too deeply"
     except (UnicodeDecodeError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+        return "body is not a JSON object"
+    return data if isinstance(data, dict) else "body is not a JSON object"
 
 
 def _reply(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -96,9 +126,14 @@ def create_app(
     secret: str,
     lifespan: Any = None,
     health: Any = None,
+    read_timeout_s: float = READ_TIMEOUT_S,
+    metrics_token: str | None = None,
 ) -> Starlette:
-    """The ASGI app. `health` is a callable returning a dict (queue depth, jobs) for `/healthz`."""
+    """The ASGI app. `health` is a callable returning a dict (queue depth, jobs) for `/healthz`;
+    `read_timeout_s` bounds the wait for a slot to read a body in and the time to read it. `/metrics` and the
+    details of `/healthz` are shown only with `Authorization: Bearer <metrics_token>` (never without one)."""
     metrics = Metrics()
+    reads = asyncio.Semaphore(MAX_READS)
 
     async def webhook(request: Request) -> Response:
         started = time.perf_counter()
@@ -107,22 +142,43 @@ def create_app(
         metrics.latency.observe(time.perf_counter() - started)
         return response
 
-    async def _webhook(request: Request) -> Response:
+    async def _receive(request: Request, keep: bool) -> Body | Response:
+        """The body, read within the limits that hold before anyone is authenticated."""
         try:
-            body = await _read_body(request)
-        except TooLarge:
-            return _reply(413, f"payload larger than {MAX_BODY} bytes")
-        if not signature.verify(body, request.headers.get("x-hub-signature-256"), secret):
-            return _reply(401, "missing or invalid X-Hub-Signature-256")
+            # Every slot is given back within read_timeout_s of being taken, so this outlasts all holders.
+            async with asyncio.timeout(2 * read_timeout_s):
+                await reads.acquire()  # a cancelled acquire gives back a slot it was just granted
+        except TimeoutError:
+            return _reply(503, "too many deliveries are arriving at once; redeliver this one")
+        try:
+            async with asyncio.timeout(read_timeout_s):
+                return await _read_body(request, keep=keep, secret=secret)
+        except TooLarge as exc:
+            return _reply(413, f"payload larger than {exc.limit} bytes")
+        except TimeoutError:
+            return _reply(408, f"the body was not received within {read_timeout_s:g} s")
+        except ClientDisconnect:
+            return _reply(400, "the client disconnected before sending the whole body")
+        finally:
+            reads.release()
+
+    async def _webhook(request: Request) -> Response:
         event = request.headers.get("x-github-event", "")
+        received = await _receive(request, keep=event in EVENTS)
+        if isinstance(received, Response):
+            return received
+        if not received.signed:
+            return _reply(401, "missing or invalid X-Hub-Signature-256")
         delivery = request.headers.get("x-github-delivery", "")
         if not _EVENT.match(event):
             return _reply(400, "missing or malformed X-GitHub-Event header")
         if not _DELIVERY.match(delivery):
             return _reply(400, "missing or malformed X-GitHub-Delivery header")
-        payload = _payload(body, request.headers.get("content-type", "application/json"))
-        if payload is None:
-            return _reply(400, "body is not a JSON object")
+        if event not in EVENTS:
+            return _reply(200, "no work", jobs=[])
+        payload = _payload(received.data, request.headers.get("content-type", "application/json"))
+        if isinstance(payload, str):
+            return _reply(400, payload)
         try:
             outcome = await dispatcher.dispatch(event, delivery, payload)
         except Exception:
@@ -132,8 +188,18 @@ def create_app(
         background = BackgroundTask(dispatcher.acknowledge, outcome.acks) if outcome.acks else None
         return JSONResponse(outcome.as_json(), status_code=outcome.status, background=background)
 
+    def insider(request: Request) -> bool:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return (
+            bool(metrics_token)
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(given.strip().encode(), str(metrics_token).encode())
+        )
+
     async def healthz(request: Request) -> Response:
         data: dict[str, Any] = {"ok": True}
+        if not insider(request):
+            return JSONResponse(data)  # liveness only: queue depth and job counts are not public
         if health is not None:
             try:
                 data.update(health())
@@ -142,6 +208,12 @@ def create_app(
         return JSONResponse(data, status_code=200 if data.get("ok") else 503)
 
     async def metrics_endpoint(request: Request) -> Response:
+        if not metrics_token:
+            return _reply(403, "metrics are off: set EQUITR_METRICS_TOKEN and send it as `Authorization: Bearer …`")
+        if not insider(request):
+            return JSONResponse(
+                {"status": "missing or wrong bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         if health is not None:
             try:
                 for state, count in (health().get("jobs") or {}).items():

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 import uuid
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the webhook server (and, by default, the workers)")
-    serve.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"), help="address to listen on")
+    serve.add_argument("--host", default=None, help="address to listen on (default: $HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8000)")
     serve.add_argument("--workers", type=int, default=None, help="in-process worker threads (default: $EQUITR_WORKERS)")
     serve.add_argument("--no-workers", action="store_true", help="only take webhooks; run `equitr worker` elsewhere")
@@ -112,24 +111,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from bot import settings as settings_mod
-    from bot.server import build_app
+    from bot.server import build_app, serve
 
     settings = settings_mod.load()
     settings.require_server()
     workers = 0 if args.no_workers else (args.workers or settings.workers)
     app = build_app(settings, workers=workers)
     port = args.port or settings.port
+    host = args.host or settings.host
     log.info(
         "equitr serving on %s:%s (%s queue, %s in-process workers)",
-        args.host,
+        host,
         port,
         "redis" if settings.redis_url else "sqlite",
         workers,
     )
-    uvicorn.run(app, host=args.host, port=port, log_level="info", access_log=False)
+    serve(app, settings, host=host, port=port)
     return 0
 
 
@@ -215,9 +213,9 @@ async def _replay(args: argparse.Namespace) -> int:
     runner = services.runner()
     try:
         async with aiohttp.ClientSession() as session:
-            app = create_app(
-                dispatcher=services.dispatcher(services_mod.session_factory(services, session)), secret=secret
-            )
+            dispatcher = services.dispatcher(services_mod.session_factory(services, session))
+            dispatcher.max_age_s = None  # a saved payload replayed on purpose, however old
+            app = create_app(dispatcher=dispatcher, secret=secret)
             headers = {
                 "x-github-event": args.event,
                 "x-github-delivery": f"replay-{uuid.uuid4()}",

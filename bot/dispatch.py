@@ -9,6 +9,7 @@ dedupe keys, and only then the 202.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,19 +19,21 @@ import aiohttp
 from gidgethub import GitHubException, sansio
 from gidgethub.abc import GitHubAPI
 
-from bot.errors import EquitrError
+from bot.errors import EquitrError, MalformedPayload
 from bot.features import router
 from bot.features.context import Routed
 from bot.jobs import Job, NewJob
 from bot.permissions import Permissions
 from bot.queue import Queue
-from bot.store import JobStore
-from bot.triggers import Identity, Installation, Notice, Trigger
+from bot.repoconfig import ConfigCache
+from bot.store import DEDUPE_TTL_S, JobStore
+from bot.triggers import Fields, Identity, Ignored, Installation, Notice, Trigger
 
 log = logging.getLogger(__name__)
 
 GitHubFactory = Callable[[int | None], Awaitable[GitHubAPI]]
 
+DEFAULT_LABEL = "equitr"
 REFUSAL = (
     "@{user} thanks for trying equitr! Only people with **write**, **maintain** or **admin** permission "
     "on this repository can start equitr work here, so I have not acted on this. A maintainer can run the "
@@ -59,18 +62,25 @@ class Dispatcher:
         github: GitHubFactory,
         permissions: Permissions | None = None,
         identity: Identity | None = None,
-        trigger_label: str = "equitr",
+        trigger_label: str | None = None,
         inline_writes: bool = False,
+        max_age_s: float | None = DEDUPE_TTL_S,
     ) -> None:
         self.store = store
         self.queue = queue
         self.github = github
         self.permissions = permissions or Permissions()
         self.identity = identity or Identity()
+        # None: each repository's `[trigger] label` from its `.equitr.toml` (read through `configs`).
         self.trigger_label = trigger_label
+        self.configs = ConfigCache()
         # Without an fsync (EQUITR_DB_SYNC=normal) both writes take ~0.1 ms: less than waking a thread, so
         # they run on the event loop. An fsync, or Redis's network round trip, goes to a thread.
         self.inline_writes = inline_writes
+        # A signed delivery has no timestamp: once its dedupe keys expire, a captured one would be new work
+        # again, so comments and labels older than that are refused. None where events cannot be replayed
+        # (the Action gets its event from GitHub's runner).
+        self.max_age_s = max_age_s
 
     async def dispatch(self, name: str, delivery_id: str, payload: dict[str, Any]) -> Outcome:
         if name == "ping":
@@ -79,8 +89,18 @@ class Dispatcher:
         # A primary-key lookup (microseconds): cheaper inline than a hop to a thread.
         if self.store.seen(delivery_key):
             return Outcome(200, "duplicate delivery")
-        routed = Routed(identity=self.identity, trigger_label=self.trigger_label)
-        await router.dispatch(sansio.Event(payload, event=name, delivery_id=delivery_id), routed)
+        oldest = None if self.max_age_s is None else dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.max_age_s)
+        routed = Routed(identity=self.identity, trigger_label=self.trigger_label, not_before=oldest)
+        try:
+            Fields(payload).text("action")  # the router looks `action` up in a dict: it must be text
+            await router.dispatch(sansio.Event(payload, event=name, delivery_id=delivery_id), routed)
+        except MalformedPayload as exc:
+            return Outcome(400, f"malformed `{name}` payload: {exc.message}")
+        except (AttributeError, TypeError, KeyError, ValueError, RecursionError):
+            # Routing is pure: whatever it raises comes from the payload's shape (or a bug of ours), and a
+            # redelivery of the same bytes cannot fix either, so this is a 400, not a "redeliver later" 503.
+            log.exception("delivery %s (%s): the payload could not be routed", delivery_id, name)
+            return Outcome(400, f"malformed `{name}` payload: a field has an unexpected type")
         if not routed.decisions:
             return Outcome(200, "no work")
         outcome = Outcome(200, "no work")
@@ -96,6 +116,8 @@ class Dispatcher:
                 outcome.message = "installation recorded"
             elif isinstance(decision, Notice):
                 outcome = await self._notice(decision, outcome)
+            elif isinstance(decision, Ignored):
+                outcome = Outcome(200, decision.reason) if outcome.status != 202 else outcome
             else:
                 outcome = await self._trigger(decision, delivery_id, outcome)
         return outcome
@@ -137,7 +159,21 @@ class Dispatcher:
         )
         return Outcome(200, "replied") if outcome.status != 202 else outcome
 
+    async def _repo_label(self, trigger: Trigger) -> str:
+        """The repository's trigger label; the default when `.equitr.toml` cannot be read or is invalid
+        (the job then reports the configuration error)."""
+        try:
+            gh = await self.github(trigger.installation_id)
+            branch = trigger.default_branch or str((await gh.getitem(f"/repos/{trigger.repo}"))["default_branch"])
+            return (await self.configs.get(gh, trigger.repo, branch)).trigger.label
+        except (TimeoutError, GitHubException, EquitrError, aiohttp.ClientError, KeyError) as exc:
+            log.warning("the trigger label of %s is unknown, using %r: %s", trigger.repo, DEFAULT_LABEL, exc)
+            return DEFAULT_LABEL
+
     async def _trigger(self, trigger: Trigger, delivery_id: str, outcome: Outcome) -> Outcome:
+        per_repo = trigger.label is not None and self.trigger_label is None
+        if per_repo and str(trigger.label).casefold() != (await self._repo_label(trigger)).casefold():
+            return outcome  # some other label: not a request for work
         args = dict(trigger.args)
         if trigger.needs_permission:
             allowed = await self._authorised(trigger.repo, trigger.requester, trigger.installation_id)

@@ -7,6 +7,7 @@ what to do about it). Tracebacks never leave the process: comments, logs and the
     ├── ConfigError            settings, `.equitr.toml`, unknown model names
     ├── ValidationError        bad command, bad tool parameters, permission denied, budget exceeded
     │   ├── CommandError
+    │   ├── MalformedPayload   a signed webhook payload with a field of the wrong type (HTTP 400)
     │   ├── PermissionDenied
     │   └── BudgetExceeded
     ├── RuntimeFailure         rate limits, network, model unavailable, timeouts
@@ -42,6 +43,10 @@ class ValidationError(EquitrError):
 
 class CommandError(ValidationError):
     pass
+
+
+class MalformedPayload(ValidationError):
+    """A webhook payload field has a type GitHub never sends; `message` names the field."""
 
 
 class PermissionDenied(ValidationError):

@@ -2,7 +2,7 @@
 
     [models]    supervisor, worker, fallback, allowed
     [budget]    per_job_usd, per_month_usd, max_flag_usd
-    [review]    auto, on, skip_drafts, skip_bots, max_files, max_patch_lines
+    [review]    auto, on, skip_drafts, skip_bots, auto_forks, forks_per_month_usd, max_files, max_patch_lines
     [fix]       draft_pr, test_command, setup_command, blocked_paths
     [trigger]   label
     [limits]    max_steps, max_iterations, max_minutes
@@ -164,6 +164,20 @@ class ReviewConfig(_Section):
     )
     skip_drafts: bool = _key(True, allowed="true or false", doc="No automatic review of draft pull requests.")
     skip_bots: bool = _key(True, allowed="true or false", doc="No automatic review of pull requests opened by bots.")
+    auto_forks: bool = _key(
+        False,
+        allowed="true or false",
+        doc="Also review pull requests from forks automatically when their author lacks write permission "
+        "(an outsider's pull request spends this repository's money). Off: a maintainer asks with `/equitr review`.",
+    )
+    forks_per_month_usd: float = _key(
+        5.0,
+        gt=0,
+        le=100_000,
+        allowed="a number of US dollars more than 0 and at most 100000",
+        doc="What automatic reviews of pull requests from forks may spend in a calendar month (UTC). It is "
+        "their own budget, not counted in `budget.per_month_usd`, so they can never use up that of `/equitr fix`.",
+    )
     max_files: int = _key(
         50,
         ge=1,
@@ -716,6 +730,24 @@ async def fetch_config(gh: GitHubAPI, repo: str, default_branch: str) -> RepoCon
     return parse(_decode(data))
 
 
+class ConfigCache:
+    """`.equitr.toml` per repository, kept for `ttl_s`: the webhook path reads it to tell the repository's
+    trigger label from other labels, and a burst of label events should not mean a burst of reads."""
+
+    def __init__(self, *, ttl_s: float = 60.0, maxsize: int = 1024) -> None:
+        from cachetools import TTLCache
+
+        self._cache: TTLCache[str, RepoConfig] = TTLCache(maxsize=maxsize, ttl=ttl_s)
+
+    async def get(self, gh: GitHubAPI, repo: str, default_branch: str) -> RepoConfig:
+        key = repo.lower()
+        found = self._cache.get(key)
+        if found is None:
+            found = await fetch_config(gh, repo, default_branch)
+            self._cache[key] = found
+        return found
+
+
 def _decode(data: Any) -> str:
     if not isinstance(data, dict) or data.get("type") != "file":
         raise RepoConfigError([Problem("", "is not a file at the repository root")])
@@ -732,6 +764,7 @@ def _decode(data: Any) -> str:
 __all__ = [
     "ALWAYS_BLOCKED",
     "FILENAME",
+    "ConfigCache",
     "EffectiveSettings",
     "MonthlyBudgetExceeded",
     "Problem",

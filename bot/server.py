@@ -46,7 +46,95 @@ def build_app(settings: Settings, *, workers: int) -> Starlette:
             services.close()
 
     secret = settings.gh_secret.get_secret_value() if settings.gh_secret else ""
-    return create_app(dispatcher=services.dispatcher(github), secret=secret, lifespan=lifespan, health=services.health)
+    return create_app(
+        dispatcher=services.dispatcher(github),
+        secret=secret,
+        lifespan=lifespan,
+        health=services.health,
+        read_timeout_s=settings.read_timeout_s,
+        metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
+    )
+
+
+# -- the HTTP server ------------------------------------------------------------------------------------
+
+MAX_CONNECTIONS = 1000  # uvicorn answers 503 to new requests beyond this many open connections
+MAX_HEADER_BYTES = 16 * 1024  # a request's headers (GitHub sends about 1 KB)
+KEEP_ALIVE_S = 5
+
+
+def serve(app: Starlette, settings: Settings, *, host: str, port: int) -> None:
+    """Run `app` under uvicorn with the limits of docs/security.md ("Webhook edge")."""
+    import uvicorn
+
+    _raise_fd_limit()
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        http=deadline_protocol(settings.read_timeout_s),
+        limit_concurrency=MAX_CONNECTIONS,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+    )
+
+
+def deadline_protocol(header_timeout_s: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP/1.1 protocol with a deadline for each request's headers, which uvicorn lacks: a client
+    that sends its headers a byte at a time (slowloris) is disconnected instead of holding a connection, and a
+    file descriptor, for ever. The app's own deadline covers the body."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class DeadlineH11Protocol(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._disarm()  # the headers are in; the app bounds the body
+
+        def on_response_complete(self) -> None:
+            self._arm()  # the next request on this connection gets the same deadline
+            super().on_response_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(header_timeout_s, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _too_slow(self) -> None:
+            self._deadline = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return DeadlineH11Protocol
+
+
+def _raise_fd_limit() -> None:
+    """Open connections cost a file descriptor each: use the hard limit, not the (often 1024) soft one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit from %s: %s", soft, exc)
 
 
 def init_sentry(settings: Settings) -> None:

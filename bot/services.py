@@ -53,7 +53,7 @@ class Services:
             from bot.work.handlers import WorkEnv
             from bot.work.handlers import handlers as work_handlers
 
-            env = WorkEnv(settings=self.settings, access=self.access)
+            env = WorkEnv(settings=self.settings, access=self.access, permissions=self.permissions)
             if self.settings.workdir is not None:
                 env.workdir = self.settings.workdir
             handlers = work_handlers(env)
@@ -104,6 +104,7 @@ def build(settings: Settings) -> Services:
                 settings.anthropic_api_key,
                 settings.gh_private_key,
                 settings.sentry_dsn,
+                settings.metrics_token,
             )
             if s is not None
         )

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     sandbox: Literal["bwrap", "none"] = Field(default="bwrap", validation_alias="EQUITR_SANDBOX")
     sentry_dsn: SecretStr | None = Field(default=None, validation_alias="SENTRY_DSN")
     port: int = Field(default=8000, ge=1, le=65535, validation_alias="PORT")
+    # Loopback by default: a reverse proxy in front is the way in (docs/security.md). `0.0.0.0` to listen
+    # on every interface (a platform router, a container).
+    host: str = Field(default="127.0.0.1", min_length=1, validation_alias="HOST")
+    # Shows `/metrics` and the details of `/healthz` to requests with `Authorization: Bearer <token>`.
+    metrics_token: SecretStr | None = Field(default=None, validation_alias="EQUITR_METRICS_TOKEN")
+    # Seconds a client has to send a request's headers, and again its body (GitHub gives up after 10).
+    read_timeout_s: float = Field(default=10.0, gt=0, le=300, validation_alias="EQUITR_READ_TIMEOUT")
     # Where equitr's docs/ folder is published, so that error comments link to it.
     docs_url: str | None = Field(default=None, validation_alias="EQUITR_DOCS_URL")
 

@@ -18,10 +18,25 @@ def verify(body: bytes, header: str | None, secret: str) -> bool:
 
     An empty secret never verifies: HMAC with an empty key is computable by anyone.
     """
-    if not secret or not header or not header.startswith(_PREFIX):
-        return False
-    given = header[len(_PREFIX) :]
-    if len(given) != 64 or any(c not in "0123456789abcdef" for c in given.lower()):
-        return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, given.lower())
+    check = Verifier(secret)
+    check.update(body)
+    return check.matches(header)
+
+
+class Verifier:
+    """The same check, computed while a body streams in, so that a body need not be kept to be verified."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+        self._mac = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+    def update(self, chunk: bytes) -> None:
+        self._mac.update(chunk)
+
+    def matches(self, header: str | None) -> bool:
+        if not self._secret or not header or not header.startswith(_PREFIX):
+            return False
+        given = header[len(_PREFIX) :]
+        if len(given) != 64 or any(c not in "0123456789abcdef" for c in given.lower()):
+            return False
+        return hmac.compare_digest(self._mac.hexdigest(), given.lower())

@@ -145,8 +145,10 @@ def comment_payload(
     pull_request: bool = False,
     user_type: str = "User",
     issue: dict[str, Any] | None = None,
+    created_at: str | None = None,
 ) -> dict[str, Any]:
-    """The vendored `issue_comment.created` example, re-aimed at `repo`#`number` and this comment."""
+    """The vendored `issue_comment.created` example, re-aimed at `repo`#`number` and this comment, made at
+    `created_at` (default: now, as GitHub sends the delivery right after the comment is made)."""
     data = payload("issue_comment", "created")
     if issue is not None:  # the issue as the fake GitHub holds it, as GitHub would send it
         data["issue"].update(title=issue["title"], body=issue.get("body"))
@@ -157,7 +159,8 @@ def comment_payload(
         data["issue"]["pull_request"] = {"url": "x"}
     else:
         data["issue"].pop("pull_request", None)
-    data["comment"].update(id=comment_id, body=body)
+    when = created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    data["comment"].update(id=comment_id, body=body, created_at=when, updated_at=when)
     for who in (data["sender"], data["comment"]["user"]):
         who.update(login=login, type=user_type)
     return data

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
 
 from gidgethub import sansio
 from gidgethub.routing import Router
@@ -10,7 +10,17 @@ from gidgethub.routing import Router
 from bot import commands
 from bot.errors import CommandError
 from bot.features.context import Routed
-from bot.triggers import Decision, Identity, Notice, Trigger, installation_id, is_from_bot, repo_name
+from bot.triggers import (
+    Decision,
+    Fields,
+    Identity,
+    Ignored,
+    Notice,
+    Trigger,
+    installation_id,
+    is_from_bot,
+    repo_name,
+)
 
 router = Router()
 MARKER = "<!-- equitr:"
@@ -18,22 +28,29 @@ MARKER = "<!-- equitr:"
 
 @router.register("issue_comment", action="created")
 async def on_comment(event: sansio.Event, routed: Routed) -> None:
-    decision = decide(event.data, delivery_id=event.delivery_id, identity=routed.identity)
+    decision = decide(
+        Fields(event.data), delivery_id=event.delivery_id, identity=routed.identity, not_before=routed.not_before
+    )
     if decision is not None:
         routed.decisions.append(decision)
 
 
-def decide(payload: dict[str, Any], *, delivery_id: str, identity: Identity) -> Decision | None:
-    comment = payload.get("comment") or {}
-    issue = payload.get("issue") or {}
-    body = comment.get("body")
+def decide(
+    payload: Fields, *, delivery_id: str, identity: Identity, not_before: dt.datetime | None = None
+) -> Decision | None:
+    comment = payload.obj("comment")
+    issue = payload.obj("issue")
+    body = comment.text("body")
     repo = repo_name(payload)
-    if not isinstance(body, str) or repo is None or not isinstance(issue.get("number"), int):
+    number = issue.number("number")
+    if body is None or repo is None or number is None:
         return None
     if MARKER in body or is_from_bot(payload, identity) or not commands.is_command(body):
         return None
-    requester = str((payload.get("sender") or comment.get("user") or {}).get("login", ""))
-    number = int(issue["number"])
+    created = comment.time("created_at")
+    if created is not None and not_before is not None and created < not_before:
+        return Ignored(f"the comment was made on {created:%Y-%m-%d}, before the oldest delivery equitr remembers")
+    requester = payload.obj("sender").text("login") or comment.obj("user").text("login") or ""
     try:
         command = commands.parse(body)
     except CommandError as exc:
@@ -46,7 +63,7 @@ def decide(payload: dict[str, Any], *, delivery_id: str, identity: Identity) -> 
         )
     if command is None:
         return None
-    comment_id = comment.get("id") if isinstance(comment.get("id"), int) else None
+    comment_id = comment.number("id")
     return Trigger(
         kind=command.name,
         repo=repo,
@@ -55,15 +72,17 @@ def decide(payload: dict[str, Any], *, delivery_id: str, identity: Identity) -> 
         installation_id=installation_id(payload),
         needs_permission=True,
         comment_id=comment_id,
-        is_pull_request=bool(issue.get("pull_request")),
+        is_pull_request=issue.has("pull_request"),
         dedupe_keys=(f"comment:{comment_id}",) if comment_id else (),
         args={
             "text": command.text,
             "budget_usd": command.budget_usd,
             "model": command.model,
             "worker_model": command.worker_model,
-            "title": issue.get("title") or "",
+            "title": issue.text("title") or "",
             # The issue as it was when the command came; later edits are not part of the request.
-            "issue_body": issue.get("body") or "",
+            "issue_body": issue.text("body") or "",
+            # The thread the model sees ends here: later comments, and comments edited later, are left out.
+            "trigger_at": comment.text("created_at"),
         },
     )

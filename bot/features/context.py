@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from bot.triggers import Decision, Identity
@@ -10,5 +11,7 @@ from bot.triggers import Decision, Identity
 @dataclass(slots=True)
 class Routed:
     identity: Identity
-    trigger_label: str = "equitr"
+    trigger_label: str | None = None  # None: each repository's `[trigger] label`, checked by the dispatcher
+    # Events made before this are replays: their dedupe keys have expired, so dedupe cannot tell (O2).
+    not_before: dt.datetime | None = None
     decisions: list[Decision] = field(default_factory=list)

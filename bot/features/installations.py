@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from gidgethub import sansio
 from gidgethub.routing import Router
 
 from bot.features.context import Routed
-from bot.triggers import Installation
+from bot.triggers import Fields, Installation
 
 router = Router()
 
@@ -17,25 +15,26 @@ router = Router()
 @router.register("installation_repositories")
 @router.register("installation_target")
 async def on_installation(event: sansio.Event, routed: Routed) -> None:
-    record = decide(event.data)
+    record = decide(Fields(event.data))
     if record is not None:
         routed.decisions.append(record)
 
 
-def decide(payload: dict[str, Any]) -> Installation | None:
-    inst = payload.get("installation") or {}
-    if not isinstance(inst.get("id"), int):
+def decide(payload: Fields) -> Installation | None:
+    inst = payload.obj("installation")
+    inst_id = inst.number("id")
+    if inst_id is None:
         return None
-    account = (inst.get("account") or payload.get("account") or {}).get("login", "")
+    account = inst.obj("account") or payload.obj("account")
     repos = [
-        r.get("full_name", "")
+        name
         for key in ("repositories", "repositories_added")
-        for r in payload.get(key) or []
-        if isinstance(r, dict)
+        for r in payload.objs(key)
+        if (name := r.text("full_name"))
     ]
     return Installation(
-        installation_id=int(inst["id"]),
-        account=str(account),
-        action=str(payload.get("action", "")),
-        repos=tuple(r for r in repos if r),
+        installation_id=inst_id,
+        account=account.text("login") or "",
+        action=payload.text("action") or "",
+        repos=tuple(repos),
     )

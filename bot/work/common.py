@@ -25,11 +25,13 @@ from bot.errors import BudgetExceeded, EquitrError, GitHubError
 from bot.github.access import GitHubAccess
 from bot.models.client import ChatModel, Endpoints, ModelClient
 from bot.models.manager import ModelManager, choose_model
+from bot.permissions import Permissions
 from bot.repoconfig import EffectiveSettings, RepoConfig, fetch_config, resolve_flags
 from bot.runner import Handler, JobContext, Outcome
 from bot.sandbox.context import ToolContext
 from bot.sandbox.workspace import Checkout
 from bot.settings import Settings
+from bot.triggers import parse_time
 from bot.work.render import Status, status_body
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class WorkEnv:
     settings: Settings
     access: GitHubAccess
     model_factory: ModelFactory | None = None
+    permissions: Permissions = field(default_factory=Permissions)
     workdir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "equitr-work")
 
     def model(self, session: aiohttp.ClientSession, effective: EffectiveSettings) -> ChatModel:
@@ -68,13 +71,19 @@ class Prepared:
 # -- shared steps ------------------------------------------------------------------------------------------
 
 
-def month_spent(ctx: JobContext) -> float:
+def month_spent(ctx: JobContext, *, fork_reviews: bool = False) -> float:
+    """This month's spending of the repository's other jobs: automatic reviews of fork pull requests, which
+    have their own budget (`review.forks_per_month_usd`), when `fork_reviews`, else everything else."""
     start = dt.datetime.now(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
     return sum(
         j.cost_usd
         for j in ctx.store.jobs(repo=ctx.job.repo, limit=10_000)
-        if j.created_at >= start and j.id != ctx.job.id
+        if j.created_at >= start and j.id != ctx.job.id and is_fork_review(j.args) == fork_reviews
     )
+
+
+def is_fork_review(args: dict[str, Any]) -> bool:
+    return bool(args.get("auto") and args.get("fork"))
 
 
 def agent_for(
@@ -95,10 +104,17 @@ def agent_for(
     )
 
 
-async def prepare(ctx: JobContext, env: WorkEnv) -> Prepared:
+async def read_config(ctx: JobContext) -> tuple[dict[str, Any], RepoConfig]:
+    """The repository, and its `.equitr.toml` from the default branch."""
     gh = await ctx.github()
-    repo = await gh.getitem(f"/repos/{ctx.job.repo}")
-    config = await fetch_config(gh, ctx.job.repo, str(repo["default_branch"]))
+    repo = dict(await gh.getitem(f"/repos/{ctx.job.repo}"))
+    return repo, await fetch_config(gh, ctx.job.repo, str(repo["default_branch"]))
+
+
+async def prepare(ctx: JobContext, env: WorkEnv, read: tuple[dict[str, Any], RepoConfig] | None = None) -> Prepared:
+    """What the job runs with: configuration (`read`, when already read), flags applied within it, models."""
+    gh = await ctx.github()
+    repo, config = read or await read_config(ctx)
     args = ctx.job.args
     spent = await asyncio.to_thread(month_spent, ctx)
     effective = resolve_flags(
@@ -210,14 +226,22 @@ def guarded(kind: str, body: Callable[[JobContext], Awaitable[Outcome]], *, docs
     return handle
 
 
+MAX_ISSUE_CHARS = 8_000  # an outsider's 65 000-character issue would otherwise cost money on every job
+MAX_COMMENT_CHARS = 2_000
+EDITED = "(edited after the command; not shown)"
+
+
 def issue_task(issue: dict[str, Any], thread: list[dict[str, Any]], instructions: str) -> str:
     """The request the agent works on: the issue as it was when the command came, and the instructions."""
-    parts = [f"Issue #{issue.get('number')}: {issue.get('title', '')}", "", str(issue.get("body") or "").strip()]
+    body = str(issue.get("body") or "").strip()
+    if len(body) > MAX_ISSUE_CHARS:
+        body = body[:MAX_ISSUE_CHARS] + f"\n\n(The issue text is cut here, at {MAX_ISSUE_CHARS:,} characters.)"
+    parts = [f"Issue #{issue.get('number')}: {issue.get('title', '')}", "", body]
     for c in thread:
         body = str(c.get("body") or "")
         if "<!-- equitr:" in body or body.lstrip().startswith("/equitr"):
             continue
-        parts += ["", f"Comment by @{(c.get('user') or {}).get('login', '?')}:", body.strip()[:2000]]
+        parts += ["", f"Comment by @{(c.get('user') or {}).get('login', '?')}:", body.strip()[:MAX_COMMENT_CHARS]]
     if instructions.strip():
         parts += ["", f"Instructions from the maintainer: {instructions.strip()}"]
     return "\n".join(parts).strip()
@@ -228,14 +252,31 @@ async def thread_at_trigger(gh: GitHubAPI, ctx: JobContext) -> tuple[dict[str, A
     for key, field_name in (("title", "title"), ("body", "issue_body")):
         if ctx.job.args.get(field_name):  # as delivered with the event, before any later edit
             issue[key] = ctx.job.args[field_name]
-    thread: list[dict[str, Any]] = []
-    cutoff = ctx.job.comment_id
-    async for c in gh.getiter(f"/repos/{ctx.job.repo}/issues/{ctx.job.number}/comments?per_page=100"):
-        # Comments are numbered in order: what came after the command is not part of the request.
-        if cutoff is not None and int(c["id"]) >= cutoff:
-            break
-        thread.append(dict(c))
+    listed = [dict(c) async for c in gh.getiter(f"/repos/{ctx.job.repo}/issues/{ctx.job.number}/comments?per_page=100")]
+    thread = thread_until(listed, before_id=ctx.job.comment_id, trigger_at=parse_time(ctx.job.args.get("trigger_at")))
     return issue, thread[-20:]
+
+
+def thread_until(
+    comments: list[dict[str, Any]], *, before_id: int | None, trigger_at: dt.datetime | None
+) -> list[dict[str, Any]]:
+    """The comments as they stood when equitr was asked (the command's comment, or the trigger label).
+
+    What came after is not part of the request: comments numbered from the command's on, and comments made
+    after the trigger time. A comment edited after it is shown as EDITED, since only its new text is left.
+    """
+    kept: list[dict[str, Any]] = []
+    for c in comments:
+        if before_id is not None and int(c["id"]) >= before_id:
+            break
+        if trigger_at is not None:
+            created, updated = parse_time(c.get("created_at")), parse_time(c.get("updated_at"))
+            if created is None or created > trigger_at:
+                break  # listed in the order they were made
+            if updated is None or updated > trigger_at:
+                c = {**c, "body": EDITED}
+        kept.append(c)
+    return kept
 
 
 def tool_context(checkout: Checkout, env: WorkEnv, effective: EffectiveSettings) -> ToolContext:

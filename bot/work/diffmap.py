@@ -35,6 +35,13 @@ def lines(patch: str | None) -> PatchLines:
     return PatchLines(frozenset(right), frozenset(added))
 
 
+def since(pull_patch: str | None, new_patch: str | None) -> PatchLines:
+    """Where an incremental review may comment: lines of the pull request's diff (`pull_patch`, base → head)
+    that the commits since the last review added or changed (`new_patch`, last reviewed head → head)."""
+    whole, new = lines(pull_patch), lines(new_patch)
+    return PatchLines(whole.right & new.added, whole.added & new.added)
+
+
 def numbered(patch: str | None, *, max_lines: int = 400) -> tuple[str, bool]:
     """The patch with new-file line numbers in front of added and context lines; clipped to `max_lines`."""
     out: list[str] = []

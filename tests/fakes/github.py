@@ -22,7 +22,8 @@ Behaviour that GitHub documents and equitr relies on is modelled: installation t
 JWT (`iss` = app id, at most 10 minutes) and expire; collaborator permissions map `maintain` → `write`
 and `triage` → `read` with the real role in `role_name`; issues and pull requests share numbers; list
 endpoints paginate with `Link` headers; review comments must sit on lines of the diff; one pending review
-per user; a second open pull request for the same head is refused; search needs `is:issue`/`is:pr`.
+per user; a second open pull request for the same head is refused; search needs `is:issue`/`is:pr`; every
+label added or removed leaves a `labeled`/`unlabeled` timeline event naming who did it.
 Failures are injected with `fail_next`, `rate_limit_next` and `secondary_rate_limit_next`.
 """
 
@@ -174,6 +175,7 @@ class Repo:
     pull_files: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     pull_commits: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     compares: dict[str, dict[str, Any]] = field(default_factory=dict)  # "base...head" → comparison
+    issue_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # number → timeline events
     git_dir: str | None = None  # a linked bare repository that answers refs and contents
     clone_url: str | None = None  # where git clones from (a real remote in end-to-end tests)
 
@@ -282,6 +284,7 @@ class FakeGitHub:
             "issues/create": self._create_issue,
             "issues/get": self._get_issue,
             "issues/list-comments": self._list_comments,
+            "issues/list-events": self._list_events,
             "issues/create-comment": self._create_comment,
             "issues/get-comment": self._get_comment,
             "issues/update-comment": self._update_comment,
@@ -378,7 +381,8 @@ class FakeGitHub:
         return self.repos[full_name].issues[number]
 
     def pull(self, full_name: str, number: int) -> dict[str, Any]:
-        return self.repos[full_name].pulls[number]
+        """The pull request as GitHub would answer for it now (its head follows its branch)."""
+        return self._pull_out(self.repos[full_name], number)
 
     def issue_comments(self, full_name: str, number: int) -> list[dict[str, Any]]:
         return [c for c in self.comments.values() if c["_repo"] == full_name and c["_number"] == number]
@@ -464,19 +468,42 @@ class FakeGitHub:
         user: str = "octocat",
         labels: Iterable[str] = (),
         state: str = "open",
+        labeled_by: str | None = None,
     ) -> dict[str, Any]:
+        """An issue; its `labels` were applied by `labeled_by` (default: the author, as an issue form does)."""
         repo = self.repos[full_name]
         number = self._next_number(repo)
         issue = self._issue_json(repo, number, title=title, body=body, user=self._user(user))
-        issue["labels"] = [self._label(repo, name) for name in labels]
-        self._set_state(issue, state)
         repo.issues[number] = issue
+        for name in labels:
+            self.label_issue(full_name, number, name, by=labeled_by or user)
+        self._set_state(issue, state)
         return issue
 
-    def add_comment(self, full_name: str, number: int, body: str, *, user: str = "octocat") -> dict[str, Any]:
+    def label_issue(self, full_name: str, number: int, name: str, *, by: str, at: float | None = None) -> None:
+        """`by` adds the label `name` (at `at`, default now): the label and its `labeled` timeline event."""
+        repo = self.repos[full_name]
+        issue = self._issue(repo, number)
+        if name not in {label["name"] for label in issue["labels"]}:
+            issue["labels"].append(self._label(repo, name))
+        self._issue_event(repo, number, "labeled", Identity(by, "Bot" if by.endswith("[bot]") else "User"), name, at)
+
+    def edit_comment(self, comment_id: int, body: str, *, at: float | None = None) -> None:
+        """Its author edits a comment (at `at`, default now)."""
+        comment = self.comments[comment_id]
+        comment["body"] = body
+        comment["updated_at"] = iso(self.clock() if at is None else at)
+
+    def add_comment(
+        self, full_name: str, number: int, body: str, *, user: str = "octocat", at: float | None = None
+    ) -> dict[str, Any]:
+        """`user` comments on the issue (at `at`, default now)."""
         repo = self.repos[full_name]
         identity = Identity(user, "Bot" if user.endswith("[bot]") else "User")
-        return self._new_comment(repo, number, body, identity)
+        comment = self._new_comment(repo, number, body, identity)
+        if at is not None:
+            comment["created_at"] = comment["updated_at"] = iso(at)
+        return comment
 
     def add_pull(
         self,
@@ -491,8 +518,10 @@ class FakeGitHub:
         head_sha: str | None = None,
         files: list[dict[str, Any]] | None = None,
         commits: list[dict[str, Any]] | None = None,
+        fork: str | None = None,
     ) -> dict[str, Any]:
-        """A pull request opened by someone else; `files` as GitHub lists them (filename, status, patch …)."""
+        """A pull request opened by someone else (a bot when `user` ends in `[bot]`); `files` as GitHub lists
+        them (filename, status, patch …); `fork`: the OWNER/NAME its head branch lives in, when not this one."""
         repo = self.repos[full_name]
         sha = head_sha or self._branch_sha(repo, head) or fake_sha(full_name, head, "head")
         if self._branch_sha(repo, head) is None:
@@ -503,9 +532,21 @@ class FakeGitHub:
             head=head,
             base=base or repo.default_branch,
             body=body,
-            identity=Identity(user, "User"),
+            identity=Identity(user, "Bot" if user.endswith("[bot]") else "User"),
             draft=draft,
         )
+        if fork is not None:
+            owner, name = fork.split("/")
+            head_json = pull["head"]
+            head_json.update(label=f"{owner}:{head}", user=self._user(owner))
+            head_json["repo"].update(
+                full_name=fork,
+                name=name,
+                fork=True,
+                owner=self._user(owner),
+                html_url=f"https://github.com/{fork}",
+                url=f"{self.base_url}/repos/{fork}",
+            )
         if files is not None:
             self.set_pull_files(full_name, pull["number"], files)
         if commits is not None:
@@ -905,6 +946,31 @@ class FakeGitHub:
         for key in ("pull_request", "repository", "pinned_comment", "performed_via_github_app"):
             issue.pop(key, None)
         return issue
+
+    def _issue_event(
+        self, repo: Repo, number: int, event: str, actor: Identity, label: str | None = None, at: float | None = None
+    ) -> None:
+        item = self.spec.example("issue-event-for-issue-items")[0]
+        event_id = next(self._ids)
+        item.update(
+            {
+                "id": event_id,
+                "node_id": base64.b64encode(f"011:LabeledEvent{event_id}".encode()).decode(),
+                "url": f"{self._api(repo)}/issues/events/{event_id}",
+                "actor": self._identity_user(actor),
+                "event": event,
+                "commit_id": None,
+                "commit_url": None,
+                "created_at": iso(self.clock() if at is None else at),
+                "performed_via_github_app": self._app_json() if actor.installation_id is not None else None,
+            }
+        )
+        if label is None:
+            item.pop("label", None)
+        else:
+            item["label"] = {"name": label, "color": "ededed"}
+        repo.issue_events.setdefault(number, []).append(item)
+        repo.issues[number]["updated_at"] = item["created_at"]
 
     def _set_state(self, item: dict[str, Any], state: str) -> None:
         item["state"] = state
@@ -1369,6 +1435,12 @@ class FakeGitHub:
         items = [c for c in self.issue_comments(repo.full_name, number) if since is None or c["updated_at"] >= since]
         return self._page(request, items)
 
+    def _list_events(self, request: Request) -> Any:
+        repo = self._repo(request)
+        number = request.params["issue_number"]
+        self._issue(repo, number)
+        return self._page(request, repo.issue_events.get(number, []))
+
     def _create_comment(self, request: Request) -> Any:
         repo = self._repo(request)
         number = request.params["issue_number"]
@@ -1406,8 +1478,10 @@ class FakeGitHub:
         issue = self._issue_json(
             repo, number, title=title, body=request.body.get("body"), user=self._identity_user(request.identity)
         )
-        issue["labels"] = [self._label(repo, str(name)) for name in request.body.get("labels") or []]
         repo.issues[number] = issue
+        for name in request.body.get("labels") or []:
+            issue["labels"].append(self._label(repo, str(name)))
+            self._issue_event(repo, number, "labeled", request.identity, str(name))
         return 201, self._public(issue), {"Location": issue["url"]}
 
     def _comment(self, request: Request) -> dict[str, Any]:
@@ -1454,6 +1528,7 @@ class FakeGitHub:
             if name not in present:
                 issue["labels"].append(self._label(repo, name))
                 present.add(name)
+                self._issue_event(repo, request.params["issue_number"], "labeled", request.identity, name)
         return issue["labels"]
 
     def _remove_label(self, request: Request) -> Any:
@@ -1463,6 +1538,7 @@ class FakeGitHub:
         if name not in {label["name"] for label in issue["labels"]}:
             raise GitHubAnswer(404, "Label does not exist")
         issue["labels"] = [label for label in issue["labels"] if label["name"] != name]
+        self._issue_event(repo, request.params["issue_number"], "unlabeled", request.identity, name)
         return issue["labels"]
 
     # -- handlers: reactions ------------------------------------------------------------------------------

@@ -253,7 +253,8 @@ async def test_a_label_other_than_the_trigger_label_starts_nothing(
     result = await run(tmp_path, capsys)
 
     assert result.code == 0, result.err
-    assert fake.calls == []
+    # Only the repository's `[trigger] label` was read: no permission check, no comment, no job.
+    assert {c.operation_id for c in fake.calls} == {"repos/get-content"}
     assert "No job for this `issues` event: no work." in result.summary
 
     # The same event with --label bug (the Action's `label` input) is a trigger.
@@ -294,15 +295,17 @@ async def test_pull_request_opened_creates_a_review_job(
 
 
 def backlog(fake: FakeGitHub) -> dict[str, int]:
-    """Labelled issues in every situation a scheduled run must tell apart."""
+    """Labelled issues in every situation a scheduled run must tell apart; a maintainer added the labels."""
     numbers = {
-        "oldest": fake.add_issue(REPO, title="Oldest bug", labels=["equitr"])["number"],
-        "has_pr": fake.add_issue(REPO, title="Already in hand", labels=["equitr", "bug"])["number"],
-        "unlabelled": fake.add_issue(REPO, title="Not for equitr", labels=["bug"])["number"],
-        "closed": fake.add_issue(REPO, title="Closed one", labels=["equitr"], state="closed")["number"],
-        "second": fake.add_issue(REPO, title="Second bug", labels=["equitr"])["number"],
-        "third": fake.add_issue(REPO, title="Third bug", labels=["equitr"])["number"],
-        "later": fake.add_issue(REPO, title="For a manual run", labels=["later"])["number"],
+        "oldest": fake.add_issue(REPO, title="Oldest bug", labels=["equitr"], labeled_by=USER)["number"],
+        "has_pr": fake.add_issue(REPO, title="Already in hand", labels=["equitr", "bug"], labeled_by=USER)["number"],
+        "unlabelled": fake.add_issue(REPO, title="Not for equitr", labels=["bug"], labeled_by=USER)["number"],
+        "closed": fake.add_issue(REPO, title="Closed one", labels=["equitr"], state="closed", labeled_by=USER)[
+            "number"
+        ],
+        "second": fake.add_issue(REPO, title="Second bug", labels=["equitr"], labeled_by=USER)["number"],
+        "third": fake.add_issue(REPO, title="Third bug", labels=["equitr"], labeled_by=USER)["number"],
+        "later": fake.add_issue(REPO, title="For a manual run", labels=["later"], labeled_by=USER)["number"],
     }
     numbers["pr"] = fake.add_pull(REPO, title="Fix #2", head=f"equitr/issue-{numbers['has_pr']}")["number"]
     # A human's pull request from an unrelated branch does not count as equitr's.
@@ -351,7 +354,7 @@ async def test_schedule_defaults_to_three_issues_and_no_issue_is_no_error(
     assert "No open issue carries the label `equitr`." in result.summary
 
     for i in range(5):
-        fake.add_issue(REPO, title=f"Bug {i}", labels=["equitr"])
+        fake.add_issue(REPO, title=f"Bug {i}", labels=["equitr"], labeled_by=USER)
     result = await run(tmp_path, capsys)
     assert result.code == 0, result.err
     assert result.summary.count("| `fix` | **failed** |") == 3
@@ -362,7 +365,7 @@ async def test_workflow_dispatch_inputs_override_the_action_inputs(
     fake: FakeGitHub, runner_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
 ) -> None:
     n = backlog(fake)
-    second_later = fake.add_issue(REPO, title="Also later", labels=["later"])["number"]
+    second_later = fake.add_issue(REPO, title="Also later", labels=["later"], labeled_by=USER)["number"]
     payload = retarget(vendored("workflow_dispatch", "00.none.json"))
     payload["inputs"] = {"label": "later", "max_issues": "1", "budget": "0.5", "task": ""}
     runner_env("workflow_dispatch", payload)
@@ -569,3 +572,37 @@ async def test_schedule_runs_the_tasks_of_equitr_toml_within_its_limits(
     await run(tmp_path, capsys)
     titles = [i["title"] for i in fake.repo(REPO).issues.values()]
     assert titles.count("equitr task: dependencies") == 1
+
+
+# -- `[trigger] label` of .equitr.toml (issue #9, B3) --------------------------------------------------------
+
+
+async def test_the_configured_trigger_label_is_the_actions_label(
+    fake: FakeGitHub, runner_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    fake.set_file(REPO, ".equitr.toml", '[trigger]\nlabel = "autofix"\n')
+    autofix = fake.add_issue(REPO, title="Typo in README", labels=["autofix"], labeled_by=USER)["number"]
+    fake.add_issue(REPO, title="Not this one", labels=["equitr"], labeled_by=USER)
+    runner_env("schedule", schedule_payload())
+    db = tmp_path / "equitr.db"
+    monkeypatch.setenv("EQUITR_DB", str(db))
+
+    result = await run(tmp_path, capsys, "--label", "")  # the Action's `label` input left empty (its default)
+
+    assert result.code == 0, result.err
+    assert [j.number for j in stored_jobs(db)] == [autofix]
+    assert "(label `autofix`, max-issues 3)" in result.summary
+
+    # The `issues` event of the label: a fix; the old default label: nothing.
+    payload = vendored("issues", "09.labeled.json")
+    payload["issue"]["number"] = autofix
+    payload["label"]["name"] = "autofix"
+    monkeypatch.setenv("GITHUB_RUN_ID", "4243")
+    runner_env("issues", payload)
+    result = await run(tmp_path, capsys, "--label", "")
+    assert "| `fix` | **failed** |" in result.summary, result.summary
+    payload["label"]["name"] = "equitr"
+    monkeypatch.setenv("GITHUB_RUN_ID", "4244")
+    runner_env("issues", payload)
+    result = await run(tmp_path, capsys, "--label", "")
+    assert "No job for this `issues` event: no work." in result.summary

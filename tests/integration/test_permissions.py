@@ -4,6 +4,7 @@ description: the permission matrix, bots and equitr itself, one polite refusal p
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -180,11 +181,13 @@ async def test_every_comment_and_label_example_turned_into_a_command(
         data["sender"].update(login="alice", type="User")
         data["issue"]["number"] = 1
         data["issue"]["state"] = "open"
-        data["issue"]["updated_at"] = f"2026-11-21T00:00:{i % 60:02d}Z"  # distinct events, not redeliveries
+        # Distinct recent events, not redeliveries (nor replays older than equitr's memory of deliveries).
+        data["issue"]["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600 + i))
         if event == "issue_comment":
             data["comment"]["id"] = 10_000 + i
             data["comment"].update(
                 body="/equitr help",
+                created_at=data["issue"]["updated_at"],
                 user={**data["comment"]["user"], "login": "alice", "type": "User"},
                 performed_via_github_app=None,
             )

@@ -168,7 +168,35 @@ async def test_oversize_stream_without_length_is_413(counted: tuple[Any, list[st
 
     status = await _raw(app, receive, [])
     assert status == 413 and reached == []
-    assert sent == 26  # stopped right after passing 25 MiB, not after reading all 100 MiB
+    assert sent == MAX_BODY // len(chunk) + 1  # stopped right after passing the limit, not after all 100 MiB
+
+
+async def test_events_equitr_does_not_act_on_are_checked_but_not_kept(counted: tuple[Any, list[str]]) -> None:
+    """A `push` may be as large as GitHub allows (25 MB): its signature is checked as it streams in."""
+    app, reached = counted
+    body = json.dumps({"ref": "refs/heads/main", "padding": "x" * (MAX_BODY + 1024)}).encode()
+    status, answer = await post(app, body, headers(body, "push", "d-push"))
+    assert (status, answer["status"]) == (200, "no work")
+    status, _ = await post(app, body, headers(body, "push", "d-push", secret="wrong"))
+    assert status == 401
+    # The same size as an event equitr acts on is over its limit.
+    status, answer = await post(app, body, headers(body, "issues", "d-issues"))
+    assert (status, answer["status"]) == (413, f"payload larger than {MAX_BODY} bytes")
+    assert reached == []
+
+
+def test_the_events_the_edge_keeps_are_the_events_the_routers_act_on() -> None:
+    from gidgethub import sansio
+
+    from bot.features import EVENTS, router
+
+    routed = {
+        name
+        for name, path in webhook_payloads()
+        if router.fetch(sansio.Event(json.loads(path.read_text()), event=name, delivery_id="x"))
+    }
+    assert routed <= EVENTS and EVENTS - routed == {"ping", "installation_target"}  # no example of the latter
+    assert router.fetch(sansio.Event({}, event="installation_target", delivery_id="x"))
 
 
 async def _raw(app: Any, receive: Any, extra_headers: list[tuple[bytes, bytes]]) -> int:
@@ -218,12 +246,15 @@ async def test_installation_events_are_recorded_without_jobs(services: services_
 
 
 async def test_health_and_metrics(services: services_mod.Services) -> None:
-    app = create_app(dispatcher=services.dispatcher(NoGitHub()), secret=SECRET, health=services.health)
-    status, answer = await call(app, "GET", "/healthz")
+    app = create_app(
+        dispatcher=services.dispatcher(NoGitHub()), secret=SECRET, health=services.health, metrics_token="t0ken"
+    )
+    bearer = {"authorization": "Bearer t0ken"}
+    status, answer = await call(app, "GET", "/healthz", headers=bearer)
     assert status == 200 and answer["ok"] and answer["queue"] == "sqlite"
     body = json.dumps(payload("ping")).encode()
     await post(app, body, headers(body, "ping", "d-m"))
-    status, text = await call(app, "GET", "/metrics")
+    status, text = await call(app, "GET", "/metrics", headers=bearer)
     assert status == 200 and 'equitr_webhook_requests_total{status="200"} 1.0' in text
 
 
@@ -246,15 +277,12 @@ async def test_pull_request_opened_makes_one_review_job_however_often_delivered(
 
 
 def expected_kind(event: str, data: dict[str, Any]) -> str | None:
-    """The rule of issue #2, written independently of the routers: which example payloads are work."""
-    if event == "pull_request" and data.get("action") in ("opened", "ready_for_review", "synchronize"):
+    """The rule of issue #2, written independently of the routers: which example payloads are work. Drafts
+    and bots' pull requests are jobs too: whether they are reviewed is the repository's `[review]` choice,
+    which the job reads (issue #9, B4)."""
+    if event == "pull_request" and data.get("action") in ("opened", "ready_for_review", "synchronize", "reopened"):
         pr = data["pull_request"]
-        if (
-            not pr.get("draft")
-            and pr.get("state") != "closed"
-            and pr["user"]["type"] != "Bot"
-            and data["sender"]["type"] != "Bot"
-        ):
+        if pr.get("state") != "closed" and "equitr[bot]" not in (pr["user"]["login"], data["sender"]["login"]):
             return "review"
     return None
 
@@ -274,9 +302,11 @@ async def test_every_vendored_example_gets_a_deliberate_answer(services: service
         assert status in (200, 202), (path, answer)  # every example is valid, signed input
         kind = expected_kind(event, json.loads(body))
         if kind:
-            expected_jobs.append((kind, json.loads(body)["pull_request"]["head"]["sha"]))
+            pr = json.loads(body)["pull_request"]
+            expected_jobs.append((kind, pr["head"]["sha"] + (":draft" if pr.get("draft") else "")))
         assert (status == 202) == bool(kind) or answer["status"] == "duplicate", (path, answer)
     jobs = services.store.jobs(limit=1000)
-    assert sorted((j.kind, j.args["head_sha"]) for j in jobs) == sorted(set(expected_jobs))
+    made = [(j.kind, j.args["head_sha"] + (":draft" if j.args["draft"] else "")) for j in jobs]
+    assert sorted(made) == sorted(set(expected_jobs))
     assert github.calls == 0
     print(f"\n329 examples → {statuses}; {len(jobs)} review jobs")

@@ -266,6 +266,12 @@ async def test_a_tour_of_every_operation_conforms(
     assert [label["name"] for label in labels] == ["equitr", "bug"]
     assert len(await ok("GET", "/repos/octo/repo/issues/1/labels")) == 2
     await ok("DELETE", "/repos/octo/repo/issues/1/labels/bug")
+    events = await ok("GET", "/repos/octo/repo/issues/1/events")
+    assert [(e["event"], e["label"]["name"], e["actor"]["login"]) for e in events] == [
+        ("labeled", "equitr", "alice"),  # added with the issue, as an issue form does: by its author
+        ("labeled", "bug", "octo-bot"),
+        ("unlabeled", "bug", "octo-bot"),
+    ]
     found = await ok("GET", "/search/issues", params={"q": "repo:octo/repo is:issue is:open label:equitr"})
     assert [i["number"] for i in found["items"]] == [issue["number"]]
     ref = await ok(

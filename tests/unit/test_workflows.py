@@ -203,8 +203,9 @@ def test_action_inputs_and_their_defaults() -> None:
         "fail-on-error",
     }
     assert inputs["github-token"]["default"] == "${{ github.token }}"
+    # An empty label means the repository's `[trigger] label` of .equitr.toml (default `equitr`).
     assert (inputs["label"]["default"], inputs["max-issues"]["default"], inputs["fail-on-error"]["default"]) == (
-        "equitr",
+        "",
         "3",
         "false",
     )
