@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         '(e.g. "pip install -e .[test]")',
     )
     run.add_argument("--iterations", type=int, default=3, help="plan/review rounds at most (default 3)")
+    run.add_argument(
+        "--transcript", type=Path, help="write every model call (the prompts and the replies) to FILE as JSON lines"
+    )
     run.add_argument("task", help="what to do, in words")
 
     models = sub.add_parser("models", help="list, check and price models")
@@ -291,6 +294,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         test_command=args.test_command,
         setup_command=args.setup_command,
         max_iterations=max(1, args.iterations),
+        transcript=args.transcript,
     )
     return asyncio.run(run_local(options, settings_mod.load()))
 

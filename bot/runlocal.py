@@ -6,15 +6,17 @@ accepted change becomes the branch `equitr/<slug>` in your repository.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
+from bot.agent.calls import Exchange
 from bot.agent.ledger import Limits
 from bot.agent.loop import Agent, AgentResult, Event, Task
 from bot.agent.report import cost_text
@@ -22,6 +24,7 @@ from bot.agent.testcmd import detect
 from bot.errors import ConfigError
 from bot.models.client import ChatModel, Endpoints, ModelClient
 from bot.models.manager import ModelManager, choose_model
+from bot.redact import redact
 from bot.sandbox.bwrap import SandboxMode
 from bot.sandbox.context import ToolContext
 from bot.sandbox.gitsafe import run_git
@@ -41,6 +44,7 @@ class RunOptions:
     test_command: str | None = None
     setup_command: str = ""
     max_iterations: int = 3
+    transcript: Path | None = None  # where to write every model call (JSON lines), for reading the prompts
 
 
 def slug(text: str, *, limit: int = 40) -> str:
@@ -99,7 +103,12 @@ async def run_local(
             agent = Agent(
                 model=client, supervisor=supervisor, worker=worker, tools=tools, limits=limits, on_event=_progress(out)
             )
-            result = await agent.run(Task(options.task, mode="fix"))
+            try:
+                result = await agent.run(Task(options.task, mode="fix"))
+            finally:
+                if options.transcript is not None:
+                    write_transcript(options.transcript, agent.calls.transcript)
+                    out(f"transcript of {len(agent.calls.transcript)} model calls: {options.transcript}")
         branch = None
         if result.status == "accepted" and result.changed:
             branch = f"equitr/{slug(options.task)}"
@@ -114,6 +123,13 @@ async def run_local(
             )
     report(result, branch=branch, budget_usd=options.budget_usd, out=out)
     return 0 if result.status == "accepted" else EXIT_NOT_ACCEPTED
+
+
+def write_transcript(path: Path, exchanges: Sequence[Exchange]) -> None:
+    """Every model call as one JSON line (secrets redacted): the prompts exactly as the models saw them."""
+    with path.open("w", encoding="utf-8") as fh:
+        for exchange in exchanges:
+            fh.write(redact(json.dumps(exchange.to_json(), ensure_ascii=False)) + "\n")
 
 
 # The run ended cleanly but the supervisor accepted no change: distinct from 1 (an error), so that scripts

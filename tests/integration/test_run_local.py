@@ -177,3 +177,32 @@ def _bwrap() -> bool:
     import shutil
 
     return shutil.which("bwrap") is not None
+
+
+async def test_transcript_holds_every_prompt_and_reply(sample_repo: Path, tmp_path: Path) -> None:
+    """`equitr run --transcript FILE`: what each model call was shown and answered, one JSON line each."""
+    lines: list[str] = []
+    transcript = tmp_path / "calls.jsonl"
+    code = await run_local(
+        RunOptions(
+            repo=sample_repo,
+            task="mean() is off by one; fix it",
+            model="openai/gpt-4.1-mini",
+            worker_model="ollama/qwen3:30b",
+            transcript=transcript,
+        ),
+        Settings(EQUITR_WORKDIR=tmp_path / "work", EQUITR_SANDBOX="bwrap" if _bwrap() else "none"),
+        model=ScriptedModel([PLAN, WORKER, ACCEPT]),
+        out=lines.append,
+    )
+    assert code == 0, "\n".join(lines)
+    calls = [json.loads(line) for line in transcript.read_text().splitlines()]
+    assert [(c["role"], c["purpose"]) for c in calls] == [
+        ("supervisor", "plan"),
+        ("worker", "edit mathutil.py"),
+        ("supervisor", "review"),
+    ]
+    assert calls[1]["model"] == "ollama/qwen3:30b" and calls[1]["reply"] == WORKER
+    assert "mean() is off by one" in calls[0]["messages"][-1]["content"]
+    assert "return sum(values) / (len(values) + 1)" in calls[1]["messages"][-1]["content"]
+    assert f"transcript of 3 model calls: {transcript}" in lines
