@@ -3,53 +3,69 @@
 run
   tests before
   repeat up to `max_iterations`:
-    plan      supervisor → interpretation layer (re-ask ≤ 2, then the keyword fallback)
-    execute   the plan's steps by dependency layers: reads concurrently, edits in order;
-              an edit the plan leaves unspecified goes to a worker model
+    plan      supervisor → interpretation layer (re-ask ≤ 2, then the keyword fallback). The supervisor
+              sees the request, the failing tests' output (stdout and stderr, trimmed from the middle), the
+              code where the failure happens, a repository map ranked by the request and the traceback,
+              what earlier steps found, the change so far and the last review
+    execute   the plan's steps by dependency layers: reads concurrently, edits in order; an edit the plan
+              leaves open goes to a worker model with the step's instruction. A plan that only looked is
+              followed by one more plan in the same iteration, with what it found
     test      the repository's test command, in the sandbox
     review    supervisor: accept / revise / stop (the rules decide when its answer is unreadable,
               and never accept a change whose tests fail)
   result      status, diff, tests before/after, cost ledger, repairs, trajectory
+
+Tests that pass before any change and a plan that changes nothing end the run: nothing to change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-from bot.agent import prompts, repomap
+from bot.agent import evidence, prompts, repomap, salvage
 from bot.agent.calls import Calls
-from bot.agent.edits import FORMATS, EditFormatError
+from bot.agent.edits import FORMATS, Edit, EditFormatError
 from bot.agent.ledger import Guard, Ledger, LimitReached, Limits
+from bot.agent.view import numbered, strip_gutter, view
 from bot.errors import BudgetExceeded, EquitrError, ModelError, PathRefused, ToolError
 from bot.interpret import (
     MAX_REASKS,
     PLAN_JSON_SCHEMA,
+    Evidence,
     interpret,
     needs_reask,
     plan_messages,
     reask_error,
     reask_messages,
 )
+from bot.interpret.request import facts
 from bot.interpret.result import Interpretation
 from bot.models.client import ChatModel
 from bot.plan import build_graph
 from bot.sandbox.context import ToolContext, ToolResult
 from bot.sandbox.gitsafe import git_in, stage
-from bot.sandbox.paths import resolve_in_checkout
+from bot.sandbox.paths import read_regular, resolve_in_checkout
 from bot.tools import registry
+from bot.tools.file import apply_edit
 from bot.tools.schema import FileParams, RunParams, Step
 
 Status = Literal["accepted", "stopped", "failed"]
 Mode = Literal["fix", "ask", "plan"]
-MAX_FILE_CHARS_FOR_WORKER = 24_000
 # Small models ramble until the limit: cap each kind of answer near what it needs.
 EDIT_MAX_TOKENS = 768
 REVIEW_MAX_TOKENS = 256
+MAX_EDIT_FILE_BYTES = 2_000_000  # what a worker may be asked to edit at all (it is shown in part when long)
+# What each prompt may spend on the test output (characters; the middle goes first).
+PLAN_FAILURE_CHARS = 4000
+WORKER_FAILURE_CHARS = 2500
+REVIEW_TESTS_CHARS = 3000
+CODE_CHARS = 3000  # the code at the failure, for the supervisor
+MAP_CHARS = 2500
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +88,11 @@ class TestRun:
     summary: str
     output: str
 
-    @property
-    def report(self) -> str:
-        """What the models are shown: the test runner's own report, without stderr, where interpreter and
-        plugin warnings of the machine running equitr would otherwise turn up."""
-        return self.output.split("\n--- stderr ---\n", 1)[0]
+    def evidence(self, limit: int) -> str:
+        """What the models are shown: the runner's whole report, stdout and stderr (`unittest` and many
+        other runners write it to stderr), within `limit` characters, the middle dropped first and the
+        tracebacks kept."""
+        return evidence.trim(self.output.strip(), limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +121,20 @@ class AgentResult:
     test_command: str = ""
     setup: str = ""  # the repository's setup command and how it went, when it has one
     error: EquitrError | None = None  # what stopped the run (budget, a limit, the model), for a formatted error
+    nothing_to_change: bool = False  # the tests passed and no step found anything to change
 
     @property
     def changed(self) -> bool:
         return bool(self.diff.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class EditOutcome:
+    """How one worker edit ended: applied, no change needed (with the reason), or failed."""
+
+    result: ToolResult
+    no_change: str = ""
+    skipped: bool = False
 
 
 class Agent:
@@ -143,9 +169,16 @@ class Agent:
             timeout_s=timeout_s,
         )
         self.trajectory: list[Entry] = []
-        self._edited: set[str] = set()
         self.observations: list[tuple[str, str]] = []
+        self.findings: list[prompts.Finding] = []
+        self.latest: TestRun | None = None  # the last test run, whichever step ran it
+        self.feedback = ""  # the last review's reason
+        self._feedback_from_model = False
+        self._edits_tried = 0  # edits attempted in this iteration (planned, by a worker, or skipped)
+        self._edits_failed = 0
+        self._asked: set[str] = set()  # worker requests already made: an identical one is never repeated
         self._seen_paths: list[str] = []
+        self._base = ""
 
     # -- the run -----------------------------------------------------------------------------------
 
@@ -157,33 +190,41 @@ class Agent:
             trajectory=self.trajectory,
             test_command=self.tools.test_command,
         )
-        base = await asyncio.to_thread(self._head)
+        self._base = await asyncio.to_thread(self._head)
         try:
             if task.mode == "fix":
-                result.tests_before = await self._test(0)
+                result.tests_before = self.latest = await self._test(0)
                 if self.tools.setup.result is not None:  # it ran just before those tests
                     result.setup = self.tools.setup.result.report()
                     self._emit("testing", result.setup)
-            feedback = ""
             for iteration in range(1, self.limits.max_iterations + 1):
                 result.iterations = iteration
-                plan = await self._plan(task, iteration, feedback, result.tests_before)
+                self._edits_tried = self._edits_failed = 0
+                plan = await self._plan(task, iteration)
                 result.plan = list(plan.steps)
                 if task.mode == "plan":
                     return self._finish(result, "accepted", "plan ready; nothing was changed")
                 await self._execute(plan.steps, task, iteration)
                 if task.mode == "ask":
                     return self._finish(result, "accepted", "answered from the repository")
-                if not self._edited:
-                    await self._edit_without_plan(task, iteration, result.tests_before)
-                result.diff = await asyncio.to_thread(self._diff, base)
-                result.tests_after = await self._test(iteration)
+                if not self._edits_tried and not plan.fallback:
+                    # The plan only looked: plan once more, with what it found, before anyone edits.
+                    plan = await self._plan(task, iteration, again=True)
+                    result.plan += list(plan.steps)
+                    await self._execute(plan.steps, task, iteration)
+                result.diff = await asyncio.to_thread(self._diff)
+                if self._nothing_to_change(result):
+                    return self._nothing(result)
+                if not self._edits_tried:
+                    await self._edit_without_plan(task, iteration)
+                    result.diff = await asyncio.to_thread(self._diff)
+                result.tests_after = self.latest = await self._test(iteration)
                 review = await self._review(task, result, iteration)
                 if review.decision == "accept":
                     return self._finish(result, "accepted", review.reason)
                 if review.decision == "stop":
                     return self._finish(result, "stopped", review.reason)
-                feedback = review.reason
+                self.feedback, self._feedback_from_model = review.reason, review.parsed
             return self._finish(
                 result,
                 "stopped",
@@ -191,7 +232,7 @@ class Agent:
                 hint="Retry with more detail in the instructions, or a stronger model (`--model`).",
             )
         except (BudgetExceeded, LimitReached) as exc:
-            result.diff, result.error = await asyncio.to_thread(self._diff, base), exc
+            result.diff, result.error = await asyncio.to_thread(self._diff), exc
             return self._finish(result, "stopped", exc.message, hint=exc.hint or "")
         except ModelError as exc:
             result.error = exc
@@ -220,21 +261,60 @@ class Agent:
         self._emit("done", f"{status}: {reason}", status=status)
         return result
 
+    def _nothing_to_change(self, result: AgentResult) -> bool:
+        """The tests passed before anything was done, nothing was changed, and no edit went wrong: there is
+        nothing to fix (the issue is likely fixed already). Never invent an edit then."""
+        before = result.tests_before
+        return before is not None and before.ok and not result.changed and not self._edits_failed
+
+    def _nothing(self, result: AgentResult) -> AgentResult:
+        result.nothing_to_change = True
+        said = next((f.output for f in reversed(self.findings) if f.what.startswith("worker")), "")
+        reason = (
+            "Nothing to change: the tests pass without any change and no step found anything to fix, so the "
+            "issue looks fixed already." + (f" ({said})" if said else "")
+        )
+        self.trajectory.append(Entry(result.iterations, "supervisor", "nothing to change", True, reason))
+        return self._finish(
+            result,
+            "stopped",
+            reason,
+            hint="If it is not fixed, say what is still wrong in the request (on GitHub: "
+            "`/equitr fix <what to change>`).",
+        )
+
     # -- plan --------------------------------------------------------------------------------------
 
-    async def _plan(self, task: Task, iteration: int, feedback: str, tests: TestRun | None) -> Interpretation:
-        self._emit("planning", f"iteration {iteration}: planning with {self.supervisor}")
-        request = task.request
-        if feedback:
-            request += f"\n\nThe previous attempt was not accepted: {feedback}"
-        if tests is not None and not tests.ok and iteration == 1:
-            request += f"\n\nThe tests currently fail:\n{tests.report[-1500:]}"
-        repo_map = await asyncio.to_thread(repomap.build, self.tools.root, task=task.request)
-        messages = plan_messages(request, repo_map=repo_map)
+    async def _plan(self, task: Task, iteration: int, *, again: bool = False) -> Interpretation:
+        what = "planning again with what the steps found" if again else "planning"
+        self._emit("planning", f"iteration {iteration}: {what} with {self.supervisor}")
+        failing = self.latest if self.latest is not None and not self.latest.ok else None
+        failure = failing.evidence(PLAN_FAILURE_CHARS) if failing is not None else ""
+        index = await asyncio.to_thread(repomap.scan, self.tools.root)
+        focus = self._focus(failing, index)
+        ranked = repomap.rank(index, request=task.request, failure=failure, focus=focus)
+        code = await asyncio.to_thread(self._code_at, failing, index, task.request)
+        diff = await asyncio.to_thread(self._diff) if iteration > 1 else ""
+        request = prompts.plan_request(
+            request=task.request,
+            failure=failure,
+            failure_is_new=failing is not None and bool(diff),
+            code=code,
+            findings=[f for f in self.findings if f.iteration >= iteration - 1],
+            diff=diff,
+            feedback=self.feedback,
+        )
+        messages = plan_messages(request, repo_map=repomap.render(index, ranked, budget_chars=MAP_CHARS))
+        known = Evidence(
+            failure=failure,
+            files=frozenset(index.files),
+            pointed=tuple(dict.fromkeys([*focus, *(p for p in ranked[:3] if p in index.sources)])),
+            symbols=index.symbols,
+        )
         interp: Interpretation | None = None
         for attempt in range(MAX_REASKS + 1):
             reply = await self.calls.ask("supervisor", messages, purpose="plan", schema=PLAN_JSON_SCHEMA)
-            interp = interpret(reply, request=task.request, model=reply.model)
+            interp = interpret(reply, request=task.request, model=reply.model, evidence=known)
             self.ledger.record_repairs([r.kind for r in interp.repairs if r.kind != "fallback"], fallback=False)
             if not needs_reask(interp) or attempt == MAX_REASKS:
                 break
@@ -247,6 +327,55 @@ class Agent:
         self.trajectory.append(Entry(iteration, "supervisor", f"{kind}: {len(interp.steps)} steps"))
         self._emit("plan", f"{kind} with {len(interp.steps)} steps", steps=[_describe(s) for s in interp.steps])
         return interp
+
+    def _focus(self, failing: TestRun | None, index: repomap.Index) -> list[str]:
+        """The project files the failure's tracebacks run through, innermost frame first."""
+        if failing is None:
+            return []
+        frames = evidence.innermost(failing.output, str(self.tools.root.resolve()), index.files, skip_tests=False)
+        own = [f.path for f in frames if not evidence.is_test_path(f.path)]
+        tests = [f.path for f in frames if evidence.is_test_path(f.path)]
+        return list(dict.fromkeys([*own, *tests]))
+
+    def _code_at(self, failing: TestRun | None, index: repomap.Index, request: str) -> str:
+        """The lines around the innermost project frames of the failure, and the definitions the request
+        names: what a programmer looks at first."""
+        blocks: list[str] = []
+        used = 0
+        root = str(self.tools.root.resolve())
+        spots: list[tuple[str, int, int]] = []
+        if failing is not None:
+            for frame in evidence.innermost(failing.output, root, index.files, skip_tests=False)[:4]:
+                spots.append((frame.path, max(1, frame.line - 4), frame.line + 3))
+        named = facts(request)
+        for name in [*named.symbols, *named.texts][:3]:
+            for path, source in index.sources.items():
+                found = next((d for d in source.defs if d.name == name.rsplit(".", 1)[-1]), None)
+                if found is not None:
+                    spots.append((path, found.line, found.line + 24))
+                    break
+        seen: set[tuple[str, int]] = set()
+        for path, first, last in spots:
+            if (path, first) in seen:
+                continue
+            seen.add((path, first))
+            lines = self._lines_of(path)
+            if not lines:
+                continue
+            last = min(last, len(lines))
+            block = f"`{path}` lines {first}-{last}:\n```\n{numbered(lines[first - 1 : last], first)}\n```"
+            if used + len(block) > CODE_CHARS:
+                break
+            blocks.append(block)
+            used += len(block)
+        return "\n".join(blocks)
+
+    def _lines_of(self, path: str) -> list[str]:
+        try:
+            real = resolve_in_checkout(self.tools.root, path, for_write=False)
+            return read_regular(real, MAX_EDIT_FILE_BYTES).decode("utf-8", "replace").splitlines()
+        except (PathRefused, OSError):
+            return []
 
     # -- execute -----------------------------------------------------------------------------------
 
@@ -263,7 +392,7 @@ class Agent:
                 self.guard.count_step()
                 done += 1
                 self._emit("step", f"step {done}/{total}: {_describe(step)}", step=step.step, total=total)
-                await self._step(step, task, iteration)
+                await self.step(step, task, iteration)
 
         for layer in graph.layers():
             if task.mode != "fix":
@@ -273,89 +402,150 @@ class Agent:
             for step in (s for s in layer if _mutates(s)):
                 await one(step)
 
-    async def _step(self, step: Step, task: Task, iteration: int) -> ToolResult:
+    async def step(self, step: Step, task: Task, iteration: int) -> ToolResult:
+        """Carry out one validated step: a tool call, or an edit handed to a worker."""
         params = step.parameters
-        if isinstance(params, FileParams) and params.action in ("edit", "write") and _incomplete(params):
-            return await self._worker_edit(params.path, step.description or task.request, task, iteration)
+        editing = isinstance(params, FileParams) and params.action in ("edit", "write")
+        if editing:
+            self._edits_tried += 1
+        if isinstance(params, FileParams) and editing and _incomplete(params):
+            outcome = await self.worker_edit(params, step.description or task.request, task, iteration)
+            return outcome.result
         if isinstance(params, RunParams):
-            # The loop runs the tests itself after the steps; a planned run is still run (and shown).
-            pass
+            run = await self._test(iteration, target=params.target)
+            if run is not None:
+                self.latest = run
+                self.findings.append(prompts.Finding(iteration, _describe(step), run.evidence(2000)))
+                return ToolResult(ok=run.ok, output=run.output)
         result = await registry.execute(step, self.tools)
-        if isinstance(params, FileParams) and params.action in ("edit", "write") and result.ok:
-            self._edited.add(params.path)
+        if isinstance(params, FileParams) and editing and not result.ok:
+            # The supervisor's own edit did not apply: a worker gets the instruction, the proposal and why.
+            why = f"{step.description or task.request}\n\nA first attempt could not be applied: {result.output}"
+            self._trace(iteration, "tool", step, result)
+            return (await self.worker_edit(params, why, task, iteration)).result
         if isinstance(params, FileParams) and params.action == "read" and result.ok:
             self._seen_paths.append(params.path)
         self._note_paths(result)
         self.observations.append((_describe(step), result.output[:4000]))
-        self.trajectory.append(Entry(iteration, "tool", _describe(step), result.ok, _first_line(result.output)))
+        if not editing:
+            self.findings.append(prompts.Finding(iteration, _describe(step), result.output))
+        self._trace(iteration, "tool", step, result)
         return result
 
-    async def _edit_without_plan(self, task: Task, iteration: int, tests: TestRun | None) -> None:
-        """The plan changed nothing (typical of a fallback plan): a worker edits the likeliest file."""
-        target = self._likeliest_file(tests)
+    def _trace(self, iteration: int, actor: str, step: Step, result: ToolResult) -> None:
+        self.trajectory.append(Entry(iteration, actor, _describe(step), result.ok, _first_line(result.output)))
+
+    async def _edit_without_plan(self, task: Task, iteration: int) -> None:
+        """Nothing was edited (typical of a fallback plan): a worker edits the likeliest file, the code the
+        failure's innermost frame is in."""
+        target = await asyncio.to_thread(self._likeliest_file, task)
         if target is None:
             self.trajectory.append(Entry(iteration, "worker", "no file to edit was found", False))
             return
         self.guard.check("a worker edit")
         self.guard.count_step()
-        await self._worker_edit(target, task.request, task, iteration)
+        self._edits_tried += 1
+        await self.worker_edit(FileParams(action="edit", path=target), task.request, task, iteration)
 
-    async def _worker_edit(self, path: str, instruction: str, task: Task, iteration: int) -> ToolResult:
+    async def worker_edit(self, params: FileParams, instruction: str, task: Task, iteration: int) -> EditOutcome:
+        path = params.path
         self._emit("worker", f"worker {self.worker} edits {path}", path=path)
         try:
             real = resolve_in_checkout(self.tools.root, path, for_write=True)
-            content = real.read_text(errors="replace") if real.exists() else ""
+            content = read_regular(real, MAX_EDIT_FILE_BYTES).decode("utf-8", "replace") if real.exists() else ""
         except (PathRefused, OSError) as exc:
             text = exc.message if isinstance(exc, EquitrError) else str(exc)
+            self._edits_failed += 1
             self.trajectory.append(Entry(iteration, "worker", f"edit {path}", False, text))
-            return ToolResult(ok=False, output=text)
-        if len(content) > MAX_FILE_CHARS_FOR_WORKER:
-            text = f"{path} is too large for a worker edit ({len(content)} characters)."
+            return EditOutcome(ToolResult(ok=False, output=text))
+        failing = self.latest if self.latest is not None and not self.latest.ok else None
+        failure = failing.evidence(WORKER_FAILURE_CHARS) if failing is not None else ""
+        # A review decided by the rules ("no change was made") adds nothing the file and failure do not say.
+        key = _digest(path, instruction, content, failure, self.feedback if self._feedback_from_model else "")
+        if key in self._asked:  # the same question gets the same answer: never pay for it twice
+            text = "the same edit was asked for already (same file, instruction and failure); not asked again"
             self.trajectory.append(Entry(iteration, "worker", f"edit {path}", False, text))
-            return ToolResult(ok=False, output=text)
-        error = ""
-        result = ToolResult(ok=False, output="no attempt")
-        for _ in range(MAX_REASKS + 1):
-            messages = prompts.edit_messages(
-                task=task.request, instruction=instruction, path=path, content=content, fmt=self.fmt, error=error
-            )
+            return EditOutcome(ToolResult(ok=False, output=text), skipped=True)
+        self._asked.add(key)
+        shown = view(content, lines=self._lines_in(path, failing, params), names=_names(content, instruction, task))
+        fmt = self.fmt if shown.whole else FORMATS["search-replace"]  # a whole file cannot be rewritten from a part
+        messages = prompts.edit_messages(
+            task=task.request,
+            instruction=instruction,
+            path=path,
+            content=shown.text,
+            fmt=fmt,
+            failure=failure,
+            feedback=self.feedback,
+            whole=shown.whole,
+        )
+        outcome = EditOutcome(ToolResult(ok=False, output="no attempt"))
+        for attempt in range(MAX_REASKS + 1):
             reply = await self.calls.ask("worker", messages, purpose=f"edit {path}", max_tokens=EDIT_MAX_TOKENS)
-            try:
-                result = await self._apply(path, self.fmt.parse(reply.content or reply.thinking))
-            except EditFormatError as exc:
-                result = ToolResult(ok=False, output=exc.message)
-            if result.ok:
-                self._edited.add(path)
+            text = reply.content or reply.thinking
+            why = prompts.no_change(text)
+            if why is not None:
+                outcome = EditOutcome(ToolResult(ok=True, output=f"no change needed: {why}"), no_change=why)
                 break
-            error = result.output
-            self.ledger.reasks += 1
-        self.trajectory.append(Entry(iteration, "worker", f"edit {path}", result.ok, _first_line(result.output)))
-        return result
-
-    async def _apply(self, path: str, edits: list[Any]) -> ToolResult:
-        outputs = []
-        for edit in edits:
-            params = (
-                FileParams(action="write", path=path, content=edit.replace)
-                if not edit.search
-                else FileParams(action="edit", path=path, search=edit.search, replace=edit.replace)
-            )
             try:
-                result = await registry.execute(Step(step=1, tool="file", parameters=params), self.tools)
-            except (ToolError, PathRefused) as exc:
-                return ToolResult(ok=False, output=exc.message)
-            if not result.ok:
-                return result
-            outputs.append(result.output)
-        return ToolResult(ok=True, output="\n".join(outputs))
+                if reply.truncated:
+                    raise EditFormatError("Your answer was cut off at the token limit; send fewer or smaller blocks.")
+                edits = [Edit(strip_gutter(e.search), strip_gutter(e.replace)) for e in fmt.parse(text)]
+                outcome = EditOutcome(await self._apply(path, content, edits))
+            except EditFormatError as exc:
+                outcome = EditOutcome(ToolResult(ok=False, output=exc.message))
+                salvaged = salvage.definitions(content, text) if not reply.truncated else []
+                if salvaged:  # whole definitions in a code block instead of the format: used, and counted
+                    outcome = EditOutcome(await self._apply(path, content, salvaged))
+                    if outcome.result.ok:
+                        self.ledger.record_repairs(["edit_salvaged"], fallback=False)
+            if outcome.result.ok or attempt == MAX_REASKS:
+                break
+            self.ledger.reasks += 1
+            messages = prompts.retry_messages(messages, text, outcome.result.output)
+        detail = _first_line(outcome.result.output)
+        if not outcome.result.ok:
+            self._edits_failed += 1
+            detail = f"not applied ({attempt + 1} answers): {detail}"
+        self.trajectory.append(Entry(iteration, "worker", f"edit {path}", outcome.result.ok, detail))
+        self.findings.append(prompts.Finding(iteration, f"worker edit of {path}", detail))
+        return outcome
+
+    def _lines_in(self, path: str, failing: TestRun | None, params: FileParams) -> list[int]:
+        """The lines of `path` the failure's frames name (innermost first), and those the step names."""
+        lines: list[int] = []
+        if failing is not None:
+            root = str(self.tools.root.resolve())
+            lines += [f.line for f in evidence.innermost(failing.output, root, [path], skip_tests=False)]
+        lines += [n for n in (params.start_line, params.end_line) if n]
+        return lines
+
+    async def _apply(self, path: str, content: str, edits: list[Edit]) -> ToolResult:
+        """All of a reply's edits, or none: they are applied to the text in memory, then written once."""
+        new = content
+        try:
+            for edit in edits:
+                new = edit.replace if not edit.search else apply_edit(new, edit.search, edit.replace, shown=path)
+        except ToolError as exc:
+            return ToolResult(ok=False, output=exc.message)
+        if new == content:
+            return ToolResult(ok=False, output="Your blocks change nothing in the file.")
+        step = Step(step=1, tool="file", parameters=FileParams(action="write", path=path, content=new))
+        try:
+            result = await registry.execute(step, self.tools)
+        except (ToolError, PathRefused) as exc:
+            return ToolResult(ok=False, output=exc.message)
+        if not result.ok:
+            return result
+        return ToolResult(ok=True, output=f"Edited {path} ({len(edits)} block{'s' if len(edits) != 1 else ''}).")
 
     # -- test and review ---------------------------------------------------------------------------
 
-    async def _test(self, iteration: int) -> TestRun | None:
+    async def _test(self, iteration: int, *, target: str | None = None) -> TestRun | None:
         if not self.tools.test_command.strip():
             return None
         self._emit("testing", f"running `{self.tools.test_command}`")
-        result = await registry.execute(Step(step=1, tool="run", parameters=RunParams()), self.tools)
+        result = await registry.execute(Step(step=1, tool="run", parameters=RunParams(target=target)), self.tools)
         code = result.data.get("exit_code")
         summary = _test_summary(result.output)
         if result.data.get("setup_failed"):
@@ -367,20 +557,23 @@ class Agent:
     async def _review(self, task: Task, result: AgentResult, iteration: int) -> prompts.Review:
         last = iteration == self.limits.max_iterations
         tests = result.tests_after
-        messages = prompts.review_messages(
-            task=task.request,
-            diff=result.diff[-6000:],
-            tests=(tests.report[-2500:] if tests else ""),
-            iteration=iteration,
-            last=last,
-        )
-        reply = await self.calls.ask(
-            "supervisor", messages, purpose="review", schema=prompts.REVIEW_SCHEMA, max_tokens=REVIEW_MAX_TOKENS
-        )
-        review = prompts.parse_review(reply.content or reply.thinking)
-        if review is None:
-            self.ledger.record_repairs(["review_by_rules"], fallback=False)
-        review = _enforce(review, changed=result.changed, tests=tests, last=last)
+        if not result.changed:  # nothing to judge: the rules say why, no call needed
+            review = _enforce(None, changed=False, tests=tests, last=last)
+        else:
+            messages = prompts.review_messages(
+                task=task.request,
+                diff=result.diff[-6000:],
+                tests=(tests.evidence(REVIEW_TESTS_CHARS) if tests else ""),
+                iteration=iteration,
+                last=last,
+            )
+            reply = await self.calls.ask(
+                "supervisor", messages, purpose="review", schema=prompts.REVIEW_SCHEMA, max_tokens=REVIEW_MAX_TOKENS
+            )
+            parsed = None if reply.truncated else prompts.parse_review(reply.content or reply.thinking)
+            if parsed is None:
+                self.ledger.record_repairs(["review_by_rules"], fallback=False)
+            review = _enforce(parsed, changed=True, tests=tests, last=last)
         self.trajectory.append(Entry(iteration, "supervisor", f"review: {review.decision}", True, review.reason))
         self._emit("review", f"review: {review.decision} — {review.reason}", decision=review.decision)
         return review
@@ -393,39 +586,30 @@ class Agent:
     def _head(self) -> str:
         return git_in(self.tools.root, ["rev-parse", "HEAD"]).stdout.strip()
 
-    def _diff(self, base: str) -> str:
+    def _diff(self) -> str:
         """Stage what the job's tools wrote and show it: the staged state is what gets reviewed and, if
         accepted, committed; anything the tests change afterwards is not part of it."""
         stage(self.tools.root, self.tools.edited)
-        return git_in(self.tools.root, ["diff", "--cached", base]).stdout
+        return git_in(self.tools.root, ["diff", "--cached", self._base]).stdout
 
     def _note_paths(self, result: ToolResult) -> None:
         for match in re.finditer(r"^([\w./-]+\.\w+):\d+", result.output, re.MULTILINE):
             self._seen_paths.append(match.group(1))
 
-    def _likeliest_file(self, tests: TestRun | None) -> str | None:
-        candidates: list[str] = []
-        frames: list[str] = []
-        if tests is not None and not tests.ok:
-            # Traceback frames name the code under test; prefer them to the test files themselves.
-            frames = re.findall(r"^([\w./-]+\.py):\d+:", tests.output, re.MULTILINE)
-            frames += re.findall(r'File "([^"]+\.py)", line \d+', tests.output)
-            candidates += [f for f in frames if not _is_test(f)]
-        # Then files the plan read or found, and only last the failing tests themselves.
-        candidates += [p for p in self._seen_paths if not _is_test(p)]
-        if tests is not None and not tests.ok:
-            candidates += [f for f in frames if _is_test(f)]
-        root = self.tools.root.resolve()
-        for candidate in candidates:
-            path = Path(candidate)
-            if path.is_absolute():
-                # Tracebacks from inside the sandbox name absolute paths in the checkout.
-                if not path.resolve().is_relative_to(root):
-                    continue
-                candidate = path.resolve().relative_to(root).as_posix()
-            if (root / candidate).is_file():
-                return candidate
-        return None
+    def _likeliest_file(self, task: Task) -> str | None:
+        """The innermost project frame of the failure (the code that raised, not its caller), then the
+        file the ranked map puts first, then files the plan read or found, and only last a failing test."""
+        index = repomap.scan(self.tools.root)
+        failing = self.latest if self.latest is not None and not self.latest.ok else None
+        failure = failing.evidence(PLAN_FAILURE_CHARS) if failing is not None else ""
+        focus = self._focus(failing, index)
+        own = [p for p in focus if not evidence.is_test_path(p)]
+        ranked = repomap.rank(index, request=task.request, failure=failure, focus=focus)
+        top = [p for p in ranked[:3] if p in index.sources and not evidence.is_test_path(p)]
+        seen = [p.removeprefix("./") for p in self._seen_paths if not evidence.is_test_path(p)]
+        tests = [p for p in focus if evidence.is_test_path(p)]
+        files = set(index.files)
+        return next((p for p in [*own, *top, *seen, *tests] if p in files), None)
 
 
 def _enforce(review: prompts.Review | None, *, changed: bool, tests: TestRun | None, last: bool) -> prompts.Review:
@@ -473,9 +657,20 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0][:200] if text.strip() else ""
 
 
-def _is_test(path: str) -> bool:
-    name = Path(path).name
-    return name.startswith("test_") or name.endswith("_test.py") or "/tests/" in f"/{path}"
+def _names(content: str, instruction: str, task: Task) -> list[str]:
+    """Names the instruction or the issue mentions that this file defines: where a long file is shown."""
+    defined = {d.name for d in repomap.parse_source("", content).defs}
+    words = re.findall(r"[A-Za-z_]\w{2,}", f"{instruction}\n{task.request}")
+    return [w for w in dict.fromkeys(words) if w in defined][:6]
+
+
+_TIMING = re.compile(r"\d+(?:\.\d+)? ?s\b")
+
+
+def _digest(*parts: str) -> str:
+    """What makes two requests the same, whatever the test runs' durations were."""
+    text = "\0".join(_TIMING.sub("T", part) for part in parts)
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
 
 
 _MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")

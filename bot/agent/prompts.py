@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,13 +30,73 @@ def review_messages(*, task: str, diff: str, tests: str, iteration: int, last: b
         "You are the supervisor of a coding agent. Judge whether the change below does what the task asks "
         "and whether the tests pass. Answer with JSON only: "
         '{"decision": "accept" | "revise" | "stop", "reason": "one sentence"}. '
-        "accept: the task is done. revise: more work is needed (say what). stop: the task cannot be done."
+        "accept: the task is done. revise: more work is needed (say what, precisely: the next attempt is "
+        "told your reason). stop: the task cannot be done."
     )
     user = (
         f"Task:\n{task}\n\nIteration {iteration}{' (the last one)' if last else ''}.\n\n"
-        f"Diff:\n{diff or '(no change yet)'}\n\nTest run:\n{tests or '(no tests were run)'}"
+        f"Diff:\n{diff or '(no change yet)'}\n\n"
+        f"Test run (its output, stdout and stderr):\n{tests or '(no tests were run)'}"
     )
     return [Message("system", system), Message("user", user)]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What one step of an earlier round found, for the next plan."""
+
+    iteration: int
+    what: str  # the step, described
+    output: str
+
+
+def plan_request(
+    *,
+    request: str,
+    failure: str = "",
+    failure_is_new: bool = False,
+    code: str = "",
+    findings: Sequence[Finding] = (),
+    diff: str = "",
+    feedback: str = "",
+    budget_chars: int = 12_000,
+) -> str:
+    """The supervisor's user message for planning: the task first, then the evidence, most telling first,
+    each part within its share of `budget_chars`."""
+    parts = [request.strip()]
+    if failure:
+        title = "The tests fail after the last change" if failure_is_new else "The tests fail"
+        parts.append(f"## {title} (their output)\n```text\n{failure}\n```")
+    if code:
+        parts.append(f"## The code where the failure happens\n{code}")
+    if diff:
+        parts.append(f"## The change made so far (it stays unless you change it)\n```diff\n{_cut(diff, 3000)}\n```")
+    if feedback:
+        parts.append(f"## The review of the last attempt\n{feedback}")
+    if findings:
+        room = max(1500, budget_chars - sum(len(p) for p in parts))
+        parts.append("## What the steps so far found\n" + _findings(findings, room))
+    return "\n\n".join(parts)
+
+
+def _findings(findings: Sequence[Finding], budget: int) -> str:
+    """Newest first, each cut to a fair share of the budget."""
+    chunks: list[str] = []
+    used = 0
+    share = max(800, budget // max(1, len(findings)))
+    for f in reversed(findings):
+        chunk = f"### {f.what}\n{_cut(f.output, share)}"
+        if used + len(chunk) > budget:
+            chunks.append(f"(… {len(findings) - len(chunks)} earlier findings left out)")
+            break
+        chunks.append(chunk)
+        used += len(chunk)
+    return "\n\n".join(chunks)
+
+
+def _cut(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + f"\n[… {len(text) - limit} more characters]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +123,62 @@ def parse_review(text: str) -> Review | None:
     return None
 
 
+NO_CHANGE = "NO CHANGE NEEDED"
+_NO_CHANGE = re.compile(
+    r"^\W*(?:no\s+changes?\s+(?:is\s+|are\s+)?(?:needed|necessary|required)|nothing\s+(?:needs\s+)?to\s+change)\b"
+    r"[\s:.,;—-]*(?P<why>.*)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def no_change(text: str) -> str | None:
+    """The reason when a worker's reply says the file needs no change (None when it says something else)."""
+    cleaned = re.sub(r"<(think|thinking|reasoning)>.*?</\1>", "", text or "", flags=re.DOTALL | re.IGNORECASE)
+    cleaned = cleaned.strip().strip("`*").strip()
+    match = _NO_CHANGE.match(cleaned)
+    if match is None or "<<<<<<<" in cleaned:
+        return None
+    return " ".join(match.group("why").split())[:300] or "the worker found nothing to change"
+
+
 def edit_messages(
-    *, task: str, instruction: str, path: str, content: str, fmt: EditFormat, error: str = ""
+    *,
+    task: str,
+    instruction: str,
+    path: str,
+    content: str,
+    fmt: EditFormat,
+    failure: str = "",
+    feedback: str = "",
+    whole: bool = True,
 ) -> list[Message]:
-    system = "You are a careful programmer. You change one file to carry out an instruction. " + fmt.instructions
-    user = f"Task: {task}\nInstruction: {instruction or task}\n\nFile `{path}`:\n```\n{content}\n```"
-    messages = [Message("system", system), Message("user", user)]
-    if error:
-        messages.append(Message("user", f"Your previous answer could not be applied: {error}\nTry again."))
-    return messages
+    """The worker's prompt: the instruction, the issue, the failure, the last review, and the file (numbered,
+    or the regions of a long file that matter). Retries are `retry_messages` on top of it."""
+    system = (
+        "You are a careful programmer. You change one file to carry out an instruction. "
+        + fmt.instructions
+        + "\nThe file is shown with line numbers (`  12 | code`); the numbers are not part of the file: never "
+        "copy them. If this file needs no change for the instruction, reply with the line "
+        f"`{NO_CHANGE}` and one sentence saying why."
+    )
+    parts = [f"Instruction: {instruction or task}"]
+    if instruction and instruction.strip() != task.strip():
+        parts.append(f"The issue:\n{task}")
+    if failure:
+        parts.append(f"The tests fail now (their output):\n```text\n{failure}\n```")
+    if feedback:
+        parts.append(f"The review of the previous attempt: {feedback}")
+    shown = "" if whole else " (a long file: the parts that matter are shown)"
+    parts.append(f"File `{path}`{shown}:\n```\n{content}\n```")
+    return [Message("system", system), Message("user", "\n\n".join(parts))]
+
+
+def retry_messages(messages: list[Message], reply: str, error: str) -> list[Message]:
+    """The conversation so far, the worker's answer as its own turn, then what was wrong with it: a chat
+    that alternates user and assistant, as strict chat templates require."""
+    echoed = reply if len(reply) <= 4000 else reply[:4000] + "\n…(cut)"
+    correction = f"Your answer could not be applied: {error}\nAnswer again, in the same format."
+    return [*messages, Message("assistant", echoed or "(empty answer)"), Message("user", correction)]
 
 
 def answer_messages(*, question: str, observations: list[tuple[str, str]], budget_chars: int = 12_000) -> list[Message]:

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from bot.interpret.candidates import Candidate, from_text, native
 from bot.interpret.fallback import fallback_plan
 from bot.interpret.prompt import PLAN_JSON_SCHEMA, RESPONSE_FORMAT, plan_messages, reask_messages
+from bot.interpret.relevance import Evidence
 from bot.interpret.relevance import check as check_relevance
 from bot.interpret.result import REPAIR_KINDS, Interpretation, Repair, step_json
 from bot.interpret.think import split_thinking
@@ -35,6 +36,7 @@ __all__ = [
     "PLAN_JSON_SCHEMA",
     "REPAIR_KINDS",
     "RESPONSE_FORMAT",
+    "Evidence",
     "Interpretation",
     "Repair",
     "fallback_plan",
@@ -51,14 +53,22 @@ MAX_REASKS = 2
 Note = tuple[str, str]
 
 
-def interpret(reply: Reply | str, *, request: str, model: str = "") -> Interpretation:
-    """The validated plan in `reply` for `request`. Never raises."""
+def interpret(
+    reply: Reply | str, *, request: str, model: str = "", evidence: Evidence | None = None
+) -> Interpretation:
+    """The validated plan in `reply` for `request`. Never raises.
+
+    `evidence` (the test failure, the repository's files, what the traceback and the ranked map point to)
+    lets the relevance check tell a plan that follows the evidence from one that ignores it.
+    """
     truncated = isinstance(reply, Reply) and reply.truncated
+    ev = evidence or Evidence()
     try:
-        return _interpret(reply, request=request, model=model)
+        return _interpret(reply, request=request, model=model, evidence=ev)
     except Exception as exc:  # the contract is totality: a bug here must cost a re-ask, not the job
         name = model or (reply.model if isinstance(reply, Reply) else "")
-        return _fallback(request, name, [], [f"the reply could not be read ({type(exc).__name__})"], truncated)
+        errors = [f"the reply could not be read ({type(exc).__name__})"]
+        return _fallback(request, name, [], errors, truncated, ev)
 
 
 def needs_reask(interp: Interpretation) -> bool:
@@ -91,7 +101,10 @@ def _sources(reply: Reply | str) -> Iterator[tuple[Candidate, Note | None]]:
         yield candidate, ("think_stripped", f"{why}plan read from the model's thinking")
 
 
-def _interpret(reply: Reply | str, *, request: str, model: str) -> Interpretation:
+def _interpret(
+    reply: Reply | str, *, request: str, model: str, evidence: Evidence | None = None
+) -> Interpretation:
+    evidence = evidence or Evidence()
     if isinstance(reply, Reply):
         model = model or reply.model
         truncated = reply.truncated
@@ -119,13 +132,13 @@ def _interpret(reply: Reply | str, *, request: str, model: str) -> Interpretatio
             errors = ['no plan found in the reply; answer with only a JSON object {"execution_steps": [...]}']
         if truncated and not any("cut off" in e for e in errors):
             errors.append("your reply was cut off by the token limit; send a shorter plan")
-        return _fallback(request, model, notes, errors, truncated)
+        return _fallback(request, model, notes, errors, truncated, evidence)
 
     candidate, plan, origin = chosen
     notes += [*candidate.found, *plan.notes, *([origin] if origin else [])]
     graph = build_graph(plan.steps)
     notes += graph.repairs
-    relevant = check_relevance(list(graph.steps), request)
+    relevant = check_relevance(list(graph.steps), request, evidence)
     notes += relevant.notes
     final = build_graph(relevant.steps)  # completions only add valid edges; this keeps that provable
     notes += final.repairs
@@ -144,8 +157,10 @@ def _repairs(notes: list[Note], model: str) -> tuple[Repair, ...]:
     return tuple(Repair(kind, detail, model) for kind, detail in notes if kind)
 
 
-def _fallback(request: str, model: str, notes: list[Note], errors: list[str], truncated: bool) -> Interpretation:
-    steps = fallback_plan(request)
+def _fallback(
+    request: str, model: str, notes: list[Note], errors: list[str], truncated: bool, evidence: Evidence
+) -> Interpretation:
+    steps = fallback_plan(request, pointed=evidence.pointed)
     repairs = (
         *_repairs(notes, model),
         Repair("fallback", f"keyword plan from the request ({len(steps)} steps)", model),

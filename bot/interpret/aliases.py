@@ -86,7 +86,8 @@ _STEP_KEYS = {
     "step": "step id step_number step_id number index order num step_no",
     "dependencies": "dependencies depends_on depends deps dependency after requires needs prerequisites "
     "wait_for waits_for depend_on",
-    "description": "description reason why purpose thought explanation goal rationale summary title task comment note",
+    "description": "description reason why purpose thought explanation goal rationale summary title task comment note "
+    "instruction instructions details change_description what_to_change desc",
     "tool": "tool tool_name name function function_name recipient_name tool_type",
     "parameters": "parameters params arguments args action_input input tool_input kwargs inputs parameter "
     "argument tool_args tool_arguments",

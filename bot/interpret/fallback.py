@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pydantic
@@ -13,13 +14,16 @@ MAX_FALLBACK_STEPS = 10
 _LIST_ROOT = Step(step=1, tool="file", parameters=FileParams(action="list", path="."))
 
 
-def _specs(f: Facts) -> list[tuple[str, dict[str, Any]]]:
+def _specs(f: Facts, pointed: Sequence[str] = ()) -> list[tuple[str, dict[str, Any]]]:
     specs: list[tuple[str, dict[str, Any]]] = []
     specs += [("search", {"query": s, "search_type": "symbol"}) for s in f.symbols]
     specs += [("search", {"query": t[:500]}) for t in f.texts]
     specs += [("file", {"action": "read", "path": p}) for p in f.paths]
+    # The code a traceback points to, when the request does not name it.
+    named = {p.removeprefix("./") for p in f.paths}
+    specs += [("file", {"action": "read", "path": p}) for p in pointed[:2] if p not in named]
     specs += [("file", {"action": "list", "path": d}) for d in f.dirs]
-    if not (f.symbols or f.texts or f.paths or f.dirs):
+    if not (f.symbols or f.texts or f.paths or f.dirs or pointed):
         specs += [("search", {"query": k}) for k in f.keywords]
     if f.history:
         specs.append(("git", {"action": "log", **({"path": f.paths[0]} if f.paths else {})}))
@@ -44,11 +48,12 @@ def steps_from(specs: list[tuple[str, dict[str, Any]]], *, first: int = 1) -> li
     return out
 
 
-def fallback_plan(request: str) -> tuple[Step, ...]:
-    """Search for what the request names, read the files it names, run tests or look at history when it
-    asks to; at least one step (list the repository root) whatever the request."""
+def fallback_plan(request: str, *, pointed: Sequence[str] = ()) -> tuple[Step, ...]:
+    """Search for what the request names, read the files it names and the ones a failure points to
+    (`pointed`, most telling first), run tests or look at history when it asks to; at least one step (list
+    the repository root) whatever the request."""
     try:
-        steps = steps_from(_specs(facts(request)))[:MAX_FALLBACK_STEPS]
+        steps = steps_from(_specs(facts(request), pointed))[:MAX_FALLBACK_STEPS]
     except Exception:  # never let a bad request stop a job; the root listing is always a useful start
         steps = []
     return tuple(steps) or (_LIST_ROOT,)

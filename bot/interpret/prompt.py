@@ -11,11 +11,7 @@ from typing import Any
 
 from bot.models.types import Message
 
-__all__ = ["EXAMPLE_SUBJECTS", "PLAN_JSON_SCHEMA", "RESPONSE_FORMAT", "plan_messages", "reask_messages"]
-
-# What the example plan in the system prompt is about. Small models sometimes return the example verbatim;
-# the relevance check treats these subjects as unrelated unless the request names them.
-EXAMPLE_SUBJECTS = ("parse_config", "src/config.py")
+__all__ = ["PLAN_JSON_SCHEMA", "RESPONSE_FORMAT", "plan_messages", "reask_messages"]
 
 _STR: dict[str, Any] = {"type": "string"}
 _INT1: dict[str, Any] = {"type": "integer", "minimum": 1}
@@ -74,6 +70,8 @@ def _step_schema(tool: str) -> dict[str, Any]:
             "tool": {"type": "string", "enum": [tool]},
             "parameters": _PARAMS[tool],
             "dependencies": {"type": "array", "items": _INT1},
+            # What the step is for; for an edit, the instruction the worker carries out.
+            "description": {"type": "string", "maxLength": 2000},
         },
         "required": ["step", "tool", "parameters", "dependencies"],
         "additionalProperties": False,
@@ -102,7 +100,7 @@ RESPONSE_FORMAT: dict[str, Any] = {
 
 _SYSTEM = """\
 You plan work in a code repository. Reply with ONLY a JSON object, no prose:
-{"execution_steps": [{"step": 1, "tool": "...", "parameters": {...}, "dependencies": []}]}
+{"execution_steps": [{"step": 1, "tool": "...", "parameters": {...}, "dependencies": [], "description": "..."}]}
 
 Tools and parameters:
 - search: query (required), search_type: text|regex|filename|symbol (default text), file_pattern (glob), \
@@ -113,14 +111,18 @@ max_results
 - run: target (optional test path); runs the repository's tests
 
 Rules: number steps from 1; "dependencies" lists step numbers that must finish first; use only these \
-tools and parameter names; keep the plan short.
+tools and parameter names; keep the plan short. Each step's "description" says what it is for. For an edit \
+step, give the path and a description that tells the programmer exactly what to change and why (the \
+function, what is wrong, the fix); they see the file. Give search and replace yourself only when you know \
+the exact lines. If the code to change is not shown yet, plan only reads and searches: you plan again \
+with their results.
 
 Example:
 {"execution_steps": [\
-{"step": 1, "tool": "search", "parameters": {"query": "parse_config", "search_type": "symbol"}, \
-"dependencies": []}, \
-{"step": 2, "tool": "file", "parameters": {"action": "read", "path": "src/config.py"}, \
-"dependencies": [1]}]}"""
+{"step": 1, "tool": "file", "parameters": {"action": "read", "path": "app/dates.py"}, "dependencies": [], \
+"description": "read the function the traceback ends in"}, \
+{"step": 2, "tool": "file", "parameters": {"action": "edit", "path": "app/dates.py"}, "dependencies": [1], \
+"description": "in week_start(), subtract date.weekday() days instead of adding them"}]}"""
 
 # A reply echoed back to the model is capped so a re-ask never overflows a small context window.
 _MAX_ECHO = 2000

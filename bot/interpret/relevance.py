@@ -1,4 +1,18 @@
-"""Does a valid plan address the request? Complete it, or replace it when it plainly ignores it."""
+"""Does a valid plan address the request? Complete it, drop its junk, or replace it when it ignores it.
+
+Judged generically, from what the run knows — never from a list of known example strings:
+
+- a step is *relevant* when its subject (a path, a query) shares something with the request or the test
+  failure, or follows the evidence: a file the traceback or the ranked repository map points to, a file or
+  a name that exists in the repository;
+- a step is *irrelevant* when its subject shares nothing with any of those (an example echoed from some
+  prompt, a path that does not exist), or when its parameters are implausible for what the request names
+  (`path: "."` or a one-letter path while the request names a file);
+- steps with no subject (run the tests, git status) are neutral.
+
+Irrelevant steps beside relevant ones are dropped; a plan with nothing relevant, for a request or a failure
+that points somewhere, is replaced by the keyword plan (which follows the traceback). Every change is noted.
+"""
 
 from __future__ import annotations
 
@@ -7,36 +21,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.interpret.fallback import fallback_plan, steps_from
-from bot.interpret.prompt import EXAMPLE_SUBJECTS
-from bot.interpret.request import Facts, facts
+from bot.interpret.request import Facts, _words, facts
 from bot.tools.schema import FileParams, GitParams, RunParams, SearchParams, Step
 
 Note = tuple[str, str]
-ECHOES = frozenset(s.lower() for s in EXAMPLE_SUBJECTS)
 
 _TOKEN = re.compile(r"[A-Za-z][a-z0-9]+|[A-Z0-9]+(?![a-z])")
 # Tokens that say nothing about what a step is about.
 _GENERIC = frozenset(
-    [
-        "src",
-        "lib",
-        "py",
-        "js",
-        "ts",
-        "md",
-        "txt",
-        "json",
-        "test",
-        "tests",
-        "main",
-        "index",
-        "init",
-        "app",
-        "the",
-        "and",
-        "for",
-    ]
+    _words("src lib py js ts md txt json test tests main index init app the and for self none true false")
 )
+# Words every test report has; they say nothing about the failure's subject.
+_REPORT_WORDS = frozenset(
+    _words(
+        "passed failed error errors skipped warning warnings seconds assert assertion traceback most recent call "
+        "last line file exit code short summary info failures session starts platform rootdir collected item items "
+        "stderr stdout python pytest unittest ran tests fail"
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the run knows besides the request. Empty fields mean "unknown", never "nothing there"."""
+
+    failure: str = ""  # the failing test output, as the models were shown it
+    files: frozenset[str] = frozenset()  # every file of the repository (relative paths)
+    pointed: tuple[str, ...] = ()  # files the traceback and the ranked map point to, most relevant first
+    symbols: frozenset[str] = frozenset()  # names defined in the repository
 
 
 @dataclass(slots=True)
@@ -61,7 +73,13 @@ def _subject(step: Step) -> str:
 
 
 def _tokens(text: str) -> set[str]:
-    return {t.lower() for t in _TOKEN.findall(text) if len(t) >= 3} - _GENERIC
+    # `dates` and `date` are one subject: a crude plural strip is enough to compare subjects.
+    words = {t.lower() for t in _TOKEN.findall(text) if len(t) >= 3} - _GENERIC
+    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words}
+
+
+def _norm(path: str) -> str:
+    return path.strip().removeprefix("./").rstrip("/")
 
 
 def _touches(steps: Sequence[Step], path: str) -> bool:
@@ -76,32 +94,85 @@ def _touches(steps: Sequence[Step], path: str) -> bool:
     return False
 
 
-def _relevant(step: Step, wanted: set[str], f: Facts, request: str) -> bool | None:
-    """True/False when the step's subject does/does not relate to the request; None when it has none."""
-    subject = _subject(step)
+def _implausible(step: Step, f: Facts) -> str:
+    """Why the step's parameters cannot be meant for this request ("" when they can)."""
+    p = step.parameters
+    if not isinstance(p, FileParams) or not f.paths:
+        return ""
+    path = _norm(p.path)
+    last = path.rsplit("/", 1)[-1]
+    if path in ("", ".", "/") or len(last) == 1:
+        return f"path {p.path!r} while the request names {f.paths[0]!r}"
+    return ""
+
+
+def _junk(step: Step, f: Facts, ev: Evidence) -> str:
+    """Why a step is certainly useless, whatever the rest of the plan ("" when it is not)."""
+    why = _implausible(step, f)
+    if why:
+        return why
+    p = step.parameters
+    if ev.files and isinstance(p, FileParams) and p.action in ("read", "edit") and _norm(p.path) not in ("", "."):
+        path = _norm(p.path)
+        named = any(_touches([step], n) for n in f.paths)
+        if path not in ev.files and not any(x.startswith(path + "/") for x in ev.files) and not named:
+            return f"{p.action} {p.path!r}: the repository has no such file"
+    return ""
+
+
+def _relevant(step: Step, wanted: set[str], f: Facts, ev: Evidence) -> bool | None:
+    """True/False when the step's subject does/does not relate to the request, the failure or the
+    repository; None when it has no subject to judge."""
+    if _junk(step, f, ev):
+        return False
     if any(_touches([step], p) for p in f.paths):
         return True
-    echo = subject.strip().lower()
-    if echo in ECHOES and echo not in request.lower():  # the prompt's example, repeated by a small model
-        return False
-    tokens = _tokens(subject)
+    p = step.parameters
+    if isinstance(p, FileParams | GitParams) and p.path and _norm(p.path) not in ("", "."):
+        path = _norm(p.path)
+        if ev.files:
+            if path in ev.files or any(x.startswith(path + "/") for x in ev.files):
+                return True  # it exists: following the map or the traceback is what a model should do
+            if isinstance(p, FileParams) and p.action == "write":
+                return bool(_tokens(path) & wanted) or None  # a new file: plausible if the request leads to it
+            return False  # reading or editing a file that is not there
+        if path in ev.pointed:
+            return True
+    if isinstance(p, SearchParams) and (p.query in ev.symbols or any(p.query in x for x in ev.pointed)):
+        return True
+    tokens = _tokens(_subject(step))
     return bool(tokens & wanted) if tokens else None
 
 
-def check(steps: list[Step], request: str) -> Relevance:
+def check(steps: list[Step], request: str, evidence: Evidence | None = None) -> Relevance:
+    ev = evidence or Evidence()
     f = facts(request)
-    wanted = _tokens(request)
-    verdicts = [v for v in (_relevant(s, wanted, f, request) for s in steps) if v is not None]
-    # Only a request that names something concrete can be plainly ignored.
-    if f.anchors and verdicts and not any(verdicts):
-        named = ", ".join(repr(a) for a in f.anchors[:4])
+    wanted = _tokens(request) | (_tokens(ev.failure) - _REPORT_WORDS) | {t for p in ev.pointed for t in _tokens(p)}
+    verdicts = [_relevant(s, wanted, f, ev) for s in steps]
+    judged = [v for v in verdicts if v is not None]
+    # Only a request that names something, or a failure that points somewhere, can be plainly ignored.
+    if judged and not any(judged) and (f.anchors or ev.pointed):
+        named = ", ".join(repr(a) for a in (f.anchors or ev.pointed)[:4])
+        why = "the request names" if f.anchors else "the failure points to"
+        replacement = list(fallback_plan(request, pointed=ev.pointed))
         return Relevance(
-            list(fallback_plan(request)),
-            [("plan_replaced", f"no step mentions anything the request names ({named}); keyword plan used")],
+            replacement,
+            [("plan_replaced", f"no step relates to what {why} ({named}); keyword plan used")],
             [f"the plan does not address the request: no step mentions {named}"],
             replaced=True,
         )
-    return _complete(steps, f)
+    # Junk beside relevant steps is dropped (and counted); the rest of the plan is worth running as it is.
+    kept: list[Step] = []
+    dropped: list[Note] = []
+    for step, verdict in zip(steps, verdicts, strict=True):
+        junk = _junk(step, f, ev) if verdict is False and any(judged) else ""
+        if junk:
+            dropped.append(("step_dropped", f"step {step.step}: {junk}"))
+        else:
+            kept.append(step)
+    result = _complete(kept, f)
+    result.notes[:0] = dropped
+    return result
 
 
 def _complete(steps: list[Step], f: Facts) -> Relevance:
@@ -127,4 +198,5 @@ def _complete(steps: list[Step], f: Facts) -> Relevance:
 
 def _describe(step: Step) -> str:
     fields = step.parameters.model_dump(exclude_none=True, exclude_defaults=False)
-    return f"{step.tool} " + ", ".join(f"{k}={v!r}" for k, v in fields.items() if k in ("action", "path", "target"))
+    shown = ", ".join(f"{k}={v!r}" for k, v in fields.items() if k in ("action", "path", "target", "query"))
+    return f"{step.tool} {shown}"

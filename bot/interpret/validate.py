@@ -25,6 +25,7 @@ from bot.tools.schema import PARAMS_BY_TOOL, TOOL_NAMES, Step, ToolParams
 Note = tuple[str, str]  # (repair kind, detail)
 
 MAX_STEPS = 50
+MAX_DESCRIPTION = 2000
 _TOOLS = ", ".join(TOOL_NAMES)
 _STR_FIELDS = frozenset({"query", "search_type", "file_pattern", "action", "path", "message", "target"})
 _RAW_TEXT = frozenset({"content", "search", "replace"})  # whitespace is meaning here: never strip
@@ -158,8 +159,7 @@ def check_step(raw: Any, position: int) -> Checked:
         out.notes.append(("step_renumbered", f"{label}: step number {step['step']!r} is not a number"))
         out.number = None
     out.deps = _deps(step.get("dependencies"), out.notes, label)
-    if isinstance(step.get("description"), str):
-        out.description = step["description"].strip()[:500]
+    out.description = _description(step.get("description"))
 
     if isinstance(params_raw, str):
         parsed = parse(params_raw) if params_raw.strip() else ({}, False)
@@ -179,6 +179,13 @@ def check_step(raw: Any, position: int) -> Checked:
     else:
         out.errors.append(f"{label}: parameters must be an object, got {type(params_raw).__name__}")
         return out
+
+    # An instruction written inside the parameters is the step's description, not a parameter.
+    for key in [k for k in params if STEP_KEYS.get(normalise_key(k)) == "description"]:
+        value = params.pop(key)
+        if not out.description and _description(value):
+            out.description = _description(value)
+            out.notes.append(("param_alias", f"{label}: {key!r} moved out of the parameters into the description"))
 
     implied: dict[str, str] = {}
     if tool_name is None:
@@ -217,6 +224,13 @@ def check_step(raw: Any, position: int) -> Checked:
             where = ".".join(str(p) for p in err["loc"]) or "parameters"
             out.errors.append(f"{label} ({out.tool}): parameter {where!r}: {err['msg']}")
     return out
+
+
+def _description(value: Any) -> str:
+    """A step's description (what it is for; for an edit, the worker's instruction) as plain text."""
+    if isinstance(value, list | tuple):
+        value = " ".join(str(v) for v in value if isinstance(v, str | int | float))
+    return value.strip()[:MAX_DESCRIPTION] if isinstance(value, str) else ""
 
 
 def _canonical_params(

@@ -46,3 +46,21 @@ class ScriptedModel:
             duration_s=0.01,
             cost_usd=self.cost_per_call,
         )
+
+
+def routed(
+    *, plans: Sequence[str], edits: Sequence[str] = (), reviews: Sequence[str] = (), **kw: Any
+) -> ScriptedModel:
+    """A scripted model that answers planning, edit and review calls each from its own list, in order
+    (told apart by their system prompts), so a test says what each role answers, not the call order."""
+    queues = {"plan": list(plans), "edit": list(edits), "review": list(reviews)}
+
+    def answer(messages: Sequence[Message]) -> str:
+        system = messages[0].content if messages else ""
+        kind = "plan" if "You plan work" in system else "edit" if "careful programmer" in system else "review"
+        if not queues[kind]:
+            raise AssertionError(f"the scripted model has no {kind} reply left")
+        return queues[kind].pop(0)
+
+    total = len(queues["plan"]) + len(queues["edit"]) + len(queues["review"])
+    return ScriptedModel([answer] * total, **kw)

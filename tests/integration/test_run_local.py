@@ -206,3 +206,26 @@ async def test_transcript_holds_every_prompt_and_reply(sample_repo: Path, tmp_pa
     assert "mean() is off by one" in calls[0]["messages"][-1]["content"]
     assert "return sum(values) / (len(values) + 1)" in calls[1]["messages"][-1]["content"]
     assert f"transcript of 3 model calls: {transcript}" in lines
+
+
+async def test_an_issue_that_is_already_fixed_exits_3_and_says_so(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    shutil.copytree(DATA / "sample_repo", source)
+    fixed = (source / "mathutil.py").read_text().replace("(len(values) + 1)", "len(values)")
+    (source / "mathutil.py").write_text(fixed)
+    repo = make_repo(tmp_path, source)
+    read = json.dumps(
+        {"execution_steps": [{"step": 1, "tool": "file", "parameters": {"action": "read", "path": "mathutil.py"}}]}
+    )
+    lines: list[str] = []
+    code = await run_local(
+        RunOptions(repo=repo, task="mean() is off by one; fix it", model="openai/gpt-4.1-mini"),
+        Settings(EQUITR_WORKDIR=tmp_path / "work", EQUITR_SANDBOX="bwrap" if _bwrap() else "none"),
+        model=ScriptedModel([read, read]),  # it looks, twice, and finds nothing to change: no worker is asked
+        out=lines.append,
+    )
+    text = "\n".join(lines)
+    assert code == 3, text
+    assert "result: stopped — Nothing to change: the tests pass without any change" in text
+    assert "/equitr fix <what to change>" in text
+    assert git(repo, "branch", "--list", "equitr/*") == ""
