@@ -5,7 +5,7 @@
     [review]    auto, on, skip_drafts, skip_bots, auto_forks, forks_per_month_usd, max_files, max_patch_lines
     [fix]       draft_pr, test_command, setup_command, blocked_paths
     [trigger]   label
-    [limits]    max_steps, max_iterations, max_minutes
+    [limits]    max_steps, max_iterations, max_minutes, max_output_tokens
     [schedule]  max_issues_per_run, budget_usd, [[schedule.tasks]] name, prompt, cron
 
 Every key is optional; a missing file means all defaults. A bad file never half-applies: `parse` either
@@ -242,6 +242,14 @@ class LimitsConfig(_Section):
     )
     max_minutes: float = _key(
         30.0, gt=0, le=360, allowed="a number of minutes more than 0 and at most 360", doc="Wall time per job."
+    )
+    max_output_tokens: int | None = _key(
+        ge=64,
+        le=200_000,
+        allowed="a whole number of tokens between 64 and 200000",
+        doc="The longest reply of one model call. Unset: from the model (reasoning models such as o3, gpt-5 "
+        "or qwen3 get room to think; small local models little). A reply cut off at its limit is asked again "
+        "once with twice the room.",
     )
 
 
@@ -631,6 +639,7 @@ class EffectiveSettings:
     max_steps: int
     max_iterations: int
     max_minutes: float
+    max_output_tokens: int | None = None
 
     def limits(self) -> Limits:
         return Limits(
@@ -687,6 +696,7 @@ def resolve_flags(
         max_steps=config.limits.max_steps,
         max_iterations=config.limits.max_iterations,
         max_minutes=config.limits.max_minutes,
+        max_output_tokens=config.limits.max_output_tokens,
     )
 
 

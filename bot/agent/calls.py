@@ -1,6 +1,10 @@
 """Every model call of a run goes through `Calls.ask`: the run's limits are checked first (so a run
 overshoots its budget by at most one call), and the call's tokens, cost and time are recorded after.
 
+Each call's output cap comes from the model and what the call is for (`bot.models.caps`). A reply cut off at
+its cap is never used as if it were whole: it is asked again once with twice the room (up to the model's
+ceiling), and a reply still cut off is handed back marked `truncated` for the caller to refuse or reflect.
+
 Every call is also kept in `transcript` (the messages sent and the reply), and logged in full at DEBUG level
 on the `equitr.prompts` logger: what the models were actually shown is the first thing to read when a run
 goes wrong (`equitr run --transcript FILE` writes it as JSON lines).
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.agent.ledger import Guard, Ledger, Role
+from bot.models.caps import OutputCaps, output_caps
 from bot.models.client import ChatModel
 from bot.models.types import Message, Reply
 
@@ -55,14 +60,16 @@ class Calls:
         worker: str,
         guard: Guard,
         ledger: Ledger,
-        max_tokens: int = 1024,
+        max_output_tokens: int | None = None,
         timeout_s: float = 300.0,
     ) -> None:
         self.model = model
         self.names: dict[Role, str] = {"supervisor": supervisor, "worker": worker}
+        self.caps: dict[Role, OutputCaps] = {
+            role: output_caps(name, configured=max_output_tokens) for role, name in self.names.items()
+        }
         self.guard = guard
         self.ledger = ledger
-        self.max_tokens = max_tokens
         self.timeout_s = timeout_s
         self.transcript: list[Exchange] = []
 
@@ -73,10 +80,24 @@ class Calls:
         *,
         purpose: str,
         schema: dict[str, Any] | None = None,
-        max_tokens: int | None = None,
+    ) -> Reply:
+        caps = self.caps[role]
+        cap = caps.cap(purpose)
+        reply = await self._once(role, messages, purpose=purpose, schema=schema, cap=cap)
+        if reply.truncated:
+            self.ledger.cut_off += 1
+            if cap < caps.ceiling:  # once more, with room: a cut-off reply is never parsed as if whole
+                self.ledger.cut_off_retried += 1
+                reply = await self._once(
+                    role, messages, purpose=purpose, schema=schema, cap=min(cap * 2, caps.ceiling)
+                )
+                self.ledger.cut_off += int(reply.truncated)
+        return reply
+
+    async def _once(
+        self, role: Role, messages: list[Message], *, purpose: str, schema: dict[str, Any] | None, cap: int
     ) -> Reply:
         self.guard.check(f"the {role}'s {purpose} call")
-        cap = min(max_tokens or self.max_tokens, self.max_tokens)
         reply = await self.model.chat(
             messages,
             model=self.names[role],

@@ -48,6 +48,8 @@ class Ledger:
     repairs: Counter[str] = field(default_factory=Counter)
     fallbacks: int = 0
     reasks: int = 0
+    cut_off: int = 0  # replies cut off at their output cap
+    cut_off_retried: int = 0  # … asked again with more room
 
     def record(self, role: Role, reply: Reply, *, purpose: str = "") -> None:
         self.calls.append(

@@ -56,9 +56,6 @@ from bot.tools.schema import FileParams, RunParams, Step
 
 Status = Literal["accepted", "stopped", "failed"]
 Mode = Literal["fix", "ask", "plan"]
-# Small models ramble until the limit: cap each kind of answer near what it needs.
-EDIT_MAX_TOKENS = 768
-REVIEW_MAX_TOKENS = 256
 MAX_EDIT_FILE_BYTES = 2_000_000  # what a worker may be asked to edit at all (it is shown in part when long)
 # What each prompt may spend on the test output (characters; the middle goes first).
 PLAN_FAILURE_CHARS = 4000
@@ -148,7 +145,7 @@ class Agent:
         limits: Limits | None = None,
         on_event: Callable[[Event], None] | None = None,
         edit_format: str = "search-replace",
-        max_tokens: int = 1024,
+        max_output_tokens: int | None = None,
         timeout_s: float = 300.0,
     ) -> None:
         self.supervisor = supervisor
@@ -165,7 +162,7 @@ class Agent:
             worker=worker,
             guard=self.guard,
             ledger=self.ledger,
-            max_tokens=max_tokens,
+            max_output_tokens=max_output_tokens,
             timeout_s=timeout_s,
         )
         self.trajectory: list[Entry] = []
@@ -254,7 +251,10 @@ class Agent:
             return "", self._finish(
                 result, "failed" if isinstance(exc, ModelError) else "stopped", exc.message, hint=exc.hint or ""
             )
-        return (reply.content or reply.thinking).strip(), result
+        text = (reply.content or reply.thinking).strip()
+        if reply.truncated:  # said, not hidden: the end of the answer is missing
+            text += "\n\n(The answer was cut off at the model's output limit.)"
+        return text, result
 
     def _finish(self, result: AgentResult, status: Status, reason: str, *, hint: str = "") -> AgentResult:
         result.status, result.reason, result.hint = status, reason, hint
@@ -481,7 +481,7 @@ class Agent:
         )
         outcome = EditOutcome(ToolResult(ok=False, output="no attempt"))
         for attempt in range(MAX_REASKS + 1):
-            reply = await self.calls.ask("worker", messages, purpose=f"edit {path}", max_tokens=EDIT_MAX_TOKENS)
+            reply = await self.calls.ask("worker", messages, purpose=f"edit {path}")
             text = reply.content or reply.thinking
             why = prompts.no_change(text)
             if why is not None:
@@ -567,9 +567,7 @@ class Agent:
                 iteration=iteration,
                 last=last,
             )
-            reply = await self.calls.ask(
-                "supervisor", messages, purpose="review", schema=prompts.REVIEW_SCHEMA, max_tokens=REVIEW_MAX_TOKENS
-            )
+            reply = await self.calls.ask("supervisor", messages, purpose="review", schema=prompts.REVIEW_SCHEMA)
             parsed = None if reply.truncated else prompts.parse_review(reply.content or reply.thinking)
             if parsed is None:
                 self.ledger.record_repairs(["review_by_rules"], fallback=False)

@@ -37,12 +37,18 @@ def _cells(ledger: Ledger) -> list[tuple[str, ...]]:
 
 
 def repairs_line(ledger: Ledger) -> str:
+    cut = (
+        f" {ledger.cut_off} replies were cut off at their token limit ({ledger.cut_off_retried} asked again "
+        "with more room)."
+        if ledger.cut_off
+        else ""
+    )
     if not ledger.repairs and not ledger.fallbacks:
-        return "Interpretation layer: no repairs were needed."
+        return "Interpretation layer: no repairs were needed." + cut
     kinds = ", ".join(f"{kind} ×{n}" for kind, n in sorted(ledger.repairs.items()) if kind != "fallback")
     return (
         f"Interpretation layer: {sum(n for k, n in ledger.repairs.items() if k != 'fallback')} repairs"
-        f"{f' ({kinds})' if kinds else ''}, {ledger.fallbacks} fallback plans, {ledger.reasks} re-asks."
+        f"{f' ({kinds})' if kinds else ''}, {ledger.fallbacks} fallback plans, {ledger.reasks} re-asks." + cut
     )
 
 

@@ -30,7 +30,7 @@ from bot.models.types import Message, Reply, ToolCall
 from bot.models.usage import usage_from
 from bot.models.wire import Endpoint, post_json
 
-# OpenAI's reasoning models take `max_completion_tokens` and only the default temperature.
+# OpenAI's reasoning models take only the default temperature.
 _REASONING = re.compile(r"^(o\d|gpt-5)")
 
 
@@ -121,8 +121,12 @@ class OpenAIClient:
             "model": model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
         }
-        if self.official and _REASONING.match(model):
+        if self.official:
+            # OpenAI's own API wants `max_completion_tokens` (reasoning models refuse `max_tokens`; it counts
+            # their reasoning too); servers that copy the API know `max_tokens`.
             payload["max_completion_tokens"] = max_tokens
+            if not _REASONING.match(model):
+                payload["temperature"] = temperature
         else:
             payload["max_tokens"] = max_tokens
             payload["temperature"] = temperature

@@ -101,6 +101,7 @@ def agent_for(
         tools=tools,
         limits=p.effective.limits(),
         on_event=on_event,
+        max_output_tokens=p.effective.max_output_tokens,
     )
 
 

@@ -4,13 +4,13 @@ model. Each entry is either a reply text or a function of the messages that retu
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.errors import ModelError
 from bot.models.types import Message, Reply, Usage
 
-Script = str | Callable[[Sequence[Message]], str] | ModelError
+Script = str | Callable[[Sequence[Message]], str] | ModelError | Reply
 
 
 @dataclass
@@ -19,6 +19,7 @@ class ScriptedModel:
     cost_per_call: float = 0.0
     finish_reason: str = "stop"
     seen: list[tuple[str, list[Message]]] = field(default_factory=list)
+    caps: list[int] = field(default_factory=list)  # the max_tokens of each call
 
     async def chat(
         self,
@@ -31,11 +32,14 @@ class ScriptedModel:
         timeout_s: float,
     ) -> Reply:
         self.seen.append((model, list(messages)))
+        self.caps.append(max_tokens)
         if not self.script:
             raise AssertionError(f"the scripted model ran out of replies (call {len(self.seen)} to {model})")
         entry = self.script.pop(0)
         if isinstance(entry, ModelError):
             raise entry
+        if isinstance(entry, Reply):  # a reply as a server would send it (cut off, thinking only, …)
+            return replace(entry, model=model, cost_usd=self.cost_per_call)
         text = entry(messages) if callable(entry) else entry
         prompt = sum(len(m.content) for m in messages) // 4
         return Reply(

@@ -223,6 +223,16 @@ async def test_fix_runs_the_repositorys_setup_command_before_the_tests(world: Wo
 
 
 
+async def test_fix_caps_every_model_reply_at_the_repositorys_max_output_tokens(world: World, tmp_path: Path) -> None:
+    w = world
+    push_to_default_branch(w, tmp_path, {".equitr.toml": "[limits]\nmax_output_tokens = 3000\n"})
+    w.model.script += [PLAN, ACCEPT]
+    _, answer = await comment(w, "/equitr fix")
+    outcome = await run_job(w, answer)
+    assert outcome.state == "done", outcome
+    assert w.model.caps == [3000, 3000]  # the plan and the review; unset, they would be 1024 and 512
+
+
 async def test_fix_opens_one_draft_pr_and_a_second_fix_updates_it(world: World) -> None:
     w = world
     w.model.script += [PLAN, ACCEPT]

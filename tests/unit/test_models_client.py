@@ -293,7 +293,9 @@ async def test_usage_time_and_cost_come_from_the_server_and_the_price_library(
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.estimated) == (10**6, 10**6, False)
     assert reply.cost_usd == pytest.approx(0.4 + 1.6)  # genai-prices: $0.40 / $1.60 per Mtok
     assert reply.duration_s >= 0.05
-    assert server.requests[0]["max_tokens"] == 64
+    # OpenAI's own API is sent `max_completion_tokens` (what it asks for); a chat model keeps its temperature.
+    sent = server.requests[0]
+    assert sent["max_completion_tokens"] == 64 and "max_tokens" not in sent and sent["temperature"] == 0.0
 
 
 async def test_missing_usage_is_estimated_and_marked(serve: Any, session: aiohttp.ClientSession) -> None:
