@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--transcript", type=Path, help="write every model call (the prompts and the replies) to FILE as JSON lines"
     )
+    run.add_argument(
+        "--strategy",
+        choices=["auto", "plan", "tools"],
+        default="auto",
+        help="plan: the supervisor plans, equitr carries the steps out; tools: the supervisor calls the tools "
+        "itself (native tool calling); auto (default): tools when the model's server calls tools natively",
+    )
     run.add_argument("task", help="what to do, in words")
 
     models = sub.add_parser("models", help="list, check and price models")
@@ -295,6 +302,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         setup_command=args.setup_command,
         max_iterations=max(1, args.iterations),
         transcript=args.transcript,
+        strategy=args.strategy,
     )
     return asyncio.run(run_local(options, settings_mod.load()))
 

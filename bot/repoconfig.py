@@ -1,6 +1,6 @@
 """`.equitr.toml`: a repository's own settings for equitr, validated, with documented defaults.
 
-    [models]    supervisor, worker, fallback, allowed
+    [models]    strategy, supervisor, worker, fallback, allowed
     [budget]    per_job_usd, per_month_usd, max_flag_usd
     [review]    auto, on, skip_drafts, skip_bots, auto_forks, forks_per_month_usd, max_files, max_patch_lines
     [fix]       draft_pr, test_command, setup_command, blocked_paths
@@ -107,6 +107,14 @@ _MODEL_ALLOWED = "a model name `provider/model`, e.g. `ollama/qwen3:30b` or `ope
 
 
 class ModelsConfig(_Section):
+    strategy: Literal["auto", "plan", "tools"] = _key(
+        "auto",
+        allowed='one of "auto", "plan", "tools"',
+        doc="How the supervisor works on `/equitr fix`. `plan`: it writes a plan, equitr carries the steps out "
+        "(what makes small models usable). `tools`: it calls search/file/run/git itself, one step at a time "
+        "(models whose server calls tools natively). `auto`: `tools` when the supervisor's server calls tools "
+        "natively (probed once, like structured output), else `plan`.",
+    )
     supervisor: str | None = _key(
         allowed=_MODEL_ALLOWED,
         doc="Plans the change and checks the result. Unset: the server's `EQUITR_SUPERVISOR_MODEL`.",
@@ -640,6 +648,7 @@ class EffectiveSettings:
     max_iterations: int
     max_minutes: float
     max_output_tokens: int | None = None
+    strategy: Literal["auto", "plan", "tools"] = "auto"
 
     def limits(self) -> Limits:
         return Limits(
@@ -697,6 +706,7 @@ def resolve_flags(
         max_iterations=config.limits.max_iterations,
         max_minutes=config.limits.max_minutes,
         max_output_tokens=config.limits.max_output_tokens,
+        strategy=models.strategy,
     )
 
 

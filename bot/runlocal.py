@@ -18,7 +18,7 @@ import aiohttp
 
 from bot.agent.calls import Exchange
 from bot.agent.ledger import Limits
-from bot.agent.loop import Agent, AgentResult, Event, Task
+from bot.agent.loop import Agent, AgentResult, Event, Strategy, Task
 from bot.agent.report import cost_text
 from bot.agent.testcmd import detect
 from bot.errors import ConfigError
@@ -45,6 +45,7 @@ class RunOptions:
     setup_command: str = ""
     max_iterations: int = 3
     transcript: Path | None = None  # where to write every model call (JSON lines), for reading the prompts
+    strategy: Strategy = "auto"
 
 
 def slug(text: str, *, limit: int = 40) -> str:
@@ -101,7 +102,13 @@ async def run_local(
         async with aiohttp.ClientSession() as session:
             client = model or ModelClient(session, Endpoints.from_settings(settings))
             agent = Agent(
-                model=client, supervisor=supervisor, worker=worker, tools=tools, limits=limits, on_event=_progress(out)
+                model=client,
+                supervisor=supervisor,
+                worker=worker,
+                tools=tools,
+                limits=limits,
+                on_event=_progress(out),
+                strategy=options.strategy,
             )
             try:
                 result = await agent.run(Task(options.task, mode="fix"))
@@ -140,6 +147,7 @@ EXIT_NOT_ACCEPTED = 3
 def report(result: AgentResult, *, branch: str | None, budget_usd: float, out: Callable[[str], None]) -> None:
     out("")
     out(f"result: {result.status} — {result.reason}")
+    out(f"strategy: {result.strategy}")
     if result.hint:
         out(f"  → {result.hint}")
     if result.tests_before is not None:

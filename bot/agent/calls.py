@@ -13,6 +13,7 @@ goes wrong (`equitr run --transcript FILE` writes it as JSON lines).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,7 @@ class Exchange:
             "purpose": self.purpose,
             "model": self.reply.model or self.model,
             "max_tokens": self.max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in self.messages],
+            "messages": [_message_json(m) for m in self.messages],
             "reply": self.reply.content,
             "thinking": self.reply.thinking,
             "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in self.reply.tool_calls],
@@ -49,6 +50,15 @@ class Exchange:
             "prompt_tokens": self.reply.usage.prompt_tokens,
             "completion_tokens": self.reply.usage.completion_tokens,
         }
+
+
+def _message_json(m: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in m.tool_calls]
+    if m.tool_call_id:
+        out["tool_call_id"] = m.tool_call_id
+    return out
 
 
 class Calls:
@@ -80,30 +90,39 @@ class Calls:
         *,
         purpose: str,
         schema: dict[str, Any] | None = None,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Reply:
         caps = self.caps[role]
         cap = caps.cap(purpose)
-        reply = await self._once(role, messages, purpose=purpose, schema=schema, cap=cap)
+        reply = await self._once(role, messages, purpose=purpose, schema=schema, tools=tools, cap=cap)
         if reply.truncated:
             self.ledger.cut_off += 1
             if cap < caps.ceiling:  # once more, with room: a cut-off reply is never parsed as if whole
                 self.ledger.cut_off_retried += 1
-                reply = await self._once(
-                    role, messages, purpose=purpose, schema=schema, cap=min(cap * 2, caps.ceiling)
-                )
+                more = min(cap * 2, caps.ceiling)
+                reply = await self._once(role, messages, purpose=purpose, schema=schema, tools=tools, cap=more)
                 self.ledger.cut_off += int(reply.truncated)
         return reply
 
     async def _once(
-        self, role: Role, messages: list[Message], *, purpose: str, schema: dict[str, Any] | None, cap: int
+        self,
+        role: Role,
+        messages: list[Message],
+        *,
+        purpose: str,
+        schema: dict[str, Any] | None,
+        tools: Sequence[dict[str, Any]] | None,
+        cap: int,
     ) -> Reply:
         self.guard.check(f"the {role}'s {purpose} call")
+        extra: dict[str, Any] = {"tools": tools} if tools else {}
         reply = await self.model.chat(
             messages,
             model=self.names[role],
             max_tokens=cap,
             json_schema=schema,
             timeout_s=self.timeout_s,
+            **extra,
         )
         self.ledger.record(role, reply, purpose=purpose)
         self._keep(Exchange(role, purpose, self.names[role], tuple(messages), reply, cap))

@@ -32,7 +32,7 @@ from bot.agent.calls import Calls
 from bot.agent.edits import FORMATS, Edit, EditFormatError
 from bot.agent.ledger import Guard, Ledger, LimitReached, Limits
 from bot.agent.view import numbered, strip_gutter, view
-from bot.errors import BudgetExceeded, EquitrError, ModelError, PathRefused, ToolError
+from bot.errors import BudgetExceeded, ConfigError, EquitrError, ModelError, PathRefused, ToolError
 from bot.interpret import (
     MAX_REASKS,
     PLAN_JSON_SCHEMA,
@@ -45,7 +45,7 @@ from bot.interpret import (
 )
 from bot.interpret.request import facts
 from bot.interpret.result import Interpretation
-from bot.models.client import ChatModel
+from bot.models.client import ChatModel, ToolAware
 from bot.plan import build_graph
 from bot.sandbox.context import ToolContext, ToolResult
 from bot.sandbox.gitsafe import git_in, stage
@@ -56,11 +56,14 @@ from bot.tools.schema import FileParams, RunParams, Step
 
 Status = Literal["accepted", "stopped", "failed"]
 Mode = Literal["fix", "ask", "plan"]
+Strategy = Literal["auto", "plan", "tools"]
+STRATEGIES: tuple[Strategy, ...] = ("auto", "plan", "tools")
 MAX_EDIT_FILE_BYTES = 2_000_000  # what a worker may be asked to edit at all (it is shown in part when long)
 # What each prompt may spend on the test output (characters; the middle goes first).
 PLAN_FAILURE_CHARS = 4000
 WORKER_FAILURE_CHARS = 2500
 REVIEW_TESTS_CHARS = 3000
+RUN_RESULT_CHARS = 6000  # a test run a step asked for, as its result
 CODE_CHARS = 3000  # the code at the failure, for the supervisor
 MAP_CHARS = 2500
 
@@ -119,6 +122,7 @@ class AgentResult:
     setup: str = ""  # the repository's setup command and how it went, when it has one
     error: EquitrError | None = None  # what stopped the run (budget, a limit, the model), for a formatted error
     nothing_to_change: bool = False  # the tests passed and no step found anything to change
+    strategy: str = "plan"  # plan (plan, then execute) or tools (the supervisor calls tools itself)
 
     @property
     def changed(self) -> bool:
@@ -147,8 +151,10 @@ class Agent:
         edit_format: str = "search-replace",
         max_output_tokens: int | None = None,
         timeout_s: float = 300.0,
+        strategy: Strategy = "auto",
     ) -> None:
         self.supervisor = supervisor
+        self.strategy = strategy
         self.worker = worker
         self.tools = tools
         self.limits = limits or Limits()
@@ -190,50 +196,84 @@ class Agent:
         self._base = await asyncio.to_thread(self._head)
         try:
             if task.mode == "fix":
-                result.tests_before = self.latest = await self._test(0)
+                result.tests_before = self.latest = await self.test(0)
                 if self.tools.setup.result is not None:  # it ran just before those tests
                     result.setup = self.tools.setup.result.report()
-                    self._emit("testing", result.setup)
-            for iteration in range(1, self.limits.max_iterations + 1):
-                result.iterations = iteration
-                self._edits_tried = self._edits_failed = 0
-                plan = await self._plan(task, iteration)
-                result.plan = list(plan.steps)
-                if task.mode == "plan":
-                    return self._finish(result, "accepted", "plan ready; nothing was changed")
-                await self._execute(plan.steps, task, iteration)
-                if task.mode == "ask":
-                    return self._finish(result, "accepted", "answered from the repository")
-                if not self._edits_tried and not plan.fallback:
-                    # The plan only looked: plan once more, with what it found, before anyone edits.
-                    plan = await self._plan(task, iteration, again=True)
-                    result.plan += list(plan.steps)
-                    await self._execute(plan.steps, task, iteration)
-                result.diff = await asyncio.to_thread(self._diff)
-                if self._nothing_to_change(result):
-                    return self._nothing(result)
-                if not self._edits_tried:
-                    await self._edit_without_plan(task, iteration)
-                    result.diff = await asyncio.to_thread(self._diff)
-                result.tests_after = self.latest = await self._test(iteration)
-                review = await self._review(task, result, iteration)
-                if review.decision == "accept":
-                    return self._finish(result, "accepted", review.reason)
-                if review.decision == "stop":
-                    return self._finish(result, "stopped", review.reason)
-                self.feedback, self._feedback_from_model = review.reason, review.parsed
-            return self._finish(
-                result,
-                "stopped",
-                f"no accepted change after {self.limits.max_iterations} iterations",
-                hint="Retry with more detail in the instructions, or a stronger model (`--model`).",
-            )
+                    self.emit("testing", result.setup)
+            result.strategy = await self._choose(task)
+            self.trajectory.append(Entry(0, "supervisor", f"strategy: {result.strategy}", True, self.supervisor))
+            if result.strategy == "tools":
+                from bot.agent.toolloop import ToolRounds  # the strategy's module imports this one
+
+                return await ToolRounds(self).run(task, result)
+            return await self._plan_rounds(task, result)
         except (BudgetExceeded, LimitReached) as exc:
-            result.diff, result.error = await asyncio.to_thread(self._diff), exc
-            return self._finish(result, "stopped", exc.message, hint=exc.hint or "")
+            result.diff, result.error = await asyncio.to_thread(self.diff), exc
+            return self.finish(result, "stopped", exc.message, hint=exc.hint or "")
         except ModelError as exc:
             result.error = exc
-            return self._finish(result, "failed", exc.message, hint=exc.hint or "")
+            return self.finish(result, "failed", exc.message, hint=exc.hint or "")
+
+    async def _plan_rounds(self, task: Task, result: AgentResult) -> AgentResult:
+        """The plan strategy: plan → execute → test → review, up to `max_iterations` rounds."""
+        for iteration in range(1, self.limits.max_iterations + 1):
+            result.iterations = iteration
+            self.begin_iteration()
+            plan = await self._plan(task, iteration)
+            result.plan = list(plan.steps)
+            if task.mode == "plan":
+                return self.finish(result, "accepted", "plan ready; nothing was changed")
+            await self._execute(plan.steps, task, iteration)
+            if task.mode == "ask":
+                return self.finish(result, "accepted", "answered from the repository")
+            if not self._edits_tried and not plan.fallback:
+                # The plan only looked: plan once more, with what it found, before anyone edits.
+                plan = await self._plan(task, iteration, again=True)
+                result.plan += list(plan.steps)
+                await self._execute(plan.steps, task, iteration)
+            result.diff = await asyncio.to_thread(self.diff)
+            if self.nothing_to_change(result):
+                return self.nothing(result)
+            if not self._edits_tried:
+                await self._edit_without_plan(task, iteration)
+                result.diff = await asyncio.to_thread(self.diff)
+            result.tests_after = self.latest = await self.test(iteration)
+            review = await self.review(task, result, iteration)
+            if review.decision == "accept":
+                return self.finish(result, "accepted", review.reason)
+            if review.decision == "stop":
+                return self.finish(result, "stopped", review.reason)
+            self.note(review)
+        return self.finish(
+            result,
+            "stopped",
+            f"no accepted change after {self.limits.max_iterations} iterations",
+            hint="Retry with more detail in the instructions, or a stronger model (`--model`).",
+        )
+
+    async def _choose(self, task: Task) -> Literal["plan", "tools"]:
+        """`plan` or `tools` for this run: what was asked, or for `auto` what the supervisor's server can do
+        (native tool calling, probed once per server and model like structured output). Only `fix` runs
+        use tools; `plan` and `ask` show or answer from a plan."""
+        if task.mode != "fix" or self.strategy == "plan":
+            return "plan"
+        if self.strategy == "tools":
+            return "tools"
+        model = self.calls.model
+        if not isinstance(model, ToolAware):
+            return "plan"
+        try:
+            native = await model.tool_support(self.supervisor, timeout_s=min(60.0, self.calls.timeout_s))
+        except (ModelError, ConfigError):
+            return "plan"  # the calls that follow report a real outage; the probe only decides the strategy
+        return "tools" if native else "plan"
+
+    def begin_iteration(self) -> None:
+        self._edits_tried = self._edits_failed = 0
+
+    def note(self, review: prompts.Review) -> None:
+        """The reviewer's reason, for the next round's prompts."""
+        self.feedback, self._feedback_from_model = review.reason, review.parsed
 
     async def answer(self, question: str) -> tuple[str, AgentResult]:
         """Explore read-only, then have the supervisor answer from what the tools found."""
@@ -248,7 +288,7 @@ class Agent:
             )
         except (BudgetExceeded, LimitReached, ModelError) as exc:
             result.error = exc
-            return "", self._finish(
+            return "", self.finish(
                 result, "failed" if isinstance(exc, ModelError) else "stopped", exc.message, hint=exc.hint or ""
             )
         text = (reply.content or reply.thinking).strip()
@@ -256,18 +296,18 @@ class Agent:
             text += "\n\n(The answer was cut off at the model's output limit.)"
         return text, result
 
-    def _finish(self, result: AgentResult, status: Status, reason: str, *, hint: str = "") -> AgentResult:
+    def finish(self, result: AgentResult, status: Status, reason: str, *, hint: str = "") -> AgentResult:
         result.status, result.reason, result.hint = status, reason, hint
-        self._emit("done", f"{status}: {reason}", status=status)
+        self.emit("done", f"{status}: {reason}", status=status)
         return result
 
-    def _nothing_to_change(self, result: AgentResult) -> bool:
+    def nothing_to_change(self, result: AgentResult) -> bool:
         """The tests passed before anything was done, nothing was changed, and no edit went wrong: there is
         nothing to fix (the issue is likely fixed already). Never invent an edit then."""
         before = result.tests_before
         return before is not None and before.ok and not result.changed and not self._edits_failed
 
-    def _nothing(self, result: AgentResult) -> AgentResult:
+    def nothing(self, result: AgentResult) -> AgentResult:
         result.nothing_to_change = True
         said = next((f.output for f in reversed(self.findings) if f.what.startswith("worker")), "")
         reason = (
@@ -275,7 +315,7 @@ class Agent:
             "issue looks fixed already." + (f" ({said})" if said else "")
         )
         self.trajectory.append(Entry(result.iterations, "supervisor", "nothing to change", True, reason))
-        return self._finish(
+        return self.finish(
             result,
             "stopped",
             reason,
@@ -287,14 +327,14 @@ class Agent:
 
     async def _plan(self, task: Task, iteration: int, *, again: bool = False) -> Interpretation:
         what = "planning again with what the steps found" if again else "planning"
-        self._emit("planning", f"iteration {iteration}: {what} with {self.supervisor}")
+        self.emit("planning", f"iteration {iteration}: {what} with {self.supervisor}")
         failing = self.latest if self.latest is not None and not self.latest.ok else None
         failure = failing.evidence(PLAN_FAILURE_CHARS) if failing is not None else ""
         index = await asyncio.to_thread(repomap.scan, self.tools.root)
-        focus = self._focus(failing, index)
+        focus = self.focus(failing, index)
         ranked = repomap.rank(index, request=task.request, failure=failure, focus=focus)
-        code = await asyncio.to_thread(self._code_at, failing, index, task.request)
-        diff = await asyncio.to_thread(self._diff) if iteration > 1 else ""
+        code = await asyncio.to_thread(self.code_at, failing, index, task.request)
+        diff = await asyncio.to_thread(self.diff) if iteration > 1 else ""
         request = prompts.plan_request(
             request=task.request,
             failure=failure,
@@ -325,10 +365,10 @@ class Agent:
             self.ledger.record_repairs(["fallback"], fallback=True)
         kind = "fallback plan" if interp.fallback else "plan"
         self.trajectory.append(Entry(iteration, "supervisor", f"{kind}: {len(interp.steps)} steps"))
-        self._emit("plan", f"{kind} with {len(interp.steps)} steps", steps=[_describe(s) for s in interp.steps])
+        self.emit("plan", f"{kind} with {len(interp.steps)} steps", steps=[describe(s) for s in interp.steps])
         return interp
 
-    def _focus(self, failing: TestRun | None, index: repomap.Index) -> list[str]:
+    def focus(self, failing: TestRun | None, index: repomap.Index) -> list[str]:
         """The project files the failure's tracebacks run through, innermost frame first."""
         if failing is None:
             return []
@@ -337,7 +377,7 @@ class Agent:
         tests = [f.path for f in frames if evidence.is_test_path(f.path)]
         return list(dict.fromkeys([*own, *tests]))
 
-    def _code_at(self, failing: TestRun | None, index: repomap.Index, request: str) -> str:
+    def code_at(self, failing: TestRun | None, index: repomap.Index, request: str) -> str:
         """The lines around the innermost project frames of the failure, and the definitions the request
         names: what a programmer looks at first."""
         blocks: list[str] = []
@@ -391,7 +431,7 @@ class Agent:
                 self.guard.check(f"step {step.step}")
                 self.guard.count_step()
                 done += 1
-                self._emit("step", f"step {done}/{total}: {_describe(step)}", step=step.step, total=total)
+                self.emit("step", f"step {done}/{total}: {describe(step)}", step=step.step, total=total)
                 await self.step(step, task, iteration)
 
         for layer in graph.layers():
@@ -412,11 +452,11 @@ class Agent:
             outcome = await self.worker_edit(params, step.description or task.request, task, iteration)
             return outcome.result
         if isinstance(params, RunParams):
-            run = await self._test(iteration, target=params.target)
+            run = await self.test(iteration, target=params.target)
             if run is not None:
                 self.latest = run
-                self.findings.append(prompts.Finding(iteration, _describe(step), run.evidence(2000)))
-                return ToolResult(ok=run.ok, output=run.output)
+                self.findings.append(prompts.Finding(iteration, describe(step), run.evidence(2000)))
+                return ToolResult(ok=run.ok, output=run.evidence(RUN_RESULT_CHARS))
         result = await registry.execute(step, self.tools)
         if isinstance(params, FileParams) and editing and not result.ok:
             # The supervisor's own edit did not apply: a worker gets the instruction, the proposal and why.
@@ -426,14 +466,14 @@ class Agent:
         if isinstance(params, FileParams) and params.action == "read" and result.ok:
             self._seen_paths.append(params.path)
         self._note_paths(result)
-        self.observations.append((_describe(step), result.output[:4000]))
+        self.observations.append((describe(step), result.output[:4000]))
         if not editing:
-            self.findings.append(prompts.Finding(iteration, _describe(step), result.output))
+            self.findings.append(prompts.Finding(iteration, describe(step), result.output))
         self._trace(iteration, "tool", step, result)
         return result
 
     def _trace(self, iteration: int, actor: str, step: Step, result: ToolResult) -> None:
-        self.trajectory.append(Entry(iteration, actor, _describe(step), result.ok, _first_line(result.output)))
+        self.trajectory.append(Entry(iteration, actor, describe(step), result.ok, _first_line(result.output)))
 
     async def _edit_without_plan(self, task: Task, iteration: int) -> None:
         """Nothing was edited (typical of a fallback plan): a worker edits the likeliest file, the code the
@@ -449,7 +489,7 @@ class Agent:
 
     async def worker_edit(self, params: FileParams, instruction: str, task: Task, iteration: int) -> EditOutcome:
         path = params.path
-        self._emit("worker", f"worker {self.worker} edits {path}", path=path)
+        self.emit("worker", f"worker {self.worker} edits {path}", path=path)
         try:
             real = resolve_in_checkout(self.tools.root, path, for_write=True)
             content = read_regular(real, MAX_EDIT_FILE_BYTES).decode("utf-8", "replace") if real.exists() else ""
@@ -541,10 +581,10 @@ class Agent:
 
     # -- test and review ---------------------------------------------------------------------------
 
-    async def _test(self, iteration: int, *, target: str | None = None) -> TestRun | None:
+    async def test(self, iteration: int, *, target: str | None = None) -> TestRun | None:
         if not self.tools.test_command.strip():
             return None
-        self._emit("testing", f"running `{self.tools.test_command}`")
+        self.emit("testing", f"running `{self.tools.test_command}`")
         result = await registry.execute(Step(step=1, tool="run", parameters=RunParams(target=target)), self.tools)
         code = result.data.get("exit_code")
         summary = _test_summary(result.output)
@@ -554,7 +594,7 @@ class Agent:
         self.trajectory.append(Entry(iteration, "tool", f"tests: {run.summary}", run.ok))
         return run
 
-    async def _review(self, task: Task, result: AgentResult, iteration: int) -> prompts.Review:
+    async def review(self, task: Task, result: AgentResult, iteration: int) -> prompts.Review:
         last = iteration == self.limits.max_iterations
         tests = result.tests_after
         if not result.changed:  # nothing to judge: the rules say why, no call needed
@@ -573,18 +613,18 @@ class Agent:
                 self.ledger.record_repairs(["review_by_rules"], fallback=False)
             review = _enforce(parsed, changed=True, tests=tests, last=last)
         self.trajectory.append(Entry(iteration, "supervisor", f"review: {review.decision}", True, review.reason))
-        self._emit("review", f"review: {review.decision} — {review.reason}", decision=review.decision)
+        self.emit("review", f"review: {review.decision} — {review.reason}", decision=review.decision)
         return review
 
     # -- helpers -----------------------------------------------------------------------------------
 
-    def _emit(self, kind: str, message: str, **data: Any) -> None:
+    def emit(self, kind: str, message: str, **data: Any) -> None:
         self.on_event(Event(kind, message, data))
 
     def _head(self) -> str:
         return git_in(self.tools.root, ["rev-parse", "HEAD"]).stdout.strip()
 
-    def _diff(self) -> str:
+    def diff(self) -> str:
         """Stage what the job's tools wrote and show it: the staged state is what gets reviewed and, if
         accepted, committed; anything the tests change afterwards is not part of it."""
         stage(self.tools.root, self.tools.edited)
@@ -600,7 +640,7 @@ class Agent:
         index = repomap.scan(self.tools.root)
         failing = self.latest if self.latest is not None and not self.latest.ok else None
         failure = failing.evidence(PLAN_FAILURE_CHARS) if failing is not None else ""
-        focus = self._focus(failing, index)
+        focus = self.focus(failing, index)
         own = [p for p in focus if not evidence.is_test_path(p)]
         ranked = repomap.rank(index, request=task.request, failure=failure, focus=focus)
         top = [p for p in ranked[:3] if p in index.sources and not evidence.is_test_path(p)]
@@ -645,7 +685,7 @@ def _incomplete(params: FileParams) -> bool:
     return params.search is None or params.replace is None
 
 
-def _describe(step: Step) -> str:
+def describe(step: Step) -> str:
     data = step.parameters.model_dump(exclude_none=True, exclude_defaults=True)
     shown = ", ".join(f"{k}={str(v)[:60]!r}" for k, v in data.items() if k not in ("content", "replace", "search"))
     return f"{step.tool}({shown})"

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.models.types import Message
 
-__all__ = ["PLAN_JSON_SCHEMA", "RESPONSE_FORMAT", "plan_messages", "reask_messages"]
+__all__ = ["PLAN_JSON_SCHEMA", "RESPONSE_FORMAT", "plan_messages", "reask_messages", "tool_params"]
 
 _STR: dict[str, Any] = {"type": "string"}
 _INT1: dict[str, Any] = {"type": "integer", "minimum": 1}
@@ -59,6 +59,15 @@ _PARAMS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
     },
 }
+
+
+def tool_params(tool: str, *, description: bool = False) -> dict[str, Any]:
+    """The JSON schema of one tool's parameters, for native tool calling; with `description`, an optional
+    instruction for whoever carries the step out (a worker, for an edit without search/replace)."""
+    schema = {**_PARAMS[tool], "properties": dict(_PARAMS[tool]["properties"])}
+    if description:
+        schema["properties"]["description"] = {"type": "string", "maxLength": 2000}
+    return schema
 
 
 def _step_schema(tool: str) -> dict[str, Any]:

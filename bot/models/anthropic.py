@@ -41,6 +41,7 @@ class AnthropicClient:
         temperature: float = 0.0,
         json_schema: dict[str, Any] | None = None,
         timeout_s: float,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Reply:
         key = self._api_key.get_secret_value() if self._api_key is not None else ""
         if not key.strip():
@@ -57,6 +58,15 @@ class AnthropicClient:
         }
         if system:
             payload["system"] = system
+        if tools:
+            payload["tools"] = [
+                {
+                    "name": t["function"]["name"],
+                    "description": t["function"].get("description", ""),
+                    "input_schema": t["function"]["parameters"],
+                }
+                for t in tools
+            ]
         headers = {"x-api-key": key, "anthropic-version": API_VERSION}
         data = await post_json(
             self.session,
@@ -70,21 +80,49 @@ class AnthropicClient:
         return parse_message(data, messages=messages, model=model)
 
 
-def to_anthropic(messages: Sequence[Message]) -> tuple[str, list[dict[str, str]]]:
-    """System text apart; turns alternating user/assistant as the API requires (tool results are user)."""
+def to_anthropic(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
+    """System text apart; turns alternating user/assistant as the API requires. Native tool calls become
+    `tool_use` blocks of the assistant's turn and their results `tool_result` blocks of the next user turn."""
     system = "\n\n".join(m.content for m in messages if m.role == "system")
-    turns: list[dict[str, str]] = []
+    turns: list[dict[str, Any]] = []
     for m in messages:
         if m.role == "system":
             continue
         role = "assistant" if m.role == "assistant" else "user"
+        blocks = _blocks(m)
         if turns and turns[-1]["role"] == role:
-            turns[-1] = {"role": role, "content": turns[-1]["content"] + "\n\n" + m.content}
+            turns[-1] = {"role": role, "content": _join(turns[-1]["content"], blocks)}
         else:
-            turns.append({"role": role, "content": m.content})
+            turns.append({"role": role, "content": blocks})
     if not turns or turns[0]["role"] != "user":
         turns.insert(0, {"role": "user", "content": "(continue)"})
     return system, turns
+
+
+def _blocks(m: Message) -> str | list[dict[str, Any]]:
+    if m.role == "tool":
+        return [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content}]
+    if m.tool_calls:
+        text = [{"type": "text", "text": m.content}] if m.content else []
+        return text + [
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": _input(c.arguments)} for c in m.tool_calls
+        ]
+    return m.content
+
+
+def _join(a: str | list[dict[str, Any]], b: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    if isinstance(a, str) and isinstance(b, str):
+        return a + "\n\n" + b
+    as_blocks = [x if not isinstance(x, str) else [{"type": "text", "text": x}] for x in (a, b)]
+    return [*as_blocks[0], *as_blocks[1]]
+
+
+def _input(arguments: str) -> Any:
+    try:
+        value = json.loads(arguments or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def parse_message(data: dict[str, Any], *, messages: Sequence[Message], model: str) -> Reply:
@@ -100,7 +138,13 @@ def parse_message(data: dict[str, Any], *, messages: Sequence[Message], model: s
         elif kind == "thinking":
             thinking.append(str(block.get("thinking") or ""))
         elif kind == "tool_use":
-            calls.append(ToolCall(name=str(block.get("name") or ""), arguments=json.dumps(block.get("input"))))
+            calls.append(
+                ToolCall(
+                    name=str(block.get("name") or ""),
+                    arguments=json.dumps(block.get("input")),
+                    id=str(block.get("id") or ""),
+                )
+            )
     content = "".join(text)
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     assert isinstance(usage, dict)

@@ -1,4 +1,5 @@
-"""Which structured-output mode a (server, model) pair honours, probed once and remembered.
+"""Which structured-output mode a (server, model) pair honours, and whether it calls tools natively,
+probed once and remembered.
 
 Modes, in order of preference:
     json_schema   OpenAI style `response_format: {"type": "json_schema", "json_schema": {...}}`
@@ -19,9 +20,11 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
+
+from bot.models.types import ToolCall
 
 Mode = Literal["json_schema", "json_object", "none"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "none")
@@ -36,6 +39,37 @@ PROBE_SCHEMA: dict[str, Any] = {
 }
 PROBE_PROMPT = "In one short sentence: is water wet?"
 PROBE_MAX_TOKENS = 24
+
+
+# Native tool calling is probed the same way: one tool, a prompt that asks for it, and only a reply that
+# carries a real tool call (not a call written as text) passes.
+TOOL_PROBE: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "record_answer",
+        "description": "Record the answer to the question.",
+        "parameters": {
+            "type": "object",
+            "properties": {"ok": {"type": "boolean"}},
+            "required": ["ok"],
+        },
+    },
+}
+TOOL_PROBE_PROMPT = "Is water wet? Answer by calling the tool record_answer."
+TOOL_PROBE_MAX_TOKENS = 64
+
+
+def tool_probe_passed(calls: Sequence[ToolCall]) -> bool:
+    """Whether a probe reply holds a native call of `record_answer` with a boolean `ok`."""
+    for call in calls:
+        if call.name != "record_answer":
+            continue
+        try:
+            args = json.loads(call.arguments or "{}")
+        except ValueError:
+            return False
+        return isinstance(args, dict) and isinstance(args.get("ok"), bool)
+    return False
 
 
 def conforms(text: str) -> bool:
@@ -63,8 +97,9 @@ class CapabilityCache:
         self.path = path
         self._lock = threading.Lock()
         self._modes: dict[str, tuple[Mode, int]] = {}  # key → (mode, unix time probed)
+        self._tools: dict[str, tuple[bool, int]] = {}  # key → (calls tools natively, unix time probed)
         if path is not None:
-            self._modes = _read(path)
+            self._modes, self._tools = _read(path)
 
     @staticmethod
     def key(base_url: str, model: str) -> str:
@@ -78,14 +113,25 @@ class CapabilityCache:
         with self._lock:
             self._modes[self.key(base_url, model)] = (mode, int(time.time()))
             if self.path is not None:
-                _write(self.path, self._modes)
+                _write(self.path, self._modes, self._tools)
+
+    def get_tools(self, base_url: str, model: str) -> bool | None:
+        found = self._tools.get(self.key(base_url, model))
+        return found[0] if found else None
+
+    def set_tools(self, base_url: str, model: str, supported: bool) -> None:
+        with self._lock:
+            self._tools[self.key(base_url, model)] = (supported, int(time.time()))
+            if self.path is not None:
+                _write(self.path, self._modes, self._tools)
 
     def forget(self, base_url: str, model: str) -> None:
         """Drop a result, e.g. after the server was upgraded, so the next call probes again."""
         with self._lock:
             self._modes.pop(self.key(base_url, model), None)
+            self._tools.pop(self.key(base_url, model), None)
             if self.path is not None:
-                _write(self.path, self._modes)
+                _write(self.path, self._modes, self._tools)
 
 
 async def remembered(
@@ -109,21 +155,54 @@ async def remembered(
         return cached
 
 
-def _read(path: Path) -> dict[str, tuple[Mode, int]]:
+async def remembered_tools(
+    cache: CapabilityCache,
+    locks: dict[str, asyncio.Lock],
+    base_url: str,
+    model: str,
+    probe: Callable[[], Awaitable[bool]],
+) -> bool:
+    """Like `remembered`, for native tool calling."""
+    cached = cache.get_tools(base_url, model)
+    if cached is not None:
+        return cached
+    async with locks.setdefault(f"{model}|tools", asyncio.Lock()):
+        cached = cache.get_tools(base_url, model)
+        if cached is None:
+            cached = await probe()
+            cache.set_tools(base_url, model, cached)
+        return cached
+
+
+def _read(path: Path) -> tuple[dict[str, tuple[Mode, int]], dict[str, tuple[bool, int]]]:
     try:
         raw = json.loads(path.read_text())
     except (OSError, ValueError):
-        return {}  # a missing or corrupt cache only costs one probe per model
-    entries = raw.get("modes", {}) if isinstance(raw, dict) else {}
-    return {
-        k: (v["mode"], int(v.get("probed_at", 0)))
-        for k, v in entries.items()
-        if isinstance(v, dict) and v.get("mode") in MODES
+        return {}, {}  # a missing or corrupt cache only costs one probe per model
+    if not isinstance(raw, dict):
+        return {}, {}
+    entries = raw.get("modes", {}) if isinstance(raw.get("modes"), dict) else {}
+    tools = raw.get("tools", {}) if isinstance(raw.get("tools"), dict) else {}
+    return (
+        {
+            k: (v["mode"], int(v.get("probed_at", 0)))
+            for k, v in entries.items()
+            if isinstance(v, dict) and v.get("mode") in MODES
+        },
+        {
+            k: (v["supported"], int(v.get("probed_at", 0)))
+            for k, v in tools.items()
+            if isinstance(v, dict) and isinstance(v.get("supported"), bool)
+        },
+    )
+
+
+def _write(path: Path, modes: dict[str, tuple[Mode, int]], tools: dict[str, tuple[bool, int]]) -> None:
+    doc = {
+        "version": 1,
+        "modes": {k: {"mode": m, "probed_at": t} for k, (m, t) in sorted(modes.items())},
+        "tools": {k: {"supported": s, "probed_at": t} for k, (s, t) in sorted(tools.items())},
     }
-
-
-def _write(path: Path, modes: dict[str, tuple[Mode, int]]) -> None:
-    doc = {"version": 1, "modes": {k: {"mode": m, "probed_at": t} for k, (m, t) in sorted(modes.items())}}
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write-then-rename so a crash never leaves half a file for the next start.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")

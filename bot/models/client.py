@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -50,7 +50,15 @@ class ChatModel(Protocol):
         temperature: float = 0.0,
         json_schema: dict[str, Any] | None = None,
         timeout_s: float,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Reply: ...
+
+
+@runtime_checkable
+class ToolAware(Protocol):
+    """A model client that can say whether a model calls tools natively (`ModelClient` probes once)."""
+
+    async def tool_support(self, model: str, *, timeout_s: float = 60.0) -> bool: ...
 
 
 class ModelSettings(Protocol):
@@ -117,6 +125,7 @@ class ModelClient:
         temperature: float = 0.0,
         json_schema: dict[str, Any] | None = None,
         timeout_s: float,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Reply:
         """One reply from `model` (retried by error class), or from the fallback model if it keeps failing."""
         started = time.monotonic()
@@ -127,6 +136,8 @@ class ModelClient:
             "json_schema": json_schema,
             "timeout_s": timeout_s,
         }
+        if tools:
+            args["tools"] = tools
         try:
             reply = await self._with_retries(name, messages, args)
         except ModelError as error:
@@ -145,6 +156,19 @@ class ModelClient:
         if isinstance(client, OpenAIClient | OllamaClient):
             return await client.structured_mode(name.model, timeout_s=timeout_s)
         return "json_object" if name.provider == "local" else "none"
+
+    async def tool_support(self, model: str, *, timeout_s: float = 60.0) -> bool:
+        """Whether `model` calls tools natively: OpenAI's and Anthropic's APIs do, in-process models do not,
+        OpenAI-compatible servers and Ollama are probed once per (server, model) and remembered."""
+        name = parse_model_name(model)
+        if name.provider == "anthropic":
+            return True
+        if name.provider == "local":
+            return False
+        client = self.provider(name.provider)
+        if isinstance(client, OpenAIClient | OllamaClient):
+            return await client.tool_support(name.model, timeout_s=timeout_s)
+        return False
 
     async def _with_retries(self, name: ModelName, messages: Sequence[Message], args: dict[str, Any]) -> Reply:
         client = self.provider(name.provider)

@@ -105,6 +105,7 @@ class LocalClient:
         temperature: float = 0.0,
         json_schema: dict[str, Any] | None = None,
         timeout_s: float,
+        tools: Sequence[dict[str, Any]] | None = None,  # never sent: in-process models get the plan strategy
     ) -> Reply:
         path = resolve_path(model)
         kwargs: dict[str, Any] = {

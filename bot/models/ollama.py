@@ -9,6 +9,7 @@ reasoning in `message.thinking`; when `content` is empty the reply is still usab
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,12 +20,17 @@ from bot.models.capabilities import (
     PROBE_MAX_TOKENS,
     PROBE_PROMPT,
     PROBE_SCHEMA,
+    TOOL_PROBE,
+    TOOL_PROBE_MAX_TOKENS,
+    TOOL_PROBE_PROMPT,
     CapabilityCache,
     Mode,
     conforms,
     remembered,
+    remembered_tools,
+    tool_probe_passed,
 )
-from bot.models.types import Message, Reply
+from bot.models.types import Message, Reply, ToolCall
 from bot.models.usage import usage_from
 from bot.models.wire import Endpoint, post_json
 
@@ -74,6 +80,7 @@ class OllamaClient:
         temperature: float = 0.0,
         json_schema: dict[str, Any] | None = None,
         timeout_s: float,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Reply:
         schema = None
         if json_schema is not None and await self.structured_mode(model, timeout_s=timeout_s) != "none":
@@ -85,7 +92,35 @@ class OllamaClient:
             temperature=temperature,
             schema=schema,
             timeout_s=timeout_s,
+            tools=tools,
         )
+
+    async def tool_support(self, model: str, *, timeout_s: float) -> bool:
+        """Whether `model` calls tools natively on this Ollama (probed once, remembered)."""
+        return await remembered_tools(
+            self.capabilities,
+            self._probe_locks,
+            self.base_url,
+            model,
+            lambda: self._probe_tools(model, timeout_s=timeout_s),
+        )
+
+    async def _probe_tools(self, model: str, *, timeout_s: float) -> bool:
+        try:
+            reply = await self._chat(
+                model,
+                [Message("user", TOOL_PROBE_PROMPT)],
+                max_tokens=TOOL_PROBE_MAX_TOKENS,
+                temperature=0.0,
+                schema=None,
+                timeout_s=timeout_s,
+                tools=[TOOL_PROBE],
+            )
+        except ModelError as error:
+            if error.status == 400:  # "registry.ollama.ai/library/x does not support tools"
+                return False
+            raise
+        return tool_probe_passed(reply.tool_calls)
 
     async def structured_mode(self, model: str, *, timeout_s: float) -> Mode:
         return await remembered(
@@ -118,19 +153,36 @@ class OllamaClient:
         temperature: float,
         schema: dict[str, Any] | None,
         timeout_s: float,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Reply:
         payload: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [_wire(m) for m in messages],
             "stream": False,
             "options": {"num_ctx": self.num_ctx, "num_predict": max_tokens, "temperature": temperature},
         }
         if schema is not None:
             payload["format"] = schema
+        if tools:
+            payload["tools"] = list(tools)
         data = await post_json(
             self.session, f"{self.base_url}/api/chat", payload, endpoint=self.endpoint, timeout_s=timeout_s
         )
         return parse_chat(data, messages=messages, model=model, where=self.endpoint.label)
+
+
+def _wire(m: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:  # Ollama takes the arguments as an object
+        out["tool_calls"] = [{"function": {"name": c.name, "arguments": _object(c.arguments)}} for c in m.tool_calls]
+    return out
+
+
+def _object(arguments: str) -> Any:
+    try:
+        return json.loads(arguments or "{}")
+    except ValueError:
+        return {}
 
 
 def parse_chat(data: dict[str, Any], *, messages: Sequence[Message], model: str, where: str) -> Reply:
@@ -141,11 +193,24 @@ def parse_chat(data: dict[str, Any], *, messages: Sequence[Message], model: str,
     content = str(message.get("content") or "")
     thinking = str(message.get("thinking") or "")
     done = data.get("done_reason")
+    calls: list[ToolCall] = []
+    for n, call in enumerate(message.get("tool_calls") or [], 1):
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            args = function.get("arguments")
+            calls.append(
+                ToolCall(
+                    name=str(function.get("name") or ""),
+                    arguments=json.dumps(args) if not isinstance(args, str) else args,
+                    id=f"call_{n}",
+                )
+            )
     return Reply(
         content=content,
         model=model,
         finish_reason=done if isinstance(done, str) else None,
         thinking=thinking,
+        tool_calls=tuple(calls),
         usage=usage_from(
             data.get("prompt_eval_count"),
             data.get("eval_count"),

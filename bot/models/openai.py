@@ -8,6 +8,7 @@ first schema-constrained call per (base_url, model) sends a tiny probe, and the 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -20,11 +21,16 @@ from bot.models.capabilities import (
     PROBE_MAX_TOKENS,
     PROBE_PROMPT,
     PROBE_SCHEMA,
+    TOOL_PROBE,
+    TOOL_PROBE_MAX_TOKENS,
+    TOOL_PROBE_PROMPT,
     CapabilityCache,
     Mode,
     conforms,
     remembered,
+    remembered_tools,
     response_format,
+    tool_probe_passed,
 )
 from bot.models.types import Message, Reply, ToolCall
 from bot.models.usage import usage_from
@@ -67,14 +73,51 @@ class OpenAIClient:
         temperature: float = 0.0,
         json_schema: dict[str, Any] | None = None,
         timeout_s: float,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Reply:
         fmt = None
         if json_schema is not None:
             mode = await self.structured_mode(model, timeout_s=timeout_s)
             fmt = response_format(mode, json_schema)
         return await self._complete(
-            model, messages, max_tokens=max_tokens, temperature=temperature, fmt=fmt, timeout_s=timeout_s
+            model,
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            fmt=fmt,
+            timeout_s=timeout_s,
+            tools=tools,
         )
+
+    async def tool_support(self, model: str, *, timeout_s: float) -> bool:
+        """Whether `model` on this server calls tools natively (OpenAI's own API does; others are probed)."""
+        if self.official:
+            return True
+        return await remembered_tools(
+            self.capabilities,
+            self._probe_locks,
+            self.base_url,
+            model,
+            lambda: self._probe_tools(model, timeout_s=timeout_s),
+        )
+
+    async def _probe_tools(self, model: str, *, timeout_s: float) -> bool:
+        try:
+            reply = await self._complete(
+                model,
+                [Message("user", TOOL_PROBE_PROMPT)],
+                max_tokens=TOOL_PROBE_MAX_TOKENS,
+                temperature=0.0,
+                fmt=None,
+                timeout_s=timeout_s,
+                tools=[TOOL_PROBE],
+            )
+        except ModelError as error:
+            # A server that does not know `tools` says so (400/422; llama-cpp-python with a 500 naming it).
+            if error.status in (400, 422) or "tool" in error.message.lower():
+                return False
+            raise
+        return tool_probe_passed(reply.tool_calls)
 
     async def structured_mode(self, model: str, *, timeout_s: float) -> Mode:
         """The cached structured-output mode for `model` on this server, probing it the first time."""
@@ -116,11 +159,11 @@ class OpenAIClient:
         temperature: float,
         fmt: dict[str, Any] | None,
         timeout_s: float,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Reply:
-        payload: dict[str, Any] = {
-            "model": model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-        }
+        payload: dict[str, Any] = {"model": model, "messages": [wire_message(m) for m in messages]}
+        if tools:
+            payload["tools"] = list(tools)
         if self.official:
             # OpenAI's own API wants `max_completion_tokens` (reasoning models refuse `max_tokens`; it counts
             # their reasoning too); servers that copy the API know `max_tokens`.
@@ -149,6 +192,20 @@ class OpenAIClient:
         return parse_completion(data, messages=messages, model=model, where=self.endpoint.label)
 
 
+def wire_message(m: Message) -> dict[str, Any]:
+    """One message in the chat-completions format, with native tool calls and results when it has them."""
+    if m.role == "tool":
+        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content}
+    out: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["content"] = m.content or None
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in m.tool_calls
+        ]
+    return out
+
+
 def parse_completion(data: dict[str, Any], *, messages: Sequence[Message], model: str, where: str) -> Reply:
     """A Reply from an OpenAI-shaped chat completion (also what llama-cpp-python returns in-process)."""
     choices = data.get("choices")
@@ -160,13 +217,19 @@ def parse_completion(data: dict[str, Any], *, messages: Sequence[Message], model
     content = message.get("content") or ""
     # vLLM, llama.cpp and DeepSeek put reasoning in `reasoning_content` (some in `reasoning`).
     thinking = message.get("reasoning_content") or message.get("reasoning") or ""
-    calls = []
+    calls: list[ToolCall] = []
     for call in message.get("tool_calls") or []:
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict):
             args = function.get("arguments")
+            if isinstance(args, dict):  # some servers send the arguments as an object
+                args = json.dumps(args)
             calls.append(
-                ToolCall(name=str(function.get("name") or ""), arguments=args if isinstance(args, str) else "")
+                ToolCall(
+                    name=str(function.get("name") or ""),
+                    arguments=args if isinstance(args, str) else "",
+                    id=str(call.get("id") or f"call_{len(calls) + 1}"),
+                )
             )
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     assert isinstance(usage, dict)

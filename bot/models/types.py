@@ -9,17 +9,28 @@ Role = Literal["system", "user", "assistant", "tool"]
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
-    role: Role
-    content: str
-
-
-@dataclass(frozen=True, slots=True)
 class ToolCall:
     """A native tool call as a server returned it; `arguments` is the raw (possibly broken) JSON text."""
 
     name: str
     arguments: str
+    id: str = ""  # the server's id of the call, which its result must name
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One turn. An assistant turn may carry native `tool_calls`; a `tool` turn is the result of the call
+    `tool_call_id` names."""
+
+    role: Role
+    content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str = ""
+
+
+def tool_spec(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """A tool definition in the OpenAI function format (what Ollama takes too; Anthropic's is derived)."""
+    return {"type": "function", "function": {"name": name, "description": description, "parameters": parameters}}
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,7 @@ def agent_for(
         limits=p.effective.limits(),
         on_event=on_event,
         max_output_tokens=p.effective.max_output_tokens,
+        strategy=p.effective.strategy,
     )
 
 

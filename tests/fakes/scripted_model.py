@@ -10,7 +10,7 @@ from typing import Any
 from bot.errors import ModelError
 from bot.models.types import Message, Reply, Usage
 
-Script = str | Callable[[Sequence[Message]], str] | ModelError | Reply
+Script = str | Callable[[Sequence[Message]], str | Reply] | ModelError | Reply
 
 
 @dataclass
@@ -20,6 +20,11 @@ class ScriptedModel:
     finish_reason: str = "stop"
     seen: list[tuple[str, list[Message]]] = field(default_factory=list)
     caps: list[int] = field(default_factory=list)  # the max_tokens of each call
+    tools_sent: list[list[dict[str, Any]] | None] = field(default_factory=list)  # the tools of each call
+    native_tools: bool = False  # what `tool_support` answers (the strategy `auto` asks it)
+
+    async def tool_support(self, model: str, *, timeout_s: float = 60.0) -> bool:
+        return self.native_tools
 
     async def chat(
         self,
@@ -30,9 +35,11 @@ class ScriptedModel:
         temperature: float = 0.0,
         json_schema: dict[str, Any] | None = None,
         timeout_s: float,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> Reply:
         self.seen.append((model, list(messages)))
         self.caps.append(max_tokens)
+        self.tools_sent.append(list(tools) if tools else None)
         if not self.script:
             raise AssertionError(f"the scripted model ran out of replies (call {len(self.seen)} to {model})")
         entry = self.script.pop(0)
@@ -41,6 +48,8 @@ class ScriptedModel:
         if isinstance(entry, Reply):  # a reply as a server would send it (cut off, thinking only, …)
             return replace(entry, model=model, cost_usd=self.cost_per_call)
         text = entry(messages) if callable(entry) else entry
+        if isinstance(text, Reply):
+            return replace(text, model=model, cost_usd=self.cost_per_call)
         prompt = sum(len(m.content) for m in messages) // 4
         return Reply(
             content=text,

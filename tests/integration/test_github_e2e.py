@@ -23,6 +23,7 @@ from bot.app import create_app
 from bot.asgi import call
 from bot.errors import ModelError
 from bot.models.client import ChatModel
+from bot.models.types import Reply, ToolCall
 from bot.repoconfig import EffectiveSettings
 from bot.runner import Outcome
 from bot.settings import Settings
@@ -231,6 +232,28 @@ async def test_fix_caps_every_model_reply_at_the_repositorys_max_output_tokens(w
     outcome = await run_job(w, answer)
     assert outcome.state == "done", outcome
     assert w.model.caps == [3000, 3000]  # the plan and the review; unset, they would be 1024 and 512
+
+
+async def test_fix_works_with_tools_when_the_repository_says_so(world: World, tmp_path: Path) -> None:
+    """`models.strategy = "tools"`: the supervisor calls the tools itself; the status comment and the pull
+    request look as they do for a plan."""
+    w = world
+    push_to_default_branch(w, tmp_path, {".equitr.toml": '[models]\nstrategy = "tools"\n'})
+    edit = {"action": "edit", "path": "mathutil.py", "search": "(len(values) + 1)", "replace": "len(values)"}
+    w.model.script += [
+        Reply(content="", model="", tool_calls=(ToolCall("file", json.dumps(edit), "c1"),)),
+        Reply(content="mean() divided by one too many; fixed.", model=""),
+        ACCEPT,
+    ]
+    _, answer = await comment(w, "/equitr fix")
+    outcome = await run_job(w, answer)
+    assert outcome.state == "done", outcome
+    assert w.model.tools_sent[0] is not None  # unset, `auto` would have planned: this model has no native tools
+    assert "len(values)\n" in branch_file(w, "equitr/issue-1", "mathutil.py")
+    body = status_comment(w, answer["jobs"][0])
+    assert "— done" in body and "**Plan**" in body and "- [x] file(action='edit', path='mathutil.py')" in body
+    (pr,) = [p for p in w.fake.repo(REPO).pulls.values()]
+    assert "| before | failed" in pr["body"] and "| after | passed" in pr["body"] and "Trajectory" in pr["body"]
 
 
 async def test_fix_opens_one_draft_pr_and_a_second_fix_updates_it(world: World) -> None:

@@ -461,35 +461,61 @@ class InformationBoundedModel:
     # -- native tool calling ------------------------------------------------------------------------------
 
     def _tool_turn(self, prompt: str, rows: Sequence[str], messages: Sequence[Message]) -> Reply:
+        """One step, as a capable model with tools takes it: it remembers what it did in this conversation
+        (its own calls and their results are in the messages) and acts on what the results showed."""
+
         def call(name: str, args: dict[str, Any]) -> Reply:
             return Reply(content="", model="", tool_calls=(ToolCall(name=name, arguments=json.dumps(args)),))
 
-        last = messages[-1].content if messages else ""
-        if re.search(r"^exit code 0\b", last, re.MULTILINE) and "Edited" in prompt:
-            return Reply(content="Done: the failing test passes now.", model="")
-        for bug in self.case.bugs:
+        done, edited_since_run, last_run = self._history(messages)
+        passed = last_run is not None and re.search(r"^exit code 0\b", last_run, re.M) is not None
+        if passed and done and not edited_since_run:
+            return Reply(content="Done: the failing tests pass now.", model="")
+        for i, bug in enumerate(self.case.bugs):
+            if i in done:
+                continue
             state = self._state(prompt, rows, bug)
-            if state == "seen":
-                return call("file", {"action": "edit", "path": bug.path, "search": bug.buggy, "replace": bug.fixed})
-            if state in ("located", "file") and f"{bug.path} (lines" not in prompt:
-                return call("file", {"action": "read", "path": bug.path, **self._near(prompt, bug)})
-            if state == "located" and not self.case.already_fixed:
-                return call("file", {"action": "read", "path": bug.path, **self._near(prompt, bug)})
             if state == "correct":
                 return Reply(content=f"No change needed: {bug.symbol}() already does what the issue asks.", model="")
-            if state == "failing":
-                return call("search", {"query": self._lead(prompt), "search_type": "symbol"})
-        if "Edited" in prompt and "$ " not in last:
+            if state == "seen":
+                return call("file", {"action": "edit", "path": bug.path, "search": bug.buggy, "replace": bug.fixed})
+            if state in ("quiet", "done"):
+                continue
+            found = re.search(rf"^{re.escape(bug.path)}:(\d+):\s*def {re.escape(bug.symbol)}\b", prompt, re.M)
+            if found:
+                start = max(1, int(found.group(1)) - 5)
+                if f"{bug.path} (lines {start}-" not in prompt:
+                    return call(
+                        "file", {"action": "read", "path": bug.path, "start_line": start, "end_line": start + 40}
+                    )
+            elif state in ("located", "file") and f"{bug.path} (lines 1-" not in prompt:
+                return call("file", {"action": "read", "path": bug.path})
+            else:
+                query = bug.symbol if state == "located" else self._lead(prompt)
+                asked = [json.loads(c.arguments or "{}").get("query") for m in messages for c in m.tool_calls]
+                if query not in asked:
+                    return call("search", {"query": query, "search_type": "symbol"})
+        if edited_since_run or last_run is None:
             return call("run", {})
-        return Reply(content="Nothing to change that I can see.", model="")
+        return Reply(content="I changed what I could see to change.", model="")
 
-    def _near(self, prompt: str, bug: Bug) -> dict[str, int]:
-        """Read around the function when a search result gave its line (a long file is read in parts)."""
-        found = re.search(rf"^{re.escape(bug.path)}:(\d+):\s*def {re.escape(bug.symbol)}\b", prompt, re.MULTILINE)
-        if not found:
-            return {}
-        line = int(found.group(1))
-        return {"start_line": max(1, line - 5), "end_line": line + 30}
+    def _history(self, messages: Sequence[Message]) -> tuple[set[int], bool, str | None]:
+        """From its own turns: the bugs it has fixed, whether it edited since the last test run, and that
+        run's result."""
+        done: set[int] = set()
+        edited_since_run = False
+        last_run: str | None = None
+        results = {m.tool_call_id: m.content for m in messages if m.role == "tool"}
+        for m in messages:
+            for c in m.tool_calls:
+                result = results.get(c.id, "")
+                args = json.loads(c.arguments or "{}")
+                if c.name == "file" and args.get("action") == "edit" and not result.startswith("Error"):
+                    done |= {i for i, b in enumerate(self.case.bugs) if args.get("search") == b.buggy}
+                    edited_since_run = True
+                if c.name == "run":
+                    last_run, edited_since_run = result, False
+        return done, edited_since_run, last_run
 
 
 # --- running it ------------------------------------------------------------------------------------------

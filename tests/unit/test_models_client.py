@@ -26,7 +26,7 @@ from bot.errors import ConfigError, ModelError
 from bot.models.capabilities import CapabilityCache
 from bot.models.client import Endpoints, ModelClient
 from bot.models.retry import RetryPolicy
-from bot.models.types import Message
+from bot.models.types import Message, ToolCall
 
 KEY = "sk-" + "test-0123456789abcdef"
 Handler = Callable[[web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]
@@ -465,3 +465,111 @@ async def test_anthropic_messages(serve: Any, session: aiohttp.ClientSession) ->
     assert headers["x-api-key"] == KEY and headers["anthropic-version"] == "2023-06-01"
     assert reply.content == '{"execution_steps": []}' and reply.thinking == "plan…" and reply.truncated
     assert reply.cost_usd == pytest.approx(1000 * 3e-6 + 200 * 15e-6)
+
+
+# -- native tool calling -------------------------------------------------------------------------------------
+
+TOOL = {
+    "type": "function",
+    "function": {"name": "search", "description": "Search.", "parameters": {"type": "object", "properties": {}}},
+}
+CONVERSATION = [
+    Message("system", "You fix issues."),
+    Message("user", "mean() is off by one"),
+    Message("assistant", "", tool_calls=(ToolCall("search", '{"query": "mean"}', "call_7"),)),
+    Message("tool", "mathutil.py:9:def mean(values):", tool_call_id="call_7"),
+]
+
+
+def tool_reply(name: str, arguments: Any, call_id: str = "call_1") -> dict[str, Any]:
+    call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+    return completion("", finish="tool_calls", tool_calls=[call])
+
+
+async def test_openai_compatible_tool_calls_go_and_come_back_in_the_wire_format(
+    serve: Any, session: aiohttp.ClientSession
+) -> None:
+    server = await serve([reply_with(body=tool_reply("file", {"action": "read", "path": "mathutil.py"}))])
+    client, _ = make_client(session, server.url)
+    reply = await client.chat(CONVERSATION, model="openai-compatible/small", max_tokens=64, timeout_s=2, tools=[TOOL])
+    sent = server.requests[0]
+    assert sent["tools"] == [TOOL]
+    assert sent["messages"][2] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_7", "type": "function", "function": {"name": "search", "arguments": '{"query": "mean"}'}}
+        ],
+    }
+    assert sent["messages"][3] == {
+        "role": "tool",
+        "tool_call_id": "call_7",
+        "content": "mathutil.py:9:def mean(values):",
+    }
+    # arguments sent as an object (some servers do) come back as JSON text
+    assert reply.tool_calls == (ToolCall("file", '{"action": "read", "path": "mathutil.py"}', "call_1"),)
+
+
+@pytest.mark.parametrize(
+    ("answer", "native"),
+    [
+        (reply_with(body=tool_reply("record_answer", '{"ok": true}')), True),
+        (reply_with(body=completion('{"name": "record_answer", "arguments": {"ok": true}}')), False),  # text only
+        (reply_with(400, {"error": {"message": "tools are not supported"}}), False),
+    ],
+)
+async def test_tool_support_is_probed_once_and_remembered(
+    serve: Any, session: aiohttp.ClientSession, tmp_path: Path, answer: Handler, native: bool
+) -> None:
+    server = await serve([answer])
+    caps = tmp_path / "caps.json"
+    client, _ = make_client(session, server.url, capability_file=caps)
+    assert await client.tool_support("openai-compatible/small") is native
+    assert await client.tool_support("openai-compatible/small") is native
+    assert len(server.requests) == 1 and server.requests[0]["tools"][0]["function"]["name"] == "record_answer"
+    again, _ = make_client(session, server.url, capability_file=caps)  # a restart reads the file
+    assert await again.tool_support("openai-compatible/small") is native and len(server.requests) == 1
+    assert await client.tool_support("openai/gpt-4.1-mini") and await client.tool_support("anthropic/claude-sonnet-4-5")
+    assert not await client.tool_support("local/smollm2") and len(server.requests) == 1
+
+
+async def test_ollama_tool_calls(serve: Any, session: aiohttp.ClientSession) -> None:
+    async def ollama(request: web.Request, payload: dict[str, Any]) -> web.StreamResponse:
+        call = {"function": {"name": "file", "arguments": {"action": "read", "path": "a.py"}}}
+        message = {"role": "assistant", "content": "", "tool_calls": [call]}
+        return web.json_response({"message": message, "done_reason": "stop", "prompt_eval_count": 9, "eval_count": 3})
+
+    server = await serve([ollama])
+    client, _ = make_client(session, server.url)
+    reply = await client.chat(CONVERSATION, model="ollama/qwen3:30b", max_tokens=64, timeout_s=2, tools=[TOOL])
+    sent = server.requests[0]
+    assert sent["tools"] == [TOOL]
+    assert sent["messages"][2]["tool_calls"] == [{"function": {"name": "search", "arguments": {"query": "mean"}}}]
+    assert sent["messages"][3] == {"role": "tool", "content": "mathutil.py:9:def mean(values):"}
+    assert reply.tool_calls == (ToolCall("file", '{"action": "read", "path": "a.py"}', "call_1"),)
+
+
+async def test_anthropic_tool_use_and_tool_result_blocks(serve: Any, session: aiohttp.ClientSession) -> None:
+    body = {
+        "content": [{"type": "tool_use", "id": "toolu_1", "name": "run", "input": {}}],
+        "stop_reason": "tool_use",
+        "usage": {"input_tokens": 10, "output_tokens": 5},
+    }
+    server = await serve([reply_with(body=body)])
+    client, _ = make_client(session, server.url, anthropic_api_key=SecretStr(KEY))
+    reply = await client.chat(
+        CONVERSATION, model="anthropic/claude-sonnet-4-5", max_tokens=64, timeout_s=2, tools=[TOOL]
+    )
+    sent = server.requests[0]
+    assert sent["tools"] == [
+        {"name": "search", "description": "Search.", "input_schema": {"type": "object", "properties": {}}}
+    ]
+    assert sent["messages"][1] == {
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": "call_7", "name": "search", "input": {"query": "mean"}}],
+    }
+    assert sent["messages"][2] == {
+        "role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": "call_7", "content": "mathutil.py:9:def mean(values):"}],
+    }
+    assert reply.tool_calls == (ToolCall("run", "{}", "toolu_1"),) and reply.finish_reason == "tool_calls"
