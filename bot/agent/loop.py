@@ -346,10 +346,11 @@ class Agent:
         )
         messages = plan_messages(request, repo_map=repomap.render(index, ranked, budget_chars=MAP_CHARS))
         known = Evidence(
-            failure=failure,
+            failure=request,  # all the evidence shown with the task: the failure, the code, earlier findings
             files=frozenset(index.files),
             pointed=tuple(dict.fromkeys([*focus, *(p for p in ranked[:3] if p in index.sources)])),
             symbols=index.symbols,
+            instructions=messages[0].content,
         )
         interp: Interpretation | None = None
         for attempt in range(MAX_REASKS + 1):

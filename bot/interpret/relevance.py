@@ -5,9 +5,10 @@ Judged generically, from what the run knows — never from a list of known examp
 - a step is *relevant* when its subject (a path, a query) shares something with the request or the test
   failure, or follows the evidence: a file the traceback or the ranked repository map points to, a file or
   a name that exists in the repository;
-- a step is *irrelevant* when its subject shares nothing with any of those (an example echoed from some
-  prompt, a path that does not exist), or when its parameters are implausible for what the request names
-  (`path: "."` or a one-letter path while the request names a file);
+- a step is *irrelevant* when its subject shares nothing with any of those (a path that does not exist), when
+  it repeats a name or path from the instructions the model was shown (an example of any prompt) that the
+  request, the failure and the repository do not know, or when its parameters are implausible for what the
+  request names (`path: "."` or a one-letter path while the request names a file);
 - steps with no subject (run the tests, git status) are neutral.
 
 Irrelevant steps beside relevant ones are dropped; a plan with nothing relevant, for a request or a failure
@@ -45,10 +46,11 @@ _REPORT_WORDS = frozenset(
 class Evidence:
     """What the run knows besides the request. Empty fields mean "unknown", never "nothing there"."""
 
-    failure: str = ""  # the failing test output, as the models were shown it
+    failure: str = ""  # the evidence shown with the request: the failing tests' output, code, earlier findings
     files: frozenset[str] = frozenset()  # every file of the repository (relative paths)
     pointed: tuple[str, ...] = ()  # files the traceback and the ranked map point to, most relevant first
     symbols: frozenset[str] = frozenset()  # names defined in the repository
+    instructions: str = ""  # the rest of what the model was shown (its instructions, their examples)
 
 
 @dataclass(slots=True)
@@ -106,9 +108,27 @@ def _implausible(step: Step, f: Facts) -> str:
     return ""
 
 
-def _junk(step: Step, f: Facts, ev: Evidence) -> str:
+_NAMELIKE = re.compile(r"[A-Za-z_][\w-]*(?:[_./][\w-]+)+|[a-z]+[A-Z]\w*")
+
+
+def _echo(step: Step, request: str, ev: Evidence) -> str:
+    """A subject copied from the instructions the model was shown (an example of any prompt), which the
+    request, the failure and the repository know nothing of."""
+    p = step.parameters
+    subject = p.query if isinstance(p, SearchParams) else _norm(getattr(p, "path", None) or "")
+    if not ev.instructions or not _NAMELIKE.fullmatch(subject.strip()):
+        return ""  # plain words ("tests", "config") are everyone's; names and paths are not
+    name = subject.strip()
+    if name not in ev.instructions or name.lower() in request.lower() or name.lower() in ev.failure.lower():
+        return ""
+    if name in ev.files or name in ev.symbols or any(name in path for path in ev.pointed):
+        return ""
+    return f"{name!r} is from the instructions' example, not the request or the repository"
+
+
+def _junk(step: Step, f: Facts, ev: Evidence, request: str = "") -> str:
     """Why a step is certainly useless, whatever the rest of the plan ("" when it is not)."""
-    why = _implausible(step, f)
+    why = _implausible(step, f) or _echo(step, request, ev)
     if why:
         return why
     p = step.parameters
@@ -120,10 +140,10 @@ def _junk(step: Step, f: Facts, ev: Evidence) -> str:
     return ""
 
 
-def _relevant(step: Step, wanted: set[str], f: Facts, ev: Evidence) -> bool | None:
+def _relevant(step: Step, wanted: set[str], f: Facts, ev: Evidence, request: str) -> bool | None:
     """True/False when the step's subject does/does not relate to the request, the failure or the
     repository; None when it has no subject to judge."""
-    if _junk(step, f, ev):
+    if _junk(step, f, ev, request):
         return False
     if any(_touches([step], p) for p in f.paths):
         return True
@@ -148,7 +168,7 @@ def check(steps: list[Step], request: str, evidence: Evidence | None = None) -> 
     ev = evidence or Evidence()
     f = facts(request)
     wanted = _tokens(request) | (_tokens(ev.failure) - _REPORT_WORDS) | {t for p in ev.pointed for t in _tokens(p)}
-    verdicts = [_relevant(s, wanted, f, ev) for s in steps]
+    verdicts = [_relevant(s, wanted, f, ev, request) for s in steps]
     judged = [v for v in verdicts if v is not None]
     # Only a request that names something, or a failure that points somewhere, can be plainly ignored.
     if judged and not any(judged) and (f.anchors or ev.pointed):
@@ -165,7 +185,7 @@ def check(steps: list[Step], request: str, evidence: Evidence | None = None) -> 
     kept: list[Step] = []
     dropped: list[Note] = []
     for step, verdict in zip(steps, verdicts, strict=True):
-        junk = _junk(step, f, ev) if verdict is False and any(judged) else ""
+        junk = _junk(step, f, ev, request) if verdict is False and any(judged) else ""
         if junk:
             dropped.append(("step_dropped", f"step {step.step}: {junk}"))
         else:

@@ -133,14 +133,16 @@ def test_no_credentials_in_cassettes() -> None:
 
 
 async def test_every_replayed_reply_interprets_to_a_valid_or_fallback_plan(session: aiohttp.ClientSession) -> None:
-    from bot.interpret import interpret
+    from bot.interpret import Evidence, interpret
     from bot.tools.schema import PARAMS_BY_TOOL
 
     repairs: Counter[str] = Counter()
     outcome: Counter[str] = Counter()
     for sc in SCENARIOS:
         reply = await call(session, sc)
-        result = interpret(reply, request=sc["request"])
+        # as the agent calls it: with the instructions the model was shown, so an echo of their example is seen
+        shown = Evidence(instructions=sc["messages"][0]["content"] if sc["messages"][0]["role"] == "system" else "")
+        result = interpret(reply, request=sc["request"], evidence=shown)
         assert result.steps, sc["id"]
         numbers = {s.step for s in result.steps}
         for step in result.steps:

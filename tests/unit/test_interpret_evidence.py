@@ -112,3 +112,23 @@ def test_a_file_the_plan_creates_is_not_missing() -> None:
     )
     interp = interpret(reply, request="add discounts to the shop", evidence=REPO)
     assert len(interp.steps) == 2 and not interp.fallback
+
+
+def test_an_echo_of_any_prompts_example_is_junk_unless_the_request_names_it() -> None:
+    """Not a list of equitr's own example strings: whatever instructions the model was shown, a name or
+    path copied from them that the request, the failure and the repository do not know is an echo."""
+    instructions = (
+        "Think first. Example answer: <think>I search first.</think> "
+        '{"execution_steps": [{"step": 1, "tool": "search", "parameters": {"query": "load_data"}}]}'
+    )
+    echo = steps(
+        {"tool": "search", "parameters": {"query": "load_data", "search_type": "symbol"}},
+        {"tool": "file", "parameters": {"action": "read", "path": "utils.py"}},
+    )
+    shown = Evidence(instructions=instructions)
+    interp = interpret(echo, request="fix the off-by-one in utils.py", evidence=shown)
+    assert [s.parameters for s in interp.steps] == [FileParams(action="read", path="utils.py")]
+    assert interp.repair_counts()["step_dropped"] == 1
+    assert len(interpret(echo, request="load_data drops the last row", evidence=shown).steps) == 2
+    only_echo = steps({"tool": "search", "parameters": {"query": "load_data"}})
+    assert interpret(only_echo, request="fix parse_url", evidence=shown).fallback
