@@ -66,7 +66,7 @@ def tool_params(tool: str, *, description: bool = False) -> dict[str, Any]:
     instruction for whoever carries the step out (a worker, for an edit without search/replace)."""
     schema = {**_PARAMS[tool], "properties": dict(_PARAMS[tool]["properties"])}
     if description:
-        schema["properties"]["description"] = {"type": "string", "maxLength": 2000}
+        schema["properties"]["description"] = _STR
     return schema
 
 
@@ -79,8 +79,9 @@ def _step_schema(tool: str) -> dict[str, Any]:
             "tool": {"type": "string", "enum": [tool]},
             "parameters": _PARAMS[tool],
             "dependencies": {"type": "array", "items": _INT1},
-            # What the step is for; for an edit, the instruction the worker carries out.
-            "description": {"type": "string", "maxLength": 2000},
+            # What the step is for; for an edit, the instruction the worker carries out. No maxLength: llama.cpp
+            # turns one into a grammar it cannot parse (the validator cuts descriptions at 2,000 characters).
+            "description": _STR,
         },
         "required": ["step", "tool", "parameters", "dependencies"],
         "additionalProperties": False,

@@ -30,7 +30,7 @@ def steps(*raw: dict[str, Any]) -> str:
 
 def test_the_plan_schema_lets_a_step_carry_an_instruction() -> None:
     for branch in PLAN_JSON_SCHEMA["properties"]["execution_steps"]["items"]["anyOf"]:
-        assert branch["properties"]["description"] == {"type": "string", "maxLength": 2000}
+        assert branch["properties"]["description"] == {"type": "string"}  # no maxLength: llama.cpp cannot
         assert "description" not in branch["required"]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,23 @@ async def test_smollm2_answers_in_process_with_a_grammar() -> None:
     assert reply.usage.prompt_tokens > 0 and not reply.usage.estimated
     prose = await client.chat(msgs, model="smollm2", max_tokens=8, timeout_s=120)
     assert prose.finish_reason in ("stop", "length") and prose.content
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_LOCAL, reason="the optional extra `local` is not installed")
+def test_the_plan_schema_is_a_grammar_llama_cpp_can_use() -> None:
+    """llama.cpp turns the plan's JSON schema into a grammar; some schemas (a string's maxLength in the
+    thousands) exceed its limits and crash the process, here and in llama-cpp-python's server. In a separate
+    process, so such a crash fails this test instead of the run."""
+    code = (
+        "import asyncio\n"
+        "from bot.interpret.prompt import PLAN_JSON_SCHEMA\n"
+        "from bot.models.local import LocalClient\n"
+        "from bot.models.types import Message\n"
+        "r = asyncio.run(LocalClient(n_ctx=2048).chat([Message('user', 'Plan: read a.py')], model='smollm2',\n"
+        "    max_tokens=12, json_schema=PLAN_JSON_SCHEMA, timeout_s=120))\n"
+        "print(r.content)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.replace(" ", "").startswith('{"execution_steps":')
