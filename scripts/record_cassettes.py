@@ -35,6 +35,7 @@ import aiohttp  # noqa: E402
 import vcr  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
+from bot.agent.prompts import plan_request  # noqa: E402
 from bot.interpret.prompt import PLAN_JSON_SCHEMA, plan_messages  # noqa: E402
 from bot.models.capabilities import CapabilityCache, Mode  # noqa: E402
 from bot.models.client import Endpoints, ModelClient  # noqa: E402
@@ -92,6 +93,54 @@ THINK = (
     '"search_type": "symbol"}, "dependencies": []}]}'
 )
 
+# The planning prompt as the agent sends it on a failing repository: the request, the failing tests' output
+# and the code at the failure (bot.agent.prompts.plan_request).
+DIVIDE_FAILURE = """$ python -m pytest -q
+exit code 1 (0.4 s)
+..F                                                                      [100%]
+=================================== FAILURES ===================================
+_________________________________ test_divide __________________________________
+
+    def test_divide():
+>       assert divide(6, 3) == 2
+E       assert 18 == 2
+E        +  where 18 = divide(6, 3)
+
+tests/test_math.py:12: AssertionError
+=========================== short test summary info ============================
+FAILED tests/test_math.py::test_divide - assert 18 == 2
+1 failed, 2 passed in 0.05s"""
+DIVIDE_CODE = """`src/app/utils.py` lines 20-23:
+```
+   20 | def divide(a, b):
+   21 |     \"\"\"a divided by b.\"\"\"
+   22 |     return a * b
+```"""
+PARSER_FAILURE = """$ python -m unittest -q
+exit code 1 (0.3 s)
+
+--- stderr ---
+======================================================================
+ERROR: test_name (tests.test_parser.ParserTest.test_name)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "/workspace/tests/test_parser.py", line 9, in test_name
+    self.assertEqual(parse_record("name: Ada")["name"], "Ada")
+  File "/workspace/src/app/models.py", line 31, in parse_record
+    return {key.strip(): fields[key] for key in fields}
+KeyError: 'name'
+
+----------------------------------------------------------------------
+Ran 3 tests in 0.002s
+
+FAILED (errors=1)"""
+CONTEXTS = [
+    ("fix the failing test tests/test_math.py::test_divide", DIVIDE_FAILURE, DIVIDE_CODE),
+    ("divide() returns the wrong value", DIVIDE_FAILURE, DIVIDE_CODE),
+    ("Parsing a record crashes", PARSER_FAILURE, ""),
+    ("why does tests/test_parser.py fail with KeyError: 'name'?", PARSER_FAILURE, ""),
+]
+
 CHATS = [
     "What does `git blame` do? Answer in two sentences.",
     "Say hello to the maintainers of this repository.",
@@ -103,7 +152,7 @@ CHATS = [
 @dataclass
 class Scenario:
     id: str
-    kind: str  # schema | prose | truncated | sampled | think | chat
+    kind: str  # schema | prose | truncated | sampled | think | context | chat
     request: str  # the user's request, for the interpretation layer
     messages: list[dict[str, str]]
     max_tokens: int
@@ -148,6 +197,9 @@ def scenarios(mode: Mode) -> list[Scenario]:
         msgs = plan_messages(task)
         msgs[0] = Message("system", msgs[0].content + "\n\n" + THINK)
         add("think", n, task, msgs, 360, False)
+    for n, (task, failure, code) in enumerate(CONTEXTS, 1):
+        msgs = plan_messages(plan_request(request=task, failure=failure, code=code), repo_map=REPO_MAP)
+        add("context", n, task, msgs, 320, n % 2 == 1)
     for n, question in enumerate(CHATS, 1):
         add("chat", n, question, [Message("user", question)], 120, False)
     return out

@@ -171,23 +171,29 @@ def check(steps: list[Step], request: str, evidence: Evidence | None = None) -> 
     verdicts = [_relevant(s, wanted, f, ev, request) for s in steps]
     judged = [v for v in verdicts if v is not None]
     # Only a request that names something, or a failure that points somewhere, can be plainly ignored.
-    if judged and not any(judged) and (f.anchors or ev.pointed):
-        named = ", ".join(repr(a) for a in (f.anchors or ev.pointed)[:4])
-        why = "the request names" if f.anchors else "the failure points to"
-        replacement = list(fallback_plan(request, pointed=ev.pointed))
+    junk = [_junk(s, f, ev, request) for s in steps]
+    # Only a request that names something, or a failure that points somewhere, can be plainly ignored; a
+    # plan of nothing but junk (echoes, missing files) is replaced whatever the request.
+    if judged and not any(judged) and (f.anchors or ev.pointed or all(junk)):
+        if f.anchors or ev.pointed:
+            named = ", ".join(repr(a) for a in (f.anchors or ev.pointed)[:4])
+            why = f"no step relates to what {'the request names' if f.anchors else 'the failure points to'} ({named})"
+            error = f"the plan does not address the request: no step mentions {named}"
+        else:
+            why = "every step is junk: " + "; ".join(j for j in junk if j)[:300]
+            error = f"the plan does not address the request: {why}"
         return Relevance(
-            replacement,
-            [("plan_replaced", f"no step relates to what {why} ({named}); keyword plan used")],
-            [f"the plan does not address the request: no step mentions {named}"],
+            list(fallback_plan(request, pointed=ev.pointed)),
+            [("plan_replaced", f"{why}; keyword plan used")],
+            [error],
             replaced=True,
         )
-    # Junk beside relevant steps is dropped (and counted); the rest of the plan is worth running as it is.
+    # Junk beside other steps is dropped (and counted); the rest of the plan is worth running as it is.
     kept: list[Step] = []
     dropped: list[Note] = []
-    for step, verdict in zip(steps, verdicts, strict=True):
-        junk = _junk(step, f, ev, request) if verdict is False and any(judged) else ""
-        if junk:
-            dropped.append(("step_dropped", f"step {step.step}: {junk}"))
+    for step, why in zip(steps, junk, strict=True):
+        if why and not all(junk):
+            dropped.append(("step_dropped", f"step {step.step}: {why}"))
         else:
             kept.append(step)
     result = _complete(kept, f)

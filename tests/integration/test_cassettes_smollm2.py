@@ -140,8 +140,9 @@ async def test_every_replayed_reply_interprets_to_a_valid_or_fallback_plan(sessi
     outcome: Counter[str] = Counter()
     for sc in SCENARIOS:
         reply = await call(session, sc)
-        # as the agent calls it: with the instructions the model was shown, so an echo of their example is seen
-        shown = Evidence(instructions=sc["messages"][0]["content"] if sc["messages"][0]["role"] == "system" else "")
+        # as the agent calls it: with what the model was shown, so an echo of the instructions' example is seen
+        system = sc["messages"][0]["content"] if sc["messages"][0]["role"] == "system" else ""
+        shown = Evidence(failure=sc["messages"][-1]["content"], instructions=system)
         result = interpret(reply, request=sc["request"], evidence=shown)
         assert result.steps, sc["id"]
         numbers = {s.step for s in result.steps}
