@@ -55,6 +55,8 @@ def slug(text: str, *, limit: int = 40) -> str:
 
 def _progress(out: Callable[[str], None]) -> Callable[[Event], None]:
     def show(event: Event) -> None:
+        if event.kind == "plan" and "new" in event.data:
+            return  # a tool-calling step: its own `step` event says what it is
         out(f"  [{event.kind}] {event.message}")
         for line in event.data.get("steps", []):
             out(f"      - {line}")

@@ -145,7 +145,9 @@ class ToolRounds:
         )
         self.steps.append(step)
         result.plan = list(self.steps)
-        agent.emit("plan", f"step {step.step} with tools", steps=[describe(s) for s in self.steps])
+        # The steps so far are the status comment's checklist; `new` is what a terminal prints.
+        steps = [describe(s) for s in self.steps]
+        agent.emit("plan", f"step {step.step} with tools", steps=steps, new=steps[-1:])
         agent.emit("step", f"step {step.step}: {describe(step)}", step=step.step, total=len(self.steps))
         outcome = await agent.step(step, task, iteration)
         if outcome.ok or step.tool == "run":  # a failing test run is a result, not an error of the call
