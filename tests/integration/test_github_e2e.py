@@ -223,7 +223,6 @@ async def test_fix_runs_the_repositorys_setup_command_before_the_tests(world: Wo
     assert changed == ["mathutil.py"]
 
 
-
 async def test_fix_caps_every_model_reply_at_the_repositorys_max_output_tokens(world: World, tmp_path: Path) -> None:
     w = world
     push_to_default_branch(w, tmp_path, {".equitr.toml": "[limits]\nmax_output_tokens = 3000\n"})
@@ -254,6 +253,24 @@ async def test_fix_works_with_tools_when_the_repository_says_so(world: World, tm
     assert "— done" in body and "**Plan**" in body and "- [x] file(action='edit', path='mathutil.py')" in body
     (pr,) = [p for p in w.fake.repo(REPO).pulls.values()]
     assert "| before | failed" in pr["body"] and "| after | passed" in pr["body"] and "Trajectory" in pr["body"]
+
+
+async def test_an_issue_that_is_already_fixed_gets_a_status_that_says_so(world: World, tmp_path: Path) -> None:
+    w = world
+    fixed = (Path(__file__).parents[1] / "data" / "sample_repo" / "mathutil.py").read_text()
+    push_to_default_branch(w, tmp_path, {"mathutil.py": fixed.replace("(len(values) + 1)", "len(values)")})
+    read = json.dumps(
+        {"execution_steps": [{"step": 1, "tool": "file", "parameters": {"action": "read", "path": "mathutil.py"}}]}
+    )
+    w.model.script += [read, read]  # it looks, twice, and finds nothing to change
+    _, answer = await comment(w, "/equitr fix")
+    outcome = await run_job(w, answer)
+    assert outcome.state == "failed", outcome  # no pull request: nothing was done
+    body = status_comment(w, answer["jobs"][0])
+    assert "— stopped" in body and "Nothing to change: the tests pass without any change" in body
+    assert "issue looks fixed already" in body and "`/equitr fix <what to change>`" in body
+    assert not w.fake.repo(REPO).pulls and len(w.model.seen) == 2  # no worker was asked to invent an edit
+    assert not [c for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
 
 
 async def test_fix_opens_one_draft_pr_and_a_second_fix_updates_it(world: World) -> None:

@@ -1,6 +1,6 @@
-"""`--strategy auto|plan|tools` of `equitr run` and `models.strategy` of `.equitr.toml`, through the public
-interfaces: the `equitr` command against an OpenAI-compatible server on loopback answering from a script
-(not a real model), and a signed webhook into the app."""
+"""The flags of `equitr run` that change how the agent works (`--strategy auto|plan|tools`, `--transcript`),
+through the command itself against an OpenAI-compatible server on loopback answering from a script (not a
+real model). `models.strategy` of `.equitr.toml` is tested through a signed webhook in test_github_e2e.py."""
 
 from __future__ import annotations
 
@@ -93,3 +93,16 @@ def test_an_unknown_strategy_is_a_usage_error(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.returncode == 2 and "invalid choice: 'magic'" in proc.stderr
+
+
+def test_equitr_run_transcript_writes_every_call(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    transcript = tmp_path / "calls.jsonl"
+    with ModelServer(scripted(calls_tools_natively=False)) as server:
+        proc = equitr_run(repo, server, "--strategy", "plan", "--transcript", str(transcript))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    calls = [json.loads(line) for line in transcript.read_text().splitlines()]
+    assert [c["purpose"] for c in calls] == ["plan", "review"]
+    planned = next(r for r in server.requests if r["messages"][0]["role"] == "system")  # after the JSON probe
+    assert calls[0]["messages"] == planned["messages"]  # exactly what went over the wire
+    assert calls[0]["reply"] == PLAN and f"transcript of 2 model calls: {transcript}" in proc.stdout
