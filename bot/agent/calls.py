@@ -3,7 +3,8 @@ overshoots its budget by at most one call), and the call's tokens, cost and time
 
 Each call's output cap comes from the model and what the call is for (`bot.models.caps`). A reply cut off at
 its cap is never used as if it were whole: it is asked again once with twice the room (up to the model's
-ceiling), and a reply still cut off is handed back marked `truncated` for the caller to refuse or reflect.
+ceiling) unless it was repeating itself, and a reply still cut off is handed back marked `truncated` for the
+caller to refuse or reflect.
 
 Every call is also kept in `transcript` (the messages sent and the reply), and logged in full at DEBUG level
 on the `equitr.prompts` logger: what the models were actually shown is the first thing to read when a run
@@ -61,6 +62,12 @@ def _message_json(m: Message) -> dict[str, Any]:
     return out
 
 
+def repeating(text: str, *, tail: int = 80, times: int = 3) -> bool:
+    """Whether `text` ends in a loop: its last `tail` characters occur at least `times` times in it."""
+    end = text.rstrip()[-tail:]
+    return len(end) == tail and text.count(end) >= times
+
+
 class Calls:
     def __init__(
         self,
@@ -97,7 +104,9 @@ class Calls:
         reply = await self._once(role, messages, purpose=purpose, schema=schema, tools=tools, cap=cap)
         if reply.truncated:
             self.ledger.cut_off += 1
-            if cap < caps.ceiling:  # once more, with room: a cut-off reply is never parsed as if whole
+            # Once more, with room: a cut-off reply is never parsed as if whole. Not when it was going round in
+            # circles (small models repeat themselves until the limit): more room would buy more of the same.
+            if cap < caps.ceiling and not repeating(reply.content or reply.thinking):
                 self.ledger.cut_off_retried += 1
                 more = min(cap * 2, caps.ceiling)
                 reply = await self._once(role, messages, purpose=purpose, schema=schema, tools=tools, cap=more)

@@ -92,3 +92,15 @@ async def test_a_configured_cap_is_the_cap_of_every_call(sample_repo: Path) -> N
     )
     await agent.run(Task("mean() is off by one"))
     assert model.caps and set(model.caps) == {300}
+
+
+async def test_a_reply_cut_off_while_repeating_itself_is_not_given_more_room(sample_repo: Path) -> None:
+    loop = Reply(
+        content='{"execution_steps": [' + '{"step": 1, "dependencies": [1]}, ' * 40, model="", finish_reason="length"
+    )
+    model = ScriptedModel([loop, "no plan", "still none", "I cannot"] + ["?"] * 6)
+    tools = ToolContext(root=sample_repo, sandbox_mode=SANDBOX, test_command="python -m pytest -q")  # type: ignore[arg-type]
+    agent = Agent(model=model, supervisor="local/smollm2", worker="w/w", tools=tools, limits=Limits(max_iterations=1))
+    result = await agent.run(Task("mean() is off by one"))
+    assert model.caps[:2] == [1024, 1024]  # the loop was reported as cut off and re-asked, not given 1536
+    assert result.ledger.cut_off == 1 and result.ledger.cut_off_retried == 0
