@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
+from bot.github.scope import Scope
 from bot.redact import redact
 
 
@@ -52,5 +53,7 @@ class DryRunAccess:
     def __init__(self, client: DryRunGitHub) -> None:
         self.client = client
 
-    async def api(self, session: aiohttp.ClientSession, installation_id: int | None) -> GitHubAPI:
+    async def api(
+        self, session: aiohttp.ClientSession, installation_id: int | None, *, scope: Scope | None = None
+    ) -> GitHubAPI:
         return self.client

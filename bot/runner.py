@@ -12,12 +12,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
 from bot.errors import EquitrError
+from bot.github.scope import Scope, for_job
 from bot.jobs import Job, State, needs_write_permission
 from bot.permissions import Permissions
 from bot.redact import redact
@@ -25,7 +26,13 @@ from bot.store import JobStore, is_stale
 
 log = logging.getLogger(__name__)
 
-SessionGitHub = Callable[[aiohttp.ClientSession, int | None], Awaitable[GitHubAPI]]
+
+class SessionGitHub(Protocol):
+    """(session, installation id, scope of the token) → a GitHub client (`GitHubAccess.api`)."""
+
+    def __call__(
+        self, session: aiohttp.ClientSession, installation_id: int | None, /, *, scope: Scope | None = None
+    ) -> Awaitable[GitHubAPI]: ...
 
 
 @dataclass(slots=True)
@@ -43,10 +50,18 @@ class JobContext:
     _github: SessionGitHub
     extra: dict[str, Any] = field(default_factory=dict)
     _gh: GitHubAPI | None = None
+    _gh_scope: Scope | None = None
+
+    @property
+    def scope(self) -> Scope:
+        """What this job's token may do: its repository, and the permissions its kind needs."""
+        return for_job(self.job.kind, self.job.repo)
 
     async def github(self) -> GitHubAPI:
-        if self._gh is None:
-            self._gh = await self._github(self.session, self.job.installation_id)
+        scope = self.scope  # `retry` changes the job's kind, and so its scope
+        if self._gh is None or self._gh_scope != scope:
+            self._gh = await self._github(self.session, self.job.installation_id, scope=scope)
+            self._gh_scope = scope
         return self._gh
 
 
@@ -156,7 +171,8 @@ class Runner:
 
     async def _notify(self, notice: dict[str, Any]) -> None:
         async with aiohttp.ClientSession() as session:
-            gh = await self.github(session, notice.get("installation_id"))
+            scope = for_job("notice", str(notice["repo"]))  # one comment on one repository
+            gh = await self.github(session, notice.get("installation_id"), scope=scope)
             await gh.post(
                 f"/repos/{notice['repo']}/issues/{int(notice['number'])}/comments",
                 data={"body": redact(str(notice["body"]))},

@@ -13,6 +13,7 @@ from bot.errors import ConfigError
 from bot.github.auth import InstallationTokens
 from bot.github.client import installation_api
 from bot.github.retry import RetryingGitHubAPI
+from bot.github.scope import Scope
 from bot.settings import Settings
 
 
@@ -60,7 +61,10 @@ class GitHubAccess:
             self._caches[loop] = cache
         return cache
 
-    async def api(self, session: aiohttp.ClientSession, installation_id: int | None) -> RetryingGitHubAPI:
+    async def api(
+        self, session: aiohttp.ClientSession, installation_id: int | None, *, scope: Scope | None = None
+    ) -> RetryingGitHubAPI:
+        """A client for the installation (App mode: with a token limited to `scope`, when given) or the token."""
         tokens = self._tokens()
         return await installation_api(
             session,
@@ -68,13 +72,17 @@ class GitHubAccess:
             installation_id=installation_id if tokens else None,
             tokens=tokens,
             token=self.token,
+            scope=scope,
         )
 
-    async def git_token(self, session: aiohttp.ClientSession, installation_id: int | None) -> str:
-        """The token git uses for clone and push; handed only to those commands, never stored."""
+    async def git_token(
+        self, session: aiohttp.ClientSession, installation_id: int | None, *, scope: Scope | None = None
+    ) -> str:
+        """The token git uses for clone and push (App mode: limited to `scope`); handed only to those
+        commands, never stored."""
         tokens = self._tokens()
         if tokens is not None and installation_id is not None:
-            return await tokens.token(session, installation_id)
+            return await tokens.token(session, installation_id, scope)
         if self.token is not None and self.token.get_secret_value():
             return self.token.get_secret_value()
         raise ConfigError("No GitHub token for git: set GH_APP_ID + GH_PRIVATE_KEY, or GITHUB_TOKEN.")

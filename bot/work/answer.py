@@ -31,7 +31,7 @@ async def _read_only(ctx: JobContext, env: WorkEnv, mode: str) -> tuple[Prepared
     issue, thread = await thread_at_trigger(p.gh, ctx)
     question = str(ctx.job.args.get("text") or "")
     task = question if mode == "ask" else issue_task(issue, thread, question)
-    token = await env.access.git_token(ctx.session, ctx.job.installation_id)
+    token = await env.access.git_token(ctx.session, ctx.job.installation_id, scope=ctx.scope)
     workspace = Workspace(env.workdir)
 
     def work() -> tuple[Agent, str, AgentResult]:

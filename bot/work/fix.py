@@ -54,7 +54,7 @@ async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
         branch = f"equitr/pr-{job.number}"
     issue, thread = await thread_at_trigger(p.gh, ctx)
     task = issue_task(issue, thread, str(job.args.get("text") or ""))
-    token = await env.access.git_token(ctx.session, job.installation_id)
+    token = await env.access.git_token(ctx.session, job.installation_id, scope=ctx.scope)
     # The lease for the push: the branch must still be where it is now (or still not exist).
     lease = await remote_sha(p.gh, job.repo, branch)
     progress = forward_to(asyncio.get_running_loop(), shown)
