@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from gidgethub.abc import GitHubAPI
 
-from bot.redact import redact
+from bot.sanitize import publishable
 
 Kind = Literal["status", "error", "review-summary", "answer"]
 _MARKER = re.compile(r"<!-- equitr:([a-z-]+):([A-Za-z0-9._#@/-]+) -->")
@@ -24,8 +24,9 @@ def find_marker(body: str) -> tuple[str, str] | None:
 
 
 def render(kind: Kind, ident: str | int, body: str) -> str:
-    """The final text of a comment: redacted, with its marker first so it survives edits below it."""
-    return f"{marker(kind, ident)}\n{redact(body)}"
+    """The final text of a comment: redacted, no image off GitHub (`bot.sanitize.publishable`; model text in
+    `body` is sanitised where it was placed), with its marker first so it survives edits below it."""
+    return f"{marker(kind, ident)}\n{publishable(body)}"
 
 
 async def find_comment(gh: GitHubAPI, repo: str, number: int, kind: Kind, ident: str | int) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ import datetime as dt
 from bot import commands, comments
 from bot.jobs import Job
 from bot.runner import JobContext, Outcome
+from bot.sanitize import sanitize_inline
 
 
 async def on_help(ctx: JobContext) -> Outcome:
@@ -22,7 +23,7 @@ def _others(ctx: JobContext) -> list[Job]:
 
 def _line(job: Job) -> str:
     when = dt.datetime.fromtimestamp(job.created_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    reason = f" — {job.reason}" if job.reason else ""
+    reason = f" — {sanitize_inline(' '.join(job.reason.split()))}" if job.reason else ""  # may quote a model
     return f"| {job.id} | `{job.kind}` | **{job.state}** | @{job.requester} | {when} | ${job.cost_usd:.4f} |{reason}"
 
 

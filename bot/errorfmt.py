@@ -47,6 +47,7 @@ from bot.errors import (
 )
 from bot.redact import redact
 from bot.repoconfig import FILENAME, EffectiveSettings, MonthlyBudgetExceeded, RepoConfig, RepoConfigError
+from bot.sanitize import sanitize_inline
 
 Category = Literal["configuration", "runtime", "validation", "internal"]
 
@@ -448,7 +449,6 @@ _CHAINED = re.compile(
 # A stack frame anywhere in a line ("see File "/x.py", line 3, in f"), with the source line printed under it.
 _FRAME = re.compile(r'[ \t]*File "[^"\n]*", line \d+[^\n]*\n?(?:[ \t]{4,}[^\n]*\n?)?')
 _ABS_SOURCE = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@+~-]+)+[\\/]([\w.-]+\.(?:py|pyc|pyi|so))\b")
-_MENTION = re.compile(r"(?<![\w`])@(?=[A-Za-z0-9])")
 
 
 def _clean(text: str) -> str:
@@ -459,9 +459,8 @@ def _clean(text: str) -> str:
     text = _CHAINED.sub("", text)
     text = _FRAME.sub("", text)
     text = _ABS_SOURCE.sub(r"\1", text)
-    text = text.replace("<!--", "&lt;!--")
-    text = _MENTION.sub("@\u200b", text)
     text = re.sub(r"\s*\n\s*", " ", text).strip()
+    text = sanitize_inline(text)  # model and provider text: no mention, image, HTML or fake marker
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 

@@ -13,6 +13,7 @@ from bot.errors import ValidationError
 from bot.models.manager import ModelManager
 from bot.runner import JobContext, Outcome
 from bot.sandbox.workspace import Workspace
+from bot.sanitize import sanitize, sanitize_inline
 from bot.work.common import (
     Prepared,
     Stopper,
@@ -63,9 +64,9 @@ async def ask(ctx: JobContext, env: WorkEnv) -> Outcome:
         raise result.error or ValidationError(f"No answer: {result.reason}", hint=result.hint or None)
     body = "\n".join(
         [
-            f"> {str(ctx.job.args.get('text') or '')[:500]}",
+            f"> {sanitize_inline(' '.join(str(ctx.job.args.get('text') or '').split())[:500])}",
             "",
-            answer,
+            sanitize(answer),
             "",
             "<details><summary>Cost</summary>",
             "",

@@ -11,9 +11,11 @@ import aiohttp
 
 from bot.agent.loop import AgentResult, Event, Task
 from bot.errors import GitHubError, ValidationError
+from bot.redact import redact
 from bot.runner import JobContext, Outcome
 from bot.sandbox.context import ToolContext
 from bot.sandbox.workspace import Workspace
+from bot.sanitize import publishable
 from bot.work.common import (
     AUTHOR,
     Prepared,
@@ -135,7 +137,7 @@ async def open_or_update_pr(
 ) -> dict[str, Any]:
     job, gh = ctx.job, p.gh
     owner = job.repo.split("/")[0]
-    title = f"Fix #{job.number}: {issue.get('title', '')}"[:250]
+    title = redact(f"Fix #{job.number}: {issue.get('title', '')}")[:250]
     body = pr_body(
         number=job.number,
         title=str(issue.get("title", "")),
@@ -145,6 +147,7 @@ async def open_or_update_pr(
         requester=job.requester,
         job_id=job.id,
     )
+    body = publishable(body)  # model text in it is sanitised where placed; this is the last pass
     existing = [pr async for pr in gh.getiter(f"/repos/{job.repo}/pulls?state=open&head={owner}:{branch}")]
     if existing:
         pr = dict(

@@ -16,6 +16,7 @@ from bot.agent.report import cost_markdown
 from bot.jobs import Job
 from bot.repoconfig import MonthlyBudgetExceeded, RepoConfig
 from bot.runner import JobContext, Outcome
+from bot.sanitize import publishable, sanitize, sanitize_inline
 from bot.work import diffmap, reviewing
 from bot.work.common import WorkEnv, is_fork_review, month_spent, prepare, read_config
 
@@ -107,12 +108,12 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
             kept, lost = reviewing.parse_comments(reply.content or reply.thinking, path=f["filename"], valid=valid)
             inline += kept
             dropped += lost
-    summary = (summary_reply.content or summary_reply.thinking).strip() or "(the model gave no summary)"
+    summary = sanitize((summary_reply.content or summary_reply.thinking).strip()) or "(the model gave no summary)"
     notes = []
     if since:
         notes.append(f"Incremental review of the commits after `{since[:10]}`.")
-    if skipped or clipped:
-        notes.append("Not reviewed or clipped: " + ", ".join(skipped + clipped) + ".")
+    if skipped or clipped:  # file names come from the pull request's author
+        notes.append(sanitize_inline("Not reviewed or clipped: " + ", ".join(skipped + clipped) + "."))
     if dropped:
         notes.append(f"{dropped} proposed comment(s) were dropped: they pointed at lines outside the diff.")
     review_body = "\n".join(
@@ -136,7 +137,7 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
         data={
             "commit_id": head,
             "event": "COMMENT",
-            "body": review_body,
+            "body": publishable(review_body),
             "comments": [c.api() for c in inline],
         },
     )
