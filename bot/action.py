@@ -20,11 +20,13 @@ import dataclasses
 import json
 import logging
 import os
+import secrets
 import sys
 import tempfile
 import traceback
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -542,7 +544,9 @@ def render_summary(report: Report) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")[:200]
+    from bot.sanitize import sanitize_inline
+
+    return sanitize_inline(" ".join(text.split()).replace("|", "\\|")[:200])  # a job's reason may quote a model
 
 
 def _write_outputs(report: Report) -> None:
@@ -607,7 +611,8 @@ def command(args: argparse.Namespace) -> int:
             return 0
         with tempfile.TemporaryDirectory(prefix="equitr-action-") as tmp:
             settings = action_settings(environ, Path(tmp))
-            report = asyncio.run(execute(env, options, settings))
+            with _commands_stopped(environ):
+                report = asyncio.run(execute(env, options, settings))
     except GitHubError as exc:
         return _fail(environ, exc.message, GITHUB_HINT if exc.status in (401, 403, 404) else exc.hint)
     except EquitrError as exc:
@@ -632,16 +637,36 @@ def command(args: argparse.Namespace) -> int:
 
 
 def _fail(environ: Mapping[str, str], message: str, hint: str | None) -> int:
-    from bot.redact import redact
+    from bot.redact import escape_workflow_commands, on_github_runner, redact
+    from bot.sanitize import sanitize_inline
 
     message = redact(message)
-    print(f"equitr: {message}", file=sys.stderr)
+    shown = escape_workflow_commands if on_github_runner(dict(environ)) else str
+    print(f"equitr: {shown(message)}", file=sys.stderr)
     if hint:
-        print(f"  → {hint}", file=sys.stderr)
+        print(f"  → {shown(hint)}", file=sys.stderr)
     _annotate(environ, "error", message)
     summary = _optional_path(environ.get("GITHUB_STEP_SUMMARY"))
-    _append(summary, f"## equitr could not run\n\n{message}\n\n{hint or ''}\n")
+    _append(summary, f"## equitr could not run\n\n{sanitize_inline(message)}\n\n{sanitize_inline(hint or '')}\n")
     return 1
+
+
+@contextmanager
+def _commands_stopped(environ: Mapping[str, str]) -> Iterator[None]:
+    """On GitHub's runners, nothing printed while the jobs run is read as a workflow command: the runner
+    ignores `::…` lines between `::stop-commands::TOKEN` and `::TOKEN::` (TOKEN random, so no text can end
+    the pause early). Log lines are also escaped one by one (`bot.redact.LogFilter`); this covers the rest
+    (a library printing to stdout, a subprocess's output)."""
+    if environ.get("GITHUB_ACTIONS") != "true":
+        yield
+        return
+    token = secrets.token_hex(16)
+    print(f"::stop-commands::{token}", flush=True)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        print(f"::{token}::", flush=True)
 
 
 def _annotate(environ: Mapping[str, str], level: str, message: str) -> None:
