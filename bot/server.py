@@ -141,7 +141,11 @@ def _raise_fd_limit() -> None:
 def init_sentry(settings: Settings) -> None:
     """Error reports to Sentry, with nothing secret in them: no frame locals (a token travels in function
     arguments, where Sentry's key-name scrubber cannot see it), no request bodies, and every string of every
-    event (message, exception values, breadcrumbs, extra data) passed through `bot.redact` one by one."""
+    event (message, exception values, breadcrumbs, extra data) passed through `bot.redact` one by one.
+
+    Only Sentry's default integrations (logging, excepthook, threading …): the ones it would enable because a
+    library is installed record more than errors (Redis commands, request data) and change what they hook —
+    its Huey integration adds `sentry_headers` to every queued task, which the signed queue refuses."""
     if settings.sentry_dsn is None:
         return
     import sentry_sdk
@@ -153,6 +157,7 @@ def init_sentry(settings: Settings) -> None:
         before_breadcrumb=scrub_event,
         include_local_variables=False,
         max_request_body_size="never",  # personal data stays off too (the SDK default)
+        auto_enabling_integrations=False,
     )
 
 

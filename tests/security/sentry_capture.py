@@ -43,7 +43,7 @@ class SentryCapture:
         import sentry_sdk
 
         sentry_sdk.get_client().close(timeout=5)
-        sentry_sdk.init()  # back to no client: later tests report nowhere
+        sentry_sdk.get_global_scope().set_client(None)  # back to no client: later tests report nowhere
         self._server.shutdown()
         self._thread.join()
         self._server.server_close()

@@ -11,12 +11,14 @@ non-ASCII in the crash message, which JSON escaping used to hide from redaction.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
 from bot import redact
+from bot.queue import Queue
 from bot.server import init_sentry
 from tests.integration.test_github_e2e import PLAN, World, comment, run_job, world
 from tests.security.sentry_capture import SentryCapture
@@ -70,3 +72,15 @@ async def test_a_crash_with_the_token_in_its_frames_sends_no_token_to_sentry(
     for form in (ODD_SECRET, ODD_SECRET.replace('"', '\\"'), "back\\tslash-schl"):
         assert form not in text
     assert '"vars"' not in text  # no frame locals at all
+
+
+async def test_error_reports_leave_the_queue_as_it_is(world: World, sentry: SentryCapture, tmp_path: Path) -> None:
+    """With Sentry on, a queued job still round-trips: no integration adds to the signed messages (Sentry's
+    Huey integration, enabled because huey is installed, put `sentry_headers` into every task)."""
+    queue = Queue(db=tmp_path / "q.db", redis_url=None)
+    try:
+        queue.enqueue_job(42)
+        task = queue.huey.dequeue()
+        assert task is not None and task.args == (42,) and not task.kwargs
+    finally:
+        queue.close()
