@@ -154,6 +154,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     from bot import settings as settings_mod
+    from bot.money import usd
     from bot.store import open_store
 
     settings = settings_mod.load()
@@ -167,10 +168,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         return 0
     print(f"{'id':>5}  {'state':<9}  {'kind':<7}  {'target':<32}  {'delivery':<36}  {'cost':>9}  reason")
     for j in jobs:
-        target = f"{j.repo}#{j.number}"
-        print(
-            f"{j.id:>5}  {j.state:<9}  {j.kind:<7}  {target:<32}  {j.delivery_id:<36}  ${j.cost_usd:>8.4f}  {j.reason}"
-        )
+        target, cost = f"{j.repo}#{j.number}", usd(j.cost_usd, places=4)
+        print(f"{j.id:>5}  {j.state:<9}  {j.kind:<7}  {target:<32}  {j.delivery_id:<36}  {cost:>9}  {j.reason}")
     return 0
 
 
