@@ -77,3 +77,25 @@ def test_jobs_json_and_doctor(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "✗ webhook server: GH_PRIVATE_KEY is not set" in bad.stdout
     assert "openai/gpt-4.1-mini" in bad.stdout  # the closest valid model name
+
+
+@pytest.mark.parametrize("args", [["jobs"], ["models", "list"], ["report"]])
+def test_a_reader_that_stops_early_ends_the_command_quietly(args: list[str], tmp_path: Path) -> None:
+    """B18: `equitr jobs | head` — the reader is gone before equitr writes: no BrokenPipeError traceback,
+    and the exit status a shell tool has when SIGPIPE ends it."""
+    read, write = os.pipe()
+    os.close(read)  # like `head` after its lines: every write to this pipe fails
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("GH_", "GITHUB_", "EQUITR_", "OPENAI_"))}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            cwd=tmp_path,
+            env=base,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    assert proc.stderr.decode() == ""
+    assert proc.returncode == 141
