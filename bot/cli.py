@@ -48,21 +48,28 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="run the agent on a local git repository (no GitHub needed)",
-        epilog="exit status: 0 a change was accepted (branch equitr/<slug>), 3 the run ended without an accepted "
-        "change, 1 an error (bad repository, model or setting), 2 bad arguments",
+        epilog="The repository's .equitr.toml, as committed in the commit HEAD is on, is read as the App reads it "
+        "from the default branch; these flags override it within its bounds. "
+        "exit status: 0 a change was accepted (branch equitr/<slug>, or equitr/<slug>-2 … when that name is taken), "
+        "3 the run ended without an accepted change, 1 an error (bad repository, model or setting), 2 bad arguments",
     )
     run.add_argument("--repo", type=Path, default=Path("."), help="the repository (default: the current directory)")
     run.add_argument("--model", help="supervisor model, provider/model (default: $EQUITR_SUPERVISOR_MODEL)")
     run.add_argument("--worker-model", help="worker model (default: $EQUITR_WORKER_MODEL, else the supervisor's)")
-    run.add_argument("--budget", type=float, default=1.0, help="stop once this many USD are spent (default 1)")
-    run.add_argument("--test-command", help="how to run the tests (default: guessed from the repository)")
+    run.add_argument(
+        "--budget", type=float, help="stop once this many USD are spent (default: budget.per_job_usd, else 1)"
+    )
+    run.add_argument(
+        "--test-command", help="how to run the tests (default: fix.test_command, else guessed from the repository)"
+    )
     run.add_argument(
         "--setup-command",
-        default="",
         help="install what the tests need, once, with the network, into a private environment "
-        '(e.g. "pip install -e .[test]")',
+        '(e.g. "pip install -e .[test]"; default: fix.setup_command)',
     )
-    run.add_argument("--iterations", type=int, default=3, help="plan/review rounds at most (default 3)")
+    run.add_argument(
+        "--iterations", type=int, help="plan/review rounds at most, 1 to 20 (default: limits.max_iterations, else 3)"
+    )
     run.add_argument("task", help="what to do, in words")
 
     models = sub.add_parser("models", help="list, check and price models")
@@ -306,8 +313,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot import settings as settings_mod
     from bot.runlocal import RunOptions, run_local
 
-    if not 0 < args.budget <= 1000:
+    if args.budget is not None and not 0 < args.budget <= 1000:
         print("equitr: --budget must be more than 0 and at most 1000 (USD)", file=sys.stderr)
+        return 2
+    if args.iterations is not None and not 1 <= args.iterations <= 20:
+        print("equitr: --iterations must be between 1 and 20", file=sys.stderr)
         return 2
     options = RunOptions(
         repo=args.repo,
@@ -317,7 +327,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         budget_usd=args.budget,
         test_command=args.test_command,
         setup_command=args.setup_command,
-        max_iterations=max(1, args.iterations),
+        max_iterations=args.iterations,
     )
     return asyncio.run(run_local(options, settings_mod.load()))
 
