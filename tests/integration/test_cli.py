@@ -99,3 +99,16 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(args: list[str], tmp
         os.close(write)
     assert proc.stderr.decode() == ""
     assert proc.returncode == 141
+
+
+def test_doctor_with_github_unreachable_says_what_an_operator_does(tmp_path: Path) -> None:
+    """B19: doctor's advice is for the operator running it, never a `/equitr …` comment for a job."""
+    from tests.conftest import free_port
+
+    env = {"GITHUB_TOKEN": "ghp_" + "x" * 36, "GITHUB_API_URL": f"http://127.0.0.1:{free_port()}"}
+    proc = equitr("doctor", cwd=tmp_path, env=env)
+    assert proc.returncode == 1
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith("✗ github:")]
+    assert "Could not reach GitHub" in line
+    assert "fix: check the network, or GITHUB_API_URL" in proc.stdout
+    assert "/equitr" not in proc.stdout and "Traceback" not in proc.stderr
