@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 
 from bot import commands, comments
+from bot.errorfmt import public_text
 from bot.jobs import Job
 from bot.money import usd
 from bot.runner import JobContext, Outcome
@@ -23,7 +24,7 @@ def _others(ctx: JobContext) -> list[Job]:
 
 def _line(job: Job) -> str:
     when = dt.datetime.fromtimestamp(job.created_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    reason = f" — {job.reason}" if job.reason else ""
+    reason = f" — {public_text(job.reason)}" if job.reason else ""
     cost = usd(job.cost_usd, places=4)
     return f"| {job.id} | `{job.kind}` | **{job.state}** | @{job.requester} | {when} | {cost} |{reason}"
 
