@@ -218,8 +218,11 @@ def create_app(
             )
         if health is not None:
             try:
-                for state, count in (health().get("jobs") or {}).items():
-                    metrics.jobs.labels(state).set(count)
+                counts = health().get("jobs") or {}
+                # health() counts only the states that have jobs now; a gauge keeps its last value, so the
+                # others are set to 0, or a job that ended would stay counted as running.
+                for state in {"queued", "running", *counts}:
+                    metrics.jobs.labels(state).set(counts.get(state, 0))
             except Exception:
                 log.warning("job counts unavailable for /metrics", exc_info=True)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

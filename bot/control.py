@@ -6,9 +6,10 @@ import asyncio
 import datetime as dt
 
 from bot import commands, comments
+from bot.errorfmt import public_text
 from bot.jobs import Job
+from bot.money import usd
 from bot.runner import JobContext, Outcome
-from bot.sanitize import sanitize_inline
 
 
 async def on_help(ctx: JobContext) -> Outcome:
@@ -23,8 +24,9 @@ def _others(ctx: JobContext) -> list[Job]:
 
 def _line(job: Job) -> str:
     when = dt.datetime.fromtimestamp(job.created_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    reason = f" — {sanitize_inline(' '.join(job.reason.split()))}" if job.reason else ""  # may quote a model
-    return f"| {job.id} | `{job.kind}` | **{job.state}** | @{job.requester} | {when} | ${job.cost_usd:.4f} |{reason}"
+    reason = f" — {public_text(job.reason)}" if job.reason else ""
+    cost = usd(job.cost_usd, places=4)
+    return f"| {job.id} | `{job.kind}` | **{job.state}** | @{job.requester} | {when} | {cost} |{reason}"
 
 
 _TABLE = "| job | kind | state | by | created | cost |\n|---|---|---|---|---|---|\n"
@@ -58,10 +60,11 @@ async def on_cost(ctx: JobContext) -> Outcome:
     month_start = dt.datetime.now(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
     repo_jobs = await asyncio.to_thread(lambda: ctx.store.jobs(repo=ctx.job.repo, limit=10_000))
     month = sum(j.cost_usd for j in repo_jobs if j.created_at >= month_start)
+    month_jobs = sum(1 for j in repo_jobs if j.created_at >= month_start)
     body = (
         "### equitr spending\n\n| scope | jobs | cost (USD) |\n|---|---|---|\n"
-        f"| this issue | {len(jobs)} | ${here:.4f} |\n"
-        f"| {ctx.job.repo}, month to date | {sum(1 for j in repo_jobs if j.created_at >= month_start)} | ${month:.4f} |"
+        f"| this issue | {len(jobs)} | {usd(here, places=4)} |\n"
+        f"| {ctx.job.repo}, month to date | {month_jobs} | {usd(month, places=4)} |"
     )
     await comments.upsert(await ctx.github(), ctx.job.repo, ctx.job.number, "answer", ctx.job.id, body)
     return Outcome("done", "cost posted")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from bot.errors import ConfigError, EquitrError
+from bot.errors import ConfigError, EquitrError, GitHubError
 from bot.settings import Settings
 
 Status = Literal["ok", "warn", "fail"]
@@ -89,11 +89,12 @@ async def _github(settings: Settings) -> Check:
                 app = await PlainAPI(session, "equitr", base_url=settings.github_api_url).getitem("/app", jwt=jwt)
                 return Check("github", "ok", f"authenticated as App `{app.get('slug')}` at {settings.github_api_url}")
             gh = await access.api(session, None)
+            gh.policy = replace(gh.policy, max_tries=2)  # a check answers in seconds; a job would wait longer
             limit = await gh.getitem("/rate_limit")
             remaining = (limit.get("resources") or {}).get("core", {}).get("remaining")
             return Check("github", "ok", f"token accepted at {settings.github_api_url} ({remaining} calls left)")
     except EquitrError as exc:
-        return Check("github", "fail", exc.message, exc.hint or "")
+        return Check("github", "fail", exc.message, _github_fix(exc))
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         return Check(
             "github",
@@ -108,6 +109,23 @@ async def _github(settings: Settings) -> Check:
             f"GitHub refused the credentials: {exc}",
             "check GH_APP_ID / the private key / GITHUB_TOKEN",
         )
+
+
+def _github_fix(error: EquitrError) -> str:
+    """What an operator running `doctor` does about a GitHub failure (an error's own hint may speak to
+    someone commenting on an issue, which is not who reads this)."""
+    status = error.status if isinstance(error, GitHubError) else None
+    if isinstance(error, GitHubError) and status is None:
+        return "check the network, or GITHUB_API_URL for GitHub Enterprise Server"
+    if status == 401:
+        return "check GH_APP_ID and the private key (App), or GITHUB_TOKEN"
+    if status in (403, 429) and "rate limit" in error.message.lower():
+        return "wait for the rate limit to reset, then run `equitr doctor` again"
+    if status == 403:
+        return "check the permissions of the token, or of the App's installation"
+    if status is not None and status >= 500:
+        return "GitHub may be having trouble (https://www.githubstatus.com); run `equitr doctor` again later"
+    return "check GITHUB_API_URL and the credentials"
 
 
 def _queue(settings: Settings) -> list[Check]:

@@ -9,7 +9,8 @@ what to do about it). Tracebacks never leave the process: comments, logs and the
     │   ├── CommandError
     │   ├── MalformedPayload   a signed webhook payload with a field of the wrong type (HTTP 400)
     │   ├── PermissionDenied
-    │   └── BudgetExceeded
+    │   ├── BudgetExceeded
+    │   └── JobBusy            another job is already changing this issue
     ├── RuntimeFailure         rate limits, network, model unavailable, timeouts
     │   ├── GitHubError
     │   ├── ModelError
@@ -58,6 +59,15 @@ class BudgetExceeded(ValidationError):
         super().__init__(message, hint=hint)
         self.spent_usd = spent_usd
         self.budget_usd = budget_usd
+
+
+class JobBusy(ValidationError):
+    """A job that changes an issue was refused because another one is already working on it."""
+
+    def __init__(self, message: str, *, running_id: int, running_kind: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.running_id = running_id
+        self.running_kind = running_kind
 
 
 class RuntimeFailure(EquitrError):

@@ -14,6 +14,7 @@ from typing import Literal
 
 from bot.errors import BudgetExceeded, EquitrError
 from bot.models.types import Reply
+from bot.money import usd
 
 Role = Literal["supervisor", "worker"]
 
@@ -121,7 +122,8 @@ class Guard:
         spent = self.ledger.total_usd
         if spent >= self.limits.budget_usd:
             raise BudgetExceeded(
-                f"The budget of ${self.limits.budget_usd:.2f} is used up (${spent:.4f} spent) before {before}.",
+                f"The budget of {usd(self.limits.budget_usd)} is used up ({usd(spent, places=4)} spent) "
+                f"before {before}.",
                 spent_usd=spent,
                 budget_usd=self.limits.budget_usd,
                 hint=f"Run again with a larger budget: `--budget {suggest_budget(spent, self.limits.budget_usd)}`.",

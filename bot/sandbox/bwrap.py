@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from bot.sandbox.limits import Cgroup, Limits, cgroup_for, join_argv, prlimit_ar
 from bot.sandbox.output import ClippedBuffer
 
 SandboxMode = Literal["bwrap", "none"]
-KilledReason = Literal["timeout", "output", "memory"]
+KilledReason = Literal["timeout", "output", "memory", "cancelled"]
 
 WORKDIR = "/workspace"
 ENV_MOUNT = "/equitr-env"  # where the job's private environment (bot.sandbox.setup) appears in the sandbox
@@ -45,6 +46,7 @@ _ETC_FILES = (
 # With the network (setup commands only): name resolution and the system's CA certificates.
 _ETC_NETWORK_FILES = ("resolv.conf", "hosts", "host.conf", "gai.conf", "ssl", "ca-certificates")
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE|CREDENTIAL|DSN|AUTH", re.IGNORECASE)
+_POLL_S = 0.1  # how often a running command's time limit and the job's cancellation are looked at
 _NO_BWRAP_HINT = (
     "Install bubblewrap (`apt-get install bubblewrap`), or set EQUITR_SANDBOX=none to run commands "
     "without a sandbox (only on a machine you are willing to let the repository's code run on)."
@@ -167,7 +169,7 @@ def _kill(proc: subprocess.Popen[bytes], group: Cgroup | None) -> None:
 
 
 def _pump(
-    proc: subprocess.Popen[bytes], group: Cgroup | None, limits: Limits
+    proc: subprocess.Popen[bytes], group: Cgroup | None, limits: Limits, cancel: threading.Event | None = None
 ) -> tuple[ClippedBuffer, ClippedBuffer, KilledReason | None]:
     out, err = ClippedBuffer(limits.output_keep_bytes), ClippedBuffer(limits.output_keep_bytes)
     deadline = time.monotonic() + limits.wall_time_s
@@ -183,11 +185,14 @@ def _pump(
             if now >= deadline:
                 reason = "timeout"
                 break
+            if cancel is not None and cancel.is_set():
+                reason = "cancelled"  # the job was cancelled: the command is killed below
+                break
             if exited_at is None and proc.poll() is not None:
                 exited_at = now
             if exited_at is not None and now - exited_at > 1.0:
                 break  # a leftover grandchild holds the pipe open; it is killed below
-            for key, _ in sel.select(timeout=min(0.25, deadline - now)):
+            for key, _ in sel.select(timeout=min(_POLL_S, deadline - now)):
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     sel.unregister(key.fileobj)
@@ -201,13 +206,17 @@ def _pump(
                 break
     finally:
         sel.close()
-    if reason is None:
+    while reason is None:
         # The pipes close a moment before the process exits (coreutils close stdout themselves): let it
         # finish rather than SIGKILL it into a false -9.
         try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            proc.wait(timeout=max(0.0, min(_POLL_S, deadline - time.monotonic())))
+            break
         except subprocess.TimeoutExpired:
-            reason = "timeout"
+            if time.monotonic() >= deadline:
+                reason = "timeout"
+            elif cancel is not None and cancel.is_set():
+                reason = "cancelled"
     return out, err, reason
 
 
@@ -221,11 +230,13 @@ def run_command(
     env: Mapping[str, str] | None = None,
     env_dir: Path | None = None,
     network: bool = False,
+    cancel: threading.Event | None = None,
 ) -> CommandResult:
     """Run `command` (an argv, never a shell string) with the checkout `root` as working directory.
 
     `env_dir`: a job's private virtualenv (made by `bot.sandbox.setup`), writable and first on PATH.
     `network`: keep the host's network; only for a repository's setup command, never for tests or tools.
+    `cancel`: once set (the job was cancelled), the command and everything it started are killed at once.
     """
     if not command:
         raise SandboxError("No command to run.")
@@ -259,7 +270,7 @@ def run_command(
             start_new_session=True,
         )
         try:
-            out, err, reason = _pump(proc, group, limits)
+            out, err, reason = _pump(proc, group, limits, cancel)
         finally:
             _kill(proc, group)
             code = proc.wait()
@@ -273,7 +284,7 @@ def run_command(
         raise SandboxError(f"The sandbox could not start: {err.text().strip()}", hint=_NO_BWRAP_HINT)
     return CommandResult(
         argv=tuple(command),
-        exit_code=None if reason in ("timeout", "output") else code,
+        exit_code=None if reason in ("timeout", "output", "cancelled") else code,
         stdout=out.text(),
         stderr=err.text(),
         duration_s=time.monotonic() - start,

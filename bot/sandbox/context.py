@@ -6,6 +6,7 @@ both import them without a cycle; `bot.tools.registry` re-exports both names.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ class ToolContext:
     # Paths (relative, posix) the job's own file tool wrote: the only ones that become the change. Files
     # that tests or the setup wrote never do, whatever they are.
     edited: set[str] = field(default_factory=set)
+    # Set when the job is cancelled: a command running in the sandbox is killed (its whole process group).
+    cancel: threading.Event = field(default_factory=threading.Event)
 
     @property
     def job_env(self) -> Path:

@@ -79,6 +79,7 @@ def run_setup(
     mode: SandboxMode,
     limits: Limits,
     ro_paths: tuple[Path, ...] | None = None,
+    cancel: threading.Event | None = None,
 ) -> SetupResult:
     """Make the job's environment and run `command` (a shell command line) in it, with the network."""
     create_env(env_dir)
@@ -93,6 +94,7 @@ def run_setup(
         env_dir=env_dir,
         network=True,
         env={"PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        cancel=cancel,
     )
     output = result.stdout + (f"\n--- stderr ---\n{result.stderr}" if result.stderr.strip() else "")
     # What it created stays out of the change in every case, also when it is refused below.
@@ -157,4 +159,3 @@ def _literal(path: str) -> str:
     if escaped.endswith(" "):
         escaped = escaped[:-1] + "\\ "
     return escaped
-

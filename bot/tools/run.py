@@ -53,6 +53,7 @@ def ensure_setup(ctx: ToolContext) -> SetupResult | None:
                     mode=ctx.sandbox_mode,
                     limits=ctx.limits,
                     ro_paths=ctx.ro_paths,
+                    cancel=ctx.cancel,
                 )
             except (EquitrError, OSError) as exc:  # recorded, so a later test run does not try it again
                 message = exc.message if isinstance(exc, EquitrError) else f"{type(exc).__name__}: {exc}"
@@ -82,12 +83,15 @@ def run(params: RunParams, ctx: ToolContext) -> ToolResult:
         limits=ctx.limits,
         ro_paths=ctx.ro_paths,
         env_dir=ctx.job_env if setup is not None else None,
+        cancel=ctx.cancel,
     )
     undone = _undo_test_writes(ctx, before)
     if result.killed_reason == "timeout":
         status = f"killed after the {ctx.limits.wall_time_s:.0f} s time limit"
     elif result.killed_reason == "output":
         status = "killed: it printed more output than the limit allows"
+    elif result.killed_reason == "cancelled":
+        status = "stopped: the job was cancelled"
     elif result.killed_reason == "memory":
         status = f"killed: out of memory (limit {ctx.limits.memory_bytes // 2**20} MiB)"
     else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 
 from bot import comments
@@ -37,7 +35,7 @@ async def _read_only(ctx: JobContext, env: WorkEnv, mode: str) -> tuple[Prepared
 
     def work() -> tuple[Agent, str, AgentResult]:
         with workspace.checkout(ctx.job.repo, str(p.repo["clone_url"]), token=token) as checkout:
-            tools = tool_context(checkout, env, p.effective)
+            tools = tool_context(checkout, env, p.effective, stopper)
 
             async def go() -> tuple[Agent, str, AgentResult]:
                 async with aiohttp.ClientSession() as session:
@@ -50,11 +48,7 @@ async def _read_only(ctx: JobContext, env: WorkEnv, mode: str) -> tuple[Prepared
             return stopper.run(go())
 
     stopper = Stopper()
-    try:
-        agent, answer, result = await asyncio.to_thread(work)
-    except asyncio.CancelledError:
-        stopper.cancel()
-        raise
+    agent, answer, result = await stopper.in_thread(work)
     return p, agent, answer, result
 
 

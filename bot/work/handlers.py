@@ -1,5 +1,6 @@
 """The job handlers, assembled once per worker: run control from `bot.control`, GitHub work from
-`fix`, `review` and `answer`, each guarded so that a failure becomes a formatted error comment."""
+`fix`, `review` and `answer`. A handler raises what stops it; the runner turns every ending into the
+status comment's last edit and, for a failure, a formatted error comment."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from bot.errors import ValidationError
 from bot.runner import Handler, JobContext, Outcome
 from bot.work.answer import ask, plan
-from bot.work.common import WorkEnv, guarded
+from bot.work.common import WorkEnv
 from bot.work.fix import fix
 from bot.work.review import review
 
@@ -39,10 +40,9 @@ def handlers(env: WorkEnv) -> dict[str, Handler]:
     from bot.control import HANDLERS as control
 
     table: dict[str, Handler] = dict(control)
-    docs = env.settings.docs_url
     for name, body in (("fix", fix), ("review", review), ("ask", ask), ("plan", plan)):
-        table[name] = guarded(name, _bind(body, env), docs_url=docs)
-    table["retry"] = guarded("retry", lambda ctx: retry(ctx, env, table), docs_url=docs)
+        table[name] = _bind(body, env)
+    table["retry"] = lambda ctx: retry(ctx, env, table)
     return table
 
 

@@ -13,6 +13,7 @@ from bot.agent.ledger import Ledger
 from bot.agent.loop import AgentResult, Entry, TestRun
 from bot.agent.report import cost_markdown, repairs_line
 from bot.interpret.result import step_json
+from bot.money import usd
 from bot.sanitize import sanitize, sanitize_inline
 from bot.tools.schema import Step
 
@@ -144,8 +145,8 @@ def plan_body(*, steps: Sequence[Step], estimate_usd: float, model: str, fallbac
     lines += [f"- [ ] {describe_step(s)}" for s in steps] or ["(no steps)"]
     lines += [
         "",
-        f"Estimated cost to carry it out with `{model}`: **${estimate_usd:.4f}** (planning so far: "
-        f"${ledger.total_usd:.4f}). Nothing was changed. Run it with `/equitr fix`.",
+        f"Estimated cost to carry it out with `{model}`: **{usd(estimate_usd, places=4)}** (planning so far: "
+        f"{usd(ledger.total_usd, places=4)}). Nothing was changed. Run it with `/equitr fix`.",
         "",
         repairs_line(ledger),
     ]

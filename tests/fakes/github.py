@@ -641,6 +641,10 @@ class FakeGitHub:
             }
         self._failures.append(Failure(method.upper(), path, status, dict(headers or {}), body, times, disconnect))
 
+    def clear_failures(self) -> None:
+        """GitHub heals: the failures still waiting are dropped."""
+        self._failures.clear()
+
     def rate_limit_next(
         self, method: str, path: str | re.Pattern[str], *, reset_in: float = 30, status: int = 403, times: int = 1
     ) -> None:

@@ -1,16 +1,18 @@
 """A deterministic scripted model for tests of the agent loop: it answers from a script, not from a
-model. Each entry is either a reply text or a function of the messages that returns one."""
+model. Each entry is either a reply text, a function of the messages that returns one (or an awaitable of
+one: a model call that takes its time without blocking the loop), or a ModelError to raise."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.errors import ModelError
 from bot.models.types import Message, Reply, Usage
 
-Script = str | Callable[[Sequence[Message]], str] | ModelError
+Script = str | Callable[[Sequence[Message]], str | Awaitable[str]] | ModelError
 
 
 @dataclass
@@ -36,7 +38,8 @@ class ScriptedModel:
         entry = self.script.pop(0)
         if isinstance(entry, ModelError):
             raise entry
-        text = entry(messages) if callable(entry) else entry
+        made = entry(messages) if callable(entry) else entry
+        text = await made if inspect.isawaitable(made) else made
         prompt = sum(len(m.content) for m in messages) // 4
         return Reply(
             content=text,

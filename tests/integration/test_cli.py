@@ -77,3 +77,38 @@ def test_jobs_json_and_doctor(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "✗ webhook server: GH_PRIVATE_KEY is not set" in bad.stdout
     assert "openai/gpt-4.1-mini" in bad.stdout  # the closest valid model name
+
+
+@pytest.mark.parametrize("args", [["jobs"], ["models", "list"], ["report"]])
+def test_a_reader_that_stops_early_ends_the_command_quietly(args: list[str], tmp_path: Path) -> None:
+    """B18: `equitr jobs | head` — the reader is gone before equitr writes: no BrokenPipeError traceback,
+    and the exit status a shell tool has when SIGPIPE ends it."""
+    read, write = os.pipe()
+    os.close(read)  # like `head` after its lines: every write to this pipe fails
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("GH_", "GITHUB_", "EQUITR_", "OPENAI_"))}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            cwd=tmp_path,
+            env=base,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    assert proc.stderr.decode() == ""
+    assert proc.returncode == 141
+
+
+def test_doctor_with_github_unreachable_says_what_an_operator_does(tmp_path: Path) -> None:
+    """B19: doctor's advice is for the operator running it, never a `/equitr …` comment for a job."""
+    from tests.conftest import free_port
+
+    env = {"GITHUB_TOKEN": "ghp_" + "x" * 36, "GITHUB_API_URL": f"http://127.0.0.1:{free_port()}"}
+    proc = equitr("doctor", cwd=tmp_path, env=env)
+    assert proc.returncode == 1
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith("✗ github:")]
+    assert "Could not reach GitHub" in line
+    assert "fix: check the network, or GITHUB_API_URL" in proc.stdout
+    assert "/equitr" not in proc.stdout and "Traceback" not in proc.stderr

@@ -23,6 +23,7 @@ from bot.app import create_app
 from bot.asgi import call
 from bot.errors import ModelError
 from bot.models.client import ChatModel
+from bot.models.wire import Endpoint, http_error
 from bot.repoconfig import EffectiveSettings
 from bot.runner import Outcome
 from bot.settings import Settings
@@ -222,7 +223,6 @@ async def test_fix_runs_the_repositorys_setup_command_before_the_tests(world: Wo
     assert changed == ["mathutil.py"]
 
 
-
 async def test_fix_opens_one_draft_pr_and_a_second_fix_updates_it(world: World) -> None:
     w = world
     w.model.script += [PLAN, ACCEPT]
@@ -299,6 +299,23 @@ async def test_model_server_down_gives_recovery_steps(world: World) -> None:
     assert outcome.state == "failed"
     (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
     assert "Cannot reach the model server" in error and "/equitr retry" in error
+
+
+async def test_a_model_400_is_a_rejected_request_and_no_internal_address_is_published(world: World) -> None:
+    """B20: HTTP 400 from the model server is "Model rejected the request" (not "Model unavailable"), and
+    the operator's model URL stays out of the public comment."""
+    w = world
+    internal = "http://10.20.30.40:8000/v1"
+    where = Endpoint(label=f"the OpenAI-compatible server at {internal}", unreachable_hint="Is the server running?")
+    body = '{"error": {"message": "This model\'s maximum context length is 8192 tokens", "type": "invalid_request"}}'
+    w.model.script.append(http_error(400, body, {}, endpoint=where))
+    _, answer = await comment(w, "/equitr fix")
+    assert (await run_job(w, answer)).state == "failed"
+    (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
+    assert error.startswith(f"<!-- equitr:error:{answer['jobs'][0]} -->\n### ⚠️ Model rejected the request\n")
+    assert "maximum context length is 8192 tokens" in error and "context window" in error
+    assert "10.20.30.40" not in error and "8000" not in error
+    assert not any("10.20.30.40" in c["body"] for c in w.fake.issue_comments(REPO, 1))
 
 
 async def test_cancel_mid_job(world: World) -> None:

@@ -80,3 +80,41 @@ def test_git_argv_disables_external_programs() -> None:
     argv = git_argv(["diff", "HEAD"])
     assert "core.hooksPath=/dev/null" in argv and "protocol.ext.allow=never" in argv
     assert argv[argv.index("diff") + 1 : argv.index("diff") + 3] == ["--no-ext-diff", "--no-textconv"]
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "none"])
+def test_a_cancel_kills_the_command_and_its_children(tmp_path: Path, mode: str) -> None:
+    """B15: once the job's cancel event is set, the command and what it started are killed, not left to run
+    until the time limit."""
+    import contextlib
+    import os
+    import shutil
+    import threading
+
+    if mode == "bwrap" and shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    cancel = threading.Event()
+    marker = "sleep 765.4"
+
+    def cmdlines() -> list[bytes]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            with contextlib.suppress(OSError):
+                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip())
+        return found
+
+    def cancel_once_started() -> None:
+        while marker.encode() not in cmdlines():
+            if cancel.wait(0.02):
+                return
+        cancel.set()
+
+    watcher = threading.Thread(target=cancel_once_started)
+    watcher.start()
+    result = run_command(
+        ["sh", "-c", f"{marker} & {marker}; wait"], root=tmp_path, mode=mode, ro_paths=(), cancel=cancel
+    )
+    cancel.set()
+    watcher.join()
+    assert result.killed_reason == "cancelled" and result.exit_code is None and not result.ok
+    assert marker.encode() not in cmdlines()  # both sleeps: the whole process group

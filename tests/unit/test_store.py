@@ -145,3 +145,35 @@ def test_owner_liveness() -> None:
     assert owner_is_dead(owner)
     assert not owner_is_dead("other-host:1:1")  # can't tell for another machine: wait for the lease
     assert os.getpid() > 0
+
+
+def test_an_ending_keeps_its_report_until_delivered(store: JobStore) -> None:
+    """R2: the report is stored with the end state; it becomes due after the runner's hold, is taken by one
+    deliverer only, waits after a failure, and is gone once delivered."""
+    created = store.create(job(), ["delivery:d-1"])
+    assert created and store.claim(created.id, "o", 30)
+    assert store.reports_due(time.time() + 3600) == []
+    assert store.finish(created.id, "o", "failed", "boom", report='{"state": "failed"}')
+    assert store.reports_due(time.time()) == []  # the runner delivers it first
+    (due,) = store.reports_due(time.time() + 120)
+    assert (due.job_id, due.report, due.tries) == (created.id, '{"state": "failed"}', 0)
+    assert store.take_report(created.id, due.next_at, time.time() + 30)
+    assert not store.take_report(created.id, due.next_at, time.time() + 30)  # a second deliverer backs off
+    store.report_failed(created.id, 1, time.time() + 600)
+    assert store.reports_due(time.time() + 300) == []
+    (again,) = store.reports_due(time.time() + 900)
+    assert again.tries == 1
+    store.report_done(created.id)
+    assert store.reports_due(time.time() + 10**6) == []
+
+
+def test_a_job_given_up_leaves_a_report(store: JobStore) -> None:
+    """R2 (a): the give-up branch of claim writes the ending's report itself, due at once."""
+    created = store.create(job(), ["delivery:d-1"])
+    assert created
+    for attempt in range(3):
+        assert store.claim(created.id, f"dead:{attempt}", 0.01)
+        assert store.requeue(created.id, f"dead:{attempt}")
+    assert store.claim(created.id, "next", 30) is None
+    (due,) = store.reports_due(time.time())
+    assert due.job_id == created.id and '"lost": true' in due.report and "3 attempts" in due.report
