@@ -22,6 +22,7 @@ from bot.agent.testcmd import detect
 from bot.errors import ConfigError
 from bot.models.client import ChatModel, Endpoints, ModelClient
 from bot.models.manager import ModelManager, choose_model
+from bot.sandbox import binaries
 from bot.sandbox.bwrap import SandboxMode
 from bot.sandbox.context import ToolContext
 from bot.sandbox.gitsafe import run_git
@@ -88,6 +89,7 @@ async def run_local(
         test_command = options.test_command if options.test_command is not None else detect(checkout.root)
         out(f"working on a fresh checkout of {repo} at {head[:10]} (uncommitted changes are not included)")
         out(f"test command: {test_command or '(none found; pass --test-command)'}")
+        out(f"sandbox: {binaries.sandbox_line(mode)}")
         if options.setup_command:
             out(f"setup command: {options.setup_command} (once, with the network, before the first test run)")
         tools = ToolContext(

@@ -25,6 +25,7 @@ from bot.errors import ModelError
 from bot.models.client import ChatModel
 from bot.repoconfig import EffectiveSettings
 from bot.runner import Outcome
+from bot.sandbox import binaries
 from bot.settings import Settings
 from bot.work.handlers import WorkEnv
 from bot.work.handlers import handlers as work_handlers
@@ -107,7 +108,7 @@ async def world(
             GH_PRIVATE_KEY=github_app_key.pem.get_secret_value(),
             GITHUB_API_URL=fake_github.base_url,
             EQUITR_WORKDIR=tmp_path / "work",
-            EQUITR_SANDBOX="bwrap" if shutil.which("bwrap") else "none",
+            EQUITR_SANDBOX="bwrap" if binaries.bwrap().path else "none",
             EQUITR_SUPERVISOR_MODEL="openai/gpt-4.1-mini",
             EQUITR_WORKER_MODEL="ollama/qwen3:30b",
             EQUITR_DOCS_URL=DOCS_URL,
@@ -220,7 +221,6 @@ async def test_fix_runs_the_repositorys_setup_command_before_the_tests(world: Wo
         check=True,
     ).stdout.split()
     assert changed == ["mathutil.py"]
-
 
 
 async def test_fix_opens_one_draft_pr_and_a_second_fix_updates_it(world: World) -> None:
