@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -167,51 +166,47 @@ def _queue(settings: Settings) -> list[Check]:
 
 
 def _tools(settings: Settings) -> list[Check]:
-    out = []
-    for tool, why, fix in (
-        ("git", "checkouts and commits", "apt-get install git"),
-        ("rg", "the search tool", "apt-get install ripgrep"),
-    ):
-        found = shutil.which(tool)
-        out.append(
-            Check(tool, "ok" if found else "fail", found or f"not found (needed for {why})", "" if found else fix)
-        )
-    bwrap = shutil.which("bwrap")
+    from bot.sandbox import binaries
+
+    git = shutil.which("git")
+    out = [Check("git", "ok" if git else "fail", git or "not found (needed for checkouts and commits)",
+                 "" if git else "apt-get install git")]  # fmt: skip
+    rg = binaries.rg()
+    out.append(
+        Check("rg", "ok", rg.describe())
+        if rg.path
+        else Check("rg", "fail", f"{rg.describe()}; needed for the search tool", "reinstall equitr (it brings ripgrep)")
+    )
     if settings.sandbox == "none":
         out.append(
             Check(
                 "sandbox",
                 "warn",
                 "EQUITR_SANDBOX=none: commands run WITHOUT a sandbox",
-                "install bubblewrap and unset EQUITR_SANDBOX",
+                "unset EQUITR_SANDBOX (bubblewrap comes with equitr)",
             )
         )
-    elif bwrap is None:
+        return out
+    bwrap = binaries.bwrap()
+    if bwrap.path is not None:
+        out.append(Check("sandbox", "ok", f"bubblewrap works: {bwrap.describe()}"))
+    elif any(not note.endswith(": not installed") for note in bwrap.passed_over):
+        out.append(
+            Check(
+                "sandbox",
+                "fail",
+                f"{bwrap.problem('bubblewrap')}; equitr will refuse to run commands",
+                "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) "
+                "or run equitr where bwrap works",
+            )
+        )
+    else:
         out.append(
             Check(
                 "sandbox",
                 "fail",
                 "bubblewrap (bwrap) not found; equitr will refuse to run commands",
-                "apt-get install bubblewrap",
+                "reinstall equitr (it brings bubblewrap), or apt-get install bubblewrap",
             )
         )
-    else:
-        probe = subprocess.run(
-            [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
-        if probe.returncode == 0:
-            out.append(Check("sandbox", "ok", f"bubblewrap works ({bwrap})"))
-        else:
-            out.append(
-                Check(
-                    "sandbox",
-                    "fail",
-                    f"bubblewrap is installed but cannot start: {probe.stderr.strip()}",
-                    "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) "
-                    "or run equitr where bwrap works",
-                )
-            )
     return out

@@ -201,7 +201,7 @@ class FixConfig(_Section):
         max_length=1000,
         allowed='a shell command, e.g. "pytest -q"; "" to detect it',
         doc='Run in the sandbox before and after the change. "": detected from the files present '
-        "(pytest, npm test, go test, cargo test).",
+        "(pytest, python -m unittest for a plain unittest suite, npm test, go test, cargo test).",
     )
     setup_command: str = _key(
         "",

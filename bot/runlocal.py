@@ -26,6 +26,7 @@ from bot.models.client import ChatModel, Endpoints, ModelClient
 from bot.models.manager import ModelManager, choose_model
 from bot.money import usd
 from bot.repoconfig import FILENAME, MAX_BYTES, Problem, RepoConfig, RepoConfigError, load_default, parse, resolve_flags
+from bot.sandbox import binaries
 from bot.sandbox.context import ToolContext
 from bot.sandbox.gitsafe import GitResult, git_in, run_git
 from bot.sandbox.workspace import Checkout, Workspace, auth_env
@@ -104,6 +105,7 @@ async def run_local(
             else f"configuration: defaults (no {FILENAME} in that commit)"
         )
         out(f"test command: {test_command or '(none found; pass --test-command)'}")
+        out(f"sandbox: {binaries.sandbox_line(settings.sandbox)}")
         if setup_command:
             out(f"setup command: {setup_command} (once, with the network, before the first test run)")
         tools = ToolContext(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.agent import prompts, repomap
+from bot.agent import prompts, repomap, testcmd
 from bot.agent.calls import Calls
 from bot.agent.edits import FORMATS, EditFormatError
 from bot.agent.ledger import Guard, Ledger, LimitReached, Limits
@@ -72,11 +72,10 @@ class TestRun:
     summary: str
     output: str
 
-    @property
-    def report(self) -> str:
-        """What the models are shown: the test runner's own report, without stderr, where interpreter and
-        plugin warnings of the machine running equitr would otherwise turn up."""
-        return self.output.split("\n--- stderr ---\n", 1)[0]
+    def evidence(self, limit: int) -> str:
+        """What the models are shown: stdout and stderr (unittest and many runners report on stderr),
+        trimmed from the middle with the failure report kept."""
+        return testcmd.evidence(self.output, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +227,7 @@ class Agent:
         if feedback:
             request += f"\n\nThe previous attempt was not accepted: {feedback}"
         if tests is not None and not tests.ok and iteration == 1:
-            request += f"\n\nThe tests currently fail:\n{tests.report[-1500:]}"
+            request += f"\n\nThe tests currently fail:\n{tests.evidence(1500)}"
         repo_map = await asyncio.to_thread(repomap.build, self.tools.root, task=task.request)
         messages = plan_messages(request, repo_map=repo_map)
         interp: Interpretation | None = None
@@ -357,7 +356,7 @@ class Agent:
         self._emit("testing", f"running `{self.tools.test_command}`")
         result = await registry.execute(Step(step=1, tool="run", parameters=RunParams()), self.tools)
         code = result.data.get("exit_code")
-        summary = _test_summary(result.output)
+        summary = testcmd.summarize(result.output)
         if result.data.get("setup_failed"):
             summary = f"not run: the setup command failed ({result.data['setup_failed']})"[:200]
         run = TestRun(ok=result.ok, exit_code=code, summary=summary, output=result.output)
@@ -370,7 +369,7 @@ class Agent:
         messages = prompts.review_messages(
             task=task.request,
             diff=result.diff[-6000:],
-            tests=(tests.report[-2500:] if tests else ""),
+            tests=(tests.evidence(2500) if tests else ""),
             iteration=iteration,
             last=last,
         )
@@ -476,22 +475,3 @@ def _first_line(text: str) -> str:
 def _is_test(path: str) -> bool:
     name = Path(path).name
     return name.startswith("test_") or name.endswith("_test.py") or "/tests/" in f"/{path}"
-
-
-_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
-
-
-def _test_summary(output: str) -> str:
-    summary = next(
-        (
-            line.strip("= ").strip()
-            for line in reversed(output.strip().splitlines())
-            if re.search(r"\b(passed|failed|error|no tests ran)\b", line)
-        ),
-        None,
-    ) or _first_line(output.splitlines()[1] if len(output.splitlines()) > 1 else output)
-    missing = _MISSING_MODULE.search(output)
-    if missing:  # the sandbox has no network: say what to install, and how, instead of a bare exit code
-        name = missing.group(1)
-        summary = f"{summary}; `{name}` is not installed in the sandbox (install it with `fix.setup_command`)"
-    return summary[:200]

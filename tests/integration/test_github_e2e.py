@@ -26,6 +26,7 @@ from bot.models.client import ChatModel
 from bot.models.wire import Endpoint, http_error
 from bot.repoconfig import EffectiveSettings
 from bot.runner import Outcome
+from bot.sandbox import binaries
 from bot.settings import Settings
 from bot.work.handlers import WorkEnv
 from bot.work.handlers import handlers as work_handlers
@@ -108,7 +109,7 @@ async def world(
             GH_PRIVATE_KEY=github_app_key.pem.get_secret_value(),
             GITHUB_API_URL=fake_github.base_url,
             EQUITR_WORKDIR=tmp_path / "work",
-            EQUITR_SANDBOX="bwrap" if shutil.which("bwrap") else "none",
+            EQUITR_SANDBOX="bwrap" if binaries.bwrap().path else "none",
             EQUITR_SUPERVISOR_MODEL="openai/gpt-4.1-mini",
             EQUITR_WORKER_MODEL="ollama/qwen3:30b",
             EQUITR_DOCS_URL=DOCS_URL,

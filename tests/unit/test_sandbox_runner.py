@@ -19,7 +19,9 @@ def test_mode_from_env() -> None:
 
 
 def test_refuses_without_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.sandbox.bwrap.shutil.which", lambda name: None)
+    monkeypatch.setattr("bot.sandbox.binaries.system", lambda name: None)
+    monkeypatch.setattr("bot.sandbox.binaries.bundled_bwrap", lambda: None)
+    monkeypatch.setattr("bot.sandbox.binaries._found", {})
     with pytest.raises(SandboxError) as err:
         run_command(["true"], root=tmp_path, mode="bwrap")
     assert "not installed" in err.value.message and "EQUITR_SANDBOX=none" in (err.value.hint or "")
@@ -38,14 +40,16 @@ def test_secret_looking_env_is_refused(tmp_path: Path) -> None:
 
 def test_bwrap_argv_shape(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
-    argv = build_bwrap_argv(["pytest"], root=tmp_path, ro_paths=[Path("/opt/py")], env={"A": "1"}, limits=Limits())
+    argv = build_bwrap_argv(
+        ["pytest"], bwrap="/opt/bwrap", root=tmp_path, ro_paths=[Path("/opt/py")], env={"A": "1"}, limits=Limits()
+    )
     joined = " ".join(argv)
     for flag in ("--unshare-all", "--unshare-user", "--die-with-parent", "--clearenv", "--new-session"):
         assert flag in argv
     assert f"--bind {tmp_path} /workspace" in joined
     assert f"--ro-bind {tmp_path}/.git /workspace/.git" in joined
     assert "--ro-bind /opt/py /opt/py" in joined and "--setenv A 1" in joined
-    assert argv[-2:] == ["--", "pytest"]
+    assert argv[0] == "/opt/bwrap" and argv[-2:] == ["--", "pytest"]
     assert "--share-net" not in argv
 
 
