@@ -87,7 +87,25 @@ def default_ro_paths() -> tuple[Path, ...]:
         path = Path(p).resolve()
         if not path.is_relative_to("/usr") and path not in found:
             found.append(path)
+    for extra in _pth_site_dirs():
+        if not any(extra.is_relative_to(p) for p in found):
+            found.append(extra)
     return tuple(found)
+
+
+def _pth_site_dirs() -> list[Path]:
+    """Other environments' site-packages that this one layers on through `.pth` path lines (a virtualenv
+    stacked on another), so the sandbox's interpreter finds the same packages. Only directories named
+    site-packages or dist-packages: a `.pth` line naming anything else is not bound."""
+    found: list[Path] = []
+    for site_dir in {Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))}:
+        for pth in sorted(site_dir.glob("*.pth")) if site_dir.is_dir() else []:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                for line in pth.read_text().splitlines():
+                    path = Path(line.strip())
+                    if path.is_absolute() and path.name in ("site-packages", "dist-packages") and path.is_dir():
+                        found.append(path.resolve())
+    return found
 
 
 def _clean_env(extra: Mapping[str, str] | None, path: str, home: str) -> dict[str, str]:
