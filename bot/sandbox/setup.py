@@ -18,6 +18,7 @@ What the setup writes into the checkout never becomes part of the change: files 
 from __future__ import annotations
 
 import site
+import sys
 import sysconfig
 import threading
 import venv
@@ -62,7 +63,9 @@ def create_env(env_dir: Path) -> Path:
     purelib = Path(sysconfig.get_path("purelib", "venv", vars={"base": str(env_dir), "platbase": str(env_dir)}))
     purelib.mkdir(parents=True, exist_ok=True)
     # Plain path lines only (no `import` lines): the paths are appended after the env's own site-packages.
-    base = [p for p in site.getsitepackages() if Path(p).is_dir() and not Path(p).is_relative_to(env_dir)]
+    # equitr's site-packages, and those it layers on through `.pth` lines (a stacked virtualenv), in order.
+    sites = [*site.getsitepackages(), *(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))]
+    base = [p for p in dict.fromkeys(sites) if Path(p).is_dir() and not Path(p).is_relative_to(env_dir)]
     (purelib / _PTH).write_text("".join(f"{p}\n" for p in base))
     for name, module in _LAUNCHERS.items():
         launcher = env_dir / "bin" / name
