@@ -310,7 +310,10 @@ def suggest_solutions(error: BaseException, context: ErrorContext | None = None)
     elif anchor == "refused-by-the-sandbox":
         out += [hint] if hint else []
         if isinstance(error, PathRefused):
-            out.append("Writes under `.github/workflows` and the paths in `fix.blocked_paths` are always refused.")
+            out.append(
+                "Writes under `.github/workflows` and to the paths in `fix.blocked_paths` are always refused; the "
+                "files CI runs are refused unless `fix.allow_ci_paths` allows them."
+            )
         else:
             out.append("An operator can run `equitr doctor` to check the sandbox (bubblewrap) on the server.")
     elif anchor == "permission-denied":

@@ -145,6 +145,7 @@ class Agent:
         self.trajectory: list[Entry] = []
         self._edited: set[str] = set()
         self.observations: list[tuple[str, str]] = []
+        self._refused: list[str] = []  # writes the sandbox refused, told to the supervisor when it plans again
         self._seen_paths: list[str] = []
 
     # -- the run -----------------------------------------------------------------------------------
@@ -229,6 +230,9 @@ class Agent:
             request += f"\n\nThe previous attempt was not accepted: {feedback}"
         if tests is not None and not tests.ok and iteration == 1:
             request += f"\n\nThe tests currently fail:\n{tests.report[-1500:]}"
+        if self._refused:
+            refused = "\n".join(f"- {text}" for text in self._refused[-10:])
+            request += f"\n\nThese writes were refused; do not plan them again:\n{refused}"
         repo_map = await asyncio.to_thread(repomap.build, self.tools.root, task=task.request)
         messages = plan_messages(request, repo_map=repo_map)
         interp: Interpretation | None = None
@@ -283,6 +287,8 @@ class Agent:
         result = await registry.execute(step, self.tools)
         if isinstance(params, FileParams) and params.action in ("edit", "write") and result.ok:
             self._edited.add(params.path)
+        if result.data.get("error") == "PathRefused":
+            self._refused.append(_first_line(result.output))
         if isinstance(params, FileParams) and params.action == "read" and result.ok:
             self._seen_paths.append(params.path)
         self._note_paths(result)
@@ -303,7 +309,7 @@ class Agent:
     async def _worker_edit(self, path: str, instruction: str, task: Task, iteration: int) -> ToolResult:
         self._emit("worker", f"worker {self.worker} edits {path}", path=path)
         try:
-            real = resolve_in_checkout(self.tools.root, path, for_write=True)
+            real = resolve_in_checkout(self.tools.root, path, for_write=True, policy=self.tools.policy)
             content = real.read_text(errors="replace") if real.exists() else ""
         except (PathRefused, OSError) as exc:
             text = exc.message if isinstance(exc, EquitrError) else str(exc)
@@ -396,7 +402,7 @@ class Agent:
     def _diff(self, base: str) -> str:
         """Stage what the job's tools wrote and show it: the staged state is what gets reviewed and, if
         accepted, committed; anything the tests change afterwards is not part of it."""
-        stage(self.tools.root, self.tools.edited)
+        stage(self.tools.root, self.tools.edited, policy=self.tools.policy)
         return git_in(self.tools.root, ["diff", "--cached", base]).stdout
 
     def _note_paths(self, result: ToolResult) -> None:

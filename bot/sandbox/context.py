@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.sandbox.bwrap import SandboxMode
 from bot.sandbox.limits import Limits
+from bot.sandbox.policy import DEFAULT_POLICY, WritePolicy
 from bot.sandbox.setup import SetupState
 
 
@@ -28,6 +29,9 @@ class ToolContext:
     setup_command: str = ""  # `fix.setup_command`: run once, with the network, before the first test run
     env_dir: Path | None = None  # the job's private environment; None: next to the checkout
     setup: SetupState = field(default_factory=SetupState)
+    # What the agent may write (`fix.blocked_paths`, `fix.allow_ci_paths`), checked by the file tool and again
+    # when the change is staged.
+    policy: WritePolicy = DEFAULT_POLICY
     # Paths (relative, posix) the job's own file tool wrote: the only ones that become the change. Files
     # that tests or the setup wrote never do, whatever they are.
     edited: set[str] = field(default_factory=set)

@@ -114,7 +114,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 def write(params: FileParams, ctx: ToolContext) -> ToolResult:
     if params.content is None:
         raise ToolError("action `write` needs `content` (the whole new file).")
-    path = resolve_in_checkout(ctx.root, params.path, for_write=True)
+    path = resolve_in_checkout(ctx.root, params.path, for_write=True, policy=ctx.policy)
     if path.is_dir():
         raise ToolError(f"`{params.path}` is a directory; give a file path.")
     data = check_write_size(params.content)
@@ -209,7 +209,7 @@ def apply_edit(text: str, search: str, replace: str, *, shown: str) -> str:
 def edit(params: FileParams, ctx: ToolContext) -> ToolResult:
     if params.search is None or params.replace is None:
         raise ToolError("action `edit` needs both `search` (exact current text) and `replace` (the new text).")
-    path = resolve_in_checkout(ctx.root, params.path, for_write=True)
+    path = resolve_in_checkout(ctx.root, params.path, for_write=True, policy=ctx.policy)
     text = _read_text(path, params.path)
     new = apply_edit(text, params.search, params.replace, shown=params.path)
     atomic_write(path, check_write_size(new))

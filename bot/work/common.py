@@ -246,6 +246,7 @@ def tool_context(checkout: Checkout, env: WorkEnv, effective: EffectiveSettings)
         sandbox_mode=env.settings.sandbox,
         test_command=effective.test_command or detect(checkout.root),
         setup_command=effective.setup_command,
+        policy=effective.write_policy(),
     )
 
 
