@@ -15,6 +15,7 @@ run
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,8 +41,9 @@ from bot.models.client import ChatModel
 from bot.plan import build_graph
 from bot.sandbox.context import ToolContext, ToolResult
 from bot.sandbox.gitsafe import git_in, stage
-from bot.sandbox.paths import resolve_in_checkout
+from bot.sandbox.paths import read_regular, resolve_in_checkout
 from bot.tools import registry
+from bot.tools.file import MAX_READ_BYTES
 from bot.tools.schema import FileParams, RunParams, Step
 
 Status = Literal["accepted", "stopped", "failed"]
@@ -310,9 +312,11 @@ class Agent:
         self._emit("worker", f"worker {self.worker} edits {path}", path=path)
         try:
             real = resolve_in_checkout(self.tools.root, path, for_write=True, policy=self.tools.policy)
-            content = real.read_text(errors="replace") if real.exists() else ""
+            # Never `read_text`: a FIFO swapped in by code under test would block the worker for good.
+            data = read_regular(real, MAX_READ_BYTES + 1) if os.path.lexists(real) else b""
+            content = data.decode("utf-8", "replace")
         except (PathRefused, OSError) as exc:
-            text = exc.message if isinstance(exc, EquitrError) else str(exc)
+            text = exc.message if isinstance(exc, EquitrError) else f"`{path}` cannot be read: {exc.strerror or exc}."
             self.trajectory.append(Entry(iteration, "worker", f"edit {path}", False, text))
             return ToolResult(ok=False, output=text)
         if len(content) > MAX_FILE_CHARS_FOR_WORKER:

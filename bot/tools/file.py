@@ -18,6 +18,8 @@ from bot.tools.schema import FileParams
 
 MAX_READ_LINES = 2000
 MAX_READ_CHARS = 100_000
+# What the tool reads into equitr's memory at most; code under test can leave a file of any size.
+MAX_READ_BYTES = 4 * 1024**2
 LIST_DEPTH = 3
 LIST_ENTRIES = 400
 _SKIP_DIRS = frozenset({".git", "node_modules", "__pycache__", ".venv", ".mypy_cache", ".pytest_cache"})
@@ -29,9 +31,14 @@ def _read_text(path: Path, shown: str) -> str:
     if path.is_dir():
         raise ToolError(f"`{shown}` is a directory; use action `list` for directories.")
     try:
-        data = read_regular(path)
+        data = read_regular(path, MAX_READ_BYTES + 1)
     except OSError as exc:
         raise ToolError(f"`{shown}` cannot be read: {exc.strerror or exc}.") from None
+    if len(data) > MAX_READ_BYTES:
+        raise ToolError(
+            f"`{shown}` is larger than {MAX_READ_BYTES // 1024**2} MiB, the most the file tool reads. Use the "
+            "search tool to find the lines you need in it."
+        )
     if b"\0" in data[:8192]:
         raise ToolError(f"`{shown}` is a binary file ({len(data)} bytes); it cannot be shown as text.")
     return data.decode("utf-8", "replace")

@@ -16,7 +16,7 @@ from bot.sandbox.gitsafe import git_in
 from bot.sandbox.paths import read_regular, real_parents, resolve_in_checkout
 from bot.sandbox.setup import SetupResult, run_setup
 from bot.tools.file import atomic_write
-from bot.tools.schema import RunParams
+from bot.tools.schema import MAX_WRITE_BYTES, RunParams
 
 # A target is a test path, optionally with a node id (`tests/test_x.py::TestY::test_z[case-1]`).
 _TARGET = re.compile(r"[\w./@+=,\[\]:-]+")
@@ -125,7 +125,8 @@ def _state(root: Path, rel: str) -> tuple[bytes, int] | str | None:
     if not stat.S_ISREG(info.st_mode):
         return "it is no longer a regular file"
     try:
-        return read_regular(root / rel), stat.S_IMODE(info.st_mode)
+        # Never more than equitr could have written: anything longer differs from it anyway.
+        return read_regular(root / rel, MAX_WRITE_BYTES + 1), stat.S_IMODE(info.st_mode)
     except OSError as exc:
         return str(exc)
 
