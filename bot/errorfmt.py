@@ -30,7 +30,7 @@ from typing import Literal
 import aiohttp
 import gidgethub
 
-from bot.agent.ledger import LimitReached, suggest_budget
+from bot.agent.ledger import suggest_budget
 from bot.commands import USAGE, Command
 from bot.errors import (
     BudgetExceeded,
@@ -38,6 +38,7 @@ from bot.errors import (
     ConfigError,
     EquitrError,
     GitHubError,
+    LimitReached,
     ModelError,
     PathRefused,
     PermissionDenied,
@@ -80,7 +81,7 @@ _KINDS = [
     ErrorKind("permission-denied", "validation", "Permission denied"),
     ErrorKind("budget-exceeded", "validation", "Budget exceeded"),
     ErrorKind("monthly-budget-used-up", "validation", "Monthly budget used up"),
-    ErrorKind("limit-reached", "validation", "Step or time limit reached"),
+    ErrorKind("limit-reached", "validation", "Step, time or disk limit reached"),
     ErrorKind("refused-by-the-sandbox", "validation", "Refused by the sandbox"),
     ErrorKind("internal-error", "internal", "Internal error"),
 ]
@@ -303,10 +304,15 @@ def suggest_solutions(error: BaseException, context: ErrorContext | None = None)
             f"A maintainer can raise `budget.per_month_usd` in `{FILENAME}`; the budget renews on the 1st (UTC)."
         )
     elif anchor == "limit-reached":
-        key = {"time": "limits.max_minutes", "steps": "limits.max_steps"}.get(getattr(error, "limit", ""), "")
+        key = {"time": "limits.max_minutes", "steps": "limits.max_steps", "disk": "limits.max_disk_mb"}.get(
+            getattr(error, "limit", ""), ""
+        )
         if key:
             out.append(f"Raise `{key}` in `{FILENAME}` on the default branch.")
-        out.append("Or split the task: smaller, more specific instructions need fewer steps.")
+        if getattr(error, "limit", "") == "disk":
+            out.append("Or have the tests write large temporary files under `/tmp`, which is not counted.")
+        else:
+            out.append("Or split the task: smaller, more specific instructions need fewer steps.")
     elif anchor == "refused-by-the-sandbox":
         out += [hint] if hint else []
         if isinstance(error, PathRefused):

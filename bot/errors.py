@@ -9,6 +9,7 @@ what to do about it). Tracebacks never leave the process: comments, logs and the
     │   ├── CommandError
     │   ├── PermissionDenied
     │   └── BudgetExceeded
+    ├── LimitReached           a run limit: steps, iterations, time, disk (`limit` says which)
     ├── RuntimeFailure         rate limits, network, model unavailable, timeouts
     │   ├── GitHubError
     │   └── ModelError
@@ -81,6 +82,16 @@ class ModelError(RuntimeFailure):
         self.retryable = retryable
         # What the server asked us to wait (HTTP `retry-after`) before trying again, when it said.
         self.retry_after_s = retry_after_s
+
+
+class LimitReached(EquitrError):
+    """A run limit other than the budget (steps, iterations, time, disk). `limit` names which."""
+
+    category = "validation"
+
+    def __init__(self, message: str, *, limit: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.limit = limit
 
 
 class SandboxError(EquitrError):

@@ -254,6 +254,14 @@ class LimitsConfig(_Section):
     max_minutes: float = _key(
         30.0, gt=0, le=360, allowed="a number of minutes more than 0 and at most 360", doc="Wall time per job."
     )
+    max_disk_mb: int = _key(
+        2048,
+        ge=64,
+        le=65536,
+        allowed="a whole number of MiB between 64 and 65536",
+        doc="What the tests and the setup command may add to the job's checkout and environment; a job over it "
+        "stops (docs/sandbox.md).",
+    )
 
 
 _CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
@@ -645,6 +653,7 @@ class EffectiveSettings:
     max_iterations: int
     max_minutes: float
     allow_ci_paths: tuple[str, ...] = ()
+    max_disk_mb: int = 2048
 
     def write_policy(self) -> WritePolicy:
         return WritePolicy(blocked=self.blocked_paths, allow_ci=self.allow_ci_paths)
@@ -705,6 +714,7 @@ def resolve_flags(
         max_iterations=config.limits.max_iterations,
         max_minutes=config.limits.max_minutes,
         allow_ci_paths=tuple(config.fix.allow_ci_paths),
+        max_disk_mb=config.limits.max_disk_mb,
     )
 
 

@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -31,7 +31,8 @@ from bot.sandbox.limits import Cgroup, Limits, cgroup_for, join_argv, prlimit_ar
 from bot.sandbox.output import ClippedBuffer
 
 SandboxMode = Literal["bwrap", "none"]
-KilledReason = Literal["timeout", "output", "memory"]
+KilledReason = Literal["timeout", "output", "memory", "disk"]
+Watch = Callable[[], str | None]  # polled while a command runs: a reason to kill it, or None
 
 WORKDIR = "/workspace"
 ENV_MOUNT = "/equitr-env"  # where the job's private environment (bot.sandbox.setup) appears in the sandbox
@@ -185,7 +186,7 @@ def _kill(proc: subprocess.Popen[bytes], group: Cgroup | None) -> None:
 
 
 def _pump(
-    proc: subprocess.Popen[bytes], group: Cgroup | None, limits: Limits
+    proc: subprocess.Popen[bytes], group: Cgroup | None, limits: Limits, watch: Watch | None = None
 ) -> tuple[ClippedBuffer, ClippedBuffer, KilledReason | None]:
     out, err = ClippedBuffer(limits.output_keep_bytes), ClippedBuffer(limits.output_keep_bytes)
     deadline = time.monotonic() + limits.wall_time_s
@@ -200,6 +201,9 @@ def _pump(
             now = time.monotonic()
             if now >= deadline:
                 reason = "timeout"
+                break
+            if watch is not None and watch() is not None:
+                reason = "disk"
                 break
             if exited_at is None and proc.poll() is not None:
                 exited_at = now
@@ -219,13 +223,18 @@ def _pump(
                 break
     finally:
         sel.close()
-    if reason is None:
+    while reason is None:
         # The pipes close a moment before the process exits (coreutils close stdout themselves): let it
-        # finish rather than SIGKILL it into a false -9.
+        # finish rather than SIGKILL it into a false -9. A command that closed its pipes early is still
+        # timed and watched.
         try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            proc.wait(timeout=max(0.0, min(0.25, deadline - time.monotonic())))
+            break
         except subprocess.TimeoutExpired:
-            reason = "timeout"
+            if time.monotonic() >= deadline:
+                reason = "timeout"
+            elif watch is not None and watch() is not None:
+                reason = "disk"
     return out, err, reason
 
 
@@ -239,11 +248,13 @@ def run_command(
     env: Mapping[str, str] | None = None,
     env_dir: Path | None = None,
     network: bool = False,
+    watch: Watch | None = None,
 ) -> CommandResult:
     """Run `command` (an argv, never a shell string) with the checkout `root` as working directory.
 
     `env_dir`: a job's private virtualenv (made by `bot.sandbox.setup`), writable and first on PATH.
     `network`: keep the host's network; only for a repository's setup command, never for tests or tools.
+    `watch`: polled while the command runs (bot.sandbox.quota's disk watch); a reason kills it ("disk").
     """
     if not command:
         raise SandboxError("No command to run.")
@@ -277,7 +288,7 @@ def run_command(
             start_new_session=True,
         )
         try:
-            out, err, reason = _pump(proc, group, limits)
+            out, err, reason = _pump(proc, group, limits, watch)
         finally:
             _kill(proc, group)
             code = proc.wait()
@@ -291,7 +302,7 @@ def run_command(
         raise SandboxError(f"The sandbox could not start: {err.text().strip()}", hint=_NO_BWRAP_HINT)
     return CommandResult(
         argv=tuple(command),
-        exit_code=None if reason in ("timeout", "output") else code,
+        exit_code=None if reason in ("timeout", "output", "disk") else code,
         stdout=out.text(),
         stderr=err.text(),
         duration_s=time.monotonic() - start,

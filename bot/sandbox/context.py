@@ -13,6 +13,7 @@ from typing import Any
 from bot.sandbox.bwrap import SandboxMode
 from bot.sandbox.limits import Limits
 from bot.sandbox.policy import DEFAULT_POLICY, WritePolicy
+from bot.sandbox.quota import DiskQuota
 from bot.sandbox.setup import SetupState
 
 
@@ -32,6 +33,8 @@ class ToolContext:
     # What the agent may write (`fix.blocked_paths`, `fix.allow_ci_paths`), checked by the file tool and again
     # when the change is staged.
     policy: WritePolicy = DEFAULT_POLICY
+    # What commands may add to the checkout and the job's environment (`limits.max_disk_mb`), for the job.
+    disk: DiskQuota = field(default_factory=DiskQuota)
     # Paths (relative, posix) the job's own file tool wrote: the only ones that become the change. Files
     # that tests or the setup wrote never do, whatever they are.
     edited: set[str] = field(default_factory=set)
@@ -39,6 +42,11 @@ class ToolContext:
     @property
     def job_env(self) -> Path:
         return self.env_dir or self.root.parent / f"{self.root.name}.env"
+
+    @property
+    def job_dirs(self) -> tuple[Path, Path]:
+        """Where the job's commands write: the checkout and its environment (the disk quota's scope)."""
+        return self.root, self.job_env
 
 
 @dataclass(frozen=True, slots=True)

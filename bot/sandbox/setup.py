@@ -25,7 +25,7 @@ import venv
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot.sandbox.bwrap import CommandResult, SandboxMode, run_command
+from bot.sandbox.bwrap import CommandResult, SandboxMode, Watch, run_command
 from bot.sandbox.gitsafe import git_in
 from bot.sandbox.limits import Limits
 
@@ -82,6 +82,7 @@ def run_setup(
     mode: SandboxMode,
     limits: Limits,
     ro_paths: tuple[Path, ...] | None = None,
+    watch: Watch | None = None,
 ) -> SetupResult:
     """Make the job's environment and run `command` (a shell command line) in it, with the network."""
     create_env(env_dir)
@@ -96,6 +97,7 @@ def run_setup(
         env_dir=env_dir,
         network=True,
         env={"PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        watch=watch,
     )
     output = result.stdout + (f"\n--- stderr ---\n{result.stderr}" if result.stderr.strip() else "")
     # What it created stays out of the change in every case, also when it is refused below.
@@ -137,6 +139,8 @@ def _summary(result: CommandResult, limits: Limits) -> str:
         return "killed: it printed more output than the limit allows"
     if result.killed_reason == "memory":
         return f"killed: out of memory (limit {limits.memory_bytes // 2**20} MiB)"
+    if result.killed_reason == "disk":
+        return "killed: it wrote more to disk than the job may"
     return f"ok in {took}" if result.ok else f"exit code {result.exit_code} after {took}"
 
 
@@ -160,4 +164,3 @@ def _literal(path: str) -> str:
     if escaped.endswith(" "):
         escaped = escaped[:-1] + "\\ "
     return escaped
-

@@ -45,6 +45,7 @@ def ensure_setup(ctx: ToolContext) -> SetupResult | None:
         return None
     with ctx.setup.lock:
         if ctx.setup.result is None:
+            watch = ctx.disk.watch(ctx.job_dirs)
             try:
                 ctx.setup.result = run_setup(
                     ctx.setup_command,
@@ -53,10 +54,14 @@ def ensure_setup(ctx: ToolContext) -> SetupResult | None:
                     mode=ctx.sandbox_mode,
                     limits=ctx.limits,
                     ro_paths=ctx.ro_paths,
+                    watch=watch,
                 )
             except (EquitrError, OSError) as exc:  # recorded, so a later test run does not try it again
                 message = exc.message if isinstance(exc, EquitrError) else f"{type(exc).__name__}: {exc}"
                 ctx.setup.result = SetupResult(ctx.setup_command, ok=False, summary=f"could not run: {message}")
+            if watch.reason is not None:
+                raise ctx.disk.exceeded(f"The setup command was stopped: {watch.reason}")
+            ctx.disk.check(ctx.job_dirs, what="The setup command")
         return ctx.setup.result
 
 
@@ -75,6 +80,7 @@ def run(params: RunParams, ctx: ToolContext) -> ToolResult:
             data={"exit_code": None, "killed_reason": None, "duration_s": 0.0, "setup_failed": setup.summary},
         )
     before = _snapshot(ctx)
+    watch = ctx.disk.watch(ctx.job_dirs)
     result = run_command(
         argv,
         root=ctx.root,
@@ -82,8 +88,12 @@ def run(params: RunParams, ctx: ToolContext) -> ToolResult:
         limits=ctx.limits,
         ro_paths=ctx.ro_paths,
         env_dir=ctx.job_env if setup is not None else None,
+        watch=watch,
     )
     undone = _undo_test_writes(ctx, before)
+    if watch.reason is not None:
+        raise ctx.disk.exceeded(f"The test run was stopped: {watch.reason}")
+    ctx.disk.check(ctx.job_dirs, what="The test run")
     if result.killed_reason == "timeout":
         status = f"killed after the {ctx.limits.wall_time_s:.0f} s time limit"
     elif result.killed_reason == "output":

@@ -28,6 +28,7 @@ from bot.models.manager import ModelManager, choose_model
 from bot.repoconfig import EffectiveSettings, RepoConfig, fetch_config, resolve_flags
 from bot.runner import Handler, JobContext, Outcome
 from bot.sandbox.context import ToolContext
+from bot.sandbox.quota import DiskQuota
 from bot.sandbox.workspace import Checkout
 from bot.settings import Settings
 from bot.work.render import Status, status_body
@@ -247,6 +248,7 @@ def tool_context(checkout: Checkout, env: WorkEnv, effective: EffectiveSettings)
         test_command=effective.test_command or detect(checkout.root),
         setup_command=effective.setup_command,
         policy=effective.write_policy(),
+        disk=DiskQuota(limit_bytes=effective.max_disk_mb * 1024**2),
     )
 
 
