@@ -30,7 +30,7 @@ from typing import Literal
 import aiohttp
 import gidgethub
 
-from bot.agent.ledger import LimitReached, suggest_budget
+from bot.agent.ledger import suggest_budget
 from bot.commands import USAGE, Command
 from bot.errors import (
     BudgetExceeded,
@@ -39,6 +39,7 @@ from bot.errors import (
     EquitrError,
     GitHubError,
     JobBusy,
+    LimitReached,
     ModelError,
     PathRefused,
     PermissionDenied,
@@ -85,7 +86,7 @@ _KINDS = [
     ErrorKind("permission-denied", "validation", "Permission denied"),
     ErrorKind("budget-exceeded", "validation", "Budget exceeded"),
     ErrorKind("monthly-budget-used-up", "validation", "Monthly budget used up"),
-    ErrorKind("limit-reached", "validation", "Step or time limit reached"),
+    ErrorKind("limit-reached", "validation", "Step, time or disk limit reached"),
     ErrorKind("refused-by-the-sandbox", "validation", "Refused by the sandbox"),
     ErrorKind("already-running", "validation", "Another job is already working here"),
     ErrorKind("internal-error", "internal", "Internal error"),
@@ -330,14 +331,22 @@ def suggest_solutions(error: BaseException, context: ErrorContext | None = None)
             f"A maintainer can raise `budget.per_month_usd` in `{FILENAME}`; the budget renews on the 1st (UTC)."
         )
     elif anchor == "limit-reached":
-        key = {"time": "limits.max_minutes", "steps": "limits.max_steps"}.get(getattr(error, "limit", ""), "")
+        key = {"time": "limits.max_minutes", "steps": "limits.max_steps", "disk": "limits.max_disk_mb"}.get(
+            getattr(error, "limit", ""), ""
+        )
         if key:
             out.append(f"Raise `{key}` in `{FILENAME}` on the default branch.")
-        out.append("Or split the task: smaller, more specific instructions need fewer steps.")
+        if getattr(error, "limit", "") == "disk":
+            out.append("Or have the tests write large temporary files under `/tmp`, which is not counted.")
+        else:
+            out.append("Or split the task: smaller, more specific instructions need fewer steps.")
     elif anchor == "refused-by-the-sandbox":
         out += [hint] if hint else []
         if isinstance(error, PathRefused):
-            out.append("Writes under `.github/workflows` and the paths in `fix.blocked_paths` are always refused.")
+            out.append(
+                "Writes under `.github/workflows` and to the paths in `fix.blocked_paths` are always refused; the "
+                "files CI runs are refused unless `fix.allow_ci_paths` allows them."
+            )
         else:
             out.append("An operator can run `equitr doctor` to check the sandbox (bubblewrap) on the server.")
     elif anchor == "already-running" and isinstance(error, JobBusy):

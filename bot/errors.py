@@ -11,6 +11,7 @@ what to do about it). Tracebacks never leave the process: comments, logs and the
     │   ├── PermissionDenied
     │   ├── BudgetExceeded
     │   └── JobBusy            another job is already changing this issue
+    ├── LimitReached           a run limit: steps, iterations, time, disk (`limit` says which)
     ├── RuntimeFailure         rate limits, network, model unavailable, timeouts
     │   ├── GitHubError
     │   ├── ModelError
@@ -101,6 +102,14 @@ class ModelError(RuntimeFailure):
 
 class StoreLost(RuntimeFailure):
     pass
+class LimitReached(EquitrError):
+    """A run limit other than the budget (steps, iterations, time, disk). `limit` names which."""
+
+    category = "validation"
+
+    def __init__(self, message: str, *, limit: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.limit = limit
 
 
 class SandboxError(EquitrError):

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.errors import BudgetExceeded, EquitrError
+from bot.errors import BudgetExceeded
+from bot.errors import LimitReached as LimitReached  # re-exported: it used to live here
 from bot.models.types import Reply
 from bot.money import usd
 
@@ -96,16 +97,6 @@ class Limits:
     max_wall_s: float = 1800.0
     budget_usd: float = 1.0
     max_parallel: int = 2
-
-
-class LimitReached(EquitrError):
-    """A run limit other than the budget (steps, iterations, time)."""
-
-    category = "validation"
-
-    def __init__(self, message: str, *, limit: str, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.limit = limit
 
 
 class Guard:

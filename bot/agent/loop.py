@@ -15,6 +15,7 @@ run
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,8 +41,9 @@ from bot.models.client import ChatModel
 from bot.plan import build_graph
 from bot.sandbox.context import ToolContext, ToolResult
 from bot.sandbox.gitsafe import git_in, stage
-from bot.sandbox.paths import resolve_in_checkout
+from bot.sandbox.paths import read_regular, resolve_in_checkout
 from bot.tools import registry
+from bot.tools.file import MAX_READ_BYTES
 from bot.tools.schema import FileParams, RunParams, Step
 
 Status = Literal["accepted", "stopped", "failed"]
@@ -144,6 +146,7 @@ class Agent:
         self.trajectory: list[Entry] = []
         self._edited: set[str] = set()
         self.observations: list[tuple[str, str]] = []
+        self._refused: list[str] = []  # writes the sandbox refused, told to the supervisor when it plans again
         self._seen_paths: list[str] = []
 
     # -- the run -----------------------------------------------------------------------------------
@@ -228,6 +231,9 @@ class Agent:
             request += f"\n\nThe previous attempt was not accepted: {feedback}"
         if tests is not None and not tests.ok and iteration == 1:
             request += f"\n\nThe tests currently fail:\n{tests.evidence(1500)}"
+        if self._refused:
+            refused = "\n".join(f"- {text}" for text in self._refused[-10:])
+            request += f"\n\nThese writes were refused; do not plan them again:\n{refused}"
         repo_map = await asyncio.to_thread(repomap.build, self.tools.root, task=task.request)
         messages = plan_messages(request, repo_map=repo_map)
         interp: Interpretation | None = None
@@ -282,6 +288,8 @@ class Agent:
         result = await registry.execute(step, self.tools)
         if isinstance(params, FileParams) and params.action in ("edit", "write") and result.ok:
             self._edited.add(params.path)
+        if result.data.get("error") == "PathRefused":
+            self._refused.append(_first_line(result.output))
         if isinstance(params, FileParams) and params.action == "read" and result.ok:
             self._seen_paths.append(params.path)
         self._note_paths(result)
@@ -302,10 +310,12 @@ class Agent:
     async def _worker_edit(self, path: str, instruction: str, task: Task, iteration: int) -> ToolResult:
         self._emit("worker", f"worker {self.worker} edits {path}", path=path)
         try:
-            real = resolve_in_checkout(self.tools.root, path, for_write=True)
-            content = real.read_text(errors="replace") if real.exists() else ""
+            real = resolve_in_checkout(self.tools.root, path, for_write=True, policy=self.tools.policy)
+            # Never `read_text`: a FIFO swapped in by code under test would block the worker for good.
+            data = read_regular(real, MAX_READ_BYTES + 1) if os.path.lexists(real) else b""
+            content = data.decode("utf-8", "replace")
         except (PathRefused, OSError) as exc:
-            text = exc.message if isinstance(exc, EquitrError) else str(exc)
+            text = exc.message if isinstance(exc, EquitrError) else f"`{path}` cannot be read: {exc.strerror or exc}."
             self.trajectory.append(Entry(iteration, "worker", f"edit {path}", False, text))
             return ToolResult(ok=False, output=text)
         if len(content) > MAX_FILE_CHARS_FOR_WORKER:
@@ -395,7 +405,7 @@ class Agent:
     def _diff(self, base: str) -> str:
         """Stage what the job's tools wrote and show it: the staged state is what gets reviewed and, if
         accepted, committed; anything the tests change afterwards is not part of it."""
-        stage(self.tools.root, self.tools.edited)
+        stage(self.tools.root, self.tools.edited, policy=self.tools.policy)
         return git_in(self.tools.root, ["diff", "--cached", base]).stdout
 
     def _note_paths(self, result: ToolResult) -> None:

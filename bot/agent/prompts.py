@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import json_repair
-
 from bot.agent.edits import EditFormat
+from bot.interpret import repair
+from bot.interpret.think import split_thinking
 from bot.models.types import Message
 
 Decision = Literal["accept", "revise", "stop"]
@@ -38,6 +38,10 @@ def review_messages(*, task: str, diff: str, tests: str, iteration: int, last: b
     return [Message("system", system), Message("user", user)]
 
 
+# A review is one short JSON object; a reply longer than this is not one, and is not read further.
+MAX_REVIEW_CHARS = 16_000
+
+
 @dataclass(frozen=True, slots=True)
 class Review:
     decision: Decision
@@ -46,12 +50,13 @@ class Review:
 
 
 def parse_review(text: str) -> Review | None:
-    """The decision in a reply, or None when there is none to be found."""
-    cleaned = re.sub(r"<(think|thinking|reasoning)>.*?</\1>", "", text or "", flags=re.DOTALL | re.IGNORECASE)
-    try:
-        data = json_repair.loads(cleaned)
-    except Exception:
-        data = None
+    """The decision in a reply, or None when there is none to be found. Linear in the reply (at most
+    `MAX_REVIEW_CHARS` of it are read): thinking is split off in one pass, and JSON is repaired only when
+    it is short and shallow enough for json-repair."""
+    split = split_thinking((text or "")[:MAX_REVIEW_CHARS])
+    cleaned = split.answer or split.thinking
+    parsed = repair.parse(cleaned)
+    data = parsed[0] if parsed is not None else None
     if isinstance(data, dict):
         decision = str(data.get("decision", "")).strip().lower()
         if decision in ("accept", "revise", "stop"):

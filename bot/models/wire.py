@@ -26,6 +26,9 @@ _RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 _QUOTA_CODES = {"insufficient_quota", "billing_error", "billing_hard_limit_reached", "credit_limit_exceeded"}
 _QUOTA_WORDS = ("exceeded your current quota", "credit balance is too low", "spend limit", "billing")
 _MAX_DETAIL = 300
+# What equitr reads of one answer. A reply of `max_tokens` tokens is a few KiB (with thinking, tens); a body
+# beyond this is a broken or hostile server, and is not buffered.
+MAX_RESPONSE_BYTES = 1024**2
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,7 @@ async def request_json(
     hdrs = dict(headers or {})
     try:
         async with session.request(method, url, json=payload, headers=hdrs, timeout=timeout) as resp:
-            text = await resp.text()
+            text = await _read_capped(resp, endpoint)
             if resp.status >= 400:
                 raise http_error(resp.status, text, resp.headers, endpoint=endpoint, secrets=secrets)
     except TimeoutError:
@@ -106,6 +109,28 @@ async def request_json(
             retryable=True,
         )
     return data
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, endpoint: Endpoint) -> str:
+    """The body as text, read in chunks and refused past `MAX_RESPONSE_BYTES` (also when the server sends no
+    Content-Length)."""
+    too_large = ModelError(
+        f"{endpoint.label} answered with more than {MAX_RESPONSE_BYTES // 1024**2} MiB; equitr does not read "
+        "answers that large.",
+        status=resp.status,
+        hint="Check that the model server is what the URL says, and lower `max_tokens` if it is.",
+    )
+    if resp.content_length is not None and resp.content_length > MAX_RESPONSE_BYTES:
+        raise too_large
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise too_large
+    try:
+        return body.decode(resp.charset or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", "replace")
 
 
 def http_error(

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -32,7 +32,8 @@ from bot.sandbox.limits import Cgroup, Limits, cgroup_for, join_argv, prlimit_ar
 from bot.sandbox.output import ClippedBuffer
 
 SandboxMode = Literal["bwrap", "none"]
-KilledReason = Literal["timeout", "output", "memory", "cancelled"]
+KilledReason = Literal["timeout", "output", "memory", "cancelled", "disk"]
+Watch = Callable[[], str | None]  # polled while a command runs: a reason to kill it, or None
 
 WORKDIR = "/workspace"
 ENV_MOUNT = "/equitr-env"  # where the job's private environment (bot.sandbox.setup) appears in the sandbox
@@ -93,7 +94,25 @@ def default_ro_paths() -> tuple[Path, ...]:
         path = Path(p).resolve()
         if not path.is_relative_to("/usr") and path not in found:
             found.append(path)
+    for extra in _pth_site_dirs():
+        if not any(extra.is_relative_to(p) for p in found):
+            found.append(extra)
     return tuple(found)
+
+
+def _pth_site_dirs() -> list[Path]:
+    """Other environments' site-packages that this one layers on through `.pth` path lines (a virtualenv
+    stacked on another), so the sandbox's interpreter finds the same packages. Only directories named
+    site-packages or dist-packages: a `.pth` line naming anything else is not bound."""
+    found: list[Path] = []
+    for site_dir in {Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))}:
+        for pth in sorted(site_dir.glob("*.pth")) if site_dir.is_dir() else []:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                for line in pth.read_text().splitlines():
+                    path = Path(line.strip())
+                    if path.is_absolute() and path.name in ("site-packages", "dist-packages") and path.is_dir():
+                        found.append(path.resolve())
+    return found
 
 
 def _clean_env(extra: Mapping[str, str] | None, path: str, home: str) -> dict[str, str]:
@@ -175,7 +194,11 @@ def _kill(proc: subprocess.Popen[bytes], group: Cgroup | None) -> None:
 
 
 def _pump(
-    proc: subprocess.Popen[bytes], group: Cgroup | None, limits: Limits, cancel: threading.Event | None = None
+    proc: subprocess.Popen[bytes],
+    group: Cgroup | None,
+    limits: Limits,
+    cancel: threading.Event | None = None,
+    watch: Watch | None = None,
 ) -> tuple[ClippedBuffer, ClippedBuffer, KilledReason | None]:
     out, err = ClippedBuffer(limits.output_keep_bytes), ClippedBuffer(limits.output_keep_bytes)
     deadline = time.monotonic() + limits.wall_time_s
@@ -193,6 +216,9 @@ def _pump(
                 break
             if cancel is not None and cancel.is_set():
                 reason = "cancelled"  # the job was cancelled: the command is killed below
+                break
+            if watch is not None and watch() is not None:
+                reason = "disk"
                 break
             if exited_at is None and proc.poll() is not None:
                 exited_at = now
@@ -214,7 +240,8 @@ def _pump(
         sel.close()
     while reason is None:
         # The pipes close a moment before the process exits (coreutils close stdout themselves): let it
-        # finish rather than SIGKILL it into a false -9.
+        # finish rather than SIGKILL it into a false -9. A command that closed its pipes early is still
+        # timed and watched.
         try:
             proc.wait(timeout=max(0.0, min(_POLL_S, deadline - time.monotonic())))
             break
@@ -223,6 +250,8 @@ def _pump(
                 reason = "timeout"
             elif cancel is not None and cancel.is_set():
                 reason = "cancelled"
+            elif watch is not None and watch() is not None:
+                reason = "disk"
     return out, err, reason
 
 
@@ -237,12 +266,14 @@ def run_command(
     env_dir: Path | None = None,
     network: bool = False,
     cancel: threading.Event | None = None,
+    watch: Watch | None = None,
 ) -> CommandResult:
     """Run `command` (an argv, never a shell string) with the checkout `root` as working directory.
 
     `env_dir`: a job's private virtualenv (made by `bot.sandbox.setup`), writable and first on PATH.
     `network`: keep the host's network; only for a repository's setup command, never for tests or tools.
     `cancel`: once set (the job was cancelled), the command and everything it started are killed at once.
+    `watch`: polled while the command runs (bot.sandbox.quota's disk watch); a reason kills it ("disk").
     """
     if not command:
         raise SandboxError("No command to run.")
@@ -284,7 +315,7 @@ def run_command(
             start_new_session=True,
         )
         try:
-            out, err, reason = _pump(proc, group, limits, cancel)
+            out, err, reason = _pump(proc, group, limits, cancel, watch)
         finally:
             _kill(proc, group)
             code = proc.wait()
@@ -304,7 +335,7 @@ def run_command(
         code, stderr = 127, f"`{missing.group(1)}` is not installed in the sandbox (command not found)\n"
     return CommandResult(
         argv=tuple(command),
-        exit_code=None if reason in ("timeout", "output", "cancelled") else code,
+        exit_code=None if reason in ("timeout", "output", "cancelled", "disk") else code,
         stdout=out.text(),
         stderr=stderr,
         duration_s=time.monotonic() - start,

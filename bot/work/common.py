@@ -30,6 +30,7 @@ from bot.permissions import Permissions
 from bot.repoconfig import EffectiveSettings, RepoConfig, fetch_config, resolve_flags
 from bot.runner import JobContext, Outcome
 from bot.sandbox.context import ToolContext
+from bot.sandbox.quota import DiskQuota
 from bot.sandbox.workspace import Checkout
 from bot.settings import Settings
 from bot.triggers import parse_time
@@ -272,6 +273,8 @@ def tool_context(
         test_command=effective.test_command or detect(checkout.root),
         setup_command=effective.setup_command,
         cancel=stopper.event if stopper is not None else threading.Event(),
+        policy=effective.write_policy(),
+        disk=DiskQuota(limit_bytes=effective.max_disk_mb * 1024**2),
     )
 
 

@@ -14,6 +14,7 @@ from bot.agent.loop import AgentResult, Entry, TestRun
 from bot.agent.report import cost_markdown, repairs_line
 from bot.interpret.result import step_json
 from bot.money import usd
+from bot.sandbox.policy import ci_relevant
 from bot.sanitize import sanitize, sanitize_inline
 from bot.tools.schema import Step
 
@@ -89,6 +90,23 @@ def trajectory_markdown(entries: Sequence[Entry], *, limit: int = 60) -> str:
     return "\n".join(rows)
 
 
+def changed_files(diff: str) -> list[str]:
+    """The paths a unified git diff changes, added and deleted ones included."""
+    found = {line[6:] for line in diff.splitlines() if line.startswith(("+++ b/", "--- a/"))}
+    return sorted(found)
+
+
+def ci_warning(files: Sequence[str]) -> list[str]:
+    """Bold lines for the top of a pull request naming each changed file that CI runs or reads (even those
+    `fix.allow_ci_paths` allowed), so that nobody runs CI on the branch without looking at them first."""
+    hits = ci_relevant(files)
+    if not hits:
+        return []
+    lines = ["**⚠️ This change touches files that CI runs or reads; review them before CI runs this branch:**", ""]
+    lines += [f"- **`{path}`**: {why}" for path, why in hits]
+    return [*lines, ""]
+
+
 def pr_body(
     *,
     number: int,
@@ -99,11 +117,12 @@ def pr_body(
     requester: str,
     job_id: int,
 ) -> str:
-    files = sorted({line[6:] for line in result.diff.splitlines() if line.startswith("+++ b/")})
+    files = changed_files(result.diff)
     return "\n".join(
         [
             f"Fixes #{number}",
             "",
+            *ci_warning(files),
             f"equitr's change for **{_cell(title)}**, asked by @{requester} (job {job_id}).",
             "",
             "### What changed and why",

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.sandbox.context import ToolContext
 from bot.tools.registry import execute
 from bot.tools.schema import FileParams, SearchParams, Step
@@ -30,3 +32,25 @@ async def test_search_through_registry(tmp_path: Path) -> None:
         Step(step=1, tool="search", parameters=SearchParams(query="needle")), ToolContext(root=tmp_path)
     )
     assert result.ok and "x.py:1:" in result.output
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (OSError(36, "File name too long", "/srv/equitr/jobs/x/repo/aaaa"), "File name too long"),
+        (RuntimeError("Symlink loop from '/srv/equitr/jobs/x/repo/loop1'"), "a symlink loop"),
+    ],
+)
+async def test_filesystem_errors_of_any_tool_become_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, shown: str
+) -> None:
+    """Whatever a tool meets in a checkout that code under test shaped is a result, never the job's end."""
+    from bot.tools import registry
+
+    def broken(params: object, ctx: ToolContext) -> object:
+        raise error
+
+    monkeypatch.setitem(registry._TOOLS, "file", (FileParams, broken))
+    result = await execute(Step(step=1, tool="file", parameters=FileParams(action="list")), ToolContext(root=tmp_path))
+    assert not result.ok and result.output == f"The file tool failed: {shown}."
+    assert "/srv/equitr" not in result.output
