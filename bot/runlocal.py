@@ -29,6 +29,7 @@ from bot.repoconfig import FILENAME, MAX_BYTES, Problem, RepoConfig, RepoConfigE
 from bot.sandbox import binaries
 from bot.sandbox.context import ToolContext
 from bot.sandbox.gitsafe import GitResult, git_in, run_git
+from bot.sandbox.quota import DiskQuota
 from bot.sandbox.workspace import Checkout, Workspace, auth_env
 from bot.settings import Settings
 
@@ -109,7 +110,12 @@ async def run_local(
         if setup_command:
             out(f"setup command: {setup_command} (once, with the network, before the first test run)")
         tools = ToolContext(
-            root=checkout.root, sandbox_mode=settings.sandbox, test_command=test_command, setup_command=setup_command
+            root=checkout.root,
+            sandbox_mode=settings.sandbox,
+            test_command=test_command,
+            setup_command=setup_command,
+            policy=effective.write_policy(),  # blocked paths and CI files, as the App enforces them
+            disk=DiskQuota(limit_bytes=effective.max_disk_mb * 1024**2),
         )
         limits = effective.limits()
         if options.max_iterations is not None:

@@ -151,3 +151,15 @@ def test_the_repositorys_equitr_toml_applies_and_flags_override_it_within_bounds
     refused = equitr_run(repo, work, model, "--budget", "0.9")
     assert refused.returncode == 1 and "above this repository's maximum of $0.50" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_blocked_paths_of_the_repository_hold_in_a_local_run(tmp_path: Path, model: ModelServer) -> None:
+    """`fix.blocked_paths` of the committed `.equitr.toml` binds `equitr run` as it binds the App: the edit of a
+    blocked file is refused, and no branch with it is made."""
+    repo, work = make_repo(tmp_path), tmp_path / "work"
+    commit(repo, ".equitr.toml", '[fix]\nblocked_paths = ["mathutil.py"]\n', "block mathutil.py")
+    proc = equitr_run(repo, work, model, "--iterations", "1")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert BRANCH not in git(repo, "branch", "--list")
+    assert "/ (len(values) + 1)" in (repo / "mathutil.py").read_text()
