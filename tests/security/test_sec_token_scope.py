@@ -50,6 +50,12 @@ async def test_each_job_kind_mints_a_token_for_its_repository_and_needs_only(wor
     ]
     assert request_of(w.fake, posted.token) == {"repositories": ["repo"], "permissions": ASK}
 
+    w.model.script += ["- Adds `add()`", '{"comments": []}']
+    _, reviewed = await open_pr(w)
+    assert (await run_job(w, reviewed)).state == "done"
+    (review,) = w.fake.calls_for("pulls/create-review")
+    assert request_of(w.fake, review.token) == {"repositories": ["repo"], "permissions": REVIEW}
+
     w.model.script += [PLAN, "not json at all"] + ["not json"] * 12
     _, fixed = await comment(w, "/equitr fix")
     await run_job(w, fixed)
@@ -58,12 +64,6 @@ async def test_each_job_kind_mints_a_token_for_its_repository_and_needs_only(wor
     assert fix_tokens and all(
         request_of(w.fake, t) == {"repositories": ["repo"], "permissions": FIX} for t in fix_tokens
     )
-
-    w.model.script += ["- Adds `add()`", '{"comments": []}']
-    _, reviewed = await open_pr(w)
-    assert (await run_job(w, reviewed)).state == "done"
-    (review,) = w.fake.calls_for("pulls/create-review")
-    assert request_of(w.fake, review.token) == {"repositories": ["repo"], "permissions": REVIEW}
 
     # Only the webhook side (permission checks, 👀) still asks for the installation's full token; every
     # token a job used is limited, and none reaches the other repository.
