@@ -283,7 +283,7 @@ class Runner:
             return 0
         sent = 0
         async with aiohttp.ClientSession() as session:
-            cache: dict[int | None, GitHubAPI] = {}
+            cache: dict[tuple[int | None, str], GitHubAPI] = {}
             for pending in due:
                 job = await asyncio.to_thread(self.store.get, pending.job_id)
                 if job is None or job.state not in ("done", "failed", "cancelled"):
@@ -295,10 +295,11 @@ class Runner:
                 if not await asyncio.to_thread(self.store.take_report, job.id, pending.next_at, held):
                     continue  # another worker has it
 
-                async def github(installation: int | None = job.installation_id) -> GitHubAPI:
-                    if installation not in cache:
-                        cache[installation] = await self.github(session, installation)
-                    return cache[installation]
+                async def github(installation: int | None = job.installation_id, repo: str = job.repo) -> GitHubAPI:
+                    if (installation, repo) not in cache:  # comments on one repository: that token is enough
+                        scope = for_job("notice", repo)
+                        cache[installation, repo] = await self.github(session, installation, scope=scope)
+                    return cache[installation, repo]
 
                 if await self._deliver(job, endings.Report.from_json(pending.report), github):
                     sent += 1

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from typing import Any
 
 import aiohttp
 import pytest
@@ -73,6 +75,27 @@ async def test_each_job_kind_mints_a_token_for_its_repository_and_needs_only(wor
     }
     assert all(t.repositories == [REPO] for t in job_tokens)
     assert not any(t.allows("contents", "write") for t in job_tokens if t.request["permissions"] != FIX)  # type: ignore[index]
+
+
+async def test_an_ending_delivered_later_uses_a_token_for_comments_on_that_repository(world: World) -> None:
+    """The sweeper posts the endings GitHub did not take when the job ended (R2): with a token that can only
+    comment on the job's repository, not the fix job's own, nor the installation's."""
+    w = world
+
+    def github_goes_away(messages: Any) -> str:
+        for method in ("POST", "PATCH"):
+            w.fake.fail_next(method, f"/repos/{REPO}/issues/*", disconnect=True, times=100)
+        raise KeyError("a bug, while GitHub is away")
+
+    w.model.script.append(github_goes_away)
+    _, fixed = await comment(w, "/equitr fix")
+    assert (await run_job(w, fixed)).state == "failed"
+    w.fake.clear_failures()
+    runner = w.run.__self__  # type: ignore[attr-defined]
+    assert await runner.deliver_reports(now=time.time() + 3600) == 1
+    marker = f"equitr:error:{fixed['jobs'][0]}"
+    (posted,) = [c for c in w.fake.calls_to("POST", f"/repos/{REPO}/issues/1/comments") if marker in json.dumps(c.json)]
+    assert request_of(w.fake, posted.token) == {"repositories": ["repo"], "permissions": {"issues": "write"}}
 
 
 async def test_a_read_only_token_cannot_push_or_open_a_pull_request(world: World) -> None:
