@@ -156,9 +156,9 @@ def evidence(output: str, limit: int) -> str:
     """The run's output for a model within `limit` characters: stdout and stderr, trimmed from the middle,
     keeping the head (command and exit status), the start of the first failure report and the tail (the
     runner's summary and the last traceback lines)."""
+    if len(output) <= limit:
+        return output
     text = output.strip()
-    if len(text) <= limit:
-        return text
     head, tail = int(limit * 0.15), int(limit * 0.25)
     start = _FAILURE_START.search(text)
     spans = [(0, head), (len(text) - tail, len(text))]

