@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.sandbox import binaries
 from tests.conftest import make_repo
 from tests.fakes.model_server import ModelServer, serve
 
@@ -67,7 +67,7 @@ def equitr_run(
         **base,
         "EQUITR_WORKDIR": str(work),
         "EQUITR_DB": str(work / "equitr.db"),
-        "EQUITR_SANDBOX": "bwrap" if shutil.which("bwrap") else "none",
+        "EQUITR_SANDBOX": "bwrap" if binaries.bwrap().path else "none",
         "OPENAI_BASE_URL": model.url,
     }
     return subprocess.run(

@@ -92,11 +92,12 @@ def test_a_cancel_kills_the_command_and_its_children(tmp_path: Path, mode: str) 
     until the time limit."""
     import contextlib
     import os
-    import shutil
     import threading
 
-    if mode == "bwrap" and shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
+    from bot.sandbox import binaries
+
+    if mode == "bwrap" and binaries.bwrap().path is None:
+        pytest.skip("no bubblewrap can start here")
     cancel = threading.Event()
     marker = "sleep 765.4"
 
