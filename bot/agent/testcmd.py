@@ -107,6 +107,7 @@ _NO_COMMAND = re.compile(
     re.M,
 )
 _MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
+_STDERR = "\n--- stderr ---\n"  # where the run tool puts stderr, after stdout
 _FIX = "install it with `fix.setup_command` in .equitr.toml, or name another `fix.test_command` (`--test-command`)"
 
 
@@ -155,7 +156,12 @@ _FAILURE_START = re.compile(
 def evidence(output: str, limit: int) -> str:
     """The run's output for a model within `limit` characters: stdout and stderr, trimmed from the middle,
     keeping the head (command and exit status), the start of the first failure report and the tail (the
-    runner's summary and the last traceback lines)."""
+    runner's summary and the last traceback lines). When stdout already holds the runner's whole report
+    (its closing line is there, as with pytest), stderr is left out: there it only carries warnings of the
+    machine running equitr (its plugins' deprecations), not of the repository."""
+    report, marker, _ = output.partition(_STDERR)
+    if marker and (_pytest_line(report.splitlines()) or _unittest_line(report.splitlines())):
+        output = report
     if len(output) <= limit:
         return output
     text = output.strip()

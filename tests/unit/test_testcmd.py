@@ -114,3 +114,12 @@ def test_evidence_without_a_failure_report_keeps_the_tail() -> None:
     output = "$ make test\nexit code 2 (1.0 s)\n" + "x" * 5000 + "\nmake: *** [test] Error 2\n"
     shown = evidence(output, 1000)
     assert shown.startswith("$ make test") and shown.endswith("make: *** [test] Error 2")
+
+
+def test_evidence_leaves_out_the_machines_warnings_when_stdout_holds_the_report() -> None:
+    stdout = "$ python -m pytest -q\nexit code 1 (0.5 s)\n.F\nE   assert 1.5 == 2.0\n1 failed, 1 passed in 0.05s\n"
+    warning = "/srv/equitr/.venv/…/pytest_asyncio/plugin.py:306: PytestDeprecationWarning: …\n"
+    assert evidence(f"{stdout}\n--- stderr ---\n{warning}", 2000) == stdout  # the report as it was
+    crash = "ImportError while loading conftest '/workspace/conftest.py'.\nE   ModuleNotFoundError: No module named 'x'"
+    shown = evidence(f"$ python -m pytest -q\nexit code 4 (0.5 s)\n\n--- stderr ---\n{crash}", 2000)
+    assert "No module named 'x'" in shown  # no report on stdout: stderr is the evidence
