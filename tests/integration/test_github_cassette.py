@@ -159,11 +159,6 @@ async def test_plan_with_recorded_smollm2(world: Any) -> None:
     print(answer)
 
 
-@pytest.mark.xfail(
-    reason="needs re-recording: the fix job's prompts changed when the test report's stderr began to reach the "
-    "models (issue 7, item 4); the recorded SmolLM2 traffic predates it and no longer matches every request",
-    strict=False,
-)
 async def test_fix_with_recorded_smollm2_ends_with_a_clear_status(world: Any) -> None:
     app, runner, fake = world
     (job_id,) = await command(app, fake, "/equitr fix --budget 1")
