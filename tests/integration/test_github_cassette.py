@@ -47,28 +47,9 @@ def only_the_model(request: Any) -> Any:
 _TIMINGS = re.compile(rb"\d+\.\d+ ?s\b")
 
 
-# pytest-asyncio, a plugin of equitr's own `dev` extra that the sandboxed test run can see, warns on stderr
-# about the sample repository's missing loop-scope option, with the path of equitr's virtualenv in it. A plain
-# install has no such plugin, and the recordings were made without it: that block is environment, not traffic.
-_DEV_PLUGIN_WARNING = re.compile(
-    r"\n*--- stderr ---\n(?:[^\n]*(?:pytest_asyncio|PytestDeprecationWarning|event loop scope)[^\n]*(?:\n+|$))+"
-)
-
-
-def _without_dev_plugin_noise(body: bytes) -> bytes:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body
-    for message in data.get("messages") or [] if isinstance(data, dict) else []:
-        if isinstance(message, dict) and isinstance(message.get("content"), str):
-            message["content"] = _DEV_PLUGIN_WARNING.sub("", message["content"])
-    return json.dumps(data, sort_keys=True).encode()
-
-
 def same_body_but_timings(r1: Any, r2: Any) -> None:
     """Test output in prompts carries durations ("2 passed in 0.68s"); everything else must be identical."""
-    a, b = (_TIMINGS.sub(b"T", _without_dev_plugin_noise(_raw(r.body))) for r in (r1, r2))
+    a, b = (_TIMINGS.sub(b"T", _raw(r.body)) for r in (r1, r2))
     assert a == b, "request bodies differ"
 
 
