@@ -314,6 +314,7 @@ class FakeGitHub:
             "issues/get": self._get_issue,
             "issues/list-comments": self._list_comments,
             "issues/list-events": self._list_events,
+            "issues/list-comments-for-repo": self._list_repo_comments,
             "issues/create-comment": self._create_comment,
             "issues/get-comment": self._get_comment,
             "issues/update-comment": self._update_comment,
@@ -1495,6 +1496,19 @@ class FakeGitHub:
         number = request.params["issue_number"]
         self._issue(repo, number)
         return self._page(request, repo.issue_events.get(number, []))
+
+    def _list_repo_comments(self, request: Request) -> Any:
+        """Every issue and pull-request comment of the repository, oldest first; `since` compares `updated_at`."""
+        repo = self._repo(request)
+        since = request.query.get("since")
+        items = [
+            c
+            for c in sorted(self.comments.values(), key=lambda c: c["id"])
+            if c["_repo"] == repo.full_name and (since is None or c["updated_at"] >= since)
+        ]
+        if request.query.get("direction") == "desc" and request.query.get("sort"):
+            items.reverse()
+        return self._page(request, items)
 
     def _create_comment(self, request: Request) -> Any:
         repo = self._repo(request)
