@@ -16,6 +16,7 @@ from gidgethub.abc import GitHubAPI
 
 from bot.github.scope import Scope
 from bot.redact import redact
+from bot.triggers import Identity
 
 
 class DryRunGitHub(GitHubAPI):
@@ -57,3 +58,6 @@ class DryRunAccess:
         self, session: aiohttp.ClientSession, installation_id: int | None, *, scope: Scope | None = None
     ) -> GitHubAPI:
         return self.client
+
+    async def identity(self, session: aiohttp.ClientSession) -> Identity:
+        return Identity()

@@ -23,6 +23,7 @@ from bot.commands import USAGE, Command
 from bot.errorfmt import ErrorContext, format_error, public_text
 from bot.errors import BudgetExceeded, RuntimeFailure
 from bot.jobs import Job
+from bot.triggers import Identity
 
 log = logging.getLogger(__name__)
 
@@ -72,19 +73,24 @@ def lost_texts(job: Job, report: Report, *, docs_url: str | None) -> tuple[str, 
     return status, format_error(error, job_id=job.id, context=error_context(job, error, docs_url=docs_url))
 
 
-async def deliver(gh: GitHubAPI, job: Job, report: Report, *, docs_url: str | None = None) -> None:
-    """Post the report: the status comment's last edit, then the error comment. Idempotent."""
+async def deliver(
+    gh: GitHubAPI, job: Job, report: Report, *, author: Identity, docs_url: str | None = None
+) -> None:
+    """Post the report: the status comment's last edit, then the error comment. Idempotent: both are found by
+    the job's markers among the comments equitr (`author`) wrote."""
     status, error = report.status, report.error
     if report.lost:
         rendered_status, error = lost_texts(job, report, docs_url=docs_url)
         # Only a job that had a status comment gets one edited; none is created for a job given up.
-        found = await comments.find_comment(gh, job.repo, job.number, "status", job.id)
+        found = await comments.find_comment(gh, job.repo, job.number, "status", job.ref, author=author)
         status = rendered_status if found is not None else None
         report = Report(report.state, report.reason, status, int(found["id"]) if found else None, error)
     if status is not None:
-        await comments.upsert(gh, job.repo, job.number, "status", job.id, status, comment_id=report.status_comment_id)
+        await comments.upsert(
+            gh, job.repo, job.number, "status", job.ref, status, author=author, comment_id=report.status_comment_id
+        )
     if error is not None:
-        await comments.upsert(gh, job.repo, job.number, "error", job.id, error)
+        await comments.upsert(gh, job.repo, job.number, "error", job.ref, error, author=author)
 
 
 def next_try_s(tries: int) -> float:

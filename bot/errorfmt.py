@@ -13,7 +13,7 @@
     **Documentation:** [docs/errors.md#budget-exceeded](docs/errors.md#budget-exceeded) · …
 
 Pure functions of the exception and an `ErrorContext` (what the command asked for); the caller posts the
-result with `bot.comments.upsert(..., "error", job_id, body)`, one error comment per job.
+result with `bot.comments.upsert(..., "error", job.ref, body, author=...)`, one error comment per job.
 
 Two rules hold for every output, whatever the exception carries: it passes through `bot.redact.redact`, and
 it never contains a traceback, a stack frame or an absolute source path. Exceptions that are not equitr's

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from bot import endings
+from bot import comments, endings
 from bot.errorfmt import format_error
 from bot.errors import ConfigError, EquitrError, JobBusy
 from bot.github.scope import Scope, for_job
@@ -29,6 +29,7 @@ from bot.jobs import Job, State, needs_write_permission
 from bot.permissions import Permissions
 from bot.redact import redact
 from bot.store import JobStore, is_stale
+from bot.triggers import Identity
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ class SessionGitHub(Protocol):
     def __call__(
         self, session: aiohttp.ClientSession, installation_id: int | None, /, *, scope: Scope | None = None
     ) -> Awaitable[GitHubAPI]: ...
+
+
+WhoAmI = Callable[[aiohttp.ClientSession], Awaitable[Identity]]
 
 # Kinds that change the repository: one at a time per issue, so that two never push over each other.
 EXCLUSIVE: frozenset[str] = frozenset({"fix", "retry"})
@@ -73,6 +77,8 @@ class JobContext:
     _gh: GitHubAPI | None = None
     _gh_scope: Scope | None = None
     status: StatusView | None = None  # set by a handler that shows a status comment
+    # Who equitr writes as: only comments it wrote itself are found again by their markers.
+    identity: Identity = field(default_factory=Identity)
 
     @property
     def scope(self) -> Scope:
@@ -121,6 +127,7 @@ class Runner:
         permissions: Permissions | None = None,
         docs_url: str | None = None,
         cancel_poll_s: float = 1.0,
+        identity: WhoAmI | None = None,
     ) -> None:
         self.store = store
         self.github = github
@@ -133,6 +140,7 @@ class Runner:
         # How soon a cancel request is seen: one read of the job's row per interval (the lease is renewed,
         # a write, every lease_s / 3).
         self.cancel_poll_s = cancel_poll_s
+        self.identity = identity
 
     # -- entry points for the queue (called in a worker thread) ------------------------------------
 
@@ -173,7 +181,8 @@ class Runner:
             return None
         log.info("job %s (%s on %s#%s) started", job.id, job.kind, job.repo, job.number)
         async with aiohttp.ClientSession() as session:
-            ctx = JobContext(job=job, store=self.store, session=session, _github=self.github)
+            me = await self._whoami(session)
+            ctx = JobContext(job=job, store=self.store, session=session, _github=self.github, identity=me)
             work = asyncio.create_task(self._handle(ctx))
             watch = asyncio.create_task(self._watch(job, work))
             try:
@@ -198,7 +207,7 @@ class Runner:
                 )
             )
             log.info("job %s ended %s %s", job.id, outcome.state, outcome.reason)
-            if finished and not await self._deliver(job, report, ctx.github):
+            if finished and not await self._deliver(job, report, ctx.github, me):
                 await self._failed_delivery(job.id, 1)
         return outcome
 
@@ -261,13 +270,15 @@ class Runner:
         comment_id = ctx.status.comment_id if ctx.status is not None else None
         return endings.Report(outcome.state, outcome.reason, status, comment_id, error)
 
-    async def _deliver(self, job: Job, report: endings.Report, github: Callable[[], Awaitable[GitHubAPI]]) -> bool:
+    async def _deliver(
+        self, job: Job, report: endings.Report, github: Callable[[], Awaitable[GitHubAPI]], author: Identity
+    ) -> bool:
         """Post one report; True when GitHub took it (or it can never be posted), False to try again."""
         if report.status is None and report.error is None and not report.lost:
             await asyncio.to_thread(self.store.report_done, job.id)
             return True
         try:
-            await endings.deliver(await github(), job, report, docs_url=self.docs_url)
+            await endings.deliver(await github(), job, report, docs_url=self.docs_url, author=author)
         except Exception as exc:  # GitHub down, a token that cannot be minted, … : the outbox keeps it
             log.warning("the ending of job %s is not on GitHub yet (%s); it is kept and sent again", job.id, exc)
             return False
@@ -283,6 +294,7 @@ class Runner:
             return 0
         sent = 0
         async with aiohttp.ClientSession() as session:
+            me = await self._whoami(session)
             cache: dict[tuple[int | None, str], GitHubAPI] = {}
             for pending in due:
                 job = await asyncio.to_thread(self.store.get, pending.job_id)
@@ -301,7 +313,7 @@ class Runner:
                         cache[installation, repo] = await self.github(session, installation, scope=scope)
                     return cache[installation, repo]
 
-                if await self._deliver(job, endings.Report.from_json(pending.report), github):
+                if await self._deliver(job, endings.Report.from_json(pending.report), github, me):
                     sent += 1
                     continue
                 await self._failed_delivery(job.id, pending.tries + 1)
@@ -315,11 +327,20 @@ class Runner:
         next_at = time.time() + endings.next_try_s(tries)
         await asyncio.to_thread(self.store.report_failed, job_id, tries, next_at)
 
+    async def _whoami(self, session: aiohttp.ClientSession) -> Identity:
+        return await self.identity(session) if self.identity is not None else Identity()
+
     async def _notify(self, notice: dict[str, Any]) -> None:
+        """Post a one-off reply; one with a `once` key is posted only if equitr has not posted it there yet
+        (the store's dedupe key may be gone: every Action run starts with an empty store)."""
+        repo, number = str(notice["repo"]), int(notice["number"])
+        body, once = redact(str(notice["body"])), notice.get("once")
         async with aiohttp.ClientSession() as session:
-            scope = for_job("notice", str(notice["repo"]))  # one comment on one repository
+            scope = for_job("notice", repo)  # one comment on one repository
             gh = await self.github(session, notice.get("installation_id"), scope=scope)
-            await gh.post(
-                f"/repos/{notice['repo']}/issues/{int(notice['number'])}/comments",
-                data={"body": redact(str(notice["body"]))},
-            )
+            if once:
+                me = await self._whoami(session)
+                if await comments.find_comment(gh, repo, number, "notice", once, author=me) is not None:
+                    return
+                body = comments.render("notice", once, body)
+            await gh.post(f"/repos/{repo}/issues/{number}/comments", data={"body": body})

@@ -66,6 +66,7 @@ class Services:
             enqueue=self.queue.enqueue_job,
             permissions=self.permissions,
             docs_url=self.settings.docs_url,
+            identity=self.access.identity,
         )
 
     def bind_worker(self, runner: Runner) -> None:

@@ -57,7 +57,7 @@ class JobStore(Protocol):
     def seen(self, key: str) -> bool: ...
     def remember(self, key: str) -> bool: ...
     def get(self, job_id: int) -> Job | None: ...
-    def jobs(self, *, limit: int = 100, repo: str | None = None, number: int | None = None) -> list[Job]: ...
+    def jobs(self, *, limit: int | None = 100, repo: str | None = None, number: int | None = None) -> list[Job]: ...
     def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None: ...
     def heartbeat(self, job_id: int, owner: str, lease_s: float) -> Job | None: ...
     def finish(
@@ -125,7 +125,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0, cancel_requested INTEGER NOT NULL DEFAULT 0,
     owner TEXT NOT NULL DEFAULT '', lease_until REAL NOT NULL DEFAULT 0,
     created_at REAL NOT NULL, updated_at REAL NOT NULL, started_at REAL, finished_at REAL,
-    mac TEXT NOT NULL DEFAULT ''
+    mac TEXT NOT NULL DEFAULT '',
+    uid TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_by_target ON jobs (repo, number);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
@@ -142,7 +143,8 @@ CREATE TABLE IF NOT EXISTS installations (
 
 _COLUMNS = (
     "id, kind, repo, number, requester, delivery_id, state, installation_id, comment_id, args, reason, "
-    "cost_usd, attempts, cancel_requested, owner, lease_until, created_at, updated_at, started_at, finished_at, mac"
+    "cost_usd, attempts, cancel_requested, owner, lease_until, created_at, updated_at, started_at, finished_at, mac, "
+    "uid"
 )
 
 _REFUSED = (
@@ -189,13 +191,17 @@ class SqliteStore:
         self._migrate()
 
     def _migrate(self) -> None:
-        def missing(db: sqlite3.Connection) -> bool:
-            return "mac" not in {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+        def missing(db: sqlite3.Connection, column: str) -> bool:
+            return column not in {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
 
-        if missing(self._conn()):  # a store from before job records were authenticated
-            with self._tx() as db:
-                if missing(db):
-                    db.execute("ALTER TABLE jobs ADD COLUMN mac TEXT NOT NULL DEFAULT ''")
+        # Stores from before job records were authenticated, and from before jobs had a uid (old jobs keep ''
+        # and their id as the ID of their markers).
+        for column in ("mac", "uid"):
+            if missing(self._conn(), column):
+                with self._tx() as db:
+                    if missing(db, column):
+                        db.execute(f"ALTER TABLE jobs ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+        self._conn().execute("CREATE INDEX IF NOT EXISTS jobs_by_uid ON jobs (uid)")
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -239,7 +245,8 @@ class SqliteStore:
                     return None
             cur = db.execute(
                 "INSERT INTO jobs (kind, repo, number, requester, delivery_id, state, installation_id, "
-                "comment_id, args, created_at, updated_at, mac) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                "comment_id, args, created_at, updated_at, mac, uid) "
+                "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.kind,
                     job.repo,
@@ -252,12 +259,49 @@ class SqliteStore:
                     now,
                     now,
                     mac,
+                    job.uid,
                 ),
             )
             db.executemany("INSERT INTO dedupe (key, created_at) VALUES (?, ?)", [(k, now) for k in keys])
             job_id = cur.lastrowid
         assert job_id is not None
         return new_row(job, job_id, now, mac=mac)
+
+    def adopt(self, job: Job) -> Job | None:
+        """Store an ended job recorded elsewhere (the Action's history, `bot.history`), keeping its id when it
+        is free. None when a job with its uid is already here. It has no MAC: it is never claimed or run."""
+        with self._tx() as db:
+            if job.state not in END_STATES or not job.uid:
+                return None
+            if db.execute("SELECT 1 FROM jobs WHERE uid = ?", (job.uid,)).fetchone():
+                return None
+            taken = db.execute("SELECT 1 FROM jobs WHERE id = ?", (job.id,)).fetchone() is not None
+            cur = db.execute(
+                "INSERT INTO jobs (id, kind, repo, number, requester, delivery_id, state, comment_id, args, reason, "
+                "cost_usd, created_at, updated_at, started_at, finished_at, uid) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    None if taken or job.id <= 0 else job.id,
+                    job.kind,
+                    job.repo,
+                    job.number,
+                    job.requester,
+                    job.delivery_id,
+                    job.state,
+                    job.comment_id,
+                    encode_args(job.args),
+                    job.reason,
+                    job.cost_usd,
+                    job.created_at,
+                    job.updated_at,
+                    job.started_at,
+                    job.finished_at,
+                    job.uid,
+                ),
+            )
+            job_id = cur.lastrowid
+        assert job_id is not None
+        return job.with_(id=job_id, mac="")
 
     def seen(self, key: str) -> bool:
         return self._conn().execute("SELECT 1 FROM dedupe WHERE key = ?", (key,)).fetchone() is not None
@@ -271,7 +315,8 @@ class SqliteStore:
         row = self._conn().execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _row_to_job(row) if row else None
 
-    def jobs(self, *, limit: int = 100, repo: str | None = None, number: int | None = None) -> list[Job]:
+    def jobs(self, *, limit: int | None = 100, repo: str | None = None, number: int | None = None) -> list[Job]:
+        """Newest first; `limit=None` for all of them."""
         where: list[str] = []
         params: list[object] = []
         if repo is not None:
@@ -284,7 +329,7 @@ class SqliteStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
-        rows = self._conn().execute(sql, (*params, limit)).fetchall()
+        rows = self._conn().execute(sql, (*params, -1 if limit is None else limit)).fetchall()
         return [_row_to_job(r) for r in rows]
 
     def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
@@ -450,6 +495,7 @@ def _row_to_job(row: tuple[Any, ...]) -> Job:
         started_at,
         finished_at,
         mac,
+        uid,
     ) = row
     return Job(
         id=job_id,
@@ -473,6 +519,7 @@ def _row_to_job(row: tuple[Any, ...]) -> Job:
         started_at=started_at,
         finished_at=finished_at,
         mac=mac or "",
+        uid=uid or "",
     )
 
 
@@ -619,12 +666,12 @@ class RedisStore:
         raw = self.redis.get(self._key(job_id))
         return _doc_to_job(raw) if raw else None
 
-    def jobs(self, *, limit: int = 100, repo: str | None = None, number: int | None = None) -> list[Job]:
+    def jobs(self, *, limit: int | None = 100, repo: str | None = None, number: int | None = None) -> list[Job]:
         out: list[Job] = []
         # Newest first, a page of documents per round trip; filters are applied here, which is fine at the
         # scale of a job list.
         page, start = 200, 0
-        while len(out) < limit:
+        while limit is None or len(out) < limit:
             ids = self.redis.zrevrange(f"{self.prefix}jobs", start, start + page - 1)
             if not ids:
                 break
@@ -635,7 +682,7 @@ class RedisStore:
                 job = _doc_to_job(raw)
                 if (repo is None or job.repo == repo) and (number is None or job.number == number):
                     out.append(job)
-        return out[:limit]
+        return out if limit is None else out[:limit]
 
     def _keys(self, job_id: int) -> list[str]:
         return [self._key(job_id), f"{self.prefix}active", f"{self.prefix}outbox", f"{self.prefix}outbox:due"]
@@ -754,6 +801,7 @@ def _doc_to_job(raw: bytes | str) -> Job:
         started_at=_float_or_none(doc.get("started_at")),
         finished_at=_float_or_none(doc.get("finished_at")),
         mac=str(doc.get("mac") or ""),
+        uid=str(doc.get("uid") or ""),
     )
 
 

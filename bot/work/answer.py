@@ -69,7 +69,7 @@ async def ask(ctx: JobContext, env: WorkEnv) -> Outcome:
             "</details>",
         ]
     )
-    await comments.upsert(p.gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.id, body)
+    await comments.upsert(p.gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.ref, body, author=ctx.identity)
     return Outcome("done", "answered", result.ledger.total_usd)
 
 
@@ -91,5 +91,5 @@ async def plan(ctx: JobContext, env: WorkEnv) -> Outcome:
         fallback=fallback,
         ledger=result.ledger,
     )
-    await comments.upsert(p.gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.id, body)
+    await comments.upsert(p.gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.ref, body, author=ctx.identity)
     return Outcome("done", f"plan with {steps} steps", result.ledger.total_usd)

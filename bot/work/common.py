@@ -80,7 +80,7 @@ def month_spent(ctx: JobContext, *, fork_reviews: bool = False) -> float:
     start = dt.datetime.now(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
     return sum(
         j.cost_usd
-        for j in ctx.store.jobs(repo=ctx.job.repo, limit=10_000)
+        for j in ctx.store.jobs(repo=ctx.job.repo, limit=None)
         if j.created_at >= start and j.id != ctx.job.id and is_fork_review(j.args) == fork_reviews
     )
 
@@ -166,8 +166,9 @@ class StatusComment:
                 self.ctx.job.repo,
                 self.ctx.job.number,
                 "status",
-                self.ctx.job.id,
+                self.ctx.job.ref,
                 body,
+                author=self.ctx.identity,
                 comment_id=self.comment_id,
             )
             self.comment_id, self._shown = int(made["id"]), body

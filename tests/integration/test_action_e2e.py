@@ -7,6 +7,7 @@ on loopback. Nothing is carried from one run to the next but what is on GitHub."
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -136,3 +137,44 @@ async def test_the_docs_workflow_with_only_an_openai_key_reaches_a_model(world: 
     (answer,) = answers(w)
     assert ANSWER in answer
     assert TOKEN not in result.everything and KEY not in result.everything
+
+
+# -- two, three, four runs on one issue ---------------------------------------------------------------------
+
+
+async def test_consecutive_runs_keep_distinct_comments_and_the_whole_history(world: World) -> None:
+    w = world
+
+    planned = await command(w, "/equitr plan")
+    assert planned.code == 0 and "| `plan` | **done** |" in planned.summary, planned.err + planned.summary
+    (plan,) = answers(w)
+    assert "### equitr plan" in plan
+
+    asked = await command(w, "/equitr ask what does mean() do?")
+    assert asked.code == 0 and "| `ask` | **done** |" in asked.summary, asked.err + asked.summary
+    # The second run wrote its own comment and left the first run's alone (job ids restart in every run;
+    # markers carry a uid).
+    assert len(answers(w)) == 2
+    assert answers(w)[0].split("<!-- equitr-job")[0] == plan.split("<!-- equitr-job")[0]
+    assert ANSWER in answers(w)[1]
+
+    status = await command(w, "/equitr status")
+    assert status.code == 0, status.err
+    body = answers(w)[2]
+    header, *rows = table_rows(body)
+    assert header == ["job", "kind", "state", "by", "created", "cost", "note"]
+    # Every earlier run's job, numbered on from run to run, newest first.
+    assert [(r[0], r[1], r[2]) for r in rows] == [("2", "`ask`", "**done**"), ("1", "`plan`", "**done**")]
+    assert all(len(r) == len(header) for r in rows)
+
+    cost = await command(w, "/equitr cost")
+    assert cost.code == 0, cost.err
+    body = answers(w)[3]
+    this_issue = next(r for r in table_rows(body) if r[0] == "this issue")
+    month = next(r for r in table_rows(body) if r[0].endswith("month to date"))
+    assert this_issue[1] == "3" and month[1] == "3"  # plan, ask, status
+
+    # Four runs, four comments, four different markers.
+    markers = {re.search(r"<!-- equitr:answer:(\S+) -->", b).group(1) for b in answers(w)}  # type: ignore[union-attr]
+    assert len(markers) == 4 and "1" not in markers
+    assert w.runner.runs == 4

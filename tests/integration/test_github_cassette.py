@@ -127,6 +127,11 @@ async def command(app: Any, fake: FakeGitHub, body: str) -> list[int]:
     return list(answer["jobs"])
 
 
+def ref(runner: Any, job_id: int) -> str:
+    """The ID of a job's comment markers (its uid)."""
+    return str(runner.store.get(job_id).ref)
+
+
 async def test_plan_with_recorded_smollm2(world: Any) -> None:
     app, runner, fake = world
     (job_id,) = await command(app, fake, "/equitr plan")
@@ -134,7 +139,8 @@ async def test_plan_with_recorded_smollm2(world: Any) -> None:
         outcome = await runner.run(job_id)
     assert outcome is not None and outcome.state == "done", outcome
     assert cassette.play_count >= 1 or RECORD  # real replies were played back, not invented
-    (answer,) = [c["body"] for c in fake.issue_comments(REPO, 1) if f"<!-- equitr:answer:{job_id} -->" in c["body"]]
+    mark = f"<!-- equitr:answer:{ref(runner, job_id)} -->"
+    (answer,) = [c["body"] for c in fake.issue_comments(REPO, 1) if mark in c["body"]]
     assert "### equitr plan" in answer and "- [ ] " in answer and "Estimated cost" in answer
     assert "Interpretation layer:" in answer
     print(answer)
@@ -147,7 +153,8 @@ async def test_fix_with_recorded_smollm2_ends_with_a_clear_status(world: Any) ->
         outcome = await runner.run(job_id)
     assert outcome is not None and outcome.state in ("done", "failed"), outcome
     assert cassette.play_count >= 1 or RECORD
-    (status,) = [c["body"] for c in fake.issue_comments(REPO, 1) if f"<!-- equitr:status:{job_id} -->" in c["body"]]
+    mark = f"<!-- equitr:status:{ref(runner, job_id)} -->"
+    (status,) = [c["body"] for c in fake.issue_comments(REPO, 1) if mark in c["body"]]
     assert "| openai-compatible/smollm2 | supervisor |" in status
     assert "Traceback" not in status
     print(status)

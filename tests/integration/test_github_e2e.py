@@ -171,8 +171,16 @@ def branch_file(w: World, branch: str, path: str) -> str:
     ).stdout
 
 
+def ref(w: World, job_id: int) -> str:
+    """The ID of a job's comment markers (its uid)."""
+    job = w.services.store.get(job_id)
+    assert job is not None
+    return job.ref
+
+
 def status_comment(w: World, job_id: int) -> str:
-    (found,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if f"<!-- equitr:status:{job_id} -->" in c["body"]]
+    mark = f"<!-- equitr:status:{ref(w, job_id)} -->"
+    (found,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if mark in c["body"]]
     return str(found)
 
 
@@ -456,7 +464,8 @@ async def test_ask_answers_from_the_repository_read_only(world: World) -> None:
     _, reply = await comment(w, "/equitr ask why is mean() wrong?")
     outcome = await run_job(w, reply)
     assert outcome.state == "done", outcome
-    (posted,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if f"equitr:answer:{reply['jobs'][0]}" in c["body"]]
+    mark = f"equitr:answer:{ref(w, reply['jobs'][0])}"
+    (posted,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if mark in c["body"]]
     assert "> why is mean() wrong?" in posted and "line 11" in posted
     assert (
         "equitr/issue-1"

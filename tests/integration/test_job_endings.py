@@ -42,12 +42,14 @@ def runner_of(w: World) -> Runner:
 
 
 def error_comment(w: World, job_id: int) -> str:
-    (found,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if f"<!-- equitr:error:{job_id} -->" in c["body"]]
+    mark = f"<!-- equitr:error:{e2e.ref(w, job_id)} -->"  # a job's markers carry its uid
+    (found,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if mark in c["body"]]
     return str(found)
 
 
 def equitr_comments(w: World, kind: str, job_id: int) -> list[str]:
-    return [c["body"] for c in w.fake.issue_comments(REPO, 1) if f"<!-- equitr:{kind}:{job_id} -->" in c["body"]]
+    mark = f"<!-- equitr:{kind}:{e2e.ref(w, job_id)} -->"
+    return [c["body"] for c in w.fake.issue_comments(REPO, 1) if mark in c["body"]]
 
 
 # -- every ending is reported ----------------------------------------------------------------------------------
@@ -84,7 +86,8 @@ async def test_a_job_given_up_after_crashing_its_workers_is_reported(world: Worl
     async with aiohttp.ClientSession() as session:
         gh = await w.services.access.api(session, 7)
         planning = status_body(Status(job_id, "fix", "alice", phase="planning"))
-        await comments.upsert(gh, REPO, 1, "status", job_id, planning)
+        me = await w.services.access.identity(session)
+        await comments.upsert(gh, REPO, 1, "status", e2e.ref(w, job_id), planning, author=me)
     for attempt in range(3):  # three workers, each killed mid-job, each job taken up again by the sweeper
         assert store.claim(job_id, f"dead-host:{attempt}:1", 0.01) is not None
         time.sleep(0.02)

@@ -49,6 +49,16 @@ def test_create_is_deduplicated(store: JobStore) -> None:
     assert got is not None and got.args == {"text": "go", "budget_usd": 2.5} and got.comment_id == 101
 
 
+def test_uid_survives_and_every_job_is_listed_without_a_limit(store: JobStore) -> None:
+    made = [store.create(job(n), [f"delivery:d-{n}"]) for n in range(1, 26)]
+    assert all(j is not None for j in made)
+    uids = {j.uid for j in made if j is not None}
+    assert len(uids) == 25  # unique, and the marker ID of each job's comments
+    got = store.get(made[0].id)  # type: ignore[union-attr]
+    assert got is not None and got.uid == made[0].uid and got.ref == got.uid  # type: ignore[union-attr]
+    assert len(store.jobs(limit=None)) == 25 and len(store.jobs(limit=20)) == 20
+
+
 def test_claim_is_exclusive_and_lease_is_held(store: JobStore) -> None:
     created = store.create(job(), ["delivery:d-1"])
     assert created is not None

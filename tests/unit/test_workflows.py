@@ -156,7 +156,8 @@ def test_example_workflow_is_least_privilege_and_never_checks_out_untrusted_code
         assert set(job["permissions"]) <= allowed, job_id
         assert job["concurrency"]["group"].startswith("equitr-"), job_id
         assert "timeout-minutes" in job, job_id
-    assert workflow["jobs"]["review"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    # `issues: read`: this month's job records, which the monthly budget counts (docs/action.md, "Job history").
+    assert workflow["jobs"]["review"]["permissions"] == {"contents": "read", "issues": "read", "pull-requests": "write"}
     for job_id, step in steps(workflow):
         if str(step.get("uses", "")).startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False, job_id
