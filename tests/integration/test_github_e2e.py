@@ -486,3 +486,42 @@ async def test_the_task_is_the_issue_as_it_was_when_the_command_came(world: Worl
     assert "mean([1, 2, 3]) gives 1.5" in prompt and "It also fails for a single value." in prompt
     assert "Instructions from the maintainer: keep it simple" in prompt
     assert "EDITED LATER" not in prompt and "A LATER COMMENT" not in prompt
+
+
+READ_PLAN = json.dumps(
+    {"execution_steps": [{"step": 1, "tool": "search", "parameters": {"query": "def mean"}, "dependencies": []}]}
+)
+
+
+async def test_a_second_retry_after_a_successful_one_runs_nothing(world: World) -> None:
+    """B13: the retry looked for the latest *failed* job, which a successful retry leaves failed, so every
+    further `/equitr retry` ran the whole job again."""
+    w = world
+    w.model.script += [ModelError("The model server is down.", retryable=False)]
+    _, first = await comment(w, "/equitr ask why is mean() wrong?")
+    assert (await run_job(w, first)).state == "failed"
+    w.model.script += [READ_PLAN, "`mean()` divides by `len(values) + 1`."]
+    _, again = await comment(w, "/equitr retry")
+    assert (await run_job(w, again)).state == "done"
+    asked = len(w.model.seen)
+
+    _, third = await comment(w, "/equitr retry")
+    outcome = await run_job(w, third)
+
+    assert outcome.state == "failed" and "succeeded, so there is nothing to retry" in outcome.reason, outcome
+    assert len(w.model.seen) == asked  # nothing ran again
+    mark = f"<!-- equitr:error:{ref(w, third['jobs'][0])} -->"
+    (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if mark in c["body"]]
+    assert f"job {again['jobs'][0]}, retry" in error and "/equitr fix" in error
+
+
+async def test_retry_of_a_running_job_waits_and_of_a_cancelled_one_runs_it(world: World) -> None:
+    w = world
+    _, first = await comment(w, "/equitr ask why is mean() wrong?")
+    _, early = await comment(w, "/equitr retry")
+    outcome = await run_job(w, early)  # the ask is still queued
+    assert outcome.state == "failed" and "is still queued" in outcome.reason, outcome
+    w.services.store.request_cancel(first["jobs"][0])  # cancelled before it started
+    w.model.script += [READ_PLAN, "`mean()` divides by `len(values) + 1`."]
+    _, retried = await comment(w, "/equitr retry")
+    assert (await run_job(w, retried)).state == "done"
