@@ -224,8 +224,9 @@ async def _replay(args: argparse.Namespace) -> int:
     from bot import settings as settings_mod
     from bot.app import create_app
     from bot.asgi import call
-    from bot.dryrun import DryRunAccess, DryRunGitHub
+    from bot.dryrun import DryRunAccess, DryRunGitHub, DryRunModel
     from bot.signature import sign
+    from bot.work.handlers import WorkEnv, handlers
 
     try:
         body = args.payload.read_bytes()
@@ -243,8 +244,12 @@ async def _replay(args: argparse.Namespace) -> int:
     secret = settings.gh_secret.get_secret_value() if settings.gh_secret else uuid.uuid4().hex
     services = services_mod.build(settings)
     if args.dry_run:
-        services.access = DryRunAccess(DryRunGitHub())  # type: ignore[assignment]
-    runner = services.runner()
+        services.access = DryRunAccess(DryRunGitHub())
+        # Jobs stop where real work starts: no clone (the access has no git token) and no model call.
+        env = WorkEnv(settings=settings, access=services.access, model_factory=lambda _s, _e: DryRunModel())
+        runner = services.runner(handlers(env))
+    else:
+        runner = services.runner()
     try:
         async with aiohttp.ClientSession() as session:
             dispatcher = services.dispatcher(services_mod.session_factory(services, session))

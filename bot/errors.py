@@ -18,7 +18,9 @@ what to do about it). Tracebacks never leave the process: comments, logs and the
     │   └── StoreLost          the job store lost its data while equitr ran (Redis restarted empty)
     ├── SandboxError           path guard refusals, sandbox unavailable, command limits
     │   └── PathRefused
-    └── ToolError              a tool call failed; the message is shown to the model so it can correct itself
+    ├── ToolError              a tool call failed; the message is shown to the model so it can correct itself
+    └── DryRunStop             `equitr replay --dry-run` reached real work (a clone, a model call): the job ends
+                               `done` there, having printed every GitHub call it made so far
 """
 
 from __future__ import annotations
@@ -124,3 +126,7 @@ class ToolError(EquitrError):
     """A tool could not do what it was asked; the message goes back to the model verbatim."""
 
     category = "validation"
+
+
+class DryRunStop(EquitrError):
+    """A dry run went as far as it can without side effects outside GitHub's (printed) API."""

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot import commands
-from bot.errors import CommandError, GitHubError, ValidationError
+from bot.errors import CommandError, DryRunStop, GitHubError, ValidationError
 from bot.jobs import Job
 from bot.runner import Handler, JobContext, Outcome
 from bot.work.answer import ask, plan
@@ -108,6 +108,9 @@ def _bind(
     body: Callable[[JobContext, WorkEnv], Awaitable[Outcome]], env: WorkEnv
 ) -> Callable[[JobContext], Awaitable[Outcome]]:
     async def call(ctx: JobContext) -> Outcome:
-        return await body(ctx, env)
+        try:
+            return await body(ctx, env)
+        except DryRunStop as exc:  # `replay --dry-run` went as far as it can: not a failure
+            return Outcome("done", exc.message)
 
     return call

@@ -48,6 +48,34 @@ def test_replay_dry_run_goes_through_the_server_path(tmp_path: Path) -> None:
     assert not (tmp_path / "equitr.db").exists()  # a dry run leaves nothing behind
 
 
+@pytest.mark.parametrize(
+    ("command", "on_pull", "stop"),
+    [
+        ("/equitr fix", False, "stopped before cloning"),
+        ("/equitr plan", False, "stopped before cloning"),
+        ("/equitr ask why?", False, "stopped before cloning"),
+        ("/equitr review", True, "stopped before asking the model"),
+    ],
+)
+def test_replay_dry_run_of_model_work_goes_as_far_as_it_can(
+    tmp_path: Path, command: str, on_pull: bool, stop: str
+) -> None:
+    """B12: the dry run's GitHub answered `GET /repos/…` without `default_branch` (KeyError). It now answers
+    in GitHub's shapes, and a job ends `done` where a real run would clone or call a model."""
+    data = payload("issue_comment", "created")
+    data["comment"]["body"] = command
+    if on_pull:
+        data["issue"]["pull_request"] = {"url": "https://api.github.com/repos/Codertocat/Hello-World/pulls/1"}
+    (tmp_path / "comment.json").write_text(json.dumps(data))
+    proc = equitr("replay", "--event", "issue_comment", "comment.json", "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "POST /webhook → 202" in proc.stdout
+    assert "[dry-run] GET https://api.github.com/repos/Codertocat/Hello-World/contents/.equitr.toml" in proc.stdout
+    assert f"→ done: dry run: {stop}" in proc.stdout, proc.stdout
+    assert "internal error" not in proc.stdout and "Traceback" not in proc.stderr
+    assert not (tmp_path / "equitr.db").exists()
+
+
 def test_replay_of_bad_input_is_a_clear_4xx(tmp_path: Path) -> None:
     (tmp_path / "list.json").write_text("[1, 2]")
     proc = equitr("replay", "--event", "issues", "list.json", "--dry-run", cwd=tmp_path)
