@@ -178,3 +178,25 @@ async def test_consecutive_runs_keep_distinct_comments_and_the_whole_history(wor
     markers = {re.search(r"<!-- equitr:answer:(\S+) -->", b).group(1) for b in answers(w)}  # type: ignore[union-attr]
     assert len(markers) == 4 and "1" not in markers
     assert w.runner.runs == 4
+
+
+async def test_retry_in_a_later_run_runs_the_failed_job_of_an_earlier_one_once(world: World) -> None:
+    w = world
+    # No ANTHROPIC_API_KEY here: the job fails at once, with a formatted error.
+    failed = await command(w, "/equitr plan --model anthropic/claude-sonnet-4-5 start from mean()")
+    assert failed.code == 0 and "| `plan` | **failed** |" in failed.summary, failed.summary + failed.err
+
+    retried = await command(w, "/equitr retry --model openai-compatible/gpt-4.1-mini")
+
+    assert retried.code == 0 and "| `retry` | **done** |" in retried.summary, retried.summary + retried.err
+    # What ran again is what the command comment asked for, of the model the retry names.
+    assert any("start from mean()" in json.dumps(r["messages"]) for r in w.model.chats)
+    assert any("### equitr plan" in body for body in answers(w))
+    asked = len(w.model.chats)
+
+    again = await command(w, "/equitr retry")
+
+    assert again.code == 0 and "| `retry` | **failed** |" in again.summary, again.summary
+    assert len(w.model.chats) == asked  # nothing ran again
+    (error,) = [c["body"] for c in ours(w) if "<!-- equitr:error:" in c["body"] and "nothing to retry" in c["body"]]
+    assert "retry) succeeded" in error
