@@ -321,7 +321,7 @@ async def test_a_model_400_is_a_rejected_request_and_no_internal_address_is_publ
     _, answer = await comment(w, "/equitr fix")
     assert (await run_job(w, answer)).state == "failed"
     (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
-    assert error.startswith(f"<!-- equitr:error:{answer['jobs'][0]} -->\n### ⚠️ Model rejected the request\n")
+    assert error.startswith(f"<!-- equitr:error:{ref(w, answer['jobs'][0])} -->\n### ⚠️ Model rejected the request\n")
     assert "maximum context length is 8192 tokens" in error and "context window" in error
     assert "10.20.30.40" not in error and "8000" not in error
     assert not any("10.20.30.40" in c["body"] for c in w.fake.issue_comments(REPO, 1))

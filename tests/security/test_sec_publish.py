@@ -21,6 +21,7 @@ from tests.integration.test_github_e2e import (
     comment,
     open_pr,
     push_to_default_branch,
+    ref,
     run_job,
     world,
 )
@@ -85,5 +86,6 @@ async def test_a_pull_request_body_is_published_sanitised_and_redacted(world: Wo
     (pr,) = w.fake.repo(REPO).pulls.values()
     assert "Done." in pr["body"]
     assert_clean(pr["body"])
-    status = [c["body"] for c in w.fake.issue_comments(REPO, 1) if f"equitr:status:{fixed['jobs'][0]}" in c["body"]]
+    mark = f"equitr:status:{ref(w, fixed['jobs'][0])}"  # a job's markers carry its uid
+    status = [c["body"] for c in w.fake.issue_comments(REPO, 1) if mark in c["body"]]
     assert_clean(status[0])

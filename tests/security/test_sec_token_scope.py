@@ -22,7 +22,7 @@ from bot.jobs import Job
 from bot.runner import JobContext
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
-from tests.integration.test_github_e2e import PLAN, REPO, World, comment, open_pr, run_job, world
+from tests.integration.test_github_e2e import PLAN, REPO, World, comment, open_pr, ref, run_job, world
 
 __all__ = ["world"]
 
@@ -62,7 +62,7 @@ async def test_each_job_kind_mints_a_token_for_its_repository_and_needs_only(wor
     _, fixed = await comment(w, "/equitr fix")
     await run_job(w, fixed)
     status = [c for c in w.fake.calls if c.path.startswith(f"/repos/{REPO}/issues") and c.method in ("POST", "PATCH")]
-    fix_tokens = {c.token for c in status if f"equitr:status:{fixed['jobs'][0]}" in json.dumps(c.json)}
+    fix_tokens = {c.token for c in status if f"equitr:status:{ref(w, fixed['jobs'][0])}" in json.dumps(c.json)}
     assert fix_tokens and all(
         request_of(w.fake, t) == {"repositories": ["repo"], "permissions": FIX} for t in fix_tokens
     )
@@ -93,7 +93,7 @@ async def test_an_ending_delivered_later_uses_a_token_for_comments_on_that_repos
     w.fake.clear_failures()
     runner = w.run.__self__  # type: ignore[attr-defined]
     assert await runner.deliver_reports(now=time.time() + 3600) == 1
-    marker = f"equitr:error:{fixed['jobs'][0]}"
+    marker = f"equitr:error:{ref(w, fixed['jobs'][0])}"  # a job's markers carry its uid
     (posted,) = [c for c in w.fake.calls_to("POST", f"/repos/{REPO}/issues/1/comments") if marker in json.dumps(c.json)]
     assert request_of(w.fake, posted.token) == {"repositories": ["repo"], "permissions": {"issues": "write"}}
 
