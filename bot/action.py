@@ -7,9 +7,10 @@ no webhook signature to check, because the event comes from GitHub itself. Then:
     schedule / workflow_dispatch          → open issues with the trigger label and no equitr PR → fix jobs
 
 Everything runs in this process with an SQLite store in a temporary directory (or `EQUITR_DB`), so GitHub's
-runners are the scale-out. A Markdown summary goes to `$GITHUB_STEP_SUMMARY`. Exit codes: 0 when the run
-went through (failed jobs have their own error comments on GitHub), 1 on a configuration error, or when a
-job failed and `--fail-on-error` was given.
+runners are the scale-out. Earlier runs' jobs are read into it from their records on GitHub before a run
+with work, and each job's record is written when it ends (`bot.history`). A Markdown summary goes to
+`$GITHUB_STEP_SUMMARY`. Exit codes: 0 when the run went through (failed jobs have their own error comments on
+GitHub), 1 on a configuration error, or when a job failed and `--fail-on-error` was given.
 """
 
 from __future__ import annotations
@@ -20,21 +21,27 @@ import dataclasses
 import json
 import logging
 import os
+import secrets
 import sys
 import tempfile
+import time
 import traceback
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from gidgethub import GitHubException
 
 from bot import redact
 from bot.errors import ConfigError, EquitrError, GitHubError
 from bot.jobs import Job, NewJob
 from bot.repoconfig import RepoConfig, fetch_config
+from bot.store import SqliteStore
+from bot.triggers import Identity
 
 if TYPE_CHECKING:
     from gidgethub.abc import GitHubAPI
@@ -262,34 +269,79 @@ def action_settings(env: Mapping[str, str], tmp: Path) -> Settings:
     )
 
 
-async def execute(env: RunnerEnv, options: Options, settings: Settings) -> Report:
-    import aiohttp
+@dataclass(slots=True)
+class Run:
+    """What every step of one Action run shares."""
 
+    services: Services
+    runner: Runner
+    gh: GitHubAPI
+    identity: Identity
+
+
+async def execute(env: RunnerEnv, options: Options, settings: Settings) -> Report:
     from bot import services as services_mod
 
     report = Report(env=env, options=options)
     services = services_mod.build(settings)
     try:
-        runner = services.runner()
         async with aiohttp.ClientSession() as session:
             github = services_mod.session_factory(services, session)
+            run = Run(services, services.runner(), await github(None), await services.access.identity(session))
             if env.event_name in DISPATCHED_EVENTS:
-                job_ids = await _dispatch(env, options, services, github, report)
-                await _post_notices(services, runner)
+                job_ids = await _dispatch(env, options, run, github, report)
+                await _post_notices(services, run.runner)
                 for job_id in job_ids:
-                    await _run(runner, services, job_id, report)
+                    await _run(run, job_id, report)
             elif options.task:
-                await _task(env, options, services, runner, await github(None), report)
+                await _task(env, options, run, report)
             else:
-                await _backlog(env, options, services, runner, await github(None), report)
+                await _backlog(env, options, run, report)
     finally:
         services.close()
     return report
 
 
-async def _dispatch(env: RunnerEnv, options: Options, services: Services, github: Any, report: Report) -> list[int]:
-    """The webhook server's own path: feature routers, permission check, durable job, 👀."""
+def _target(env: RunnerEnv) -> int | None:
+    """The issue or pull request the event is about, if any."""
+    for key in ("issue", "pull_request"):
+        item = env.payload.get(key)
+        if isinstance(item, dict) and isinstance(item.get("number"), int):
+            return int(item["number"])
+    return None
+
+
+async def _load_history(env: RunnerEnv, run: Run, report: Report, number: int | None) -> None:
+    """Earlier runs' jobs, read back from their records on GitHub (`bot.history`): the issue's whole history
+    (status, cost, retry), then this month's jobs in the repository (the month's spend and budget)."""
+    from bot import history
+
+    assert isinstance(run.services.store, SqliteStore)  # the Action's store is always a local SQLite file
+    store = run.services.store
+    try:
+        found = []
+        if number is not None:
+            found += await history.read_issue(run.gh, env.repository, number, author=run.identity)
+        found += await history.read_repo(
+            run.gh, env.repository, since=history.month_start(time.time()), author=run.identity
+        )
+    except (EquitrError, GitHubException, aiohttp.ClientError) as exc:
+        # History is an aid, not a precondition: without it this run still does its work.
+        report.notes.append(f"Earlier runs' job history could not be read from GitHub ({exc}).")
+        log.warning("job history not read: %s", exc)
+        return
+    adopted = 0
+    for job in sorted(found, key=lambda j: (j.number != number, j.created_at)):
+        adopted += await asyncio.to_thread(store.adopt, job) is not None
+    log.info("job history: %d earlier job(s) read from GitHub", adopted)
+
+
+async def _dispatch(env: RunnerEnv, options: Options, run: Run, github: Any, report: Report) -> list[int]:
+    """The webhook server's own path: feature routers, permission check, durable job, 👀; first, when the
+    event asks for work, the job history (an event for someone else costs no GitHub call for it)."""
     from bot.dispatch import Dispatcher
+
+    services = run.services
 
     dispatcher = Dispatcher(
         store=services.store,
@@ -300,6 +352,8 @@ async def _dispatch(env: RunnerEnv, options: Options, services: Services, github
         trigger_label=options.label,
         max_age_s=None,  # the runner's event comes from GitHub itself: it cannot be a replay
     )
+    if await dispatcher.asks_for_work(env.event_name, env.delivery_id, env.payload):
+        await _load_history(env, run, report, _target(env))
     outcome = await dispatcher.dispatch(env.event_name, env.delivery_id, env.payload)
     await dispatcher.acknowledge(outcome.acks)
     if not outcome.job_ids:
@@ -316,35 +370,41 @@ async def _post_notices(services: Services, runner: Runner) -> None:
             await asyncio.to_thread(runner.notify, task.args[0])
 
 
-async def _run(runner: Runner, services: Services, job_id: int, report: Report) -> Job | None:
-    await runner.run(job_id)
-    job = await asyncio.to_thread(services.store.get, job_id)
-    if job is not None:
-        report.jobs.append(job)
+async def _run(run: Run, job_id: int, report: Report) -> Job | None:
+    from bot import history
+
+    await run.runner.run(job_id)
+    job = await asyncio.to_thread(run.services.store.get, job_id)
+    if job is None:
+        return None
+    report.jobs.append(job)
+    try:  # the record later runs read back: without it, this job is missing from their history
+        await history.write(run.gh, job, author=run.identity)
+    except (EquitrError, GitHubException, aiohttp.ClientError) as exc:
+        report.notes.append(f"Job {job.id}'s record could not be written to GitHub ({exc}).")
+        log.warning("job %s: record not written: %s", job.id, exc)
     return job
 
 
-async def _task(
-    env: RunnerEnv, options: Options, services: Services, runner: Runner, gh: GitHubAPI, report: Report
-) -> None:
+async def _task(env: RunnerEnv, options: Options, run: Run, report: Report) -> None:
     """A manual task: `/equitr fix <task>` on the issue named for it."""
     assert options.issue is not None
-    issue = await gh.getitem(f"/repos/{env.repository}/issues/{options.issue}")
+    issue = await run.gh.getitem(f"/repos/{env.repository}/issues/{options.issue}")
     if issue.get("pull_request"):
         raise ConfigError(f"#{options.issue} is a pull request; a task needs an issue.")
-    job = await asyncio.to_thread(_create_fix, env, services, issue, options.task, options.budget_usd)
+    await _load_history(env, run, report, options.issue)
+    job = await asyncio.to_thread(_create_fix, env, run.services, issue, options.task, options.budget_usd)
     if job is None:
         report.skipped.append(Skipped(options.issue, str(issue.get("title", "")), "already started in this run"))
         return
-    await _run(runner, services, job.id, report)
+    await _run(run, job.id, report)
 
 
-async def _backlog(
-    env: RunnerEnv, options: Options, services: Services, runner: Runner, gh: GitHubAPI, report: Report
-) -> None:
+async def _backlog(env: RunnerEnv, options: Options, run: Run, report: Report) -> None:
     """Open issues with the trigger label and no equitr PR yet, oldest first, then (on a `schedule` run) the
     tasks of `.equitr.toml` — within max-issues and one budget for the whole run. The stricter of the
     Action's inputs and the repository's `[schedule]` settings applies."""
+    services, gh = run.services, run.gh
     config = await _config(gh, env.repository)
     schedule = config.schedule
     options = dataclasses.replace(
@@ -363,6 +423,8 @@ async def _backlog(
     work: list[tuple[dict[str, Any], str]] = [(issue, "") for issue in chosen]
     for task in tasks:
         work.append((await _task_issue(gh, env.repository, task.name, task.prompt), task.prompt))
+    if work:
+        await _load_history(env, run, report, None)
     spent = 0.0
     for index, (issue, text) in enumerate(work):
         remaining = options.budget_usd - spent
@@ -375,7 +437,7 @@ async def _backlog(
         if job is None:
             report.skipped.append(Skipped(issue["number"], issue["title"], "already started in this run"))
             continue
-        finished = await _run(runner, services, job.id, report)
+        finished = await _run(run, job.id, report)
         spent += finished.cost_usd if finished is not None else 0.0
 
 
@@ -465,7 +527,7 @@ async def _open_equitr_pull(gh: GitHubAPI, repo: str, number: int) -> int | None
 
 
 def _active_job(services: Services, repo: str, number: int) -> bool:
-    return any(j.state in ("queued", "running") for j in services.store.jobs(repo=repo, number=number, limit=20))
+    return any(j.state in ("queued", "running") for j in services.store.jobs(repo=repo, number=number, limit=None))
 
 
 def _create_fix(env: RunnerEnv, services: Services, issue: dict[str, Any], text: str, budget: float) -> Job | None:
@@ -542,7 +604,9 @@ def render_summary(report: Report) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")[:200]
+    from bot.sanitize import sanitize_inline
+
+    return sanitize_inline(" ".join(text.split()).replace("|", "\\|")[:200])  # a job's reason may quote a model
 
 
 def _write_outputs(report: Report) -> None:
@@ -607,7 +671,8 @@ def command(args: argparse.Namespace) -> int:
             return 0
         with tempfile.TemporaryDirectory(prefix="equitr-action-") as tmp:
             settings = action_settings(environ, Path(tmp))
-            report = asyncio.run(execute(env, options, settings))
+            with _commands_stopped(environ):
+                report = asyncio.run(execute(env, options, settings))
     except GitHubError as exc:
         return _fail(environ, exc.message, GITHUB_HINT if exc.status in (401, 403, 404) else exc.hint)
     except EquitrError as exc:
@@ -632,16 +697,36 @@ def command(args: argparse.Namespace) -> int:
 
 
 def _fail(environ: Mapping[str, str], message: str, hint: str | None) -> int:
-    from bot.redact import redact
+    from bot.redact import escape_workflow_commands, on_github_runner, redact
+    from bot.sanitize import sanitize_inline
 
     message = redact(message)
-    print(f"equitr: {message}", file=sys.stderr)
+    shown = escape_workflow_commands if on_github_runner(dict(environ)) else str
+    print(f"equitr: {shown(message)}", file=sys.stderr)
     if hint:
-        print(f"  → {hint}", file=sys.stderr)
+        print(f"  → {shown(hint)}", file=sys.stderr)
     _annotate(environ, "error", message)
     summary = _optional_path(environ.get("GITHUB_STEP_SUMMARY"))
-    _append(summary, f"## equitr could not run\n\n{message}\n\n{hint or ''}\n")
+    _append(summary, f"## equitr could not run\n\n{sanitize_inline(message)}\n\n{sanitize_inline(hint or '')}\n")
     return 1
+
+
+@contextmanager
+def _commands_stopped(environ: Mapping[str, str]) -> Iterator[None]:
+    """On GitHub's runners, nothing printed while the jobs run is read as a workflow command: the runner
+    ignores `::…` lines between `::stop-commands::TOKEN` and `::TOKEN::` (TOKEN random, so no text can end
+    the pause early). Log lines are also escaped one by one (`bot.redact.LogFilter`); this covers the rest
+    (a library printing to stdout, a subprocess's output)."""
+    if environ.get("GITHUB_ACTIONS") != "true":
+        yield
+        return
+    token = secrets.token_hex(16)
+    print(f"::stop-commands::{token}", flush=True)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        print(f"::{token}::", flush=True)
 
 
 def _annotate(environ: Mapping[str, str], level: str, message: str) -> None:

@@ -198,14 +198,16 @@ def create_app(
 
     async def healthz(request: Request) -> Response:
         data: dict[str, Any] = {"ok": True}
-        if not insider(request):
-            return JSONResponse(data)  # liveness only: queue depth and job counts are not public
         if health is not None:
             try:
                 data.update(health())
             except Exception as exc:  # a sick queue is what /healthz is for: report it, don't crash
                 data = {"ok": False, "error": type(exc).__name__}
-        return JSONResponse(data, status_code=200 if data.get("ok") else 503)
+        status = 200 if data.get("ok") else 503
+        if not insider(request):
+            # Everyone learns whether deliveries can be taken; queue depth and job counts are not public.
+            return JSONResponse({"ok": bool(data.get("ok"))}, status_code=status)
+        return JSONResponse(data, status_code=status)
 
     async def metrics_endpoint(request: Request) -> Response:
         if not metrics_token:
@@ -216,8 +218,11 @@ def create_app(
             )
         if health is not None:
             try:
-                for state, count in (health().get("jobs") or {}).items():
-                    metrics.jobs.labels(state).set(count)
+                counts = health().get("jobs") or {}
+                # health() counts only the states that have jobs now; a gauge keeps its last value, so the
+                # others are set to 0, or a job that ended would stay counted as running.
+                for state in {"queued", "running", *counts}:
+                    metrics.jobs.labels(state).set(counts.get(state, 0))
             except Exception:
                 log.warning("job counts unavailable for /metrics", exc_info=True)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

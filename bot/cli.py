@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Sequence
@@ -47,30 +48,37 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="run the agent on a local git repository (no GitHub needed)",
-        epilog="exit status: 0 a change was accepted (branch equitr/<slug>), 3 the run ended without an accepted "
-        "change, 1 an error (bad repository, model or setting), 2 bad arguments",
+        epilog="The repository's .equitr.toml, as committed in the commit HEAD is on, is read as the App reads it "
+        "from the default branch; these flags override it within its bounds. "
+        "exit status: 0 a change was accepted (branch equitr/<slug>, or equitr/<slug>-2 … when that name is taken), "
+        "3 the run ended without an accepted change, 1 an error (bad repository, model or setting), 2 bad arguments",
     )
     run.add_argument("--repo", type=Path, default=Path("."), help="the repository (default: the current directory)")
     run.add_argument("--model", help="supervisor model, provider/model (default: $EQUITR_SUPERVISOR_MODEL)")
     run.add_argument("--worker-model", help="worker model (default: $EQUITR_WORKER_MODEL, else the supervisor's)")
-    run.add_argument("--budget", type=float, default=1.0, help="stop once this many USD are spent (default 1)")
-    run.add_argument("--test-command", help="how to run the tests (default: guessed from the repository)")
+    run.add_argument(
+        "--budget", type=float, help="stop once this many USD are spent (default: budget.per_job_usd, else 1)"
+    )
+    run.add_argument(
+        "--test-command", help="how to run the tests (default: fix.test_command, else guessed from the repository)"
+    )
     run.add_argument(
         "--setup-command",
-        default="",
         help="install what the tests need, once, with the network, into a private environment "
-        '(e.g. "pip install -e .[test]")',
+        '(e.g. "pip install -e .[test]"; default: fix.setup_command)',
     )
-    run.add_argument("--iterations", type=int, default=3, help="plan/review rounds at most (default 3)")
+    run.add_argument(
+        "--iterations", type=int, help="plan/review rounds at most, 1 to 20 (default: limits.max_iterations, else 3)"
+    )
     run.add_argument(
         "--transcript", type=Path, help="write every model call (the prompts and the replies) to FILE as JSON lines"
     )
     run.add_argument(
         "--strategy",
         choices=["auto", "plan", "tools"],
-        default="auto",
         help="plan: the supervisor plans, equitr carries the steps out; tools: the supervisor calls the tools "
-        "itself (native tool calling); auto (default): tools when the model's server calls tools natively",
+        "itself (native tool calling); auto: tools when the model's server calls tools natively "
+        "(default: models.strategy, else auto)",
     )
     run.add_argument("task", help="what to do, in words")
 
@@ -95,7 +103,34 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The exit status of a command whose reader went away (`equitr jobs | head`): 128 + SIGPIPE, as a shell tool
+# killed by SIGPIPE reports it.
+EXIT_BROKEN_PIPE = 128 + 13
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every command; a reader that stops early (`| head`) ends the command quietly, with no traceback."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at interpreter exit, where a broken pipe can only be reported
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the flush at exit does not fail on the closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -164,6 +199,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     from bot import settings as settings_mod
+    from bot.money import usd
     from bot.store import open_store
 
     settings = settings_mod.load()
@@ -177,10 +213,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         return 0
     print(f"{'id':>5}  {'state':<9}  {'kind':<7}  {'target':<32}  {'delivery':<36}  {'cost':>9}  reason")
     for j in jobs:
-        target = f"{j.repo}#{j.number}"
-        print(
-            f"{j.id:>5}  {j.state:<9}  {j.kind:<7}  {target:<32}  {j.delivery_id:<36}  ${j.cost_usd:>8.4f}  {j.reason}"
-        )
+        target, cost = f"{j.repo}#{j.number}", usd(j.cost_usd, places=4)
+        print(f"{j.id:>5}  {j.state:<9}  {j.kind:<7}  {target:<32}  {j.delivery_id:<36}  {cost:>9}  {j.reason}")
     return 0
 
 
@@ -200,8 +234,9 @@ async def _replay(args: argparse.Namespace) -> int:
     from bot import settings as settings_mod
     from bot.app import create_app
     from bot.asgi import call
-    from bot.dryrun import DryRunAccess, DryRunGitHub
+    from bot.dryrun import DryRunAccess, DryRunGitHub, DryRunModel
     from bot.signature import sign
+    from bot.work.handlers import WorkEnv, handlers
 
     try:
         body = args.payload.read_bytes()
@@ -219,8 +254,12 @@ async def _replay(args: argparse.Namespace) -> int:
     secret = settings.gh_secret.get_secret_value() if settings.gh_secret else uuid.uuid4().hex
     services = services_mod.build(settings)
     if args.dry_run:
-        services.access = DryRunAccess(DryRunGitHub())  # type: ignore[assignment]
-    runner = services.runner()
+        services.access = DryRunAccess(DryRunGitHub())
+        # Jobs stop where real work starts: no clone (the access has no git token) and no model call.
+        env = WorkEnv(settings=settings, access=services.access, model_factory=lambda _s, _e: DryRunModel())
+        runner = services.runner(handlers(env))
+    else:
+        runner = services.runner()
     try:
         async with aiohttp.ClientSession() as session:
             dispatcher = services.dispatcher(services_mod.session_factory(services, session))
@@ -289,8 +328,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot import settings as settings_mod
     from bot.runlocal import RunOptions, run_local
 
-    if not 0 < args.budget <= 1000:
+    if args.budget is not None and not 0 < args.budget <= 1000:
         print("equitr: --budget must be more than 0 and at most 1000 (USD)", file=sys.stderr)
+        return 2
+    if args.iterations is not None and not 1 <= args.iterations <= 20:
+        print("equitr: --iterations must be between 1 and 20", file=sys.stderr)
         return 2
     options = RunOptions(
         repo=args.repo,
@@ -300,7 +342,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         budget_usd=args.budget,
         test_command=args.test_command,
         setup_command=args.setup_command,
-        max_iterations=max(1, args.iterations),
+        max_iterations=args.iterations,
         transcript=args.transcript,
         strategy=args.strategy,
     )

@@ -1,5 +1,10 @@
 """Comments equitr writes: each carries a hidden marker `<!-- equitr:KIND:ID -->` so it is found again and
-edited in place instead of posted twice."""
+edited in place instead of posted twice.
+
+A job's markers carry its `Job.ref` (a random uid), never the store's sequential id: ids restart in every
+fresh store (each Action run has one), so `answer:1` of one run would be found, and overwritten, by the next.
+Markers are trusted only in comments equitr wrote itself (`Identity.wrote`): anyone can paste one.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,10 @@ from typing import Any, Literal
 
 from gidgethub.abc import GitHubAPI
 
-from bot.redact import redact
+from bot.sanitize import publishable
+from bot.triggers import Identity
 
-Kind = Literal["status", "error", "review-summary", "answer"]
+Kind = Literal["status", "error", "review-summary", "answer", "notice"]
 _MARKER = re.compile(r"<!-- equitr:([a-z-]+):([A-Za-z0-9._#@/-]+) -->")
 
 
@@ -24,26 +30,53 @@ def find_marker(body: str) -> tuple[str, str] | None:
 
 
 def render(kind: Kind, ident: str | int, body: str) -> str:
-    """The final text of a comment: redacted, with its marker first so it survives edits below it."""
-    return f"{marker(kind, ident)}\n{redact(body)}"
+    """The final text of a comment: redacted, no image off GitHub (`bot.sanitize.publishable`; model text in
+    `body` is sanitised where it was placed), with its marker first so it survives edits below it."""
+    return f"{marker(kind, ident)}\n{publishable(body)}"
 
 
-async def find_comment(gh: GitHubAPI, repo: str, number: int, kind: Kind, ident: str | int) -> dict[str, Any] | None:
+async def ours(gh: GitHubAPI, repo: str, number: int, *, author: Identity) -> list[dict[str, Any]]:
+    """The comments on an issue or pull request that equitr wrote, oldest first."""
+    return [
+        dict(c)
+        async for c in gh.getiter(f"/repos/{repo}/issues/{number}/comments?per_page=100")
+        if author.wrote(c)
+    ]
+
+
+async def find_comment(
+    gh: GitHubAPI, repo: str, number: int, kind: Kind, ident: str | int, *, author: Identity
+) -> dict[str, Any] | None:
     wanted = marker(kind, ident)
     async for comment in gh.getiter(f"/repos/{repo}/issues/{number}/comments?per_page=100"):
-        if wanted in (comment.get("body") or ""):
+        if wanted in (comment.get("body") or "") and author.wrote(comment):
             return dict(comment)
     return None
 
 
 async def upsert(
-    gh: GitHubAPI, repo: str, number: int, kind: Kind, ident: str | int, body: str, *, comment_id: int | None = None
+    gh: GitHubAPI,
+    repo: str,
+    number: int,
+    kind: Kind,
+    ident: str | int,
+    body: str,
+    *,
+    author: Identity,
+    comment_id: int | None = None,
 ) -> dict[str, Any]:
-    """Edit our comment for (kind, ident) if it exists, else create it. Returns the comment."""
+    """Edit our comment for (kind, ident) if it exists, else create it. Returns the comment.
+
+    Job records (`bot.history`) that an earlier job left in the comment are kept: they are the Action's
+    job history."""
+    from bot import history
+
     text = render(kind, ident, body)
     if comment_id is None:
-        existing = await find_comment(gh, repo, number, kind, ident)
-        comment_id = existing["id"] if existing else None
+        existing = await find_comment(gh, repo, number, kind, ident, author=author)
+        if existing is not None:
+            comment_id = int(existing["id"])
+            text = history.keep_records(str(existing.get("body") or ""), text)
     if comment_id is not None:
         return dict(await gh.patch(f"/repos/{repo}/issues/comments/{comment_id}", data={"body": text}))
     return dict(await gh.post(f"/repos/{repo}/issues/{number}/comments", data={"body": text}))

@@ -4,38 +4,59 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 
 from bot import commands, comments
+from bot.errorfmt import public_text
 from bot.jobs import Job
+from bot.money import usd
 from bot.runner import JobContext, Outcome
+
+STATUS_ROWS = 10
+
+
+async def reply(ctx: JobContext, body: str) -> None:
+    """The job's answer comment, found again by the job's own marker."""
+    gh = await ctx.github()
+    await comments.upsert(gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.ref, body, author=ctx.identity)
 
 
 async def on_help(ctx: JobContext) -> Outcome:
-    gh = await ctx.github()
-    await comments.upsert(gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.id, commands.help_markdown())
+    await reply(ctx, commands.help_markdown())
     return Outcome("done", "help posted")
 
 
 def _others(ctx: JobContext) -> list[Job]:
-    return [j for j in ctx.store.jobs(repo=ctx.job.repo, number=ctx.job.number, limit=20) if j.id != ctx.job.id]
+    """Every other job on this issue or pull request, newest first."""
+    return [j for j in ctx.store.jobs(repo=ctx.job.repo, number=ctx.job.number, limit=None) if j.id != ctx.job.id]
+
+
+def _cell(text: str) -> str:
+    """A job's reason as one table cell: fit for a public comment, one line, its pipes escaped."""
+    return " ".join(public_text(text).split()).replace("|", "\\|")[:200]
 
 
 def _line(job: Job) -> str:
     when = dt.datetime.fromtimestamp(job.created_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    reason = f" — {job.reason}" if job.reason else ""
-    return f"| {job.id} | `{job.kind}` | **{job.state}** | @{job.requester} | {when} | ${job.cost_usd:.4f} |{reason}"
+    cost = usd(job.cost_usd, places=4)
+    return f"| {job.id} | `{job.kind}` | **{job.state}** | @{job.requester} | {when} | {cost} | {_cell(job.reason)} |"
 
 
-_TABLE = "| job | kind | state | by | created | cost |\n|---|---|---|---|---|---|\n"
+_TABLE = "| job | kind | state | by | created | cost | note |\n|---|---|---|---|---|---|---|\n"
+
+
+def status_markdown(jobs: list[Job]) -> str:
+    if not jobs:
+        return "No equitr jobs on this issue yet. Start one with `/equitr fix` (or `/equitr help`)."
+    body = "### equitr jobs here\n\n" + _TABLE + "\n".join(_line(j) for j in jobs[:STATUS_ROWS])
+    if len(jobs) > STATUS_ROWS:
+        body += f"\n\nThe latest {STATUS_ROWS} of {len(jobs)} jobs; `/equitr cost` counts them all."
+    return body
 
 
 async def on_status(ctx: JobContext) -> Outcome:
     jobs = await asyncio.to_thread(_others, ctx)
-    if not jobs:
-        body = "No equitr jobs on this issue yet. Start one with `/equitr fix` (or `/equitr help`)."
-    else:
-        body = "### equitr jobs here\n\n" + _TABLE + "\n".join(_line(j) for j in jobs[:10])
-    await comments.upsert(await ctx.github(), ctx.job.repo, ctx.job.number, "answer", ctx.job.id, body)
+    await reply(ctx, status_markdown(jobs))
     return Outcome("done", "status posted")
 
 
@@ -47,22 +68,30 @@ async def on_cancel(ctx: JobContext) -> Outcome:
         body = "Cancelling: " + ", ".join(f"job {j.id} (`{j.kind}`)" for j in touched[:10]) + "."
     else:
         body = "There was no running or queued equitr job here to cancel."
-    await comments.upsert(await ctx.github(), ctx.job.repo, ctx.job.number, "answer", ctx.job.id, body)
+    await reply(ctx, body)
     return Outcome("done", "cancel acknowledged")
 
 
+def spending(ctx: JobContext, now: float | None = None) -> tuple[list[Job], list[Job]]:
+    """(every other job on this issue, every other job of the repository this month in UTC)."""
+    start = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC)
+    start = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month = [
+        j
+        for j in ctx.store.jobs(repo=ctx.job.repo, limit=None)
+        if j.created_at >= start.timestamp() and j.id != ctx.job.id
+    ]
+    return _others(ctx), month
+
+
 async def on_cost(ctx: JobContext) -> Outcome:
-    jobs = await asyncio.to_thread(_others, ctx)
-    here = sum(j.cost_usd for j in jobs)
-    month_start = dt.datetime.now(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
-    repo_jobs = await asyncio.to_thread(lambda: ctx.store.jobs(repo=ctx.job.repo, limit=10_000))
-    month = sum(j.cost_usd for j in repo_jobs if j.created_at >= month_start)
+    here, month = await asyncio.to_thread(spending, ctx)
     body = (
         "### equitr spending\n\n| scope | jobs | cost (USD) |\n|---|---|---|\n"
-        f"| this issue | {len(jobs)} | ${here:.4f} |\n"
-        f"| {ctx.job.repo}, month to date | {sum(1 for j in repo_jobs if j.created_at >= month_start)} | ${month:.4f} |"
+        f"| this issue | {len(here)} | {usd(sum(j.cost_usd for j in here), places=4)} |\n"
+        f"| {ctx.job.repo}, month to date | {len(month)} | {usd(sum(j.cost_usd for j in month), places=4)} |"
     )
-    await comments.upsert(await ctx.github(), ctx.job.repo, ctx.job.number, "answer", ctx.job.id, body)
+    await reply(ctx, body)
     return Outcome("done", "cost posted")
 
 

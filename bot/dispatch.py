@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,6 +123,23 @@ class Dispatcher:
                 outcome = await self._trigger(decision, delivery_id, outcome)
         return outcome
 
+    async def asks_for_work(self, name: str, delivery_id: str, payload: dict[str, Any]) -> bool:
+        """Whether the event would make a job or a reply: the routers' decisions and the repository's trigger
+        label, with no permission check and nothing stored (the Action reads its job history only then)."""
+        routed = Routed(identity=self.identity, trigger_label=self.trigger_label)
+        try:
+            await router.dispatch(sansio.Event(payload, event=name, delivery_id=delivery_id), routed)
+        except (MalformedPayload, AttributeError, TypeError, KeyError, ValueError, RecursionError):
+            return False
+        for decision in routed.decisions:
+            if isinstance(decision, Notice):
+                return True
+            if isinstance(decision, Trigger):
+                per_repo = decision.label is not None and self.trigger_label is None
+                if not per_repo or str(decision.label).casefold() == (await self._repo_label(decision)).casefold():
+                    return True
+        return False
+
     async def _authorised(self, repo: str, login: str, installation_id: int | None) -> bool | None:
         """True/False from GitHub; None when GitHub could not be asked (the runner asks again later)."""
         try:
@@ -140,6 +158,8 @@ class Dispatcher:
                     "number": number,
                     "installation_id": installation_id,
                     "body": REFUSAL.format(user=login, thing=thing),
+                    # Posted once per person and issue, also when the store does not remember it.
+                    "once": "refusal-" + re.sub(r"[^a-z0-9-]", "-", login.lower()),
                 }
             )
         return Outcome(200, "not authorised")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from bot.errors import ConfigError, EquitrError
+from bot.errors import ConfigError, EquitrError, GitHubError
 from bot.settings import Settings
 
 Status = Literal["ok", "warn", "fail"]
@@ -89,11 +88,12 @@ async def _github(settings: Settings) -> Check:
                 app = await PlainAPI(session, "equitr", base_url=settings.github_api_url).getitem("/app", jwt=jwt)
                 return Check("github", "ok", f"authenticated as App `{app.get('slug')}` at {settings.github_api_url}")
             gh = await access.api(session, None)
+            gh.policy = replace(gh.policy, max_tries=2)  # a check answers in seconds; a job would wait longer
             limit = await gh.getitem("/rate_limit")
             remaining = (limit.get("resources") or {}).get("core", {}).get("remaining")
             return Check("github", "ok", f"token accepted at {settings.github_api_url} ({remaining} calls left)")
     except EquitrError as exc:
-        return Check("github", "fail", exc.message, exc.hint or "")
+        return Check("github", "fail", exc.message, _github_fix(exc))
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         return Check(
             "github",
@@ -108,6 +108,23 @@ async def _github(settings: Settings) -> Check:
             f"GitHub refused the credentials: {exc}",
             "check GH_APP_ID / the private key / GITHUB_TOKEN",
         )
+
+
+def _github_fix(error: EquitrError) -> str:
+    """What an operator running `doctor` does about a GitHub failure (an error's own hint may speak to
+    someone commenting on an issue, which is not who reads this)."""
+    status = error.status if isinstance(error, GitHubError) else None
+    if isinstance(error, GitHubError) and status is None:
+        return "check the network, or GITHUB_API_URL for GitHub Enterprise Server"
+    if status == 401:
+        return "check GH_APP_ID and the private key (App), or GITHUB_TOKEN"
+    if status in (403, 429) and "rate limit" in error.message.lower():
+        return "wait for the rate limit to reset, then run `equitr doctor` again"
+    if status == 403:
+        return "check the permissions of the token, or of the App's installation"
+    if status is not None and status >= 500:
+        return "GitHub may be having trouble (https://www.githubstatus.com); run `equitr doctor` again later"
+    return "check GITHUB_API_URL and the credentials"
 
 
 def _queue(settings: Settings) -> list[Check]:
@@ -149,51 +166,47 @@ def _queue(settings: Settings) -> list[Check]:
 
 
 def _tools(settings: Settings) -> list[Check]:
-    out = []
-    for tool, why, fix in (
-        ("git", "checkouts and commits", "apt-get install git"),
-        ("rg", "the search tool", "apt-get install ripgrep"),
-    ):
-        found = shutil.which(tool)
-        out.append(
-            Check(tool, "ok" if found else "fail", found or f"not found (needed for {why})", "" if found else fix)
-        )
-    bwrap = shutil.which("bwrap")
+    from bot.sandbox import binaries
+
+    git = shutil.which("git")
+    out = [Check("git", "ok" if git else "fail", git or "not found (needed for checkouts and commits)",
+                 "" if git else "apt-get install git")]  # fmt: skip
+    rg = binaries.rg()
+    out.append(
+        Check("rg", "ok", rg.describe())
+        if rg.path
+        else Check("rg", "fail", f"{rg.describe()}; needed for the search tool", "reinstall equitr (it brings ripgrep)")
+    )
     if settings.sandbox == "none":
         out.append(
             Check(
                 "sandbox",
                 "warn",
                 "EQUITR_SANDBOX=none: commands run WITHOUT a sandbox",
-                "install bubblewrap and unset EQUITR_SANDBOX",
+                "unset EQUITR_SANDBOX (bubblewrap comes with equitr)",
             )
         )
-    elif bwrap is None:
+        return out
+    bwrap = binaries.bwrap()
+    if bwrap.path is not None:
+        out.append(Check("sandbox", "ok", f"bubblewrap works: {bwrap.describe()}"))
+    elif any(not note.endswith(": not installed") for note in bwrap.passed_over):
+        out.append(
+            Check(
+                "sandbox",
+                "fail",
+                f"{bwrap.problem('bubblewrap')}; equitr will refuse to run commands",
+                "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) "
+                "or run equitr where bwrap works",
+            )
+        )
+    else:
         out.append(
             Check(
                 "sandbox",
                 "fail",
                 "bubblewrap (bwrap) not found; equitr will refuse to run commands",
-                "apt-get install bubblewrap",
+                "reinstall equitr (it brings bubblewrap), or apt-get install bubblewrap",
             )
         )
-    else:
-        probe = subprocess.run(
-            [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
-        if probe.returncode == 0:
-            out.append(Check("sandbox", "ok", f"bubblewrap works ({bwrap})"))
-        else:
-            out.append(
-                Check(
-                    "sandbox",
-                    "fail",
-                    f"bubblewrap is installed but cannot start: {probe.stderr.strip()}",
-                    "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) "
-                    "or run equitr where bwrap works",
-                )
-            )
     return out

@@ -13,7 +13,7 @@
     **Documentation:** [docs/errors.md#budget-exceeded](docs/errors.md#budget-exceeded) · …
 
 Pure functions of the exception and an `ErrorContext` (what the command asked for); the caller posts the
-result with `bot.comments.upsert(..., "error", job_id, body)`, one error comment per job.
+result with `bot.comments.upsert(..., "error", job.ref, body, author=...)`, one error comment per job.
 
 Two rules hold for every output, whatever the exception carries: it passes through `bot.redact.redact`, and
 it never contains a traceback, a stack frame or an absolute source path. Exceptions that are not equitr's
@@ -30,7 +30,7 @@ from typing import Literal
 import aiohttp
 import gidgethub
 
-from bot.agent.ledger import LimitReached, suggest_budget
+from bot.agent.ledger import suggest_budget
 from bot.commands import USAGE, Command
 from bot.errors import (
     BudgetExceeded,
@@ -38,6 +38,8 @@ from bot.errors import (
     ConfigError,
     EquitrError,
     GitHubError,
+    JobBusy,
+    LimitReached,
     ModelError,
     PathRefused,
     PermissionDenied,
@@ -45,8 +47,10 @@ from bot.errors import (
     ToolError,
     ValidationError,
 )
+from bot.money import amount, usd
 from bot.redact import redact
 from bot.repoconfig import FILENAME, EffectiveSettings, MonthlyBudgetExceeded, RepoConfig, RepoConfigError
+from bot.sanitize import sanitize_inline
 
 Category = Literal["configuration", "runtime", "validation", "internal"]
 
@@ -71,6 +75,8 @@ _KINDS = [
     ErrorKind("rate-limited", "runtime", "Rate limited"),
     ErrorKind("quota-used-up", "runtime", "Model provider quota used up"),
     ErrorKind("model-unavailable", "runtime", "Model unavailable"),
+    ErrorKind("model-not-found", "configuration", "Model not found"),
+    ErrorKind("model-request-rejected", "runtime", "Model rejected the request"),
     ErrorKind("network-error", "runtime", "Network error"),
     ErrorKind("timeout", "runtime", "Timed out"),
     ErrorKind("github-error", "runtime", "GitHub API error"),
@@ -80,8 +86,9 @@ _KINDS = [
     ErrorKind("permission-denied", "validation", "Permission denied"),
     ErrorKind("budget-exceeded", "validation", "Budget exceeded"),
     ErrorKind("monthly-budget-used-up", "validation", "Monthly budget used up"),
-    ErrorKind("limit-reached", "validation", "Step or time limit reached"),
+    ErrorKind("limit-reached", "validation", "Step, time or disk limit reached"),
     ErrorKind("refused-by-the-sandbox", "validation", "Refused by the sandbox"),
+    ErrorKind("already-running", "validation", "Another job is already working here"),
     ErrorKind("internal-error", "internal", "Internal error"),
 ]
 KINDS: dict[str, ErrorKind] = {kind.anchor: kind for kind in _KINDS}
@@ -118,7 +125,7 @@ class ErrorContext:
     ) -> ErrorContext:
         flags: dict[str, str] = {}
         if command.budget_usd is not None:
-            flags["--budget"] = f"{command.budget_usd:.2f}"
+            flags["--budget"] = amount(command.budget_usd)
         if command.model:
             flags["--model"] = command.model
         if command.worker_model:
@@ -169,6 +176,8 @@ def _anchor(error: BaseException) -> str:
         return "budget-exceeded"
     if isinstance(error, PermissionDenied):
         return "permission-denied"
+    if isinstance(error, JobBusy):
+        return "already-running"
     if isinstance(error, CommandError):
         return "invalid-command"
     if isinstance(error, LimitReached):
@@ -206,7 +215,11 @@ def _model_anchor(error: ModelError) -> str:
         return "model-credentials"
     if error.status == 408 or "did not answer within" in text:
         return "timeout"
-    return "model-unavailable"  # cannot reach the server, 404 no such model, 5xx, overloaded
+    if error.status == 404:
+        return "model-not-found"  # no such model on that server (Ollama: not pulled), or a wrong base URL
+    if error.status is not None and 400 <= error.status < 500:
+        return "model-request-rejected"  # 400, 413, 422 …: what equitr sent, not whether the server is up
+    return "model-unavailable"  # cannot reach the server, 5xx, overloaded
 
 
 # -- what happened ----------------------------------------------------------------------------------------
@@ -222,7 +235,10 @@ def describe(error: BaseException) -> str:
             "so equitr did not start this job."
         )
     if isinstance(error, EquitrError):
-        return _sentence(_clean(error.message)) or f"equitr stopped with a {type(error).__name__}."
+        text = _sentence(_clean(error.message))
+        if text.split(" ", 1)[0].isalpha() and text[:1].islower():  # "the server …", not "openai/…" or "`x`"
+            text = text[:1].upper() + text[1:]
+        return text or f"equitr stopped with a {type(error).__name__}."
     if anchor == "timeout":
         return "An operation took too long and was stopped."
     if isinstance(error, gidgethub.HTTPException):
@@ -289,6 +305,18 @@ def suggest_solutions(error: BaseException, context: ErrorContext | None = None)
         if anchor == "network-error" and not hint:
             out.append("Check the network between equitr and the server; equitr already retried with backoff.")
         out += _other_model(ctx, "Or use the fallback model") if other_model else []
+    elif anchor == "model-not-found":
+        out += [hint] if hint else []
+        out.append("`equitr models check NAME` on the server says whether the model is there.")
+        out += _other_model(ctx, "Or use the fallback model") if other_model else []
+    elif anchor == "model-request-rejected":
+        out += [hint] if hint else []
+        out.append(
+            "The model server refused what equitr sent: often a prompt longer than the model's context window, "
+            "or an option this server does not support."
+        )
+        out += _other_model(ctx, "A model with a larger context window may take it") if other_model else []
+        out.append("Smaller, more specific instructions make smaller prompts.")
     elif anchor == "timeout":
         out += [hint] if hint else ["The server may be overloaded, or the model too large for its machine."]
         out += _other_model(ctx, "A smaller or hosted model answers faster") if other_model else []
@@ -303,16 +331,30 @@ def suggest_solutions(error: BaseException, context: ErrorContext | None = None)
             f"A maintainer can raise `budget.per_month_usd` in `{FILENAME}`; the budget renews on the 1st (UTC)."
         )
     elif anchor == "limit-reached":
-        key = {"time": "limits.max_minutes", "steps": "limits.max_steps"}.get(getattr(error, "limit", ""), "")
+        key = {"time": "limits.max_minutes", "steps": "limits.max_steps", "disk": "limits.max_disk_mb"}.get(
+            getattr(error, "limit", ""), ""
+        )
         if key:
             out.append(f"Raise `{key}` in `{FILENAME}` on the default branch.")
-        out.append("Or split the task: smaller, more specific instructions need fewer steps.")
+        if getattr(error, "limit", "") == "disk":
+            out.append("Or have the tests write large temporary files under `/tmp`, which is not counted.")
+        else:
+            out.append("Or split the task: smaller, more specific instructions need fewer steps.")
     elif anchor == "refused-by-the-sandbox":
         out += [hint] if hint else []
         if isinstance(error, PathRefused):
-            out.append("Writes under `.github/workflows` and the paths in `fix.blocked_paths` are always refused.")
+            out.append(
+                "Writes under `.github/workflows` and to the paths in `fix.blocked_paths` are always refused; the "
+                "files CI runs are refused unless `fix.allow_ci_paths` allows them."
+            )
         else:
             out.append("An operator can run `equitr doctor` to check the sandbox (bubblewrap) on the server.")
+    elif anchor == "already-running" and isinstance(error, JobBusy):
+        out.append(
+            f"Wait for job {error.running_id} to end (`/equitr status` shows where it is), or stop it with "
+            "`/equitr cancel`; then `/equitr retry` runs this command again."
+        )
+        out.append("equitr runs one change at a time on an issue, so that two jobs never push over each other.")
     elif anchor == "permission-denied":
         out.append("Only collaborators with write, maintain or admin permission can start equitr jobs.")
         out.append("Ask a maintainer to comment the command for you.")
@@ -352,12 +394,15 @@ def create_recovery_plan(error: BaseException, context: ErrorContext | None = No
     elif anchor in ("missing-setting", "model-credentials"):
         plan += ["equitr doctor", _retry(ctx)]
         plan += [_retry(ctx, **{"--model": ctx.fallback_model})] if ctx.fallback_model else []
-    elif anchor in ("rate-limited", "quota-used-up", "model-unavailable", "network-error", "timeout"):
+    elif anchor in (
+        "rate-limited", "quota-used-up", "model-unavailable", "model-not-found", "model-request-rejected",
+        "network-error", "timeout",
+    ):  # fmt: skip
         plan.append(_retry(ctx))
         fallback = ctx.fallback_model not in (None, ctx.supervisor_model, ctx.worker_model)
         if fallback and isinstance(error, ModelError):
             plan.append(_retry(ctx, **{"--model": ctx.fallback_model}))
-        if anchor == "model-unavailable":
+        if anchor in ("model-unavailable", "model-not-found"):
             plan.append("equitr doctor")
     elif anchor == "budget-exceeded":
         plan += _budget_commands(error, ctx)
@@ -367,6 +412,8 @@ def create_recovery_plan(error: BaseException, context: ErrorContext | None = No
         plan += ["/equitr plan", "/equitr retry"]
     elif anchor == "refused-by-the-sandbox":
         plan += ["/equitr retry"] if isinstance(error, PathRefused) else ["equitr doctor", "/equitr retry"]
+    elif anchor == "already-running":
+        plan += ["/equitr status", "/equitr cancel", _retry(ctx)]
     elif anchor == "permission-denied":
         plan.append(f"/equitr {ctx.command or 'fix'}")
     elif anchor == "invalid-command":
@@ -448,20 +495,55 @@ _CHAINED = re.compile(
 # A stack frame anywhere in a line ("see File "/x.py", line 3, in f"), with the source line printed under it.
 _FRAME = re.compile(r'[ \t]*File "[^"\n]*", line \d+[^\n]*\n?(?:[ \t]{4,}[^\n]*\n?)?')
 _ABS_SOURCE = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@+~-]+)+[\\/]([\w.-]+\.(?:py|pyc|pyi|so))\b")
-_MENTION = re.compile(r"(?<![\w`])@(?=[A-Za-z0-9])")
+# Where the operator's servers live (a model server, GitHub Enterprise, a proxy) is not for a public comment;
+# only well-known public pages keep their address. " at URL" goes with its URL: "Ollama at http://…" → "Ollama".
+_PUBLIC_HOSTS = frozenset(
+    {
+        "github.com", "docs.github.com", "www.githubstatus.com", "githubstatus.com", "api.github.com",
+        "platform.openai.com", "api.openai.com", "console.anthropic.com", "api.anthropic.com", "ollama.com",
+    }
+)  # fmt: skip
+_URL = re.compile(
+    r"(?P<at>\s+at\s+)?\b[A-Za-z][A-Za-z0-9+.-]*://(?P<host>[^\s/:?#'\"<>()\[\]@]+@)?(?P<name>\[[^\]\s]*\]|[^\s/:?#'\"<>()\[\]]*)[^\s'\"<>()\[\]]*"
+)
+_ADDRESS = re.compile(
+    r"\b(?:localhost|\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?\b|\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\](?::\d{1,5})?"
+    r"|(?<=\bhost )[^\s:]+:\d{1,5}\b",
+    re.IGNORECASE,
+)
+HIDDEN = "(address hidden)"
+
+
+def _hide_url(match: re.Match[str]) -> str:
+    url = match[0]
+    trail = url[len(url.rstrip(".,:;!?")) :]  # the sentence's punctuation, not the URL's
+    if match["host"] is None and match["name"].lower().rstrip(".,:;!?") in _PUBLIC_HOSTS:
+        return url
+    return ("" if match["at"] else HIDDEN) + trail
+
+
+def hide_addresses(text: str) -> str:
+    """`text` without the URLs, IP addresses and host:port pairs of non-public servers."""
+    return _ADDRESS.sub(HIDDEN, _URL.sub(_hide_url, text))
+
+
+def public_text(text: str) -> str:
+    """Any text from an exception or a job's reason, made fit for a public comment (see `_clean`)."""
+    return _clean(text)
 
 
 def _clean(text: str) -> str:
     """Text from an exception made fit for a public comment: no traceback, no stack frame, no absolute
-    source path, no @mention that would notify someone, no HTML comment that could fake equitr's markers."""
+    source path, no internal address, no @mention that would notify someone, no HTML comment that could fake
+    equitr's markers."""
     text = redact(text)  # before anything is cut: half a secret matches neither its value nor its pattern
+    text = hide_addresses(text)
     text = _TRACEBACK.sub("", text)
     text = _CHAINED.sub("", text)
     text = _FRAME.sub("", text)
     text = _ABS_SOURCE.sub(r"\1", text)
-    text = text.replace("<!--", "&lt;!--")
-    text = _MENTION.sub("@\u200b", text)
     text = re.sub(r"\s*\n\s*", " ", text).strip()
+    text = sanitize_inline(text)  # model and provider text: no mention, image, HTML or fake marker
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
@@ -520,10 +602,12 @@ def _needed(error: BaseException, ctx: ErrorContext) -> tuple[float, float, floa
 
 def _budget_advice(error: BaseException, ctx: ErrorContext) -> list[str]:
     spent, budget, needed = _needed(error, ctx)
-    out = [f"This job needs more than ${budget:.2f} (${spent:.4f} spent so far); ${needed:.2f} should be enough."]
+    out = [
+        f"This job needs more than {usd(budget)} ({usd(spent, places=4)} spent so far); {usd(needed)} should be enough."
+    ]
     if ctx.max_budget_usd is not None and needed > ctx.max_budget_usd:
         out.append(
-            f"That is above this repository's `--budget` maximum of ${ctx.max_budget_usd:.2f}: a maintainer can "
+            f"That is above this repository's `--budget` maximum of {usd(ctx.max_budget_usd)}: a maintainer can "
             f"raise `budget.max_flag_usd` in `{FILENAME}` on the default branch."
         )
     out.append("A cheaper worker model costs less per step: a local Ollama model costs $0 (`--worker-model ollama/…`).")
@@ -535,7 +619,7 @@ def _budget_commands(error: BaseException, ctx: ErrorContext) -> list[str]:
     _spent, budget, needed = _needed(error, ctx)
     if ctx.max_budget_usd is not None and needed > ctx.max_budget_usd:
         needed = ctx.max_budget_usd
-    commands = [_retry(ctx, **{"--budget": f"{needed:.2f}"})] if needed > budget else []
+    commands = [_retry(ctx, **{"--budget": amount(needed)})] if needed > budget else []
     return [*commands, "/equitr plan"]
 
 
@@ -543,7 +627,7 @@ def _parameter_fix(error: BaseException, ctx: ErrorContext) -> list[str]:
     """For flags refused by the repository's bounds: the same command within them."""
     message = getattr(error, "message", "")
     if "--budget" in message and ctx.max_budget_usd is not None:
-        return [_retry(ctx, **{"--budget": f"{ctx.max_budget_usd:.2f}"})]
+        return [_retry(ctx, **{"--budget": amount(ctx.max_budget_usd)})]
     concrete = [m for m in ctx.allowed_models if not m.endswith("*")]
     if "allows" in message and concrete:
         flag = "--worker-model" if "--worker-model" in message else "--model"

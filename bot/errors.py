@@ -9,14 +9,18 @@ what to do about it). Tracebacks never leave the process: comments, logs and the
     │   ├── CommandError
     │   ├── MalformedPayload   a signed webhook payload with a field of the wrong type (HTTP 400)
     │   ├── PermissionDenied
-    │   └── BudgetExceeded
+    │   ├── BudgetExceeded
+    │   └── JobBusy            another job is already changing this issue
+    ├── LimitReached           a run limit: steps, iterations, time, disk (`limit` says which)
     ├── RuntimeFailure         rate limits, network, model unavailable, timeouts
     │   ├── GitHubError
     │   ├── ModelError
     │   └── StoreLost          the job store lost its data while equitr ran (Redis restarted empty)
     ├── SandboxError           path guard refusals, sandbox unavailable, command limits
     │   └── PathRefused
-    └── ToolError              a tool call failed; the message is shown to the model so it can correct itself
+    ├── ToolError              a tool call failed; the message is shown to the model so it can correct itself
+    └── DryRunStop             `equitr replay --dry-run` reached real work (a clone, a model call): the job ends
+                               `done` there, having printed every GitHub call it made so far
 """
 
 from __future__ import annotations
@@ -60,6 +64,15 @@ class BudgetExceeded(ValidationError):
         self.budget_usd = budget_usd
 
 
+class JobBusy(ValidationError):
+    """A job that changes an issue was refused because another one is already working on it."""
+
+    def __init__(self, message: str, *, running_id: int, running_kind: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.running_id = running_id
+        self.running_kind = running_kind
+
+
 class RuntimeFailure(EquitrError):
     category = "runtime"
 
@@ -91,6 +104,14 @@ class ModelError(RuntimeFailure):
 
 class StoreLost(RuntimeFailure):
     pass
+class LimitReached(EquitrError):
+    """A run limit other than the budget (steps, iterations, time, disk). `limit` names which."""
+
+    category = "validation"
+
+    def __init__(self, message: str, *, limit: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.limit = limit
 
 
 class SandboxError(EquitrError):
@@ -105,3 +126,7 @@ class ToolError(EquitrError):
     """A tool could not do what it was asked; the message goes back to the model verbatim."""
 
     category = "validation"
+
+
+class DryRunStop(EquitrError):
+    """A dry run went as far as it can without side effects outside GitHub's (printed) API."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
@@ -12,6 +13,12 @@ END_STATES: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 # Kinds that push to the repository: the requester's permission is asked again when they run, whatever
 # the webhook side decided (a job may wait, and permissions change).
 PUSHING_KINDS: frozenset[str] = frozenset({"fix", "retry"})
+
+
+def new_uid() -> str:
+    """A job's identity on GitHub (the ID of its comment markers): unique across runs, machines and stores,
+    and not guessable, unlike the store's sequential `id`, which restarts in every fresh store."""
+    return secrets.token_hex(8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +33,7 @@ class NewJob:
     installation_id: int | None = None
     comment_id: int | None = None
     args: dict[str, Any] = field(default_factory=dict)
+    uid: str = field(default_factory=new_uid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,13 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     mac: str = ""  # see bot.seal: checked when a worker claims the job
+    uid: str = ""
+
+    @property
+    def ref(self) -> str:
+        """The ID of this job's comment markers (`<!-- equitr:status:REF -->`); the store id for jobs stored
+        before jobs had a uid."""
+        return self.uid or str(self.id)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -84,6 +99,7 @@ def new_row(job: NewJob, job_id: int, now: float | None = None, *, mac: str = ""
         created_at=ts,
         updated_at=ts,
         mac=mac,
+        uid=job.uid,
     )
 
 

@@ -40,6 +40,7 @@ Validator = Callable[[list[Any]], tuple[Any, ...]]
 MAX_MESSAGE = 64 * 1024  # a notice is at most a comment body; anything larger was not sent by equitr
 MAX_BODY = 60_000  # GitHub's comment limit is 65 536 characters
 _REPO = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
+_ONCE = re.compile(r"[a-z0-9-]{1,120}")
 _PREFIX = b"equitr1."
 
 # The functions the worker process runs; bound once by `bind` in processes that consume.
@@ -77,9 +78,12 @@ def notice_args(args: list[Any]) -> tuple[Any, ...]:
     if len(args) != 1 or not isinstance(args[0], dict):
         raise BadMessage("a notice message carries exactly one notice object")
     notice = args[0]
-    if set(notice) != {"repo", "number", "installation_id", "body"}:
-        raise BadMessage("a notice has exactly repo, number, installation_id and body")
+    if set(notice) - {"once"} != {"repo", "number", "installation_id", "body"}:
+        raise BadMessage("a notice has exactly repo, number, installation_id and body (and maybe once)")
     repo, number, installation, body = notice["repo"], notice["number"], notice["installation_id"], notice["body"]
+    once = notice.get("once")  # the ID of its marker: posted once per issue (the refusal)
+    if once is not None and (not isinstance(once, str) or not _ONCE.fullmatch(once)):
+        raise BadMessage("a notice's once key must be a marker ID (letters, digits, dashes)")
     if not isinstance(repo, str) or not _REPO.match(repo):
         raise BadMessage("a notice's repo must be OWNER/NAME")
     _positive_int(number)
@@ -87,7 +91,8 @@ def notice_args(args: list[Any]) -> tuple[Any, ...]:
         _positive_int(installation)
     if not isinstance(body, str) or len(body) > MAX_BODY:
         raise BadMessage("a notice's body must be text of at most 60 000 characters")
-    return ({"repo": repo, "number": number, "installation_id": installation, "body": body},)
+    checked = {"repo": repo, "number": number, "installation_id": installation, "body": body}
+    return ({**checked, "once": once} if once is not None else checked,)
 
 
 def no_args(args: list[Any]) -> tuple[Any, ...]:

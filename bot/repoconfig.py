@@ -45,13 +45,11 @@ from bot.errors import BudgetExceeded, ConfigError, GitHubError, ValidationError
 from bot.models.manager import ModelManager
 from bot.models.names import PROVIDERS
 from bot.redact import redact
+from bot.sandbox.policy import ALWAYS_BLOCKED, CI_PATHS, WritePolicy, matches
 from bot.sandbox.workspace import BRANCH_PREFIX
 
 FILENAME = ".equitr.toml"
 MAX_BYTES = 256 * 1024  # a configuration file, not a data file; also bounds what a parse can cost
-# Workflows run with the repository's secrets and a write token: an agent that could edit them could escape
-# every other limit, so no configuration can unblock them.
-ALWAYS_BLOCKED: tuple[str, ...] = (".github/workflows/**",)
 ReviewEvent = Literal["opened", "ready_for_review", "synchronize"]
 REVIEW_EVENTS: tuple[ReviewEvent, ...] = ("opened", "ready_for_review", "synchronize")
 
@@ -100,7 +98,26 @@ def _check_allowed_entry(name: str) -> str:
 def _check_glob(pattern: str) -> str:
     if not pattern.strip() or pattern.startswith("/") or ".." in pattern.split("/"):
         raise PydanticCustomError("path_glob", "{pattern} is not a relative pattern", {"pattern": pattern})
+    if pattern.startswith(("!", "#")):  # negation and comments in gitignore syntax: they would block nothing
+        meaning = "a negation" if pattern[0] == "!" else "a comment"
+        raise _pattern_error(
+            f"starts with `{pattern[0]}`, which makes it {meaning} in gitignore syntax; write `\\{pattern}` for a "
+            "name that starts with it"
+        )
     return pattern
+
+
+def _check_allow_ci(pattern: str) -> str:
+    _check_glob(pattern)
+    if any(matches(blocked, pattern) for blocked in ALWAYS_BLOCKED):
+        raise _pattern_error("is under `.github/workflows`, which is always blocked: workflows run with the secrets")
+    if not any(c.pattern == pattern or matches(c.pattern, pattern) for c in CI_PATHS):
+        raise _pattern_error("is not one of the CI paths equitr blocks by default, nor under one")
+    return pattern
+
+
+def _pattern_error(message: str) -> PydanticCustomError:
+    return PydanticCustomError("path_pattern", "{message}", {"message": message})
 
 
 _MODEL_ALLOWED = "a model name `provider/model`, e.g. `ollama/qwen3:30b` or `openai/gpt-4.1-mini`"
@@ -209,7 +226,7 @@ class FixConfig(_Section):
         max_length=1000,
         allowed='a shell command, e.g. "pytest -q"; "" to detect it',
         doc='Run in the sandbox before and after the change. "": detected from the files present '
-        "(pytest, npm test, go test, cargo test).",
+        "(pytest, python -m unittest for a plain unittest suite, npm test, go test, cargo test).",
     )
     setup_command: str = _key(
         "",
@@ -220,8 +237,16 @@ class FixConfig(_Section):
     )
     blocked_paths: list[Annotated[str, AfterValidator(_check_glob)]] = _key(
         list,
-        allowed='a list of glob patterns relative to the repository root, e.g. "secrets/**"',
-        doc="Paths the agent may never write, in addition to `.github/workflows/**`, which is always blocked.",
+        allowed='a list of gitignore patterns relative to the repository root, e.g. "secrets/**" or "*.pem"',
+        doc="Paths the agent may never write (gitignore patterns), in addition to `.github/workflows/**` and the "
+        "files CI runs (docs/security.md).",
+    )
+    allow_ci_paths: list[Annotated[str, AfterValidator(_check_allow_ci)]] = _key(
+        list,
+        allowed="a list of paths or patterns among the CI paths blocked by default (docs/security.md), "
+        'e.g. "conftest.py"',
+        doc="Files CI runs that the agent may write after all, e.g. `conftest.py` or `.github/dependabot.yml`. "
+        "`.github/workflows/**` cannot be allowed.",
     )
 
     @property
@@ -258,6 +283,14 @@ class LimitsConfig(_Section):
         doc="The longest reply of one model call. Unset: from the model (reasoning models such as o3, gpt-5 "
         "or qwen3 get room to think; small local models little). A reply cut off at its limit is asked again "
         "once with twice the room.",
+    )
+    max_disk_mb: int = _key(
+        2048,
+        ge=64,
+        le=65536,
+        allowed="a whole number of MiB between 64 and 65536",
+        doc="What the tests and the setup command may add to the job's checkout and environment; a job over it "
+        "stops (docs/sandbox.md).",
     )
 
 
@@ -462,6 +495,8 @@ def _problem(err: Mapping[str, Any]) -> Problem:
         unknown = str(ctx.get("message", "")).startswith("Unknown")
         message = "is not a model equitr knows" if unknown else "is not a valid model name"
         return Problem(key, message, value=value, suggestion=str(ctx.get("hint") or "") or None, allowed=allowed)
+    if kind == "path_pattern":
+        return Problem(key, str(ctx.get("message", "is not valid")), value=value, allowed=allowed)
     if kind == "path_glob":
         return Problem(key, "is not a pattern relative to the repository root", value=value, allowed=allowed)
     if kind == "cron":
@@ -649,6 +684,11 @@ class EffectiveSettings:
     max_minutes: float
     max_output_tokens: int | None = None
     strategy: Literal["auto", "plan", "tools"] = "auto"
+    allow_ci_paths: tuple[str, ...] = ()
+    max_disk_mb: int = 2048
+
+    def write_policy(self) -> WritePolicy:
+        return WritePolicy(blocked=self.blocked_paths, allow_ci=self.allow_ci_paths)
 
     def limits(self) -> Limits:
         return Limits(
@@ -707,6 +747,8 @@ def resolve_flags(
         max_minutes=config.limits.max_minutes,
         max_output_tokens=config.limits.max_output_tokens,
         strategy=models.strategy,
+        allow_ci_paths=tuple(config.fix.allow_ci_paths),
+        max_disk_mb=config.limits.max_disk_mb,
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from bot.errors import CommandError
 from bot.jobs import Job
+from bot.money import usd
 
 _SPAN = re.compile(r"^(\d+)([hdw])$")
 _SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
@@ -40,12 +41,12 @@ def render(jobs: Sequence[Job], *, since_s: float, now: float | None = None) -> 
         lines.append(
             f"{kind:<8}"
             + "".join(f"{count.get(s, 0):>10}" for s in states)
-            + f"{'$' + format(sum(j.cost_usd for j in mine), '.4f'):>12}{p50:>9.1f}{p99:>9.1f}"
+            + f"{usd(sum(j.cost_usd for j in mine), places=4):>12}{p50:>9.1f}{p99:>9.1f}"
         )
     total = sum(j.cost_usd for j in recent)
     done = sum(1 for j in recent if j.state == "done")
     ended = sum(1 for j in recent if j.state in ("done", "failed", "cancelled"))
-    lines += ["", f"total cost ${total:.4f}; {done}/{ended} ended jobs succeeded"]
+    lines += ["", f"total cost {usd(total, places=4)}; {done}/{ended} ended jobs succeeded"]
     reasons = Counter(j.reason for j in recent if j.state == "failed" and j.reason)
     if reasons:
         lines += ["", "most frequent failures:"] + [f"  {n:>3}× {r[:100]}" for r, n in reasons.most_common(5)]

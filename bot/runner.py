@@ -1,31 +1,51 @@
-"""The job runner: claim a job, hold its lease, run the handler for its kind, record how it ended.
+"""The job runner: claim a job, hold its lease, run the handler for its kind, record and report how it ended.
 
-    run(job_id) → claim → [heartbeat ⟂ handler] → finish
+    run(job_id) → claim → [watch ⟂ handler] → finish + report → deliver
 
-Limits and cancellation are checked in one place (the heartbeat): a cancel request or a lost lease cancels
-the handler's task; the job then ends `cancelled` (or is left to its new owner).
+Limits and cancellation are checked in one place (the watch): a cancel request or a lost lease cancels the
+handler's task within about a second; the job then ends `cancelled` (or is left to its new owner). Every
+ending is reported on the issue by the runner, whatever the handler did: the status comment's last edit and,
+for a failure, the formatted error (`bot.endings`). The report is stored with the end state, and one that
+GitHub did not take is delivered later by the sweeper.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from bot.errors import EquitrError
+from bot import comments, endings
+from bot.errorfmt import format_error
+from bot.errors import ConfigError, EquitrError, JobBusy
+from bot.github.scope import Scope, for_job
 from bot.jobs import Job, State, needs_write_permission
 from bot.permissions import Permissions
 from bot.redact import redact
 from bot.store import JobStore, is_stale
+from bot.triggers import Identity
 
 log = logging.getLogger(__name__)
 
-SessionGitHub = Callable[[aiohttp.ClientSession, int | None], Awaitable[GitHubAPI]]
+
+class SessionGitHub(Protocol):
+    """(session, installation id, scope of the token) → a GitHub client (`GitHubAccess.api`)."""
+
+    def __call__(
+        self, session: aiohttp.ClientSession, installation_id: int | None, /, *, scope: Scope | None = None
+    ) -> Awaitable[GitHubAPI]: ...
+
+
+WhoAmI = Callable[[aiohttp.ClientSession], Awaitable[Identity]]
+
+# Kinds that change the repository: one at a time per issue, so that two never push over each other.
+EXCLUSIVE: frozenset[str] = frozenset({"fix", "retry"})
 
 
 @dataclass(slots=True)
@@ -33,6 +53,18 @@ class Outcome:
     state: State = "done"
     reason: str = ""
     cost_usd: float = 0.0
+    # What made a failed job fail, for the formatted error comment (none for a failure the status shows).
+    error: BaseException | None = field(default=None, compare=False)
+
+
+class StatusView(Protocol):
+    """A job's status comment, as the runner needs it at the end."""
+
+    comment_id: int | None
+
+    async def final(self, outcome: Outcome) -> str | None:
+        """The comment's final text for this ending; None when it already shows it."""
+        ...
 
 
 @dataclass(slots=True)
@@ -43,14 +75,43 @@ class JobContext:
     _github: SessionGitHub
     extra: dict[str, Any] = field(default_factory=dict)
     _gh: GitHubAPI | None = None
+    _gh_scope: Scope | None = None
+    status: StatusView | None = None  # set by a handler that shows a status comment
+    # Who equitr writes as: only comments it wrote itself are found again by their markers.
+    identity: Identity = field(default_factory=Identity)
+
+    @property
+    def scope(self) -> Scope:
+        """What this job's token may do: its repository, and the permissions its kind needs."""
+        return for_job(self.job.kind, self.job.repo)
 
     async def github(self) -> GitHubAPI:
-        if self._gh is None:
-            self._gh = await self._github(self.session, self.job.installation_id)
+        scope = self.scope  # `retry` changes the job's kind, and so its scope
+        if self._gh is None or self._gh_scope != scope:
+            self._gh = await self._github(self.session, self.job.installation_id, scope=scope)
+            self._gh_scope = scope
         return self._gh
 
 
 Handler = Callable[[JobContext], Awaitable[Outcome]]
+
+
+def busy_error(job: Job, ahead: Job) -> JobBusy:
+    doing = "working on" if ahead.state == "running" else "waiting to work on"
+    return JobBusy(
+        f"Job {ahead.id} (`{ahead.kind}`) is already {doing} this issue, so this `{job.kind}` did not start.",
+        running_id=ahead.id,
+        running_kind=ahead.kind,
+    )
+
+
+def ahead_of(job: Job, others: list[Job]) -> Job | None:
+    """The job that must end before `job` may change the issue: the oldest active exclusive one before it.
+    Only older jobs count, so of two racing commands exactly the first one runs."""
+    if job.kind not in EXCLUSIVE:
+        return None
+    before = [j for j in others if j.id < job.id and j.kind in EXCLUSIVE and j.state in ("queued", "running")]
+    return min(before, key=lambda j: j.id) if before else None
 
 
 class Runner:
@@ -64,6 +125,9 @@ class Runner:
         lease_s: float = 60.0,
         enqueue: Callable[[int], None] | None = None,
         permissions: Permissions | None = None,
+        docs_url: str | None = None,
+        cancel_poll_s: float = 1.0,
+        identity: WhoAmI | None = None,
     ) -> None:
         self.store = store
         self.github = github
@@ -72,6 +136,11 @@ class Runner:
         self.lease_s = lease_s
         self.enqueue = enqueue
         self.permissions = permissions or Permissions()
+        self.docs_url = docs_url
+        # How soon a cancel request is seen: one read of the job's row per interval (the lease is renewed,
+        # a write, every lease_s / 3).
+        self.cancel_poll_s = cancel_poll_s
+        self.identity = identity
 
     # -- entry points for the queue (called in a worker thread) ------------------------------------
 
@@ -82,10 +151,9 @@ class Runner:
         asyncio.run(self._notify(notice))
 
     def sweep(self) -> list[int]:
-        """Re-enqueue jobs the queue may have lost (crashed worker, lost message). Safe to run anywhere:
-        claiming is atomic, so a job enqueued twice still runs once."""
-        import time
-
+        """Re-enqueue jobs the queue may have lost (crashed worker, lost message), and deliver the reports
+        GitHub did not take. Safe to run anywhere: claiming is atomic, so a job enqueued twice still runs
+        once, and a report delivered twice edits the same comments."""
         now = time.time()
         again: list[int] = []
         for job in self.store.active():
@@ -98,6 +166,8 @@ class Runner:
                 self.enqueue(job.id)
             again.append(job.id)
         self.store.prune()
+        if self.store.reports_due(now, limit=1):
+            asyncio.run(self.deliver_reports())
         return again
 
     # -- the run -----------------------------------------------------------------------------------
@@ -105,59 +175,172 @@ class Runner:
     async def run(self, job_id: int) -> Outcome | None:
         job = await asyncio.to_thread(self.store.claim, job_id, self.owner, self.lease_s)
         if job is None:
-            return None  # someone else has it, it was cancelled, or it already ended
+            # Someone else has it, it was cancelled or already ended, or the claim gave it up after it crashed
+            # its workers: then that ending's report is waiting, due now.
+            await self.deliver_reports()
+            return None
         log.info("job %s (%s on %s#%s) started", job.id, job.kind, job.repo, job.number)
         async with aiohttp.ClientSession() as session:
-            ctx = JobContext(job=job, store=self.store, session=session, _github=self.github)
+            me = await self._whoami(session)
+            ctx = JobContext(job=job, store=self.store, session=session, _github=self.github, identity=me)
             work = asyncio.create_task(self._handle(ctx))
-            beat = asyncio.create_task(self._heartbeat(job, work))
+            watch = asyncio.create_task(self._watch(job, work))
             try:
                 outcome = await work
             except asyncio.CancelledError:
                 outcome = Outcome("cancelled", "cancelled on request")
             finally:
-                beat.cancel()
-        latest = await asyncio.to_thread(self.store.get, job.id)
-        if latest is not None and latest.owner != self.owner:
-            log.warning("job %s lost its lease while running; its new owner finishes it", job.id)
-            return outcome
-        await asyncio.to_thread(
-            self.store.finish, job.id, self.owner, outcome.state, redact(outcome.reason), outcome.cost_usd
-        )
-        log.info("job %s ended %s %s", job.id, outcome.state, outcome.reason)
+                watch.cancel()
+            latest = await asyncio.to_thread(self.store.get, job.id)
+            if latest is not None and latest.owner != self.owner:
+                log.warning("job %s lost its lease while running; its new owner finishes it", job.id)
+                return outcome
+            report = await self._report(ctx, outcome)
+            finished = await asyncio.to_thread(
+                lambda: self.store.finish(
+                    job.id,
+                    self.owner,
+                    outcome.state,
+                    redact(outcome.reason),
+                    outcome.cost_usd,
+                    report=report.to_json(),
+                )
+            )
+            log.info("job %s ended %s %s", job.id, outcome.state, outcome.reason)
+            if finished and not await self._deliver(job, report, ctx.github, me):
+                await self._failed_delivery(job.id, 1)
         return outcome
 
     async def _handle(self, ctx: JobContext) -> Outcome:
         handler = self.handlers.get(ctx.job.kind)
-        if handler is None:
-            return Outcome("failed", f"equitr does not know how to run a `{ctx.job.kind}` job.")
         try:
+            if handler is None:
+                raise ConfigError(f"equitr does not know how to run a `{ctx.job.kind}` job.")
             if needs_write_permission(ctx.job):
                 allowed = await self.permissions.allowed(await ctx.github(), ctx.job.repo, ctx.job.requester)
                 if not allowed:
                     return Outcome("failed", f"@{ctx.job.requester} lacks write permission on {ctx.job.repo}.")
+            if ctx.job.kind in EXCLUSIVE:
+                others = await asyncio.to_thread(self.store.jobs, repo=ctx.job.repo, number=ctx.job.number, limit=50)
+                ahead = ahead_of(ctx.job, others)
+                if ahead is not None:
+                    raise busy_error(ctx.job, ahead)
             return await handler(ctx)
         except asyncio.CancelledError:
             raise
         except EquitrError as exc:
-            return Outcome("failed", exc.message)
+            return Outcome("failed", exc.message, error=exc)
         except Exception as exc:
             log.exception("job %s failed unexpectedly", ctx.job.id)
-            return Outcome("failed", f"internal error ({type(exc).__name__}); the details are in equitr's log.")
+            reason = f"internal error ({type(exc).__name__}); the details are in equitr's log."
+            return Outcome("failed", reason, error=exc)
 
-    async def _heartbeat(self, job: Job, work: asyncio.Task[Outcome]) -> None:
-        interval = max(self.lease_s / 3, 0.05)
+    async def _watch(self, job: Job, work: asyncio.Task[Outcome]) -> None:
+        """Renew the lease every lease_s / 3; look for a cancel request (or a lost lease) every poll."""
+        beat_every = max(self.lease_s / 3, 0.05)
+        poll = min(self.cancel_poll_s, beat_every)
+        last_beat = time.monotonic()
         while not work.done():
-            await asyncio.sleep(interval)
-            latest = await asyncio.to_thread(self.store.heartbeat, job.id, self.owner, self.lease_s)
+            await asyncio.sleep(poll)
+            latest: Job | None
+            if time.monotonic() - last_beat >= beat_every:
+                latest = await asyncio.to_thread(self.store.heartbeat, job.id, self.owner, self.lease_s)
+                last_beat = time.monotonic()
+            else:
+                latest = await asyncio.to_thread(self.store.get, job.id)
+                if latest is not None and (latest.owner != self.owner or latest.state != "running"):
+                    latest = None
             if latest is None or latest.cancel_requested:
                 work.cancel()
                 return
 
-    async def _notify(self, notice: dict[str, Any]) -> None:
+    # -- reporting the ending ----------------------------------------------------------------------
+
+    async def _report(self, ctx: JobContext, outcome: Outcome) -> endings.Report:
+        status = None
+        if ctx.status is not None:
+            try:
+                status = await ctx.status.final(outcome)
+            except Exception:  # a report without the status line beats no report
+                log.exception("job %s: the final status could not be rendered", ctx.job.id)
+        error = None
+        if outcome.state == "failed" and outcome.error is not None:
+            context = endings.error_context(ctx.job, outcome.error, docs_url=self.docs_url)
+            error = format_error(outcome.error, job_id=ctx.job.id, context=context)
+        comment_id = ctx.status.comment_id if ctx.status is not None else None
+        return endings.Report(outcome.state, outcome.reason, status, comment_id, error)
+
+    async def _deliver(
+        self, job: Job, report: endings.Report, github: Callable[[], Awaitable[GitHubAPI]], author: Identity
+    ) -> bool:
+        """Post one report; True when GitHub took it (or it can never be posted), False to try again."""
+        if report.status is None and report.error is None and not report.lost:
+            await asyncio.to_thread(self.store.report_done, job.id)
+            return True
+        try:
+            await endings.deliver(await github(), job, report, docs_url=self.docs_url, author=author)
+        except Exception as exc:  # GitHub down, a token that cannot be minted, … : the outbox keeps it
+            log.warning("the ending of job %s is not on GitHub yet (%s); it is kept and sent again", job.id, exc)
+            return False
+        await asyncio.to_thread(self.store.report_done, job.id)
+        return True
+
+    async def deliver_reports(self, *, now: float | None = None) -> int:
+        """Deliver the stored reports that are due. One GitHub does not take is tried again later: 30 s after
+        the first failure, then twice as long each time, at most hourly. Each report is taken first (a
+        compare-and-set on its time), so two sweepers never post the same one."""
+        due = await asyncio.to_thread(self.store.reports_due, time.time() if now is None else now, 20)
+        if not due:
+            return 0
+        sent = 0
         async with aiohttp.ClientSession() as session:
-            gh = await self.github(session, notice.get("installation_id"))
-            await gh.post(
-                f"/repos/{notice['repo']}/issues/{int(notice['number'])}/comments",
-                data={"body": redact(str(notice["body"]))},
-            )
+            me = await self._whoami(session)
+            cache: dict[tuple[int | None, str], GitHubAPI] = {}
+            for pending in due:
+                job = await asyncio.to_thread(self.store.get, pending.job_id)
+                if job is None or job.state not in ("done", "failed", "cancelled"):
+                    continue
+                if not self.store.authentic(job):  # a forged record names an issue no one asked us to write to
+                    await asyncio.to_thread(self.store.report_done, job.id)
+                    continue
+                held = time.time() + endings.next_try_s(pending.tries + 1)
+                if not await asyncio.to_thread(self.store.take_report, job.id, pending.next_at, held):
+                    continue  # another worker has it
+
+                async def github(installation: int | None = job.installation_id, repo: str = job.repo) -> GitHubAPI:
+                    if (installation, repo) not in cache:  # comments on one repository: that token is enough
+                        scope = for_job("notice", repo)
+                        cache[installation, repo] = await self.github(session, installation, scope=scope)
+                    return cache[installation, repo]
+
+                if await self._deliver(job, endings.Report.from_json(pending.report), github, me):
+                    sent += 1
+                    continue
+                await self._failed_delivery(job.id, pending.tries + 1)
+        return sent
+
+    async def _failed_delivery(self, job_id: int, tries: int) -> None:
+        if tries >= endings.GIVE_UP_TRIES:
+            log.error("the ending of job %s was never taken by GitHub; giving up on it", job_id)
+            await asyncio.to_thread(self.store.report_done, job_id)
+            return
+        next_at = time.time() + endings.next_try_s(tries)
+        await asyncio.to_thread(self.store.report_failed, job_id, tries, next_at)
+
+    async def _whoami(self, session: aiohttp.ClientSession) -> Identity:
+        return await self.identity(session) if self.identity is not None else Identity()
+
+    async def _notify(self, notice: dict[str, Any]) -> None:
+        """Post a one-off reply; one with a `once` key is posted only if equitr has not posted it there yet
+        (the store's dedupe key may be gone: every Action run starts with an empty store)."""
+        repo, number = str(notice["repo"]), int(notice["number"])
+        body, once = redact(str(notice["body"])), notice.get("once")
+        async with aiohttp.ClientSession() as session:
+            scope = for_job("notice", repo)  # one comment on one repository
+            gh = await self.github(session, notice.get("installation_id"), scope=scope)
+            if once:
+                me = await self._whoami(session)
+                if await comments.find_comment(gh, repo, number, "notice", once, author=me) is not None:
+                    return
+                body = comments.render("notice", once, body)
+            await gh.post(f"/repos/{repo}/issues/{number}/comments", data={"body": body})

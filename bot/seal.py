@@ -45,6 +45,8 @@ class Sealable(Protocol):
     def comment_id(self) -> int | None: ...
     @property
     def args(self) -> dict[str, object]: ...
+    @property
+    def uid(self) -> str: ...
 
 
 def master_key(settings: Settings) -> bytes:
@@ -89,6 +91,8 @@ def job_mac(key: bytes, job: Sealable) -> str:
         job.comment_id,
         encode_args(dict(job.args)),
     ]
+    if job.uid:  # the ID of the job's comment markers; records from before uids were made without it
+        fields.append(job.uid)
     text = json.dumps(fields, separators=(",", ":"), ensure_ascii=True)
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 

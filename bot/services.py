@@ -65,6 +65,8 @@ class Services:
             lease_s=self.settings.lease_s,
             enqueue=self.queue.enqueue_job,
             permissions=self.permissions,
+            docs_url=self.settings.docs_url,
+            identity=self.access.identity,
         )
 
     def bind_worker(self, runner: Runner) -> None:

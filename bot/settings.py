@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     gh_secret: SecretStr | None = Field(default=None, validation_alias="GH_SECRET")
     github_token: SecretStr | None = Field(default=None, validation_alias="GITHUB_TOKEN")
     github_api_url: str = Field(default="https://api.github.com", validation_alias="GITHUB_API_URL")
+    # The login(s) equitr's comments appear under, comma-separated. Unset: `<slug>[bot]` of the App (asked
+    # of GitHub) in App mode, `github-actions[bot]` in token mode. Set it when GITHUB_TOKEN is a personal
+    # access token or another App's token: only comments by these logins are trusted to carry equitr's markers.
+    bot_login: str | None = Field(default=None, validation_alias="EQUITR_BOT_LOGIN")
 
     db: Path = Field(default=Path("equitr.db"), validation_alias="EQUITR_DB")
     queue_url: str = Field(default="", validation_alias="EQUITR_QUEUE_URL")

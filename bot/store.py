@@ -6,6 +6,11 @@ again (by lease expiry, or at once when its process is known dead) and no job ru
 
 Each job carries a MAC (`bot.seal`) made when it is stored and checked when it is claimed: a job written
 into the store by anyone else is refused, never run.
+
+Every ending also leaves a *report* (an outbox row, in the same transaction as the end state): what the
+issue must be told, kept until GitHub has taken it. `finish` writes it for the runner; the give-up branch of
+`claim` writes one of its own, so a job that crashed three workers is reported too. (A refused, forged job is
+not: its record names an issue no one asked equitr to write to.)
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,6 +38,18 @@ log = logging.getLogger(__name__)
 
 DEDUPE_TTL_S = 45 * 24 * 3600  # GitHub redelivers for weeks at most; keep keys well past 30 days.
 MAX_ATTEMPTS = 3
+# A report written by `finish` is the runner's to deliver for this long; after that the sweeper may.
+REPORT_HOLD_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReport:
+    """An ending not yet reported on GitHub: the report (JSON, see `bot.endings`) and how often it failed."""
+
+    job_id: int
+    report: str
+    tries: int = 0
+    next_at: float = 0.0
 
 
 class JobStore(Protocol):
@@ -39,10 +57,16 @@ class JobStore(Protocol):
     def seen(self, key: str) -> bool: ...
     def remember(self, key: str) -> bool: ...
     def get(self, job_id: int) -> Job | None: ...
-    def jobs(self, *, limit: int = 100, repo: str | None = None, number: int | None = None) -> list[Job]: ...
+    def jobs(self, *, limit: int | None = 100, repo: str | None = None, number: int | None = None) -> list[Job]: ...
     def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None: ...
     def heartbeat(self, job_id: int, owner: str, lease_s: float) -> Job | None: ...
-    def finish(self, job_id: int, owner: str, state: State, reason: str = "", cost_usd: float = 0.0) -> bool: ...
+    def finish(
+        self, job_id: int, owner: str, state: State, reason: str = "", cost_usd: float = 0.0, *, report: str = ""
+    ) -> bool: ...
+    def reports_due(self, now: float, limit: int = 20) -> list[PendingReport]: ...
+    def take_report(self, job_id: int, seen_next_at: float, until: float) -> bool: ...
+    def report_failed(self, job_id: int, tries: int, next_at: float) -> None: ...
+    def report_done(self, job_id: int) -> None: ...
     def request_cancel(self, job_id: int) -> Job | None: ...
     def requeue(self, job_id: int, owner: str) -> bool: ...
     def active(self) -> list[Job]: ...
@@ -101,11 +125,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0, cancel_requested INTEGER NOT NULL DEFAULT 0,
     owner TEXT NOT NULL DEFAULT '', lease_until REAL NOT NULL DEFAULT 0,
     created_at REAL NOT NULL, updated_at REAL NOT NULL, started_at REAL, finished_at REAL,
-    mac TEXT NOT NULL DEFAULT ''
+    mac TEXT NOT NULL DEFAULT '',
+    uid TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_by_target ON jobs (repo, number);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
 CREATE TABLE IF NOT EXISTS dedupe (key TEXT PRIMARY KEY, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    job_id INTEGER PRIMARY KEY, report TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS installations (
     id INTEGER PRIMARY KEY, account TEXT NOT NULL, action TEXT NOT NULL, repos TEXT NOT NULL,
     updated_at REAL NOT NULL
@@ -114,7 +143,8 @@ CREATE TABLE IF NOT EXISTS installations (
 
 _COLUMNS = (
     "id, kind, repo, number, requester, delivery_id, state, installation_id, comment_id, args, reason, "
-    "cost_usd, attempts, cancel_requested, owner, lease_until, created_at, updated_at, started_at, finished_at, mac"
+    "cost_usd, attempts, cancel_requested, owner, lease_until, created_at, updated_at, started_at, finished_at, mac, "
+    "uid"
 )
 
 _REFUSED = (
@@ -161,13 +191,17 @@ class SqliteStore:
         self._migrate()
 
     def _migrate(self) -> None:
-        def missing(db: sqlite3.Connection) -> bool:
-            return "mac" not in {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+        def missing(db: sqlite3.Connection, column: str) -> bool:
+            return column not in {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
 
-        if missing(self._conn()):  # a store from before job records were authenticated
-            with self._tx() as db:
-                if missing(db):
-                    db.execute("ALTER TABLE jobs ADD COLUMN mac TEXT NOT NULL DEFAULT ''")
+        # Stores from before job records were authenticated, and from before jobs had a uid (old jobs keep ''
+        # and their id as the ID of their markers).
+        for column in ("mac", "uid"):
+            if missing(self._conn(), column):
+                with self._tx() as db:
+                    if missing(db, column):
+                        db.execute(f"ALTER TABLE jobs ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+        self._conn().execute("CREATE INDEX IF NOT EXISTS jobs_by_uid ON jobs (uid)")
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -211,7 +245,8 @@ class SqliteStore:
                     return None
             cur = db.execute(
                 "INSERT INTO jobs (kind, repo, number, requester, delivery_id, state, installation_id, "
-                "comment_id, args, created_at, updated_at, mac) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                "comment_id, args, created_at, updated_at, mac, uid) "
+                "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.kind,
                     job.repo,
@@ -224,12 +259,49 @@ class SqliteStore:
                     now,
                     now,
                     mac,
+                    job.uid,
                 ),
             )
             db.executemany("INSERT INTO dedupe (key, created_at) VALUES (?, ?)", [(k, now) for k in keys])
             job_id = cur.lastrowid
         assert job_id is not None
         return new_row(job, job_id, now, mac=mac)
+
+    def adopt(self, job: Job) -> Job | None:
+        """Store an ended job recorded elsewhere (the Action's history, `bot.history`), keeping its id when it
+        is free. None when a job with its uid is already here. It has no MAC: it is never claimed or run."""
+        with self._tx() as db:
+            if job.state not in END_STATES or not job.uid:
+                return None
+            if db.execute("SELECT 1 FROM jobs WHERE uid = ?", (job.uid,)).fetchone():
+                return None
+            taken = db.execute("SELECT 1 FROM jobs WHERE id = ?", (job.id,)).fetchone() is not None
+            cur = db.execute(
+                "INSERT INTO jobs (id, kind, repo, number, requester, delivery_id, state, comment_id, args, reason, "
+                "cost_usd, created_at, updated_at, started_at, finished_at, uid) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    None if taken or job.id <= 0 else job.id,
+                    job.kind,
+                    job.repo,
+                    job.number,
+                    job.requester,
+                    job.delivery_id,
+                    job.state,
+                    job.comment_id,
+                    encode_args(job.args),
+                    job.reason,
+                    job.cost_usd,
+                    job.created_at,
+                    job.updated_at,
+                    job.started_at,
+                    job.finished_at,
+                    job.uid,
+                ),
+            )
+            job_id = cur.lastrowid
+        assert job_id is not None
+        return job.with_(id=job_id, mac="")
 
     def seen(self, key: str) -> bool:
         return self._conn().execute("SELECT 1 FROM dedupe WHERE key = ?", (key,)).fetchone() is not None
@@ -243,7 +315,8 @@ class SqliteStore:
         row = self._conn().execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _row_to_job(row) if row else None
 
-    def jobs(self, *, limit: int = 100, repo: str | None = None, number: int | None = None) -> list[Job]:
+    def jobs(self, *, limit: int | None = 100, repo: str | None = None, number: int | None = None) -> list[Job]:
+        """Newest first; `limit=None` for all of them."""
         where: list[str] = []
         params: list[object] = []
         if repo is not None:
@@ -256,7 +329,7 @@ class SqliteStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
-        rows = self._conn().execute(sql, (*params, limit)).fetchall()
+        rows = self._conn().execute(sql, (*params, -1 if limit is None else limit)).fetchall()
         return [_row_to_job(r) for r in rows]
 
     def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
@@ -278,6 +351,7 @@ class SqliteStore:
                     "UPDATE jobs SET state='failed', reason=?, updated_at=?, finished_at=? WHERE id=?",
                     (_GAVE_UP, now, now, job_id),
                 )
+                db.execute(_SQL_PUT_REPORT, (job_id, _GAVE_UP_REPORT, now))
                 return None
             db.execute(
                 "UPDATE jobs SET state='running', owner=?, lease_until=?, attempts=attempts+1, "
@@ -297,7 +371,9 @@ class SqliteStore:
                 return None
         return self.get(job_id)
 
-    def finish(self, job_id: int, owner: str, state: State, reason: str = "", cost_usd: float = 0.0) -> bool:
+    def finish(
+        self, job_id: int, owner: str, state: State, reason: str = "", cost_usd: float = 0.0, *, report: str = ""
+    ) -> bool:
         now = time.time()
         with self._tx() as db:
             cur = db.execute(
@@ -305,7 +381,34 @@ class SqliteStore:
                 "finished_at=? WHERE id=? AND owner=? AND state='running'",
                 (state, reason, cost_usd, now, now, job_id, owner),
             )
+            if cur.rowcount == 1 and report:
+                db.execute(_SQL_PUT_REPORT, (job_id, report, now + REPORT_HOLD_S))
             return cur.rowcount == 1
+
+    def reports_due(self, now: float, limit: int = 20) -> list[PendingReport]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT job_id, report, tries, next_at FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?",
+                (now, limit),
+            )
+            .fetchall()
+        )
+        return [PendingReport(*row) for row in rows]
+
+    def take_report(self, job_id: int, seen_next_at: float, until: float) -> bool:
+        """Hold a due report for one deliverer (compare-and-set on its time), so that two never post it."""
+        with self._tx() as db:
+            cur = db.execute("UPDATE outbox SET next_at=? WHERE job_id=? AND next_at=?", (until, job_id, seen_next_at))
+            return cur.rowcount == 1
+
+    def report_failed(self, job_id: int, tries: int, next_at: float) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE outbox SET tries=?, next_at=? WHERE job_id=?", (tries, next_at, job_id))
+
+    def report_done(self, job_id: int) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM outbox WHERE job_id=?", (job_id,))
 
     def request_cancel(self, job_id: int) -> Job | None:
         now = time.time()
@@ -361,6 +464,12 @@ _GAVE_UP = (
     f"gave up after {MAX_ATTEMPTS} attempts: the worker stopped unexpectedly each time. "
     "Check the worker's logs, then `/equitr retry`."
 )
+# The give-up branch's report: no bodies (the store writes no Markdown); `bot.endings` renders them.
+_GAVE_UP_REPORT = json.dumps({"state": "failed", "reason": _GAVE_UP, "lost": True})
+_SQL_PUT_REPORT = (
+    "INSERT INTO outbox (job_id, report, tries, next_at) VALUES (?, ?, 0, ?) "
+    "ON CONFLICT(job_id) DO UPDATE SET report=excluded.report, tries=0, next_at=excluded.next_at"
+)
 
 
 def _row_to_job(row: tuple[Any, ...]) -> Job:
@@ -386,6 +495,7 @@ def _row_to_job(row: tuple[Any, ...]) -> Job:
         started_at,
         finished_at,
         mac,
+        uid,
     ) = row
     return Job(
         id=job_id,
@@ -409,6 +519,7 @@ def _row_to_job(row: tuple[Any, ...]) -> Job:
         started_at=started_at,
         finished_at=finished_at,
         mac=mac or "",
+        uid=uid or "",
     )
 
 
@@ -442,6 +553,7 @@ if op == 'claim' then
   if job['attempts'] >= tonumber(ARGV[5]) then
     job['state'] = 'failed'; job['reason'] = ARGV[6]; job['finished_at'] = now; job['updated_at'] = now
     redis.call('SET', KEYS[1], cjson.encode(job)); redis.call('SREM', KEYS[2], job['id'])
+    redis.call('HSET', KEYS[3], job['id'], ARGV[7]); redis.call('ZADD', KEYS[4], now, job['id'])
     return nil
   end
   job['state'] = 'running'; job['owner'] = owner; job['lease_until'] = now + tonumber(ARGV[4])
@@ -455,6 +567,9 @@ elseif op == 'finish' then
   job['state'] = ARGV[4]; job['reason'] = ARGV[5]; job['cost_usd'] = tonumber(ARGV[6])
   job['owner'] = ''; job['lease_until'] = 0; job['finished_at'] = now
   redis.call('SREM', KEYS[2], job['id'])
+  if ARGV[7] and ARGV[7] ~= '' then
+    redis.call('HSET', KEYS[3], job['id'], ARGV[7]); redis.call('ZADD', KEYS[4], now + tonumber(ARGV[8]), job['id'])
+  end
 elseif op == 'cancel' then
   if job['state'] == 'queued' then
     job['state'] = 'cancelled'; job['reason'] = 'cancelled before it started'; job['finished_at'] = now
@@ -470,6 +585,14 @@ job['updated_at'] = now
 local out = cjson.encode(job)
 redis.call('SET', KEYS[1], out)
 return out
+"""
+
+
+_LUA_TAKE_REPORT = """
+local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not at or tonumber(at) ~= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
 """
 
 
@@ -489,6 +612,7 @@ class RedisStore:
         self.redis = redis.Redis.from_url(url)
         self._create = self.redis.register_script(_LUA_CREATE)
         self._update = self.redis.register_script(_LUA_UPDATE)
+        self._take = self.redis.register_script(_LUA_TAKE_REPORT)
         self.redis.set(f"{prefix}epoch", secrets.token_hex(16), nx=True)
         epoch = self.redis.get(f"{prefix}epoch")
         self.epoch = epoch.decode() if isinstance(epoch, bytes) else str(epoch)
@@ -542,12 +666,12 @@ class RedisStore:
         raw = self.redis.get(self._key(job_id))
         return _doc_to_job(raw) if raw else None
 
-    def jobs(self, *, limit: int = 100, repo: str | None = None, number: int | None = None) -> list[Job]:
+    def jobs(self, *, limit: int | None = 100, repo: str | None = None, number: int | None = None) -> list[Job]:
         out: list[Job] = []
         # Newest first, a page of documents per round trip; filters are applied here, which is fine at the
         # scale of a job list.
         page, start = 200, 0
-        while len(out) < limit:
+        while limit is None or len(out) < limit:
             ids = self.redis.zrevrange(f"{self.prefix}jobs", start, start + page - 1)
             if not ids:
                 break
@@ -558,15 +682,19 @@ class RedisStore:
                 job = _doc_to_job(raw)
                 if (repo is None or job.repo == repo) and (number is None or job.number == number):
                     out.append(job)
-        return out[:limit]
+        return out if limit is None else out[:limit]
+
+    def _keys(self, job_id: int) -> list[str]:
+        return [self._key(job_id), f"{self.prefix}active", f"{self.prefix}outbox", f"{self.prefix}outbox:due"]
 
     def _op(self, job_id: int, op: str, owner: str, *extra: Any) -> Job | None:
-        raw = self._update(keys=[self._key(job_id), f"{self.prefix}active"], args=[op, owner, time.time(), *extra])
+        raw = self._update(keys=self._keys(job_id), args=[op, owner, time.time(), *extra])
         return _doc_to_job(raw) if raw else None
 
     def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
-        keys = [self._key(job_id), f"{self.prefix}active"]
-        raw = self._update(keys=keys, args=["claim", owner, time.time(), lease_s, MAX_ATTEMPTS, _GAVE_UP])
+        keys = self._keys(job_id)
+        args = ["claim", owner, time.time(), lease_s, MAX_ATTEMPTS, _GAVE_UP, _GAVE_UP_REPORT]
+        raw = self._update(keys=keys, args=args)
         if not raw:
             return None
         job = _parsed(_doc_to_job, raw)
@@ -579,9 +707,41 @@ class RedisStore:
     def heartbeat(self, job_id: int, owner: str, lease_s: float) -> Job | None:
         return self._op(job_id, "heartbeat", owner, lease_s)
 
-    def finish(self, job_id: int, owner: str, state: State, reason: str = "", cost_usd: float = 0.0) -> bool:
+    def finish(
+        self, job_id: int, owner: str, state: State, reason: str = "", cost_usd: float = 0.0, *, report: str = ""
+    ) -> bool:
         assert state in END_STATES
-        return self._op(job_id, "finish", owner, state, reason, cost_usd) is not None
+        return self._op(job_id, "finish", owner, state, reason, cost_usd, report, REPORT_HOLD_S) is not None
+
+    # The outbox: a hash job id → report, a sorted set job id → when to try next, and a try counter.
+    def reports_due(self, now: float, limit: int = 20) -> list[PendingReport]:
+        ids = self.redis.zrangebyscore(f"{self.prefix}outbox:due", "-inf", now, start=0, num=limit, withscores=True)
+        out: list[PendingReport] = []
+        for raw_id, score in ids:
+            job_id = int(raw_id)
+            report = self.redis.hget(f"{self.prefix}outbox", str(job_id))
+            if report is None:
+                continue
+            tries = int(self.redis.hget(f"{self.prefix}outbox:tries", str(job_id)) or 0)
+            out.append(PendingReport(job_id, report.decode() if isinstance(report, bytes) else report, tries, score))
+        return out
+
+    def take_report(self, job_id: int, seen_next_at: float, until: float) -> bool:
+        return bool(
+            self._take(keys=[f"{self.prefix}outbox:due"], args=[str(job_id), repr(seen_next_at), repr(until)])
+        )
+
+    def report_failed(self, job_id: int, tries: int, next_at: float) -> None:
+        if self.redis.hexists(f"{self.prefix}outbox", str(job_id)):
+            self.redis.hset(f"{self.prefix}outbox:tries", str(job_id), tries)
+            self.redis.zadd(f"{self.prefix}outbox:due", {str(job_id): next_at})
+
+    def report_done(self, job_id: int) -> None:
+        pipe = self.redis.pipeline()
+        for key in ("outbox", "outbox:tries"):
+            pipe.hdel(f"{self.prefix}{key}", str(job_id))
+        pipe.zrem(f"{self.prefix}outbox:due", str(job_id))
+        pipe.execute()
 
     def request_cancel(self, job_id: int) -> Job | None:
         return self._op(job_id, "cancel", "")
@@ -641,6 +801,7 @@ def _doc_to_job(raw: bytes | str) -> Job:
         started_at=_float_or_none(doc.get("started_at")),
         finished_at=_float_or_none(doc.get("finished_at")),
         mac=str(doc.get("mac") or ""),
+        uid=str(doc.get("uid") or ""),
     )
 
 

@@ -62,10 +62,21 @@ Decision = Trigger | Notice | Installation | Ignored
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who equitr itself is on GitHub, so that its own comments never trigger it."""
+    """Who equitr itself is on GitHub: its own comments never trigger it, and only what it wrote itself is
+    trusted to carry its markers (anyone can paste `<!-- equitr:answer:… -->` into a comment)."""
 
     app_id: int | None = None
-    logins: frozenset[str] = frozenset({"equitr[bot]"})
+    logins: frozenset[str] = frozenset({"equitr[bot]"})  # lower case
+
+    def wrote(self, item: Mapping[str, Any]) -> bool:
+        """Whether a comment or review was written by equitr: through its App (`performed_via_github_app`),
+        or by its own login (`<slug>[bot]`, the token's user, `github-actions[bot]` in the Action)."""
+        via = item.get("performed_via_github_app")
+        if self.app_id is not None and isinstance(via, Mapping) and via.get("id") == self.app_id:
+            return True
+        user = item.get("user")
+        login = str(user.get("login") or "").lower() if isinstance(user, Mapping) else ""
+        return bool(login) and login in self.logins
 
 
 class Fields:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -109,6 +110,22 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = ("--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction")
     with RedisServer(directory, *settings) as server:
         yield server.url
+
+
+def path_without(directory: Path, *names: str) -> str:
+    """A PATH of one directory that links every program on the current PATH (the first of each name) except
+    `names`: the machine as it would be without them installed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if not entry or not Path(entry).is_dir():
+            continue
+        for program in Path(entry).iterdir():
+            link = directory / program.name
+            if program.name in names or link.exists() or link.is_symlink():
+                continue
+            if program.is_file() and os.access(program, os.X_OK):
+                link.symlink_to(program)
+    return str(directory)
 
 
 def make_repo(tmp_path: Path, source: Path = DATA / "sample_repo", name: str = "sample") -> Path:

@@ -15,13 +15,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.agent.ledger import Guard, Ledger, Role
 from bot.models.caps import OutputCaps, output_caps
 from bot.models.client import ChatModel
-from bot.models.types import Message, Reply
+from bot.models.types import Message, Reply, ToolCall
+
+# A token is rarely more than a few characters; 16 leaves room for runs of indentation. A reply longer than
+# this did not come from a model honouring `max_tokens`, and every parser downstream is bounded by it.
+CHARS_PER_TOKEN = 16
+MAX_TOOL_CALLS = 64
+
+
+def clip_reply(reply: Reply, max_chars: int) -> Reply:
+    """`reply` with its content, thinking and tool calls cut to `max_chars` each (and at most
+    `MAX_TOOL_CALLS` calls); marked truncated (finish reason `length`) when anything was cut."""
+    calls = tuple(ToolCall(c.name[:200], c.arguments[:max_chars]) for c in reply.tool_calls[:MAX_TOOL_CALLS])
+    clipped = replace(reply, content=reply.content[:max_chars], thinking=reply.thinking[:max_chars], tool_calls=calls)
+    if clipped == reply:
+        return reply
+    return replace(clipped, finish_reason="length")
+
 
 log = logging.getLogger("equitr.prompts")
 
@@ -134,6 +150,7 @@ class Calls:
             **extra,
         )
         self.ledger.record(role, reply, purpose=purpose)
+        reply = clip_reply(reply, cap * CHARS_PER_TOKEN)
         self._keep(Exchange(role, purpose, self.names[role], tuple(messages), reply, cap))
         return reply
 

@@ -135,14 +135,28 @@ def trim(output: str, limit: int) -> str:
                 if 0 <= j < n:
                     scores[j] = max(scores[j], 45 if j != i + 2 else 35)
     order = sorted(range(n), key=lambda i: (-scores[i], min(i, n - 1 - i)))  # then nearest the start or end
-    keep: set[int] = set()
+    chosen: list[int] = []
     used = 0
     for i in order:
         cost = min(len(lines[i]), 400) + 1
         if used + cost + 40 > limit:
             continue
-        keep.add(i)
+        chosen.append(i)
         used += cost
+    # The notes for left-out lines take room too: keep the most telling lines that fit with them, never cut
+    # the text at the end (where the runner's summary is).
+    low, high = 0, len(chosen)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(_render(lines, set(chosen[:mid]))) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    text = _render(lines, set(chosen[:low]))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _render(lines: list[str], keep: set[int]) -> str:
     out: list[str] = []
     gap = 0
     for i, line in enumerate(lines):
@@ -155,8 +169,7 @@ def trim(output: str, limit: int) -> str:
             gap += 1
     if gap:
         out.append(f"[… {gap} line{'s' if gap != 1 else ''} left out …]")
-    text = "\n".join(out)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return "\n".join(out)
 
 
 def _score(i: int, line: str, n: int) -> int:

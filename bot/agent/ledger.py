@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.errors import BudgetExceeded, EquitrError
+from bot.errors import BudgetExceeded
+from bot.errors import LimitReached as LimitReached  # re-exported: it used to live here
 from bot.models.types import Reply
+from bot.money import usd
 
 Role = Literal["supervisor", "worker"]
 
@@ -99,16 +101,6 @@ class Limits:
     max_parallel: int = 2
 
 
-class LimitReached(EquitrError):
-    """A run limit other than the budget (steps, iterations, time)."""
-
-    category = "validation"
-
-    def __init__(self, message: str, *, limit: str, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.limit = limit
-
-
 class Guard:
     """The one place where a run's limits are checked."""
 
@@ -123,7 +115,8 @@ class Guard:
         spent = self.ledger.total_usd
         if spent >= self.limits.budget_usd:
             raise BudgetExceeded(
-                f"The budget of ${self.limits.budget_usd:.2f} is used up (${spent:.4f} spent) before {before}.",
+                f"The budget of {usd(self.limits.budget_usd)} is used up ({usd(spent, places=4)} spent) "
+                f"before {before}.",
                 spent_usd=spent,
                 budget_usd=self.limits.budget_usd,
                 hint=f"Run again with a larger budget: `--budget {suggest_budget(spent, self.limits.budget_usd)}`.",

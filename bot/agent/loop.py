@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.agent import evidence, prompts, repomap, salvage
+from bot.agent import evidence, prompts, repomap, salvage, testcmd
 from bot.agent.calls import Calls
 from bot.agent.edits import FORMATS, Edit, EditFormatError
 from bot.agent.ledger import Guard, Ledger, LimitReached, Limits
@@ -89,10 +90,9 @@ class TestRun:
     output: str
 
     def evidence(self, limit: int) -> str:
-        """What the models are shown: the runner's whole report, stdout and stderr (`unittest` and many
-        other runners write it to stderr), within `limit` characters, the middle dropped first and the
-        tracebacks kept."""
-        return evidence.trim(self.output.strip(), limit)
+        """What the models are shown: stdout and stderr (unittest and many runners report on stderr),
+        trimmed from the middle with the failure report kept."""
+        return testcmd.evidence(self.output, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +180,7 @@ class Agent:
         self._edits_tried = 0  # edits attempted in this iteration (planned, by a worker, or skipped)
         self._edits_failed = 0
         self._asked: set[str] = set()  # worker requests already made: an identical one is never repeated
+        self._refused: list[str] = []  # writes the sandbox refused, told to the supervisor when it plans again
         self._seen_paths: list[str] = []
         self._base = ""
 
@@ -343,6 +344,7 @@ class Agent:
             findings=[f for f in self.findings if f.iteration >= iteration - 1],
             diff=diff,
             feedback=self.feedback,
+            refused=self._refused,
         )
         messages = plan_messages(request, repo_map=repomap.render(index, ranked, budget_chars=MAP_CHARS))
         known = Evidence(
@@ -464,6 +466,8 @@ class Agent:
             why = f"{step.description or task.request}\n\nA first attempt could not be applied: {result.output}"
             self._trace(iteration, "tool", step, result)
             return (await self.worker_edit(params, why, task, iteration)).result
+        if result.data.get("error") == "PathRefused":
+            self._refused.append(_first_line(result.output))
         if isinstance(params, FileParams) and params.action == "read" and result.ok:
             self._seen_paths.append(params.path)
         self._note_paths(result)
@@ -492,10 +496,12 @@ class Agent:
         path = params.path
         self.emit("worker", f"worker {self.worker} edits {path}", path=path)
         try:
-            real = resolve_in_checkout(self.tools.root, path, for_write=True)
-            content = read_regular(real, MAX_EDIT_FILE_BYTES).decode("utf-8", "replace") if real.exists() else ""
+            real = resolve_in_checkout(self.tools.root, path, for_write=True, policy=self.tools.policy)
+            # Never `read_text`: a FIFO swapped in by code under test would block the worker for good.
+            data = read_regular(real, MAX_EDIT_FILE_BYTES) if os.path.lexists(real) else b""
+            content = data.decode("utf-8", "replace")
         except (PathRefused, OSError) as exc:
-            text = exc.message if isinstance(exc, EquitrError) else str(exc)
+            text = exc.message if isinstance(exc, EquitrError) else f"`{path}` cannot be read: {exc.strerror or exc}."
             self._edits_failed += 1
             self.trajectory.append(Entry(iteration, "worker", f"edit {path}", False, text))
             return EditOutcome(ToolResult(ok=False, output=text))
@@ -588,7 +594,7 @@ class Agent:
         self.emit("testing", f"running `{self.tools.test_command}`")
         result = await registry.execute(Step(step=1, tool="run", parameters=RunParams(target=target)), self.tools)
         code = result.data.get("exit_code")
-        summary = _test_summary(result.output)
+        summary = testcmd.summarize(result.output)
         if result.data.get("setup_failed"):
             summary = f"not run: the setup command failed ({result.data['setup_failed']})"[:200]
         run = TestRun(ok=result.ok, exit_code=code, summary=summary, output=result.output)
@@ -628,7 +634,7 @@ class Agent:
     def diff(self) -> str:
         """Stage what the job's tools wrote and show it: the staged state is what gets reviewed and, if
         accepted, committed; anything the tests change afterwards is not part of it."""
-        stage(self.tools.root, self.tools.edited)
+        stage(self.tools.root, self.tools.edited, policy=self.tools.policy)
         return git_in(self.tools.root, ["diff", "--cached", self._base]).stdout
 
     def _note_paths(self, result: ToolResult) -> None:
@@ -710,22 +716,3 @@ def _digest(*parts: str) -> str:
     """What makes two requests the same, whatever the test runs' durations were."""
     text = "\0".join(_TIMING.sub("T", part) for part in parts)
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
-
-
-_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
-
-
-def _test_summary(output: str) -> str:
-    summary = next(
-        (
-            line.strip("= ").strip()
-            for line in reversed(output.strip().splitlines())
-            if re.search(r"\b(passed|failed|error|no tests ran)\b", line)
-        ),
-        None,
-    ) or _first_line(output.splitlines()[1] if len(output.splitlines()) > 1 else output)
-    missing = _MISSING_MODULE.search(output)
-    if missing:  # the sandbox has no network: say what to install, and how, instead of a bare exit code
-        name = missing.group(1)
-        summary = f"{summary}; `{name}` is not installed in the sandbox (install it with `fix.setup_command`)"
-    return summary[:200]

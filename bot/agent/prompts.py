@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import json_repair
-
 from bot.agent.edits import EditFormat
+from bot.interpret import repair
+from bot.interpret.think import split_thinking
 from bot.models.types import Message
 
 Decision = Literal["accept", "revise", "stop"]
@@ -41,6 +41,10 @@ def review_messages(*, task: str, diff: str, tests: str, iteration: int, last: b
     return [Message("system", system), Message("user", user)]
 
 
+# A review is one short JSON object; a reply longer than this is not one, and is not read further.
+MAX_REVIEW_CHARS = 16_000
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """What one step of an earlier round found, for the next plan."""
@@ -59,6 +63,7 @@ def plan_request(
     findings: Sequence[Finding] = (),
     diff: str = "",
     feedback: str = "",
+    refused: Sequence[str] = (),
     budget_chars: int = 12_000,
 ) -> str:
     """The supervisor's user message for planning: the task first, then the evidence, most telling first,
@@ -73,6 +78,9 @@ def plan_request(
         parts.append(f"## The change made so far (it stays unless you change it)\n```diff\n{_cut(diff, 3000)}\n```")
     if feedback:
         parts.append(f"## The review of the last attempt\n{feedback}")
+    if refused:
+        listed = "\n".join(f"- {text}" for text in refused[-10:])
+        parts.append(f"## Writes that were refused (do not plan them again)\n{listed}")
     if findings:
         room = max(1500, budget_chars - sum(len(p) for p in parts))
         parts.append("## What the steps so far found\n" + _findings(findings, room))
@@ -107,12 +115,13 @@ class Review:
 
 
 def parse_review(text: str) -> Review | None:
-    """The decision in a reply, or None when there is none to be found."""
-    cleaned = re.sub(r"<(think|thinking|reasoning)>.*?</\1>", "", text or "", flags=re.DOTALL | re.IGNORECASE)
-    try:
-        data = json_repair.loads(cleaned)
-    except Exception:
-        data = None
+    """The decision in a reply, or None when there is none to be found. Linear in the reply (at most
+    `MAX_REVIEW_CHARS` of it are read): thinking is split off in one pass, and JSON is repaired only when
+    it is short and shallow enough for json-repair."""
+    split = split_thinking((text or "")[:MAX_REVIEW_CHARS])
+    cleaned = split.answer or split.thinking
+    parsed = repair.parse(cleaned)
+    data = parsed[0] if parsed is not None else None
     if isinstance(data, dict):
         decision = str(data.get("decision", "")).strip().lower()
         if decision in ("accept", "revise", "stop"):

@@ -4,6 +4,7 @@ as plain text (the terminal). Pure functions of the ledger."""
 from __future__ import annotations
 
 from bot.agent.ledger import Ledger
+from bot.money import usd
 
 _HEAD = ("model", "role", "calls", "prompt tok", "completion tok", "cost (USD)", "time")
 
@@ -16,7 +17,7 @@ def _cells(ledger: Ledger) -> list[tuple[str, ...]]:
             str(r.calls),
             f"{r.prompt_tokens:,}",
             f"{r.completion_tokens:,}",
-            f"${r.cost_usd:.4f}",
+            usd(r.cost_usd, places=4),
             f"{r.duration_s:.1f} s",
         )
         for r in ledger.rows()
@@ -29,7 +30,7 @@ def _cells(ledger: Ledger) -> list[tuple[str, ...]]:
             str(calls),
             f"{sum(c.prompt_tokens for c in ledger.calls):,}",
             f"{sum(c.completion_tokens for c in ledger.calls):,}",
-            f"${ledger.total_usd:.4f}",
+            usd(ledger.total_usd, places=4),
             f"{sum(c.duration_s for c in ledger.calls):.1f} s",
         )
     )
@@ -56,7 +57,7 @@ def cost_markdown(ledger: Ledger, *, budget_usd: float | None) -> str:
     lines = ["| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
     lines += ["| " + " | ".join(row) + " |" for row in _cells(ledger)]
     if budget_usd is not None:
-        lines.append(f"\nBudget: ${ledger.total_usd:.4f} of ${budget_usd:.2f} used.")
+        lines.append(f"\nBudget: {usd(ledger.total_usd, places=4)} of {usd(budget_usd)} used.")
     lines.append(repairs_line(ledger))
     return "\n".join(lines)
 
@@ -67,6 +68,6 @@ def cost_text(ledger: Ledger, *, budget_usd: float | None) -> str:
     out = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     out.insert(1, "  ".join("-" * w for w in widths))
     if budget_usd is not None:
-        out.append(f"budget: ${ledger.total_usd:.4f} of ${budget_usd:.2f} used")
+        out.append(f"budget: {usd(ledger.total_usd, places=4)} of {usd(budget_usd)} used")
     out.append(repairs_line(ledger))
     return "\n".join(out)

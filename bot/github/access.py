@@ -4,16 +4,22 @@ configured token (token / Action mode), plus the raw token for git (clone and pu
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 
 import aiohttp
 from pydantic import SecretStr
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, EquitrError
 from bot.github.auth import InstallationTokens
-from bot.github.client import installation_api
+from bot.github.client import app_api, installation_api
 from bot.github.retry import RetryingGitHubAPI
+from bot.github.scope import Scope
 from bot.settings import Settings
+from bot.triggers import Identity
+
+log = logging.getLogger(__name__)
+ACTIONS_LOGIN = "github-actions[bot]"  # who `${{ github.token }}` writes as
 
 
 class GitHubAccess:
@@ -24,11 +30,14 @@ class GitHubAccess:
         app_id: int | None = None,
         private_key: SecretStr | None = None,
         token: SecretStr | None = None,
+        bot_login: str | None = None,
     ) -> None:
         self.base_url = base_url
         self.app_id = app_id
         self.private_key = private_key
         self.token = token
+        self.bot_logins = frozenset(x.strip().lower() for x in (bot_login or "").split(",") if x.strip())
+        self._identity: Identity | None = None
         # Token caches hold asyncio locks, which belong to one event loop: each worker job runs in its own
         # loop, so each loop gets its own cache (the server's single loop keeps its cache for its lifetime).
         self._caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InstallationTokens] = (
@@ -48,6 +57,7 @@ class GitHubAccess:
             app_id=settings.gh_app_id,
             private_key=private_key,
             token=settings.github_token,
+            bot_login=settings.bot_login,
         )
 
     def _tokens(self) -> InstallationTokens | None:
@@ -60,7 +70,10 @@ class GitHubAccess:
             self._caches[loop] = cache
         return cache
 
-    async def api(self, session: aiohttp.ClientSession, installation_id: int | None) -> RetryingGitHubAPI:
+    async def api(
+        self, session: aiohttp.ClientSession, installation_id: int | None, *, scope: Scope | None = None
+    ) -> RetryingGitHubAPI:
+        """A client for the installation (App mode: with a token limited to `scope`, when given) or the token."""
         tokens = self._tokens()
         return await installation_api(
             session,
@@ -68,13 +81,38 @@ class GitHubAccess:
             installation_id=installation_id if tokens else None,
             tokens=tokens,
             token=self.token,
+            scope=scope,
         )
 
-    async def git_token(self, session: aiohttp.ClientSession, installation_id: int | None) -> str:
-        """The token git uses for clone and push; handed only to those commands, never stored."""
+    async def identity(self, session: aiohttp.ClientSession) -> Identity:
+        """Who equitr writes as, asked once: in App mode its App id and `<slug>[bot]` (from `GET /app`), in
+        token mode `EQUITR_BOT_LOGIN` or `github-actions[bot]`. Never raises: without the slug, comments are
+        still recognised by the App id."""
+        if self._identity is not None:
+            return self._identity
+        tokens = self._tokens()
+        if tokens is None:
+            self._identity = Identity(app_id=None, logins=self.bot_logins or frozenset({ACTIONS_LOGIN}))
+        elif self.bot_logins:
+            self._identity = Identity(app_id=self.app_id, logins=self.bot_logins)
+        else:
+            try:
+                app = await app_api(session, tokens=tokens).getitem("/app")
+                self._identity = Identity(app_id=self.app_id, logins=frozenset({f"{app['slug']}[bot]".lower()}))
+            except (EquitrError, aiohttp.ClientError, KeyError, TypeError) as exc:
+                # Not remembered: the next job asks again.
+                log.warning("could not ask GitHub for the App's name (%s); its reviews are not recognised", exc)
+                return Identity(app_id=self.app_id, logins=frozenset())
+        return self._identity
+
+    async def git_token(
+        self, session: aiohttp.ClientSession, installation_id: int | None, *, scope: Scope | None = None
+    ) -> str:
+        """The token git uses for clone and push (App mode: limited to `scope`); handed only to those
+        commands, never stored."""
         tokens = self._tokens()
         if tokens is not None and installation_id is not None:
-            return await tokens.token(session, installation_id)
+            return await tokens.token(session, installation_id, scope)
         if self.token is not None and self.token.get_secret_value():
             return self.token.get_secret_value()
         raise ConfigError("No GitHub token for git: set GH_APP_ID + GH_PRIVATE_KEY, or GITHUB_TOKEN.")

@@ -2,9 +2,11 @@
 
 An App authenticates as itself with a short-lived JWT (RS256, signed with its private key) and then
 exchanges it for an installation access token per installation. Tokens last an hour; `InstallationTokens`
-keeps one per installation and mints a new one at least five minutes before the old one expires, so a
-request never leaves with a token about to die. Concurrent callers for the same installation share one
-mint. The private key stays a `SecretStr` until the moment of signing and is never logged.
+keeps one per installation and scope (`bot.github.scope`: a job's token covers its one repository and the
+permissions its kind needs) and mints a new one at least five minutes before the old one expires, so a
+request never leaves with a token about to die. Concurrent callers for the same key share one mint. The
+private key stays a `SecretStr` until the moment of signing and is never logged; every JWT and token is
+registered with `bot.redact` the moment it exists, so it is masked wherever it might later be printed.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import jwt
 from cachetools import TLRUCache
 from pydantic import SecretStr
 
+from bot import redact
 from bot.errors import ConfigError, GitHubError
 from bot.github.retry import RetryingGitHubAPI, RetryPolicy, Sleep
+from bot.github.scope import Scope
 
 JWT_BACKDATE_S = 60  # GitHub's advice: issue 60 s in the past against clock drift
 JWT_MAX_LIFETIME_S = 600  # GitHub refuses App JWTs that live longer than 10 minutes
@@ -38,13 +42,15 @@ def app_jwt(*, app_id: int | str, private_key: SecretStr, now: float | None = No
     issued = int(time.time() if now is None else now)
     claims = {"iat": issued - JWT_BACKDATE_S, "exp": issued + lifetime_s, "iss": str(app_id)}
     try:
-        return jwt.encode(claims, private_key.get_secret_value(), algorithm="RS256")
+        token = jwt.encode(claims, private_key.get_secret_value(), algorithm="RS256")
     except (ValueError, TypeError, jwt.PyJWTError):
         # The library's message can quote key material; say what is wrong without it.
         raise ConfigError(
             "the GitHub App private key could not be used to sign a JWT",
             hint="set GH_PRIVATE_KEY (or GH_PRIVATE_KEY_PATH) to the PEM file GitHub gave you for this App",
         ) from None
+    redact.register(token, expires_at=issued + lifetime_s)
+    return token
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,10 @@ class InstallationToken:
     expires_at: float  # epoch seconds
 
 
-Minter = Callable[[aiohttp.ClientSession, int, str], Awaitable[InstallationToken]]
-"""(session, installation id, App JWT) → a fresh installation token."""
+Minter = Callable[[aiohttp.ClientSession, int, str, Scope], Awaitable[InstallationToken]]
+"""(session, installation id, App JWT, scope) → a fresh installation token."""
+Key = tuple[int, Scope]
+WHOLE = Scope()  # every repository and permission of the installation
 
 
 def parse_expires_at(value: str) -> float:
@@ -63,11 +71,11 @@ def parse_expires_at(value: str) -> float:
 
 
 class InstallationTokens:
-    """Installation access tokens per installation, cached until `refresh_margin_s` before expiry.
+    """Installation access tokens per installation and scope, cached until `refresh_margin_s` before expiry.
 
     One instance per process (it is the cache). `token()` returns a cached token or mints one with
-    `POST /app/installations/{id}/access_tokens` on `base_url`; concurrent callers for one installation
-    wait for the same mint. `clock`, `sleep` and `mint` are injectable for tests.
+    `POST /app/installations/{id}/access_tokens` on `base_url`, asking for `scope` only; concurrent callers
+    for one installation and scope wait for the same mint. `clock`, `sleep` and `mint` are injectable.
     """
 
     def __init__(
@@ -93,60 +101,72 @@ class InstallationTokens:
         self._mint = mint or self._mint_over_http
         self._sleep = sleep
         self._policy = policy
-        self._cache: TLRUCache[int, InstallationToken] = TLRUCache(maxsize=maxsize, ttu=self._use_until, timer=clock)
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._cache: TLRUCache[Key, InstallationToken] = TLRUCache(maxsize=maxsize, ttu=self._use_until, timer=clock)
+        self._locks: dict[Key, asyncio.Lock] = {}
         self.mints = 0  # how many tokens were minted (for metrics and tests)
 
     def __repr__(self) -> str:
         return f"InstallationTokens(app_id={self.app_id!r}, base_url={self.base_url!r}, cached={len(self._cache)})"
 
-    def _use_until(self, _key: int, value: InstallationToken, _now: float) -> float:
+    def _use_until(self, _key: Key, value: InstallationToken, _now: float) -> float:
         return value.expires_at - self.refresh_margin_s
 
     def jwt(self) -> str:
         """A fresh App JWT (for `/app/...` endpoints)."""
         return app_jwt(app_id=self.app_id, private_key=self._private_key, now=self._clock())
 
-    async def token(self, session: aiohttp.ClientSession, installation_id: int) -> str:
-        """A token for `installation_id` with at least `refresh_margin_s` left; mints one when needed."""
-        cached = self._cache.get(installation_id)
+    async def token(self, session: aiohttp.ClientSession, installation_id: int, scope: Scope | None = None) -> str:
+        """A token for `installation_id`, limited to `scope`, with at least `refresh_margin_s` left; mints one
+        when needed."""
+        key = (installation_id, scope or WHOLE)
+        cached = self._cache.get(key)
         if cached is not None:
             return cached.token.get_secret_value()
-        lock = self._locks.setdefault(installation_id, asyncio.Lock())
+        lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            cached = self._cache.get(installation_id)  # another caller may have minted while we waited
+            cached = self._cache.get(key)  # another caller may have minted while we waited
             if cached is not None:
                 return cached.token.get_secret_value()
-            fresh = await self._mint(session, installation_id, self.jwt())
+            fresh = await self._mint(session, installation_id, self.jwt(), key[1])
             self.mints += 1
+            value = fresh.token.get_secret_value()
+            redact.register(value, expires_at=fresh.expires_at)  # before anything can print it
             if fresh.expires_at - self.refresh_margin_s <= self._clock():
                 raise GitHubError(
                     f"GitHub issued an installation token for installation {installation_id} that expires "
                     "almost at once; is this machine's clock right?",
                 )
-            self._cache[installation_id] = fresh
-            return fresh.token.get_secret_value()
+            self._cache[key] = fresh
+            return value
 
-    async def refresh(self, session: aiohttp.ClientSession, installation_id: int, *, stale: str | None = None) -> str:
+    async def refresh(
+        self,
+        session: aiohttp.ClientSession,
+        installation_id: int,
+        *,
+        stale: str | None = None,
+        scope: Scope | None = None,
+    ) -> str:
         """A new token after GitHub refused `stale` (or the cached one): forget it, then `token()`."""
-        self.invalidate(installation_id, token=stale)
-        return await self.token(session, installation_id)
+        self.invalidate(installation_id, token=stale, scope=scope)
+        return await self.token(session, installation_id, scope)
 
-    def invalidate(self, installation_id: int, *, token: str | None = None) -> None:
+    def invalidate(self, installation_id: int, *, token: str | None = None, scope: Scope | None = None) -> None:
         """Forget the cached token (only if it is still `token`, when given: a newer one stays)."""
-        cached = self._cache.get(installation_id)
+        key = (installation_id, scope or WHOLE)
+        cached = self._cache.get(key)
         if cached is not None and (token is None or cached.token.get_secret_value() == token):
-            del self._cache[installation_id]
+            del self._cache[key]
 
     async def _mint_over_http(
-        self, session: aiohttp.ClientSession, installation_id: int, app_jwt: str
+        self, session: aiohttp.ClientSession, installation_id: int, app_jwt: str, scope: Scope
     ) -> InstallationToken:
         api = RetryingGitHubAPI(session, self.requester, base_url=self.base_url, policy=self._policy, sleep=self._sleep)
         try:
             data = await api.post(
                 "/app/installations/{installation_id}/access_tokens",
                 {"installation_id": installation_id},
-                data={},
+                data=scope.body(),
                 jwt=app_jwt,
             )
         except GitHubError as error:
@@ -155,6 +175,14 @@ class InstallationTokens:
                     f"GitHub App installation {installation_id} was not found (it may have been removed).",
                     status=404,
                     hint="reinstall the App on the repository, or check GH_APP_ID",
+                ) from error
+            if error.status == 422:
+                raise GitHubError(
+                    f"GitHub refused an installation token for {scope.describe()} on installation "
+                    f"{installation_id}: the installation does not grant that repository or permission.",
+                    status=422,
+                    hint="grant the App the permissions in docs/app.md (contents, issues and pull requests: "
+                    "read and write), and accept the new permissions on the installation",
                 ) from error
             raise
         return InstallationToken(token=SecretStr(data["token"]), expires_at=parse_expires_at(data["expires_at"]))

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from bot.errors import ConfigError
 from bot.github.auth import DEFAULT_API_URL, InstallationTokens
 from bot.github.retry import RetryingGitHubAPI, RetryPolicy, Sleep
+from bot.github.scope import Scope
 
 USER_AGENT = "equitr"
 
@@ -29,6 +30,7 @@ async def installation_api(
     private_key: SecretStr | None = None,
     token: SecretStr | None = None,
     tokens: InstallationTokens | None = None,
+    scope: Scope | None = None,
     requester: str = USER_AGENT,
     policy: RetryPolicy | None = None,
     sleep: Sleep | None = None,
@@ -36,8 +38,10 @@ async def installation_api(
     """A client for one installation (App mode) or for `token` (token mode), with retries.
 
     App mode needs `installation_id` and either a shared `tokens` cache (preferred: one per process) or
-    `app_id` + `private_key` (a cache just for this client). The installation token is fetched now, so
-    credential problems surface here as `GitHubError`/`ConfigError`, and refreshed once on a 401.
+    `app_id` + `private_key` (a cache just for this client). The installation token is fetched now, limited
+    to `scope` when given (`bot.github.scope`), so credential problems surface here as
+    `GitHubError`/`ConfigError`, and refreshed once on a 401. Token mode ignores `scope`: that token's
+    permissions are whatever its issuer granted (the workflow's `permissions:` for the Action).
     """
     if installation_id is not None and (tokens is not None or (app_id is not None and private_key is not None)):
         if tokens is None:
@@ -46,10 +50,10 @@ async def installation_api(
                 app_id=app_id, private_key=private_key, base_url=base_url, policy=policy, sleep=sleep
             )
         cache, installation = tokens, installation_id
-        current = await cache.token(session, installation)
+        current = await cache.token(session, installation, scope)
 
         async def refresh() -> str:
-            return await cache.refresh(session, installation, stale=api.oauth_token)
+            return await cache.refresh(session, installation, stale=api.oauth_token, scope=scope)
 
         api = RetryingGitHubAPI(
             session,

@@ -170,7 +170,7 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
                     raise GitHubError(
                         f"Could not reach GitHub for {_describe(method, url)} after {attempt} "
                         f"attempt(s): {type(error).__name__}",
-                        hint="check the network and GITHUB_API_URL; `/equitr retry` runs the job again",
+                        hint="check the network between equitr and GitHub, and GITHUB_API_URL",
                     ) from error
                 pause = backoff_s(attempt, self.policy, self._random)
                 log.warning("GitHub %s: %s; retrying in %.1fs", _describe(method, url), type(error).__name__, pause)
@@ -252,7 +252,7 @@ def _explain(method: str, url: str, error: gidgethub.HTTPException, rate_limit: 
         return GitHubError(
             f"GitHub's rate limit stopped {where}: {detail}.{when}",
             status=status,
-            hint="wait for the limit to reset, then `/equitr retry`",
+            hint="wait for the limit to reset",
         )
     if status == 401:
         return GitHubError(
@@ -264,7 +264,7 @@ def _explain(method: str, url: str, error: gidgethub.HTTPException, rate_limit: 
         return GitHubError(
             f"GitHub failed on {where} with {status} ({detail}), also after retrying.",
             status=status,
-            hint="GitHub may be having trouble (https://www.githubstatus.com); `/equitr retry` later",
+            hint="GitHub may be having trouble (https://www.githubstatus.com); try again later",
         )
     if status == 403:
         return GitHubError(

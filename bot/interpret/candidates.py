@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from bot.interpret.aliases import STEP_KEYS, normalise_key, resolve_tool
@@ -145,8 +146,11 @@ def native(calls: Sequence[ToolCall], *, truncated: bool) -> Candidate | None:
 
 
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|(?=<tool_call>)|\Z)", re.IGNORECASE | re.DOTALL)
-_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(```|\Z)", re.DOTALL)
+# The info string is bounded: unbounded, each "```" of a reply with no newline rescanned the rest of it.
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]{0,200}\n(.*?)(```|\Z)", re.DOTALL)
 _PROSE = re.compile(r"\w")
+# A plan has a handful of steps; each tag or fence costs a JSON repair, so a reply of thousands is cut here.
+MAX_BLOCKS = 64
 
 
 def _block(inner: str, *, truncated: bool, closed: bool) -> tuple[list[RawStep], bool] | None:
@@ -176,13 +180,16 @@ def from_text(text: str, *, truncated: bool) -> Iterator[Candidate]:
     """Candidates of a reply text, best first: tags, fences, XML, Python calls, JSON in prose, whole text."""
     if not text.strip():
         return
-    tags = [(m.group(1), m.group(0).lower().endswith("</tool_call>")) for m in _TOOL_CALL.finditer(text)]
+    tags = [
+        (m.group(1), m.group(0).lower().endswith("</tool_call>"))
+        for m in islice(_TOOL_CALL.finditer(text), MAX_BLOCKS)
+    ]
     parts = [p for inner, closed in tags if (p := _block(inner, truncated=truncated, closed=closed))]
     if parts:
         yield _candidate(parts, "tool_call_tag", f"{len(tags)} <tool_call> tag(s)")
 
     if "```" in text:
-        fences = [(m.group(2), bool(m.group(3))) for m in _FENCE.finditer(text)]
+        fences = [(m.group(2), bool(m.group(3))) for m in islice(_FENCE.finditer(text), MAX_BLOCKS)]
         parts = [p for inner, closed in fences if (p := _block(inner, truncated=truncated, closed=closed))]
         if parts:
             yield _candidate(parts, "fenced_block", f"{len(parts)} fenced block(s)")

@@ -9,8 +9,10 @@ import json_repair
 
 from bot.interpret.scan import scan
 
-# json-repair is slow on long unterminated strings; nothing a planner writes is this long.
+# json-repair is slow on long unterminated strings and super-linear in nesting depth ("{" * 4096 takes
+# seconds); nothing a planner writes is this long or this deep.
 MAX_REPAIR_CHARS = 60_000
+MAX_REPAIR_DEPTH = 32
 
 
 def parse(text: str) -> tuple[Any, bool] | None:
@@ -22,7 +24,7 @@ def parse(text: str) -> tuple[Any, bool] | None:
         return json.loads(s), False
     except (ValueError, RecursionError):
         pass
-    if len(s) > MAX_REPAIR_CHARS:
+    if len(s) > MAX_REPAIR_CHARS or nesting(s) > MAX_REPAIR_DEPTH:
         return None
     try:
         value = json_repair.loads(s)
@@ -31,6 +33,28 @@ def parse(text: str) -> tuple[Any, bool] | None:
     if value is None or value == "" or value == [] or value == {}:
         return None
     return value, True
+
+
+def nesting(text: str) -> int:
+    """The deepest bracket nesting in `text` outside JSON strings, in one linear pass."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "}]" and depth:
+            depth -= 1
+    return deepest
 
 
 def canonical(value: Any) -> str:

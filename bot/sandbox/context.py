@@ -6,12 +6,15 @@ both import them without a cycle; `bot.tools.registry` re-exports both names.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.sandbox.bwrap import SandboxMode
 from bot.sandbox.limits import Limits
+from bot.sandbox.policy import DEFAULT_POLICY, WritePolicy
+from bot.sandbox.quota import DiskQuota
 from bot.sandbox.setup import SetupState
 
 
@@ -28,13 +31,25 @@ class ToolContext:
     setup_command: str = ""  # `fix.setup_command`: run once, with the network, before the first test run
     env_dir: Path | None = None  # the job's private environment; None: next to the checkout
     setup: SetupState = field(default_factory=SetupState)
+    # What the agent may write (`fix.blocked_paths`, `fix.allow_ci_paths`), checked by the file tool and again
+    # when the change is staged.
+    policy: WritePolicy = DEFAULT_POLICY
+    # What commands may add to the checkout and the job's environment (`limits.max_disk_mb`), for the job.
+    disk: DiskQuota = field(default_factory=DiskQuota)
     # Paths (relative, posix) the job's own file tool wrote: the only ones that become the change. Files
     # that tests or the setup wrote never do, whatever they are.
     edited: set[str] = field(default_factory=set)
+    # Set when the job is cancelled: a command running in the sandbox is killed (its whole process group).
+    cancel: threading.Event = field(default_factory=threading.Event)
 
     @property
     def job_env(self) -> Path:
         return self.env_dir or self.root.parent / f"{self.root.name}.env"
+
+    @property
+    def job_dirs(self) -> tuple[Path, Path]:
+        """Where the job's commands write: the checkout and its environment (the disk quota's scope)."""
+        return self.root, self.job_env
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,11 @@ import stat
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from bot.errors import SandboxError
-from bot.sandbox.paths import real_parents
+from bot.sandbox.paths import protected_reason, real_parents
+from bot.sandbox.policy import DEFAULT_POLICY, WritePolicy
 
 SAFE_OVERRIDES: tuple[str, ...] = (
     "core.hooksPath=/dev/null",
@@ -230,14 +231,24 @@ def git_in(root: Path, args: Sequence[str], *, check: bool = True, env: Mapping[
     return run_git(args, cwd=root, git_dir=git_dir, work_tree=root, check=check, env=env)
 
 
-def stage(root: Path, paths: Iterable[str]) -> list[str]:
+def stage(root: Path, paths: Iterable[str], *, policy: WritePolicy = DEFAULT_POLICY) -> list[str]:
     """Stage exactly `paths` (relative to `root`; changed, new or deleted), and nothing else: the change is
     what equitr's own tools wrote, never what tests left behind. Each file is hashed as it is on disk
     (`hash-object --no-filters`) and put in the index by mode and blob, so no `.gitattributes`,
     `.gitignore` or filter written into the worktree can alter or block it. A path that is not a regular
     file, or that lies under a symlink or a nested repository (only code under test can have made
-    either), is refused. Returns the staged paths."""
+    either), is refused. So is the whole change, before anything is staged, when one path is one the
+    agent may not write (`.git`, `.github/workflows`, `policy`): whatever put it in `paths`, it is never
+    committed. Returns the staged paths."""
     chosen = sorted(set(paths))
+    for rel in chosen:
+        parts = PurePosixPath(rel).parts
+        why = protected_reason(parts) or (r.reason if (r := policy.refusal("/".join(parts))) else None)
+        if why:
+            raise SandboxError(
+                f"Refusing to stage `{rel}`: {why}.",
+                hint="Nothing was committed. The file tool refuses these paths; look at what wrote this one.",
+            )
     for rel in chosen:
         path = root / rel
         if not real_parents(root, rel):

@@ -4,7 +4,8 @@ The rules, in order: the path is relative, has no NUL byte, no `~`, no `..`; eve
 for real (symlinks included) and the result must stay inside the checkout's real path, compared with
 `Path.is_relative_to` on resolved paths, never as strings. Writes are refused under `.git` and
 `.github/workflows` in any spelling a filesystem or a later checkout on another OS might treat as the same
-name (case, Unicode normalisation, invisible characters, trailing dots and spaces, 8.3 short names).
+name (case, Unicode normalisation, invisible characters, trailing dots and spaces, 8.3 short names), and
+wherever the job's `WritePolicy` (bot.sandbox.policy) says no.
 """
 
 from __future__ import annotations
@@ -12,26 +13,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import unicodedata
 from pathlib import Path, PurePosixPath
 
 from bot.errors import PathRefused
+from bot.sandbox.names import fold_name
+from bot.sandbox.policy import DEFAULT_POLICY, WritePolicy
 from bot.tools.schema import MAX_WRITE_BYTES
 
-# Default-ignorable characters that are not in category Cf but that HFS+ and some tools drop.
-_IGNORABLE = frozenset(
-    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0, *range(0x180B, 0x1810), *range(0xFE00, 0xFE10)]
-)
 _HINT = "Use a path relative to the repository root, e.g. `src/app.py`."
-
-
-def fold_name(component: str) -> str:
-    """The name a case-insensitive, normalising filesystem would see: `.G\u200bIT. ` → `.git`."""
-    text = unicodedata.normalize("NFKC", component)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf" and ord(ch) not in _IGNORABLE)
-    text = unicodedata.normalize("NFKC", text.casefold())
-    text = text.split(":", 1)[0]  # NTFS alternate data streams: `.git::$INDEX_ALLOCATION`
-    return text.rstrip(". ")
 
 
 def protected_reason(parts: tuple[str, ...]) -> str | None:
@@ -62,12 +51,47 @@ def _lexical_parts(user_path: str) -> tuple[str, ...]:
     return pure.parts
 
 
-def resolve_in_checkout(root: Path, user_path: str, *, for_write: bool) -> Path:
-    """Resolve `user_path` inside the checkout `root`, or raise `PathRefused` saying why."""
+def resolve_in_checkout(root: Path, user_path: str, *, for_write: bool, policy: WritePolicy = DEFAULT_POLICY) -> Path:
+    """Resolve `user_path` inside the checkout `root`, or raise `PathRefused` saying why. A write is also
+    checked against `policy` (`fix.blocked_paths`, the files CI runs) on the path as written and as
+    resolved, and refused on anything that exists but is not a regular file or a directory (a FIFO would
+    block whoever opens it)."""
     parts = _lexical_parts(user_path)
     real_root = root.resolve(strict=True)
-    if for_write and (reason := protected_reason(parts)):
-        raise PathRefused(f"Writing `{user_path}` refused: {reason}.")
+    if for_write:
+        _check_write(user_path, parts, policy, resolved=False)
+    try:
+        final = _resolve_parts(real_root, user_path, parts, for_write=for_write)
+    except RuntimeError:  # pathlib's "Symlink loop from …"
+        raise PathRefused(f"Path `{user_path}` refused: it goes through a symlink loop.") from None
+    except OSError as exc:  # a name too long for the filesystem, a component that is not a directory, …
+        raise PathRefused(f"Path `{user_path}` refused: {exc.strerror or exc}.") from None
+    if for_write:
+        _check_write(user_path, final.relative_to(real_root).parts, policy, resolved=True)
+        try:
+            mode = os.lstat(final).st_mode
+        except FileNotFoundError:
+            return final
+        except OSError as exc:
+            raise PathRefused(f"Writing `{user_path}` refused: {exc.strerror or exc}.") from None
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise PathRefused(
+                f"Writing `{user_path}` refused: it is not a regular file (a FIFO, socket or device, made by code "
+                "under test)."
+            )
+    return final
+
+
+def _check_write(user_path: str, parts: tuple[str, ...], policy: WritePolicy, *, resolved: bool) -> None:
+    where = "it resolves into a protected path; " if resolved else ""
+    if reason := protected_reason(parts):
+        raise PathRefused(f"Writing `{user_path}` refused: {where}{reason}.")
+    if parts and (refusal := policy.refusal("/".join(parts))):
+        shown = f"it resolves to `{'/'.join(parts)}`, and " if resolved and "/".join(parts) != user_path else ""
+        raise PathRefused(f"Writing `{user_path}` refused: {shown}{refusal.reason}.", hint=refusal.hint)
+
+
+def _resolve_parts(real_root: Path, user_path: str, parts: tuple[str, ...], *, for_write: bool) -> Path:
     current = real_root
     for index, part in enumerate(parts):
         candidate = current / part
@@ -86,10 +110,6 @@ def resolve_in_checkout(root: Path, user_path: str, *, for_write: bool) -> Path:
     final = current.resolve(strict=False)
     if not final.is_relative_to(real_root):
         raise PathRefused(f"Path `{user_path}` refused: it resolves outside the checkout.")
-    if for_write:
-        relative = final.relative_to(real_root).parts
-        if reason := protected_reason(relative):
-            raise PathRefused(f"Writing `{user_path}` refused: it resolves into a protected path; {reason}.")
     return final
 
 

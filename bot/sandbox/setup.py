@@ -18,13 +18,14 @@ What the setup writes into the checkout never becomes part of the change: files 
 from __future__ import annotations
 
 import site
+import sys
 import sysconfig
 import threading
 import venv
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot.sandbox.bwrap import CommandResult, SandboxMode, run_command
+from bot.sandbox.bwrap import CommandResult, SandboxMode, Watch, run_command
 from bot.sandbox.gitsafe import git_in
 from bot.sandbox.limits import Limits
 
@@ -62,7 +63,9 @@ def create_env(env_dir: Path) -> Path:
     purelib = Path(sysconfig.get_path("purelib", "venv", vars={"base": str(env_dir), "platbase": str(env_dir)}))
     purelib.mkdir(parents=True, exist_ok=True)
     # Plain path lines only (no `import` lines): the paths are appended after the env's own site-packages.
-    base = [p for p in site.getsitepackages() if Path(p).is_dir() and not Path(p).is_relative_to(env_dir)]
+    # equitr's site-packages, and those it layers on through `.pth` lines (a stacked virtualenv), in order.
+    sites = [*site.getsitepackages(), *(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))]
+    base = [p for p in dict.fromkeys(sites) if Path(p).is_dir() and not Path(p).is_relative_to(env_dir)]
     (purelib / _PTH).write_text("".join(f"{p}\n" for p in base))
     for name, module in _LAUNCHERS.items():
         launcher = env_dir / "bin" / name
@@ -79,6 +82,8 @@ def run_setup(
     mode: SandboxMode,
     limits: Limits,
     ro_paths: tuple[Path, ...] | None = None,
+    cancel: threading.Event | None = None,
+    watch: Watch | None = None,
 ) -> SetupResult:
     """Make the job's environment and run `command` (a shell command line) in it, with the network."""
     create_env(env_dir)
@@ -93,6 +98,8 @@ def run_setup(
         env_dir=env_dir,
         network=True,
         env={"PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        cancel=cancel,
+        watch=watch,
     )
     output = result.stdout + (f"\n--- stderr ---\n{result.stderr}" if result.stderr.strip() else "")
     # What it created stays out of the change in every case, also when it is refused below.
@@ -134,6 +141,8 @@ def _summary(result: CommandResult, limits: Limits) -> str:
         return "killed: it printed more output than the limit allows"
     if result.killed_reason == "memory":
         return f"killed: out of memory (limit {limits.memory_bytes // 2**20} MiB)"
+    if result.killed_reason == "disk":
+        return "killed: it wrote more to disk than the job may"
     return f"ok in {took}" if result.ok else f"exit code {result.exit_code} after {took}"
 
 
@@ -157,4 +166,3 @@ def _literal(path: str) -> str:
     if escaped.endswith(" "):
         escaped = escaped[:-1] + "\\ "
     return escaped
-

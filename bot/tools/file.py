@@ -18,6 +18,8 @@ from bot.tools.schema import FileParams
 
 MAX_READ_LINES = 2000
 MAX_READ_CHARS = 100_000
+# What the tool reads into equitr's memory at most; code under test can leave a file of any size.
+MAX_READ_BYTES = 4 * 1024**2
 LIST_DEPTH = 3
 LIST_ENTRIES = 400
 _SKIP_DIRS = frozenset({".git", "node_modules", "__pycache__", ".venv", ".mypy_cache", ".pytest_cache"})
@@ -29,9 +31,14 @@ def _read_text(path: Path, shown: str) -> str:
     if path.is_dir():
         raise ToolError(f"`{shown}` is a directory; use action `list` for directories.")
     try:
-        data = read_regular(path)
+        data = read_regular(path, MAX_READ_BYTES + 1)
     except OSError as exc:
         raise ToolError(f"`{shown}` cannot be read: {exc.strerror or exc}.") from None
+    if len(data) > MAX_READ_BYTES:
+        raise ToolError(
+            f"`{shown}` is larger than {MAX_READ_BYTES // 1024**2} MiB, the most the file tool reads. Use the "
+            "search tool to find the lines you need in it."
+        )
     if b"\0" in data[:8192]:
         raise ToolError(f"`{shown}` is a binary file ({len(data)} bytes); it cannot be shown as text.")
     return data.decode("utf-8", "replace")
@@ -114,7 +121,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 def write(params: FileParams, ctx: ToolContext) -> ToolResult:
     if params.content is None:
         raise ToolError("action `write` needs `content` (the whole new file).")
-    path = resolve_in_checkout(ctx.root, params.path, for_write=True)
+    path = resolve_in_checkout(ctx.root, params.path, for_write=True, policy=ctx.policy)
     if path.is_dir():
         raise ToolError(f"`{params.path}` is a directory; give a file path.")
     data = check_write_size(params.content)
@@ -209,7 +216,7 @@ def apply_edit(text: str, search: str, replace: str, *, shown: str) -> str:
 def edit(params: FileParams, ctx: ToolContext) -> ToolResult:
     if params.search is None or params.replace is None:
         raise ToolError("action `edit` needs both `search` (exact current text) and `replace` (the new text).")
-    path = resolve_in_checkout(ctx.root, params.path, for_write=True)
+    path = resolve_in_checkout(ctx.root, params.path, for_write=True, policy=ctx.policy)
     text = _read_text(path, params.path)
     new = apply_edit(text, params.search, params.replace, shown=params.path)
     atomic_write(path, check_write_size(new))

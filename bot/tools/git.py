@@ -58,7 +58,7 @@ def commit(params: GitParams, ctx: ToolContext) -> str:
     if not params.message or not params.message.strip():
         raise ToolError("action `commit` needs a `message` describing the change.")
     try:
-        stage(ctx.root, ctx.edited)  # what the file tool wrote, never what tests left behind
+        stage(ctx.root, ctx.edited, policy=ctx.policy)  # what the file tool wrote, never what tests left behind
     except SandboxError as error:
         raise ToolError(error.message) from None
     if git_in(ctx.root, ["diff", "--cached", "--quiet"], check=False).ok:

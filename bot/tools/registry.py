@@ -30,6 +30,19 @@ def execute_sync(step: Step, ctx: ToolContext) -> ToolResult:
     except (ToolError, PathRefused) as error:
         text = error.message + (f"\nHint: {error.hint}" if error.hint else "")
         return ToolResult(ok=False, output=text, data={"error": type(error).__name__})
+    except (OSError, RuntimeError) as error:
+        # What code under test leaves in the checkout (symlink loops, over-long names, odd files) is the
+        # model's problem to work around, never the end of the job.
+        return ToolResult(
+            ok=False, output=f"The {step.tool} tool failed: {_os_reason(error)}.", data={"error": "OSError"}
+        )
+
+
+def _os_reason(error: OSError | RuntimeError) -> str:
+    """The reason without the host path (`filename` would name equitr's work directory)."""
+    if isinstance(error, OSError):
+        return error.strerror or type(error).__name__
+    return "a symlink loop" if "symlink loop" in str(error).lower() else type(error).__name__
 
 
 async def execute(step: Step, ctx: ToolContext) -> ToolResult:

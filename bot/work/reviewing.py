@@ -9,6 +9,7 @@ from typing import Any
 import json_repair
 
 from bot.models.types import Message
+from bot.sanitize import sanitize
 from bot.work.diffmap import PatchLines
 
 MAX_COMMENTS_PER_FILE = 5
@@ -21,7 +22,8 @@ class InlineComment:
     body: str
 
     def api(self) -> dict[str, Any]:
-        return {"path": self.path, "line": self.line, "side": "RIGHT", "body": self.body}
+        """The comment for GitHub's review API: the model's text sanitised (its suggestion block kept exact)."""
+        return {"path": self.path, "line": self.line, "side": "RIGHT", "body": sanitize(self.body)}
 
 
 def summary_messages(*, title: str, body: str, files: list[str], diff: str) -> list[Message]:

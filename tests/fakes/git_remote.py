@@ -15,9 +15,12 @@ BACKEND = "/usr/lib/git-core/git-http-backend"
 
 
 class GitRemote:
-    def __init__(self, root: Path, *, token_ok: Callable[[str], bool]) -> None:
+    def __init__(
+        self, root: Path, *, token_ok: Callable[[str], bool], push_ok: Callable[[str], bool] | None = None
+    ) -> None:
         self.root = root
         self.token_ok = token_ok
+        self.push_ok = push_ok  # also asked for pushes (receive-pack), e.g. "has the token contents: write?"
         self.requests: list[tuple[str, str, bool]] = []  # (method, path, authorised)
         self.auth_headers: list[str] = []  # the raw Authorization headers, as sent
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -53,6 +56,8 @@ class GitRemote:
                 remote.auth_headers.append(self.headers.get("Authorization", ""))
                 token = _token(self.headers.get("Authorization", ""))
                 ok = token is not None and remote.token_ok(token)
+                if ok and remote.push_ok is not None and "git-receive-pack" in self.path:
+                    ok = remote.push_ok(token or "")
                 remote.requests.append((self.command, self.path, ok))
                 if not ok:
                     self.send_response(401)

@@ -19,8 +19,10 @@ to provoke them). Every answer the fake gives is itself checked against the docu
 so the shapes stay GitHub's (bodies are built from the description's own examples).
 
 Behaviour that GitHub documents and equitr relies on is modelled: installation tokens need an RS256 App
-JWT (`iss` = app id, at most 10 minutes) and expire; collaborator permissions map `maintain` → `write`
-and `triage` → `read` with the real role in `role_name`; issues and pull requests share numbers; list
+JWT (`iss` = app id, at most 10 minutes), expire, and keep to the repositories and permissions the token
+request named (every request body is kept on the token: `minted[i].request`; `long_tokens` mints GitHub's
+~520-character `ghs_APPID_JWT` format); collaborator permissions map `maintain` → `write` and `triage` →
+`read` with the real role in `role_name`; issues and pull requests share numbers; list
 endpoints paginate with `Link` headers; review comments must sit on lines of the diff; one pending review
 per user; a second open pull request for the same head is refused; search needs `is:issue`/`is:pr`; every
 label added or removed leaves a `labeled`/`unlabeled` timeline event naming who did it.
@@ -63,6 +65,23 @@ SECONDARY_RATE_LIMIT_MESSAGE = (
     "out to GitHub Support for help, please include the request ID {request_id}."
 )
 JWT_ONLY = {"apps/create-installation-access-token", "apps/get-authenticated", "apps/get-repo-installation"}
+# The permission an operation needs from a scoped token (GET = read, else write), by operation-id prefix;
+# issue endpoints also serve pull requests, so either permission does for them, as on GitHub.
+NEEDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("repos/get-collaborator-permission-level", ("metadata",)),
+    ("repos/get-content", ("contents",)),
+    ("repos/get-branch", ("contents",)),
+    ("repos/get-commit", ("contents",)),
+    ("repos/compare-commits", ("contents",)),
+    ("repos/get", ("metadata",)),
+    ("git/", ("contents",)),
+    ("issues/", ("issues", "pull_requests")),
+    ("reactions/create-for-pull-request-review-comment", ("pull_requests",)),
+    ("reactions/", ("issues", "pull_requests")),
+    ("pulls/", ("pull_requests",)),
+    ("search/", ("issues", "pull_requests")),
+    ("checks/", ("checks",)),
+)
 MAX_JWT_LIFETIME = 600
 INTERNAL_KEYS = frozenset({"_repo", "_number", "_pending"})  # bookkeeping on stored JSON, never answered
 
@@ -149,6 +168,15 @@ class Token:
     identity: Identity
     expires_at: float | None  # epoch seconds; None = never
     repositories: list[str] | None = None  # full names the token may touch; None = all
+    permissions: dict[str, str] | None = None  # e.g. {"contents": "read"}; None = all of the App's
+    request: dict[str, Any] | None = None  # the body of the token request, as sent
+
+    def allows(self, permission: str, level: str) -> bool:
+        """Whether the token grants `permission` at `level` ("read" or "write"); `metadata: read` always."""
+        if self.permissions is None or (permission, level) == ("metadata", "read"):
+            return True
+        granted = self.permissions.get(permission)
+        return granted == "write" or (granted == "read" and level == "read")
 
 
 @dataclass
@@ -250,6 +278,7 @@ class FakeGitHub:
         self.app_public_key = app_public_key
         self.clock = clock
         self.token_ttl = token_ttl
+        self.long_tokens = False  # mint `ghs_APPID_JWT` tokens (~520 characters, with dots), GitHub's 2026 format
         self.spec = spec or load_spec()
         self.check_responses = check_responses
         self.calls: list[Call] = []
@@ -285,6 +314,7 @@ class FakeGitHub:
             "issues/get": self._get_issue,
             "issues/list-comments": self._list_comments,
             "issues/list-events": self._list_events,
+            "issues/list-comments-for-repo": self._list_repo_comments,
             "issues/create-comment": self._create_comment,
             "issues/get-comment": self._get_comment,
             "issues/update-comment": self._update_comment,
@@ -612,6 +642,10 @@ class FakeGitHub:
             }
         self._failures.append(Failure(method.upper(), path, status, dict(headers or {}), body, times, disconnect))
 
+    def clear_failures(self) -> None:
+        """GitHub heals: the failures still waiting are dropped."""
+        self._failures.clear()
+
     def rate_limit_next(
         self, method: str, path: str | re.Pattern[str], *, reset_in: float = 30, status: int = 403, times: int = 1
     ) -> None:
@@ -764,13 +798,14 @@ class FakeGitHub:
         if not credential or scheme.lower() not in ("bearer", "token"):
             self._violation(call, "no Authorization header (Bearer/token)")
             raise GitHubAnswer(401, "Requires authentication")
+        is_jwt = credential.count(".") == 2 and not credential.startswith("gh")  # ghs_APPID_JWT is a token
         if op.operation_id in JWT_ONLY:
-            if credential.count(".") != 2:
+            if not is_jwt:
                 self._violation(call, f"{op.operation_id} needs an App JWT, got a token")
                 raise GitHubAnswer(401, "A JSON web token could not be decoded")
             self._verify_jwt(call, credential)
             return Identity(f"{self.app_slug}[bot]", "Bot")
-        if credential.count(".") == 2:
+        if is_jwt:
             self._violation(call, f"{op.operation_id} needs an installation or personal token, got a JWT")
             raise GitHubAnswer(401, "Bad credentials")
         token = self.tokens.get(credential)
@@ -779,6 +814,10 @@ class FakeGitHub:
         repo = params.get("owner"), params.get("repo")
         if token.repositories is not None and None not in repo and f"{repo[0]}/{repo[1]}" not in token.repositories:
             raise GitHubAnswer(404, "Not Found")
+        level = "read" if call.method in ("GET", "HEAD") else "write"
+        needed = next((perms for prefix, perms in NEEDS if op.operation_id.startswith(prefix)), ())
+        if needed and not any(token.allows(p, level) for p in needed):
+            raise GitHubAnswer(403, "Resource not accessible by integration")
         return token.identity
 
     def _verify_jwt(self, call: Call, value: str) -> None:
@@ -1209,12 +1248,18 @@ class FakeGitHub:
                     "accessible to the parent installation.",
                 )
             repositories = wanted
-        value = "ghs_" + secrets.token_urlsafe(27).replace("-", "a").replace("_", "b")[:36]
+        value = (
+            self._long_token(installation.id)
+            if self.long_tokens
+            else ("ghs_" + secrets.token_urlsafe(27).replace("-", "a").replace("_", "b")[:36])
+        )
         token = Token(
             value,
             Identity(f"{self.app_slug}[bot]", "Bot", installation.id),
             expires_at=self.clock() + self.token_ttl,
             repositories=list(repositories),
+            permissions=dict(body["permissions"]) if body.get("permissions") else None,
+            request=copy.deepcopy(body),
         )
         self.tokens[value] = token
         self.minted.append(token)
@@ -1230,6 +1275,17 @@ class FakeGitHub:
             }
         )
         return 201, answer, {}
+
+    def _long_token(self, installation_id: int) -> str:
+        """A token in GitHub's stateless format: `ghs_<app id>_<header>.<payload>.<signature>`, base64url."""
+
+        def part(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+        header = part(b'{"alg":"RS256","typ":"JWT"}')
+        claims = {"iss": "github", "app": self.app_id, "inst": installation_id, "n": secrets.token_hex(80)}
+        payload = part(json.dumps(claims).encode())
+        return f"ghs_{self.app_id}_{header}.{payload}.{part(secrets.token_bytes(150))}"
 
     def _get_app(self, request: Request) -> Any:
         return self._app_json()
@@ -1440,6 +1496,19 @@ class FakeGitHub:
         number = request.params["issue_number"]
         self._issue(repo, number)
         return self._page(request, repo.issue_events.get(number, []))
+
+    def _list_repo_comments(self, request: Request) -> Any:
+        """Every issue and pull-request comment of the repository, oldest first; `since` compares `updated_at`."""
+        repo = self._repo(request)
+        since = request.query.get("since")
+        items = [
+            c
+            for c in sorted(self.comments.values(), key=lambda c: c["id"])
+            if c["_repo"] == repo.full_name and (since is None or c["updated_at"] >= since)
+        ]
+        if request.query.get("direction") == "desc" and request.query.get("sort"):
+            items.reverse()
+        return self._page(request, items)
 
     def _create_comment(self, request: Request) -> Any:
         repo = self._repo(request)

@@ -1,72 +1,97 @@
-"""An OpenAI-compatible chat-completions server on loopback that answers from a script (not a real model).
+"""A scripted OpenAI-compatible model server on loopback, for tests that run `equitr` as a separate process.
 
-For tests that run `equitr` as a separate process: the server runs in a thread of the test process, every
-request it gets is recorded, and `answer(request)` decides the reply's message (content and/or tool calls).
-
-    with ModelServer(answer) as server:
-        subprocess.run([..., "equitr", "run", "--model", "openai-compatible/scripted"],
-                       env={"OPENAI_BASE_URL": server.base_url, ...})
-        assert server.requests[0]["messages"][0]["role"] == "system"
+It answers `POST /v1/chat/completions` from a script, like `ScriptedModel` does in-process: each entry is a
+reply text, or a `Fault` (an HTTP error status with a body, or a delay before the reply). The structured-output
+probe that equitr sends to an unknown server is answered with prose (so the server counts as having no JSON
+mode) and takes no entry from the script. Every request is recorded.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from aiohttp import web
-
-Answer = Callable[[dict[str, Any]], dict[str, Any]]  # request → {"content": …, "tool_calls": [...]}
+from bot.models.capabilities import PROBE_PROMPT
 
 
-def tool_call(name: str, arguments: str, n: int = 1) -> dict[str, Any]:
-    return {"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": arguments}}
+@dataclass(frozen=True)
+class Fault:
+    status: int = 200
+    body: str = ""
+    delay_s: float = 0.0
+    content: str = ""  # the reply after the delay, when status is 200
 
 
+@dataclass
 class ModelServer:
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-        self.requests: list[dict[str, Any]] = []
-        self.base_url = ""
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+    script: list[str | Fault] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""  # the OPENAI_BASE_URL to give equitr, set when serving
 
-    async def _handle(self, request: web.Request) -> web.Response:
-        payload = await request.json()
+    def _next(self, payload: dict[str, Any]) -> tuple[int, str, float]:
+        messages = payload.get("messages") or []
+        if any(PROBE_PROMPT in str(m.get("content")) for m in messages):
+            return 200, _completion("Yes, water is wet."), 0.0
         self.requests.append(payload)
-        message = {"role": "assistant", "content": None, **self.answer(payload)}
-        finish = "tool_calls" if message.get("tool_calls") else "stop"
-        return web.json_response(
-            {
-                "id": f"chatcmpl-{len(self.requests)}",
-                "object": "chat.completion",
-                "model": payload.get("model", ""),
-                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
-            }
-        )
+        if not self.script:
+            return 500, json.dumps({"error": {"message": "the scripted model ran out of replies"}}), 0.0
+        entry = self.script.pop(0)
+        if isinstance(entry, str):
+            return 200, _completion(entry), 0.0
+        if entry.status != 200:
+            return entry.status, entry.body, entry.delay_s
+        return 200, _completion(entry.content), entry.delay_s
 
-    async def _start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return f"http://127.0.0.1:{port}/v1"
 
-    def __enter__(self) -> ModelServer:
-        self._thread.start()
-        self.base_url = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
+def _completion(text: str) -> str:
+    return json.dumps(
+        {
+            "id": "scripted",
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": max(1, len(text) // 4)},
+        }
+    )
 
-    def __exit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+
+@contextmanager
+def serve(script: list[str | Fault] | None = None) -> Iterator[ModelServer]:
+    server = ModelServer(list(script or []))
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            payload = json.loads(self.rfile.read(length) or b"{}")
+            with lock:
+                status, body, delay = server._next(payload)
+            time.sleep(delay)
+            raw = body.encode()
+            try:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a cancelled job): nothing to answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    server.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

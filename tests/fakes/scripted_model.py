@@ -1,16 +1,18 @@
 """A deterministic scripted model for tests of the agent loop: it answers from a script, not from a
-model. Each entry is either a reply text or a function of the messages that returns one."""
+model. Each entry is either a reply text, a function of the messages that returns one (or an awaitable of
+one: a model call that takes its time without blocking the loop), or a ModelError to raise."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.errors import ModelError
 from bot.models.types import Message, Reply, Usage
 
-Script = str | Callable[[Sequence[Message]], str | Reply] | ModelError | Reply
+Script = str | Callable[[Sequence[Message]], str | Reply | Awaitable[str]] | ModelError | Reply
 
 
 @dataclass
@@ -47,7 +49,8 @@ class ScriptedModel:
             raise entry
         if isinstance(entry, Reply):  # a reply as a server would send it (cut off, thinking only, …)
             return replace(entry, model=model, cost_usd=self.cost_per_call)
-        text = entry(messages) if callable(entry) else entry
+        made = entry(messages) if callable(entry) else entry
+        text = await made if inspect.isawaitable(made) else made
         if isinstance(text, Reply):
             return replace(text, model=model, cost_usd=self.cost_per_call)
         prompt = sum(len(m.content) for m in messages) // 4
@@ -61,9 +64,7 @@ class ScriptedModel:
         )
 
 
-def routed(
-    *, plans: Sequence[str], edits: Sequence[str] = (), reviews: Sequence[str] = (), **kw: Any
-) -> ScriptedModel:
+def routed(*, plans: Sequence[str], edits: Sequence[str] = (), reviews: Sequence[str] = (), **kw: Any) -> ScriptedModel:
     """A scripted model that answers planning, edit and review calls each from its own list, in order
     (told apart by their system prompts), so a test says what each role answers, not the call order."""
     queues = {"plan": list(plans), "edit": list(edits), "review": list(reviews)}

@@ -15,9 +15,12 @@ import asyncio
 import copy
 import json
 import os
+import re
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -606,3 +609,157 @@ async def test_the_configured_trigger_label_is_the_actions_label(
     runner_env("issues", payload)
     result = await run(tmp_path, capsys, "--label", "")
     assert "No job for this `issues` event: no work." in result.summary
+
+
+# -- one issue, several workflow runs ------------------------------------------------------------------------
+
+
+async def comment_run(
+    fake: FakeGitHub,
+    runner_env: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    number: int,
+    body: str,
+    *,
+    login: str = USER,
+    run_id: str,
+) -> Result:
+    """One workflow run for one new comment, as its own `equitr action` with its own (empty) store."""
+    made = fake.add_comment(REPO, number, body, user=login)
+    payload = vendored("issue_comment", "00.created.json")
+    payload["issue"]["number"] = number
+    payload["comment"].update(id=made["id"], body=body)
+    payload["comment"]["user"]["login"] = payload["sender"]["login"] = login
+    runner_env("issue_comment", payload)
+    monkeypatch.setenv("GITHUB_RUN_ID", run_id)
+    return await run(tmp_path, capsys)
+
+
+def answer_comments(fake: FakeGitHub, number: int) -> list[dict[str, Any]]:
+    return [c for c in fake.issue_comments(REPO, number) if "<!-- equitr:answer:" in c["body"]]
+
+
+async def test_a_second_run_on_the_issue_writes_its_own_comment(
+    fake: FakeGitHub, runner_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    """B1: job ids restart at 1 in every run, so `answer:1` of the second run was the first run's comment."""
+    issue = fake.add_issue(REPO, title="Crash on start", user=USER)
+    first = await comment_run(
+        fake, runner_env, tmp_path, capsys, monkeypatch, issue["number"], "/equitr help", run_id="1"
+    )
+    assert first.code == 0, first.err
+    (help_comment,) = answer_comments(fake, issue["number"])
+
+    second = await comment_run(
+        fake, runner_env, tmp_path, capsys, monkeypatch, issue["number"], "/equitr status", run_id="2"
+    )
+
+    assert second.code == 0, second.err
+    help_after, status = answer_comments(fake, issue["number"])
+    assert help_after["id"] == help_comment["id"] and "/equitr fix" in help_after["body"]  # still the help
+    assert "### equitr jobs here" in status["body"] and "`help`" in status["body"]  # and it saw run 1's job
+    assert not fake.calls_to("PATCH", f"/repos/{REPO}/issues/comments/{help_comment['id']}")[1:]  # its record only
+
+
+async def test_a_reader_gets_the_refusal_once_across_runs(
+    fake: FakeGitHub, runner_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    """B8: the "I will not repeat this note" reply came again from every run (each has an empty store)."""
+    fake.set_permission(REPO, "mallory", "read")
+    issue = fake.add_issue(REPO, title="Crash on start", user=USER)
+    for run_id in ("1", "2", "3"):
+        result = await comment_run(
+            fake,
+            runner_env,
+            tmp_path,
+            capsys,
+            monkeypatch,
+            issue["number"],
+            "/equitr fix",
+            login="mallory",
+            run_id=run_id,
+        )
+        assert result.code == 0, result.err
+    notes = [
+        c["body"] for c in fake.issue_comments(REPO, issue["number"]) if "I will not repeat this note" in c["body"]
+    ]
+    assert len(notes) == 1 and "@mallory" in notes[0]
+    # Another reader still gets their own note.
+    fake.set_permission(REPO, "trudy", "read")
+    await comment_run(
+        fake, runner_env, tmp_path, capsys, monkeypatch, issue["number"], "/equitr plan", login="trudy", run_id="4"
+    )
+    notes = [
+        c["body"] for c in fake.issue_comments(REPO, issue["number"]) if "I will not repeat this note" in c["body"]
+    ]
+    assert len(notes) == 2 and "@trudy" in notes[1]
+
+
+def seeded_store(db: Path, number: int, *, paid: int, helps: int, failed_reason: str = "") -> list[Job]:
+    """A kept store (`EQUITR_DB`) with `paid` fixes that cost $0.25 each, then `helps` free help jobs."""
+    from bot.jobs import NewJob
+
+    store = SqliteStore(db)
+    made = []
+    try:
+        for i in range(paid + helps):
+            kind = "fix" if i < paid else "help"
+            delivery = f"seed-{number}-{len(store.jobs(limit=None))}"
+            job = store.create(NewJob(kind, REPO, number, USER, delivery), [f"delivery:{delivery}"])
+            assert job is not None and store.claim(job.id, "seed", 60) is not None
+            state = "failed" if failed_reason and i == 0 else "done"
+            store.finish(job.id, "seed", state, failed_reason if state == "failed" else "", 0.25 if i < paid else 0.0)
+            made.append(job)
+    finally:
+        store.close()
+    return made
+
+
+async def test_cost_counts_every_job_of_the_issue_and_of_the_month(
+    fake: FakeGitHub, runner_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    """B5: `/equitr cost` counted only the latest 20 jobs: 4 paid fixes and 17 helps showed 19 jobs, $0."""
+    issue = fake.add_issue(REPO, title="Crash on start", user=USER)
+    other = fake.add_issue(REPO, title="Another", user=USER)
+    db = tmp_path / "kept" / "equitr.db"
+    seeded_store(db, issue["number"], paid=4, helps=17)
+    seeded_store(db, other["number"], paid=1, helps=0)
+    # One paid job of last month on the other issue: not this month's spend.
+    old = seeded_store(db, other["number"], paid=1, helps=0)[0]
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE jobs SET created_at = created_at - 40 * 86400 WHERE id = ?", (old.id,))
+    monkeypatch.setenv("EQUITR_DB", str(db))
+
+    result = await comment_run(
+        fake, runner_env, tmp_path, capsys, monkeypatch, issue["number"], "/equitr cost", run_id="9"
+    )
+
+    assert result.code == 0, result.err
+    (body,) = [c["body"] for c in answer_comments(fake, issue["number"])]
+    assert "| this issue | 21 | $1.0000 |" in body, body
+    if datetime.now(UTC).day > 10:  # the seeded month-old job is last month's (not when run early in a month)
+        assert f"| {REPO}, month to date | 22 | $1.2500 |" in body, body
+
+
+async def test_status_table_has_as_many_cells_as_headers(
+    fake: FakeGitHub, runner_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    """B6: a job's reason was a seventh cell under six headers, which GitHub drops."""
+    issue = fake.add_issue(REPO, title="Crash on start", user=USER)
+    db = tmp_path / "kept" / "equitr.db"
+    seeded_store(db, issue["number"], paid=2, helps=1, failed_reason="model unavailable | try again")
+    monkeypatch.setenv("EQUITR_DB", str(db))
+
+    result = await comment_run(
+        fake, runner_env, tmp_path, capsys, monkeypatch, issue["number"], "/equitr status", run_id="9"
+    )
+
+    assert result.code == 0, result.err
+    (body,) = [c["body"] for c in answer_comments(fake, issue["number"])]
+    lines = [line for line in body.splitlines() if line.startswith("|")]
+    _header, _separator, *rows = lines
+    widths = {len(re.split(r"(?<!\\)\|", line)) for line in lines}
+    assert len(widths) == 1 and len(rows) == 3, body
+    assert "model unavailable \\| try again" in body

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import vcr
 from bot import services as services_mod
 from bot.app import create_app
 from bot.asgi import call
+from bot.sandbox import binaries
 from bot.settings import Settings
 from bot.work.handlers import WorkEnv
 from bot.work.handlers import handlers as work_handlers
@@ -99,7 +99,7 @@ async def world(tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey)
             GH_PRIVATE_KEY=github_app_key.pem.get_secret_value(),
             GITHUB_API_URL=fake_github.base_url,
             EQUITR_WORKDIR=tmp_path / "work",
-            EQUITR_SANDBOX="bwrap" if shutil.which("bwrap") else "none",
+            EQUITR_SANDBOX="bwrap" if binaries.bwrap().path else "none",
             EQUITR_SUPERVISOR_MODEL="openai-compatible/smollm2",
             OPENAI_BASE_URL=f"http://127.0.0.1:{MODEL_PORT}/v1",
             OPENAI_API_KEY="sk-" + "recording-placeholder-not-a-key",
@@ -127,6 +127,11 @@ async def command(app: Any, fake: FakeGitHub, body: str) -> list[int]:
     return list(answer["jobs"])
 
 
+def ref(runner: Any, job_id: int) -> str:
+    """The ID of a job's comment markers (its uid)."""
+    return str(runner.store.get(job_id).ref)
+
+
 async def test_plan_with_recorded_smollm2(world: Any) -> None:
     app, runner, fake = world
     (job_id,) = await command(app, fake, "/equitr plan")
@@ -134,7 +139,8 @@ async def test_plan_with_recorded_smollm2(world: Any) -> None:
         outcome = await runner.run(job_id)
     assert outcome is not None and outcome.state == "done", outcome
     assert cassette.play_count >= 1 or RECORD  # real replies were played back, not invented
-    (answer,) = [c["body"] for c in fake.issue_comments(REPO, 1) if f"<!-- equitr:answer:{job_id} -->" in c["body"]]
+    mark = f"<!-- equitr:answer:{ref(runner, job_id)} -->"
+    (answer,) = [c["body"] for c in fake.issue_comments(REPO, 1) if mark in c["body"]]
     assert "### equitr plan" in answer and "- [ ] " in answer and "Estimated cost" in answer
     assert "Interpretation layer:" in answer
     print(answer)
@@ -147,7 +153,8 @@ async def test_fix_with_recorded_smollm2_ends_with_a_clear_status(world: Any) ->
         outcome = await runner.run(job_id)
     assert outcome is not None and outcome.state in ("done", "failed"), outcome
     assert cassette.play_count >= 1 or RECORD
-    (status,) = [c["body"] for c in fake.issue_comments(REPO, 1) if f"<!-- equitr:status:{job_id} -->" in c["body"]]
+    mark = f"<!-- equitr:status:{ref(runner, job_id)} -->"
+    (status,) = [c["body"] for c in fake.issue_comments(REPO, 1) if mark in c["body"]]
     assert "| openai-compatible/smollm2 | supervisor |" in status
     assert "Traceback" not in status
     print(status)

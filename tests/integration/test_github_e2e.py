@@ -24,8 +24,10 @@ from bot.asgi import call
 from bot.errors import ModelError
 from bot.models.client import ChatModel
 from bot.models.types import Reply, ToolCall
+from bot.models.wire import Endpoint, http_error
 from bot.repoconfig import EffectiveSettings
 from bot.runner import Outcome
+from bot.sandbox import binaries
 from bot.settings import Settings
 from bot.work.handlers import WorkEnv
 from bot.work.handlers import handlers as work_handlers
@@ -108,7 +110,7 @@ async def world(
             GH_PRIVATE_KEY=github_app_key.pem.get_secret_value(),
             GITHUB_API_URL=fake_github.base_url,
             EQUITR_WORKDIR=tmp_path / "work",
-            EQUITR_SANDBOX="bwrap" if shutil.which("bwrap") else "none",
+            EQUITR_SANDBOX="bwrap" if binaries.bwrap().path else "none",
             EQUITR_SUPERVISOR_MODEL="openai/gpt-4.1-mini",
             EQUITR_WORKER_MODEL="ollama/qwen3:30b",
             EQUITR_DOCS_URL=DOCS_URL,
@@ -170,8 +172,16 @@ def branch_file(w: World, branch: str, path: str) -> str:
     ).stdout
 
 
+def ref(w: World, job_id: int) -> str:
+    """The ID of a job's comment markers (its uid)."""
+    job = w.services.store.get(job_id)
+    assert job is not None
+    return job.ref
+
+
 def status_comment(w: World, job_id: int) -> str:
-    (found,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if f"<!-- equitr:status:{job_id} -->" in c["body"]]
+    mark = f"<!-- equitr:status:{ref(w, job_id)} -->"
+    (found,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if mark in c["body"]]
     return str(found)
 
 
@@ -351,6 +361,23 @@ async def test_model_server_down_gives_recovery_steps(world: World) -> None:
     assert "Cannot reach the model server" in error and "/equitr retry" in error
 
 
+async def test_a_model_400_is_a_rejected_request_and_no_internal_address_is_published(world: World) -> None:
+    """B20: HTTP 400 from the model server is "Model rejected the request" (not "Model unavailable"), and
+    the operator's model URL stays out of the public comment."""
+    w = world
+    internal = "http://10.20.30.40:8000/v1"
+    where = Endpoint(label=f"the OpenAI-compatible server at {internal}", unreachable_hint="Is the server running?")
+    body = '{"error": {"message": "This model\'s maximum context length is 8192 tokens", "type": "invalid_request"}}'
+    w.model.script.append(http_error(400, body, {}, endpoint=where))
+    _, answer = await comment(w, "/equitr fix")
+    assert (await run_job(w, answer)).state == "failed"
+    (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
+    assert error.startswith(f"<!-- equitr:error:{ref(w, answer['jobs'][0])} -->\n### ⚠️ Model rejected the request\n")
+    assert "maximum context length is 8192 tokens" in error and "context window" in error
+    assert "10.20.30.40" not in error and "8000" not in error
+    assert not any("10.20.30.40" in c["body"] for c in w.fake.issue_comments(REPO, 1))
+
+
 async def test_cancel_mid_job(world: World) -> None:
     w = world
     started = asyncio.Event()
@@ -488,7 +515,8 @@ async def test_ask_answers_from_the_repository_read_only(world: World) -> None:
     _, reply = await comment(w, "/equitr ask why is mean() wrong?")
     outcome = await run_job(w, reply)
     assert outcome.state == "done", outcome
-    (posted,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if f"equitr:answer:{reply['jobs'][0]}" in c["body"]]
+    mark = f"equitr:answer:{ref(w, reply['jobs'][0])}"
+    (posted,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if mark in c["body"]]
     assert "> why is mean() wrong?" in posted and "line 11" in posted
     assert (
         "equitr/issue-1"
@@ -509,3 +537,42 @@ async def test_the_task_is_the_issue_as_it_was_when_the_command_came(world: Worl
     assert "mean([1, 2, 3]) gives 1.5" in prompt and "It also fails for a single value." in prompt
     assert "Instructions from the maintainer: keep it simple" in prompt
     assert "EDITED LATER" not in prompt and "A LATER COMMENT" not in prompt
+
+
+READ_PLAN = json.dumps(
+    {"execution_steps": [{"step": 1, "tool": "search", "parameters": {"query": "def mean"}, "dependencies": []}]}
+)
+
+
+async def test_a_second_retry_after_a_successful_one_runs_nothing(world: World) -> None:
+    """B13: the retry looked for the latest *failed* job, which a successful retry leaves failed, so every
+    further `/equitr retry` ran the whole job again."""
+    w = world
+    w.model.script += [ModelError("The model server is down.", retryable=False)]
+    _, first = await comment(w, "/equitr ask why is mean() wrong?")
+    assert (await run_job(w, first)).state == "failed"
+    w.model.script += [READ_PLAN, "`mean()` divides by `len(values) + 1`."]
+    _, again = await comment(w, "/equitr retry")
+    assert (await run_job(w, again)).state == "done"
+    asked = len(w.model.seen)
+
+    _, third = await comment(w, "/equitr retry")
+    outcome = await run_job(w, third)
+
+    assert outcome.state == "failed" and "succeeded, so there is nothing to retry" in outcome.reason, outcome
+    assert len(w.model.seen) == asked  # nothing ran again
+    mark = f"<!-- equitr:error:{ref(w, third['jobs'][0])} -->"
+    (error,) = [c["body"] for c in w.fake.issue_comments(REPO, 1) if mark in c["body"]]
+    assert f"job {again['jobs'][0]}, retry" in error and "/equitr fix" in error
+
+
+async def test_retry_of_a_running_job_waits_and_of_a_cancelled_one_runs_it(world: World) -> None:
+    w = world
+    _, first = await comment(w, "/equitr ask why is mean() wrong?")
+    _, early = await comment(w, "/equitr retry")
+    outcome = await run_job(w, early)  # the ask is still queued
+    assert outcome.state == "failed" and "is still queued" in outcome.reason, outcome
+    w.services.store.request_cancel(first["jobs"][0])  # cancelled before it started
+    w.model.script += [READ_PLAN, "`mean()` divides by `len(values) + 1`."]
+    _, retried = await comment(w, "/equitr retry")
+    assert (await run_job(w, retried)).state == "done"

@@ -152,7 +152,8 @@ async def test_accepted_help_job_runs_and_answers(env: tuple[Any, services_mod.S
     outcome = await services.runner().run(answer["jobs"][0])
     assert outcome is not None and outcome.state == "done"
     posted = fake.issue_comments(REPO, 1)[-1]
-    assert posted["body"].startswith(f"<!-- equitr:answer:{answer['jobs'][0]} -->")
+    job = services.store.get(answer["jobs"][0])
+    assert job is not None and posted["body"].startswith(f"<!-- equitr:answer:{job.uid} -->")
     assert "/equitr fix" in posted["body"]
 
 

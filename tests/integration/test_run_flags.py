@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_repo
-from tests.fakes.model_server import ModelServer, tool_call
+from tests.fakes.answer_server import ModelServer, tool_call
 
 EDIT = json.dumps({"action": "edit", "path": "mathutil.py", "search": "(len(values) + 1)", "replace": "len(values)"})
 PLAN = json.dumps(

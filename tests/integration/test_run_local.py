@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.runlocal import RunOptions, run_local, slug
+from bot.sandbox import binaries
 from bot.settings import Settings
 from tests.conftest import DATA, make_repo
 from tests.fakes.scripted_model import ScriptedModel
@@ -174,9 +175,7 @@ def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
 
 
 def _bwrap() -> bool:
-    import shutil
-
-    return shutil.which("bwrap") is not None
+    return binaries.bwrap().path is not None
 
 
 async def test_transcript_holds_every_prompt_and_reply(sample_repo: Path, tmp_path: Path) -> None:

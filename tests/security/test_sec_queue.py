@@ -165,7 +165,7 @@ async def test_st2_a_pickle_pushed_into_redis_does_not_run_and_the_worker_keeps_
     assert not sentinel.exists(), "the pickle ran in the worker"
     bodies = [c["body"] for c in fake_github.issue_comments(REPO, 1)]
     assert not any("forged comment" in b for b in bodies)
-    assert any(b.startswith(f"<!-- equitr:answer:{job.id}") for b in bodies)
+    assert any(b.startswith(f"<!-- equitr:answer:{job.ref} -->") for b in bodies)  # its marker carries its uid
     log = worker.text()
     assert log.count("dropped a queue message that equitr did not write") == 4, log
     assert "Traceback" not in log

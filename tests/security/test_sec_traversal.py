@@ -12,6 +12,7 @@ import pytest
 from bot.errors import PathRefused
 from bot.sandbox.context import ToolContext
 from bot.sandbox.paths import resolve_in_checkout
+from bot.sandbox.policy import WritePolicy
 from bot.tools.registry import execute_sync
 from bot.tools.schema import FileParams, Step
 from tests.security.conftest import snapshot
@@ -107,7 +108,9 @@ def test_hostile_path_is_refused(planted: Path, tmp_path: Path, path: str, mode:
 @pytest.mark.parametrize("path", ["src/app.py", "./src/app.py", "src//app.py", "link_inside", ".github/README.md"])
 def test_ordinary_paths_still_work(checkout: Path, path: str) -> None:
     (checkout / "link_inside").symlink_to("src/app.py")
-    resolved = resolve_in_checkout(checkout, path, for_write=True)
+    # `.github/**` is a CI path (bot.sandbox.policy): writable once the repository allows it.
+    policy = WritePolicy(allow_ci=(".github/README.md",))
+    resolved = resolve_in_checkout(checkout, path, for_write=True, policy=policy)
     assert resolved.is_relative_to(checkout.resolve())
 
 

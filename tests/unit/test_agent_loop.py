@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,10 +10,11 @@ import pytest
 from bot.agent.ledger import Limits
 from bot.agent.loop import Agent, Event, Task
 from bot.errors import ModelError
+from bot.sandbox import binaries
 from bot.sandbox.context import ToolContext
 from tests.fakes.scripted_model import ScriptedModel
 
-SANDBOX = "bwrap" if shutil.which("bwrap") else "none"
+SANDBOX = "bwrap" if binaries.bwrap().path else "none"
 
 GOOD_PLAN = json.dumps(
     {
@@ -210,9 +210,29 @@ async def test_plan_and_ask_change_nothing(sample_repo: Path, mode: str) -> None
     ],
 )
 def test_test_summary_names_a_missing_module(output: str, expected: str) -> None:
-    from bot.agent.loop import _test_summary
+    from bot.agent.testcmd import summarize
 
-    assert _test_summary(output) == expected
+    assert summarize(output) == expected
+
+
+async def test_the_models_see_a_unittest_report_written_to_stderr(tmp_path: Path) -> None:
+    """unittest writes its whole report to stderr: the planner and the reviewer see the failure itself, and
+    the summary is unittest's own closing lines, not a bare exit code."""
+    from tests.conftest import DATA, make_repo
+
+    repo = make_repo(tmp_path, DATA / "sample_unittest_repo")
+    model = ScriptedModel([GOOD_PLAN, ACCEPT])
+    context = ToolContext(root=repo, sandbox_mode=SANDBOX, test_command="python -m unittest")  # type: ignore[arg-type]
+    result = await Agent(model=model, supervisor="s/s", worker="w/w", tools=context).run(Task("fix mean"))
+    assert result.status == "accepted", result.reason
+    assert result.tests_before is not None and result.tests_after is not None
+    assert result.tests_before.summary.startswith("Ran 2 tests in ")
+    assert result.tests_before.summary.endswith(": FAILED (failures=1)")
+    assert result.tests_after.summary.endswith(": OK")
+    plan_prompt = "\n".join(str(m.content) for m in model.seen[0][1])
+    review_prompt = "\n".join(str(m.content) for m in model.seen[1][1])
+    assert "AssertionError: 1.5 != 2.0" in plan_prompt and "FAIL: test_mean" in plan_prompt
+    assert "Ran 2 tests" in review_prompt and "\nOK" in review_prompt
 
 
 def test_test_runs_never_run_beside_another_step() -> None:

@@ -7,6 +7,7 @@ reachable without a network; docs/errors.md shows exactly what they format to (c
 
 from __future__ import annotations
 
+import asyncio
 import http
 import re
 import tempfile
@@ -39,6 +40,7 @@ from bot.errors import (
     ConfigError,
     EquitrError,
     GitHubError,
+    JobBusy,
     ModelError,
     PermissionDenied,
     RuntimeFailure,
@@ -46,10 +48,12 @@ from bot.errors import (
     ToolError,
     ValidationError,
 )
+from bot.jobs import Job
 from bot.models.client import _require
 from bot.models.manager import ModelManager
 from bot.models.wire import Endpoint, http_error
 from bot.repoconfig import MonthlyBudgetExceeded, RepoConfigError, load_default, parse, resolve_flags
+from bot.runner import busy_error
 from bot.sandbox.paths import resolve_in_checkout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +64,12 @@ OLLAMA = Endpoint(
     label="Ollama at http://127.0.0.1:11434",
     unreachable_hint="Is Ollama running? Start it with `ollama serve` or set OLLAMA_HOST.",
     missing_model_hint="Pull the model first: `ollama pull NAME` (see `ollama list`).",
+)
+COMPATIBLE = Endpoint(
+    label="the OpenAI-compatible server at http://10.0.0.5:8000/v1",
+    unreachable_hint="Is the server running? Check OPENAI_BASE_URL (it usually ends in /v1).",
+    auth_hint="Check OPENAI_API_KEY for this server.",
+    missing_model_hint="Ask the server which models it serves: GET OPENAI_BASE_URL/models.",
 )
 OPENAI = Endpoint(
     label="OpenAI",
@@ -143,13 +153,21 @@ def examples() -> dict[str, tuple[BaseException, ErrorContext]]:
             ),
             CONTEXT,
         ),
-        "network-error": (
-            GitHubError(
-                "Could not reach GitHub for GET /repos/octo/repo/issues/12 after 3 attempt(s): ClientConnectorError",
-                hint="check the network and GITHUB_API_URL; `/equitr retry` runs the job again",
+        "model-not-found": (
+            http_error(404, '{"error": "model \'qwen3:30b\' not found, try pulling it first"}', {}, endpoint=OLLAMA),
+            CONTEXT,
+        ),
+        "model-request-rejected": (
+            http_error(
+                400,
+                '{"error": {"message": "This model\'s maximum context length is 8192 tokens. However, you requested '
+                '9120 tokens.", "type": "invalid_request_error"}}',
+                {},
+                endpoint=COMPATIBLE,
             ),
             CONTEXT,
         ),
+        "network-error": (asyncio.run(_github_unreachable()), CONTEXT),
         "timeout": (
             ModelError(
                 "Ollama at http://127.0.0.1:11434 did not answer within 300 s.",
@@ -183,8 +201,38 @@ def examples() -> dict[str, tuple[BaseException, ErrorContext]]:
             raised(lambda: resolve_in_checkout(sandbox_root, ".github/workflows/ci.yml", for_write=True)),
             CONTEXT,
         ),
+        "already-running": (
+            busy_error(
+                Job(13, "fix", "octo/repo", 12, "alice", "d-13", "queued"),
+                Job(12, "fix", "octo/repo", 12, "bob", "d-12", "running"),
+            ),
+            ErrorContext(command="fix"),
+        ),
         "internal-error": (KeyError("plan"), CONTEXT),
     }
+
+
+async def _github_unreachable() -> BaseException:
+    """What the GitHub client raises when GitHub cannot be reached (a closed port), after its retries."""
+    from bot.github.retry import RetryingGitHubAPI, RetryPolicy
+    from tests.conftest import free_port
+
+    async def no_sleep(seconds: float) -> None:
+        pass
+
+    async with aiohttp.ClientSession() as session:
+        gh = RetryingGitHubAPI(
+            session,
+            "equitr",
+            base_url=f"http://127.0.0.1:{free_port()}",
+            policy=RetryPolicy(max_tries=3),
+            sleep=no_sleep,
+        )
+        try:
+            await gh.getitem("/repos/octo/repo/issues/12")
+        except GitHubError as error:
+            return error
+    raise AssertionError("GitHub was reachable")
 
 
 EXAMPLES = examples()
@@ -396,7 +444,12 @@ def test_github_error_advice_by_status() -> None:
         (SandboxError("Cannot run commands: bubblewrap (`bwrap`) is not installed."), "refused-by-the-sandbox"),
         (EquitrError("something"), "job-failed"),
         (ModelError("x", status=403), "model-credentials"),
-        (ModelError("x", status=404), "model-unavailable"),
+        (ModelError("x", status=404), "model-not-found"),
+        (ModelError("x", status=400), "model-request-rejected"),
+        (ModelError("x", status=422), "model-request-rejected"),
+        (ModelError("x", status=413), "model-request-rejected"),
+        (ModelError("x", status=502, retryable=True), "model-unavailable"),
+        (ModelError("Cannot reach Ollama at http://127.0.0.1:11434: refused", retryable=True), "model-unavailable"),
         (ModelError("x", status=408), "timeout"),
         (ModelError("OpenAI refused the request: the account's quota or spend limit is used up."), "quota-used-up"),
         (ValueError("x"), "internal-error"),
@@ -559,6 +612,32 @@ def test_internal_error_shows_only_the_class_name() -> None:
     text = format_error(error, job_id=99)
     assert "`KeyError`" in text and "server log" in text and "equitr job 99" in text
     assert "user secret data" not in text and "/srv" not in text
+
+
+@pytest.mark.parametrize("anchor", ["model-unavailable", "model-request-rejected", "model-not-found", "timeout"])
+def test_internal_addresses_never_reach_a_comment(anchor: str) -> None:
+    """B20: where the operator's model server lives is not published; public pages keep their links."""
+    error, context = EXAMPLES[anchor]
+    text = format_error(error, context=context)
+    assert "127.0.0.1" not in text and "10.0.0.5" not in text and "11434" not in text and "http://" not in text
+    # What aiohttp says when the server is down: "Cannot connect to host HOST:PORT ssl:default".
+    aiohttp_text = (
+        "Cannot reach Ollama at http://ollama.corp:11434: Cannot connect to host ollama.corp:11434 ssl:default"
+    )
+    shown = format_error(ModelError(aiohttp_text, retryable=True))
+    assert "ollama.corp" not in shown and "Cannot reach Ollama: Cannot connect to host (address hidden)" in shown
+    assert "https://www.githubstatus.com" in format_error(
+        GitHubError("x", status=502, hint="see https://www.githubstatus.com")
+    )
+
+
+def test_a_busy_issue_points_to_the_running_job_and_to_cancel() -> None:
+    """B7: the second command on an issue is refused with the job that holds it and the way out."""
+    error, context = EXAMPLES["already-running"]
+    assert isinstance(error, JobBusy) and error.running_id == 12
+    text = format_error(error, job_id=13, context=context)
+    assert "Job 12 (`fix`) is already working on this issue, so this `fix` did not start." in text
+    assert "`/equitr cancel`" in text and "- `/equitr status`" in text and "- `/equitr retry`" in text
 
 
 def test_fake_markers_and_mentions_are_neutralised() -> None:

@@ -92,7 +92,8 @@ async def test_wrong_method_is_refused(fake: FakeGitHub, http: aiohttp.ClientSes
 
 
 async def test_path_parameter_of_the_wrong_type_is_refused(fake: FakeGitHub, http: aiohttp.ClientSession) -> None:
-    status, _, _ = await send(http, fake, "GET", "/repos/octo/repo/issues/comments")
+    # `issue_number` is an integer (`/issues/comments` became the repository-wide comment list, a real route).
+    status, _, _ = await send(http, fake, "GET", "/repos/octo/repo/issues/first")
     assert status == 404
     assert len(fake.take_violations()) == 1
 
@@ -258,6 +259,9 @@ async def test_a_tour_of_every_operation_conforms(
     edited = await ok("PATCH", f"/repos/octo/repo/issues/comments/{mine['id']}", json={"body": "done"})
     assert edited["body"] == "done" and edited["id"] == mine["id"]
     assert (await ok("GET", f"/repos/octo/repo/issues/comments/{mine['id']}"))["body"] == "done"
+    everywhere = await ok("GET", "/repos/octo/repo/issues/comments", params={"since": "2000-01-01T00:00:00Z"})
+    assert [c["id"] for c in everywhere] == [comment["id"], mine["id"]]
+    assert await ok("GET", "/repos/octo/repo/issues/comments", params={"since": "2999-01-01T00:00:00Z"}) == []
     await ok("POST", f"/repos/octo/repo/issues/comments/{comment['id']}/reactions", 201, json={"content": "eyes"})
     await ok("POST", f"/repos/octo/repo/issues/comments/{comment['id']}/reactions", 200, json={"content": "eyes"})
     assert fake.reactions_on_comment(comment["id"]) == ["eyes"]

@@ -9,6 +9,7 @@ import aiohttp
 import gidgethub
 import pytest
 
+from bot.errorfmt import format_error
 from bot.errors import GitHubError
 from bot.github.retry import RetryingGitHubAPI, RetryPolicy, retry_delay
 from tests.fakes.github import FakeGitHub
@@ -77,7 +78,9 @@ async def test_a_reset_too_far_away_gives_up_with_a_clear_error(
     with pytest.raises(GitHubError, match="rate limit") as caught:
         await gh.getitem(REPO)
     assert caught.value.status == 403 and "resets at" in caught.value.message
-    assert caught.value.hint and "/equitr retry" in caught.value.hint
+    # The hint fits any reader (doctor, logs, a comment); the comment adds the recovery command.
+    assert caught.value.hint and "wait for the limit to reset" in caught.value.hint
+    assert "/equitr" not in caught.value.hint and "- `/equitr retry`" in format_error(caught.value)
     assert sleeps == [] and statuses(fake, "GET", REPO) == [403]
 
 

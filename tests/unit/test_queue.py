@@ -44,6 +44,12 @@ def test_messages_round_trip_as_signed_json(queue: Queue) -> None:
     assert set(body) == {"id", "name", "args", "eta", "retries", "retry_delay", "retry_backoff", "priority"}
 
 
+def test_a_notice_posted_once_carries_its_marker_id(queue: Queue) -> None:
+    queue.enqueue_notice({**NOTICE, "once": "refusal-mallory"})
+    (raw,) = raw_messages(queue)
+    assert queue.huey.deserialize_task(raw).args == ({**NOTICE, "once": "refusal-mallory"},)
+
+
 def signed(body: dict[str, Any], key: bytes = KEY) -> bytes:
     text = json.dumps(body).encode()
     return b"equitr1." + seal.sign(key, text).encode() + b"." + text
@@ -76,6 +82,8 @@ class Boom:
         (signed(message("notify", [{**NOTICE, "extra": 1}])), "exactly repo, number"),
         (signed(message("notify", [{**NOTICE, "repo": "../../etc"}])), "OWNER/NAME"),
         (signed(message("notify", [{**NOTICE, "body": "x" * 60_001}])), "at most 60 000"),
+        (signed(message("notify", [{**NOTICE, "once": "x --> <img src=x>"}])), "marker ID"),
+        (signed(message("notify", [{**NOTICE, "once": 5}])), "marker ID"),
         (signed(message("run_job", [1], kwargs={})), "unexpected fields"),
         (signed(message("run_job", [1], eta="tomorrow")), "ISO 8601"),
         (signed(message("sweep", [1])), "no arguments"),

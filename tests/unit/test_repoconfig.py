@@ -4,6 +4,7 @@ reading the file from the default branch of a (fake) GitHub."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -245,6 +246,37 @@ def test_blocked_paths_must_be_relative(pattern: str) -> None:
     problem = only(f'[fix]\nblocked_paths = ["ok/**", "{pattern}"]\n')
     assert problem.key == "fix.blocked_paths[1]"
     assert "relative" in problem.message
+
+
+@pytest.mark.parametrize(("pattern", "meaning"), [("!keep.txt", "a negation"), ("#notes", "a comment")])
+def test_blocked_paths_that_gitignore_would_ignore_are_refused(pattern: str, meaning: str) -> None:
+    problem = only(f'[fix]\nblocked_paths = ["{pattern}"]\n')
+    assert problem.key == "fix.blocked_paths[0]"
+    assert meaning in problem.message and f"`\\{pattern}`" in problem.message
+
+
+def test_allow_ci_paths_accepts_ci_paths_and_paths_under_them() -> None:
+    allowed = ["conftest.py", "tests/conftest.py", ".github/dependabot.yml", ".github/ISSUE_TEMPLATE/**", "Makefile"]
+    config = parse(f"[fix]\nallow_ci_paths = {json.dumps(allowed)}\n")
+    effective = resolve_flags(config, budget_usd=None, model=None, worker_model=None)
+    assert effective.allow_ci_paths == tuple(allowed)
+    assert effective.write_policy().allow_ci == tuple(allowed)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        (".github/workflows/ci.yml", "is under `.github/workflows`, which is always blocked"),
+        (".github/workflows/**", "is under `.github/workflows`, which is always blocked"),
+        ("src/**", "is not one of the CI paths equitr blocks by default"),
+        ("*.py", "is not one of the CI paths equitr blocks by default"),
+    ],
+)
+def test_allow_ci_paths_refuses_what_it_cannot_allow(pattern: str, message: str) -> None:
+    problem = only(f'[fix]\nallow_ci_paths = ["{pattern}"]\n')
+    assert problem.key == "fix.allow_ci_paths[0]"
+    assert message in problem.message
+    assert problem.allowed is not None and "CI paths blocked by default" in problem.allowed
 
 
 @pytest.mark.parametrize("cron", ["* * *", "every day", "0 6 * * * *", "61x * * * *"])

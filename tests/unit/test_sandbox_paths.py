@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import PathRefused
-from bot.sandbox.paths import check_write_size, fold_name, protected_reason, resolve_in_checkout
+from bot.sandbox.names import fold_name
+from bot.sandbox.paths import check_write_size, protected_reason, resolve_in_checkout
 from bot.tools.schema import MAX_WRITE_BYTES
 
 

@@ -19,7 +19,9 @@ def test_mode_from_env() -> None:
 
 
 def test_refuses_without_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.sandbox.bwrap.shutil.which", lambda name: None)
+    monkeypatch.setattr("bot.sandbox.binaries.system", lambda name: None)
+    monkeypatch.setattr("bot.sandbox.binaries.bundled_bwrap", lambda: None)
+    monkeypatch.setattr("bot.sandbox.binaries._found", {})
     with pytest.raises(SandboxError) as err:
         run_command(["true"], root=tmp_path, mode="bwrap")
     assert "not installed" in err.value.message and "EQUITR_SANDBOX=none" in (err.value.hint or "")
@@ -38,14 +40,16 @@ def test_secret_looking_env_is_refused(tmp_path: Path) -> None:
 
 def test_bwrap_argv_shape(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
-    argv = build_bwrap_argv(["pytest"], root=tmp_path, ro_paths=[Path("/opt/py")], env={"A": "1"}, limits=Limits())
+    argv = build_bwrap_argv(
+        ["pytest"], bwrap="/opt/bwrap", root=tmp_path, ro_paths=[Path("/opt/py")], env={"A": "1"}, limits=Limits()
+    )
     joined = " ".join(argv)
     for flag in ("--unshare-all", "--unshare-user", "--die-with-parent", "--clearenv", "--new-session"):
         assert flag in argv
     assert f"--bind {tmp_path} /workspace" in joined
     assert f"--ro-bind {tmp_path}/.git /workspace/.git" in joined
     assert "--ro-bind /opt/py /opt/py" in joined and "--setenv A 1" in joined
-    assert argv[-2:] == ["--", "pytest"]
+    assert argv[0] == "/opt/bwrap" and argv[-2:] == ["--", "pytest"]
     assert "--share-net" not in argv
 
 
@@ -80,3 +84,42 @@ def test_git_argv_disables_external_programs() -> None:
     argv = git_argv(["diff", "HEAD"])
     assert "core.hooksPath=/dev/null" in argv and "protocol.ext.allow=never" in argv
     assert argv[argv.index("diff") + 1 : argv.index("diff") + 3] == ["--no-ext-diff", "--no-textconv"]
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "none"])
+def test_a_cancel_kills_the_command_and_its_children(tmp_path: Path, mode: str) -> None:
+    """B15: once the job's cancel event is set, the command and what it started are killed, not left to run
+    until the time limit."""
+    import contextlib
+    import os
+    import threading
+
+    from bot.sandbox import binaries
+
+    if mode == "bwrap" and binaries.bwrap().path is None:
+        pytest.skip("no bubblewrap can start here")
+    cancel = threading.Event()
+    marker = "sleep 765.4"
+
+    def cmdlines() -> list[bytes]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            with contextlib.suppress(OSError):
+                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip())
+        return found
+
+    def cancel_once_started() -> None:
+        while marker.encode() not in cmdlines():
+            if cancel.wait(0.02):
+                return
+        cancel.set()
+
+    watcher = threading.Thread(target=cancel_once_started)
+    watcher.start()
+    result = run_command(
+        ["sh", "-c", f"{marker} & {marker}; wait"], root=tmp_path, mode=mode, ro_paths=(), cancel=cancel
+    )
+    cancel.set()
+    watcher.join()
+    assert result.killed_reason == "cancelled" and result.exit_code is None and not result.ok
+    assert marker.encode() not in cmdlines()  # both sleeps: the whole process group

@@ -49,6 +49,16 @@ def test_create_is_deduplicated(store: JobStore) -> None:
     assert got is not None and got.args == {"text": "go", "budget_usd": 2.5} and got.comment_id == 101
 
 
+def test_uid_survives_and_every_job_is_listed_without_a_limit(store: JobStore) -> None:
+    made = [store.create(job(n), [f"delivery:d-{n}"]) for n in range(1, 26)]
+    assert all(j is not None for j in made)
+    uids = {j.uid for j in made if j is not None}
+    assert len(uids) == 25  # unique, and the marker ID of each job's comments
+    got = store.get(made[0].id)  # type: ignore[union-attr]
+    assert got is not None and got.uid == made[0].uid and got.ref == got.uid  # type: ignore[union-attr]
+    assert len(store.jobs(limit=None)) == 25 and len(store.jobs(limit=20)) == 20
+
+
 def test_claim_is_exclusive_and_lease_is_held(store: JobStore) -> None:
     created = store.create(job(), ["delivery:d-1"])
     assert created is not None
@@ -145,3 +155,35 @@ def test_owner_liveness() -> None:
     assert owner_is_dead(owner)
     assert not owner_is_dead("other-host:1:1")  # can't tell for another machine: wait for the lease
     assert os.getpid() > 0
+
+
+def test_an_ending_keeps_its_report_until_delivered(store: JobStore) -> None:
+    """R2: the report is stored with the end state; it becomes due after the runner's hold, is taken by one
+    deliverer only, waits after a failure, and is gone once delivered."""
+    created = store.create(job(), ["delivery:d-1"])
+    assert created and store.claim(created.id, "o", 30)
+    assert store.reports_due(time.time() + 3600) == []
+    assert store.finish(created.id, "o", "failed", "boom", report='{"state": "failed"}')
+    assert store.reports_due(time.time()) == []  # the runner delivers it first
+    (due,) = store.reports_due(time.time() + 120)
+    assert (due.job_id, due.report, due.tries) == (created.id, '{"state": "failed"}', 0)
+    assert store.take_report(created.id, due.next_at, time.time() + 30)
+    assert not store.take_report(created.id, due.next_at, time.time() + 30)  # a second deliverer backs off
+    store.report_failed(created.id, 1, time.time() + 600)
+    assert store.reports_due(time.time() + 300) == []
+    (again,) = store.reports_due(time.time() + 900)
+    assert again.tries == 1
+    store.report_done(created.id)
+    assert store.reports_due(time.time() + 10**6) == []
+
+
+def test_a_job_given_up_leaves_a_report(store: JobStore) -> None:
+    """R2 (a): the give-up branch of claim writes the ending's report itself, due at once."""
+    created = store.create(job(), ["delivery:d-1"])
+    assert created
+    for attempt in range(3):
+        assert store.claim(created.id, f"dead:{attempt}", 0.01)
+        assert store.requeue(created.id, f"dead:{attempt}")
+    assert store.claim(created.id, "next", 30) is None
+    (due,) = store.reports_due(time.time())
+    assert due.job_id == created.id and '"lost": true' in due.report and "3 attempts" in due.report

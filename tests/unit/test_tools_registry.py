@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -27,10 +26,31 @@ async def test_mismatched_parameters_are_reported(tmp_path: Path) -> None:
     assert not result.ok and "do not belong" in result.output
 
 
-@pytest.mark.skipif(shutil.which("rg") is None, reason="ripgrep (`rg`) is not installed")
 async def test_search_through_registry(tmp_path: Path) -> None:
     (tmp_path / "x.py").write_text("needle = 1\n")
     result = await execute(
         Step(step=1, tool="search", parameters=SearchParams(query="needle")), ToolContext(root=tmp_path)
     )
     assert result.ok and "x.py:1:" in result.output
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (OSError(36, "File name too long", "/srv/equitr/jobs/x/repo/aaaa"), "File name too long"),
+        (RuntimeError("Symlink loop from '/srv/equitr/jobs/x/repo/loop1'"), "a symlink loop"),
+    ],
+)
+async def test_filesystem_errors_of_any_tool_become_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, shown: str
+) -> None:
+    """Whatever a tool meets in a checkout that code under test shaped is a result, never the job's end."""
+    from bot.tools import registry
+
+    def broken(params: object, ctx: ToolContext) -> object:
+        raise error
+
+    monkeypatch.setitem(registry._TOOLS, "file", (FileParams, broken))
+    result = await execute(Step(step=1, tool="file", parameters=FileParams(action="list")), ToolContext(root=tmp_path))
+    assert not result.ok and result.output == f"The file tool failed: {shown}."
+    assert "/srv/equitr" not in result.output

@@ -1,18 +1,18 @@
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.errors import PathRefused, ToolError
+from bot.sandbox import binaries
 from bot.sandbox.context import ToolContext
 from bot.sandbox.limits import Limits
 from bot.tools import run as run_tool
 from bot.tools.run import parse_targets
 from bot.tools.schema import RunParams
 
-needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (`bwrap`) is not installed")
+needs_bwrap = pytest.mark.skipif(binaries.bwrap().path is None, reason="no bubblewrap can start here")
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -9,8 +8,6 @@ from bot.errors import ToolError
 from bot.sandbox.context import ToolContext
 from bot.tools import search
 from bot.tools.schema import SearchParams
-
-pytestmark = pytest.mark.skipif(shutil.which("rg") is None, reason="ripgrep (`rg`) is not installed")
 
 
 @pytest.fixture

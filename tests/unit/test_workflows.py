@@ -156,7 +156,8 @@ def test_example_workflow_is_least_privilege_and_never_checks_out_untrusted_code
         assert set(job["permissions"]) <= allowed, job_id
         assert job["concurrency"]["group"].startswith("equitr-"), job_id
         assert "timeout-minutes" in job, job_id
-    assert workflow["jobs"]["review"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    # `issues: read`: this month's job records, which the monthly budget counts (docs/action.md, "Job history").
+    assert workflow["jobs"]["review"]["permissions"] == {"contents": "read", "issues": "read", "pull-requests": "write"}
     for job_id, step in steps(workflow):
         if str(step.get("uses", "")).startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False, job_id
@@ -198,6 +199,7 @@ def test_action_inputs_and_their_defaults() -> None:
         "max-issues",
         "python-version",
         "openai-api-key",
+        "openai-base-url",
         "anthropic-api-key",
         "ollama-host",
         "fail-on-error",
@@ -213,6 +215,48 @@ def test_action_inputs_and_their_defaults() -> None:
     assert install["env"]["EQUITR_SOURCE"] == "${{ github.action_path }}/.."
     [run] = [s for s in action["runs"]["steps"] if s.get("id") == "run"]
     assert "equitr action" in run["run"]
+
+
+def docs_workflow() -> str:
+    from tests.fakes.workflow import docs_workflow as text
+
+    return text()
+
+
+def test_the_docs_workflow_is_the_example_as_a_user_installs_it() -> None:
+    """docs/action.md's workflow is the example with `uses: ./actions` pinned to a commit of equitr's
+    repository and without the checkout steps the example needs to run equitr from its own copy."""
+    docs = load_text(docs_workflow())
+    example = load(EXAMPLE)
+    pinned = "OWNER/equitr/actions@COMMIT_SHA"
+    for job in example["jobs"].values():
+        job["steps"] = [
+            {**step, "uses": pinned} if step.get("uses") == "./actions" else step
+            for step in job["steps"]
+            if not str(step.get("uses", "")).startswith("actions/checkout@")
+        ]
+    assert docs == example
+
+
+def test_the_docs_workflow_passes_actionlint_and_pins_a_commit(tmp_path: Path) -> None:
+    copied = tmp_path / "equitr.yml"
+    copied.write_text(docs_workflow())
+    result = actionlint(copied)
+    assert result.returncode == 0, result.stdout + result.stderr
+    uses = [step["uses"] for _, step in steps(load_text(docs_workflow())) if "uses" in step]
+    assert uses and set(uses) == {"OWNER/equitr/actions@COMMIT_SHA"}
+    docs = (ROOT / "docs" / "action.md").read_text()
+    assert "actions@v1" not in docs  # no such tag exists
+    # The one secret the setup asks for, and no model that needs a server of its own by default.
+    env = load_text(docs_workflow())["env"]
+    assert env["EQUITR_SUPERVISOR_MODEL"].startswith("openai/") and not env["EQUITR_WORKER_MODEL"]
+
+
+def load_text(text: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(text)
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
 
 
 # -- the App manifest ------------------------------------------------------------------------------------
