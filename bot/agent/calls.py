@@ -21,7 +21,7 @@ from typing import Any
 from bot.agent.ledger import Guard, Ledger, Role
 from bot.models.caps import OutputCaps, output_caps
 from bot.models.client import ChatModel
-from bot.models.types import Message, Reply, ToolCall
+from bot.models.types import Message, Reply
 
 # A token is rarely more than a few characters; 16 leaves room for runs of indentation. A reply longer than
 # this did not come from a model honouring `max_tokens`, and every parser downstream is bounded by it.
@@ -32,7 +32,9 @@ MAX_TOOL_CALLS = 64
 def clip_reply(reply: Reply, max_chars: int) -> Reply:
     """`reply` with its content, thinking and tool calls cut to `max_chars` each (and at most
     `MAX_TOOL_CALLS` calls); marked truncated (finish reason `length`) when anything was cut."""
-    calls = tuple(ToolCall(c.name[:200], c.arguments[:max_chars]) for c in reply.tool_calls[:MAX_TOOL_CALLS])
+    calls = tuple(
+        replace(c, name=c.name[:200], arguments=c.arguments[:max_chars]) for c in reply.tool_calls[:MAX_TOOL_CALLS]
+    )
     clipped = replace(reply, content=reply.content[:max_chars], thinking=reply.thinking[:max_chars], tool_calls=calls)
     if clipped == reply:
         return reply

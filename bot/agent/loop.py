@@ -320,8 +320,8 @@ class Agent:
             result,
             "stopped",
             reason,
-            hint="If it is not fixed, say what is still wrong in the request (on GitHub: "
-            "`/equitr fix <what to change>`).",
+            hint="If it is not fixed, say what is still wrong in the request (on GitHub: `/equitr fix` followed "
+            "by what to change).",
         )
 
     # -- plan --------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 It answers `POST /v1/chat/completions` from a script, like `ScriptedModel` does in-process: each entry is a
 reply text, or a `Fault` (an HTTP error status with a body, or a delay before the reply). The structured-output
 probe that equitr sends to an unknown server is answered with prose (so the server counts as having no JSON
-mode) and takes no entry from the script. Every request is recorded.
+mode) and takes no entry from the script; so is the tool-calling probe (so `auto` plans). Every request is recorded.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from bot.models.capabilities import PROBE_PROMPT
+from bot.models.capabilities import PROBE_PROMPT, TOOL_PROBE_PROMPT
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,8 @@ class ModelServer:
 
     def _next(self, payload: dict[str, Any]) -> tuple[int, str, float]:
         messages = payload.get("messages") or []
-        if any(PROBE_PROMPT in str(m.get("content")) for m in messages):
-            return 200, _completion("Yes, water is wet."), 0.0
+        if any(probe in str(m.get("content")) for m in messages for probe in (PROBE_PROMPT, TOOL_PROBE_PROMPT)):
+            return 200, _completion("Yes, water is wet."), 0.0  # in prose: no JSON mode, no native tool calls
         self.requests.append(payload)
         if not self.script:
             return 500, json.dumps({"error": {"message": "the scripted model ran out of replies"}}), 0.0

@@ -278,7 +278,7 @@ async def test_an_issue_that_is_already_fixed_gets_a_status_that_says_so(world: 
     assert outcome.state == "failed", outcome  # no pull request: nothing was done
     body = status_comment(w, answer["jobs"][0])
     assert "— stopped" in body and "Nothing to change: the tests pass without any change" in body
-    assert "issue looks fixed already" in body and "`/equitr fix <what to change>`" in body
+    assert "issue looks fixed already" in body and "`/equitr fix` followed by what to change" in body
     assert not w.fake.repo(REPO).pulls and len(w.model.seen) == 2  # no worker was asked to invent an edit
     assert not [c for c in w.fake.issue_comments(REPO, 1) if "<!-- equitr:error:" in c["body"]]
 

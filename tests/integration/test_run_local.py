@@ -226,5 +226,5 @@ async def test_an_issue_that_is_already_fixed_exits_3_and_says_so(tmp_path: Path
     text = "\n".join(lines)
     assert code == 3, text
     assert "result: stopped — Nothing to change: the tests pass without any change" in text
-    assert "/equitr fix <what to change>" in text
+    assert "`/equitr fix` followed by what to change" in text
     assert git(repo, "branch", "--list", "equitr/*") == ""

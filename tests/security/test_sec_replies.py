@@ -49,10 +49,12 @@ def test_parsers_read_a_mebibyte_of_hostile_reply_without_stalling(parser: str) 
 async def test_a_reply_is_cut_to_what_max_tokens_allows_before_anything_parses_it() -> None:
     model = ScriptedModel(["{" * 1_000_000])
     ledger = Ledger()
-    calls = Calls(model, supervisor="s", worker="w", guard=Guard(Limits(), ledger), ledger=ledger, max_tokens=1024)
-    reply = await calls.ask("supervisor", [Message("user", "plan")], purpose="review", max_tokens=256)
+    guard = Guard(Limits(), ledger)
+    calls = Calls(model, supervisor="openai/s", worker="openai/w", guard=guard, ledger=ledger, max_output_tokens=256)
+    reply = await calls.ask("supervisor", [Message("user", "plan")], purpose="review")
     assert len(reply.content) == 256 * CHARS_PER_TOKEN
     assert reply.truncated  # parsed as a reply cut off at the limit
+    assert len(model.seen) == 1  # a reply repeating itself to the limit is not asked again with more room
 
 
 def huge(*, chunked: bool) -> Any:

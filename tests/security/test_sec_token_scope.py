@@ -101,7 +101,7 @@ async def test_an_ending_delivered_later_uses_a_token_for_comments_on_that_repos
 async def test_a_read_only_token_cannot_push_or_open_a_pull_request(world: World) -> None:
     w = world
     w.model.script += [LOOK, "The answer."]
-    _, asked = await comment(w, "/equitr ask anything?")
+    _, asked = await comment(w, "/equitr ask what does mean() do?")
     assert (await run_job(w, asked)).state == "done"
     (token,) = [t for t in w.fake.minted if t.request and t.request.get("permissions") == ASK]
     async with (

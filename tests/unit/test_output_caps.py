@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.agent.calls import clip_reply
 from bot.agent.ledger import Limits
 from bot.agent.loop import Agent, Task
 from bot.agent.report import repairs_line
 from bot.models.caps import is_reasoning, output_caps
-from bot.models.types import Reply
+from bot.models.types import Reply, ToolCall
 from bot.repoconfig import RepoConfigError, parse
 from bot.sandbox.context import ToolContext
 from tests.fakes.scripted_model import ScriptedModel
@@ -104,3 +105,14 @@ async def test_a_reply_cut_off_while_repeating_itself_is_not_given_more_room(sam
     result = await agent.run(Task("mean() is off by one"))
     assert model.caps[:2] == [1024, 1024]  # the loop was reported as cut off and re-asked, not given 1536
     assert result.ledger.cut_off == 1 and result.ledger.cut_off_retried == 0
+
+
+def test_a_reply_within_its_cap_is_not_touched_and_keeps_its_tool_call_ids() -> None:
+    """Clipping must not mark a whole reply as cut off: a tool call that lost its id would be taken for a
+    truncated reply, and its result could not name the call it answers."""
+    call = ToolCall("file", '{"action": "read", "path": "a.py"}', "call_7")
+    reply = Reply(content="", model="m", tool_calls=(call,))
+    assert clip_reply(reply, 1000) is reply
+    long = Reply(content="x" * 50, model="m", tool_calls=(ToolCall("file", "y" * 50, "call_8"),))
+    cut = clip_reply(long, 10)
+    assert cut.truncated and cut.tool_calls[0].id == "call_8" and len(cut.tool_calls[0].arguments) == 10
