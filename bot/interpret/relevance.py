@@ -132,12 +132,28 @@ def _junk(step: Step, f: Facts, ev: Evidence, request: str = "") -> str:
     if why:
         return why
     p = step.parameters
-    if ev.files and isinstance(p, FileParams) and p.action in ("read", "edit") and _norm(p.path) not in ("", "."):
+    if isinstance(p, FileParams) and _OUTSIDE.match(p.path):
+        return f"{p.action} {p.path!r}: a path outside the repository"
+    if (
+        ev.files
+        and isinstance(p, FileParams)
+        and p.action in ("read", "edit", "list")
+        and _norm(p.path) not in ("", ".")
+    ):
         path = _norm(p.path)
         named = any(_touches([step], n) for n in f.paths)
-        if path not in ev.files and not any(x.startswith(path + "/") for x in ev.files) and not named:
-            return f"{p.action} {p.path!r}: the repository has no such file"
+        if not _in_repository(path, ev.files) and not named:
+            return f"{p.action} {p.path!r}: the repository has no such {'directory' if p.action == 'list' else 'file'}"
     return ""
+
+
+# `/Users/…/test_x.py`, `~/…`, `C:\\…`: paths of some machine a model saw in training, never the checkout's (the
+# file tool refuses absolute paths). They may end in a name the request gives, so they are judged first.
+_OUTSIDE = re.compile(r"^\s*(?:/|~|[A-Za-z]:[\\/])")
+
+
+def _in_repository(path: str, files: frozenset[str]) -> bool:
+    return path in files or any(x.startswith(path + "/") for x in files)
 
 
 def _relevant(step: Step, wanted: set[str], f: Facts, ev: Evidence, request: str) -> bool | None:

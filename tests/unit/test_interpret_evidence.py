@@ -132,3 +132,37 @@ def test_an_echo_of_any_prompts_example_is_junk_unless_the_request_names_it() ->
     assert len(interpret(echo, request="load_data drops the last row", evidence=shown).steps) == 2
     only_echo = steps({"tool": "search", "parameters": {"query": "load_data"}})
     assert interpret(only_echo, request="fix parse_url", evidence=shown).fallback
+
+
+# SmolLM2's own plan from a recorded /equitr fix (cassettes/e2e): thirteen copies of one step, on a path of
+# some machine it saw in training that ends in the name of the repository's test file.
+MACHINE = "/Users/michael.doe/AppData/Roots/PyCharm/py-20.3/bin/pytest-python-5.7/test_cart.py"
+
+
+def test_a_plan_on_paths_of_another_machine_is_replaced_though_they_end_in_a_name_the_request_gives() -> None:
+    reply = steps(*[{"tool": "file", "parameters": {"action": "list", "path": MACHINE}}] * 13)
+    interp = interpret(reply, request="test_cart.py fails: the checkout total crashes", evidence=REPO)
+    assert interp.fallback and interp.repair_counts()["plan_replaced"] == 1
+    assert all(MACHINE not in str(s.parameters) for s in interp.steps)
+
+
+def test_a_path_outside_the_repository_beside_good_steps_is_dropped_and_counted() -> None:
+    read = {"tool": "file", "parameters": {"action": "read", "path": "shop/pricing.py"}}
+    outside = {"tool": "file", "parameters": {"action": "read", "path": "C:\\Users\\me\\shop\\pricing.py"}}
+    interp = interpret(steps(read, outside), request="The checkout total crashes", evidence=REPO)
+    assert [s.parameters for s in interp.steps] == [FileParams(action="read", path="shop/pricing.py")]
+    assert interp.repair_counts()["step_dropped"] == 1 and not interp.fallback
+
+
+def test_an_absolute_path_is_outside_even_when_the_repository_has_it_relative() -> None:
+    """The file tool refuses absolute paths; a plan of nothing else is replaced by one that reads the file."""
+    reply = steps({"tool": "file", "parameters": {"action": "read", "path": "/shop/pricing.py"}})
+    interp = interpret(reply, request="The checkout total crashes in shop/pricing.py", evidence=REPO)
+    assert interp.fallback and FileParams(action="read", path="shop/pricing.py") in [s.parameters for s in interp.steps]
+
+
+def test_listing_a_directory_the_repository_lacks_is_junk() -> None:
+    good = {"tool": "file", "parameters": {"action": "read", "path": "shop/cart.py"}}
+    missing = {"tool": "file", "parameters": {"action": "list", "path": "src/app"}}
+    interp = interpret(steps(good, missing), request="The checkout total crashes", evidence=REPO)
+    assert [s.parameters for s in interp.steps] == [FileParams(action="read", path="shop/cart.py")]
