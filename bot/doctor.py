@@ -38,7 +38,30 @@ async def run_checks() -> list[Check]:
     checks.extend(_queue(settings))
     checks.extend(await _models(settings))
     checks.extend(_tools(settings))
+    checks.append(_setup_network(settings))
     return checks
+
+
+def _setup_network(settings: Settings) -> Check:
+    """How a repository's `fix.setup_command` would reach the network (bot.sandbox.netns)."""
+    from bot.errors import SandboxError
+    from bot.sandbox.netns import choose
+
+    if settings.sandbox == "none":
+        return Check("setup network", "warn", "EQUITR_SANDBOX=none: setup commands share the host's network")
+    if settings.setup_network == "host":
+        return Check(
+            "setup network",
+            "warn",
+            "EQUITR_SETUP_NETWORK=host: setup commands reach the host's loopback, abstract sockets and metadata "
+            "endpoint",
+            "install slirp4netns and unset EQUITR_SETUP_NETWORK",
+        )
+    try:
+        helper = choose(settings.setup_network)
+    except SandboxError as exc:
+        return Check("setup network", "warn", f"{exc.message} Setup commands will be refused.", exc.hint or "")
+    return Check("setup network", "ok", f"setup commands get a network namespace of their own through {helper}")
 
 
 async def _models(settings: Settings) -> list[Check]:
