@@ -162,8 +162,11 @@ class Plumbing:
     def _slirp4netns(self, netfd: int, userfd: int) -> None:
         ready_r, ready_w = self._pipe()
         exit_r, self._exit_w = self._pipe()
+        # Its own sandbox (a mount namespace, capabilities dropped) needs root; an unprivileged equitr has none
+        # of those capabilities to drop.
+        sandbox = ["--enable-sandbox"] if os.geteuid() == 0 else []
         argv = [
-            "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox",
+            "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback", *sandbox,
             f"--ready-fd={ready_w}", f"--exit-fd={exit_r}", "--netns-type=path",
             f"--userns-path=/proc/self/fd/{userfd}", f"/proc/self/fd/{netfd}", "tap0",
         ]  # fmt: skip
@@ -182,7 +185,8 @@ class Plumbing:
             _, err = self._helper_proc.communicate()
             detail = err.decode("utf-8", "replace").strip().splitlines()
             raise SandboxError(
-                f"slirp4netns could not connect the sandbox: {detail[-1] if detail else 'no answer'}.", hint=_HINT
+                f"slirp4netns could not connect the sandbox: {' | '.join(detail[-3:]) if detail else 'no answer'}.",
+                hint=_HINT,
             )
 
     def _pasta(self, netfd: int, userfd: int) -> None:
