@@ -18,6 +18,7 @@ from bot.sandbox.context import ToolContext
 from bot.sandbox.setup import create_env
 from bot.tools.run import run
 from bot.tools.schema import RunParams
+from tests.conftest import needs_setup_network
 from tests.security.conftest import git, needs_bwrap
 from tests.security.test_sec_network import Listener, listeners
 from tests.wheels import wheel
@@ -25,7 +26,7 @@ from tests.wheels import wheel
 INSTALL = "python -m pip install --quiet --no-index --find-links wheels dep-pkg"
 CANARY = "ghp_" + "SETUPcanary" * 3
 __all__ = ["listeners"]  # the listener fixture, used below
-MODES = [pytest.param("bwrap", marks=needs_bwrap), "none"]
+MODES = [pytest.param("bwrap", marks=[needs_bwrap, needs_setup_network]), "none"]
 
 
 @pytest.fixture
@@ -80,6 +81,7 @@ def test_setup_installs_into_the_jobs_environment_once(
 
 
 @needs_bwrap
+@needs_setup_network
 def test_only_the_setup_has_the_network(repo: Path, listeners: dict[str, Listener]) -> None:
     """The setup reaches "the internet" (a listener on a non-loopback address of this host); a test a moment
     later reaches nothing. (What the setup cannot reach of the host: tests/security/test_sec_network.py.)"""
@@ -159,6 +161,7 @@ def test_bare_pip_and_pytest_use_the_jobs_environment(repo: Path, mode: SandboxM
 
 
 @needs_bwrap
+@needs_setup_network
 def test_test_runs_cannot_write_the_environment(repo: Path) -> None:
     (repo / "test_poison.py").write_text(
         "import sysconfig\n\n\ndef test_poison():\n"
