@@ -229,6 +229,24 @@ if OUTSIDE:
 """
 
 
+# Code under test that turns hostile when a file the plan writes tells it to (S4g, S4f, S4h).
+HOSTILE_TEST = """import os
+
+
+def test_hostile():
+    if os.path.exists("FIFO") and not os.path.exists("hang.py"):
+        os.mkfifo("hang.py")  # S4g: the next edit of hang.py must not block the worker
+    if os.path.exists("FILL"):  # S4f: 300 MiB, over the job's 128 MiB disk limit
+        for i in range(6):
+            with open(f"fill{i}.bin", "wb") as out:
+                for _ in range(50):
+                    out.write(b"0" * 2**20)
+    if os.path.exists("BIG"):  # S4h: a 40 MiB single-line file for the file tool to read
+        with open("big.txt", "w") as out:
+            out.write("x" * (40 * 2**20))
+"""
+
+
 @dataclass
 class Range:
     """The deployment under attack. `async with Range(tmp) as r:` starts it all; attacks take `r`."""
@@ -346,8 +364,9 @@ class Range:
         (src / "setup_probe.py").write_text(probe)
         (src / ".equitr.toml").write_text(
             '[fix]\nblocked_paths = ["secrets/**"]\nsetup_command = "python setup_probe.py"\n'
-            'test_command = "python -m pytest -q -p no:cacheprovider test_mathutil.py"\n'
+            'test_command = "python -m pytest -q -p no:cacheprovider"\n[limits]\nmax_disk_mb = 128\n'
         )
+        (src / "test_hostile.py").write_text(HOSTILE_TEST)
         repo = make_repo(self.tmp, src)
         (repo / "loop1").symlink_to("loop2")
         (repo / "loop2").symlink_to("loop1")
@@ -891,6 +910,124 @@ async def hostile_checkout_and_replies(r: Range) -> list[Result]:
     return out
 
 
+async def run_action(r: Range, event_name: str, event: dict[str, Any], token: str) -> tuple[str, str]:
+    """`python -m bot.action` as GitHub's runner starts it, against the range's fake GitHub and model."""
+    event_file = r.tmp / f"event-{event_name}.json"
+    event_file.write_text(json.dumps(event))
+    (r.tmp / "summary.md").unlink(missing_ok=True)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GH_", "GITHUB_", "EQUITR_", "OPENAI_"))},
+        **CANARIES,
+        "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": event_name, "GITHUB_EVENT_PATH": str(event_file),
+        "GITHUB_TOKEN": token, "GITHUB_REPOSITORY": REPO, "GITHUB_API_URL": r.fake.base_url,
+        "GITHUB_SERVER_URL": "https://github.com", "GITHUB_STEP_SUMMARY": str(r.tmp / "summary.md"),
+        "GITHUB_OUTPUT": str(r.tmp / "output.txt"), "GITHUB_RUN_ID": "4242", "GITHUB_RUN_ATTEMPT": "1",
+        "GITHUB_ACTOR": "alice", "EQUITR_SUPERVISOR_MODEL": "openai-compatible/scripted",
+        "OPENAI_BASE_URL": r.model.url, "EQUITR_WORKDIR": str(r.tmp / "action-work"),
+        "EQUITR_DB": str(r.tmp / "action.db"), "PYTHONPATH": str(ROOT),
+    }  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.action", cwd=r.tmp, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out_b, err_b = await asyncio.wait_for(proc.communicate(), 300)
+    return out_b.decode(errors="replace"), err_b.decode(errors="replace")
+
+
+async def backlog_schedule(r: Range) -> list[Result]:
+    """A1d: the Action's scheduled backlog, with an issue an outsider labelled (an issue form applies its labels
+    for any author): the issue is skipped, nothing is pushed, no model is asked."""
+    token = "ghs_" + "BacklogCanary0123456789abcdefghijklmn"
+    r.fake.add_token(token)
+    number = int(r.fake.add_issue(REPO, title="Add OUTSIDER_WAS_HERE.txt", user="mallory", labels=["equitr"])["number"])
+    event = payload("workflow_dispatch")
+    for key in ("inputs", "ref"):
+        event.pop(key, None)
+    event["schedule"] = "17 3 * * *"
+    event["repository"].update(full_name=REPO, name=REPO.split("/")[1])
+    event["repository"]["owner"]["login"] = REPO.split("/")[0]
+    start = r.script()
+    _, err = await run_action(r, "schedule", event, token)
+    summary = (r.tmp / "summary.md").read_text() if (r.tmp / "summary.md").exists() else ""
+    failures = []
+    if f"equitr/issue-{number}" in r.git("branch", "-a"):
+        failures.append("the outsider's issue was fixed and pushed")
+    if len(r.model.requests) != start:
+        failures.append(f"the model was asked {len(r.model.requests) - start}×")
+    if "was added by @mallory" not in summary:
+        failures.append(f"the summary does not say why it was skipped: {(summary or err)[-300:]}")
+    r.fake.issue(REPO, number)["labels"] = []  # out of later runs' way
+    return [check("A1d", "the scheduled backlog skips an issue labelled by someone without write", failures)]
+
+
+async def hostile_tests(r: Range) -> list[Result]:
+    """Code under test turns hostile in a fix job: S4g a FIFO where the plan edits next, S4f 300 MiB written
+    against a 128 MiB limit, S4h a 40 MiB one-line file for the file tool to read. Each job ends, and the worker
+    goes on with the next."""
+    out = []
+    accept = '{"decision": "accept", "reason": "done"}'
+    worker = "<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE"
+
+    def plan(trigger: str, *after: dict[str, Any]) -> str:
+        steps = [
+            {"step": 1, "tool": "file", "parameters": {"action": "write", "path": trigger, "content": "1\n"}},
+            {"step": 2, "tool": "run", "parameters": {}, "dependencies": [1]},
+            # Not on step 2: the run "fails" (the sample's own test fails before the fix), which would skip it.
+            *[{**step, "step": 3 + i, "dependencies": [1]} for i, step in enumerate(after)],
+            # And the real fix, so that the job opens a pull request whose trajectory shows what happened.
+            {"step": 9, "tool": "file", "dependencies": [1], "parameters": {
+                "action": "edit", "path": "mathutil.py", "search": "(len(values) + 1)", "replace": "len(values)"}},
+        ]  # fmt: skip
+        return json.dumps({"execution_steps": steps})
+
+    async def fix(title: str, *replies: str) -> tuple[Job, str]:
+        """The job, and what it published (its comments and its pull request's body, with the trajectory)."""
+        number = r.issue(title)
+        r.script(*replies, *[accept] * 12)
+        _, answer = await r.command("/equitr fix", number)
+        job = await r.job(answer, timeout=300)
+        pulls = [p["body"] or "" for p in r.fake.repo(REPO).pulls.values() if p["head"]["ref"].endswith(f"-{number}")]
+        return job, "\n".join([*pulls, *(c["body"] for c in r.comments(number))])
+
+    async def worker_goes_on() -> list[str]:
+        r.script()
+        _, answer = await r.command("/equitr help", r.issue("Still there?"))
+        after = await r.job(answer, timeout=60)
+        return [] if after.state == "done" else [f"the next job ended {after.state}"]
+
+    job, shown = await fix("Edit hang.py", plan("FIFO", {"tool": "file", "parameters": {"action": "edit",
+                                                                                      "path": "hang.py"}}), worker)
+    failures = [] if job.state in ENDED else [f"job {job.state}"]
+    if "not a regular file" not in shown:
+        failures.append(f"the edit of the FIFO was never refused (did the attack run?) {job.reason}")
+    out.append(check("S4g", "a FIFO planted by the tests never blocks the worker",
+                     failures + await worker_goes_on()))  # fmt: skip
+
+    job, _ = await fix("Fill the disk", plan("FILL"))
+    failures = [] if job.state == "failed" and "disk" in job.reason else [f"job ended {job.state}: {job.reason}"]
+    jobs_dir = Path(r.env["EQUITR_WORKDIR"]) / "jobs"
+    left = sum(f.stat().st_size for f in jobs_dir.rglob("*.bin")) if jobs_dir.exists() else 0
+    if left:
+        failures.append(f"{left // 2**20} MiB left on disk")
+    out.append(check("S4f", "tests that write 300 MiB stop at the job's 128 MiB disk limit, and are cleaned up",
+                     failures + await worker_goes_on()))  # fmt: skip
+
+    start = len(r.model.requests)
+    job, shown = await fix("Read big.txt", plan("BIG", {"tool": "file", "parameters": {"action": "read",
+                                                                                     "path": "big.txt"}},
+                                                 {"tool": "file", "parameters": {"action": "edit", "path": "big.txt"}}),
+                           worker)  # fmt: skip
+    largest = max((len(json.dumps(q)) for q in r.model.requests[start:]), default=0)
+    failures = [] if job.state in ENDED else [f"job {job.state}"]
+    if largest > 2 * 2**20:
+        failures.append(f"a model request of {largest // 2**20} MiB")
+    if "larger than 4 MiB" not in shown and "too large" not in shown:
+        failures.append(f"the read of big.txt was never refused (did the attack run?) {job.reason}")
+    out.append(check("S4h", "a 40 MiB one-line file is never read into a model request",
+                     failures + await worker_goes_on()))  # fmt: skip
+    return out
+
+
 async def action_workflow_commands(r: Range) -> list[Result]:
     """P2c/K2c: in `equitr action` on a runner, a provider's 401 body echoing a Basic credential and carrying
     workflow commands reaches no log line start and no comment."""
@@ -899,26 +1036,10 @@ async def action_workflow_commands(r: Range) -> list[Result]:
     pull = r.fake.add_pull(REPO, title="Update the README", user="alice", head="readme",
                            files=[{"filename": "calc.py", "patch": PATCH}])  # fmt: skip
     event = r.pull_event(int(pull["number"]))
-    event_file = r.tmp / "event.json"
-    event_file.write_text(json.dumps(event))
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     error = json.dumps({"error": {"message": f"{SPOOF}\nAuthorization: Basic {basic}"}})
     r.script(*[Fault(status=401, body=error)] * 6)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("GH_", "GITHUB_", "EQUITR_", "OPENAI_"))},
-        "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event_file),
-        "GITHUB_TOKEN": token, "GITHUB_REPOSITORY": REPO, "GITHUB_API_URL": r.fake.base_url,
-        "GITHUB_SERVER_URL": "https://github.com", "GITHUB_STEP_SUMMARY": str(r.tmp / "summary.md"),
-        "GITHUB_OUTPUT": str(r.tmp / "output.txt"), "GITHUB_RUN_ID": "4242", "GITHUB_RUN_ATTEMPT": "1",
-        "GITHUB_ACTOR": "alice", "EQUITR_SUPERVISOR_MODEL": "openai-compatible/scripted",
-        "OPENAI_BASE_URL": r.model.url, "EQUITR_WORKDIR": str(r.tmp / "action-work"), "PYTHONPATH": str(ROOT),
-    }  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.action", cwd=r.tmp, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out_b, err_b = await asyncio.wait_for(proc.communicate(), 180)
-    out, err = out_b.decode(errors="replace"), err_b.decode(errors="replace")
+    out, err = await run_action(r, "pull_request", event, token)
     ours = re.compile(r"::stop-commands::[0-9a-f]{32}|::[0-9a-f]{32}::|::(warning|error) title=equitr::.*")
     spoofed = [line for line in (out + err).splitlines() if re.match(r"\s*::", line) and not ours.fullmatch(line)]
     failures = [f"line starts a workflow command: {line[:80]}" for line in spoofed]
@@ -977,12 +1098,14 @@ ATTACKS: list[Attack] = [
     oversized_and_slow_webhooks,
     metrics_and_files,
     pickle_in_redis,
+    backlog_schedule,
     model_text_published,
     thread_after_trigger,
     outsiders,
     hostile_fix,
     private_files,
     hostile_checkout_and_replies,
+    hostile_tests,
     action_workflow_commands,
     forged_job_record,
     secrets_everywhere,
