@@ -1077,8 +1077,10 @@ async def secrets_everywhere(r: Range) -> list[Result]:
     # checks, reactions, refusals) keeps one token per installation (docs/security.md#token-scope): it must never
     # push, open a pull request or write to a branch.
     failures = []
-    jobs = [t for t in r.fake.minted if t.permissions]
-    webhook_side = {t.value for t in r.fake.minted if not t.permissions}
+    jobs = [t for t in r.fake.minted if (t.request or {}).get("repositories")]
+    webhook_side = {t.value for t in r.fake.minted if not (t.request or {}).get("repositories")}
+    failures += [f"the webhook side's token may write {p}" for t in r.fake.minted if t.value in webhook_side
+                 for p in ("contents", "pull_requests") if t.allows(p, "write")]  # fmt: skip
     if not jobs:
         failures.append("no job token was minted (nothing ran?)")
     failures += [f"a job token for {t.repositories}" for t in jobs if t.repositories != [REPO]]
@@ -1088,7 +1090,7 @@ async def secrets_everywhere(r: Range) -> list[Result]:
               base64.b64decode(h[6:]).decode(errors="replace").partition(":")[2] in webhook_side]  # fmt: skip
     failures += [f"the webhook side's token did {w}" for w in writes] + (["it reached git"] if pushed else [])
     out.append(check("K3", f"{len(jobs)} job tokens each name one repository and their permissions; the webhook "
-                     f"side's token ({len(webhook_side)}) never writes code", failures))  # fmt: skip
+                     f"side's token ({len(webhook_side)}) cannot write code and never did", failures))  # fmt: skip
     return out
 
 
