@@ -727,12 +727,12 @@ async def model_text_published(r: Range) -> list[Result]:
     _, answer = await r.command("/equitr ask how does mean() work?", number)
     job = await r.job(answer)
     published = [c["body"] for c in r.comments(number) if c["id"] != planted["id"]]
-    failures = [] if job.state == "done" else [f"the ask job ended {job.state}: {job.reason}"]
-    failures += [p for text in published for p in published_problems(text)]
-    out.append(check("P2a", "hostile markdown in an answer is published inert", failures[:1] + [
-        f for f in failures if "token" not in f][1:]))  # fmt: skip
-    out.append(check("K2b", "every token shape in an answer is redacted",
-                     [f for f in failures if "token" in f]))  # fmt: skip
+    ran = [] if job.state == "done" and any("Done." in t for t in published) else [
+        f"no answer was published: {job.state} {job.reason}"]  # fmt: skip
+    found = [p for text in published for p in published_problems(text)]
+    out.append(check("P2a", "hostile markdown in an answer is published inert",
+                     ran + [f for f in found if "token" not in f]))  # fmt: skip
+    out.append(check("K2b", "every token shape in an answer is redacted", ran + [f for f in found if "token" in f]))
     patched = [c for c in r.fake.calls if c.method == "PATCH" and c.path.endswith(f"/comments/{planted['id']}")]
     body = r.fake.comments[planted["id"]]["body"]
     failures = [f"PATCH {c.path}" for c in patched] + ([] if body.startswith("nice") else ["edited"])
@@ -771,7 +771,7 @@ async def hostile_fix(r: Range) -> list[Result]:
     out.append(check("P1c/P1d", "blocked paths and files CI runs written by the model are never pushed", failures))
     pulls = [p for p in r.fake.repo(REPO).pulls.values() if p["head"]["ref"] == branch]
     body = pulls[0]["body"] if pulls else ""
-    failures = [] if pulls else ["no pull request was opened"]
+    failures = [] if "Done." in body else ["no pull request with the model's reason was opened"]
     failures += published_problems(body)
     out.append(check("P2a/K2b", "hostile markdown and tokens in the PR body are inert", failures))
     # The setup probe: the loopback listener and Redis must never hear from it.
