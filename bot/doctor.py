@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -27,7 +28,7 @@ async def run_checks() -> list[Check]:
         settings = settings_mod.load()
     except ConfigError as exc:
         return [Check("settings", "fail", exc.message, exc.hint or "")]
-    checks = [Check("settings", "ok", f"loaded (mode: {settings.mode})")]
+    checks = [Check("settings", "ok", f"loaded (mode: {settings.mode})"), _user()]
     try:
         settings.require_server()
         checks.append(Check("webhook server", "ok", "GH_SECRET and GitHub credentials are set"))
@@ -38,7 +39,44 @@ async def run_checks() -> list[Check]:
     checks.extend(_queue(settings))
     checks.extend(await _models(settings))
     checks.extend(_tools(settings))
+    checks.append(_setup_network(settings))
     return checks
+
+
+def _user() -> Check:
+    """equitr as root: bubblewrap maps the sandbox's user back to root, so whatever a command of the repository
+    can see of the host it sees with root's rights; and a compromise of equitr is one of the host."""
+    if os.geteuid() == 0:
+        return Check(
+            "user",
+            "warn",
+            "equitr runs as root: the sandbox's user maps back to root, and anything that escapes equitr owns "
+            "the host",
+            "run equitr as an unprivileged user of its own (docs/security.md#what-a-deployer-must-do)",
+        )
+    return Check("user", "ok", f"equitr runs as an unprivileged user (uid {os.geteuid()})")
+
+
+def _setup_network(settings: Settings) -> Check:
+    """How a repository's `fix.setup_command` would reach the network (bot.sandbox.netns)."""
+    from bot.errors import SandboxError
+    from bot.sandbox.netns import choose
+
+    if settings.sandbox == "none":
+        return Check("setup network", "warn", "EQUITR_SANDBOX=none: setup commands share the host's network")
+    if settings.setup_network == "host":
+        return Check(
+            "setup network",
+            "warn",
+            "EQUITR_SETUP_NETWORK=host: setup commands reach the host's loopback, abstract sockets and metadata "
+            "endpoint",
+            "install slirp4netns and unset EQUITR_SETUP_NETWORK",
+        )
+    try:
+        helper = choose(settings.setup_network)
+    except SandboxError as exc:
+        return Check("setup network", "warn", f"{exc.message} Setup commands will be refused.", exc.hint or "")
+    return Check("setup network", "ok", f"setup commands get a network namespace of their own through {helper}")
 
 
 async def _models(settings: Settings) -> list[Check]:
@@ -136,8 +174,10 @@ def _queue(settings: Settings) -> list[Check]:
 
     out: list[Check] = []
     url = settings.redis_url
+    url_says_password = False  # then ask the server whether it means it
     if url:
         found = redisguard.check_url(url, insecure_ok=settings.redis_insecure)
+        url_says_password = found.status == "ok"
         out.append(Check("redis auth", found.status, found.message, found.fix))
         if found.status == "fail":
             return out
@@ -145,6 +185,9 @@ def _queue(settings: Settings) -> list[Check]:
         services = build(settings)
         try:
             if isinstance(services.store, RedisStore):
+                served = redisguard.check_server_auth(url or "") if url_says_password else None
+                if served is not None:
+                    out.append(Check("redis auth", served.status, served.message, served.fix))
                 for found in redisguard.check_persistence(services.store.redis, volatile_ok=True):
                     out.append(Check("redis persistence", found.status, found.message, found.fix))
             pending = services.queue.pending()

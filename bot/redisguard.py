@@ -79,6 +79,48 @@ def check_url(url: str, *, insecure_ok: bool) -> Finding:
     return Finding("fail", warning, f"{fix}; or, if only equitr can reach it, set {INSECURE_ENV}=1")
 
 
+def without_credentials(url: str) -> str:
+    """The same Redis URL with no user, no password (in the userinfo or the query)."""
+    parts = urllib.parse.urlsplit(url)
+    hostport = parts.netloc.rpartition("@")[2]
+    query = urllib.parse.urlencode(
+        [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+         if k.lower() not in ("password", "username")]
+    )  # fmt: skip
+    return urllib.parse.urlunsplit((parts.scheme, hostport, parts.path, query, ""))
+
+
+def check_server_auth(url: str) -> Finding | None:
+    """Whether the Redis server itself turns away a client without credentials. A password in the URL proves
+    nothing: Redis without `requirepass` accepts AUTH with any password. None when the server cannot be
+    asked (not reachable: the queue check says so)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(without_credentials(url), socket_timeout=5, socket_connect_timeout=5)
+    except ValueError:
+        return None
+    try:
+        client.ping()
+    except redis.AuthenticationError:
+        return Finding("ok", "Redis turns away clients without a password")
+    except redis.ResponseError as exc:
+        if "NOAUTH" in str(exc):
+            return Finding("ok", "Redis turns away clients without a password")
+        return None
+    except (redis.RedisError, OSError):
+        return None
+    finally:
+        client.close()
+    return Finding(
+        "warn",
+        f"Redis at {display_url(url)} answers clients without a password (no `requirepass`; any password in "
+        "EQUITR_QUEUE_URL is accepted and checks nothing): anyone who can reach it can read, drop and forge "
+        "equitr's jobs.",
+        "set `requirepass` (or ACL users without `nopass`) in redis.conf; see docs/queue.md",
+    )
+
+
 def _config(client: Any, name: str, info_section: str, info_key: str) -> str | None:
     """A Redis setting from CONFIG GET, or from INFO where CONFIG is disabled (managed Redis often renames
     it); None when neither answers."""

@@ -121,6 +121,7 @@ async def run_local(
             sandbox_mode=settings.sandbox,
             test_command=test_command,
             setup_command=setup_command,
+            setup_network=settings.setup_network,
             policy=effective.write_policy(),  # blocked paths and CI files, as the App enforces them
             disk=DiskQuota(limit_bytes=effective.max_disk_mb * 1024**2),
         )

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 
 from bot import services as services_mod
 from bot.app import create_app
+from bot.github.scope import WEBHOOK
 from bot.queue import Workers
 from bot.settings import Settings
 
@@ -25,7 +26,7 @@ def build_app(settings: Settings, *, workers: int) -> Starlette:
     session_holder: dict[str, aiohttp.ClientSession] = {}
 
     async def github(installation_id: int | None):  # type: ignore[no-untyped-def]
-        return await services.access.api(session_holder["session"], installation_id)
+        return await services.access.api(session_holder["session"], installation_id, scope=WEBHOOK)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

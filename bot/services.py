@@ -16,6 +16,7 @@ from bot import redact, redisguard, seal
 from bot.dispatch import Dispatcher, GitHubFactory
 from bot.errors import ConfigError
 from bot.github.access import GitHubAccess
+from bot.github.scope import WEBHOOK
 from bot.permissions import Permissions
 from bot.queue import Queue, bind
 from bot.runner import Handler, Runner
@@ -140,6 +141,6 @@ def build(settings: Settings) -> Services:
 
 def session_factory(services: Services, session: aiohttp.ClientSession) -> GitHubFactory:
     async def github(installation_id: int | None) -> GitHubAPI:
-        return await services.access.api(session, installation_id)
+        return await services.access.api(session, installation_id, scope=WEBHOOK)
 
     return github

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
 
     workdir: Path | None = Field(default=None, validation_alias="EQUITR_WORKDIR")
     sandbox: Literal["bwrap", "none"] = Field(default="bwrap", validation_alias="EQUITR_SANDBOX")
+    # How a repository's setup command reaches the network: a namespace of its own through slirp4netns or
+    # pasta (auto: whichever is installed), or "host" (the host's network, loopback included: opt-in only).
+    setup_network: Literal["auto", "slirp4netns", "pasta", "host"] = Field(
+        default="auto", validation_alias="EQUITR_SETUP_NETWORK"
+    )
     sentry_dsn: SecretStr | None = Field(default=None, validation_alias="SENTRY_DSN")
     port: int = Field(default=8000, ge=1, le=65535, validation_alias="PORT")
     # Loopback by default: a reverse proxy in front is the way in (docs/security.md). `0.0.0.0` to listen

@@ -112,6 +112,31 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
 
 
+def setup_network_helper() -> str | None:
+    """The helper that would connect a setup command's network namespace here (bot.sandbox.netns), or None."""
+    from bot.errors import SandboxError
+    from bot.sandbox.netns import choose
+
+    try:
+        return choose("auto")
+    except SandboxError:
+        return None
+
+
+def _sandboxed_setup_refused() -> bool:
+    from bot.sandbox import binaries
+
+    return binaries.bwrap().path is not None and setup_network_helper() is None
+
+
+# A setup command in bubblewrap needs slirp4netns or pasta (.ci/run installs both); without either equitr refuses
+# it by design (tests/security/test_sec_network.py checks that message), so tests of what a setup installs skip.
+needs_setup_network = pytest.mark.skipif(
+    _sandboxed_setup_refused(),
+    reason="neither slirp4netns nor pasta is installed: sandboxed setup commands are refused",
+)
+
+
 def path_without(directory: Path, *names: str) -> str:
     """A PATH of one directory that links every program on the current PATH (the first of each name) except
     `names`: the machine as it would be without them installed."""

@@ -60,3 +60,8 @@ def for_job(kind: str, repo: str) -> Scope:
     permissions = PERMISSIONS.get(kind, COMMENT_ONLY)
     name = repo.split("/", 1)[-1]
     return Scope(repositories=(name,), permissions=tuple(sorted(permissions.items())))
+
+
+# The webhook side (permission checks, the 👀 reaction, the trigger label from `.equitr.toml`) answers for every
+# repository of an installation with one cached token: it reads and reacts, and must never be able to push.
+WEBHOOK = Scope(permissions=(("contents", "read"), ("issues", "write"), ("metadata", "read")))

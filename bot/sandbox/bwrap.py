@@ -4,8 +4,9 @@ Layers, outermost first: a `sh` trampoline joins a fresh cgroup (process and mem
 rlimits (address space, file size, open files), `bwrap` builds the sandbox: every namespace unshared
 (network included), read-only system directories, the checkout as the only writable bind (its `.git`
 re-bound read-only, so code under test cannot plant hooks or config for equitr's own git), a private
-`/tmp`, a cleared environment. Only a repository's setup command (`bot.sandbox.setup`) gets the network
-and a second writable bind, the job's private Python environment. The parent reads output incrementally,
+`/tmp`, a cleared environment. Only a repository's setup command (`bot.sandbox.setup`) gets a network —
+a namespace of its own that reaches the internet and not the host (`bot.sandbox.netns`) — and a second
+writable bind, the job's private Python environment. The parent reads output incrementally,
 keeps head and tail, and kills the whole process group (and every cgroup member) on the wall-time limit or
 the output hard cap.
 """
@@ -29,6 +30,7 @@ from typing import Literal
 from bot.errors import SandboxError
 from bot.sandbox import binaries
 from bot.sandbox.limits import Cgroup, Limits, cgroup_for, join_argv, prlimit_argv
+from bot.sandbox.netns import NetworkMode, Plumbing, choose
 from bot.sandbox.output import ClippedBuffer
 
 SandboxMode = Literal["bwrap", "none"]
@@ -44,8 +46,13 @@ _ETC_FILES = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "passwd", "group",
     "nsswitch.conf", "mime.types",
 )  # fmt: skip
-# With the network (setup commands only): name resolution and the system's CA certificates.
-_ETC_NETWORK_FILES = ("resolv.conf", "hosts", "host.conf", "gai.conf", "ssl", "ca-certificates")
+# With the network (setup commands only): name resolution and the system's CA certificates, and nothing else
+# of /etc/ssl (its private/ holds keys). The host's resolv.conf only with the host's network: a namespace of
+# its own gets one naming its helper's DNS forwarder (bot.sandbox.netns).
+_ETC_NETWORK_FILES = (
+    "hosts", "host.conf", "gai.conf", "ssl/certs", "ssl/openssl.cnf", "ca-certificates", "pki/tls/certs",
+    "pki/ca-trust/extracted",
+)  # fmt: skip
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE|CREDENTIAL|DSN|AUTH", re.IGNORECASE)
 _POLL_S = 0.1  # how often a running command's time limit and the job's cancellation are looked at
 _NOT_FOUND = re.compile(r"bwrap: execvp (.+): No such file or directory")
@@ -143,13 +150,17 @@ def build_bwrap_argv(
     limits: Limits,
     env_dir: Path | None = None,
     network: bool = False,
+    net: Plumbing | None = None,
 ) -> list[str]:
     """The command line of `bwrap` (an absolute path: `bot.sandbox.binaries` chooses it), pure apart from
-    looking at which system paths exist."""
+    looking at which system paths exist. `network` with `net`: the sandbox's own network namespace,
+    connected by a helper (bot.sandbox.netns); without: the host's."""
+    host_net = network and net is None
     argv = [
         bwrap,
         "--unshare-all",
-        *(["--share-net"] if network else []),
+        *(["--share-net"] if host_net else []),
+        *(net.bwrap_args() if net is not None and network else []),
         "--unshare-user",
         "--die-with-parent",
         "--new-session",
@@ -165,7 +176,7 @@ def build_bwrap_argv(
             argv += ["--symlink", os.readlink(p), d]
         elif p.is_dir():
             argv += ["--ro-bind", d, d]
-    for name in _ETC_FILES + (_ETC_NETWORK_FILES if network else ()):
+    for name in _ETC_FILES + (_ETC_NETWORK_FILES if network else ()) + (("resolv.conf",) if host_net else ()):
         argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     # The private /tmp first: a virtualenv that lives under /tmp (a CI checkout) is bound on top of it,
     # instead of being hidden by it.
@@ -264,20 +275,23 @@ def run_command(
     ro_paths: Sequence[Path] | None = None,
     env: Mapping[str, str] | None = None,
     env_dir: Path | None = None,
-    network: bool = False,
+    network: bool | NetworkMode = False,
     cancel: threading.Event | None = None,
     watch: Watch | None = None,
 ) -> CommandResult:
     """Run `command` (an argv, never a shell string) with the checkout `root` as working directory.
 
     `env_dir`: a job's private virtualenv (made by `bot.sandbox.setup`), writable and first on PATH.
-    `network`: keep the host's network; only for a repository's setup command, never for tests or tools.
+    `network`: only for a repository's setup command, never for tests or tools: a network namespace of its
+    own that reaches the internet but not the host (True or "auto": slirp4netns, else pasta; or one of them
+    by name), or "host": the host's network namespace, only when the operator chose it.
     `cancel`: once set (the job was cancelled), the command and everything it started are killed at once.
     `watch`: polled while the command runs (bot.sandbox.quota's disk watch); a reason kills it ("disk").
     """
     if not command:
         raise SandboxError("No command to run.")
     limits = limits or Limits()
+    net: Plumbing | None = None
     ro = tuple(default_ro_paths() if ro_paths is None else ro_paths)
     if mode == "bwrap":
         found = binaries.bwrap()
@@ -285,6 +299,8 @@ def run_command(
             raise SandboxError(f"Cannot run commands: {found.problem('bubblewrap (`bwrap`)')}.", hint=_NO_BWRAP_HINT)
         venv = ENV_MOUNT if env_dir is not None else None
         clean = _clean_env(_with_venv(env, venv), sandbox_path(ro, f"{venv}/bin" if venv else None), "/tmp")
+        if network and (helper := choose("auto" if network is True else network)) != "host":
+            net = Plumbing.open(helper)
         inner = build_bwrap_argv(
             command,
             bwrap=str(found.path),
@@ -293,7 +309,8 @@ def run_command(
             env=clean,
             limits=limits,
             env_dir=env_dir,
-            network=network,
+            network=bool(network),
+            net=net,
         )
         cwd, child_env = "/", {"PATH": HOST_PATH}  # no host path leaks in via $PWD
     elif mode == "none":
@@ -304,7 +321,9 @@ def run_command(
     else:
         raise SandboxError(f"Unknown sandbox mode {mode!r}.", hint="Use `bwrap` or `none`.")
     start = time.monotonic()
-    with cgroup_for(limits) as group:
+    with cgroup_for(limits) as group, contextlib.ExitStack() as cleanup:
+        if net is not None:
+            cleanup.callback(net.close)
         proc = subprocess.Popen(
             [*join_argv(group), *prlimit_argv(limits), *inner],
             stdin=subprocess.DEVNULL,
@@ -313,8 +332,11 @@ def run_command(
             cwd=cwd,
             env=child_env,
             start_new_session=True,
+            pass_fds=net.pass_fds if net is not None else (),
         )
         try:
+            if net is not None:
+                net.start()  # the helper attaches while bwrap holds the sandbox; then it goes on
             out, err, reason = _pump(proc, group, limits, cancel, watch)
         finally:
             _kill(proc, group)

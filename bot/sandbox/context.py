@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.sandbox.bwrap import SandboxMode
 from bot.sandbox.limits import Limits
+from bot.sandbox.netns import NetworkMode
 from bot.sandbox.policy import DEFAULT_POLICY, WritePolicy
 from bot.sandbox.quota import DiskQuota
 from bot.sandbox.setup import SetupState
@@ -29,6 +30,7 @@ class ToolContext:
     ro_paths: tuple[Path, ...] | None = None  # None: the running interpreter and its virtualenv
     max_output_chars: int = 20_000
     setup_command: str = ""  # `fix.setup_command`: run once, with the network, before the first test run
+    setup_network: NetworkMode = "auto"  # EQUITR_SETUP_NETWORK: how the setup command reaches the network
     env_dir: Path | None = None  # the job's private environment; None: next to the checkout
     setup: SetupState = field(default_factory=SetupState)
     # What the agent may write (`fix.blocked_paths`, `fix.allow_ci_paths`), checked by the file tool and again

@@ -56,6 +56,7 @@ def ensure_setup(ctx: ToolContext) -> SetupResult | None:
                     ro_paths=ctx.ro_paths,
                     cancel=ctx.cancel,
                     watch=watch,
+                    network=ctx.setup_network,
                 )
             except (EquitrError, OSError) as exc:  # recorded, so a later test run does not try it again
                 message = exc.message if isinstance(exc, EquitrError) else f"{type(exc).__name__}: {exc}"

@@ -276,6 +276,7 @@ def tool_context(
         test_command=effective.test_command or detect(checkout.root),
         setup_command=effective.setup_command,
         cancel=stopper.event if stopper is not None else threading.Event(),
+        setup_network=env.settings.setup_network,
         policy=effective.write_policy(),
         disk=DiskQuota(limit_bytes=effective.max_disk_mb * 1024**2),
     )

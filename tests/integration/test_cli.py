@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -97,6 +98,10 @@ def test_jobs_json_and_doctor(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout  # local mode: warnings, nothing failing
     assert "✓ settings: loaded (mode: local)" in proc.stdout and "! github:" in proc.stdout
     assert "✓ queue: sqlite" in proc.stdout
+    if shutil.which("slirp4netns"):
+        assert "✓ setup network: setup commands get a network namespace of their own through slirp4netns" in proc.stdout
+    host = equitr("doctor", cwd=tmp_path, env={"EQUITR_SETUP_NETWORK": "host"})
+    assert "! setup network: EQUITR_SETUP_NETWORK=host: setup commands reach the host's loopback" in host.stdout
     bad = equitr(
         "doctor",
         cwd=tmp_path,

@@ -31,7 +31,7 @@ from bot.sandbox import binaries
 from bot.settings import Settings
 from bot.work.handlers import WorkEnv
 from bot.work.handlers import handlers as work_handlers
-from tests.conftest import SECRET, comment_payload, headers, make_repo, payload
+from tests.conftest import SECRET, comment_payload, headers, make_repo, needs_setup_network, payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.git_remote import GitRemote
 from tests.fakes.github import FakeGitHub
@@ -207,6 +207,7 @@ def push_to_default_branch(w: World, tmp: Path, files: dict[str, str], wheels: b
     git("push", "-q", "origin", "HEAD:main")
 
 
+@needs_setup_network
 async def test_fix_runs_the_repositorys_setup_command_before_the_tests(world: World, tmp_path: Path) -> None:
     w = world
     install = "python -m pip install --quiet --no-index --find-links wheels dep-pkg"

@@ -14,7 +14,7 @@ import pytest
 from bot.runlocal import RunOptions, run_local, slug
 from bot.sandbox import binaries
 from bot.settings import Settings
-from tests.conftest import DATA, make_repo
+from tests.conftest import DATA, make_repo, needs_setup_network
 from tests.fakes.scripted_model import ScriptedModel
 from tests.wheels import wheel
 
@@ -68,7 +68,7 @@ async def test_run_fixes_a_one_line_bug_onto_a_branch(sample_repo: Path, tmp_pat
     assert not (tmp_path / "work" / "jobs").exists() or not any((tmp_path / "work" / "jobs").iterdir())
 
 
-@pytest.mark.parametrize("setup", [False, True])
+@pytest.mark.parametrize("setup", [False, pytest.param(True, marks=needs_setup_network)])
 async def test_a_setup_command_installs_what_the_tests_import(tmp_path: Path, setup: bool) -> None:
     source = tmp_path / "src"
     shutil.copytree(DATA / "sample_repo", source)

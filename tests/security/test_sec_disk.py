@@ -16,6 +16,7 @@ from bot.sandbox.context import ToolContext
 from bot.sandbox.quota import MIB, DiskQuota, usage
 from bot.tools.run import run
 from bot.tools.schema import RunParams
+from tests.conftest import needs_setup_network
 from tests.integration.test_github_e2e import PLAN, REPO, World, comment, push_to_default_branch, run_job, world
 from tests.security.conftest import git, needs_bwrap
 
@@ -53,6 +54,7 @@ def test_a_test_run_that_fills_the_disk_is_stopped_on_the_way(checkout: Path, pr
     assert usage([checkout / "build"]) < 512 * MIB  # killed on the way, far from the 1 GiB it meant to write
 
 
+@needs_setup_network
 def test_a_setup_command_is_held_to_the_same_quota(checkout: Path) -> None:
     command = fill(checkout, "fill.py", where="/equitr-env/cache")
     ctx = ToolContext(

