@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from bot import seal
 from bot.errors import StoreLost
 from bot.jobs import END_STATES, Job, NewJob, State, decode_args, encode_args, new_row
+from bot.monitor import JobRecord
 from bot.private import private_file
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ DEDUPE_TTL_S = 45 * 24 * 3600  # GitHub redelivers for weeks at most; keep keys 
 MAX_ATTEMPTS = 3
 # A report written by `finish` is the runner's to deliver for this long; after that the sweeper may.
 REPORT_HOLD_S = 60.0
+# The monitor's job records (`bot.monitor`) are kept this long, and go with their job when it is deleted.
+RECORD_TTL_S = 90 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,11 @@ class JobStore(Protocol):
     def record_installation(self, installation_id: int, account: str, action: str, repos: list[str]) -> None: ...
     def installations(self) -> list[dict[str, Any]]: ...
     def prune(self, now: float | None = None) -> int: ...
+    def save_record(self, job_id: int, record: JobRecord) -> None: ...
+    def record(self, job_id: int) -> JobRecord | None: ...
+    def records(
+        self, *, since: float, repo: str | None = None, limit: int = 1000
+    ) -> list[tuple[Job, JobRecord]]: ...
     def authentic(self, job: Job) -> bool: ...
     def check(self) -> None: ...
     def close(self) -> None: ...
@@ -139,6 +147,10 @@ CREATE TABLE IF NOT EXISTS installations (
     id INTEGER PRIMARY KEY, account TEXT NOT NULL, action TEXT NOT NULL, repos TEXT NOT NULL,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS job_records (job_id INTEGER PRIMARY KEY, json TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS job_records_by_time ON job_records (updated_at);
+CREATE TRIGGER IF NOT EXISTS job_records_go_with_their_job AFTER DELETE ON jobs
+BEGIN DELETE FROM job_records WHERE job_id = OLD.id; END;
 """
 
 _COLUMNS = (
@@ -455,9 +467,53 @@ class SqliteStore:
         ]
 
     def prune(self, now: float | None = None) -> int:
-        cutoff = (time.time() if now is None else now) - DEDUPE_TTL_S
+        now = time.time() if now is None else now
         with self._tx() as db:
-            return db.execute("DELETE FROM dedupe WHERE created_at < ?", (cutoff,)).rowcount
+            db.execute(
+                "DELETE FROM job_records WHERE updated_at < ? OR job_id NOT IN (SELECT id FROM jobs)",
+                (now - RECORD_TTL_S,),
+            )
+            return db.execute("DELETE FROM dedupe WHERE created_at < ?", (now - DEDUPE_TTL_S,)).rowcount
+
+    # -- the monitor's records (bot.monitor) --
+
+    def save_record(self, job_id: int, record: JobRecord) -> None:
+        text = record.to_json()  # bounded and redacted
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO job_records (job_id, json, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(job_id) DO UPDATE SET json=excluded.json, updated_at=excluded.updated_at",
+                (job_id, text, time.time()),
+            )
+
+    def record(self, job_id: int) -> JobRecord | None:
+        row = self._conn().execute("SELECT json FROM job_records WHERE job_id = ?", (job_id,)).fetchone()
+        return _parsed_record(row[0]) if row else None
+
+    def records(self, *, since: float, repo: str | None = None, limit: int = 1000) -> list[tuple[Job, JobRecord]]:
+        """Jobs created at or after `since` that have a record, with it; newest first."""
+        cols = ", ".join(f"j.{c.strip()}" for c in _COLUMNS.split(","))
+        sql = f"SELECT {cols}, r.json FROM job_records r JOIN jobs j ON j.id = r.job_id WHERE j.created_at >= ?"
+        params: list[object] = [since]
+        if repo is not None:
+            sql += " AND j.repo = ?"
+            params.append(repo)
+        rows = self._conn().execute(sql + " ORDER BY j.id DESC LIMIT ?", (*params, limit)).fetchall()
+        out: list[tuple[Job, JobRecord]] = []
+        for row in rows:
+            record = _parsed_record(row[-1])
+            if record is not None:
+                out.append((_row_to_job(row[:-1]), record))
+        return out
+
+
+def _parsed_record(raw: str | bytes) -> JobRecord | None:
+    """A stored record, or None (logged) when it cannot be read: one bad row never breaks a listing."""
+    try:
+        return JobRecord.from_json(raw)
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("a stored job record could not be read (%s); it is skipped", type(exc).__name__)
+        return None
 
 
 _GAVE_UP = (
@@ -761,10 +817,60 @@ class RedisStore:
         return [json.loads(v) for v in self.redis.hvals(f"{self.prefix}installations")]
 
     def prune(self, now: float | None = None) -> int:
-        # Redis expires dedupe keys by itself (EX on every key); the sweeper's minute is a good time to
-        # notice that Redis lost everything.
+        # Redis expires dedupe keys and job records by itself (EX on every key); the sweeper's minute is a
+        # good time to notice that Redis lost everything, and to drop the index entries of expired records.
         self._lost()
+        cutoff = (time.time() if now is None else now) - RECORD_TTL_S
+        self.redis.zremrangebyscore(f"{self.prefix}records:at", "-inf", cutoff)
         return 0
+
+    # -- the monitor's records (bot.monitor): `{prefix}record:{id}` (expiring), indexed by job id --
+
+    def _record_key(self, job_id: int) -> str:
+        return f"{self.prefix}record:{job_id}"
+
+    def save_record(self, job_id: int, record: JobRecord) -> None:
+        text = record.to_json()  # bounded and redacted
+        pipe = self.redis.pipeline()
+        pipe.set(self._record_key(job_id), text, ex=RECORD_TTL_S)
+        pipe.zadd(f"{self.prefix}records", {str(job_id): job_id})
+        pipe.zadd(f"{self.prefix}records:at", {str(job_id): time.time()})
+        pipe.execute()
+
+    def record(self, job_id: int) -> JobRecord | None:
+        raw = self.redis.get(self._record_key(job_id))
+        return _parsed_record(raw) if raw else None
+
+    def records(self, *, since: float, repo: str | None = None, limit: int = 1000) -> list[tuple[Job, JobRecord]]:
+        """Jobs created at or after `since` that have a record, with it; newest first."""
+        out: list[tuple[Job, JobRecord]] = []
+        page, start = 200, 0
+        while len(out) < limit:
+            ids = [int(i) for i in self.redis.zrevrange(f"{self.prefix}records", start, start + page - 1)]
+            if not ids:
+                break
+            start += page
+            jobs = self.redis.mget([self._key(i) for i in ids])
+            raws = self.redis.mget([self._record_key(i) for i in ids])
+            gone = [str(i) for i, raw_job, raw in zip(ids, jobs, raws, strict=True) if raw_job is None or raw is None]
+            if gone:  # expired records, or jobs deleted: their index entries go too
+                self.redis.zrem(f"{self.prefix}records", *gone)
+                self.redis.zrem(f"{self.prefix}records:at", *gone)
+                start -= len(gone)
+            older = 0
+            for raw_job, raw in zip(jobs, raws, strict=True):
+                if raw_job is None or raw is None:
+                    continue
+                job = _doc_to_job(raw_job)
+                if job.created_at < since:
+                    older += 1
+                    continue
+                record = _parsed_record(raw)
+                if record is not None and (repo is None or job.repo == repo):
+                    out.append((job, record))
+            if older == len(ids):  # ids grow with time: a page entirely before `since` ends the walk
+                break
+        return out[:limit]
 
 
 def _job_doc(job: Job) -> dict[str, Any]:
