@@ -71,7 +71,9 @@ class Phase:
 @dataclass(frozen=True, slots=True)
 class ModelCall:
     """One model request, as the interpretation layer saw it: `repairs` are the repair kinds its reply needed,
-    `mode` the structured-output mode used, `fallback` whether a fallback model answered."""
+    `mode` the structured-output mode used, `fallback` whether the interpretation layer had to fall back (no
+    usable plan in the reply: the keyword fallback plan ran instead). `retries` counts the model client's
+    retries of this request."""
 
     model: str
     role: str
@@ -84,6 +86,7 @@ class ModelCall:
     repairs: tuple[str, ...]
     fallback: bool
     started_at: float
+    served_by_fallback: bool = False  # the model client's fallback model answered (the primary kept failing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +327,8 @@ def route_template(path: str) -> str:
     path = path.split("?", 1)[0].split("#", 1)[0]
     if "://" in path:
         path = "/" + path.split("://", 1)[1].partition("/")[2]
+    if path.startswith("/api/v3/"):  # GitHub Enterprise Server's API prefix
+        path = path[len("/api/v3") :]
     parts = [p for p in path.split("/") if p]
     out: list[str] = []
     if parts[:1] == ["repos"] and len(parts) >= 3:
@@ -365,6 +370,17 @@ def remove_listener(listener: Listener) -> None:
 def current() -> PerformanceMonitor | None:
     """The monitor of the job this code runs for, if any (set by `PerformanceMonitor.active`)."""
     return _current.get()
+
+
+@contextmanager
+def timed(name: str, detail: str = "") -> Iterator[None]:
+    """`with timed("plan"): …` at a seam: a phase of the current job's monitor, nothing outside a job."""
+    mon = _current.get()
+    if mon is None:
+        yield
+        return
+    with mon.phase(name, detail):
+        yield
 
 
 class PerformanceMonitor:
@@ -420,6 +436,7 @@ class PerformanceMonitor:
         repairs: tuple[str, ...] | list[str] = (),
         fallback: bool = False,
         started_at: float | None = None,
+        served_by_fallback: bool = False,
     ) -> ModelCall:
         call = ModelCall(
             model=model,
@@ -433,10 +450,24 @@ class PerformanceMonitor:
             repairs=tuple(repairs),
             fallback=bool(fallback),
             started_at=self._clock() - latency_s if started_at is None else started_at,
+            served_by_fallback=bool(served_by_fallback),
         )
         self._keep("model_calls", self._model_calls, MAX_MODEL_CALLS, call)
         _tell("model_call", call)
         return call
+
+    def note_repairs(self, kinds: list[str] | tuple[str, ...], *, fallback: bool = False) -> ModelCall | None:
+        """The interpretation layer's repairs of the latest model call's reply (and whether it fell back)."""
+        if not kinds and not fallback:
+            return None
+        with self._lock:
+            if not self._model_calls:
+                return None
+            last = self._model_calls[-1]
+            last = replace(last, repairs=last.repairs + tuple(kinds), fallback=last.fallback or fallback)
+            self._model_calls[-1] = last
+        _tell("repairs", (last, tuple(kinds), fallback))
+        return last
 
     def github_call(
         self,

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from bot import comments, endings
+from bot import comments, endings, monitor
 from bot.errorfmt import format_error
 from bot.errors import ConfigError, EquitrError, JobBusy
 from bot.github.scope import Scope, for_job
@@ -128,6 +128,7 @@ class Runner:
         docs_url: str | None = None,
         cancel_poll_s: float = 1.0,
         identity: WhoAmI | None = None,
+        web_url: str = "https://github.com",
     ) -> None:
         self.store = store
         self.github = github
@@ -141,6 +142,7 @@ class Runner:
         # a write, every lease_s / 3).
         self.cancel_poll_s = cancel_poll_s
         self.identity = identity
+        self.web_url = web_url.rstrip("/")  # for the links in the monitor's record
 
     # -- entry points for the queue (called in a worker thread) ------------------------------------
 
@@ -180,21 +182,36 @@ class Runner:
             await self.deliver_reports()
             return None
         log.info("job %s (%s on %s#%s) started", job.id, job.kind, job.repo, job.number)
-        async with aiohttp.ClientSession() as session:
-            me = await self._whoami(session)
-            ctx = JobContext(job=job, store=self.store, session=session, _github=self.github, identity=me)
-            work = asyncio.create_task(self._handle(ctx))
-            watch = asyncio.create_task(self._watch(job, work))
-            try:
-                outcome = await work
-            except asyncio.CancelledError:
-                outcome = Outcome("cancelled", "cancelled on request")
-            finally:
-                watch.cancel()
-            latest = await asyncio.to_thread(self.store.get, job.id)
-            if latest is not None and latest.owner != self.owner:
-                log.warning("job %s lost its lease while running; its new owner finishes it", job.id)
-                return outcome
+        mon = monitor.PerformanceMonitor(job.id)
+        if job.attempts == 1 and job.started_at is not None:
+            mon.add_phase("queue_wait", job.created_at, job.started_at - job.created_at)
+        outcome: Outcome | None = None
+        ctx: JobContext | None = None
+        try:
+            with mon.active():  # the model and GitHub clients' seams record into it (`monitor.current()`)
+                async with aiohttp.ClientSession() as session:
+                    me = await self._whoami(session)
+                    ctx = JobContext(job=job, store=self.store, session=session, _github=self.github, identity=me)
+                    outcome = await self._run(ctx, mon, me)
+        finally:
+            await self._keep_record(job, ctx, mon, outcome)
+        return outcome
+
+    async def _run(self, ctx: JobContext, mon: monitor.PerformanceMonitor, me: Identity) -> Outcome:
+        job = ctx.job
+        work = asyncio.create_task(self._handle(ctx))
+        watch = asyncio.create_task(self._watch(job, work))
+        try:
+            outcome = await work
+        except asyncio.CancelledError:
+            outcome = Outcome("cancelled", "cancelled on request")
+        finally:
+            watch.cancel()
+        latest = await asyncio.to_thread(self.store.get, job.id)
+        if latest is not None and latest.owner != self.owner:
+            log.warning("job %s lost its lease while running; its new owner finishes it", job.id)
+            return outcome
+        with mon.phase("comment"):
             report = await self._report(ctx, outcome)
             finished = await asyncio.to_thread(
                 lambda: self.store.finish(
@@ -210,6 +227,28 @@ class Runner:
             if finished and not await self._deliver(job, report, ctx.github, me):
                 await self._failed_delivery(job.id, 1)
         return outcome
+
+    async def _keep_record(
+        self, job: Job, ctx: JobContext | None, mon: monitor.PerformanceMonitor, outcome: Outcome | None
+    ) -> None:
+        """Save the monitor's record with the job, whatever happened (a crash in here never fails the job)."""
+        issue_url = f"{self.web_url}/{job.repo}/issues/{job.number}"
+        comment_id = ctx.status.comment_id if ctx is not None and ctx.status is not None else None
+        had = mon.outcome().links
+        links: monitor.Links = {
+            "issue_url": had["issue_url"] or issue_url,
+            "pr_url": had["pr_url"],
+            "comment_url": had["comment_url"] or (f"{issue_url}#issuecomment-{comment_id}" if comment_id else None),
+        }
+        if outcome is None:
+            error: str | None = "the run stopped before it ended (the worker was stopped or crashed)"
+        else:
+            error = outcome.reason if outcome.state != "done" else None
+        mon.outcome(links=links, error=error)
+        try:
+            await asyncio.to_thread(self.store.save_record, job.id, mon.record())
+        except Exception:
+            log.exception("job %s: its monitor record could not be saved", job.id)
 
     async def _handle(self, ctx: JobContext) -> Outcome:
         handler = self.handlers.get(ctx.job.kind)

@@ -151,7 +151,8 @@ class Calls:
             timeout_s=self.timeout_s,
             **extra,
         )
-        self.ledger.record(role, reply, purpose=purpose)
+        asked = "tools" if tools else "json_schema" if schema is not None else "text"
+        self.ledger.record(role, reply, purpose=purpose, mode=asked)
         reply = clip_reply(reply, cap * CHARS_PER_TOKEN)
         self._keep(Exchange(role, purpose, self.names[role], tuple(messages), reply, cap))
         return reply

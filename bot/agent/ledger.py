@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot import monitor
 from bot.errors import BudgetExceeded
 from bot.errors import LimitReached as LimitReached  # re-exported: it used to live here
 from bot.models.types import Reply
@@ -53,7 +54,9 @@ class Ledger:
     cut_off: int = 0  # replies cut off at their output cap
     cut_off_retried: int = 0  # … asked again with more room
 
-    def record(self, role: Role, reply: Reply, *, purpose: str = "") -> None:
+    def record(self, role: Role, reply: Reply, *, purpose: str = "", mode: str = "text") -> None:
+        """One model call. `mode` is what the request asked for (`json_schema`, `tools`, `text`); the model
+        client's own account of what it sent (`reply.mode`) wins when there is one."""
         self.calls.append(
             Call(
                 role,
@@ -65,10 +68,26 @@ class Ledger:
                 purpose,
             )
         )
+        mon = monitor.current()  # the job's PerformanceMonitor sees every call of every ledger
+        if mon is not None:
+            mon.model_call(
+                model=reply.model,
+                role="reviewer" if purpose.startswith("review") else role,
+                tokens_in=reply.usage.prompt_tokens,
+                tokens_out=reply.usage.completion_tokens,
+                cost_usd=reply.cost_usd,
+                latency_s=reply.duration_s,
+                retries=reply.retries,
+                mode=reply.mode or mode,
+                served_by_fallback=reply.fallback_model,
+            )
 
     def record_repairs(self, kinds: list[str], *, fallback: bool) -> None:
         self.repairs.update(kinds)
         self.fallbacks += int(fallback)
+        mon = monitor.current()
+        if mon is not None:
+            mon.note_repairs([k for k in kinds if k != "fallback"], fallback=fallback)
 
     @property
     def total_usd(self) -> float:

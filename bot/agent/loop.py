@@ -47,6 +47,7 @@ from bot.interpret import (
 from bot.interpret.request import facts
 from bot.interpret.result import Interpretation
 from bot.models.client import ChatModel, ToolAware
+from bot.monitor import timed
 from bot.plan import build_graph
 from bot.sandbox.context import ToolContext, ToolResult
 from bot.sandbox.gitsafe import git_in, stage
@@ -197,7 +198,8 @@ class Agent:
         self._base = await asyncio.to_thread(self._head)
         try:
             if task.mode == "fix":
-                result.tests_before = self.latest = await self.test(0)
+                with timed("tests_before"):
+                    result.tests_before = self.latest = await self.test(0)
                 if self.tools.setup.result is not None:  # it ran just before those tests
                     result.setup = self.tools.setup.result.report()
                     self.emit("testing", result.setup)
@@ -238,7 +240,8 @@ class Agent:
             if not self._edits_tried:
                 await self._edit_without_plan(task, iteration)
                 result.diff = await asyncio.to_thread(self.diff)
-            result.tests_after = self.latest = await self.test(iteration)
+            with timed("tests_after"):
+                result.tests_after = self.latest = await self.test(iteration)
             review = await self.review(task, result, iteration)
             if review.decision == "accept":
                 return self.finish(result, "accepted", review.reason)
@@ -327,6 +330,10 @@ class Agent:
     # -- plan --------------------------------------------------------------------------------------
 
     async def _plan(self, task: Task, iteration: int, *, again: bool = False) -> Interpretation:
+        with timed("plan"):
+            return await self._plan_once(task, iteration, again=again)
+
+    async def _plan_once(self, task: Task, iteration: int, *, again: bool) -> Interpretation:
         what = "planning again with what the steps found" if again else "planning"
         self.emit("planning", f"iteration {iteration}: {what} with {self.supervisor}")
         failing = self.latest if self.latest is not None and not self.latest.ok else None
@@ -447,6 +454,10 @@ class Agent:
 
     async def step(self, step: Step, task: Task, iteration: int) -> ToolResult:
         """Carry out one validated step: a tool call, or an edit handed to a worker."""
+        with timed("step", str(step.step)):
+            return await self._step(step, task, iteration)
+
+    async def _step(self, step: Step, task: Task, iteration: int) -> ToolResult:
         params = step.parameters
         editing = isinstance(params, FileParams) and params.action in ("edit", "write")
         if editing:
@@ -614,7 +625,8 @@ class Agent:
                 iteration=iteration,
                 last=last,
             )
-            reply = await self.calls.ask("supervisor", messages, purpose="review", schema=prompts.REVIEW_SCHEMA)
+            with timed("review"):
+                reply = await self.calls.ask("supervisor", messages, purpose="review", schema=prompts.REVIEW_SCHEMA)
             parsed = None if reply.truncated else prompts.parse_review(reply.content or reply.thinking)
             if parsed is None:
                 self.ledger.record_repairs(["review_by_rules"], fallback=False)

@@ -26,6 +26,7 @@ from bot.agent.loop import Entry, describe
 from bot.interpret.prompt import tool_params
 from bot.interpret.validate import check_step
 from bot.models.types import Message, ToolCall, tool_spec
+from bot.monitor import timed
 from bot.tools.schema import Step
 
 if TYPE_CHECKING:
@@ -80,7 +81,8 @@ class ToolRounds:
             result.diff = await asyncio.to_thread(agent.diff)
             if agent.nothing_to_change(result):
                 return agent.nothing(result)
-            result.tests_after = agent.latest = await agent.test(iteration)
+            with timed("tests_after"):
+                result.tests_after = agent.latest = await agent.test(iteration)
             review = await agent.review(task, result, iteration)
             if review.decision == "accept":
                 return agent.finish(result, "accepted", review.reason)

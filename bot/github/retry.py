@@ -34,6 +34,7 @@ import aiohttp
 import gidgethub
 import gidgethub.aiohttp
 
+from bot import monitor
 from bot.errors import GitHubError
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,21 @@ def retry_delay(
     return None
 
 
+def _monitored(method: str, url: str, status: int, headers: Mapping[str, str], latency_s: float) -> None:
+    """Every request sent (each try of a retried one) goes to the running job's monitor, if any."""
+    mon = monitor.current()
+    if mon is None:
+        return
+    remaining = _header(headers, "x-ratelimit-remaining")
+    mon.github_call(
+        method=method,
+        route=urlsplit(url).path,
+        status=status,
+        rate_remaining=int(remaining) if remaining is not None and remaining.isdigit() else None,
+        latency_s=latency_s,
+    )
+
+
 def _describe(method: str, url: str) -> str:
     return f"{method} {urlsplit(url).path}"
 
@@ -162,9 +178,11 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         attempt = 0
         while True:
             attempt += 1
+            sent = time.monotonic()
             try:
                 status, response_headers, response_body = await super()._request(method, url, request_headers, body)
             except (aiohttp.ClientConnectionError, TimeoutError) as error:
+                _monitored(method, url, 0, {}, time.monotonic() - sent)  # status 0: no answer
                 may_retry = method in IDEMPOTENT or isinstance(error, aiohttp.ClientConnectorError)
                 if not may_retry or attempt >= self.policy.max_tries:
                     raise GitHubError(
@@ -177,6 +195,7 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
                 self.retries += 1
                 await self.sleep(pause)
                 continue
+            _monitored(method, url, status, response_headers, time.monotonic() - sent)
             if status == 401 and not refreshed and self._uses_own_token(request_headers):
                 assert self.refresh_token is not None
                 refreshed = True

@@ -138,16 +138,28 @@ class ModelClient:
         }
         if tools:
             args["tools"] = tools
+        retries: list[float] = []
+        fell_back = False
         try:
-            reply = await self._with_retries(name, messages, args)
+            reply = await self._with_retries(name, messages, args, retries)
         except ModelError as error:
             fallback = self.fallback_model
             if fallback is None or fallback == str(name) or not _worth_falling_back(error):
                 raise
             log.warning("model %s failed (%s); falling back to %s", name, error.message, fallback)
-            name = parse_model_name(fallback)
-            reply = await self._with_retries(name, messages, args)
+            name, fell_back = parse_model_name(fallback), True
+            reply = await self._with_retries(name, messages, args, retries)
+        mode = "tools" if tools else "text" if json_schema is None else await self._mode_used(name)
+        reply = dataclasses.replace(reply, retries=len(retries), mode=mode, fallback_model=fell_back)
         return self._account(reply, name, started)
+
+    async def _mode_used(self, name: ModelName) -> str:
+        """The structured-output mode a schema call to `name` was sent with (cached by then; never probes)."""
+        try:
+            mode = await self.structured_mode(str(name), timeout_s=5.0)
+        except (ModelError, ConfigError):
+            return "text"
+        return "text" if mode == "none" else mode
 
     async def structured_mode(self, model: str, *, timeout_s: float = 60.0) -> Mode:
         """The structured-output mode `model` gets (probing its server once if needed): for `doctor`."""
@@ -170,10 +182,13 @@ class ModelClient:
             return await client.tool_support(name.model, timeout_s=timeout_s)
         return False
 
-    async def _with_retries(self, name: ModelName, messages: Sequence[Message], args: dict[str, Any]) -> Reply:
+    async def _with_retries(
+        self, name: ModelName, messages: Sequence[Message], args: dict[str, Any], retries: list[float]
+    ) -> Reply:
         client = self.provider(name.provider)
 
         def note(error: ModelError, wait: float) -> None:
+            retries.append(wait)
             log.info("model %s: %s — retrying in %.1f s", name, error.message, wait)
 
         return await with_retries(

@@ -54,6 +54,11 @@ class Reply:
     duration_s: float = 0.0
     cost_usd: float = 0.0
     raw: dict[str, Any] | None = None
+    # Set by the model client, for the monitor: its retries of this request, the structured-output mode
+    # used (json_schema, json_object, text), and whether its fallback model answered.
+    retries: int = 0
+    mode: str = ""
+    fallback_model: bool = False
 
     @property
     def truncated(self) -> bool:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import SandboxError
+from bot.monitor import timed
 from bot.private import private_dir
 from bot.sandbox.gitsafe import (
     GitResult,
@@ -127,14 +128,15 @@ class Checkout:
         git_dir = check_git_dir(self.root)
         if bad := audit_config(git_dir):  # e.g. a `url.*.insteadOf` that would send the token elsewhere
             raise SandboxError(f"Refusing to push: .git/config sets {', '.join(bad)}.")
-        run_git(
-            ["push", "--no-verify", "--porcelain", lease, remote_url, f"HEAD:{ref}"],
-            cwd=self.root,
-            git_dir=git_dir,
-            work_tree=self.root,
-            env=auth_env(token, remote_url),
-            redact=_redactions(token),
-        )
+        with timed("push"):
+            run_git(
+                ["push", "--no-verify", "--porcelain", lease, remote_url, f"HEAD:{ref}"],
+                cwd=self.root,
+                git_dir=git_dir,
+                work_tree=self.root,
+                env=auth_env(token, remote_url),
+                redact=_redactions(token),
+            )
         sha = self.head()
         self.pushed[branch] = sha
         return sha
@@ -174,23 +176,26 @@ class Workspace:
     @contextmanager
     def checkout(self, repo: str, url: str, *, ref: str | None = None, token: str | None = None) -> Iterator[Checkout]:
         """A fresh checkout of `ref` (branch, tag or commit; default branch when None), removed on exit."""
-        mirror = self.mirror(repo, url, token=token)
-        job_dir = Path(tempfile.mkdtemp(prefix=f"{_slug(repo)}-", dir=self.jobs))
-        root = job_dir / "repo"
+        job_dir: Path | None = None
         try:
-            with self._locked(_slug(repo)):
-                run_git(["clone", "--no-hardlinks", "--no-checkout", "--quiet", "--", str(mirror), str(root)],
-                        cwd=job_dir, env=auth_env(None, str(mirror)))  # fmt: skip
-            strip_dangerous_config(check_git_dir(root))
-            co = Checkout(root)
-            if ref is not None:
-                sha = self._resolve(co, ref)
-                co.git("checkout", "--quiet", "--detach", sha)
-            else:
-                co.git("reset", "--quiet", "--hard", "HEAD")
+            with timed("checkout"):  # the job's monitor, if any: mirror fetch, clone and checkout
+                mirror = self.mirror(repo, url, token=token)
+                job_dir = Path(tempfile.mkdtemp(prefix=f"{_slug(repo)}-", dir=self.jobs))
+                root = job_dir / "repo"
+                with self._locked(_slug(repo)):
+                    run_git(["clone", "--no-hardlinks", "--no-checkout", "--quiet", "--", str(mirror), str(root)],
+                            cwd=job_dir, env=auth_env(None, str(mirror)))  # fmt: skip
+                strip_dangerous_config(check_git_dir(root))
+                co = Checkout(root)
+                if ref is not None:
+                    sha = self._resolve(co, ref)
+                    co.git("checkout", "--quiet", "--detach", sha)
+                else:
+                    co.git("reset", "--quiet", "--hard", "HEAD")
             yield co
         finally:
-            shutil.rmtree(job_dir, ignore_errors=True)
+            if job_dir is not None:
+                shutil.rmtree(job_dir, ignore_errors=True)
 
     @staticmethod
     def _resolve(co: Checkout, ref: str) -> str:

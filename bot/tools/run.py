@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 
 from bot.errors import EquitrError, SandboxError, ToolError
+from bot.monitor import timed
 from bot.sandbox.bwrap import run_command
 from bot.sandbox.context import ToolContext, ToolResult, clip
 from bot.sandbox.gitsafe import git_in
@@ -47,17 +48,18 @@ def ensure_setup(ctx: ToolContext) -> SetupResult | None:
         if ctx.setup.result is None:
             watch = ctx.disk.watch(ctx.job_dirs)
             try:
-                ctx.setup.result = run_setup(
-                    ctx.setup_command,
-                    root=ctx.root,
-                    env_dir=ctx.job_env,
-                    mode=ctx.sandbox_mode,
-                    limits=ctx.limits,
-                    ro_paths=ctx.ro_paths,
-                    cancel=ctx.cancel,
-                    watch=watch,
-                    network=ctx.setup_network,
-                )
+                with timed("setup"):
+                    ctx.setup.result = run_setup(
+                        ctx.setup_command,
+                        root=ctx.root,
+                        env_dir=ctx.job_env,
+                        mode=ctx.sandbox_mode,
+                        limits=ctx.limits,
+                        ro_paths=ctx.ro_paths,
+                        cancel=ctx.cancel,
+                        watch=watch,
+                        network=ctx.setup_network,
+                    )
             except (EquitrError, OSError) as exc:  # recorded, so a later test run does not try it again
                 message = exc.message if isinstance(exc, EquitrError) else f"{type(exc).__name__}: {exc}"
                 ctx.setup.result = SetupResult(ctx.setup_command, ok=False, summary=f"could not run: {message}")

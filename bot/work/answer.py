@@ -19,6 +19,7 @@ from bot.work.common import (
     agent_for,
     issue_task,
     prepare,
+    record_result,
     thread_at_trigger,
     tool_context,
 )
@@ -49,6 +50,7 @@ async def _read_only(ctx: JobContext, env: WorkEnv, mode: str) -> tuple[Prepared
 
     stopper = Stopper()
     agent, answer, result = await stopper.in_thread(work)
+    record_result(result)
     return p, agent, answer, result
 
 

@@ -27,6 +27,8 @@ from bot.work.common import (
     forward_to,
     issue_task,
     prepare,
+    record_pr,
+    record_result,
     remote_sha,
     thread_at_trigger,
     tool_context,
@@ -82,12 +84,14 @@ async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
         raise
     # The runner posts the status's last edit (and the formatted error, when there is one).
     status.ledger = result.ledger
+    record_result(result)
     if result.status != "accepted" or not pushed:
         status.phase = "stopped" if result.status == "stopped" else "failed"
         status.detail = public_text(f"{result.reason}" + (f" {result.hint}" if result.hint else ""))
         # Budget, limits, model failures come with a formatted error and the way out.
         return Outcome("failed", result.reason, result.ledger.total_usd, error=result.error)
     pr = await open_or_update_pr(ctx, p, result, branch=branch, base=base_ref, issue=issue)
+    record_pr(str(pr["html_url"]))
     status.phase, status.detail = "done", f"Pull request: {pr['html_url']}"
     status.links = [(f"PR #{pr['number']}", str(pr["html_url"]))]
     return Outcome("done", f"PR #{pr['number']}", result.ledger.total_usd)

@@ -14,6 +14,7 @@ from bot.agent.calls import Calls
 from bot.agent.ledger import Guard, Ledger
 from bot.agent.report import cost_markdown
 from bot.jobs import Job
+from bot.monitor import timed
 from bot.repoconfig import MonthlyBudgetExceeded, RepoConfig
 from bot.runner import JobContext, Outcome
 from bot.sanitize import publishable, sanitize, sanitize_inline
@@ -70,45 +71,46 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
         else:
             chosen.append(f)
     ledger = Ledger()
-    async with aiohttp.ClientSession() as session:
-        calls = Calls(
-            env.model(session, p.effective),
-            supervisor=p.supervisor,
-            worker=p.worker,
-            guard=Guard(p.effective.limits(), ledger),
-            ledger=ledger,
-        )
-        clipped: list[str] = []
-        views = []
-        for f in chosen:
-            # An incremental review shows what changed since the last reviewed head, and comments only there.
-            shown = changed[f["filename"]] if since is not None else f["patch"]
-            view, cut = diffmap.numbered(shown, max_lines=p.config.review.max_patch_lines)
-            if cut:
-                clipped.append(f"`{f['filename']}` (clipped to {p.config.review.max_patch_lines} lines)")
-            views.append((f, view))
-        summary_reply = await calls.ask(
-            "supervisor",
-            reviewing.summary_messages(
-                title=str(pull.get("title", "")),
-                body=str(pull.get("body") or ""),
-                files=[f["filename"] for f in chosen],
-                diff="\n\n".join(v for _, v in views)[:12_000],
-            ),
-            purpose="review summary",
-        )
-        inline: list[reviewing.InlineComment] = []
-        dropped = 0
-        for f, view in views:
-            reply = await calls.ask(
-                "worker",
-                reviewing.file_messages(path=f["filename"], numbered_patch=view, title=str(pull.get("title", ""))),
-                purpose=f"review {f['filename']}",
+    with timed("review"):
+        async with aiohttp.ClientSession() as session:
+            calls = Calls(
+                env.model(session, p.effective),
+                supervisor=p.supervisor,
+                worker=p.worker,
+                guard=Guard(p.effective.limits(), ledger),
+                ledger=ledger,
             )
-            valid = diffmap.since(f["patch"], changed[f["filename"]]) if since else diffmap.lines(f["patch"])
-            kept, lost = reviewing.parse_comments(reply.content or reply.thinking, path=f["filename"], valid=valid)
-            inline += kept
-            dropped += lost
+            clipped: list[str] = []
+            views = []
+            for f in chosen:
+                # An incremental review shows what changed since the last reviewed head, and comments only there.
+                shown = changed[f["filename"]] if since is not None else f["patch"]
+                view, cut = diffmap.numbered(shown, max_lines=p.config.review.max_patch_lines)
+                if cut:
+                    clipped.append(f"`{f['filename']}` (clipped to {p.config.review.max_patch_lines} lines)")
+                views.append((f, view))
+            summary_reply = await calls.ask(
+                "supervisor",
+                reviewing.summary_messages(
+                    title=str(pull.get("title", "")),
+                    body=str(pull.get("body") or ""),
+                    files=[f["filename"] for f in chosen],
+                    diff="\n\n".join(v for _, v in views)[:12_000],
+                ),
+                purpose="review summary",
+            )
+            inline: list[reviewing.InlineComment] = []
+            dropped = 0
+            for f, view in views:
+                reply = await calls.ask(
+                    "worker",
+                    reviewing.file_messages(path=f["filename"], numbered_patch=view, title=str(pull.get("title", ""))),
+                    purpose=f"review {f['filename']}",
+                )
+                valid = diffmap.since(f["patch"], changed[f["filename"]]) if since else diffmap.lines(f["patch"])
+                kept, lost = reviewing.parse_comments(reply.content or reply.thinking, path=f["filename"], valid=valid)
+                inline += kept
+                dropped += lost
     summary = sanitize((summary_reply.content or summary_reply.thinking).strip()) or "(the model gave no summary)"
     notes = []
     if since:
