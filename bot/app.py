@@ -17,7 +17,7 @@ import logging
 import re
 import time
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +26,11 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
@@ -39,6 +40,8 @@ from starlette.routing import Route
 from bot import signature
 from bot.dispatch import Dispatcher
 from bot.features import EVENTS
+from bot.metrics import StoreCollector
+from bot.store import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +69,15 @@ class Body:
 
 
 class Metrics:
-    def __init__(self) -> None:
+    """The serving process's own measurements (webhooks), and the store's metrics read at scrape time
+    (`bot.metrics.StoreCollector`: jobs, phases, models, GitHub, the queue)."""
+
+    def __init__(self, store: JobStore | None = None, health: Any = None) -> None:
         self.registry = CollectorRegistry()
+        if store is not None:
+            self.registry.register(StoreCollector(store))
+        elif health is not None:
+            self.registry.register(_HealthJobs(health))
         self.requests = Counter(
             "equitr_webhook_requests", "Webhook deliveries by response status", ["status"], registry=self.registry
         )
@@ -77,7 +87,20 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
-        self.jobs = Gauge("equitr_jobs", "Jobs by state", ["state"], registry=self.registry)
+
+
+class _HealthJobs(Collector):
+    """`equitr_jobs{state}` from `/healthz`'s counts, read at each scrape (for an app built without a store)."""
+
+    def __init__(self, health: Any) -> None:
+        self.health = health
+
+    def collect(self) -> Iterator[Metric]:
+        counts = {"queued": 0, "running": 0, **(self.health().get("jobs") or {})}
+        gauge = GaugeMetricFamily("equitr_jobs", "Jobs queued or running now, by state", labels=["state"])
+        for state, n in sorted(counts.items()):
+            gauge.add_metric([state], n)
+        yield gauge
 
 
 async def _read_body(request: Request, *, keep: bool, secret: str) -> Body:
@@ -128,11 +151,12 @@ def create_app(
     health: Any = None,
     read_timeout_s: float = READ_TIMEOUT_S,
     metrics_token: str | None = None,
+    store: JobStore | None = None,
 ) -> Starlette:
     """The ASGI app. `health` is a callable returning a dict (queue depth, jobs) for `/healthz`;
     `read_timeout_s` bounds the wait for a slot to read a body in and the time to read it. `/metrics` and the
     details of `/healthz` are shown only with `Authorization: Bearer <metrics_token>` (never without one)."""
-    metrics = Metrics()
+    metrics = Metrics(store, health)
     reads = asyncio.Semaphore(MAX_READS)
 
     async def webhook(request: Request) -> Response:
@@ -216,16 +240,13 @@ def create_app(
             return JSONResponse(
                 {"status": "missing or wrong bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
             )
-        if health is not None:
-            try:
-                counts = health().get("jobs") or {}
-                # health() counts only the states that have jobs now; a gauge keeps its last value, so the
-                # others are set to 0, or a job that ended would stay counted as running.
-                for state in {"queued", "running", *counts}:
-                    metrics.jobs.labels(state).set(counts.get(state, 0))
-            except Exception:
-                log.warning("job counts unavailable for /metrics", exc_info=True)
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        try:
+            # Read from the store now (a thread: a slow store never stalls the loop): no gauge goes stale.
+            text = await asyncio.to_thread(generate_latest, metrics.registry)
+        except Exception as exc:  # the store is down: say so, as /healthz does
+            log.warning("the job store's metrics are unavailable for /metrics", exc_info=True)
+            return _reply(503, f"metrics unavailable: the job store failed ({type(exc).__name__})")
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
     async def no_lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from bot import comments, endings, monitor
+from bot import comments, endings, metrics, monitor
 from bot.errorfmt import format_error
 from bot.errors import ConfigError, EquitrError, JobBusy
 from bot.github.scope import Scope, for_job
@@ -187,17 +187,20 @@ class Runner:
             mon.add_phase("queue_wait", job.created_at, job.started_at - job.created_at)
         outcome: Outcome | None = None
         ctx: JobContext | None = None
+        ended: list[bool] = []  # whether this runner ended the job (and so counts it in the metrics)
         try:
             with mon.active():  # the model and GitHub clients' seams record into it (`monitor.current()`)
                 async with aiohttp.ClientSession() as session:
                     me = await self._whoami(session)
                     ctx = JobContext(job=job, store=self.store, session=session, _github=self.github, identity=me)
-                    outcome = await self._run(ctx, mon, me)
+                    outcome = await self._run(ctx, mon, me, ended)
         finally:
-            await self._keep_record(job, ctx, mon, outcome)
+            await self._keep_record(job, ctx, mon, outcome, counted=bool(ended))
         return outcome
 
-    async def _run(self, ctx: JobContext, mon: monitor.PerformanceMonitor, me: Identity) -> Outcome:
+    async def _run(
+        self, ctx: JobContext, mon: monitor.PerformanceMonitor, me: Identity, ended: list[bool]
+    ) -> Outcome:
         job = ctx.job
         work = asyncio.create_task(self._handle(ctx))
         watch = asyncio.create_task(self._watch(job, work))
@@ -224,14 +227,23 @@ class Runner:
                 )
             )
             log.info("job %s ended %s %s", job.id, outcome.state, outcome.reason)
+            if finished:
+                ended.append(True)
             if finished and not await self._deliver(job, report, ctx.github, me):
                 await self._failed_delivery(job.id, 1)
         return outcome
 
     async def _keep_record(
-        self, job: Job, ctx: JobContext | None, mon: monitor.PerformanceMonitor, outcome: Outcome | None
+        self,
+        job: Job,
+        ctx: JobContext | None,
+        mon: monitor.PerformanceMonitor,
+        outcome: Outcome | None,
+        *,
+        counted: bool,
     ) -> None:
-        """Save the monitor's record with the job, whatever happened (a crash in here never fails the job)."""
+        """Save the monitor's record with the job, whatever happened, and add the job to the metrics when this
+        runner ended it (a crash in here never fails the job)."""
         issue_url = f"{self.web_url}/{job.repo}/issues/{job.number}"
         comment_id = ctx.status.comment_id if ctx is not None and ctx.status is not None else None
         had = mon.outcome().links
@@ -245,8 +257,12 @@ class Runner:
         else:
             error = outcome.reason if outcome.state != "done" else None
         mon.outcome(links=links, error=error)
+        record = mon.record()
         try:
-            await asyncio.to_thread(self.store.save_record, job.id, mon.record())
+            await asyncio.to_thread(self.store.save_record, job.id, record)
+            if counted and outcome is not None:
+                share = metrics.fold(job, record, outcome.state)
+                await asyncio.to_thread(self.store.add_metrics, job.id, share.inc, share.set)
         except Exception:
             log.exception("job %s: its monitor record could not be saved", job.id)
 

@@ -55,6 +55,7 @@ def build_app(settings: Settings, *, workers: int) -> Starlette:
         health=services.health,
         read_timeout_s=settings.read_timeout_s,
         metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
+        store=services.store,
     )
 
 

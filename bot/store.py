@@ -23,7 +23,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +81,8 @@ class JobStore(Protocol):
     def records(
         self, *, since: float, repo: str | None = None, limit: int = 1000
     ) -> list[tuple[Job, JobRecord]]: ...
+    def add_metrics(self, job_id: int, inc: Mapping[str, float], set_to: Mapping[str, float]) -> bool: ...
+    def metric_values(self) -> dict[str, float]: ...
     def authentic(self, job: Job) -> bool: ...
     def check(self) -> None: ...
     def close(self) -> None: ...
@@ -149,6 +151,8 @@ CREATE TABLE IF NOT EXISTS installations (
 );
 CREATE TABLE IF NOT EXISTS job_records (job_id INTEGER PRIMARY KEY, json TEXT NOT NULL, updated_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS job_records_by_time ON job_records (updated_at);
+CREATE TABLE IF NOT EXISTS metrics (series TEXT PRIMARY KEY, value REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS metrics_folded (job_id INTEGER PRIMARY KEY, at REAL NOT NULL);
 CREATE TRIGGER IF NOT EXISTS job_records_go_with_their_job AFTER DELETE ON jobs
 BEGIN DELETE FROM job_records WHERE job_id = OLD.id; END;
 """
@@ -473,6 +477,7 @@ class SqliteStore:
                 "DELETE FROM job_records WHERE updated_at < ? OR job_id NOT IN (SELECT id FROM jobs)",
                 (now - RECORD_TTL_S,),
             )
+            db.execute("DELETE FROM metrics_folded WHERE at < ?", (now - RECORD_TTL_S,))
             return db.execute("DELETE FROM dedupe WHERE created_at < ?", (now - DEDUPE_TTL_S,)).rowcount
 
     # -- the monitor's records (bot.monitor) --
@@ -489,6 +494,27 @@ class SqliteStore:
     def record(self, job_id: int) -> JobRecord | None:
         row = self._conn().execute("SELECT json FROM job_records WHERE job_id = ?", (job_id,)).fetchone()
         return _parsed_record(row[0]) if row else None
+
+    def add_metrics(self, job_id: int, inc: Mapping[str, float], set_to: Mapping[str, float]) -> bool:
+        """Add a job's share to the stored metrics (`bot.metrics`), once per job: False when already added."""
+        with self._tx() as db:
+            cur = db.execute("INSERT OR IGNORE INTO metrics_folded (job_id, at) VALUES (?, ?)", (job_id, time.time()))
+            if cur.rowcount != 1:
+                return False
+            db.executemany(
+                "INSERT INTO metrics (series, value) VALUES (?, ?) "
+                "ON CONFLICT(series) DO UPDATE SET value = value + excluded.value",
+                list(inc.items()),
+            )
+            db.executemany(
+                "INSERT INTO metrics (series, value) VALUES (?, ?) "
+                "ON CONFLICT(series) DO UPDATE SET value = excluded.value",
+                list(set_to.items()),
+            )
+        return True
+
+    def metric_values(self) -> dict[str, float]:
+        return {str(k): float(v) for k, v in self._conn().execute("SELECT series, value FROM metrics")}
 
     def records(self, *, since: float, repo: str | None = None, limit: int = 1000) -> list[tuple[Job, JobRecord]]:
         """Jobs created at or after `since` that have a record, with it; newest first."""
@@ -644,6 +670,15 @@ return out
 """
 
 
+# A job's share of the metrics, added once: the marker key says it was.
+_LUA_ADD_METRICS = """
+if not redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[1]) then return 0 end
+local n = tonumber(ARGV[2])
+for i = 1, n do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[1 + 2 * i], ARGV[2 + 2 * i]) end
+for i = 3 + 2 * n, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
 _LUA_TAKE_REPORT = """
 local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not at or tonumber(at) ~= tonumber(ARGV[2]) then return 0 end
@@ -669,6 +704,7 @@ class RedisStore:
         self._create = self.redis.register_script(_LUA_CREATE)
         self._update = self.redis.register_script(_LUA_UPDATE)
         self._take = self.redis.register_script(_LUA_TAKE_REPORT)
+        self._add_metrics = self.redis.register_script(_LUA_ADD_METRICS)
         self.redis.set(f"{prefix}epoch", secrets.token_hex(16), nx=True)
         epoch = self.redis.get(f"{prefix}epoch")
         self.epoch = epoch.decode() if isinstance(epoch, bytes) else str(epoch)
@@ -840,6 +876,18 @@ class RedisStore:
     def record(self, job_id: int) -> JobRecord | None:
         raw = self.redis.get(self._record_key(job_id))
         return _parsed_record(raw) if raw else None
+
+    def add_metrics(self, job_id: int, inc: Mapping[str, float], set_to: Mapping[str, float]) -> bool:
+        """Add a job's share to the stored metrics (`bot.metrics`), once per job: False when already added."""
+        args: list[Any] = [RECORD_TTL_S, len(inc)]
+        for key, value in [*inc.items(), *set_to.items()]:
+            args += [key, repr(float(value))]
+        keys = [f"{self.prefix}metrics", f"{self.prefix}metrics:folded:{job_id}"]
+        return bool(self._add_metrics(keys=keys, args=args))
+
+    def metric_values(self) -> dict[str, float]:
+        raw = self.redis.hgetall(f"{self.prefix}metrics")
+        return {(k.decode() if isinstance(k, bytes) else str(k)): float(v) for k, v in raw.items()}
 
     def records(self, *, since: float, repo: str | None = None, limit: int = 1000) -> list[tuple[Job, JobRecord]]:
         """Jobs created at or after `since` that have a record, with it; newest first."""

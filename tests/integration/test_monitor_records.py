@@ -3,10 +3,19 @@ sandbox and git remote (a fake GitHub checked against GitHub's OpenAPI descripti
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot import services as services_mod
+from bot.app import create_app
+from bot.asgi import call
 from bot.monitor import JobRecord
 from bot.services import web_url
+from tests.conftest import SECRET, comment_payload, headers
 from tests.integration import test_github_e2e as e2e
 from tests.integration.test_github_e2e import ACCEPT, PLAN, REPO, World, comment, push_to_default_branch, run_job
 
@@ -95,3 +104,51 @@ async def test_a_failed_job_keeps_its_record_and_error(world: World) -> None:
     assert [p.name for p in record.phases][-1] == "comment"
     assert len(record.model_calls) == 2 and record.cost_usd == 0.06  # every call, up to the one over budget
     assert all(c.role == "supervisor" for c in record.model_calls)
+
+
+async def test_metrics_after_a_scripted_fix_match_its_record(world: World) -> None:
+    w = world
+    w.model.script += ["Sure! ```json\n" + PLAN + "\n```", ACCEPT]
+    w.model.cost_per_call = 0.0125
+    token = "metrics-" + "t0ken" * 4
+    async with aiohttp.ClientSession() as session:
+        github = services_mod.session_factory(w.services, session)
+        app = create_app(
+            dispatcher=w.services.dispatcher(github), secret=SECRET, metrics_token=token, store=w.services.store
+        )
+        made = w.fake.add_comment(REPO, 1, "/equitr fix", user="alice")
+        data = comment_payload(REPO, number=1, comment_id=made["id"], body="/equitr fix", issue=w.fake.issue(REPO, 1))
+        raw = json.dumps(data).encode()
+        status, answer = await call(app, "POST", "/webhook", body=raw, headers=headers(raw, "issue_comment", "d-m1"))
+        assert status == 202
+        outcome = await run_job(w, answer)
+        assert outcome.state == "done", outcome
+        record = stored(w, answer["jobs"][0])
+        status, text = await call(app, "GET", "/metrics", headers={"authorization": f"Bearer {token}"})
+    assert status == 200
+    families = list(text_string_to_metric_families(text))  # prometheus-client's own parser: no error
+    got = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples}
+
+    assert got["equitr_jobs_finished_total", (("kind", "fix"), ("outcome", "done"))] == 1
+    assert got["equitr_jobs", (("state", "running"),)] == 0 and got["equitr_queue_depth", ()] == 0
+    for phase in {p.name for p in record.phases}:
+        count = sum(1 for p in record.phases if p.name == phase)
+        assert got["equitr_phase_duration_seconds_count", (("phase", phase),)] == count, phase
+    model = "openai/gpt-4.1-mini"
+    for role in ("supervisor", "reviewer"):
+        calls = [c for c in record.model_calls if c.role == role]
+        who = (("model", model), ("role", role))
+        assert got["equitr_model_calls_total", who] == len(calls)
+        assert got["equitr_model_tokens_total", (("direction", "in"), *who)] == sum(c.tokens_in for c in calls)
+        assert got["equitr_model_tokens_total", (("direction", "out"), *who)] == sum(c.tokens_out for c in calls)
+        assert got["equitr_model_cost_usd_total", who] == pytest.approx(0.0125)
+        assert got["equitr_model_latency_seconds_count", who] == len(calls)
+    for kind, n in (record.outcome.repairs if record.outcome else {}).items():
+        assert got["equitr_interpretation_repairs_total", (("kind", kind), ("model", model))] == n
+    assert sum(v for (name, _), v in got.items() if name == "equitr_interpretation_repairs_total") > 0
+    gh_total = sum(v for (name, _), v in got.items() if name == "equitr_github_calls_total")
+    assert gh_total == len(record.github_calls)
+    last = [c.rate_remaining for c in record.github_calls if c.rate_remaining is not None][-1]
+    assert got["equitr_github_rate_limit_remaining", (("installation", "7"),)] == last
+    assert got["equitr_webhook_seconds_count", ()] == 1
+    assert got["equitr_webhook_requests_total", (("status", "202"),)] == 1
