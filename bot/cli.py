@@ -7,7 +7,9 @@ import asyncio
 import json
 import logging
 import os
+import sqlite3
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -326,6 +328,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot import settings as settings_mod
+    from bot.jobrecord import save_local_run
+    from bot.monitor import PerformanceMonitor
     from bot.runlocal import RunOptions, run_local
 
     if args.budget is not None and not 0 < args.budget <= 1000:
@@ -346,7 +350,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         transcript=args.transcript,
         strategy=args.strategy,
     )
-    return asyncio.run(run_local(options, settings_mod.load()))
+    settings = settings_mod.load()
+    mon = PerformanceMonitor()
+    started = time.time()
+    with mon.active():  # the phases and model calls of the run, recorded at the engine's seams
+        code = asyncio.run(run_local(options, settings))
+    if os.environ.get("EQUITR_DB"):  # kept in that store for `equitr dashboard`; nothing is written otherwise
+        try:
+            save_local_run(
+                settings.db, mon.record(), repo=f"local/{args.repo.resolve().name}", ok=code == 0, started_at=started
+            )
+        except (OSError, sqlite3.Error) as exc:
+            print(f"equitr: the run's record was not saved in {settings.db}: {exc}", file=sys.stderr)
+    return code
 
 
 def cmd_models(args: argparse.Namespace) -> int:

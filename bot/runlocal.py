@@ -24,6 +24,7 @@ from bot.agent.loop import Agent, AgentResult, Event, Strategy, Task
 from bot.agent.report import cost_text
 from bot.agent.testcmd import detect
 from bot.errors import ConfigError
+from bot.jobrecord import record_result
 from bot.models.client import ChatModel, Endpoints, ModelClient
 from bot.models.manager import ModelManager, choose_model
 from bot.money import usd
@@ -146,6 +147,7 @@ async def run_local(
                 if options.transcript is not None:
                     write_transcript(options.transcript, agent.calls.transcript)
                     out(f"transcript of {len(agent.calls.transcript)} model calls: {options.transcript}")
+            record_result(result)  # for the monitor's record (`equitr run` keeps it when EQUITR_DB is set)
         branch: str | None = None
         taken: list[str] = []
         if result.status == "accepted" and result.changed:

@@ -8,6 +8,7 @@ from bot import comments
 from bot.agent.loop import Agent, AgentResult, Task
 from bot.agent.report import cost_markdown
 from bot.errors import ValidationError
+from bot.jobrecord import record_result
 from bot.models.manager import ModelManager
 from bot.runner import JobContext, Outcome
 from bot.sandbox.workspace import Workspace
@@ -19,7 +20,6 @@ from bot.work.common import (
     agent_for,
     issue_task,
     prepare,
-    record_result,
     thread_at_trigger,
     tool_context,
 )

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from bot import comments, monitor
-from bot.agent.loop import Agent, AgentResult, Event, TestRun
+from bot import comments
+from bot.agent.loop import Agent, Event
 from bot.errorfmt import public_text
 from bot.errors import EquitrError, GitHubError
 from bot.github.access import GitHubAccess
@@ -33,7 +33,6 @@ from bot.sandbox.context import ToolContext
 from bot.sandbox.quota import DiskQuota
 from bot.sandbox.workspace import Checkout
 from bot.settings import Settings
-from bot.tools.schema import Step
 from bot.triggers import parse_time
 from bot.work.render import ICON, Status, status_body
 
@@ -342,46 +341,3 @@ def forward_to(loop: asyncio.AbstractEventLoop, shown: StatusComment) -> Callabl
 
     return forward
 
-
-def record_result(result: AgentResult, **more: Any) -> None:
-    """What the agent did, for the job's monitor record (`bot.monitor`): plan, trajectory, diff, tests.
-    Redacted and bounded when the record is stored."""
-    mon = monitor.current()
-    if mon is None:
-        return
-    mon.outcome(
-        plan=[_plan_item(step) for step in result.plan],
-        trajectory=[
-            {
-                "step": n,
-                "tool": e.actor,
-                "summary": f"{e.what}: {e.detail}" if e.detail else e.what,
-                "ok": e.ok,
-            }
-            for n, e in enumerate(result.trajectory, 1)
-        ],
-        diff=result.diff,
-        tests_before=_test_run(result.tests_before),
-        tests_after=_test_run(result.tests_after),
-        **more,
-    )
-
-
-def record_pr(pr_url: str) -> None:
-    """The pull request a job opened or updated, for the links of its monitor record."""
-    mon = monitor.current()
-    if mon is not None:
-        links = mon.outcome().links
-        mon.outcome(links={"issue_url": links["issue_url"], "pr_url": pr_url, "comment_url": links["comment_url"]})
-
-
-def _plan_item(step: Step) -> monitor.PlanItem:
-    params = step.parameters
-    action = getattr(params, "action", None)
-    subject = next((str(v) for v in (getattr(params, k, None) for k in ("path", "query", "target")) if v), "")
-    tool = f"{step.tool}:{action}" if action else str(step.tool)
-    return {"tool": tool, "subject": subject, "description": step.description}
-
-
-def _test_run(run: TestRun | None) -> monitor.TestRun | None:
-    return None if run is None else {"summary": run.summary, "output": run.output}

@@ -12,6 +12,7 @@ import aiohttp
 from bot.agent.loop import AgentResult, Event, Task
 from bot.errorfmt import public_text
 from bot.errors import GitHubError, ValidationError
+from bot.jobrecord import record_pr, record_result
 from bot.redact import redact
 from bot.runner import JobContext, Outcome
 from bot.sandbox.context import ToolContext
@@ -27,8 +28,6 @@ from bot.work.common import (
     forward_to,
     issue_task,
     prepare,
-    record_pr,
-    record_result,
     remote_sha,
     thread_at_trigger,
     tool_context,
