@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, TypedDict
 
-from bot.redact import redact_all
+from bot.redact import redact, redact_all
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class JobRecord:
 
     def to_json(self) -> str:
         kept = self.bounded()
-        doc = redact_all(asdict(kept))
+        doc = _redacted(asdict(kept), {})
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -205,6 +205,20 @@ class JobRecord:
 
     def phase_seconds(self, name: str) -> float:
         return sum(p.seconds for p in self.phases if p.name == name)
+
+
+def _redacted(value: Any, seen: dict[str, str]) -> Any:
+    """`redact_all`, each distinct string redacted once (a record repeats its routes and models thousands of
+    times)."""
+    if isinstance(value, str):
+        if value not in seen:
+            seen[value] = redact(value)
+        return seen[value]
+    if isinstance(value, dict):
+        return {_redacted(k, seen): _redacted(v, seen) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(v, seen) for v in value]
+    return redact_all(value)
 
 
 def _known(cls: type, doc: dict[str, Any]) -> dict[str, Any]:

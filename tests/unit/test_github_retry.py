@@ -12,6 +12,7 @@ import pytest
 from bot.errorfmt import format_error
 from bot.errors import GitHubError
 from bot.github.retry import RetryingGitHubAPI, RetryPolicy, retry_delay
+from bot.monitor import PerformanceMonitor
 from tests.fakes.github import FakeGitHub
 
 TOKEN = "ghp_retrytesttoken"
@@ -215,3 +216,21 @@ async def test_errors_are_both_github_errors_and_gidgethub_exceptions(fake: Fake
     fake.fail_next("GET", REPO, status=500, times=4)
     with pytest.raises(gidgethub.GitHubBroken):
         await gh.getitem(REPO)
+
+
+async def test_every_try_goes_to_the_running_jobs_monitor(fake: FakeGitHub, gh: RetryingGitHubAPI) -> None:
+    fake.fail_next("GET", f"{REPO}/issues/1", status=502)
+    fake.fail_next("POST", f"{REPO}/issues/1/comments", disconnect=True)
+    mon = PerformanceMonitor(1)
+    with mon.active():
+        await gh.getitem(f"{REPO}/issues/1")
+        with pytest.raises(GitHubError):  # a POST without an answer is not sent again
+            await gh.post(f"{REPO}/issues/1/comments", data={"body": "hi"})
+    await gh.getitem(REPO)  # outside a job: recorded nowhere
+    calls = mon.record().github_calls
+    assert [(c.method, c.route, c.status) for c in calls] == [
+        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}", 502),
+        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}", 200),
+        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", 0),  # 0: no answer
+    ]
+    assert calls[1].rate_remaining is not None and all(c.latency_s >= 0 for c in calls)

@@ -237,6 +237,8 @@ async def test_timeouts_are_retried_then_the_fallback_model_answers(serve: Any, 
     assert reply.model == "openai-compatible/fast"
     assert [r["model"] for r in server.requests] == ["slow", "slow", "fast"]
     assert len(sleeps) == 1
+    # What the monitor records of this call: one retry, answered by the fallback model, no schema.
+    assert (reply.retries, reply.fallback_model, reply.mode) == (1, True, "text")
 
 
 async def test_no_fallback_for_rejected_credentials(serve: Any, session: aiohttp.ClientSession) -> None:
@@ -358,7 +360,9 @@ async def test_probe_once_per_server_and_model(
     server = await serve([server_honouring(kind)])
     client, _ = make_client(session, server.url)
     for _ in range(3):
-        await ask(client, json_schema=SCHEMA)
+        reply = await ask(client, json_schema=SCHEMA)
+        # The mode the monitor records: the one the request was sent with ("none" sends plain text).
+        assert (reply.mode, reply.retries, reply.fallback_model) == (sent_type or "text", 0, False)
     assert client.capabilities.get(f"{server.url}/v1", "small") == mode
     real = [r for r in server.requests if r["max_tokens"] == 64]
     probes = [r for r in server.requests if r["max_tokens"] != 64]
