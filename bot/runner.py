@@ -187,20 +187,20 @@ class Runner:
             mon.add_phase("queue_wait", job.created_at, job.started_at - job.created_at)
         outcome: Outcome | None = None
         ctx: JobContext | None = None
-        ended: list[bool] = []  # whether this runner ended the job (and so counts it in the metrics)
+        ended = False  # whether this runner ended the job (and so counts it in the metrics)
         try:
             with mon.active():  # the model and GitHub clients' seams record into it (`monitor.current()`)
                 async with aiohttp.ClientSession() as session:
                     me = await self._whoami(session)
                     ctx = JobContext(job=job, store=self.store, session=session, _github=self.github, identity=me)
-                    outcome = await self._run(ctx, mon, me, ended)
+                    outcome, ended = await self._run(ctx, mon, me)
         finally:
-            await self._keep_record(job, ctx, mon, outcome, counted=bool(ended))
+            await self._keep_record(job, ctx, mon, outcome, counted=ended)
         return outcome
 
-    async def _run(
-        self, ctx: JobContext, mon: monitor.PerformanceMonitor, me: Identity, ended: list[bool]
-    ) -> Outcome:
+    async def _run(self, ctx: JobContext, mon: monitor.PerformanceMonitor, me: Identity) -> tuple[Outcome, bool]:
+        """Run the handler and end the job: its outcome, and whether this runner ended it (False when the job
+        lost its lease to another runner, or had already ended)."""
         job = ctx.job
         work = asyncio.create_task(self._handle(ctx))
         watch = asyncio.create_task(self._watch(job, work))
@@ -213,7 +213,7 @@ class Runner:
         latest = await asyncio.to_thread(self.store.get, job.id)
         if latest is not None and latest.owner != self.owner:
             log.warning("job %s lost its lease while running; its new owner finishes it", job.id)
-            return outcome
+            return outcome, False
         with mon.phase("comment"):
             report = await self._report(ctx, outcome)
             finished = await asyncio.to_thread(
@@ -227,11 +227,9 @@ class Runner:
                 )
             )
             log.info("job %s ended %s %s", job.id, outcome.state, outcome.reason)
-            if finished:
-                ended.append(True)
             if finished and not await self._deliver(job, report, ctx.github, me):
                 await self._failed_delivery(job.id, 1)
-        return outcome
+        return outcome, finished
 
     async def _keep_record(
         self,
