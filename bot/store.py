@@ -843,7 +843,10 @@ class RedisStore:
 
     def active(self) -> list[Job]:
         ids = sorted(int(i) for i in self.redis.smembers(f"{self.prefix}active"))
-        return [j for j in (self.get(i) for i in ids) if j is not None]
+        if not ids:
+            return []
+        # One round trip (a scrape of /metrics and every /healthz read this).
+        return [_doc_to_job(raw) for raw in self.redis.mget([self._key(i) for i in ids]) if raw]
 
     def record_installation(self, installation_id: int, account: str, action: str, repos: list[str]) -> None:
         doc = {"id": installation_id, "account": account, "action": action, "repos": repos, "updated_at": time.time()}
