@@ -85,7 +85,8 @@ class Metrics:
             "equitr_webhook_seconds",
             "Time to answer a webhook delivery",
             registry=self.registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            # Up to GitHub's 10 s limit and past it: an answer that waits on GitHub shows up here.
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
 
 

@@ -245,9 +245,10 @@ class Runner:
         issue_url = f"{self.web_url}/{job.repo}/issues/{job.number}"
         comment_id = ctx.status.comment_id if ctx is not None and ctx.status is not None else None
         had = mon.outcome().links
+        on_pull = job.kind == "review" or bool(job.args.get("is_pull_request"))
         links: monitor.Links = {
             "issue_url": had["issue_url"] or issue_url,
-            "pr_url": had["pr_url"],
+            "pr_url": had["pr_url"] or (f"{self.web_url}/{job.repo}/pull/{job.number}" if on_pull else None),
             "comment_url": had["comment_url"] or (f"{issue_url}#issuecomment-{comment_id}" if comment_id else None),
         }
         if outcome is None:

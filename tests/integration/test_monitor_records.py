@@ -152,3 +152,20 @@ async def test_metrics_after_a_scripted_fix_match_its_record(world: World) -> No
     assert got["equitr_github_rate_limit_remaining", (("installation", "7"),)] == last
     assert got["equitr_webhook_seconds_count", ()] == 1
     assert got["equitr_webhook_requests_total", (("status", "202"),)] == 1
+
+
+async def test_a_review_records_its_review_phase_reviewer_calls_and_pull_request(world: World) -> None:
+    w = world
+    w.model.script += ["- Adds `add()`", json.dumps({"comments": [{"line": 2, "body": "This subtracts."}]})]
+    status, answer = await e2e.open_pr(w)
+    assert status == 202
+    outcome = await run_job(w, answer)
+    assert outcome.state == "done", outcome
+    record = stored(w, answer["jobs"][0])
+    assert "review" in [p.name for p in record.phases]
+    assert record.model_calls and {c.role for c in record.model_calls} == {"reviewer"}
+    assert record.outcome is not None
+    assert record.outcome.links["pr_url"] == f"{web_url(w.services.settings.github_api_url)}/{REPO}/pull/2"
+    assert ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", 200) in {
+        (c.method, c.route, c.status) for c in record.github_calls
+    }
