@@ -166,7 +166,7 @@ class JobRecord:
     dropped_github_calls: int = 0
 
     def bounded(self) -> JobRecord:
-        """This record within its bounds, every string redacted: what is stored."""
+        """This record within its bounds (`to_json` also redacts every string: that is what is stored)."""
         return replace(
             self,
             phases=self.phases[:MAX_PHASES],
