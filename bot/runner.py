@@ -28,7 +28,7 @@ from bot.github.scope import Scope, for_job
 from bot.jobs import Job, State, needs_write_permission
 from bot.permissions import Permissions
 from bot.redact import redact
-from bot.store import JobStore, is_stale
+from bot.store import JobStore, gave_up, is_stale
 from bot.triggers import Identity
 
 log = logging.getLogger(__name__)
@@ -179,6 +179,7 @@ class Runner:
         if job is None:
             # Someone else has it, it was cancelled or already ended, or the claim gave it up after it crashed
             # its workers: then that ending's report is waiting, due now.
+            await self._record_given_up(job_id)
             await self.deliver_reports()
             return None
         log.info("job %s (%s on %s#%s) started", job.id, job.kind, job.repo, job.number)
@@ -264,6 +265,18 @@ class Runner:
                 await asyncio.to_thread(self.store.add_metrics, job.id, share.inc, share.set)
         except Exception:
             log.exception("job %s: its monitor record could not be saved", job.id)
+
+    async def _record_given_up(self, job_id: int) -> None:
+        """A job the claim gave up (its workers kept dying) has no runner to record its ending: record it here,
+        so that it has a record and counts as failed in the metrics (once, whichever runner sees it first)."""
+        try:
+            job = await asyncio.to_thread(self.store.get, job_id)
+            if job is None or not gave_up(job) or await asyncio.to_thread(self.store.record, job_id) is not None:
+                return
+            await self._keep_record(job, None, monitor.PerformanceMonitor(job.id), Outcome("failed", job.reason),
+                                    counted=True)  # fmt: skip
+        except Exception:
+            log.exception("job %s: the record of its giving up could not be saved", job_id)
 
     async def _handle(self, ctx: JobContext) -> Outcome:
         handler = self.handlers.get(ctx.job.kind)

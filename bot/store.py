@@ -533,6 +533,11 @@ class SqliteStore:
         return out
 
 
+def gave_up(job: Job) -> bool:
+    """Ended by the claim's give-up branch (its runners kept dying): no runner ended it."""
+    return job.state == "failed" and job.reason == _GAVE_UP
+
+
 def _parsed_record(raw: str | bytes) -> JobRecord | None:
     """A stored record, or None (logged) when it cannot be read: one bad row never breaks a listing."""
     try:

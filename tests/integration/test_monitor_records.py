@@ -169,3 +169,19 @@ async def test_a_review_records_its_review_phase_reviewer_calls_and_pull_request
     assert ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", 200) in {
         (c.method, c.route, c.status) for c in record.github_calls
     }
+
+
+async def test_a_job_given_up_after_crashing_its_workers_has_a_record_and_counts_as_failed(world: World) -> None:
+    w = world
+    _, answer = await comment(w, "/equitr fix")
+    job_id = answer["jobs"][0]
+    store = w.services.store
+    for attempt in range(3):  # three workers, each killed mid-job, each job taken up again by the sweeper
+        assert store.claim(job_id, f"dead-host:{attempt}:1", 0.01) is not None
+        assert store.requeue(job_id, f"dead-host:{attempt}:1")
+    assert await w.run(job_id) is None  # the fourth claim gives it up
+    assert await w.run(job_id) is None  # and a second look adds nothing
+    record = stored(w, job_id)
+    assert record.outcome is not None and "gave up after 3 attempts" in (record.outcome.error or "")
+    finished = [v for k, v in store.metric_values().items() if k.startswith('["equitr_jobs_finished"')]
+    assert finished == [1]
