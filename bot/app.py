@@ -40,6 +40,7 @@ from starlette.routing import Route
 from bot import signature
 from bot.dispatch import Dispatcher
 from bot.features import EVENTS
+from bot.github.retry import OUTSIDE_JOBS
 from bot.metrics import StoreCollector
 from bot.store import JobStore
 
@@ -74,6 +75,7 @@ class Metrics:
 
     def __init__(self, store: JobStore | None = None, health: Any = None) -> None:
         self.registry = CollectorRegistry()
+        self.registry.register(OUTSIDE_JOBS)
         if store is not None:
             self.registry.register(StoreCollector(store))
         elif health is not None:

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import gidgethub
 import gidgethub.aiohttp
+from prometheus_client import Counter
 
 from bot import monitor
 from bot.errors import GitHubError
@@ -117,10 +118,22 @@ def retry_delay(
     return None
 
 
+# Requests outside jobs (the webhook's permission checks, ending reports delivered by the sweeper) are counted
+# in this process only: `equitr serve` shows its own on /metrics (docs/monitoring.md).
+OUTSIDE_JOBS = Counter(
+    "equitr_github_calls_outside_jobs",
+    "GitHub API requests this process made outside jobs (webhook permission checks, ending reports), each try, "
+    "by method, templated route and status (0: no answer)",
+    ["method", "route", "status"],
+    registry=None,
+)
+
+
 def _monitored(method: str, url: str, status: int, headers: Mapping[str, str], latency_s: float) -> None:
     """Every request sent (each try of a retried one) goes to the running job's monitor, if any."""
     mon = monitor.current()
     if mon is None:
+        OUTSIDE_JOBS.labels(method.upper(), monitor.route_template(urlsplit(url).path), str(status)).inc()
         return
     remaining = _header(headers, "x-ratelimit-remaining")
     mon.github_call(

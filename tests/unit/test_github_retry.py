@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 import gidgethub
 import pytest
+from prometheus_client.registry import CollectorRegistry
 
 from bot.errorfmt import format_error
 from bot.errors import GitHubError
-from bot.github.retry import RetryingGitHubAPI, RetryPolicy, retry_delay
+from bot.github.retry import OUTSIDE_JOBS, RetryingGitHubAPI, RetryPolicy, retry_delay
 from bot.monitor import PerformanceMonitor
 from tests.fakes.github import FakeGitHub
 
@@ -226,7 +227,12 @@ async def test_every_try_goes_to_the_running_jobs_monitor(fake: FakeGitHub, gh: 
         await gh.getitem(f"{REPO}/issues/1")
         with pytest.raises(GitHubError):  # a POST without an answer is not sent again
             await gh.post(f"{REPO}/issues/1/comments", data={"body": "hi"})
-    await gh.getitem(REPO)  # outside a job: recorded nowhere
+    outside = CollectorRegistry()
+    outside.register(OUTSIDE_JOBS)
+    labels = {"method": "GET", "route": "/repos/{owner}/{repo}", "status": "200"}
+    before = outside.get_sample_value("equitr_github_calls_outside_jobs_total", labels) or 0
+    await gh.getitem(REPO)  # outside a job: only this process's counter
+    assert outside.get_sample_value("equitr_github_calls_outside_jobs_total", labels) == before + 1
     calls = mon.record().github_calls
     assert [(c.method, c.route, c.status) for c in calls] == [
         ("GET", "/repos/{owner}/{repo}/issues/{issue_number}", 502),
