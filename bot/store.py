@@ -11,6 +11,9 @@ Every ending also leaves a *report* (an outbox row, in the same transaction as t
 issue must be told, kept until GitHub has taken it. `finish` writes it for the runner; the give-up branch of
 `claim` writes one of its own, so a job that crashed three workers is reported too. (A refused, forged job is
 not: its record names an issue no one asked equitr to write to.)
+
+The store also keeps each job's PerformanceMonitor record (`bot.monitor`; bounded, redacted, gone with its job
+or after `RECORD_TTL_S`) and the metrics folded from them (`bot.metrics`; each job added once).
 """
 
 from __future__ import annotations
