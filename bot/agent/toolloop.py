@@ -115,7 +115,8 @@ class ToolRounds:
         """Tool calls until the model answers without one; every call is a step within the run's limits."""
         agent = self.agent
         while True:
-            reply = await agent.calls.ask("supervisor", messages, purpose="next step", tools=TOOLS)
+            with timed("plan"):  # in this strategy the supervisor plans one step at a time
+                reply = await agent.calls.ask("supervisor", messages, purpose="next step", tools=TOOLS)
             if not reply.tool_calls:
                 return (reply.content or reply.thinking).strip()
             calls = [c if c.id else ToolCall(c.name, c.arguments, f"call_{i}") for i, c in enumerate(reply.tool_calls)]

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot import services as services_mod
 from bot.app import create_app
 from bot.asgi import call
+from bot.models.types import Reply, ToolCall
 from bot.monitor import JobRecord
 from bot.services import web_url
 from tests.conftest import SECRET, comment_payload, headers
@@ -185,3 +186,25 @@ async def test_a_job_given_up_after_crashing_its_workers_has_a_record_and_counts
     assert record.outcome is not None and "gave up after 3 attempts" in (record.outcome.error or "")
     finished = [v for k, v in store.metric_values().items() if k.startswith('["equitr_jobs_finished"')]
     assert finished == [1]
+
+
+async def test_the_tools_strategy_records_tools_mode_and_a_plan_per_decision(world: World, tmp_path: Path) -> None:
+    w = world
+    push_to_default_branch(w, tmp_path, {".equitr.toml": '[models]\nstrategy = "tools"\n'})
+    edit = {"action": "edit", "path": "mathutil.py", "search": "(len(values) + 1)", "replace": "len(values)"}
+    w.model.script += [
+        Reply(content="", model="", tool_calls=(ToolCall("file", json.dumps(edit), "c1"),)),
+        Reply(content="mean() divided by one too many; fixed.", model=""),
+        ACCEPT,
+    ]
+    _, answer = await comment(w, "/equitr fix")
+    outcome = await run_job(w, answer)
+    assert outcome.state == "done", outcome
+    record = stored(w, answer["jobs"][0])
+    assert [(c.role, c.mode) for c in record.model_calls] == [
+        ("supervisor", "tools"),
+        ("supervisor", "tools"),
+        ("reviewer", "json_schema"),
+    ]
+    names = [p.name for p in record.phases]
+    assert names.count("plan") == 2 and names.count("step") == 1 and "tests_after" in names
