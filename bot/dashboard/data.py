@@ -122,7 +122,9 @@ def series_by_day(items: Iterable[tuple[float, str, float]], *, top: int = 8) ->
     sums: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
     for ts, label, value in items:
         sums[label][day_of(ts)] += value
-    days = sorted({d for per in sums.values() for d in per})
+    seen = {d for per in sums.values() for d in per}
+    # Every day from the first to the last, so that a day without cost reads as $0, not as a line across it.
+    days = [min(seen) + i * DAY_S for i in range(round((max(seen) - min(seen)) / DAY_S) + 1)] if seen else []
     ranked = sorted(sums, key=lambda label: (-sum(sums[label].values()), label))
     keep, rest = ranked[:top], ranked[top:]
     series = [{"label": label, "values": [round(sums[label].get(d, 0.0), 6) for d in days]} for label in keep]

@@ -1,0 +1,139 @@
+"""The dashboard's pure parts: filters, pagination, chart series, percentiles, rates, sessions and the start-up
+checks. The pages themselves are tested in a browser (tests/integration/test_dashboard_browser.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.dashboard import data
+from bot.dashboard.auth import AuthConfig, Sessions, check_config, is_loopback
+from bot.errors import ConfigError
+from bot.jobs import Job
+from bot.monitor import JobRecord, ModelCall, Phase
+
+
+def job(i: int, *, repo: str = "octo/app", kind: str = "fix", state: str = "done", day: str = "2026-03-02") -> Job:
+    created = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() + 3600
+    return Job(
+        id=i,
+        kind=kind,
+        repo=repo,
+        number=i,
+        requester="a",
+        delivery_id=str(i),
+        state=state,  # type: ignore[arg-type]
+        created_at=created,
+        started_at=created + 5,
+        finished_at=created + 65,
+        cost_usd=0.01 * i,
+    )
+
+
+def call(model: str, *, repairs: tuple[str, ...] = (), fallback: bool = False, at: float = 0.0) -> ModelCall:
+    return ModelCall(model, "worker", 10, 5, 0.5, 1.0, 1, "text", repairs, fallback, at)
+
+
+def test_filter_by_repository_kind_state_and_inclusive_dates() -> None:
+    jobs = [job(1), job(2, repo="Octo/Other"), job(3, kind="plan", state="failed", day="2026-03-05")]
+    wanted = data.JobFilter.parse({"repo": "octo/other"})
+    assert [j.id for j in jobs if wanted.matches(j)] == [2]  # repository names compare case-insensitively
+    wanted = data.JobFilter.parse({"kind": "plan", "state": "failed"})
+    assert [j.id for j in jobs if wanted.matches(j)] == [3]
+    wanted = data.JobFilter.parse({"since": "2026-03-02", "until": "2026-03-02"})
+    assert [j.id for j in jobs if wanted.matches(j)] == [1, 2]
+    assert data.JobFilter.parse({"state": "done", "page": "2"}).query(page=3) == {"state": "done", "page": "3"}
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"since": "yesterday"}, "2026-01-31"),
+        ({"until": "2026-02-30"}, "2026-01-31"),
+        ({"page": "0"}, "page"),
+        ({"page": "-1"}, "page"),
+        ({"state": "exploded"}, "state must be one of"),
+    ],
+)
+def test_bad_filters_are_one_clear_message(query: dict[str, str], message: str) -> None:
+    with pytest.raises(data.BadFilter, match=message):
+        data.JobFilter.parse(query)
+
+
+def test_pages_of_fifty_and_a_page_past_the_end_shows_the_last() -> None:
+    jobs = [job(i) for i in range(1, 121)]
+    page = data.paginate(jobs, 2)
+    assert (page.number, page.pages, page.total, page.items[0].id, len(page.items)) == (2, 3, 120, 51, 50)
+    assert data.paginate(jobs, 9).number == 3
+    assert data.paginate([], 1).pages == 1
+
+
+def test_nearest_rank_percentiles() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (data.percentile(values, 50), data.percentile(values, 99), data.percentile(values, 100)) == (50, 99, 100)
+    assert data.percentile([], 50) == 0.0
+    assert data.percentile([7.0], 99) == 7.0
+
+
+def test_series_fill_every_day_and_fold_the_smallest_labels_into_other() -> None:
+    day = 86400.0
+    items = [(0.0, "a", 1.0), (2 * day + 5, "a", 2.0), (day, "b", 0.5), (day, "c", 0.1), (day, "d", 0.05)]
+    series = data.series_by_day(items, top=2)
+    assert series["x"] == [0.0, day, 2 * day]  # the day without cost for "a" is there, at 0
+    assert series["series"] == [
+        {"label": "a", "values": [1.0, 0.0, 2.0]},
+        {"label": "b", "values": [0.0, 0.5, 0.0]},
+        {"label": "other", "values": [0.0, 0.15, 0.0]},
+    ]
+    assert data.series_by_day([]) == {"x": [], "series": []}
+
+
+def test_repair_and_fallback_rates_per_model() -> None:
+    records = [
+        JobRecord(1, model_calls=[call("m1", repairs=("fence",)), call("m1"), call("m2", fallback=True)]),
+        JobRecord(2, model_calls=[call("m1", repairs=("prose", "fence"))]),
+    ]
+    rates = {r["model"]: r for r in data.model_rates(records)}
+    assert rates["m1"]["calls"] == 3 and rates["m1"]["repair_rate"] == pytest.approx(2 / 3)
+    assert rates["m1"]["fallback_rate"] == 0 and rates["m1"]["retries"] == 3
+    assert rates["m2"]["fallback_rate"] == 1.0
+
+
+def test_phase_durations_prefer_the_record_and_fall_back_to_the_job_row() -> None:
+    with_record = (job(1), JobRecord(1, phases=[Phase("queue_wait", 0, 2.0), Phase("step", 0, 3.0, "1")]))
+    without = (job(2), None)
+    durations = data.durations([with_record, without])
+    assert sorted(durations["queue_wait"]) == [2.0, 5.0]  # the record's 2 s, the other job's row: 5 s
+    assert durations["step"] == [3.0]
+    assert durations["run"] == [60.0, 60.0]
+    table = data.phase_table(durations)
+    assert [row["phase"] for row in table] == ["queue_wait", "step", "run"]
+
+
+def test_session_cookies_are_signed_and_end_on_sign_out() -> None:
+    sessions = Sessions()
+    cookie = sessions.start("github:alice", frozenset({"octo/app"}))
+    session = sessions.get(cookie)
+    assert session is not None and session.may_see("Octo/App") and not session.may_see("octo/other")
+    sid, _, mac = cookie.rpartition(".")
+    assert sessions.get(f"{sid}.{'0' * len(mac)}") is None  # a forged signature
+    assert sessions.get(sid) is None and sessions.get("") is None and sessions.get(None) is None
+    assert Sessions().get(cookie) is None  # another process's (or a restarted one's) sessions
+    sessions.end(cookie)
+    assert sessions.get(cookie) is None
+
+
+def test_start_up_checks() -> None:
+    with pytest.raises(ConfigError, match="no sign-in configured"):
+        check_config(AuthConfig(), host="127.0.0.1")
+    with pytest.raises(ConfigError, match="loopback"):
+        check_config(AuthConfig(no_auth=True), host="0.0.0.0")
+    with pytest.raises(ConfigError, match="shorter than 16"):
+        check_config(AuthConfig(token="hunter2"), host="127.0.0.1")
+    with pytest.raises(ConfigError, match="both GH_CLIENT_ID and GH_CLIENT_SECRET"):
+        check_config(AuthConfig(client_id="Iv1.x"), host="127.0.0.1")
+    check_config(AuthConfig(no_auth=True), host="::1")
+    check_config(AuthConfig(token="x" * 16), host="0.0.0.0")
+    assert is_loopback("localhost") and is_loopback("127.0.0.2") and is_loopback("[::1]")
+    assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
