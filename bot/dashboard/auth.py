@@ -32,6 +32,9 @@ SESSION_TTL_S = 8 * 3600
 STATE_TTL_S = 600
 MAX_SESSIONS = 10_000
 MIN_TOKEN_LENGTH = 16
+# Wrong tokens allowed per client address in FAILURE_WINDOW_S before sign-in answers 429 for the rest of it.
+MAX_FAILURES = 10
+FAILURE_WINDOW_S = 600
 # Roles that may push: GitHub reports them in a repository's `permissions` for the signed-in user.
 WRITE_ROLES = ("admin", "maintain", "push")
 MAX_REPO_PAGES = 50  # 5,000 repositories per installation at most: a sign-in stays bounded
@@ -158,6 +161,19 @@ class Sessions:
         sid = self.unsign(cookie)
         if sid is not None:
             self._sessions.pop(sid, None)
+
+
+class Throttle:
+    """Counts wrong sign-in tokens per client address: guessing stops being cheap after a few."""
+
+    def __init__(self) -> None:
+        self._failures: TTLCache[str, int] = TTLCache(maxsize=MAX_SESSIONS, ttl=FAILURE_WINDOW_S)
+
+    def blocked(self, client: str) -> bool:
+        return self._failures.get(client, 0) >= MAX_FAILURES
+
+    def failed(self, client: str) -> None:
+        self._failures[client] = self._failures.get(client, 0) + 1
 
 
 def token_matches(config: AuthConfig, given: str) -> bool:

@@ -34,6 +34,7 @@ from bot.dashboard.auth import (
     Session,
     Sessions,
     SignInFailed,
+    Throttle,
     authorize_url,
     github_identity,
     token_matches,
@@ -75,6 +76,7 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
     """The dashboard app; mount it at `/dashboard`."""
     env = _environment()
     sessions = Sessions()
+    throttle = Throttle()
 
     def base(request: Request) -> str:
         return str(request.scope.get("root_path", "")).rstrip("/")
@@ -130,8 +132,12 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
         return render(request, "login.html", error=request.query_params.get("error", "")[:200])
 
     async def login_token(request: Request) -> Response:
+        client = request.client.host if request.client else ""
+        if throttle.blocked(client):
+            return render(request, "login.html", status=429, error="Too many wrong tokens; try again in 10 minutes.")
         form = await _form(request)
         if form is None or not config.token or not token_matches(config, form.get("token", "")):
+            throttle.failed(client)
             return render(request, "login.html", status=401, error="That token is not the dashboard's token.")
         return start_session(request, "token", None)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.dashboard import data
-from bot.dashboard.auth import AuthConfig, Sessions, check_config, is_loopback
+from bot.dashboard.auth import MAX_FAILURES, AuthConfig, Sessions, Throttle, check_config, is_loopback
 from bot.errors import ConfigError
 from bot.jobs import Job
 from bot.monitor import JobRecord, ModelCall, Phase
@@ -137,3 +137,11 @@ def test_start_up_checks() -> None:
     check_config(AuthConfig(token="x" * 16), host="0.0.0.0")
     assert is_loopback("localhost") and is_loopback("127.0.0.2") and is_loopback("[::1]")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
+
+
+def test_wrong_tokens_are_throttled_per_client() -> None:
+    throttle = Throttle()
+    for _ in range(MAX_FAILURES):
+        assert not throttle.blocked("10.0.0.1")
+        throttle.failed("10.0.0.1")
+    assert throttle.blocked("10.0.0.1") and not throttle.blocked("10.0.0.2")
