@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from cachetools import TTLCache
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -55,6 +56,7 @@ MAX_FORM_BYTES = 4096
 CHART_DAYS = 30
 MAX_JOBS = 100_000  # jobs read for one page at most
 MAX_RECORDS = 2_000  # monitor records read for the charts at most (newest first)
+CHART_CACHE_S = 30.0
 
 
 def _environment() -> Environment:
@@ -77,6 +79,8 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
     env = _environment()
     sessions = Sessions()
     throttle = Throttle()
+    # The charts read up to MAX_RECORDS records: kept a little while per set of visible repositories.
+    charts_cache: TTLCache[frozenset[str] | None, dict[str, Any]] = TTLCache(maxsize=64, ttl=CHART_CACHE_S)
 
     def base(request: Request) -> str:
         return str(request.scope.get("root_path", "")).rstrip("/")
@@ -252,22 +256,30 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
             links=_links(config, job),
         )
 
-    async def charts_page(request: Request, session: Session) -> Response:
+    def chart_context(repos: frozenset[str] | None) -> dict[str, Any]:
+        """The charts' data for someone who may see `repos` (None: all); runs in a thread."""
         since = time.time() - CHART_DAYS * data.DAY_S
-        jobs = data.visible(await asyncio.to_thread(store.jobs, limit=MAX_JOBS), session.may_see)
-        recent = [j for j in jobs if j.created_at >= since]
-        pairs = await asyncio.to_thread(store.records, since=since, limit=MAX_RECORDS)
-        records = {job.id: record for job, record in pairs if session.may_see(job.repo)}
-        return render(
-            request,
-            "charts.html",
-            session=session,
-            days=CHART_DAYS,
-            cost_by_repo=data.series_by_day((j.created_at, j.repo, j.cost_usd) for j in recent),
-            cost_by_model=data.cost_by_model(records.values()),
-            rates=data.model_rates(records.values()),
-            phases=data.phase_table(data.durations((j, records.get(j.id)) for j in recent)),
-        )
+        recent = [j for j in store.jobs(limit=MAX_JOBS) if j.created_at >= since]
+        if repos is not None:
+            recent = [j for j in recent if j.repo.lower() in repos]
+            # Per repository, so that other repositories' newer records do not crowd theirs out of the limit.
+            pairs = [p for name in sorted({j.repo for j in recent}) for p in store.records(since=since, repo=name)]
+        else:
+            pairs = store.records(since=since, limit=MAX_RECORDS)
+        records = {job.id: record for job, record in pairs if repos is None or job.repo.lower() in repos}
+        return {
+            "cost_by_repo": data.series_by_day((j.created_at, j.repo, j.cost_usd) for j in recent),
+            "cost_by_model": data.cost_by_model(records.values()),
+            "rates": data.model_rates(records.values()),
+            "phases": data.phase_table(data.durations((j, records.get(j.id)) for j in recent)),
+        }
+
+    async def charts_page(request: Request, session: Session) -> Response:
+        context = charts_cache.get(session.repos)
+        if context is None:
+            context = await asyncio.to_thread(chart_context, session.repos)
+            charts_cache[session.repos] = context
+        return render(request, "charts.html", session=session, days=CHART_DAYS, **context)
 
     async def root(request: Request) -> Response:
         return redirect(request, "/")
