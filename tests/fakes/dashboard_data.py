@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.jobs import NewJob
 from bot.monitor import GitHubCall, JobRecord, ModelCall, Outcome, Phase
-from bot.store import SqliteStore
+from bot.store import JobStore, SqliteStore
 
 PUBLIC_REPO = "octo/app"
 PRIVATE_REPO = "octo/secret-plans"
@@ -29,7 +29,7 @@ class Seeded:
     all_jobs: tuple[int, ...]
 
 
-def _job(store: SqliteStore, repo: str, number: int, kind: str, state: str, cost: float, reason: str = "") -> int:
+def _job(store: JobStore, repo: str, number: int, kind: str, state: str, cost: float, reason: str = "") -> int:
     job = store.create(
         NewJob(kind=kind, repo=repo, number=number, requester="alice", delivery_id=f"d-{repo}-{number}-{kind}"),
         keys=[f"seed:{repo}:{number}:{kind}"],
@@ -41,9 +41,13 @@ def _job(store: SqliteStore, repo: str, number: int, kind: str, state: str, cost
     return job.id
 
 
-def _backdate(store: SqliteStore, job_id: int, days_ago: float, run_s: float) -> float:
-    """Move a job into the past (a chart over days needs jobs on several days)."""
+def _backdate(store: JobStore, job_id: int, days_ago: float, run_s: float) -> float:
+    """Move a job into the past (a chart over days needs jobs on several days); SQLite only."""
     created = time.time() - days_ago * DAY
+    if not isinstance(store, SqliteStore):
+        job = store.get(job_id)
+        assert job is not None
+        return job.created_at
     store._conn().execute(
         "UPDATE jobs SET created_at = ?, started_at = ?, finished_at = ?, updated_at = ? WHERE id = ?",
         (created, created + 2.0, created + 2.0 + run_s, created + 2.0 + run_s, job_id),
@@ -119,7 +123,7 @@ def _record(job_id: int, at: float, *, model: str, repo: str, number: int, hosti
     return JobRecord(job_id=job_id, phases=phases, model_calls=calls, github_calls=github, outcome=outcome)
 
 
-def seed(store: SqliteStore) -> Seeded:
+def seed(store: JobStore) -> Seeded:
     ids: list[int] = []
     public = failed = private = 0
     plan = [

@@ -3,6 +3,7 @@ checks. The pages themselves are tested in a browser (tests/integration/test_das
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -145,3 +146,30 @@ def test_wrong_tokens_are_throttled_per_client() -> None:
         assert not throttle.blocked("10.0.0.1")
         throttle.failed("10.0.0.1")
     assert throttle.blocked("10.0.0.1") and not throttle.blocked("10.0.0.2")
+
+
+async def test_pages_over_a_redis_store(redis_url: str) -> None:
+    """The same pages from the Redis store (the scale-out setup), in-process."""
+    import httpx
+
+    from bot.dashboard import create_dashboard
+    from bot.store import RedisStore
+    from tests.fakes.dashboard_data import HOSTILE, PUBLIC_REPO, seed
+
+    store = RedisStore(redis_url, prefix=f"test:{time.monotonic_ns()}:")
+    seeded = seed(store)
+    app = create_dashboard(store, AuthConfig(token="t" * 20))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        assert (await http.get("/")).status_code == 303
+        signed = await http.post("/login", data={"token": "t" * 20})
+        assert signed.status_code == 303 and "samesite=strict" in signed.headers["set-cookie"].lower()
+        listed = await http.get("/")
+        assert listed.status_code == 200 and f"{PUBLIC_REPO}#11" in listed.text
+        page = await http.get(f"/jobs/{seeded.public_job}")
+        assert page.status_code == 200 and "replaced the hard-coded port" in page.text
+        assert HOSTILE not in page.text and "&lt;script&gt;" in page.text
+        charts = await http.get("/charts")
+        assert charts.status_code == 200 and "ollama/qwen2.5-coder:7b" in charts.text
+        assert (await http.get("/?until=31/01/2026")).status_code == 400
+    store.close()
