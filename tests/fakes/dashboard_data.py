@@ -43,7 +43,8 @@ def _job(store: JobStore, repo: str, number: int, kind: str, state: str, cost: f
 
 def _backdate(store: JobStore, job_id: int, days_ago: float, run_s: float) -> float:
     """Move a job into the past (a chart over days needs jobs on several days); SQLite only."""
-    created = time.time() - days_ago * DAY
+    # From 10:00 UTC today, not from now: the pages (and their screenshots) are the same all day.
+    created = (time.time() // DAY) * DAY + 10 * 3600 - days_ago * DAY
     if not isinstance(store, SqliteStore):
         job = store.get(job_id)
         assert job is not None
