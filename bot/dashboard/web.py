@@ -57,6 +57,7 @@ CHART_DAYS = 30
 MAX_JOBS = 100_000  # jobs read for one page at most
 MAX_RECORDS = 2_000  # monitor records read for the charts at most (newest first)
 CHART_CACHE_S = 30.0
+MAX_JOB_ID = 2**63 - 1  # SQLite's largest integer: a longer number in the URL is no job, not an error
 
 
 def _environment() -> Environment:
@@ -133,7 +134,7 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
     # -- sign-in ---------------------------------------------------------------------------------------------
 
     async def login_page(request: Request) -> Response:
-        return render(request, "login.html", error=request.query_params.get("error", "")[:200])
+        return render(request, "login.html", error="")  # never text from the URL: a link could say anything
 
     async def login_token(request: Request) -> Response:
         client = request.client.host if request.client else ""
@@ -241,7 +242,8 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
         )
 
     async def job_page(request: Request, session: Session) -> Response:
-        job = await asyncio.to_thread(store.get, int(request.path_params["job_id"]))
+        job_id = int(request.path_params["job_id"])
+        job = await asyncio.to_thread(store.get, job_id) if job_id <= MAX_JOB_ID else None
         if job is None or not session.may_see(job.repo):
             # The same answer for "no such job" and "not yours": a job's existence is not shown either.
             return render(request, "missing.html", status=404, session=session)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -172,4 +173,25 @@ async def test_pages_over_a_redis_store(redis_url: str) -> None:
         charts = await http.get("/charts")
         assert charts.status_code == 200 and "ollama/qwen2.5-coder:7b" in charts.text
         assert (await http.get("/?until=31/01/2026")).status_code == 400
+    store.close()
+
+
+async def test_bad_addresses_are_4xx_and_the_sign_in_page_shows_no_text_from_the_url(tmp_path: Path) -> None:
+    import httpx
+
+    from bot.dashboard import create_dashboard
+    from bot.store import SqliteStore
+
+    store = SqliteStore(tmp_path / "equitr.db")
+    app = create_dashboard(store, AuthConfig(token="t" * 20))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
+        page = await http.get("/login", params={"error": "Your token expired: mail it to evil@example.org"})
+        assert page.status_code == 200 and "evil@example.org" not in page.text
+        await http.post("/login", data={"token": "t" * 20})
+        for path in ("/jobs/99999999999999999999999", "/jobs/0", "/jobs/abc", "/?page=99999999"):
+            answer = await http.get(path)
+            assert 400 <= answer.status_code < 500 or answer.status_code == 200, (path, answer.status_code)
+        assert (await http.get("/jobs/99999999999999999999999")).status_code == 404
+        bad_form = await http.post("/login", content=b"\xff" * 10, headers={"content-type": "text/plain"})
+        assert bad_form.status_code == 401
     store.close()
