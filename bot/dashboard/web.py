@@ -283,9 +283,6 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
             charts_cache[session.repos] = context
         return render(request, "charts.html", session=session, days=CHART_DAYS, **context)
 
-    async def root(request: Request) -> Response:
-        return redirect(request, "/")
-
     routes = [
         Route("/", signed_in(jobs_page), methods=["GET"], name="jobs"),
         Route("/jobs/{job_id:int}", signed_in(job_page), methods=["GET"], name="job"),
