@@ -271,6 +271,10 @@ async def test_jobs_list_job_page_and_charts_with_the_token(dashboard: Setup, br
     assert "supervisor" in costs and "reviewer" in costs and "$0.0123" in costs
     assert "fence" in await page.inner_text("main")
     assert "+import os" in await page.inner_text("pre.diff")
+    await page.click("text=Model calls (4)")  # folded by default: a <details>, no script
+    assert "trailing_comma" in await page.inner_text("table.calls")
+    await page.click("text=GitHub calls (2)")
+    assert "/repos/{owner}/{repo}/issues/{issue_number}/comments" in await page.inner_text("table.github")
     hrefs = await page.eval_on_selector_all("main a", "els => els.map(e => e.getAttribute('href'))")
     assert not [h for h in hrefs if h and h.strip().lower().startswith("javascript:")]
     await shoot(page, "job", DESKTOP)
