@@ -219,7 +219,7 @@ async def github_identity(config: AuthConfig, *, code: str, redirect_uri: str) -
                 if not isinstance(inst_id, int):
                     continue
                 url = f"{config.api_url}/user/installations/{inst_id}/repositories"
-                for repo in await _paged(http, url, headers, "repositories"):
+                for repo in await _paged(http, url, headers, "repositories", missing_ok=True):
                     if isinstance(repo, dict) and _can_push(repo.get("permissions")):
                         repos.add(str(repo.get("full_name", "")).lower())
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
@@ -257,14 +257,19 @@ async def _get(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) -
         return await resp.json(content_type=None)
 
 
-async def _paged(http: aiohttp.ClientSession, url: str, headers: dict[str, str], field: str) -> list[Any]:
-    """Every item of a paginated list answer (`{"total_count", field: [...]}`), following `Link: next`."""
+async def _paged(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str], field: str, *, missing_ok: bool = False
+) -> list[Any]:
+    """Every item of a paginated list answer (`{"total_count", field: [...]}`), following `Link: next`; with
+    `missing_ok`, a 403 or 404 is an empty list (an installation the user lost access to meanwhile)."""
     items: list[Any] = []
     next_url: str | None = f"{url}?per_page=100"
     for _ in range(MAX_REPO_PAGES):
         if next_url is None:
             break
         async with http.get(next_url, headers=headers) as resp:
+            if missing_ok and resp.status in (403, 404):
+                return items
             if resp.status != 200:
                 raise SignInFailed(f"GitHub answered {resp.status} to {url}; try again.")
             body = await resp.json(content_type=None)

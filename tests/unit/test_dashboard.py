@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -195,3 +196,46 @@ async def test_bad_addresses_are_4xx_and_the_sign_in_page_shows_no_text_from_the
         bad_form = await http.post("/login", content=b"\xff" * 10, headers={"content-type": "text/plain"})
         assert bad_form.status_code == 401
     store.close()
+
+
+async def test_github_identity_pages_through_repositories_and_skips_a_lost_installation(fake_github: Any) -> None:
+    """The sign-in's GitHub side against the fake: every page of repositories, only those one can push to,
+    an installation answering 404 skipped rather than failing the sign-in, and a wrong code refused."""
+    from bot.dashboard.auth import SignInFailed, github_identity
+
+    fake = fake_github
+    names = [f"octo/r{i:03d}" for i in range(130)]  # two pages of 100
+    for name in [*names, "octo/lost"]:
+        fake.add_repo(name)
+    fake.add_installation(7, repos=names)
+    fake.add_installation(8, repos=["octo/lost"])
+    for name in names:
+        fake.set_permission(name, "alice", "write" if name != "octo/r005" else "triage")
+    fake.set_permission("octo/lost", "alice", "admin")
+    fake.fail_next("GET", "/user/installations/8/repositories", status=404)
+    fake.sign_in_as("alice")
+    config = AuthConfig(
+        client_id=fake.oauth_client_id,
+        client_secret=fake.oauth_client_secret,
+        server_url=fake.base_url,
+        api_url=fake.base_url,
+    )
+    code = await authorize(fake, "http://127.0.0.1:1/cb")
+    login, repos = await github_identity(config, code=code, redirect_uri="http://127.0.0.1:1/cb")
+    assert login == "alice"
+    assert repos == frozenset(n for n in names if n != "octo/r005")  # triage cannot push; octo/lost answered 404
+    assert len(fake.calls_to("GET", "/user/installations/7/repositories")) == 2
+    with pytest.raises(SignInFailed, match="bad_verification_code"):
+        await github_identity(config, code=code, redirect_uri="http://127.0.0.1:1/cb")  # used already
+
+
+async def authorize(fake: Any, redirect_uri: str) -> str:
+    import aiohttp
+
+    query = {"client_id": fake.oauth_client_id, "redirect_uri": redirect_uri, "state": "s"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{fake.base_url}/login/oauth/authorize", params=query, allow_redirects=False) as r,
+    ):
+        location = r.headers["Location"]
+    return location.split("code=", 1)[1].split("&", 1)[0]
