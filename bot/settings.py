@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     dashboard_token: SecretStr | None = Field(default=None, validation_alias="EQUITR_DASHBOARD_TOKEN")
     gh_client_id: str | None = Field(default=None, validation_alias="GH_CLIENT_ID")
     gh_client_secret: SecretStr | None = Field(default=None, validation_alias="GH_CLIENT_SECRET")
-    github_server_url: str = Field(default="https://github.com", validation_alias="GITHUB_SERVER_URL")
+    github_server_url: str | None = Field(default=None, validation_alias="GITHUB_SERVER_URL")
     # The dashboard's public address (behind a proxy): the OAuth callback is built from it, and an https
     # address marks the session cookie Secure.
     dashboard_url: str | None = Field(default=None, validation_alias="EQUITR_DASHBOARD_URL")
@@ -98,7 +98,9 @@ class Settings(BaseSettings):
 
     @field_validator("github_server_url")
     @classmethod
-    def _server_url(cls, value: str) -> str:
+    def _server_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("GITHUB_SERVER_URL must start with http:// or https://")
         return value.rstrip("/")
@@ -140,6 +142,16 @@ class Settings(BaseSettings):
         if _present(self.github_token):
             return "token"
         return "local"
+
+    @property
+    def web_url(self) -> str:
+        """GitHub's web address: GITHUB_SERVER_URL, else the one that goes with GITHUB_API_URL (github.com, or a
+        GitHub Enterprise Server's host without `/api/v3`)."""
+        if self.github_server_url:
+            return self.github_server_url
+        if self.github_api_url == "https://api.github.com":
+            return "https://github.com"
+        return self.github_api_url.removesuffix("/api/v3")
 
     @property
     def redis_url(self) -> str | None:

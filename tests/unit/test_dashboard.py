@@ -239,3 +239,27 @@ async def authorize(fake: Any, redirect_uri: str) -> str:
     ):
         location = r.headers["Location"]
     return location.split("code=", 1)[1].split("&", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("env", "web"),
+    [
+        ({}, "https://github.com"),
+        ({"GITHUB_API_URL": "https://ghe.example.org/api/v3"}, "https://ghe.example.org"),
+        (
+            {"GITHUB_API_URL": "https://ghe.example.org/api/v3", "GITHUB_SERVER_URL": "https://sso.example.org/"},
+            "https://sso.example.org",
+        ),
+    ],
+)
+def test_githubs_web_address_follows_the_api_unless_set(
+    env: dict[str, str], web: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.dashboard import config_from
+    from bot.settings import Settings
+
+    for name in ("GITHUB_API_URL", "GITHUB_SERVER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert config_from(Settings()).server_url == web
