@@ -189,6 +189,7 @@ async def sign_in_with_token(page: Any, base: str) -> None:
 async def shoot(page: Any, name: str, size: dict[str, int]) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.set_viewport_size(size)
+    await page.evaluate("window.scrollTo(0, 0)")  # the top of the page, whatever the test clicked last
     await page.wait_for_timeout(150)  # the charts redraw at the new width (a debounced resize)
     suffix = "phone" if size is PHONE else "desktop"
     await page.screenshot(path=str(SHOTS / f"{name}-{suffix}.png"))
