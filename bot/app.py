@@ -35,7 +35,7 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from bot import signature
 from bot.dispatch import Dispatcher
@@ -155,10 +155,12 @@ def create_app(
     read_timeout_s: float = READ_TIMEOUT_S,
     metrics_token: str | None = None,
     store: JobStore | None = None,
+    dashboard: Starlette | None = None,
 ) -> Starlette:
     """The ASGI app. `health` is a callable returning a dict (queue depth, jobs) for `/healthz`;
     `read_timeout_s` bounds the wait for a slot to read a body in and the time to read it. `/metrics` and the
-    details of `/healthz` are shown only with `Authorization: Bearer <metrics_token>` (never without one)."""
+    details of `/healthz` are shown only with `Authorization: Bearer <metrics_token>` (never without one).
+    `dashboard` is served under `/dashboard` (bot/dashboard), when sign-in for it is configured."""
     metrics = Metrics(store, health)
     reads = asyncio.Semaphore(MAX_READS)
 
@@ -255,11 +257,23 @@ def create_app(
     async def no_lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
 
+    async def dashboard_off(request: Request) -> Response:
+        return _reply(
+            403,
+            "the dashboard is off: set EQUITR_DASHBOARD_TOKEN, or GH_CLIENT_ID and GH_CLIENT_SECRET "
+            "(docs/dashboard.md)",
+        )
+
+    routes: list[BaseRoute] = [
+        Route("/webhook", webhook, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    if dashboard is not None:
+        routes.append(Mount("/dashboard", app=dashboard))
+    else:
+        routes.append(Route("/dashboard{rest:path}", dashboard_off, methods=["GET", "POST"]))
     return Starlette(
-        routes=[
-            Route("/webhook", webhook, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
-        ],
+        routes=routes,
         lifespan=lifespan or no_lifespan,
     )

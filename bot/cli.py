@@ -38,6 +38,20 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("worker", help="run workers only (scale-out against a shared queue)")
 
+    dash = sub.add_parser(
+        "dashboard",
+        help="serve the web dashboard of a job store (docs/dashboard.md)",
+        epilog="Sign-in: EQUITR_DASHBOARD_TOKEN, and/or GitHub sign-in with GH_CLIENT_ID and GH_CLIENT_SECRET. "
+        "Without either it refuses to start, unless --no-auth on a loopback address.",
+    )
+    dash.add_argument("--db", type=Path, default=None, help="an SQLite job store (default: $EQUITR_DB, or the Redis "
+                      "store of $EQUITR_QUEUE_URL)")
+    dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    dash.add_argument("--port", type=int, default=8001, help="port (default 8001)")
+    dash.add_argument(
+        "--no-auth", action="store_true", help="no sign-in: only on a loopback address, for your own machine"
+    )
+
     jobs = sub.add_parser("jobs", help="list jobs")
     jobs.add_argument("--json", action="store_true", help="print a JSON array of job objects")
     jobs.add_argument("--limit", type=int, default=50)
@@ -193,6 +207,44 @@ def cmd_worker(args: argparse.Namespace) -> int:
     runner.sweep()
     log.info("equitr worker: %s threads on the %s queue", settings.workers, "redis" if settings.redis_url else "sqlite")
     Consumer(services.queue.huey, workers=settings.workers, worker_type="thread", max_delay=0.5).run()
+    return 0
+
+
+# -- dashboard -----------------------------------------------------------------------------------------
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from starlette.applications import Starlette
+    from starlette.responses import RedirectResponse
+    from starlette.routing import Mount, Route
+
+    from bot import settings as settings_mod
+    from bot.dashboard import check_config, config_from, create_dashboard
+    from bot.errors import ConfigError
+    from bot.server import serve
+    from bot.store import open_store
+
+    if not 0 < args.port < 65536:
+        print("equitr: --port must be between 1 and 65535", file=sys.stderr)
+        return 2
+    settings = settings_mod.load()
+    auth = config_from(settings, no_auth=args.no_auth)
+    check_config(auth, host=args.host)
+    db = args.db if args.db is not None else settings.db
+    redis_url = None if args.db is not None else settings.redis_url
+    if redis_url is None and not db.is_file():
+        raise ConfigError(f"there is no job store at {db}.", hint="Point --db (or EQUITR_DB) at equitr's SQLite file.")
+    store = open_store(db=db, redis_url=redis_url, sync=settings.db_sync)
+
+    async def home(request: Any) -> RedirectResponse:
+        return RedirectResponse("/dashboard/", status_code=303)
+
+    app = Starlette(routes=[Route("/", home), Mount("/dashboard", app=create_dashboard(store, auth))])
+    log.info("equitr dashboard on http://%s:%s/dashboard/ (%s)", args.host, args.port, (redis_url and "redis") or db)
+    try:
+        serve(app, settings, host=args.host, port=args.port)
+    finally:
+        store.close()
     return 0
 
 
@@ -421,6 +473,7 @@ COMMANDS = {
     "interpret": cmd_interpret,
     "serve": cmd_serve,
     "worker": cmd_worker,
+    "dashboard": cmd_dashboard,
     "jobs": cmd_jobs,
     "replay": cmd_replay,
     "doctor": cmd_doctor,

@@ -40,6 +40,7 @@ async def run_checks() -> list[Check]:
     checks.extend(await _models(settings))
     checks.extend(_tools(settings))
     checks.append(_setup_network(settings))
+    checks.append(_dashboard(settings))
     return checks
 
 
@@ -77,6 +78,26 @@ def _setup_network(settings: Settings) -> Check:
     except SandboxError as exc:
         return Check("setup network", "warn", f"{exc.message} Setup commands will be refused.", exc.hint or "")
     return Check("setup network", "ok", f"setup commands get a network namespace of their own through {helper}")
+
+
+def _dashboard(settings: Settings) -> Check:
+    """Whether `equitr serve` serves the dashboard, and to whom (a warning is not a failure: it is optional)."""
+    from bot.dashboard import check_config, config_from
+
+    auth = config_from(settings)
+    if not auth.any:
+        return Check(
+            "dashboard",
+            "ok",
+            "off (no sign-in configured)",
+            "to turn it on: EQUITR_DASHBOARD_TOKEN, or GH_CLIENT_ID and GH_CLIENT_SECRET (docs/dashboard.md)",
+        )
+    try:
+        check_config(auth, host=settings.host)
+    except ConfigError as exc:
+        return Check("dashboard", "fail", exc.message, exc.hint or "")
+    ways = [w for w, on in (("token", bool(auth.token)), ("GitHub sign-in", auth.github)) if on]
+    return Check("dashboard", "ok", f"/dashboard with {' and '.join(ways)}")
 
 
 async def _models(settings: Settings) -> list[Check]:

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 
 from bot import services as services_mod
 from bot.app import create_app
+from bot.dashboard import check_config, config_from, create_dashboard
 from bot.github.scope import WEBHOOK
 from bot.queue import Workers
 from bot.settings import Settings
@@ -48,6 +49,13 @@ def build_app(settings: Settings, *, workers: int) -> Starlette:
             services.close()
 
     secret = settings.gh_secret.get_secret_value() if settings.gh_secret else ""
+    dashboard = None
+    auth = config_from(settings)
+    if auth.any:
+        check_config(auth, host=settings.host)
+        dashboard = create_dashboard(services.store, auth)
+    else:
+        log.info("dashboard off: set EQUITR_DASHBOARD_TOKEN, or GH_CLIENT_ID and GH_CLIENT_SECRET (docs/dashboard.md)")
     return create_app(
         dispatcher=services.dispatcher(github),
         secret=secret,
@@ -56,6 +64,7 @@ def build_app(settings: Settings, *, workers: int) -> Starlette:
         read_timeout_s=settings.read_timeout_s,
         metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
         store=services.store,
+        dashboard=dashboard,
     )
 
 

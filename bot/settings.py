@@ -77,6 +77,15 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(default=None, validation_alias="EQUITR_METRICS_TOKEN")
     # Seconds a client has to send a request's headers, and again its body (GitHub gives up after 10).
     read_timeout_s: float = Field(default=10.0, gt=0, le=300, validation_alias="EQUITR_READ_TIMEOUT")
+    # The web dashboard (docs/dashboard.md): a shared sign-in token for small setups, and/or GitHub sign-in
+    # through the App's OAuth credentials; GITHUB_SERVER_URL is where GitHub's sign-in pages live (GHES).
+    dashboard_token: SecretStr | None = Field(default=None, validation_alias="EQUITR_DASHBOARD_TOKEN")
+    gh_client_id: str | None = Field(default=None, validation_alias="GH_CLIENT_ID")
+    gh_client_secret: SecretStr | None = Field(default=None, validation_alias="GH_CLIENT_SECRET")
+    github_server_url: str | None = Field(default=None, validation_alias="GITHUB_SERVER_URL")
+    # The dashboard's public address (behind a proxy): the OAuth callback is built from it, and an https
+    # address marks the session cookie Secure.
+    dashboard_url: str | None = Field(default=None, validation_alias="EQUITR_DASHBOARD_URL")
     # Where equitr's docs/ folder is published, so that error comments link to it.
     docs_url: str | None = Field(default=None, validation_alias="EQUITR_DOCS_URL")
 
@@ -85,6 +94,24 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("GITHUB_API_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("github_server_url")
+    @classmethod
+    def _server_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("GITHUB_SERVER_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("EQUITR_DASHBOARD_URL must be the dashboard's http(s) address, e.g. https://equitr.example.org/dashboard")
         return value.rstrip("/")
 
     @field_validator("docs_url")
@@ -115,6 +142,16 @@ class Settings(BaseSettings):
         if _present(self.github_token):
             return "token"
         return "local"
+
+    @property
+    def web_url(self) -> str:
+        """GitHub's web address: GITHUB_SERVER_URL, else the one that goes with GITHUB_API_URL (github.com, or a
+        GitHub Enterprise Server's host without `/api/v3`)."""
+        if self.github_server_url:
+            return self.github_server_url
+        if self.github_api_url == "https://api.github.com":
+            return "https://github.com"
+        return self.github_api_url.removesuffix("/api/v3")
 
     @property
     def redis_url(self) -> str | None:

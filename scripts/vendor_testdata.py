@@ -82,6 +82,10 @@ OPERATIONS: list[tuple[str, str]] = [
     ("get", "/repos/{owner}/{repo}/git/ref/{ref}"),
     ("post", "/repos/{owner}/{repo}/git/refs"),
     ("patch", "/repos/{owner}/{repo}/git/refs/{ref}"),
+    # the signed-in user of the dashboard's GitHub sign-in (a user token): who, and which repositories
+    ("get", "/user"),
+    ("get", "/user/installations"),
+    ("get", "/user/installations/{installation_id}/repositories"),
     # rate limit (`equitr doctor`)
     ("get", "/rate_limit"),
     # checks

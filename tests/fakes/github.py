@@ -293,6 +293,12 @@ class FakeGitHub:
         self.review_comments: dict[int, dict[str, Any]] = {}
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.rate_limit_remaining = 5000
+        # The App's OAuth web flow (github.com/login/oauth/…, served here too): the App's client credentials,
+        # who approves the next sign-in, and the codes handed out (code → (login, redirect_uri)).
+        self.oauth_client_id = "Iv1.fakeclientid"
+        self.oauth_client_secret = "fake-client-secret-" + secrets.token_hex(8)
+        self.oauth_login: str | None = None
+        self.oauth_codes: dict[str, tuple[str, str]] = {}
         self._failures: list[Failure] = []
         self._ids = itertools.count(1001)
         self._request_ids = itertools.count(1)
@@ -340,6 +346,9 @@ class FakeGitHub:
             "git/create-ref": self._create_ref,
             "git/update-ref": self._update_ref,
             "rate-limit/get": self._get_rate_limit,
+            "users/get-authenticated": self._get_authenticated_user,
+            "apps/list-installations-for-authenticated-user": self._list_user_installations,
+            "apps/list-installation-repos-for-authenticated-user": self._list_user_installation_repos,
             "checks/create": self._create_check_run,
             "checks/update": self._update_check_run,
         }
@@ -462,6 +471,10 @@ class FakeGitHub:
     def add_token(self, token: str, *, login: str = "github-actions[bot]", type: str = "Bot") -> None:
         """Accept `token` (a personal access token or an Action's `GITHUB_TOKEN`) as `login`."""
         self.tokens[token] = Token(token, Identity(login, type), expires_at=None)
+
+    def sign_in_as(self, login: str | None) -> None:
+        """Who approves the App's OAuth sign-in from now on (None: the user denies it)."""
+        self.oauth_login = login
 
     def expire_tokens(self) -> None:
         """Every installation token issued so far stops working (GitHub answers 401 Bad credentials)."""
@@ -698,6 +711,8 @@ class FakeGitHub:
     # -- the request pipeline -----------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path.startswith("/login/oauth/"):
+            return await self._oauth(request)
         raw = await request.read()
         query = {k: v for k, v in parse_qs(request.query_string, keep_blank_values=True).items()}
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -1306,6 +1321,116 @@ class FakeGitHub:
                 )
                 return answer
         raise GitHubAnswer(404, "Not Found")
+
+    # -- the App's OAuth web flow (GitHub's web pages, not its REST API, so not in the description) ----------
+
+    async def _oauth(self, request: web.Request) -> web.StreamResponse:
+        """`GET /login/oauth/authorize` (approved at once by `oauth_login`) and `POST
+        /login/oauth/access_token` (a single-use code for a user token), as GitHub documents them."""
+        raw = await request.read()
+        query = {k: v[-1] for k, v in parse_qs(request.query_string, keep_blank_values=True).items()}
+        form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        call = Call(request.method, request.path, query, form, {k.lower(): v for k, v in request.headers.items()})
+        self.calls.append(call)
+        call.status = 200
+        if request.method == "GET" and request.path == "/login/oauth/authorize":
+            redirect_uri = query.get("redirect_uri", "")
+            if query.get("client_id") != self.oauth_client_id or not redirect_uri:
+                call.status = 404
+                return web.Response(status=404, text="Not Found")
+            joiner = "&" if "?" in redirect_uri else "?"
+            if self.oauth_login is None:
+                answer = {"error": "access_denied", "state": query.get("state", "")}
+            else:
+                code = secrets.token_hex(10)
+                self.oauth_codes[code] = (self.oauth_login, redirect_uri)
+                answer = {"code": code, "state": query.get("state", "")}
+            call.status = 302
+            raise web.HTTPFound(f"{redirect_uri}{joiner}{urlencode(answer)}")
+        if request.method == "POST" and request.path == "/login/oauth/access_token":
+            if "application/json" not in call.headers.get("accept", ""):
+                self._violation(call, "access token requested without Accept: application/json (GitHub answers a form)")
+            if form.get("client_id") != self.oauth_client_id or form.get("client_secret") != self.oauth_client_secret:
+                return web.json_response({"error": "incorrect_client_credentials"})
+            granted = self.oauth_codes.pop(form.get("code", ""), None)
+            if granted is None or ("redirect_uri" in form and form["redirect_uri"] != granted[1]):
+                return web.json_response({"error": "bad_verification_code"})
+            token = "ghu_" + secrets.token_hex(18)
+            self.tokens[token] = Token(token, Identity(granted[0], "User"), expires_at=self.clock() + 8 * 3600)
+            return web.json_response({"access_token": token, "token_type": "bearer", "scope": ""})
+        call.status = 404
+        return web.Response(status=404, text="Not Found")
+
+    # -- handlers: the signed-in user (user tokens) -----------------------------------------------------------
+
+    def _user_only(self, request: Request) -> str:
+        if request.identity.type != "User" or request.identity.installation_id is not None:
+            raise GitHubAnswer(
+                403,
+                "You must authenticate with an access token authorized to a GitHub App in order to list installations",
+            )
+        return request.identity.login
+
+    def _get_authenticated_user(self, request: Request) -> Any:
+        user = self.spec.example("private-user-response-with-public-and-private-profile-information")
+        user.update({k: v for k, v in self._user(request.identity.login, request.identity.type).items() if k in user})
+        return user
+
+    def _explicit(self, repo: Repo, login: str) -> bool:
+        return repo.permissions.get(login) not in (None, "none")
+
+    def _wrapped_page(self, request: Request, field: str, items: list[Any], extra: dict[str, Any]) -> Any:
+        status, chunk, headers = self._page(request, items)
+        return status, {"total_count": len(items), **extra, field: chunk}, headers
+
+    def _list_user_installations(self, request: Request) -> Any:
+        login = self._user_only(request)
+        mine = [
+            i
+            for i in self.installations.values()
+            if any(self._explicit(self.repos[r], login) for r in i.repositories if r in self.repos)
+        ]
+        answers = []
+        for installation in mine:
+            answer = self.spec.example("installation")
+            answer.update(
+                {
+                    "id": installation.id,
+                    "app_id": self.app_id,
+                    "app_slug": self.app_slug,
+                    "account": self._user(installation.account, "Organization"),
+                    "repository_selection": "selected",
+                }
+            )
+            answers.append(answer)
+        return self._wrapped_page(request, "installations", answers, {})
+
+    def _list_user_installation_repos(self, request: Request) -> Any:
+        login = self._user_only(request)
+        installation = self.installations.get(request.params["installation_id"])
+        if installation is None:
+            raise GitHubAnswer(404, "Not Found")
+        repos = [
+            self.repos[r] for r in installation.repositories if r in self.repos and self._explicit(self.repos[r], login)
+        ]
+        if not repos:
+            raise GitHubAnswer(404, "Not Found")  # GitHub: the user has no access through this installation
+        answers = []
+        for repo in repos:
+            data = self._repo_json(repo)
+            rank = PERMISSIONS.index(repo.permissions[login] or "none")
+            data["permissions"] = {
+                name: rank <= PERMISSIONS.index(level)
+                for name, level in (
+                    ("admin", "admin"),
+                    ("maintain", "maintain"),
+                    ("push", "write"),
+                    ("triage", "triage"),
+                    ("pull", "read"),
+                )
+            }
+            answers.append(data)
+        return self._wrapped_page(request, "repositories", answers, {"repository_selection": "selected"})
 
     # -- handlers: repositories ---------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import payload
 
-COMMANDS = ["serve", "worker", "jobs", "replay", "run", "models", "interpret", "doctor", "action"]
+COMMANDS = ["serve", "worker", "jobs", "replay", "run", "models", "interpret", "doctor", "action", "dashboard"]
 
 
 def equitr(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -102,6 +102,11 @@ def test_jobs_json_and_doctor(tmp_path: Path) -> None:
         assert "✓ setup network: setup commands get a network namespace of their own through slirp4netns" in proc.stdout
     host = equitr("doctor", cwd=tmp_path, env={"EQUITR_SETUP_NETWORK": "host"})
     assert "! setup network: EQUITR_SETUP_NETWORK=host: setup commands reach the host's loopback" in host.stdout
+    assert "✓ dashboard: off" in proc.stdout and "EQUITR_DASHBOARD_TOKEN" in proc.stdout
+    on = equitr("doctor", cwd=tmp_path, env={"EQUITR_DASHBOARD_TOKEN": "x" * 20})
+    assert "✓ dashboard: /dashboard with token" in on.stdout
+    short = equitr("doctor", cwd=tmp_path, env={"EQUITR_DASHBOARD_TOKEN": "short"})
+    assert short.returncode == 1 and "✗ dashboard: EQUITR_DASHBOARD_TOKEN is shorter than 16" in short.stdout
     bad = equitr(
         "doctor",
         cwd=tmp_path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -333,8 +334,59 @@ async def test_a_tour_of_every_operation_conforms(
     opened = await ok("POST", "/repos/octo/repo/issues", 201, json={"title": "equitr task: docs", "body": "b"})
     assert opened["title"] == "equitr task: docs" and opened["user"]["login"] == "octo-bot"
     assert (await ok("GET", f"/repos/octo/repo/issues/{opened['number']}"))["body"] == "b"
+    as_user = {**HEADERS, "Authorization": f"Bearer {await user_token(fake, http, 'alice')}"}
+    assert (await ok("GET", "/user", headers=as_user))["login"] == "alice"
+    installations = await ok("GET", "/user/installations", headers=as_user)
+    assert [i["id"] for i in installations["installations"]] == [7]
+    repos = await ok("GET", "/user/installations/7/repositories", headers=as_user)
+    assert [(r["full_name"], r["permissions"]["push"]) for r in repos["repositories"]] == [("octo/repo", True)]
     assert seen == {op.operation_id for op in load_spec().operations}
     fake.assert_no_violations()
+
+
+async def user_token(fake: FakeGitHub, http: aiohttp.ClientSession, login: str) -> str:
+    """A user token through the App's OAuth web flow, as a browser and a server would get one."""
+    fake.sign_in_as(login)
+    callback = "http://127.0.0.1:1/callback"
+    query = {"client_id": fake.oauth_client_id, "redirect_uri": callback, "state": "s1"}
+    async with http.get(f"{fake.base_url}/login/oauth/authorize", params=query, allow_redirects=False) as r:
+        assert r.status == 302 and r.headers["Location"].startswith(callback + "?")
+        back = dict(urllib.parse.parse_qsl(r.headers["Location"].split("?", 1)[1]))
+    assert back["state"] == "s1"
+    form = {
+        "client_id": fake.oauth_client_id,
+        "client_secret": fake.oauth_client_secret,
+        "code": back["code"],
+        "redirect_uri": callback,
+    }
+    headers = {"Accept": "application/json"}
+    async with http.post(f"{fake.base_url}/login/oauth/access_token", data=form, headers=headers) as r:
+        token = str((await r.json())["access_token"])
+    async with http.post(f"{fake.base_url}/login/oauth/access_token", data=form, headers=headers) as r:
+        assert (await r.json())["error"] == "bad_verification_code"  # a code is good once
+    return token
+
+
+async def test_user_api_needs_a_user_token_and_lists_only_explicit_access(
+    fake: FakeGitHub, http: aiohttp.ClientSession
+) -> None:
+    fake.add_repo("octo/secret", private=True)
+    fake.add_installation(7, repos=["octo/repo", "octo/secret"])
+    fake.set_permission("octo/repo", "carol", "read")
+    fake.set_permission("octo/secret", "carol", "admin")
+    status, _, _ = await send(http, fake, "GET", "/user/installations")  # an installation token
+    assert status == 403
+    as_carol = {**HEADERS, "Authorization": f"Bearer {await user_token(fake, http, 'carol')}"}
+    _, body, _ = await send(http, fake, "GET", "/user/installations/7/repositories", headers=as_carol)
+    pushes = {r["full_name"]: r["permissions"]["push"] for r in body["repositories"]}
+    assert pushes == {"octo/repo": False, "octo/secret": True}
+    as_dave = {**HEADERS, "Authorization": f"Bearer {await user_token(fake, http, 'dave')}"}
+    _, body, _ = await send(http, fake, "GET", "/user/installations", headers=as_dave)
+    assert body == {"total_count": 0, "installations": []}  # no explicit access anywhere
+    fake.sign_in_as(None)
+    query = {"client_id": fake.oauth_client_id, "redirect_uri": "http://127.0.0.1:1/cb", "state": "s"}
+    async with http.get(f"{fake.base_url}/login/oauth/authorize", params=query, allow_redirects=False) as r:
+        assert "error=access_denied" in r.headers["Location"]
 
 
 @pytest.mark.parametrize(
