@@ -306,3 +306,11 @@ class Workers:
         if not self._stopped.is_set():
             self._stopped.set()
             self.consumer.stop(graceful=graceful)
+
+    def drain(self, drain: Callable[[float], Any], grace_s: float) -> None:
+        """A graceful shutdown (SIGTERM: a deploy, not a crash): stop taking messages, let `drain` (the
+        runner's) finish or hand back the running jobs within `grace_s`, then stop the threads."""
+        self.consumer.stop_flag.set()  # no worker takes another message
+        drain(grace_s)
+        self.consumer.shutdown_timeout = 2.0
+        self.stop(graceful=True)

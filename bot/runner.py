@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -141,6 +142,12 @@ class Runner:
         # a write, every lease_s / 3).
         self.cancel_poll_s = cancel_poll_s
         self.identity = identity
+        # Shutdown (`drain`): no new claims once `stopping` is set; jobs still running at the deadline are
+        # cancelled and handed back to the queue without counting an attempt.
+        self.stopping = threading.Event()
+        self._running: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Task[Outcome] | None]] = {}
+        self._interrupted: set[int] = set()
+        self._lock = threading.Lock()
 
     # -- entry points for the queue (called in a worker thread) ------------------------------------
 
@@ -173,6 +180,11 @@ class Runner:
     # -- the run -----------------------------------------------------------------------------------
 
     async def run(self, job_id: int) -> Outcome | None:
+        if self.stopping.is_set():
+            # Shutting down: the job stays `queued` in the store; the next process (or another worker) runs it.
+            if self.enqueue is not None:
+                await asyncio.to_thread(self.enqueue, job_id)
+            return None
         job = await asyncio.to_thread(self.store.claim, job_id, self.owner, self.lease_s)
         if job is None:
             # Someone else has it, it was cancelled or already ended, or the claim gave it up after it crashed
@@ -180,17 +192,37 @@ class Runner:
             await self.deliver_reports()
             return None
         log.info("job %s (%s on %s#%s) started", job.id, job.kind, job.repo, job.number)
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            self._running[job.id] = (loop, None)  # seen by `drain` from the claim on
+        try:
+            return await self._run_claimed(job, loop)
+        finally:
+            with self._lock:
+                self._running.pop(job.id, None)
+                self._interrupted.discard(job.id)
+
+    async def _run_claimed(self, job: Job, loop: asyncio.AbstractEventLoop) -> Outcome | None:
         async with aiohttp.ClientSession() as session:
             me = await self._whoami(session)
             ctx = JobContext(job=job, store=self.store, session=session, _github=self.github, identity=me)
             work = asyncio.create_task(self._handle(ctx))
             watch = asyncio.create_task(self._watch(job, work))
+            with self._lock:
+                self._running[job.id] = (loop, work)
+                if job.id in self._interrupted:  # `drain` gave up on it before its work began
+                    work.cancel()
             try:
                 outcome = await work
             except asyncio.CancelledError:
                 outcome = Outcome("cancelled", "cancelled on request")
             finally:
                 watch.cancel()
+            with self._lock:
+                interrupted = job.id in self._interrupted and outcome.state == "cancelled"
+            if interrupted:  # by shutdown, not by a user: the job is not over
+                await self._hand_back(job)
+                return None
             latest = await asyncio.to_thread(self.store.get, job.id)
             if latest is not None and latest.owner != self.owner:
                 log.warning("job %s lost its lease while running; its new owner finishes it", job.id)
@@ -210,6 +242,44 @@ class Runner:
             if finished and not await self._deliver(job, report, ctx.github, me):
                 await self._failed_delivery(job.id, 1)
         return outcome
+
+    async def _hand_back(self, job: Job) -> None:
+        """A job interrupted by shutdown goes back to the queue, its attempt not counted."""
+        if await asyncio.to_thread(self.store.release, job.id, self.owner):
+            log.warning(
+                "job %s (%s) handed back to the queue at shutdown; the next worker resumes it",
+                job.id,
+                job.kind,
+            )
+            if self.enqueue is not None:
+                try:
+                    await asyncio.to_thread(self.enqueue, job.id)
+                except Exception:  # the sweeper finds it `queued` in the store
+                    log.exception("job %s handed back but not enqueued; the sweeper will enqueue it", job.id)
+
+    def running(self) -> list[int]:
+        with self._lock:
+            return list(self._running)
+
+    def drain(self, grace_s: float, *, hand_back_s: float = 5.0) -> list[int]:
+        """Stop taking jobs; let running ones end within `grace_s`; then cancel the rest and hand them back
+        to the queue (not counted as an attempt). Returns the ids handed back. Called from any thread."""
+        self.stopping.set()
+        deadline = time.monotonic() + grace_s
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self._lock:
+            left = dict(self._running)
+            self._interrupted.update(left)
+        for loop, task in left.values():
+            if task is not None:  # one without its task yet cancels itself when it registers
+                loop.call_soon_threadsafe(task.cancel)
+        deadline = time.monotonic() + hand_back_s
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if left:
+            log.warning("shutdown: %d running job(s) handed back to the queue: %s", len(left), sorted(left))
+        return sorted(left)
 
     async def _handle(self, ctx: JobContext) -> Outcome:
         handler = self.handlers.get(ctx.job.kind)

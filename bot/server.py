@@ -32,6 +32,7 @@ def build_app(settings: Settings, *, workers: int) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         session_holder["session"] = aiohttp.ClientSession()
         pool = None
+        runner = None
         if workers:
             runner = services.runner()
             services.bind_worker(runner)
@@ -42,8 +43,9 @@ def build_app(settings: Settings, *, workers: int) -> Starlette:
         try:
             yield
         finally:
-            if pool is not None:
-                await asyncio.to_thread(pool.stop, graceful=False)
+            if pool is not None and runner is not None:
+                # uvicorn runs this after SIGTERM: running jobs end or are handed back, never abandoned.
+                await asyncio.to_thread(pool.drain, runner.drain, settings.shutdown_grace_s)
             await session_holder["session"].close()
             services.close()
 

@@ -69,6 +69,7 @@ class JobStore(Protocol):
     def report_done(self, job_id: int) -> None: ...
     def request_cancel(self, job_id: int) -> Job | None: ...
     def requeue(self, job_id: int, owner: str) -> bool: ...
+    def release(self, job_id: int, owner: str) -> bool: ...
     def active(self) -> list[Job]: ...
     def record_installation(self, installation_id: int, account: str, action: str, repos: list[str]) -> None: ...
     def installations(self) -> list[dict[str, Any]]: ...
@@ -431,6 +432,18 @@ class SqliteStore:
             )
             return cur.rowcount == 1
 
+    def release(self, job_id: int, owner: str) -> bool:
+        """Hand a running job back to the queue at shutdown: `queued` again, and its attempt not counted (a
+        deploy is not a crash, so three restarts never make a job give up)."""
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET state='queued', owner='', lease_until=0, attempts=MAX(attempts-1, 0), "
+                "updated_at=? WHERE id=? AND state='running' AND owner=?",
+                (now, job_id, owner),
+            )
+            return cur.rowcount == 1
+
     def active(self) -> list[Job]:
         rows = (
             self._conn()
@@ -580,6 +593,10 @@ elseif op == 'cancel' then
 elseif op == 'requeue' then
   if (job['state'] ~= 'running' and job['state'] ~= 'queued') or job['owner'] ~= owner then return nil end
   job['state'] = 'queued'; job['owner'] = ''; job['lease_until'] = 0
+elseif op == 'release' then
+  if job['state'] ~= 'running' or job['owner'] ~= owner then return nil end
+  job['state'] = 'queued'; job['owner'] = ''; job['lease_until'] = 0
+  job['attempts'] = math.max(job['attempts'] - 1, 0)
 end
 job['updated_at'] = now
 local out = cjson.encode(job)
@@ -727,9 +744,7 @@ class RedisStore:
         return out
 
     def take_report(self, job_id: int, seen_next_at: float, until: float) -> bool:
-        return bool(
-            self._take(keys=[f"{self.prefix}outbox:due"], args=[str(job_id), repr(seen_next_at), repr(until)])
-        )
+        return bool(self._take(keys=[f"{self.prefix}outbox:due"], args=[str(job_id), repr(seen_next_at), repr(until)]))
 
     def report_failed(self, job_id: int, tries: int, next_at: float) -> None:
         if self.redis.hexists(f"{self.prefix}outbox", str(job_id)):
@@ -748,6 +763,9 @@ class RedisStore:
 
     def requeue(self, job_id: int, owner: str) -> bool:
         return self._op(job_id, "requeue", owner) is not None
+
+    def release(self, job_id: int, owner: str) -> bool:
+        return self._op(job_id, "release", owner) is not None
 
     def active(self) -> list[Job]:
         ids = sorted(int(i) for i in self.redis.smembers(f"{self.prefix}active"))
