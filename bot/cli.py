@@ -190,7 +190,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     services = services_mod.build(settings)
     runner = services.runner()
     services.bind_worker(runner)
-    runner.sweep()
+    runner.sweep(startup=True)
     log.info("equitr worker: %s threads on the %s queue", settings.workers, "redis" if settings.redis_url else "sqlite")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

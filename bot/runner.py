@@ -157,14 +157,15 @@ class Runner:
     def notify(self, notice: dict[str, Any]) -> None:
         asyncio.run(self._notify(notice))
 
-    def sweep(self) -> list[int]:
+    def sweep(self, *, startup: bool = False) -> list[int]:
         """Re-enqueue jobs the queue may have lost (crashed worker, lost message), and deliver the reports
         GitHub did not take. Safe to run anywhere: claiming is atomic, so a job enqueued twice still runs
-        once, and a report delivered twice edits the same comments."""
+        once, and a report delivered twice edits the same comments. At `startup` every queued job is sent
+        again whatever its age: one stored just before a crash may never have reached the queue."""
         now = time.time()
         again: list[int] = []
         for job in self.store.active():
-            if not is_stale(job, now):
+            if not is_stale(job, now, queued_grace_s=0.0 if startup else 30.0):
                 continue
             if job.state == "running" and not self.store.requeue(job.id, job.owner):
                 continue

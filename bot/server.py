@@ -37,7 +37,7 @@ def build_app(settings: Settings, *, workers: int) -> Starlette:
             runner = services.runner()
             services.bind_worker(runner)
             # Jobs left `running` by a crash are taken up again before new work starts.
-            await asyncio.to_thread(runner.sweep)
+            await asyncio.to_thread(runner.sweep, startup=True)
             pool = Workers(services.queue, count=workers)
             pool.start()
         try:
