@@ -6,7 +6,8 @@
 - primary rate limit (403/429 with `x-ratelimit-remaining: 0`): wait until `x-ratelimit-reset`, capped;
 - secondary rate limit (403/429 saying so, without `retry-after`): at least a minute, then growing, as
   GitHub's documentation asks;
-- 500/502/503/504 and connection errors: exponential backoff with jitter;
+- 500/502/503/504 and connection errors: exponential backoff with jitter, except where a POST may have been
+  carried out already (500/502/504, a connection lost after sending): its caller looks before it posts again;
 - 401 with the client's own installation token: one fresh token (`refresh_token`), then the request again;
   (with `app_jwt`, requests without other credentials are sent as the App, with a fresh JWT);
 - nothing else: other 4xx answers are final.
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 SECONDARY_LIMIT_MIN_WAIT_S = 60.0
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Answers after which a POST may or may not have been carried out: sending it again could make a second
+# comment or pull request. The caller, which can look for what it wrote (`comments.upsert`), decides.
+AMBIGUOUS = frozenset({500, 502, 504})
 
 Sleep = Callable[[float], Awaitable[None]]
 TokenRefresh = Callable[[], Awaitable[str]]
@@ -194,6 +198,8 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
                 now=self._clock(),
                 rand=self._random,
             )
+            if method == "POST" and status in AMBIGUOUS:
+                return status, response_headers, response_body
             if delay is None or attempt >= self.policy.max_tries or delay > self.policy.max_wait_s:
                 return status, response_headers, response_body
             log.warning("GitHub %s: %s; retrying in %.1fs", _describe(method, url), status, delay)

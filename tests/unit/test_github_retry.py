@@ -215,3 +215,21 @@ async def test_errors_are_both_github_errors_and_gidgethub_exceptions(fake: Fake
     fake.fail_next("GET", REPO, status=500, times=4)
     with pytest.raises(gidgethub.GitHubBroken):
         await gh.getitem(REPO)
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+async def test_a_post_is_not_sent_again_after_an_ambiguous_answer(
+    fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps, status: int
+) -> None:
+    """GitHub may have created the comment before it failed to answer: `comments.upsert` looks first (R5)."""
+    fake.fail_next("POST", f"{REPO}/issues/1/comments", status=status, after=True)
+    with pytest.raises(GitHubError):
+        await gh.post(f"{REPO}/issues/1/comments", data={"body": "once"})
+    assert len(fake.calls_to("POST", f"{REPO}/issues/1/comments")) == 1 and sleeps == []
+    assert [c["body"] for c in fake.issue_comments("octo/repo", 1)] == ["once"]
+
+
+async def test_a_post_is_sent_again_after_a_503(fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps) -> None:
+    fake.fail_next("POST", f"{REPO}/issues/1/comments", status=503)  # refused, not carried out
+    await gh.post(f"{REPO}/issues/1/comments", data={"body": "once"})
+    assert statuses(fake, "POST", f"{REPO}/issues/1/comments") == [503, 201]
