@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(default=None, validation_alias="EQUITR_METRICS_TOKEN")
     # Seconds a client has to send a request's headers, and again its body (GitHub gives up after 10).
     read_timeout_s: float = Field(default=10.0, gt=0, le=300, validation_alias="EQUITR_READ_TIMEOUT")
+    # Seconds one model call may take (connecting included; each retry gets as long again, and a job's
+    # max_minutes bounds them all), and one GitHub request.
+    model_timeout_s: float = Field(default=120.0, gt=0, le=3600, validation_alias="EQUITR_MODEL_TIMEOUT")
+    github_timeout_s: float = Field(default=30.0, gt=0, le=600, validation_alias="EQUITR_GITHUB_TIMEOUT")
     # Where equitr's docs/ folder is published, so that error comments link to it.
     docs_url: str | None = Field(default=None, validation_alias="EQUITR_DOCS_URL")
 

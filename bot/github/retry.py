@@ -56,6 +56,7 @@ class RetryPolicy:
     base_delay_s: float = 1.0  # backoff: base · 2^(attempt-1), with jitter
     max_delay_s: float = 30.0  # cap of one backoff step
     max_wait_s: float = 900.0  # longest single wait for retry-after / rate-limit reset; longer → give up
+    timeout_s: float = 30.0  # one request, connection to last byte (EQUITR_GITHUB_TIMEOUT); aiohttp's is 300
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -167,14 +168,19 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         while True:
             attempt += 1
             try:
-                status, response_headers, response_body = await super()._request(method, url, request_headers, body)
+                async with asyncio.timeout(self.policy.timeout_s):
+                    status, response_headers, response_body = await super()._request(
+                        method, url, request_headers, body
+                    )
             except (aiohttp.ClientConnectionError, TimeoutError) as error:
                 may_retry = method in IDEMPOTENT or isinstance(error, aiohttp.ClientConnectorError)
                 if not may_retry or attempt >= self.policy.max_tries:
+                    timed_out = isinstance(error, TimeoutError)
+                    what = f"no answer within {self.policy.timeout_s:g} s" if timed_out else type(error).__name__
                     raise GitHubError(
-                        f"Could not reach GitHub for {_describe(method, url)} after {attempt} "
-                        f"attempt(s): {type(error).__name__}",
-                        hint="check the network between equitr and GitHub, and GITHUB_API_URL",
+                        f"Could not reach GitHub for {_describe(method, url)} after {attempt} attempt(s): {what}",
+                        hint="check the network between equitr and GitHub, and GITHUB_API_URL"
+                        + ("; EQUITR_GITHUB_TIMEOUT sets how long one request may take" if timed_out else ""),
                     ) from error
                 pause = backoff_s(attempt, self.policy, self._random)
                 log.warning("GitHub %s: %s; retrying in %.1fs", _describe(method, url), type(error).__name__, pause)

@@ -233,3 +233,24 @@ async def test_a_post_is_sent_again_after_a_503(fake: FakeGitHub, gh: RetryingGi
     fake.fail_next("POST", f"{REPO}/issues/1/comments", status=503)  # refused, not carried out
     await gh.post(f"{REPO}/issues/1/comments", data={"body": "once"})
     assert statuses(fake, "POST", f"{REPO}/issues/1/comments") == [503, 201]
+
+
+async def test_a_hung_request_is_cut_at_the_timeout_retried_then_a_clear_error(
+    fake: FakeGitHub, sleeps: Sleeps
+) -> None:
+    """aiohttp alone waits 300 s for an answer; each request gets EQUITR_GITHUB_TIMEOUT (R7)."""
+    fake.hang_next("GET", REPO, seconds=5, times=2)
+    async with aiohttp.ClientSession() as session:
+        gh = RetryingGitHubAPI(
+            session,
+            "equitr-tests",
+            oauth_token=TOKEN,
+            base_url=fake.base_url,
+            policy=RetryPolicy(max_tries=2, timeout_s=0.3),
+            sleep=sleeps,
+            random=lambda: 0.5,
+        )
+        with pytest.raises(GitHubError) as caught:
+            await gh.getitem(REPO)
+    assert "no answer within 0.3 s" in caught.value.message and "EQUITR_GITHUB_TIMEOUT" in (caught.value.hint or "")
+    assert len(fake.calls_to("GET", REPO)) == 2 and len(sleeps) == 1
