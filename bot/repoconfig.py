@@ -42,6 +42,7 @@ from rapidfuzz import fuzz, process
 from bot.agent.ledger import Limits
 from bot.commands import MAX_BUDGET_USD
 from bot.errors import BudgetExceeded, ConfigError, GitHubError, ValidationError
+from bot.github.retry import rate_limited
 from bot.models.manager import ModelManager
 from bot.models.names import PROVIDERS
 from bot.redact import redact
@@ -784,6 +785,8 @@ async def fetch_config(gh: GitHubAPI, repo: str, default_branch: str) -> RepoCon
     except gidgethub.BadRequest as exc:
         if exc.status_code == 404:
             return load_default()
+        if rate_limited(exc):  # a wait, not a missing permission: say so, with the reset time
+            raise
         raise GitHubError(
             f"Could not read {FILENAME} of {repo} (HTTP {int(exc.status_code)}).",
             status=int(exc.status_code),

@@ -114,7 +114,10 @@ def retry_delay(
             except ValueError:
                 return None
         if "secondary rate limit" in _message(body).lower():
-            return max(SECONDARY_LIMIT_MIN_WAIT_S * 2.0 ** (attempt - 1), SECONDARY_LIMIT_MIN_WAIT_S)
+            # At least a minute, then longer; spread by up to a quarter, so that workers stopped by the same
+            # limit do not all come back at the same second and trip it again.
+            step = max(SECONDARY_LIMIT_MIN_WAIT_S * 2.0 ** (attempt - 1), SECONDARY_LIMIT_MIN_WAIT_S)
+            return step * (1.0 + rand() / 4)
         return backoff_s(attempt, policy, rand) if status == 429 else None
     if status in RETRY_STATUSES:
         return backoff_s(attempt, policy, rand)
@@ -254,11 +257,21 @@ def _github_error(method: str, url: str, error: gidgethub.HTTPException, rate_li
     return hybrid
 
 
+def rate_limited(error: Exception, detail: str | None = None) -> bool:
+    """Whether GitHub refused because of a rate limit (primary or secondary), not for a permission."""
+    status = getattr(error, "status", None) or getattr(error, "status_code", None)
+    text = (detail if detail is not None else str(error)).lower()
+    return isinstance(error, gidgethub.RateLimitExceeded) or (
+        status is not None and int(status) in (403, 429) and "rate limit" in text
+    )
+
+
 def _explain(method: str, url: str, error: gidgethub.HTTPException, rate_limit: Any) -> GitHubError:
     status = int(error.status_code)
     where = _describe(method, url)
     detail = str(error.args[0]) if error.args and error.args[0] else error.status_code.phrase
-    if isinstance(error, gidgethub.RateLimitExceeded) or (status in (403, 429) and "rate limit" in detail.lower()):
+    detail = detail.strip().rstrip(".")  # GitHub's messages end in a full stop; ours add one
+    if rate_limited(error, detail):
         reset = getattr(getattr(error, "rate_limit", None) or rate_limit, "reset_datetime", None)
         when = f" It resets at {reset:%H:%M} UTC." if reset is not None else ""
         return GitHubError(

@@ -91,7 +91,7 @@ async def test_secondary_rate_limit_waits_a_minute_then_longer(
     gh.policy = RetryPolicy(max_tries=4, max_wait_s=600.0)
     fake.secondary_rate_limit_next("POST", f"{REPO}/issues/1/comments", status=status, times=2)
     await gh.post(f"{REPO}/issues/1/comments", data={"body": "hello"})
-    assert sleeps == [60.0, 120.0]
+    assert sleeps == [67.5, 135.0]  # a minute, then two, each spread by up to a quarter (random 0.5 here)
     assert len(fake.issue_comments("octo/repo", 1)) == 1
 
 
@@ -254,3 +254,38 @@ async def test_a_hung_request_is_cut_at_the_timeout_retried_then_a_clear_error(
             await gh.getitem(REPO)
     assert "no answer within 0.3 s" in caught.value.message and "EQUITR_GITHUB_TIMEOUT" in (caught.value.hint or "")
     assert len(fake.calls_to("GET", REPO)) == 2 and len(sleeps) == 1
+
+
+def test_secondary_limit_waits_are_spread_so_workers_do_not_return_together() -> None:
+    """Two workers stopped by one secondary limit came back at the same second and tripped it again (R9)."""
+    body = b'{"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}'
+    waits = {
+        retry_delay(403, {}, body, attempt=1, policy=RetryPolicy(), now=NOW, rand=lambda r=r: r)
+        for r in (0.0, 0.3, 0.9)
+    }
+    assert len(waits) == 3 and all(60.0 <= w <= 75.0 for w in waits)
+
+
+async def test_a_primary_limit_past_the_longest_wait_says_when_it_resets(fake: FakeGitHub, sleeps: Sleeps) -> None:
+    from bot.repoconfig import fetch_config
+
+    fake.rate_limit_next("GET", REPO, reset_in=2000)
+    fake.rate_limit_next("GET", f"{REPO}/contents/.equitr.toml", reset_in=2000)
+    async with aiohttp.ClientSession() as session:
+        gh = RetryingGitHubAPI(
+            session,
+            "equitr-tests",
+            oauth_token=TOKEN,
+            base_url=fake.base_url,
+            policy=RetryPolicy(max_wait_s=900),
+            sleep=sleeps,
+            clock=lambda: NOW,
+        )
+        with pytest.raises(GitHubError) as caught:
+            await gh.getitem(REPO)
+        assert "It resets at" in caught.value.message and ".." not in caught.value.message
+        # A rate-limited read of .equitr.toml is a rate limit, not a missing `Contents: read` permission.
+        with pytest.raises(GitHubError) as config:
+            await fetch_config(gh, "octo/repo", "main")
+    assert "rate limit" in config.value.message and "Contents" not in (config.value.hint or "")
+    assert sleeps == []
