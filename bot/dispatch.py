@@ -67,7 +67,7 @@ class Dispatcher:
         permissions: Permissions | None = None,
         identity: Identity | None = None,
         trigger_label: str | None = None,
-        inline_writes: bool = False,
+        inline_reads: bool = False,
         max_age_s: float | None = DEDUPE_TTL_S,
         github_deadline_s: float = GITHUB_DEADLINE_S,
     ) -> None:
@@ -79,9 +79,8 @@ class Dispatcher:
         # None: each repository's `[trigger] label` from its `.equitr.toml` (read through `configs`).
         self.trigger_label = trigger_label
         self.configs = ConfigCache()
-        # Without an fsync (EQUITR_DB_SYNC=normal) both writes take ~0.1 ms: less than waking a thread, so
-        # they run on the event loop. An fsync, or Redis's network round trip, goes to a thread.
-        self.inline_writes = inline_writes
+        # Writes always go to a thread: even without an fsync, a write can wait for another writer's lock.
+        self.inline_reads = inline_reads
         # A signed delivery has no timestamp: once its dedupe keys expire, a captured one would be new work
         # again, so comments and labels older than that are refused. None where events cannot be replayed
         # (the Action gets its event from GitHub's runner).
@@ -94,8 +93,14 @@ class Dispatcher:
         if name == "ping":
             return Outcome(200, "pong")
         delivery_key = f"delivery:{delivery_id}"
-        # A primary-key lookup (microseconds): cheaper inline than a hop to a thread.
-        if self.store.seen(delivery_key):
+        # A primary-key lookup: in SQLite's WAL a read never waits for a writer, so microseconds, cheaper inline
+        # than a hop to a thread; over the network (Redis) it goes to a thread, so a stalled Redis stalls no loop.
+        seen = (
+            self.store.seen(delivery_key)
+            if self.inline_reads
+            else await asyncio.to_thread(self.store.seen, delivery_key)
+        )
+        if seen:
             return Outcome(200, "duplicate delivery")
         oldest = None if self.max_age_s is None else dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.max_age_s)
         routed = Routed(identity=self.identity, trigger_label=self.trigger_label, not_before=oldest)
@@ -165,7 +170,7 @@ class Dispatcher:
     async def _refuse(self, repo: str, number: int, login: str, installation_id: int | None, thing: str) -> Outcome:
         once = f"refusal:{repo}#{number}:{login.lower()}"
         if await asyncio.to_thread(self.store.remember, once):
-            self.queue.enqueue_notice(
+            await self._enqueue_notice(
                 {
                     "repo": repo,
                     "number": number,
@@ -182,7 +187,7 @@ class Dispatcher:
             allowed = await self._authorised(notice.repo, notice.requester, notice.installation_id)
             if allowed is False:
                 return await self._refuse(notice.repo, notice.number, notice.requester, notice.installation_id, "issue")
-        self.queue.enqueue_notice(
+        await self._enqueue_notice(
             {
                 "repo": notice.repo,
                 "number": notice.number,
@@ -191,6 +196,9 @@ class Dispatcher:
             }
         )
         return Outcome(200, "replied") if outcome.status != 202 else outcome
+
+    async def _enqueue_notice(self, notice: dict[str, Any]) -> None:
+        await asyncio.to_thread(self.queue.enqueue_notice, notice)
 
     async def _repo_label(self, trigger: Trigger) -> str:
         """The repository's trigger label; the default when `.equitr.toml` cannot be read or is invalid
@@ -231,10 +239,7 @@ class Dispatcher:
             args=args,
         )
         keys = (f"delivery:{delivery_id}", *trigger.dedupe_keys)
-        if self.inline_writes:
-            job = self._store_and_enqueue(new, keys)
-        else:
-            job = await asyncio.to_thread(self._store_and_enqueue, new, keys)
+        job = await asyncio.to_thread(self._store_and_enqueue, new, keys)
         if job is None:
             return Outcome(200, "duplicate") if outcome.status != 202 else outcome
         if trigger.kind == "cancel":

@@ -235,8 +235,13 @@ class Queue:
     ) -> None:
         self.serializer = JSONSerializer(key if key is not None else seal.derive(seal.process_key(), "queue"))
         if redis_url:
+            import redis
+
+            from bot.store import REDIS_TIMEOUTS
+
+            pool = redis.ConnectionPool.from_url(redis_url, **REDIS_TIMEOUTS)
             self.huey: Huey = _Guarded(
-                name, results=False, serializer=self.serializer, storage_class=RedisStorage, url=redis_url
+                name, results=False, serializer=self.serializer, storage_class=RedisStorage, connection_pool=pool
             )
         else:
             private_file(db)

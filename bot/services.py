@@ -46,7 +46,7 @@ class Services:
             github=github,
             permissions=self.permissions,
             identity=self.identity,
-            inline_writes=self.settings.db_sync == "normal" and self.settings.redis_url is None,
+            inline_reads=self.settings.redis_url is None,
         )
 
     def runner(self, handlers: dict[str, Handler] | None = None) -> Runner:

@@ -538,6 +538,10 @@ def _row_to_job(row: tuple[Any, ...]) -> Job:
 
 # -- Redis -----------------------------------------------------------------------------------------
 
+# A Redis that stops answering (frozen, partitioned) fails a call within seconds instead of never: the webhook
+# answers 503 (GitHub redelivers) and `/healthz` says so. Longer than huey's 1 s blocking pop.
+REDIS_TIMEOUTS: dict[str, Any] = {"socket_timeout": 3.0, "socket_connect_timeout": 2.0, "health_check_interval": 30}
+
 # Each job is one JSON document; every state change is a Lua script, so it is atomic across workers.
 _LUA_CREATE = """
 if redis.call('GET', ARGV[1] .. 'epoch') ~= ARGV[4] then return -1 end
@@ -626,7 +630,7 @@ class RedisStore:
 
         self.prefix = prefix
         self.key = _job_key(key)
-        self.redis = redis.Redis.from_url(url)
+        self.redis = redis.Redis.from_url(url, **REDIS_TIMEOUTS)
         self._create = self.redis.register_script(_LUA_CREATE)
         self._update = self.redis.register_script(_LUA_UPDATE)
         self._take = self.redis.register_script(_LUA_TAKE_REPORT)
