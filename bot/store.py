@@ -136,6 +136,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     job_id INTEGER PRIMARY KEY, report TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0,
     next_at REAL NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS installations (
     id INTEGER PRIMARY KEY, account TEXT NOT NULL, action TEXT NOT NULL, repos TEXT NOT NULL,
     updated_at REAL NOT NULL
@@ -235,7 +236,10 @@ class SqliteStore:
         return seal.job_ok(self.key, job, job.mac)
 
     def check(self) -> None:
-        pass  # a file does not silently lose its rows; its errors surface on use
+        """A real write, as a stored job makes one: a full disk, a read-only file system or a lock held too long
+        fail here (and `/healthz` says so) instead of only in the deliveries that get 503."""
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO health (id, at) VALUES (1, ?)", (time.time(),))
 
     def create(self, job: NewJob, keys: Sequence[str]) -> Job | None:
         now = time.time()
@@ -655,6 +659,8 @@ class RedisStore:
     def check(self) -> None:
         if self._lost():
             raise StoreLost("Redis lost equitr's job store while equitr was running; restart equitr.")
+        # A write, as a stored job makes one: Redis refuses them when it is out of memory or cannot persist.
+        self.redis.set(f"{self.prefix}health", str(time.time()), ex=60)
 
     def close(self) -> None:
         self.redis.close()
