@@ -225,7 +225,8 @@ class FixConfig(_Section):
     test_command: str = _key(
         "",
         max_length=1000,
-        allowed='a shell command, e.g. "pytest -q"; "" to detect it',
+        allowed='a command line, split as a shell would but run without one (no pipes, `&&` or `$VAR`), '
+        'e.g. "pytest -q"; "" to detect it',
         doc='Run in the sandbox before and after the change. "": detected from the files present '
         "(pytest, python -m unittest for a plain unittest suite, npm test, go test, cargo test).",
     )
