@@ -271,6 +271,10 @@ class Queue:
     def enqueue_job(self, job_id: int) -> None:
         self._run_job(job_id)
 
+    def enqueue_job_later(self, job_id: int, delay_s: float) -> None:
+        """The job's message, delivered to a worker in `delay_s` seconds (a rate limit's reset)."""
+        self._run_job.schedule(args=(job_id,), delay=delay_s)
+
     def enqueue_notice(self, notice: dict[str, Any]) -> None:
         """A comment to post that is not a job (e.g. the polite refusal), delivered at least once."""
         self._notify(notice)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import aiohttp
@@ -25,6 +27,7 @@ from gidgethub.abc import GitHubAPI
 from bot import comments, endings
 from bot.errorfmt import format_error
 from bot.errors import ConfigError, EquitrError, JobBusy
+from bot.github import retry as github_retry
 from bot.github.scope import Scope, for_job
 from bot.jobs import Job, State, needs_write_permission
 from bot.permissions import Permissions
@@ -47,6 +50,11 @@ WhoAmI = Callable[[aiohttp.ClientSession], Awaitable[Identity]]
 
 # Kinds that change the repository: one at a time per issue, so that two never push over each other.
 EXCLUSIVE: frozenset[str] = frozenset({"fix", "retry"})
+# Kinds that cost nothing to run again (no model): a long GitHub rate-limit wait parks them in the queue
+# instead of holding a worker. The others (a re-run would pay the model again) wait where they are.
+PARKABLE: frozenset[str] = frozenset({"help", "status", "cost", "cancel"})
+PARK_AFTER_S = 10.0
+PARK_MAX_AGE_S = 6 * 3600.0  # a job parked for longer than this since it was stored fails instead
 
 
 @dataclass(slots=True)
@@ -125,6 +133,7 @@ class Runner:
         owner: str,
         lease_s: float = 60.0,
         enqueue: Callable[[int], None] | None = None,
+        enqueue_later: Callable[[int, float], None] | None = None,
         permissions: Permissions | None = None,
         docs_url: str | None = None,
         cancel_poll_s: float = 1.0,
@@ -136,6 +145,10 @@ class Runner:
         self.owner = owner
         self.lease_s = lease_s
         self.enqueue = enqueue
+        self.enqueue_later = enqueue_later
+        # Installation → when GitHub's rate limit lets it go on (this process's view): parkable jobs of a
+        # paused installation go back to the queue without a request.
+        self._paused: dict[int | None, float] = {}
         self.permissions = permissions or Permissions()
         self.docs_url = docs_url
         # How soon a cancel request is seen: one read of the job's row per interval (the lease is renewed,
@@ -187,6 +200,9 @@ class Runner:
                 await asyncio.to_thread(self.enqueue, job_id)
             return None
         job = await asyncio.to_thread(self.store.claim, job_id, self.owner, self.lease_s)
+        if job is not None and job.kind in PARKABLE and self._paused.get(job.installation_id, 0.0) > time.time():
+            await self._park(job, self._paused[job.installation_id])
+            return None
         if job is None:
             # Someone else has it, it was cancelled or already ended, or the claim gave it up after it crashed
             # its workers: then that ending's report is waiting, due now.
@@ -224,6 +240,10 @@ class Runner:
             if interrupted:  # by shutdown, not by a user: the job is not over
                 await self._hand_back(job)
                 return None
+            if isinstance(outcome.error, github_retry.Parked) and time.time() - job.created_at < PARK_MAX_AGE_S:
+                self._paused[job.installation_id] = outcome.error.until
+                await self._park(job, outcome.error.until)
+                return None
             latest = await asyncio.to_thread(self.store.get, job.id)
             if latest is not None and latest.owner != self.owner:
                 log.warning("job %s lost its lease while running; its new owner finishes it", job.id)
@@ -258,6 +278,16 @@ class Runner:
                 except Exception:  # the sweeper finds it `queued` in the store
                     log.exception("job %s handed back but not enqueued; the sweeper will enqueue it", job.id)
 
+    async def _park(self, job: Job, until: float) -> None:
+        """Back to the queue until GitHub's rate limit resets (and a few random seconds, so that parked jobs
+        do not all return at once), its attempt not counted; the worker goes on with other jobs."""
+        delay = max(until - time.time(), 0.0) + random.uniform(1.0, 5.0)
+        released = partial(self.store.release, job.id, self.owner, hold_until=time.time() + delay)
+        if self.enqueue_later is None or not await asyncio.to_thread(released):
+            return
+        log.info("job %s (%s) parked for %.0f s: GitHub's rate limit", job.id, job.kind, delay)
+        await asyncio.to_thread(self.enqueue_later, job.id, delay)
+
     def running(self) -> list[int]:
         with self._lock:
             return list(self._running)
@@ -287,6 +317,8 @@ class Runner:
         try:
             if handler is None:
                 raise ConfigError(f"equitr does not know how to run a `{ctx.job.kind}` job.")
+            if ctx.job.kind in PARKABLE:
+                github_retry.PARK_AFTER_S.set(PARK_AFTER_S)  # this task's context only
             if needs_write_permission(ctx.job):
                 allowed = await self.permissions.allowed(await ctx.github(), ctx.job.repo, ctx.job.requester)
                 if not allowed:

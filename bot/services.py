@@ -65,6 +65,7 @@ class Services:
             owner=process_owner(),
             lease_s=self.settings.lease_s,
             enqueue=self.queue.enqueue_job,
+            enqueue_later=self.queue.enqueue_job_later,
             permissions=self.permissions,
             docs_url=self.settings.docs_url,
             identity=self.access.identity,

@@ -69,7 +69,7 @@ class JobStore(Protocol):
     def report_done(self, job_id: int) -> None: ...
     def request_cancel(self, job_id: int) -> Job | None: ...
     def requeue(self, job_id: int, owner: str) -> bool: ...
-    def release(self, job_id: int, owner: str) -> bool: ...
+    def release(self, job_id: int, owner: str, *, hold_until: float = 0.0) -> bool: ...
     def active(self) -> list[Job]: ...
     def record_installation(self, installation_id: int, account: str, action: str, repos: list[str]) -> None: ...
     def installations(self) -> list[dict[str, Any]]: ...
@@ -436,10 +436,11 @@ class SqliteStore:
             )
             return cur.rowcount == 1
 
-    def release(self, job_id: int, owner: str) -> bool:
-        """Hand a running job back to the queue at shutdown: `queued` again, and its attempt not counted (a
-        deploy is not a crash, so three restarts never make a job give up)."""
-        now = time.time()
+    def release(self, job_id: int, owner: str, *, hold_until: float = 0.0) -> bool:
+        """Hand a running job back to the queue (at shutdown, or parked until a rate limit resets): `queued`
+        again, and its attempt not counted (a deploy is not a crash, so three restarts never make a job give
+        up). The sweeper leaves it alone until `hold_until` (its message is scheduled for then)."""
+        now = max(time.time(), hold_until)
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE jobs SET state='queued', owner='', lease_until=0, attempts=MAX(attempts-1, 0), "
@@ -605,6 +606,7 @@ elseif op == 'release' then
   if job['state'] ~= 'running' or job['owner'] ~= owner then return nil end
   job['state'] = 'queued'; job['owner'] = ''; job['lease_until'] = 0
   job['attempts'] = math.max(job['attempts'] - 1, 0)
+  now = math.max(now, tonumber(ARGV[4]))
 end
 job['updated_at'] = now
 local out = cjson.encode(job)
@@ -774,8 +776,8 @@ class RedisStore:
     def requeue(self, job_id: int, owner: str) -> bool:
         return self._op(job_id, "requeue", owner) is not None
 
-    def release(self, job_id: int, owner: str) -> bool:
-        return self._op(job_id, "release", owner) is not None
+    def release(self, job_id: int, owner: str, *, hold_until: float = 0.0) -> bool:
+        return self._op(job_id, "release", owner, hold_until) is not None
 
     def active(self) -> list[Job]:
         ids = sorted(int(i) for i in self.redis.smembers(f"{self.prefix}active"))

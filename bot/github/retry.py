@@ -21,6 +21,7 @@ injectable so tests never wait.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import random as random_module
@@ -46,8 +47,21 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # comment or pull request. The caller, which can look for what it wrote (`comments.upsert`), decides.
 AMBIGUOUS = frozenset({500, 502, 504})
 
+# Set (seconds) while a job that is cheap to run again is running: a rate-limit wait longer than this raises
+# `Parked` instead of sleeping, and the runner hands the job back to the queue until the limit resets, which
+# frees its worker for other installations' jobs. Unset (None), every wait happens in place.
+PARK_AFTER_S: contextvars.ContextVar[float | None] = contextvars.ContextVar("equitr_park_after_s", default=None)
+
 Sleep = Callable[[float], Awaitable[None]]
 TokenRefresh = Callable[[], Awaitable[str]]
+
+
+class Parked(GitHubError):
+    """A rate limit to wait out that is better waited out with the job back in the queue (`PARK_AFTER_S`)."""
+
+    def __init__(self, message: str, *, status: int, until: float) -> None:
+        super().__init__(message, status=status, hint="equitr runs the job again when GitHub's limit resets")
+        self.until = until
 
 
 @dataclass(frozen=True)
@@ -172,9 +186,7 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
             attempt += 1
             try:
                 async with asyncio.timeout(self.policy.timeout_s):
-                    status, response_headers, response_body = await super()._request(
-                        method, url, request_headers, body
-                    )
+                    status, response_headers, response_body = await super()._request(method, url, request_headers, body)
             except (aiohttp.ClientConnectionError, TimeoutError) as error:
                 may_retry = method in IDEMPOTENT or isinstance(error, aiohttp.ClientConnectorError)
                 if not may_retry or attempt >= self.policy.max_tries:
@@ -209,6 +221,13 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
             )
             if method == "POST" and status in AMBIGUOUS:
                 return status, response_headers, response_body
+            park_after = PARK_AFTER_S.get()
+            if delay is not None and park_after is not None and status in (403, 429) and delay > park_after:
+                raise Parked(
+                    f"GitHub's rate limit stopped {_describe(method, url)} for {delay:.0f} s",
+                    status=status,
+                    until=self._clock() + delay,
+                )
             if delay is None or attempt >= self.policy.max_tries or delay > self.policy.max_wait_s:
                 return status, response_headers, response_body
             log.warning("GitHub %s: %s; retrying in %.1fs", _describe(method, url), status, delay)

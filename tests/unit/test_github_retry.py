@@ -289,3 +289,26 @@ async def test_a_primary_limit_past_the_longest_wait_says_when_it_resets(fake: F
             await fetch_config(gh, "octo/repo", "main")
     assert "rate limit" in config.value.message and "Contents" not in (config.value.hint or "")
     assert sleeps == []
+
+
+async def test_a_long_rate_limit_wait_parks_a_job_that_asks_for_it(
+    fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps
+) -> None:
+    """Inside a parkable job (`PARK_AFTER_S` set) a wait longer than that raises Parked instead of sleeping."""
+    from bot.github.retry import PARK_AFTER_S, Parked
+
+    fake.secondary_rate_limit_next("GET", REPO, retry_after=30)
+    token = PARK_AFTER_S.set(10.0)
+    try:
+        with pytest.raises(Parked) as caught:
+            await gh.getitem(REPO)
+    finally:
+        PARK_AFTER_S.reset(token)
+    assert caught.value.until == NOW + 30 and sleeps == []
+    fake.secondary_rate_limit_next("GET", REPO, retry_after=5)  # shorter waits still happen in place
+    token = PARK_AFTER_S.set(10.0)
+    try:
+        await gh.getitem(REPO)
+    finally:
+        PARK_AFTER_S.reset(token)
+    assert sleeps == [5.0]

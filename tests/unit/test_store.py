@@ -200,3 +200,13 @@ def test_release_at_shutdown_does_not_count_an_attempt(store: JobStore) -> None:
         assert store.release(created.id, f"host:{deploy}:1")
         again = store.get(created.id)
         assert again is not None and again.state == "queued" and again.attempts == 0 and again.owner == ""
+
+
+def test_a_job_parked_until_later_is_left_alone_by_the_sweeper_until_then(store: JobStore) -> None:
+    created = store.create(job(), ["delivery:d-park"])
+    assert created and store.claim(created.id, "host:1:1", 60)
+    later = time.time() + 600
+    assert store.release(created.id, "host:1:1", hold_until=later)
+    parked = store.get(created.id)
+    assert parked is not None and parked.state == "queued" and parked.attempts == 0
+    assert not is_stale(parked, time.time()) and is_stale(parked, later + 31)
