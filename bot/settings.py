@@ -54,8 +54,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=1, le=64, validation_alias="EQUITR_WORKERS")
     lease_s: float = Field(default=60.0, gt=0, validation_alias="EQUITR_LEASE_SECONDS")
     # On SIGTERM, running jobs get this long to end; the rest are handed back to the queue (not counted as a
-    # failed attempt). Under the 30 s most platforms wait between SIGTERM and SIGKILL.
-    shutdown_grace_s: float = Field(default=25.0, ge=0, le=3600, validation_alias="EQUITR_SHUTDOWN_GRACE")
+    # failed attempt). With up to 5 s to hand them back, under the 30 s most platforms wait before SIGKILL.
+    shutdown_grace_s: float = Field(default=20.0, ge=0, le=3600, validation_alias="EQUITR_SHUTDOWN_GRACE")
 
     supervisor_model: str | None = Field(default=None, validation_alias="EQUITR_SUPERVISOR_MODEL")
     worker_model: str | None = Field(default=None, validation_alias="EQUITR_WORKER_MODEL")
