@@ -200,8 +200,13 @@ class Runner:
                 await asyncio.to_thread(self.enqueue, job_id)
             return None
         job = await asyncio.to_thread(self.store.claim, job_id, self.owner, self.lease_s)
-        if job is not None and job.kind in PARKABLE and self._paused.get(job.installation_id, 0.0) > time.time():
-            await self._park(job, self._paused[job.installation_id])
+        paused_until = self._paused.get(job.installation_id, 0.0) if job is not None else 0.0
+        if (
+            job is not None
+            and job.kind in PARKABLE
+            and paused_until > time.time()
+            and await self._park(job, paused_until)
+        ):
             return None
         if job is None:
             # Someone else has it, it was cancelled or already ended, or the claim gave it up after it crashed
@@ -242,8 +247,8 @@ class Runner:
                 return None
             if isinstance(outcome.error, github_retry.Parked) and time.time() - job.created_at < PARK_MAX_AGE_S:
                 self._paused[job.installation_id] = outcome.error.until
-                await self._park(job, outcome.error.until)
-                return None
+                if await self._park(job, outcome.error.until):
+                    return None
             latest = await asyncio.to_thread(self.store.get, job.id)
             if latest is not None and latest.owner != self.owner:
                 log.warning("job %s lost its lease while running; its new owner finishes it", job.id)
@@ -278,15 +283,21 @@ class Runner:
                 except Exception:  # the sweeper finds it `queued` in the store
                     log.exception("job %s handed back but not enqueued; the sweeper will enqueue it", job.id)
 
-    async def _park(self, job: Job, until: float) -> None:
+    async def _park(self, job: Job, until: float) -> bool:
         """Back to the queue until GitHub's rate limit resets (and a few random seconds, so that parked jobs
-        do not all return at once), its attempt not counted; the worker goes on with other jobs."""
+        do not all return at once), its attempt not counted; the worker goes on with other jobs. False when
+        it cannot be parked (no delayed queue here): the job then ends as it is."""
+        if self.enqueue_later is None:
+            return False
         delay = max(until - time.time(), 0.0) + random.uniform(1.0, 5.0)
         released = partial(self.store.release, job.id, self.owner, hold_until=time.time() + delay)
-        if self.enqueue_later is None or not await asyncio.to_thread(released):
-            return
-        log.info("job %s (%s) parked for %.0f s: GitHub's rate limit", job.id, job.kind, delay)
-        await asyncio.to_thread(self.enqueue_later, job.id, delay)
+        if await asyncio.to_thread(released):
+            log.info("job %s (%s) parked for %.0f s: GitHub's rate limit", job.id, job.kind, delay)
+            try:
+                await asyncio.to_thread(self.enqueue_later, job.id, delay)
+            except Exception:  # queued in the store: the sweeper sends it once the hold is over
+                log.exception("job %s parked but its message not scheduled; the sweeper will enqueue it", job.id)
+        return True
 
     def running(self) -> list[int]:
         with self._lock:
