@@ -53,6 +53,7 @@ MAX_BODY = 2 * 1024 * 1024
 GITHUB_MAX_BODY = 25 * 1024 * 1024
 MAX_READS = 32  # bodies read at once before their signature is known: at most 32 × MAX_BODY in memory
 READ_TIMEOUT_S = 10.0  # GitHub itself gives up on a delivery after 10 s
+HEALTH_TIMEOUT_S = 3.0  # a health check that takes longer is a failed one (platform probes wait ~5 s)
 _EVENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DELIVERY = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
@@ -225,13 +226,20 @@ def create_app(
             and hmac.compare_digest(given.strip().encode(), str(metrics_token).encode())
         )
 
-    async def healthz(request: Request) -> Response:
+    async def checked() -> dict[str, Any]:
+        """`health()` in a thread, within HEALTH_TIMEOUT_S: a store that hangs makes /healthz say so, never
+        stall it (or the event loop)."""
         data: dict[str, Any] = {"ok": True}
         if health is not None:
             try:
-                data.update(health())
+                async with asyncio.timeout(HEALTH_TIMEOUT_S):
+                    data.update(await asyncio.to_thread(health))
             except Exception as exc:  # a sick queue is what /healthz is for: report it, don't crash
                 data = {"ok": False, "error": type(exc).__name__}
+        return data
+
+    async def healthz(request: Request) -> Response:
+        data = await checked()
         status = 200 if data.get("ok") else 503
         if not insider(request):
             # Everyone learns whether deliveries can be taken; queue depth and job counts are not public.

@@ -193,10 +193,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from huey.consumer import Consumer
+    import signal
+    import threading
 
     from bot import services as services_mod
     from bot import settings as settings_mod
+    from bot.queue import Workers
     from bot.server import init_sentry
 
     settings = settings_mod.load()
@@ -204,9 +206,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     services = services_mod.build(settings)
     runner = services.runner()
     services.bind_worker(runner)
-    runner.sweep()
+    runner.sweep(startup=True)
     log.info("equitr worker: %s threads on the %s queue", settings.workers, "redis" if settings.redis_url else "sqlite")
-    Consumer(services.queue.huey, workers=settings.workers, worker_type="thread", max_delay=0.5).run()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    pool = Workers(services.queue, count=settings.workers)
+    pool.start()
+    while not stop.wait(1.0):
+        pass
+    log.info("equitr worker: stopping (running jobs get %gs to end)", settings.shutdown_grace_s)
+    pool.drain(runner.drain, settings.shutdown_grace_s)
+    services.close()
     return 0
 
 

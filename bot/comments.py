@@ -8,15 +8,23 @@ Markers are trusted only in comments equitr wrote itself (`Identity.wrote`): any
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from typing import Any, Literal
 
 from gidgethub.abc import GitHubAPI
 
+from bot.errors import GitHubError
+from bot.github.retry import AMBIGUOUS
 from bot.sanitize import publishable
 from bot.triggers import Identity
 
 Kind = Literal["status", "error", "review-summary", "answer", "notice"]
+log = logging.getLogger(__name__)
+WRITE_TRIES = 3
+WRITE_PAUSE_S = 1.0  # before looking again: GitHub's list may lag its write by a moment
+
 _MARKER = re.compile(r"<!-- equitr:([a-z-]+):([A-Za-z0-9._#@/-]+) -->")
 
 
@@ -67,8 +75,33 @@ async def upsert(
 ) -> dict[str, Any]:
     """Edit our comment for (kind, ident) if it exists, else create it. Returns the comment.
 
+    Idempotent: when GitHub's answer to a write is lost (a 500/502/504, a dropped connection), the comment is
+    looked up by its marker again before anything is posted, so a retry never makes a second one.
+
     Job records (`bot.history`) that an earlier job left in the comment are kept: they are the Action's
     job history."""
+    for attempt in range(1, WRITE_TRIES + 1):
+        try:
+            return await _upsert_once(gh, repo, number, kind, ident, body, author=author, comment_id=comment_id)
+        except GitHubError as exc:
+            if attempt == WRITE_TRIES or not (exc.status is None or exc.status in AMBIGUOUS):
+                raise
+            log.warning("writing the %s comment on %s#%s: %s; looking for it, then again", kind, repo, number, exc)
+            await asyncio.sleep(WRITE_PAUSE_S * attempt)
+    raise AssertionError("unreachable")
+
+
+async def _upsert_once(
+    gh: GitHubAPI,
+    repo: str,
+    number: int,
+    kind: Kind,
+    ident: str | int,
+    body: str,
+    *,
+    author: Identity,
+    comment_id: int | None,
+) -> dict[str, Any]:
     from bot import history
 
     text = render(kind, ident, body)

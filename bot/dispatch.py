@@ -2,7 +2,8 @@
 `equitr replay` and tests.
 
 Order matters: dedupe first (cheap, no GitHub call), then the pure decisions of the feature routers, then
-the permission check (one cached GitHub call), then one transaction that stores the job together with its
+the permission check (one cached GitHub call, given at most `GITHUB_DEADLINE_S` in all, after which the worker
+checks instead: the answer never waits on GitHub), then one transaction that stores the job together with its
 dedupe keys, and only then the 202.
 """
 
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 GitHubFactory = Callable[[int | None], Awaitable[GitHubAPI]]
 
 DEFAULT_LABEL = "equitr"
+GITHUB_DEADLINE_S = 0.8  # all GitHub calls made while a delivery waits for its answer, retries included
+ACK_DEADLINE_S = 10.0  # the 👀 reaction, after the answer: best effort
 REFUSAL = (
     "@{user} thanks for trying equitr! Only people with **write**, **maintain** or **admin** permission "
     "on this repository can start equitr work here, so I have not acted on this. A maintainer can run the "
@@ -64,8 +67,9 @@ class Dispatcher:
         permissions: Permissions | None = None,
         identity: Identity | None = None,
         trigger_label: str | None = None,
-        inline_writes: bool = False,
+        inline_reads: bool = False,
         max_age_s: float | None = DEDUPE_TTL_S,
+        github_deadline_s: float = GITHUB_DEADLINE_S,
     ) -> None:
         self.store = store
         self.queue = queue
@@ -75,20 +79,28 @@ class Dispatcher:
         # None: each repository's `[trigger] label` from its `.equitr.toml` (read through `configs`).
         self.trigger_label = trigger_label
         self.configs = ConfigCache()
-        # Without an fsync (EQUITR_DB_SYNC=normal) both writes take ~0.1 ms: less than waking a thread, so
-        # they run on the event loop. An fsync, or Redis's network round trip, goes to a thread.
-        self.inline_writes = inline_writes
+        # Writes always go to a thread: even without an fsync, a write can wait for another writer's lock.
+        self.inline_reads = inline_reads
         # A signed delivery has no timestamp: once its dedupe keys expire, a captured one would be new work
         # again, so comments and labels older than that are refused. None where events cannot be replayed
         # (the Action gets its event from GitHub's runner).
         self.max_age_s = max_age_s
+        # The answer to a delivery never waits on GitHub for longer than this (GitHub gives up after 10 s):
+        # a permission check that takes longer is left to the worker, which can wait out GitHub's faults.
+        self.github_deadline_s = github_deadline_s
 
     async def dispatch(self, name: str, delivery_id: str, payload: dict[str, Any]) -> Outcome:
         if name == "ping":
             return Outcome(200, "pong")
         delivery_key = f"delivery:{delivery_id}"
-        # A primary-key lookup (microseconds): cheaper inline than a hop to a thread.
-        if self.store.seen(delivery_key):
+        # A primary-key lookup: in SQLite's WAL a read never waits for a writer, so microseconds, cheaper inline
+        # than a hop to a thread; over the network (Redis) it goes to a thread, so a stalled Redis stalls no loop.
+        seen = (
+            self.store.seen(delivery_key)
+            if self.inline_reads
+            else await asyncio.to_thread(self.store.seen, delivery_key)
+        )
+        if seen:
             return Outcome(200, "duplicate delivery")
         oldest = None if self.max_age_s is None else dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.max_age_s)
         routed = Routed(identity=self.identity, trigger_label=self.trigger_label, not_before=oldest)
@@ -143,16 +155,22 @@ class Dispatcher:
     async def _authorised(self, repo: str, login: str, installation_id: int | None) -> bool | None:
         """True/False from GitHub; None when GitHub could not be asked (the runner asks again later)."""
         try:
-            gh = await self.github(installation_id)
-            return await self.permissions.allowed(gh, repo, login)
-        except (TimeoutError, GitHubException, EquitrError, aiohttp.ClientError) as exc:
-            log.warning("permission check for %s on %s failed: %s", login, repo, exc)
+            async with asyncio.timeout(self.github_deadline_s):
+                gh = await self.github(installation_id)
+                return await self.permissions.allowed(gh, repo, login)
+        except TimeoutError:
+            log.warning(
+                "permission check for %s on %s took over %gs; the worker checks it", login, repo, self.github_deadline_s
+            )
+            return None
+        except (GitHubException, EquitrError, aiohttp.ClientError) as exc:
+            log.warning("permission check for %s on %s failed: %s; the worker checks it", login, repo, exc)
             return None
 
     async def _refuse(self, repo: str, number: int, login: str, installation_id: int | None, thing: str) -> Outcome:
         once = f"refusal:{repo}#{number}:{login.lower()}"
         if await asyncio.to_thread(self.store.remember, once):
-            self.queue.enqueue_notice(
+            await self._enqueue_notice(
                 {
                     "repo": repo,
                     "number": number,
@@ -169,7 +187,7 @@ class Dispatcher:
             allowed = await self._authorised(notice.repo, notice.requester, notice.installation_id)
             if allowed is False:
                 return await self._refuse(notice.repo, notice.number, notice.requester, notice.installation_id, "issue")
-        self.queue.enqueue_notice(
+        await self._enqueue_notice(
             {
                 "repo": notice.repo,
                 "number": notice.number,
@@ -179,13 +197,17 @@ class Dispatcher:
         )
         return Outcome(200, "replied") if outcome.status != 202 else outcome
 
+    async def _enqueue_notice(self, notice: dict[str, Any]) -> None:
+        await asyncio.to_thread(self.queue.enqueue_notice, notice)
+
     async def _repo_label(self, trigger: Trigger) -> str:
         """The repository's trigger label; the default when `.equitr.toml` cannot be read or is invalid
         (the job then reports the configuration error)."""
         try:
-            gh = await self.github(trigger.installation_id)
-            branch = trigger.default_branch or str((await gh.getitem(f"/repos/{trigger.repo}"))["default_branch"])
-            return (await self.configs.get(gh, trigger.repo, branch)).trigger.label
+            async with asyncio.timeout(self.github_deadline_s):
+                gh = await self.github(trigger.installation_id)
+                branch = trigger.default_branch or str((await gh.getitem(f"/repos/{trigger.repo}"))["default_branch"])
+                return (await self.configs.get(gh, trigger.repo, branch)).trigger.label
         except (TimeoutError, GitHubException, EquitrError, aiohttp.ClientError, KeyError) as exc:
             log.warning("the trigger label of %s is unknown, using %r: %s", trigger.repo, DEFAULT_LABEL, exc)
             return DEFAULT_LABEL
@@ -217,10 +239,7 @@ class Dispatcher:
             args=args,
         )
         keys = (f"delivery:{delivery_id}", *trigger.dedupe_keys)
-        if self.inline_writes:
-            job = self._store_and_enqueue(new, keys)
-        else:
-            job = await asyncio.to_thread(self._store_and_enqueue, new, keys)
+        job = await asyncio.to_thread(self._store_and_enqueue, new, keys)
         if job is None:
             return Outcome(200, "duplicate") if outcome.status != 202 else outcome
         if trigger.kind == "cancel":
@@ -235,8 +254,9 @@ class Dispatcher:
         """👀 on each accepted comment. Best effort: the job is already queued, a missing emoji loses nothing."""
         for repo, comment_id, installation_id in acks:
             try:
-                gh = await self.github(installation_id)
-                await gh.post(f"/repos/{repo}/issues/comments/{comment_id}/reactions", data={"content": "eyes"})
+                async with asyncio.timeout(ACK_DEADLINE_S):
+                    gh = await self.github(installation_id)
+                    await gh.post(f"/repos/{repo}/issues/comments/{comment_id}/reactions", data={"content": "eyes"})
             except (TimeoutError, GitHubException, EquitrError, aiohttp.ClientError) as exc:
                 log.warning("could not add the 👀 reaction to %s comment %s: %s", repo, comment_id, exc)
 

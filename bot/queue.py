@@ -235,8 +235,13 @@ class Queue:
     ) -> None:
         self.serializer = JSONSerializer(key if key is not None else seal.derive(seal.process_key(), "queue"))
         if redis_url:
+            import redis
+
+            from bot.store import REDIS_TIMEOUTS
+
+            pool = redis.ConnectionPool.from_url(redis_url, **REDIS_TIMEOUTS)
             self.huey: Huey = _Guarded(
-                name, results=False, serializer=self.serializer, storage_class=RedisStorage, url=redis_url
+                name, results=False, serializer=self.serializer, storage_class=RedisStorage, connection_pool=pool
             )
         else:
             private_file(db)
@@ -265,6 +270,10 @@ class Queue:
 
     def enqueue_job(self, job_id: int) -> None:
         self._run_job(job_id)
+
+    def enqueue_job_later(self, job_id: int, delay_s: float) -> None:
+        """The job's message, delivered to a worker in `delay_s` seconds (a rate limit's reset)."""
+        self._run_job.schedule(args=(job_id,), delay=delay_s)
 
     def enqueue_notice(self, notice: dict[str, Any]) -> None:
         """A comment to post that is not a job (e.g. the polite refusal), delivered at least once."""
@@ -306,3 +315,11 @@ class Workers:
         if not self._stopped.is_set():
             self._stopped.set()
             self.consumer.stop(graceful=graceful)
+
+    def drain(self, drain: Callable[[float], Any], grace_s: float) -> None:
+        """A graceful shutdown (SIGTERM: a deploy, not a crash): stop taking messages, let `drain` (the
+        runner's) finish or hand back the running jobs within `grace_s`, then stop the threads."""
+        self.consumer.stop_flag.set()  # no worker takes another message
+        drain(grace_s)
+        self.consumer.shutdown_timeout = 2.0
+        self.stop(graceful=True)

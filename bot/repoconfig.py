@@ -42,6 +42,7 @@ from rapidfuzz import fuzz, process
 from bot.agent.ledger import Limits
 from bot.commands import MAX_BUDGET_USD
 from bot.errors import BudgetExceeded, ConfigError, GitHubError, ValidationError
+from bot.github.retry import rate_limited
 from bot.models.manager import ModelManager
 from bot.models.names import PROVIDERS
 from bot.redact import redact
@@ -224,7 +225,8 @@ class FixConfig(_Section):
     test_command: str = _key(
         "",
         max_length=1000,
-        allowed='a shell command, e.g. "pytest -q"; "" to detect it',
+        allowed='a command line, split as a shell would but run without one (no pipes, `&&` or `$VAR`), '
+        'e.g. "pytest -q"; "" to detect it',
         doc='Run in the sandbox before and after the change. "": detected from the files present '
         "(pytest, python -m unittest for a plain unittest suite, npm test, go test, cargo test).",
     )
@@ -784,6 +786,8 @@ async def fetch_config(gh: GitHubAPI, repo: str, default_branch: str) -> RepoCon
     except gidgethub.BadRequest as exc:
         if exc.status_code == 404:
             return load_default()
+        if rate_limited(exc):  # a wait, not a missing permission: say so, with the reset time
+            raise
         raise GitHubError(
             f"Could not read {FILENAME} of {repo} (HTTP {int(exc.status_code)}).",
             status=int(exc.status_code),

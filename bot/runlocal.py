@@ -140,6 +140,7 @@ async def run_local(
                 on_event=_progress(out),
                 strategy=options.strategy or effective.strategy,
                 max_output_tokens=effective.max_output_tokens,
+                timeout_s=settings.model_timeout_s,
             )
             try:
                 result = await agent.run(Task(options.task, mode="fix"))

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import aiohttp
@@ -24,6 +27,7 @@ from gidgethub.abc import GitHubAPI
 from bot import comments, endings, metrics, monitor
 from bot.errorfmt import format_error
 from bot.errors import ConfigError, EquitrError, JobBusy
+from bot.github import retry as github_retry
 from bot.github.scope import Scope, for_job
 from bot.jobs import Job, State, needs_write_permission
 from bot.permissions import Permissions
@@ -46,6 +50,11 @@ WhoAmI = Callable[[aiohttp.ClientSession], Awaitable[Identity]]
 
 # Kinds that change the repository: one at a time per issue, so that two never push over each other.
 EXCLUSIVE: frozenset[str] = frozenset({"fix", "retry"})
+# Kinds that cost nothing to run again (no model): a long GitHub rate-limit wait parks them in the queue
+# instead of holding a worker. The others (a re-run would pay the model again) wait where they are.
+PARKABLE: frozenset[str] = frozenset({"help", "status", "cost", "cancel"})
+PARK_AFTER_S = 10.0
+PARK_MAX_AGE_S = 6 * 3600.0  # a job parked for longer than this since it was stored fails instead
 
 
 @dataclass(slots=True)
@@ -124,6 +133,7 @@ class Runner:
         owner: str,
         lease_s: float = 60.0,
         enqueue: Callable[[int], None] | None = None,
+        enqueue_later: Callable[[int, float], None] | None = None,
         permissions: Permissions | None = None,
         docs_url: str | None = None,
         cancel_poll_s: float = 1.0,
@@ -136,6 +146,10 @@ class Runner:
         self.owner = owner
         self.lease_s = lease_s
         self.enqueue = enqueue
+        self.enqueue_later = enqueue_later
+        # Installation → when GitHub's rate limit lets it go on (this process's view): parkable jobs of a
+        # paused installation go back to the queue without a request.
+        self._paused: dict[int | None, float] = {}
         self.permissions = permissions or Permissions()
         self.docs_url = docs_url
         # How soon a cancel request is seen: one read of the job's row per interval (the lease is renewed,
@@ -143,6 +157,12 @@ class Runner:
         self.cancel_poll_s = cancel_poll_s
         self.identity = identity
         self.web_url = web_url.rstrip("/")  # for the links in the monitor's record
+        # Shutdown (`drain`): no new claims once `stopping` is set; jobs still running at the deadline are
+        # cancelled and handed back to the queue without counting an attempt.
+        self.stopping = threading.Event()
+        self._running: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Task[Outcome] | None]] = {}
+        self._interrupted: set[int] = set()
+        self._lock = threading.Lock()
 
     # -- entry points for the queue (called in a worker thread) ------------------------------------
 
@@ -152,14 +172,15 @@ class Runner:
     def notify(self, notice: dict[str, Any]) -> None:
         asyncio.run(self._notify(notice))
 
-    def sweep(self) -> list[int]:
+    def sweep(self, *, startup: bool = False) -> list[int]:
         """Re-enqueue jobs the queue may have lost (crashed worker, lost message), and deliver the reports
         GitHub did not take. Safe to run anywhere: claiming is atomic, so a job enqueued twice still runs
-        once, and a report delivered twice edits the same comments."""
+        once, and a report delivered twice edits the same comments. At `startup` every queued job is sent
+        again whatever its age: one stored just before a crash may never have reached the queue."""
         now = time.time()
         again: list[int] = []
         for job in self.store.active():
-            if not is_stale(job, now):
+            if not is_stale(job, now, queued_grace_s=0.0 if startup else 30.0):
                 continue
             if job.state == "running" and not self.store.requeue(job.id, job.owner):
                 continue
@@ -175,7 +196,20 @@ class Runner:
     # -- the run -----------------------------------------------------------------------------------
 
     async def run(self, job_id: int) -> Outcome | None:
+        if self.stopping.is_set():
+            # Shutting down: the job stays `queued` in the store; the next process (or another worker) runs it.
+            if self.enqueue is not None:
+                await asyncio.to_thread(self.enqueue, job_id)
+            return None
         job = await asyncio.to_thread(self.store.claim, job_id, self.owner, self.lease_s)
+        paused_until = self._paused.get(job.installation_id, 0.0) if job is not None else 0.0
+        if (
+            job is not None
+            and job.kind in PARKABLE
+            and paused_until > time.time()
+            and await self._park(job, paused_until)
+        ):
+            return None
         if job is None:
             # Someone else has it, it was cancelled or already ended, or the claim gave it up after it crashed
             # its workers: then that ending's report is waiting, due now.
@@ -183,6 +217,17 @@ class Runner:
             await self.deliver_reports()
             return None
         log.info("job %s (%s on %s#%s) started", job.id, job.kind, job.repo, job.number)
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            self._running[job.id] = (loop, None)  # seen by `drain` from the claim on
+        try:
+            return await self._run_claimed(job, loop)
+        finally:
+            with self._lock:
+                self._running.pop(job.id, None)
+                self._interrupted.discard(job.id)
+
+    async def _run_claimed(self, job: Job, loop: asyncio.AbstractEventLoop) -> Outcome | None:
         mon = monitor.PerformanceMonitor(job.id)
         if job.attempts == 1 and job.started_at is not None:
             mon.add_phase("queue_wait", job.created_at, job.started_at - job.created_at)
@@ -194,23 +239,39 @@ class Runner:
                 async with aiohttp.ClientSession() as session:
                     me = await self._whoami(session)
                     ctx = JobContext(job=job, store=self.store, session=session, _github=self.github, identity=me)
-                    outcome, ended = await self._run(ctx, mon, me)
+                    outcome, ended = await self._run(ctx, mon, me, loop)
         finally:
             await self._keep_record(job, ctx, mon, outcome, counted=ended)
         return outcome
 
-    async def _run(self, ctx: JobContext, mon: monitor.PerformanceMonitor, me: Identity) -> tuple[Outcome, bool]:
-        """Run the handler and end the job: its outcome, and whether this runner ended it (False when the job
-        lost its lease to another runner, or had already ended)."""
+    async def _run(
+        self, ctx: JobContext, mon: monitor.PerformanceMonitor, me: Identity, loop: asyncio.AbstractEventLoop
+    ) -> tuple[Outcome | None, bool]:
+        """Run the handler and end the job: its outcome (None when it was handed back or parked, not over),
+        and whether this runner ended it (False when the job lost its lease to another runner, or had already
+        ended)."""
         job = ctx.job
         work = asyncio.create_task(self._handle(ctx))
         watch = asyncio.create_task(self._watch(job, work))
+        with self._lock:
+            self._running[job.id] = (loop, work)
+            if job.id in self._interrupted:  # `drain` gave up on it before its work began
+                work.cancel()
         try:
             outcome = await work
         except asyncio.CancelledError:
             outcome = Outcome("cancelled", "cancelled on request")
         finally:
             watch.cancel()
+        with self._lock:
+            interrupted = job.id in self._interrupted and outcome.state == "cancelled"
+        if interrupted:  # by shutdown, not by a user: the job is not over
+            await self._hand_back(job)
+            return None, False
+        if isinstance(outcome.error, github_retry.Parked) and time.time() - job.created_at < PARK_MAX_AGE_S:
+            self._paused[job.installation_id] = outcome.error.until
+            if await self._park(job, outcome.error.until):
+                return None, False
         latest = await asyncio.to_thread(self.store.get, job.id)
         if latest is not None and latest.owner != self.owner:
             log.warning("job %s lost its lease while running; its new owner finishes it", job.id)
@@ -231,6 +292,36 @@ class Runner:
             if finished and not await self._deliver(job, report, ctx.github, me):
                 await self._failed_delivery(job.id, 1)
         return outcome, finished
+
+    async def _hand_back(self, job: Job) -> None:
+        """A job interrupted by shutdown goes back to the queue, its attempt not counted."""
+        if await asyncio.to_thread(self.store.release, job.id, self.owner):
+            log.warning(
+                "job %s (%s) handed back to the queue at shutdown; the next worker resumes it",
+                job.id,
+                job.kind,
+            )
+            if self.enqueue is not None:
+                try:
+                    await asyncio.to_thread(self.enqueue, job.id)
+                except Exception:  # the sweeper finds it `queued` in the store
+                    log.exception("job %s handed back but not enqueued; the sweeper will enqueue it", job.id)
+
+    async def _park(self, job: Job, until: float) -> bool:
+        """Back to the queue until GitHub's rate limit resets (and a few random seconds, so that parked jobs
+        do not all return at once), its attempt not counted; the worker goes on with other jobs. False when
+        it cannot be parked (no delayed queue here): the job then ends as it is."""
+        if self.enqueue_later is None:
+            return False
+        delay = max(until - time.time(), 0.0) + random.uniform(1.0, 5.0)
+        released = partial(self.store.release, job.id, self.owner, hold_until=time.time() + delay)
+        if await asyncio.to_thread(released):
+            log.info("job %s (%s) parked for %.0f s: GitHub's rate limit", job.id, job.kind, delay)
+            try:
+                await asyncio.to_thread(self.enqueue_later, job.id, delay)
+            except Exception:  # queued in the store: the sweeper sends it once the hold is over
+                log.exception("job %s parked but its message not scheduled; the sweeper will enqueue it", job.id)
+        return True
 
     async def _keep_record(
         self,
@@ -278,11 +369,37 @@ class Runner:
         except Exception:
             log.exception("job %s: the record of its giving up could not be saved", job_id)
 
+    def running(self) -> list[int]:
+        with self._lock:
+            return list(self._running)
+
+    def drain(self, grace_s: float, *, hand_back_s: float = 5.0) -> list[int]:
+        """Stop taking jobs; let running ones end within `grace_s`; then cancel the rest and hand them back
+        to the queue (not counted as an attempt). Returns the ids handed back. Called from any thread."""
+        self.stopping.set()
+        deadline = time.monotonic() + grace_s
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self._lock:
+            left = dict(self._running)
+            self._interrupted.update(left)
+        for loop, task in left.values():
+            if task is not None:  # one without its task yet cancels itself when it registers
+                loop.call_soon_threadsafe(task.cancel)
+        deadline = time.monotonic() + hand_back_s
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if left:
+            log.warning("shutdown: %d running job(s) handed back to the queue: %s", len(left), sorted(left))
+        return sorted(left)
+
     async def _handle(self, ctx: JobContext) -> Outcome:
         handler = self.handlers.get(ctx.job.kind)
         try:
             if handler is None:
                 raise ConfigError(f"equitr does not know how to run a `{ctx.job.kind}` job.")
+            if ctx.job.kind in PARKABLE:
+                github_retry.PARK_AFTER_S.set(PARK_AFTER_S)  # this task's context only
             if needs_write_permission(ctx.job):
                 allowed = await self.permissions.allowed(await ctx.github(), ctx.job.repo, ctx.job.requester)
                 if not allowed:

@@ -33,18 +33,20 @@ def build_app(settings: Settings, *, workers: int) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         session_holder["session"] = aiohttp.ClientSession()
         pool = None
+        runner = None
         if workers:
             runner = services.runner()
             services.bind_worker(runner)
             # Jobs left `running` by a crash are taken up again before new work starts.
-            await asyncio.to_thread(runner.sweep)
+            await asyncio.to_thread(runner.sweep, startup=True)
             pool = Workers(services.queue, count=workers)
             pool.start()
         try:
             yield
         finally:
-            if pool is not None:
-                await asyncio.to_thread(pool.stop, graceful=False)
+            if pool is not None and runner is not None:
+                # uvicorn runs this after SIGTERM: running jobs end or are handed back, never abandoned.
+                await asyncio.to_thread(pool.drain, runner.drain, settings.shutdown_grace_s)
             await session_holder["session"].close()
             services.close()
 

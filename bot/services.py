@@ -46,7 +46,7 @@ class Services:
             github=github,
             permissions=self.permissions,
             identity=self.identity,
-            inline_writes=self.settings.db_sync == "normal" and self.settings.redis_url is None,
+            inline_reads=self.settings.redis_url is None,
         )
 
     def runner(self, handlers: dict[str, Handler] | None = None) -> Runner:
@@ -65,6 +65,7 @@ class Services:
             owner=process_owner(),
             lease_s=self.settings.lease_s,
             enqueue=self.queue.enqueue_job,
+            enqueue_later=self.queue.enqueue_job_later,
             permissions=self.permissions,
             docs_url=self.settings.docs_url,
             identity=self.access.identity,

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     allow_volatile_redis: bool = Field(default=False, validation_alias="EQUITR_ALLOW_VOLATILE_REDIS")
     workers: int = Field(default=2, ge=1, le=64, validation_alias="EQUITR_WORKERS")
     lease_s: float = Field(default=60.0, gt=0, validation_alias="EQUITR_LEASE_SECONDS")
+    # On SIGTERM, running jobs get this long to end; the rest are handed back to the queue (not counted as a
+    # failed attempt). With up to 5 s to hand them back, under the 30 s most platforms wait before SIGKILL.
+    shutdown_grace_s: float = Field(default=20.0, ge=0, le=3600, validation_alias="EQUITR_SHUTDOWN_GRACE")
 
     supervisor_model: str | None = Field(default=None, validation_alias="EQUITR_SUPERVISOR_MODEL")
     worker_model: str | None = Field(default=None, validation_alias="EQUITR_WORKER_MODEL")
@@ -86,6 +89,10 @@ class Settings(BaseSettings):
     # The dashboard's public address (behind a proxy): the OAuth callback is built from it, and an https
     # address marks the session cookie Secure.
     dashboard_url: str | None = Field(default=None, validation_alias="EQUITR_DASHBOARD_URL")
+    # Seconds one model call may take (connecting included; each retry gets as long again, and a job's
+    # max_minutes bounds them all), and one GitHub request.
+    model_timeout_s: float = Field(default=120.0, gt=0, le=3600, validation_alias="EQUITR_MODEL_TIMEOUT")
+    github_timeout_s: float = Field(default=30.0, gt=0, le=600, validation_alias="EQUITR_GITHUB_TIMEOUT")
     # Where equitr's docs/ folder is published, so that error comments link to it.
     docs_url: str | None = Field(default=None, validation_alias="EQUITR_DOCS_URL")
 

@@ -75,6 +75,7 @@ class JobStore(Protocol):
     def report_done(self, job_id: int) -> None: ...
     def request_cancel(self, job_id: int) -> Job | None: ...
     def requeue(self, job_id: int, owner: str) -> bool: ...
+    def release(self, job_id: int, owner: str, *, hold_until: float = 0.0) -> bool: ...
     def active(self) -> list[Job]: ...
     def record_installation(self, installation_id: int, account: str, action: str, repos: list[str]) -> None: ...
     def installations(self) -> list[dict[str, Any]]: ...
@@ -148,6 +149,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     job_id INTEGER PRIMARY KEY, report TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0,
     next_at REAL NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS installations (
     id INTEGER PRIMARY KEY, account TEXT NOT NULL, action TEXT NOT NULL, repos TEXT NOT NULL,
     updated_at REAL NOT NULL
@@ -253,7 +255,10 @@ class SqliteStore:
         return seal.job_ok(self.key, job, job.mac)
 
     def check(self) -> None:
-        pass  # a file does not silently lose its rows; its errors surface on use
+        """A real write, as a stored job makes one: a full disk, a read-only file system or a lock held too long
+        fail here (and `/healthz` says so) instead of only in the deliveries that get 503."""
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO health (id, at) VALUES (1, ?)", (time.time(),))
 
     def create(self, job: NewJob, keys: Sequence[str]) -> Job | None:
         now = time.time()
@@ -450,6 +455,19 @@ class SqliteStore:
             )
             return cur.rowcount == 1
 
+    def release(self, job_id: int, owner: str, *, hold_until: float = 0.0) -> bool:
+        """Hand a running job back to the queue (at shutdown, or parked until a rate limit resets): `queued`
+        again, and its attempt not counted (a deploy is not a crash, so three restarts never make a job give
+        up). The sweeper leaves it alone until `hold_until` (its message is scheduled for then)."""
+        now = max(time.time(), hold_until)
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE jobs SET state='queued', owner='', lease_until=0, attempts=MAX(attempts-1, 0), "
+                "updated_at=? WHERE id=? AND state='running' AND owner=?",
+                (now, job_id, owner),
+            )
+            return cur.rowcount == 1
+
     def active(self) -> list[Job]:
         rows = (
             self._conn()
@@ -615,6 +633,10 @@ def _row_to_job(row: tuple[Any, ...]) -> Job:
 
 # -- Redis -----------------------------------------------------------------------------------------
 
+# A Redis that stops answering (frozen, partitioned) fails a call within seconds instead of never: the webhook
+# answers 503 (GitHub redelivers) and `/healthz` says so. Longer than huey's 1 s blocking pop.
+REDIS_TIMEOUTS: dict[str, Any] = {"socket_timeout": 3.0, "socket_connect_timeout": 2.0, "health_check_interval": 30}
+
 # Each job is one JSON document; every state change is a Lua script, so it is atomic across workers.
 _LUA_CREATE = """
 if redis.call('GET', ARGV[1] .. 'epoch') ~= ARGV[4] then return -1 end
@@ -670,6 +692,11 @@ elseif op == 'cancel' then
 elseif op == 'requeue' then
   if (job['state'] ~= 'running' and job['state'] ~= 'queued') or job['owner'] ~= owner then return nil end
   job['state'] = 'queued'; job['owner'] = ''; job['lease_until'] = 0
+elseif op == 'release' then
+  if job['state'] ~= 'running' or job['owner'] ~= owner then return nil end
+  job['state'] = 'queued'; job['owner'] = ''; job['lease_until'] = 0
+  job['attempts'] = math.max(job['attempts'] - 1, 0)
+  now = math.max(now, tonumber(ARGV[4]))
 end
 job['updated_at'] = now
 local out = cjson.encode(job)
@@ -708,7 +735,7 @@ class RedisStore:
 
         self.prefix = prefix
         self.key = _job_key(key)
-        self.redis = redis.Redis.from_url(url)
+        self.redis = redis.Redis.from_url(url, **REDIS_TIMEOUTS)
         self._create = self.redis.register_script(_LUA_CREATE)
         self._update = self.redis.register_script(_LUA_UPDATE)
         self._take = self.redis.register_script(_LUA_TAKE_REPORT)
@@ -734,6 +761,8 @@ class RedisStore:
     def check(self) -> None:
         if self._lost():
             raise StoreLost("Redis lost equitr's job store while equitr was running; restart equitr.")
+        # A write, as a stored job makes one: Redis refuses them when it is out of memory or cannot persist.
+        self.redis.set(f"{self.prefix}health", str(time.time()), ex=60)
 
     def close(self) -> None:
         self.redis.close()
@@ -827,9 +856,7 @@ class RedisStore:
         return out
 
     def take_report(self, job_id: int, seen_next_at: float, until: float) -> bool:
-        return bool(
-            self._take(keys=[f"{self.prefix}outbox:due"], args=[str(job_id), repr(seen_next_at), repr(until)])
-        )
+        return bool(self._take(keys=[f"{self.prefix}outbox:due"], args=[str(job_id), repr(seen_next_at), repr(until)]))
 
     def report_failed(self, job_id: int, tries: int, next_at: float) -> None:
         if self.redis.hexists(f"{self.prefix}outbox", str(job_id)):
@@ -848,6 +875,9 @@ class RedisStore:
 
     def requeue(self, job_id: int, owner: str) -> bool:
         return self._op(job_id, "requeue", owner) is not None
+
+    def release(self, job_id: int, owner: str, *, hold_until: float = 0.0) -> bool:
+        return self._op(job_id, "release", owner, hold_until) is not None
 
     def active(self) -> list[Job]:
         ids = sorted(int(i) for i in self.redis.smembers(f"{self.prefix}active"))

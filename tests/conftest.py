@@ -56,6 +56,16 @@ def headers(body: bytes, event: str, delivery: str, secret: str = SECRET) -> dic
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_model_state() -> Iterator[None]:
+    """Each test starts with no model marked dead and no structured-output mode remembered (both are shared
+    per process in equitr, `bot.models.client`)."""
+    from bot.models.client import forget_process_state
+
+    forget_process_state()
+    yield
+
+
 REDIS_PASSWORD = "test-redis-password-0123456789"
 
 

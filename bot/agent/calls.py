@@ -13,6 +13,7 @@ goes wrong (`equitr run --transcript FILE` writes it as JSON lines).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -96,7 +97,7 @@ class Calls:
         guard: Guard,
         ledger: Ledger,
         max_output_tokens: int | None = None,
-        timeout_s: float = 300.0,
+        timeout_s: float = 120.0,  # EQUITR_MODEL_TIMEOUT's default
     ) -> None:
         self.model = model
         self.names: dict[Role, str] = {"supervisor": supervisor, "worker": worker}
@@ -143,14 +144,21 @@ class Calls:
     ) -> Reply:
         self.guard.check(f"the {role}'s {purpose} call")
         extra: dict[str, Any] = {"tools": tools} if tools else {}
-        reply = await self.model.chat(
-            messages,
-            model=self.names[role],
-            max_tokens=cap,
-            json_schema=schema,
-            timeout_s=self.timeout_s,
-            **extra,
-        )
+        left = self.guard.remaining_s()
+        try:
+            # One deadline for the logical call, its retries and fallback included: the job's time limit.
+            async with asyncio.timeout(max(left, 0.0) + 0.01):
+                reply = await self.model.chat(
+                    messages,
+                    model=self.names[role],
+                    max_tokens=cap,
+                    json_schema=schema,
+                    timeout_s=max(min(self.timeout_s, left), 1.0),
+                    **extra,
+                )
+        except TimeoutError:
+            self.guard.check(f"the {role}'s {purpose} call ended")  # the time limit: LimitReached
+            raise
         asked = "tools" if tools else "json_schema" if schema is not None else "text"
         self.ledger.record(role, reply, purpose=purpose, mode=asked)
         reply = clip_reply(reply, cap * CHARS_PER_TOKEN)

@@ -130,6 +130,10 @@ class Guard:
         self.started = clock()
         self.steps = 0
 
+    def remaining_s(self) -> float:
+        """Wall time left before the time limit."""
+        return self.limits.max_wall_s - (self.clock() - self.started)
+
     def check(self, before: str) -> None:
         spent = self.ledger.total_usd
         if spent >= self.limits.budget_usd:

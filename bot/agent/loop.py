@@ -151,7 +151,7 @@ class Agent:
         on_event: Callable[[Event], None] | None = None,
         edit_format: str = "search-replace",
         max_output_tokens: int | None = None,
-        timeout_s: float = 300.0,
+        timeout_s: float = 120.0,  # EQUITR_MODEL_TIMEOUT's default
         strategy: Strategy = "auto",
     ) -> None:
         self.supervisor = supervisor

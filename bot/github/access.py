@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from bot.errors import ConfigError, EquitrError
 from bot.github.auth import InstallationTokens
 from bot.github.client import app_api, installation_api
-from bot.github.retry import RetryingGitHubAPI
+from bot.github.retry import RetryingGitHubAPI, RetryPolicy
 from bot.github.scope import Scope
 from bot.settings import Settings
 from bot.triggers import Identity
@@ -31,8 +31,10 @@ class GitHubAccess:
         private_key: SecretStr | None = None,
         token: SecretStr | None = None,
         bot_login: str | None = None,
+        policy: RetryPolicy | None = None,
     ) -> None:
         self.base_url = base_url
+        self.policy = policy
         self.app_id = app_id
         self.private_key = private_key
         self.token = token
@@ -58,6 +60,7 @@ class GitHubAccess:
             private_key=private_key,
             token=settings.github_token,
             bot_login=settings.bot_login,
+            policy=RetryPolicy(timeout_s=settings.github_timeout_s),
         )
 
     def _tokens(self) -> InstallationTokens | None:
@@ -66,7 +69,9 @@ class GitHubAccess:
         loop = asyncio.get_running_loop()
         cache = self._caches.get(loop)
         if cache is None:
-            cache = InstallationTokens(app_id=self.app_id, private_key=self.private_key, base_url=self.base_url)
+            cache = InstallationTokens(
+                app_id=self.app_id, private_key=self.private_key, base_url=self.base_url, policy=self.policy
+            )
             self._caches[loop] = cache
         return cache
 
@@ -82,6 +87,7 @@ class GitHubAccess:
             tokens=tokens,
             token=self.token,
             scope=scope,
+            policy=self.policy,
         )
 
     async def identity(self, session: aiohttp.ClientSession) -> Identity:
@@ -97,7 +103,7 @@ class GitHubAccess:
             self._identity = Identity(app_id=self.app_id, logins=self.bot_logins)
         else:
             try:
-                app = await app_api(session, tokens=tokens).getitem("/app")
+                app = await app_api(session, tokens=tokens, policy=self.policy).getitem("/app")
                 self._identity = Identity(app_id=self.app_id, logins=frozenset({f"{app['slug']}[bot]".lower()}))
             except (EquitrError, aiohttp.ClientError, KeyError, TypeError) as exc:
                 # Not remembered: the next job asks again.

@@ -6,7 +6,8 @@
 - primary rate limit (403/429 with `x-ratelimit-remaining: 0`): wait until `x-ratelimit-reset`, capped;
 - secondary rate limit (403/429 saying so, without `retry-after`): at least a minute, then growing, as
   GitHub's documentation asks;
-- 500/502/503/504 and connection errors: exponential backoff with jitter;
+- 500/502/503/504 and connection errors: exponential backoff with jitter, except where a POST may have been
+  carried out already (500/502/504, a connection lost after sending): its caller looks before it posts again;
 - 401 with the client's own installation token: one fresh token (`refresh_token`), then the request again;
   (with `app_jwt`, requests without other credentials are sent as the App, with a fresh JWT);
 - nothing else: other 4xx answers are final.
@@ -20,6 +21,7 @@ injectable so tests never wait.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import random as random_module
@@ -43,9 +45,25 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 SECONDARY_LIMIT_MIN_WAIT_S = 60.0
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Answers after which a POST may or may not have been carried out: sending it again could make a second
+# comment or pull request. The caller, which can look for what it wrote (`comments.upsert`), decides.
+AMBIGUOUS = frozenset({500, 502, 504})
+
+# Set (seconds) while a job that is cheap to run again is running: a rate-limit wait longer than this raises
+# `Parked` instead of sleeping, and the runner hands the job back to the queue until the limit resets, which
+# frees its worker for other installations' jobs. Unset (None), every wait happens in place.
+PARK_AFTER_S: contextvars.ContextVar[float | None] = contextvars.ContextVar("equitr_park_after_s", default=None)
 
 Sleep = Callable[[float], Awaitable[None]]
 TokenRefresh = Callable[[], Awaitable[str]]
+
+
+class Parked(GitHubError):
+    """A rate limit to wait out that is better waited out with the job back in the queue (`PARK_AFTER_S`)."""
+
+    def __init__(self, message: str, *, status: int, until: float) -> None:
+        super().__init__(message, status=status, hint="equitr runs the job again when GitHub's limit resets")
+        self.until = until
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,7 @@ class RetryPolicy:
     base_delay_s: float = 1.0  # backoff: base · 2^(attempt-1), with jitter
     max_delay_s: float = 30.0  # cap of one backoff step
     max_wait_s: float = 900.0  # longest single wait for retry-after / rate-limit reset; longer → give up
+    timeout_s: float = 30.0  # one request, connection to last byte (EQUITR_GITHUB_TIMEOUT); aiohttp's is 300
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -111,7 +130,10 @@ def retry_delay(
             except ValueError:
                 return None
         if "secondary rate limit" in _message(body).lower():
-            return max(SECONDARY_LIMIT_MIN_WAIT_S * 2.0 ** (attempt - 1), SECONDARY_LIMIT_MIN_WAIT_S)
+            # At least a minute, then longer; spread by up to a quarter, so that workers stopped by the same
+            # limit do not all come back at the same second and trip it again.
+            step = max(SECONDARY_LIMIT_MIN_WAIT_S * 2.0 ** (attempt - 1), SECONDARY_LIMIT_MIN_WAIT_S)
+            return step * (1.0 + rand() / 4)
         return backoff_s(attempt, policy, rand) if status == 429 else None
     if status in RETRY_STATUSES:
         return backoff_s(attempt, policy, rand)
@@ -193,15 +215,18 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
             attempt += 1
             sent = time.monotonic()
             try:
-                status, response_headers, response_body = await super()._request(method, url, request_headers, body)
+                async with asyncio.timeout(self.policy.timeout_s):
+                    status, response_headers, response_body = await super()._request(method, url, request_headers, body)
             except (aiohttp.ClientConnectionError, TimeoutError) as error:
                 _monitored(method, url, 0, {}, time.monotonic() - sent)  # status 0: no answer
                 may_retry = method in IDEMPOTENT or isinstance(error, aiohttp.ClientConnectorError)
                 if not may_retry or attempt >= self.policy.max_tries:
+                    timed_out = isinstance(error, TimeoutError)
+                    what = f"no answer within {self.policy.timeout_s:g} s" if timed_out else type(error).__name__
                     raise GitHubError(
-                        f"Could not reach GitHub for {_describe(method, url)} after {attempt} "
-                        f"attempt(s): {type(error).__name__}",
-                        hint="check the network between equitr and GitHub, and GITHUB_API_URL",
+                        f"Could not reach GitHub for {_describe(method, url)} after {attempt} attempt(s): {what}",
+                        hint="check the network between equitr and GitHub, and GITHUB_API_URL"
+                        + ("; EQUITR_GITHUB_TIMEOUT sets how long one request may take" if timed_out else ""),
                     ) from error
                 pause = backoff_s(attempt, self.policy, self._random)
                 log.warning("GitHub %s: %s; retrying in %.1fs", _describe(method, url), type(error).__name__, pause)
@@ -226,6 +251,15 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
                 now=self._clock(),
                 rand=self._random,
             )
+            if method == "POST" and status in AMBIGUOUS:
+                return status, response_headers, response_body
+            park_after = PARK_AFTER_S.get()
+            if delay is not None and park_after is not None and status in (403, 429) and delay > park_after:
+                raise Parked(
+                    f"GitHub's rate limit stopped {_describe(method, url)} for {delay:.0f} s",
+                    status=status,
+                    until=self._clock() + delay,
+                )
             if delay is None or attempt >= self.policy.max_tries or delay > self.policy.max_wait_s:
                 return status, response_headers, response_body
             log.warning("GitHub %s: %s; retrying in %.1fs", _describe(method, url), status, delay)
@@ -274,11 +308,21 @@ def _github_error(method: str, url: str, error: gidgethub.HTTPException, rate_li
     return hybrid
 
 
+def rate_limited(error: Exception, detail: str | None = None) -> bool:
+    """Whether GitHub refused because of a rate limit (primary or secondary), not for a permission."""
+    status = getattr(error, "status", None) or getattr(error, "status_code", None)
+    text = (detail if detail is not None else str(error)).lower()
+    return isinstance(error, gidgethub.RateLimitExceeded) or (
+        status is not None and int(status) in (403, 429) and "rate limit" in text
+    )
+
+
 def _explain(method: str, url: str, error: gidgethub.HTTPException, rate_limit: Any) -> GitHubError:
     status = int(error.status_code)
     where = _describe(method, url)
     detail = str(error.args[0]) if error.args and error.args[0] else error.status_code.phrase
-    if isinstance(error, gidgethub.RateLimitExceeded) or (status in (403, 429) and "rate limit" in detail.lower()):
+    detail = detail.strip().rstrip(".")  # GitHub's messages end in a full stop; ours add one
+    if rate_limited(error, detail):
         reset = getattr(getattr(error, "rate_limit", None) or rate_limit, "reset_datetime", None)
         when = f" It resets at {reset:%H:%M} UTC." if reset is not None else ""
         return GitHubError(

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -95,6 +96,52 @@ class Endpoints(BaseModel):
         )
 
 
+class Breaker:
+    """Models whose last call failed after all its tries, skipped (in favour of the fallback) for a
+    cool-down. Per process, shared by every job and worker thread."""
+
+    def __init__(self, cool_down_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.cool_down_s = cool_down_s
+        self.clock = clock
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def is_open(self, key: str) -> bool:
+        with self._lock:
+            return self._until.get(key, 0.0) > self.clock()
+
+    def trip(self, key: str) -> None:
+        with self._lock:
+            self._until[key] = self.clock() + self.cool_down_s
+
+    def close(self, key: str) -> None:
+        with self._lock:
+            self._until.pop(key, None)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._until.clear()
+
+
+BREAKER = Breaker()
+_CAPABILITIES: dict[Path | None, CapabilityCache] = {}
+_CAPABILITIES_LOCK = threading.Lock()
+
+
+def forget_process_state() -> None:
+    """Forget what earlier jobs in this process learnt about models (for tests)."""
+    BREAKER.reset()
+    with _CAPABILITIES_LOCK:
+        _CAPABILITIES.clear()
+
+
+def shared_capabilities(path: Path | None) -> CapabilityCache:
+    with _CAPABILITIES_LOCK:
+        if path not in _CAPABILITIES:
+            _CAPABILITIES[path] = CapabilityCache(path)
+        return _CAPABILITIES[path]
+
+
 class ModelClient:
     """Dispatches `provider/model` names to provider clients, created lazily and shared."""
 
@@ -112,7 +159,8 @@ class ModelClient:
         self.endpoints = endpoints
         self.retry = retry or RetryPolicy()
         self.fallback_model = str(parse_model_name(fallback_model)) if fallback_model else None
-        self.capabilities = capabilities or CapabilityCache(endpoints.capability_file)
+        # One cache per process (and per file): a job does not probe again what an earlier job learnt.
+        self.capabilities = capabilities or shared_capabilities(endpoints.capability_file)
         self._sleep = sleep
         self._clients: dict[Provider, ChatModel] = {}
 
@@ -140,18 +188,49 @@ class ModelClient:
             args["tools"] = tools
         retries: list[float] = []
         fell_back = False
+        fallback = self.fallback_model if self.fallback_model != str(name) else None
+        if fallback is not None and BREAKER.is_open(self._circuit(name)):
+            # Failed its last call: straight to the fallback for the cool-down, not four more tries first.
+            name, fell_back = parse_model_name(fallback), True
+            reply = await self._with_retries(name, messages, args, retries)
+            return await self._finish(reply, name, started, retries, fell_back, json_schema, tools)
         try:
             reply = await self._with_retries(name, messages, args, retries)
         except ModelError as error:
-            fallback = self.fallback_model
-            if fallback is None or fallback == str(name) or not _worth_falling_back(error):
+            if fallback is None or not _worth_falling_back(error):
                 raise
-            log.warning("model %s failed (%s); falling back to %s", name, error.message, fallback)
+            BREAKER.trip(self._circuit(name))
+            log.warning(
+                "model %s failed (%s); falling back to %s (and for the next %g s)",
+                name,
+                error.message,
+                fallback,
+                BREAKER.cool_down_s,
+            )
             name, fell_back = parse_model_name(fallback), True
             reply = await self._with_retries(name, messages, args, retries)
+        else:
+            BREAKER.close(self._circuit(name))
+        return await self._finish(reply, name, started, retries, fell_back, json_schema, tools)
+
+    async def _finish(
+        self,
+        reply: Reply,
+        name: ModelName,
+        started: float,
+        retries: list[float],
+        fell_back: bool,
+        json_schema: dict[str, Any] | None,
+        tools: Sequence[dict[str, Any]] | None,
+    ) -> Reply:
+        """The reply with how it was obtained (retries, structured-output mode, fallback), accounted for."""
         mode = "tools" if tools else "text" if json_schema is None else await self._mode_used(name)
         reply = dataclasses.replace(reply, retries=len(retries), mode=mode, fallback_model=fell_back)
         return self._account(reply, name, started)
+
+    def _circuit(self, name: ModelName) -> str:
+        base = self.endpoints.openai_base_url if name.provider == "openai-compatible" else ""
+        return f"{name}|{base or ''}"
 
     async def _mode_used(self, name: ModelName) -> str:
         """The structured-output mode a schema call to `name` was sent with (cached by then; never probes)."""

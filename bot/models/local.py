@@ -129,6 +129,6 @@ class LocalClient:
             raise ModelError(
                 f"local/{model} did not finish within {timeout_s:g} s.",
                 retryable=False,
-                hint="Lower max tokens, raise the timeout, or use a faster model.",
+                hint="Lower max tokens, use a faster model, or raise EQUITR_MODEL_TIMEOUT (seconds per model call).",
             ) from None
         return parse_completion(data, messages=messages, model=model, where=f"local/{model}")

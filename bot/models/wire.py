@@ -41,6 +41,9 @@ class Endpoint:
     missing_model_hint: str = ""
 
 
+CONNECT_TIMEOUT_S = 10.0
+
+
 async def post_json(
     session: aiohttp.ClientSession,
     url: str,
@@ -76,7 +79,8 @@ async def request_json(
     secrets: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One HTTP request whose answer must be a JSON object; every failure becomes a ModelError."""
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    # A server that does not even accept the connection is known dead long before a slow answer is due.
+    timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(CONNECT_TIMEOUT_S, timeout_s))
     hdrs = dict(headers or {})
     try:
         async with session.request(method, url, json=payload, headers=hdrs, timeout=timeout) as resp:
@@ -87,7 +91,8 @@ async def request_json(
         raise ModelError(
             f"{endpoint.label} did not answer within {timeout_s:g} s.",
             retryable=True,
-            hint="A slow or overloaded model server; try again, raise the timeout, or pick a smaller model.",
+            hint="A slow or overloaded model server: try again, pick a smaller model, or raise EQUITR_MODEL_TIMEOUT "
+            "(seconds per model call).",
         ) from None
     except aiohttp.ClientConnectionError as exc:
         detail = _scrub(str(exc), secrets)

@@ -106,6 +106,7 @@ def agent_for(
         on_event=on_event,
         max_output_tokens=p.effective.max_output_tokens,
         strategy=p.effective.strategy,
+        timeout_s=env.settings.model_timeout_s,
     )
 
 

@@ -8,10 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+from gidgethub.abc import GitHubAPI
 
+from bot import comments
 from bot.agent.loop import AgentResult, Event, Task
 from bot.errorfmt import public_text
 from bot.errors import GitHubError, ValidationError
+from bot.github.retry import AMBIGUOUS
 from bot.jobrecord import record_pr, record_result
 from bot.redact import redact
 from bot.runner import JobContext, Outcome
@@ -131,6 +134,31 @@ async def _agent(
         return await agent_for(session, p, env, tools, progress).run(task)
 
 
+async def _open_pull(gh: GitHubAPI, repo: str, owner: str, branch: str) -> dict[str, Any] | None:
+    found = [pr async for pr in gh.getiter(f"/repos/{repo}/pulls?state=open&head={owner}:{branch}")]
+    return dict(found[0]) if found else None
+
+
+async def _create_pull(gh: GitHubAPI, repo: str, owner: str, branch: str, data: dict[str, Any]) -> dict[str, Any]:
+    """POST the pull request once; when GitHub's answer is lost (500/502/504, a dropped connection) or says it
+    already exists (422), the pull request of `branch` is looked up instead of posted twice."""
+    for attempt in range(1, comments.WRITE_TRIES + 1):
+        try:
+            return dict(await gh.post(f"/repos/{repo}/pulls", data=data))
+        except GitHubError as exc:
+            ambiguous = exc.status is None or exc.status in AMBIGUOUS
+            if not ambiguous and exc.status != 422:
+                raise
+            log.warning("opening the pull request of %s: %s; looking for it", branch, exc)
+            await asyncio.sleep(comments.WRITE_PAUSE_S * attempt)
+            found = await _open_pull(gh, repo, owner, branch)
+            if found is not None:
+                return found
+            if not ambiguous or attempt == comments.WRITE_TRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def open_or_update_pr(
     ctx: JobContext, p: Prepared, result: AgentResult, *, branch: str, base: str, issue: dict[str, Any]
 ) -> dict[str, Any]:
@@ -147,24 +175,12 @@ async def open_or_update_pr(
         job_id=job.id,
     )
     body = publishable(body)  # model text in it is sanitised where placed; this is the last pass
-    existing = [pr async for pr in gh.getiter(f"/repos/{job.repo}/pulls?state=open&head={owner}:{branch}")]
+    existing = await _open_pull(gh, job.repo, owner, branch)
     if existing:
-        pr = dict(
-            await gh.patch(f"/repos/{job.repo}/pulls/{existing[0]['number']}", data={"title": title, "body": body})
-        )
+        pr = dict(await gh.patch(f"/repos/{job.repo}/pulls/{existing['number']}", data={"title": title, "body": body}))
     else:
-        pr = dict(
-            await gh.post(
-                f"/repos/{job.repo}/pulls",
-                data={
-                    "title": title,
-                    "head": branch,
-                    "base": base,
-                    "body": body,
-                    "draft": p.effective.draft_pr,
-                },
-            )
-        )
+        data = {"title": title, "head": branch, "base": base, "body": body, "draft": p.effective.draft_pr}
+        pr = await _create_pull(gh, job.repo, owner, branch, data)
         if job.requester and not job.requester.endswith("[bot]"):
             try:
                 await gh.post(

@@ -79,6 +79,7 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
                 worker=p.worker,
                 guard=Guard(p.effective.limits(), ledger),
                 ledger=ledger,
+                timeout_s=env.settings.model_timeout_s,
             )
             clipped: list[str] = []
             views = []

@@ -146,6 +146,8 @@ class Failure:
     body: Any
     times: int
     disconnect: bool = False
+    after: bool = False  # the request is carried out first, then answered with this failure
+    delay_s: float = 0.0  # held this long before it is answered (a hang, when longer than the client waits)
 
     def matches(self, method: str, path: str) -> bool:
         if self.method not in ("*", method):
@@ -300,6 +302,7 @@ class FakeGitHub:
         self.oauth_login: str | None = None
         self.oauth_codes: dict[str, tuple[str, str]] = {}
         self._failures: list[Failure] = []
+        self._hangs: list[Failure] = []
         self._ids = itertools.count(1001)
         self._request_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -635,11 +638,14 @@ class FakeGitHub:
         body: Any = None,
         times: int = 1,
         disconnect: bool = False,
+        after: bool = False,
     ) -> None:
         """The next `times` matching requests get `status` (or a dropped connection) instead of an answer.
 
         `path` is an exact path, a shell-style pattern (`/repos/o/r/issues/*`) or a compiled regex; `method`
-        may be `*`. Matching requests are still recorded and checked against the description first.
+        may be `*`. Matching requests are still recorded and checked against the description first. With
+        `after`, the request is carried out (a comment is created …) before the failure is answered: what a
+        client sees when GitHub's answer, not its write, is lost.
         """
         if body is None:
             body = {
@@ -653,11 +659,18 @@ class FakeGitHub:
                 "documentation_url": DOCS,
                 "status": str(status),
             }
-        self._failures.append(Failure(method.upper(), path, status, dict(headers or {}), body, times, disconnect))
+        self._failures.append(
+            Failure(method.upper(), path, status, dict(headers or {}), body, times, disconnect, after=after)
+        )
+
+    def hang_next(self, method: str, path: str | re.Pattern[str], *, seconds: float, times: int = 1) -> None:
+        """The next `times` matching requests are answered (normally) only after `seconds`."""
+        self._hangs.append(Failure(method.upper(), path, 0, {}, None, times, delay_s=seconds))
 
     def clear_failures(self) -> None:
         """GitHub heals: the failures still waiting are dropped."""
         self._failures.clear()
+        self._hangs.clear()
 
     def rate_limit_next(
         self, method: str, path: str | re.Pattern[str], *, reset_in: float = 30, status: int = 403, times: int = 1
@@ -718,6 +731,11 @@ class FakeGitHub:
         headers = {k.lower(): v for k, v in request.headers.items()}
         call = Call(request.method, request.path, {k: v[-1] for k, v in query.items()}, None, headers)
         self.calls.append(call)
+        for hang in self._hangs:
+            if hang.times > 0 and hang.matches(call.method, call.path):
+                hang.times -= 1
+                await asyncio.sleep(hang.delay_s)
+                break
         try:
             status, body, extra = self._answer(call, raw, query)
         except GitHubAnswer as answer:
@@ -767,9 +785,13 @@ class FakeGitHub:
                 raise GitHubAnswer(404, "Not Found")
             raise GitHubAnswer(422, "Invalid request.\n\n" + "\n".join(check.problems))
         assert check.operation is not None
+        late = None
         for failure in self._failures:
             if failure.times > 0 and failure.matches(call.method, call.path):
                 failure.times -= 1
+                if failure.after:
+                    late = failure
+                    break
                 if failure.disconnect:
                     raise _Disconnect()
                 return failure.status, failure.body, failure.headers
@@ -778,6 +800,10 @@ class FakeGitHub:
         request = Request(call, identity, check.path_params, check.query, body, self)
         result = handler(request)
         status, response, extra = result if isinstance(result, tuple) else (200, result, {})
+        if late is not None:  # done; only the answer is lost
+            if late.disconnect:
+                raise _Disconnect()
+            return late.status, late.body, late.headers
         if self.check_responses:
             for problem in self.spec.check_response(check.operation, status, response):
                 self._violation(call, f"the fake's own {status} answer does not match the description: {problem}")

@@ -312,6 +312,18 @@ async def test_fix_opens_one_draft_pr_and_a_second_fix_updates_it(world: World) 
     assert len(w.fake.calls_for("pulls/update")) == 1
 
 
+@pytest.mark.parametrize("fault", [{"status": 502, "after": True}, {"disconnect": True, "after": True}])
+async def test_fix_opens_one_pr_when_githubs_answer_to_the_post_is_lost(world: World, fault: dict[str, Any]) -> None:
+    """R5: GitHub made the pull request but its answer was lost: the job finds it by its branch, one PR, done."""
+    w = world
+    w.model.script += [PLAN, ACCEPT]
+    w.fake.fail_next("POST", f"/repos/{REPO}/pulls", **fault)
+    _, answer = await comment(w, "/equitr fix")
+    outcome = await run_job(w, answer)
+    assert outcome.state == "done", outcome
+    assert len(w.fake.repo(REPO).pulls) == 1 and len(w.fake.calls_for("pulls/create")) == 1
+
+
 async def test_unauthorised_commenter_gets_one_polite_reply_and_no_job(world: World) -> None:
     w = world
     w.fake.set_permission(REPO, "eve", "read")

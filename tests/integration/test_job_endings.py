@@ -135,7 +135,9 @@ async def test_a_help_job_that_github_failed_gets_its_error_posted_later(world: 
     w = world
     _, answer = await comment(w, "/equitr help")
     job_id = answer["jobs"][0]
-    w.fake.fail_next("POST", f"/repos/{REPO}/issues/1/comments", disconnect=True, times=2)
+    # Every try `comments.upsert` makes (it looks, then posts again, after a dropped connection) fails: for the
+    # answer, then for the error comment of the ending.
+    w.fake.fail_next("POST", f"/repos/{REPO}/issues/1/comments", disconnect=True, times=2 * comments.WRITE_TRIES)
     outcome = await run_job(w, answer)
     assert outcome.state == "failed" and not equitr_comments(w, "error", job_id)
     assert await runner_of(w).deliver_reports(now=time.time() + 3600) == 1

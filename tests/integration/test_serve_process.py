@@ -94,6 +94,8 @@ async def server(tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey
         "EQUITR_DB": str(tmp_path / "equitr.db"),
         "EQUITR_WORKERS": "2",
         "EQUITR_LEASE_SECONDS": "30",
+        # A stop hands running jobs back after this grace (a deploy); these tests restart servers often.
+        "EQUITR_SHUTDOWN_GRACE": "2",
     }
     srv = Server(env, tmp_path / "serve.log")
     await srv.start()

@@ -170,9 +170,11 @@ def examples() -> dict[str, tuple[BaseException, ErrorContext]]:
         "network-error": (asyncio.run(_github_unreachable()), CONTEXT),
         "timeout": (
             ModelError(
-                "Ollama at http://127.0.0.1:11434 did not answer within 300 s.",
+                "Ollama at http://127.0.0.1:11434 did not answer within 120 s.",
                 retryable=True,
-                hint="A slow or overloaded model server; try again, raise the timeout, or pick a smaller model.",
+                # What bot/models/wire.py says.
+                hint="A slow or overloaded model server: try again, pick a smaller model, or raise "
+                "EQUITR_MODEL_TIMEOUT (seconds per model call).",
             ),
             CONTEXT,
         ),

@@ -93,7 +93,7 @@ async def test_secondary_rate_limit_waits_a_minute_then_longer(
     gh.policy = RetryPolicy(max_tries=4, max_wait_s=600.0)
     fake.secondary_rate_limit_next("POST", f"{REPO}/issues/1/comments", status=status, times=2)
     await gh.post(f"{REPO}/issues/1/comments", data={"body": "hello"})
-    assert sleeps == [60.0, 120.0]
+    assert sleeps == [67.5, 135.0]  # a minute, then two, each spread by up to a quarter (random 0.5 here)
     assert len(fake.issue_comments("octo/repo", 1)) == 1
 
 
@@ -240,3 +240,100 @@ async def test_every_try_goes_to_the_running_jobs_monitor(fake: FakeGitHub, gh: 
         ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", 0),  # 0: no answer
     ]
     assert calls[1].rate_remaining is not None and all(c.latency_s >= 0 for c in calls)
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+async def test_a_post_is_not_sent_again_after_an_ambiguous_answer(
+    fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps, status: int
+) -> None:
+    """GitHub may have created the comment before it failed to answer: `comments.upsert` looks first (R5)."""
+    fake.fail_next("POST", f"{REPO}/issues/1/comments", status=status, after=True)
+    with pytest.raises(GitHubError):
+        await gh.post(f"{REPO}/issues/1/comments", data={"body": "once"})
+    assert len(fake.calls_to("POST", f"{REPO}/issues/1/comments")) == 1 and sleeps == []
+    assert [c["body"] for c in fake.issue_comments("octo/repo", 1)] == ["once"]
+
+
+async def test_a_post_is_sent_again_after_a_503(fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps) -> None:
+    fake.fail_next("POST", f"{REPO}/issues/1/comments", status=503)  # refused, not carried out
+    await gh.post(f"{REPO}/issues/1/comments", data={"body": "once"})
+    assert statuses(fake, "POST", f"{REPO}/issues/1/comments") == [503, 201]
+
+
+async def test_a_hung_request_is_cut_at_the_timeout_retried_then_a_clear_error(
+    fake: FakeGitHub, sleeps: Sleeps
+) -> None:
+    """aiohttp alone waits 300 s for an answer; each request gets EQUITR_GITHUB_TIMEOUT (R7)."""
+    fake.hang_next("GET", REPO, seconds=5, times=2)
+    async with aiohttp.ClientSession() as session:
+        gh = RetryingGitHubAPI(
+            session,
+            "equitr-tests",
+            oauth_token=TOKEN,
+            base_url=fake.base_url,
+            policy=RetryPolicy(max_tries=2, timeout_s=0.3),
+            sleep=sleeps,
+            random=lambda: 0.5,
+        )
+        with pytest.raises(GitHubError) as caught:
+            await gh.getitem(REPO)
+    assert "no answer within 0.3 s" in caught.value.message and "EQUITR_GITHUB_TIMEOUT" in (caught.value.hint or "")
+    assert len(fake.calls_to("GET", REPO)) == 2 and len(sleeps) == 1
+
+
+def test_secondary_limit_waits_are_spread_so_workers_do_not_return_together() -> None:
+    """Two workers stopped by one secondary limit came back at the same second and tripped it again (R9)."""
+    body = b'{"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}'
+    waits = {
+        retry_delay(403, {}, body, attempt=1, policy=RetryPolicy(), now=NOW, rand=lambda r=r: r)
+        for r in (0.0, 0.3, 0.9)
+    }
+    assert len(waits) == 3 and all(60.0 <= w <= 75.0 for w in waits)
+
+
+async def test_a_primary_limit_past_the_longest_wait_says_when_it_resets(fake: FakeGitHub, sleeps: Sleeps) -> None:
+    from bot.repoconfig import fetch_config
+
+    fake.rate_limit_next("GET", REPO, reset_in=2000)
+    fake.rate_limit_next("GET", f"{REPO}/contents/.equitr.toml", reset_in=2000)
+    async with aiohttp.ClientSession() as session:
+        gh = RetryingGitHubAPI(
+            session,
+            "equitr-tests",
+            oauth_token=TOKEN,
+            base_url=fake.base_url,
+            policy=RetryPolicy(max_wait_s=900),
+            sleep=sleeps,
+            clock=lambda: NOW,
+        )
+        with pytest.raises(GitHubError) as caught:
+            await gh.getitem(REPO)
+        assert "It resets at" in caught.value.message and ".." not in caught.value.message
+        # A rate-limited read of .equitr.toml is a rate limit, not a missing `Contents: read` permission.
+        with pytest.raises(GitHubError) as config:
+            await fetch_config(gh, "octo/repo", "main")
+    assert "rate limit" in config.value.message and "Contents" not in (config.value.hint or "")
+    assert sleeps == []
+
+
+async def test_a_long_rate_limit_wait_parks_a_job_that_asks_for_it(
+    fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps
+) -> None:
+    """Inside a parkable job (`PARK_AFTER_S` set) a wait longer than that raises Parked instead of sleeping."""
+    from bot.github.retry import PARK_AFTER_S, Parked
+
+    fake.secondary_rate_limit_next("GET", REPO, retry_after=30)
+    token = PARK_AFTER_S.set(10.0)
+    try:
+        with pytest.raises(Parked) as caught:
+            await gh.getitem(REPO)
+    finally:
+        PARK_AFTER_S.reset(token)
+    assert caught.value.until == NOW + 30 and sleeps == []
+    fake.secondary_rate_limit_next("GET", REPO, retry_after=5)  # shorter waits still happen in place
+    token = PARK_AFTER_S.set(10.0)
+    try:
+        await gh.getitem(REPO)
+    finally:
+        PARK_AFTER_S.reset(token)
+    assert sleeps == [5.0]

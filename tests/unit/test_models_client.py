@@ -577,3 +577,69 @@ async def test_anthropic_tool_use_and_tool_result_blocks(serve: Any, session: ai
         "content": [{"type": "tool_result", "tool_use_id": "call_7", "content": "mathutil.py:9:def mean(values):"}],
     }
     assert reply.tool_calls == (ToolCall("run", "{}", "toolu_1"),) and reply.finish_reason == "tool_calls"
+
+
+# -- a dead primary, and what one job learns for the next (R7, R12) ------------------------------------------
+
+
+async def test_a_dead_primary_is_skipped_for_a_cool_down_across_clients(
+    serve: Any, session: aiohttp.ClientSession
+) -> None:
+    """Once the primary failed all its tries, the next calls (of any job in the process) go to the fallback at
+    once instead of paying four more tries each: 4 + 1 + 1 requests, not 5 + 5 + 5."""
+
+    async def by_model(request: web.Request, payload: dict[str, Any]) -> web.StreamResponse:
+        if payload["model"] == "dead":
+            return web.json_response({"error": {"message": "upstream down"}}, status=503)
+        return web.json_response(completion(f"from {payload['model']}"))
+
+    server = await serve([by_model])
+    for _job in range(3):
+        client, _ = make_client(session, server.url, fallback="openai-compatible/alive")
+        reply = await ask(client, model="openai-compatible/dead")
+        assert reply.model == "openai-compatible/alive"
+    assert [r["model"] for r in server.requests] == ["dead"] * 4 + ["alive"] * 3
+
+
+async def test_the_primary_is_tried_again_after_the_cool_down(serve: Any, session: aiohttp.ClientSession) -> None:
+    from bot.models.client import BREAKER
+
+    down = {"dead": True}
+
+    async def by_model(request: web.Request, payload: dict[str, Any]) -> web.StreamResponse:
+        if payload["model"] == "primary" and down["dead"]:
+            return web.json_response({"error": {"message": "upstream down"}}, status=503)
+        return web.json_response(completion(f"from {payload['model']}"))
+
+    server = await serve([by_model])
+    client, _ = make_client(session, server.url, fallback="openai-compatible/spare", tries=1)
+    assert (await ask(client, model="openai-compatible/primary")).model == "openai-compatible/spare"
+    down["dead"] = False
+    now = BREAKER.clock
+    try:
+        BREAKER.clock = lambda: now() + BREAKER.cool_down_s + 1
+        assert (await ask(client, model="openai-compatible/primary")).model == "openai-compatible/primary"
+    finally:
+        BREAKER.clock = now
+
+
+async def test_the_capability_probe_is_sent_once_per_process_not_per_job(
+    serve: Any, session: aiohttp.ClientSession
+) -> None:
+    server = await serve([server_honouring("json_schema")])
+    for _job in range(3):  # each job makes its own client
+        client, _ = make_client(session, server.url)
+        await ask(client, json_schema=SCHEMA)
+    assert len([r for r in server.requests if r["max_tokens"] != 64]) == 1
+
+
+async def test_a_hung_model_call_names_the_setting_that_bounds_it(serve: Any, session: aiohttp.ClientSession) -> None:
+    async def hang(request: web.Request, payload: dict[str, Any]) -> web.StreamResponse:
+        await asyncio.sleep(5)
+        return web.json_response(completion("late"))
+
+    server = await serve([hang])
+    client, _ = make_client(session, server.url, tries=1)
+    with pytest.raises(ModelError) as caught:
+        await ask(client, timeout_s=0.3)
+    assert "0.3 s" in caught.value.message and "EQUITR_MODEL_TIMEOUT" in (caught.value.hint or "")

@@ -163,7 +163,7 @@ def test_config_is_immutable() -> None:
         ("[limits]\nmax_minutes = 1000\n", "limits.max_minutes", "at most 360"),
         ('[trigger]\nlabel = ""\n', "trigger.label", "1 to 50 characters"),
         (f'[trigger]\nlabel = "{"x" * 51}"\n', "trigger.label", "1 to 50 characters"),
-        ("[fix]\ntest_command = 1\n", "fix.test_command", "a shell command"),
+        ("[fix]\ntest_command = 1\n", "fix.test_command", "a command line"),
         ("[schedule]\nmax_issues_per_run = -1\n", "schedule.max_issues_per_run", "between 0 and 100"),
         ("[schedule]\ntasks = 3\n", "schedule.tasks", "[[schedule.tasks]]"),
     ],

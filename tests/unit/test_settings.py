@@ -85,3 +85,16 @@ def test_bad_values_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EQUITR_SANDBOX", "docker")
     with pytest.raises(ConfigError, match="EQUITR_SANDBOX"):
         load()
+
+
+def test_timeouts_and_the_shutdown_grace_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import settings as settings_mod
+
+    monkeypatch.setenv("EQUITR_MODEL_TIMEOUT", "45")
+    monkeypatch.setenv("EQUITR_GITHUB_TIMEOUT", "12.5")
+    monkeypatch.setenv("EQUITR_SHUTDOWN_GRACE", "8")
+    loaded = settings_mod.load()
+    assert (loaded.model_timeout_s, loaded.github_timeout_s, loaded.shutdown_grace_s) == (45, 12.5, 8)
+    monkeypatch.setenv("EQUITR_MODEL_TIMEOUT", "0")
+    with pytest.raises(ConfigError, match="EQUITR_MODEL_TIMEOUT"):
+        settings_mod.load()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.jobs import NewJob
-from bot.store import JobStore, RedisStore, SqliteStore, is_stale, owner_is_dead, process_owner
+from bot.store import MAX_ATTEMPTS, JobStore, RedisStore, SqliteStore, is_stale, owner_is_dead, process_owner
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -187,3 +187,26 @@ def test_a_job_given_up_leaves_a_report(store: JobStore) -> None:
     assert store.claim(created.id, "next", 30) is None
     (due,) = store.reports_due(time.time())
     assert due.job_id == created.id and '"lost": true' in due.report and "3 attempts" in due.report
+
+
+def test_release_at_shutdown_does_not_count_an_attempt(store: JobStore) -> None:
+    """A deploy's SIGTERM hands the job back: three of them never make it give up (R3)."""
+    created = store.create(job(), ["delivery:d-release"])
+    assert created
+    for deploy in range(MAX_ATTEMPTS + 1):
+        claimed = store.claim(created.id, f"host:{deploy}:1", 60)
+        assert claimed is not None and claimed.attempts == 1
+        assert not store.release(created.id, "someone-else")  # only the owner hands it back
+        assert store.release(created.id, f"host:{deploy}:1")
+        again = store.get(created.id)
+        assert again is not None and again.state == "queued" and again.attempts == 0 and again.owner == ""
+
+
+def test_a_job_parked_until_later_is_left_alone_by_the_sweeper_until_then(store: JobStore) -> None:
+    created = store.create(job(), ["delivery:d-park"])
+    assert created and store.claim(created.id, "host:1:1", 60)
+    later = time.time() + 600
+    assert store.release(created.id, "host:1:1", hold_until=later)
+    parked = store.get(created.id)
+    assert parked is not None and parked.state == "queued" and parked.attempts == 0
+    assert not is_stale(parked, time.time()) and is_stale(parked, later + 31)

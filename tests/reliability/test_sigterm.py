@@ -1,0 +1,74 @@
+"""R3: SIGTERM is a deploy, not a crash. A running job is given the grace period, then handed back to the
+queue without counting an attempt, and the next process runs it to its end (once)."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tests.reliability.harness import REPO, Stack, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def _held(stack: Stack) -> int:
+    return sum(c.status == 503 for c in stack.github.calls_to("GET", f"/repos/{REPO}/issues/1/comments"))
+
+
+def _hold_the_job(stack: Stack) -> None:
+    # GitHub asks the job to come back in a minute: it waits, `running`, inside its first GitHub call.
+    stack.github.fail_next("GET", f"/repos/{REPO}/issues/1/comments", status=503, headers={"retry-after": "60"})
+    stack.held = _held(stack)
+
+
+async def _running(stack: Stack) -> None:
+    await wait_for(lambda: _held(stack) > stack.held, what="the job to wait on GitHub")
+
+
+async def test_sigterm_to_serve_hands_the_running_job_back_uncounted(stack: Stack) -> None:
+    server = await stack.serve()
+    status, answer, _ = await server.post("issue_comment", stack.help_comment(), "term-serve-1")
+    assert status == 202
+    job_id = answer["jobs"][0]
+    _hold_the_job(stack)
+    await _running(stack)
+    for _deploy in range(3):  # three deploys in a row would have failed the job as three crashes
+        took = server.signal(signal.SIGTERM)
+        print(f"\nserve exited {took:.2f} s after SIGTERM (grace 1 s)")
+        job = stack.job(job_id)
+        assert job.state == "queued" and job.attempts == 0, job
+        assert "handed back" in server.output()
+        server = await stack.serve()
+        _hold_the_job(stack)
+        await _running(stack)
+    stack.github.clear_failures()
+    took = server.signal(signal.SIGTERM)
+    server = await stack.serve()
+    await wait_for(lambda: stack.job(job_id).state == "done", what="the job to end")
+    job = stack.job(job_id)
+    assert job.attempts == 1, job
+    assert len(stack.answers(job)) == 1
+    server.signal(signal.SIGTERM)
+    assert "Traceback" not in server.output()
+
+
+async def test_sigterm_to_a_worker_hands_the_job_back_within_the_grace_period(stack: Stack) -> None:
+    web = await stack.serve("--no-workers")
+    worker = stack.worker()
+    status, answer, _ = await web.post("issue_comment", stack.help_comment(), "term-worker-1")
+    assert status == 202
+    job_id = answer["jobs"][0]
+    _hold_the_job(stack)
+    await _running(stack)
+    took = worker.signal(signal.SIGTERM, wait_s=20)
+    print(f"\nequitr worker exited {took:.2f} s after SIGTERM (grace 1 s)")
+    job = stack.job(job_id)
+    assert job.state == "queued" and job.attempts == 0, job
+    stack.github.clear_failures()
+    worker = stack.worker()
+    await wait_for(lambda: stack.job(job_id).state == "done", what="the job to end on the next worker")
+    job = stack.job(job_id)
+    assert job.attempts == 1 and len(stack.answers(job)) == 1, job
+    worker.signal(signal.SIGTERM)
+    assert "Traceback" not in worker.output()
