@@ -45,7 +45,9 @@ _PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     re.compile(p)
     for p in (
         rf"(?:gh[pousr]_|github_pat_){_DOTTED}{{16,}}",  # every GitHub token prefix, old and new formats
-        rf"{_WORD_START}eyJ{_DOTTED}{{20,}}",  # JWTs (App JWTs) and other base64-encoded JSON
+        # A JWT (header.payload.signature, both JSON: `eyJ`) is unmistakable even glued to a word before it.
+        rf"eyJ{_B64URL}*\.eyJ{_B64URL}*\.{_B64URL}*",
+        rf"{_WORD_START}eyJ{_DOTTED}{{20,}}",  # App JWTs and other base64-encoded JSON
         rf"{_WORD_START}sk-{_B64URL}{{20,}}",  # OpenAI (sk-, sk-proj-, sk-svcacct-) and Anthropic (sk-ant-)
         r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]{0,40}PRIVATE KEY-----|\Z)",
         r"://[^\s/:@]{0,256}:(?P<s>[^\s/@]{1,4096})(?=@)",  # the password of a URL's userinfo

@@ -214,3 +214,11 @@ def test_on_a_runner_a_log_record_is_one_line_that_cannot_start_a_workflow_comma
     text = logging.Formatter("%(levelname)s %(message)s").format(record)
     assert "\n" not in text and "\r" not in text and "::error" in text and "%0A::error" in text
     assert text.startswith("INFO ended 50%25%0D%0A::add-mask::y%0ATraceback")
+
+
+def test_a_jwt_glued_to_the_word_before_it_is_masked_whole() -> None:
+    """Found by the sanitizer's property test: `?d=1` + a JWT with a one-character header kept `eyJ1.` and
+    the payload's start in the published text."""
+    jwt = "eyJ1.eyJ" + "0" * 20 + "." + "A" * 25
+    assert redact(f"?d=1{jwt}") == f"?d=1{MASK}"
+    assert redact("monkeyJumps.eyJ over the fence") == "monkeyJumps.eyJ over the fence"  # not a JWT
