@@ -69,7 +69,7 @@ class Services:
             permissions=self.permissions,
             docs_url=self.settings.docs_url,
             identity=self.access.identity,
-            web_url=web_url(self.settings.github_api_url),
+            web_url=self.settings.web_url,
         )
 
     def bind_worker(self, runner: Runner) -> None:
@@ -94,14 +94,6 @@ class Services:
     def close(self) -> None:
         self.queue.close()
         self.store.close()
-
-
-def web_url(api_url: str) -> str:
-    """GitHub's web address for its API address: github.com, or a GitHub Enterprise Server's host."""
-    api = api_url.rstrip("/")
-    if api in ("https://api.github.com", ""):
-        return "https://github.com"
-    return api.removesuffix("/api/v3")
 
 
 def build(settings: Settings) -> Services:

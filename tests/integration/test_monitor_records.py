@@ -15,7 +15,6 @@ from bot.app import create_app
 from bot.asgi import call
 from bot.models.types import Reply, ToolCall
 from bot.monitor import JobRecord
-from bot.services import web_url
 from tests.conftest import SECRET, comment_payload, headers
 from tests.integration import test_github_e2e as e2e
 from tests.integration.test_github_e2e import ACCEPT, PLAN, REPO, World, comment, push_to_default_branch, run_job
@@ -82,7 +81,7 @@ async def test_a_fix_records_its_phases_calls_and_outcome(world: World, tmp_path
     assert sum(c["cost_usd"] for c in out.cost_by_model_role) == record.cost_usd == 0.025
     assert out.repairs and sum(out.repairs.values()) == len(calls[0].repairs)
     links = out.links
-    assert links["issue_url"] == f"{web_url(w.services.settings.github_api_url)}/{REPO}/issues/1"
+    assert links["issue_url"] == f"{w.services.settings.web_url}/{REPO}/issues/1"
     assert links["pr_url"] and "/pull/" in links["pr_url"]
     assert links["comment_url"] and links["comment_url"].startswith(f"{links['issue_url']}#issuecomment-")
 
@@ -166,7 +165,7 @@ async def test_a_review_records_its_review_phase_reviewer_calls_and_pull_request
     assert "review" in [p.name for p in record.phases]
     assert record.model_calls and {c.role for c in record.model_calls} == {"reviewer"}
     assert record.outcome is not None
-    assert record.outcome.links["pr_url"] == f"{web_url(w.services.settings.github_api_url)}/{REPO}/pull/2"
+    assert record.outcome.links["pr_url"] == f"{w.services.settings.web_url}/{REPO}/pull/2"
     assert ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", 200) in {
         (c.method, c.route, c.status) for c in record.github_calls
     }
