@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bot import __version__, redact
 from bot import action as action_cmd
-from bot import redact
 from bot.errors import EquitrError
 
 log = logging.getLogger("equitr")
@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Turn GitHub issue and pull-request comments into coding-agent work.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("--version", action="version", version=f"equitr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the webhook server (and, by default, the workers)")

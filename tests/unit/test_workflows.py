@@ -181,7 +181,9 @@ def test_actions_are_pinned_and_no_expression_is_spliced_into_a_script(path: Pat
     for step in all_steps:
         uses = step.get("uses")
         if uses and not uses.startswith("./"):
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w./-]+)?@v\d+", uses), f"pin {uses} to a major version"
+            # A major version (`@v4`), or a full one where the action publishes no major tag (`@v1.12.4`).
+            pin = r"[\w.-]+/[\w.-]+(/[\w./-]+)?@v\d+(\.\d+\.\d+)?"
+            assert re.fullmatch(pin, uses), f"pin {uses} to a major version"
         # Every value reaches a script through `env:`, so nothing can turn into shell code.
         assert "${{" not in step.get("run", ""), f"{path.name}: expression inside run: {step.get('name')}"
 
