@@ -83,6 +83,9 @@ def test_doc_url_for_the_site_and_for_github() -> None:
 def test_the_site_builds_strictly_with_the_api_reference(site: Path) -> None:
     _page, found = ids(site, f"{SITE_URL}/reference/errors/")
     assert "bot.errorfmt.format_error" in found or "equitr.errorfmt.format_error" in found
+    _page, api = ids(site, f"{SITE_URL}/reference/api/")
+    for name in ("fix", "plan", "ask", "review", "interpret", "FixResult"):
+        assert f"bot.api.{name}" in api or f"equitr.api.{name}" in api, name
     for page in ("deploy/one-machine", "deploy/procfile", "deploy/redis", "deploy/container", "action"):
         assert (site / page / "index.html").is_file(), page
     # Offline and private: no web fonts, nothing the pages load from a third party.
