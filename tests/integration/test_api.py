@@ -200,7 +200,10 @@ def test_the_package_is_typed_and_its_names_are_the_apis() -> None:
     for name in ("fix", "plan", "ask", "review"):
         assert asyncio.iscoroutinefunction(getattr(equitr, name)), name
     assert callable(equitr.interpret) and equitr.interpret.__module__ == "bot.api"
-    code = "import bot.plan\nimport bot.interpret\nimport bot\nprint(bot.plan.__module__, bot.interpret.__module__)"
+    code = (
+        "import bot.plan; import bot.interpret; import bot; "
+        "print(bot.plan.__module__, bot.interpret.__module__)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.stdout.split() == ["bot.api", "bot.api"], proc.stderr
 
