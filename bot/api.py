@@ -35,13 +35,15 @@ from typing import Any, Generic, Literal, ParamSpec, TypeVar
 
 import aiohttp
 
-from bot.agent.calls import Calls
+from bot import localrepo
+from bot.agent.calls import Calls, Exchange
 from bot.agent.ledger import Guard, Ledger, Row
-from bot.agent.loop import Agent, AgentResult, Entry, Event, Task, TestRun
+from bot.agent.loop import Agent, AgentResult, Entry, Event, Strategy, Task, TestRun, describe
 from bot.agent.report import cost_text, repairs_line
 from bot.agent.testcmd import detect
 from bot.errors import ConfigError, EquitrError
 from bot.interpret import interpret as _interpret
+from bot.jobrecord import record_result
 from bot.interpret.result import Interpretation
 from bot.models.client import ChatModel, Endpoints, ModelClient
 from bot.models.manager import ModelManager, choose_model
@@ -63,6 +65,7 @@ __all__ = [
     "Entry",
     "Event",
     "EventStream",
+    "Exchange",
     "FixResult",
     "Interpretation",
     "PlanResult",
@@ -82,11 +85,9 @@ __all__ = [
 ]
 
 Status = Literal["accepted", "stopped", "failed"]
-# How the supervisor works: a plan executed step by step (small models), native tool calls one at a time
-# (models whose server supports function calling), or `auto`, chosen by the model's capabilities.
-Strategy = Literal["auto", "plan", "tools"]
+# Strategy: how the supervisor works: a plan executed step by step (small models), native tool calls one at a
+# time (models whose server supports function calling), or `auto`, chosen by the model's capabilities.
 OnEvent = Callable[[Event], None]
-AUTHOR = "equitr <equitr@users.noreply.github.com>"
 
 
 # -- results -----------------------------------------------------------------------------------------------
@@ -136,6 +137,8 @@ class _Run:
     worker_model: str
     commit: str  # the commit of the repository the copy was made from
     error: EquitrError | None  # what stopped the run (budget, a limit, the model), when something did
+    strategy: str  # how the supervisor worked: "plan" (plan, then execute) or "tools" (native tool calls)
+    transcript: tuple[Exchange, ...] = field(repr=False)  # every model call: the messages sent and the reply
 
     @property
     def accepted(self) -> bool:
@@ -150,10 +153,13 @@ class FixResult(_Run):
     """The outcome of `fix`. `branch` is set when a change was accepted and handed back to the repository."""
 
     branch: str | None = None
+    branches_taken: tuple[str, ...] = ()  # names tried first that existed already (never moved)
     diff: str = ""
     tests_before: TestRun | None = None
     tests_after: TestRun | None = None
     test_command: str = ""
+    setup: str = ""  # the repository's setup command and how it went, when it has one
+    nothing_to_change: bool = False  # the tests passed and no step found anything to change
     plan: tuple[Step, ...] = ()
     iterations: int = 0
 
@@ -219,6 +225,7 @@ async def fix(
     on_event: OnEvent | None = None,
     settings: Settings | None = None,
     chat_model: ChatModel | None = None,
+    transcript: list[Exchange] | None = None,
 ) -> FixResult:
     """Change the repository at `repo_path` so that `task` is done, and test it; on a copy.
 
@@ -236,6 +243,8 @@ async def fix(
             "worker", "testing", "review", "done").
         settings: equitr's settings (default: read from the environment).
         chat_model: a model client to use instead of the one the settings make (tests pass a scripted one).
+        transcript: a list that receives every model call as it is made (`Exchange`: the messages sent and
+            the reply), also when the run raises; `FixResult.transcript` has them too.
 
     Returns:
         The outcome: `status` ("accepted", "stopped" or "failed") and why, the `branch` made in the
@@ -246,31 +255,31 @@ async def fix(
         ConfigError: `repo_path` is not a git repository or has no commits, a model name is unknown, or
             `.equitr.toml` is invalid (`RepoConfigError`); each with a `hint`.
     """
-    from bot import runlocal  # its git helpers hand the change over; it imports this module for `equitr run`
-
     emit = on_event or _ignore
     async with _copy(
         repo_path, model=model, worker_model=worker_model, budget_usd=budget_usd, strategy=strategy,
         test_command=test_command, setup_command=setup_command, max_iterations=max_iterations, emit=emit,
-        settings=settings, chat_model=chat_model, tests=True,
+        settings=settings, chat_model=chat_model, transcript=transcript, tests=True,
     ) as job:  # fmt: skip
         result = await job.agent.run(Task(task, mode="fix"))
+        record_result(result)  # for the monitor's record, when one is running (`equitr run` with EQUITR_DB)
         branch: str | None = None
+        taken: list[str] = []
         if result.status == "accepted" and result.changed:
-            wanted = f"equitr/{runlocal.slug(task)}"
+            wanted = f"equitr/{localrepo.slug(task)}"
             job.checkout.create_branch(wanted)
-            job.checkout.commit_staged(f"{task.strip()[:72]}\n\nMade by equitr.", AUTHOR)
-            branch, taken = runlocal._hand_over(job.checkout, job.repo, wanted)
-            if taken:
-                names = " or ".join(taken)
-                emit(Event("info", f"branch {branch} (not {names}: taken already; an existing branch is never moved)"))
+            job.checkout.commit_staged(f"{task.strip()[:72]}\n\nMade by equitr.", localrepo.AUTHOR)
+            branch, taken = localrepo.hand_over(job.checkout, job.repo, wanted)
     return FixResult(
         **_run_fields(job, result),
         branch=branch,
+        branches_taken=tuple(taken),
         diff=result.diff,
         tests_before=result.tests_before,
         tests_after=result.tests_after,
         test_command=result.test_command,
+        setup=result.setup,
+        nothing_to_change=result.nothing_to_change,
         plan=tuple(result.plan),
         iterations=result.iterations,
     )
@@ -502,11 +511,10 @@ async def _copy(
     test_command: str | None = None,
     setup_command: str | None = None,
     max_iterations: int | None = None,
+    transcript: list[Exchange] | None = None,
     tests: bool = False,
 ) -> AsyncIterator[_Job]:
     """A fresh checkout of the repository's HEAD with its `.equitr.toml` applied, and the agent for it."""
-    from bot import runlocal
-
     settings = settings or load_settings()
     repo = Path(repo_path).expanduser().resolve()
     if not (repo / ".git").exists():
@@ -515,11 +523,11 @@ async def _copy(
         raise ConfigError(f"budget_usd must be more than 0 and at most 1000, not {budget_usd}.")
     if strategy is not None and strategy not in ("auto", "plan", "tools"):
         raise ConfigError(f"strategy must be auto, plan or tools, not {strategy!r}.")
-    where = runlocal._current_branch(repo)
+    where = localrepo.current_branch(repo)
     workspace = Workspace(settings.workdir or Path(tempfile.gettempdir()) / "equitr-work")
     with workspace.checkout(f"local/{repo.name}", str(repo)) as checkout:
-        head = runlocal._check_out_head(checkout, repo)
-        config = runlocal.read_config(checkout.root, head)
+        head = localrepo.check_out_head(checkout, repo)
+        config = localrepo.read_config(checkout.root, head)
         effective = resolve_flags(
             config or load_default(), budget_usd=budget_usd, model=model, worker_model=worker_model
         )
@@ -552,6 +560,7 @@ async def _copy(
             sandbox_mode=settings.sandbox,
             test_command=command,
             setup_command=setup,
+            setup_network=settings.setup_network,
             policy=effective.write_policy(),  # blocked paths and CI files, as the App enforces them
             disk=DiskQuota(limit_bytes=effective.max_disk_mb * 1024**2),
         )
@@ -566,7 +575,12 @@ async def _copy(
                 tools=tools,
                 limits=limits,
                 on_event=emit,
+                strategy=strategy or effective.strategy,
+                max_output_tokens=effective.max_output_tokens,
+                timeout_s=settings.model_timeout_s,
             )
+            if transcript is not None:
+                agent.calls.transcript = transcript  # filled as the calls happen, kept if the run raises
             yield _Job(repo, checkout, head, agent, effective, supervisor, worker)
 
 
@@ -599,6 +613,8 @@ def _run_fields(job: _Job, result: AgentResult) -> dict[str, Any]:
         "worker_model": job.worker,
         "commit": job.commit,
         "error": result.error,
+        "strategy": result.strategy,
+        "transcript": tuple(job.agent.calls.transcript),
     }
 
 
@@ -618,8 +634,6 @@ def _ignore(event: Event) -> None:
 
 
 def _describe(step: Step) -> str:
-    from bot.agent.loop import _describe as describe
-
     return describe(step)
 
 

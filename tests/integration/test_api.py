@@ -98,6 +98,19 @@ async def test_fix_works_on_a_copy_and_returns_everything(tmp_path: Path, settin
     assert any(e.message.startswith("sandbox: ") for e in events)
 
 
+async def test_the_strategy_and_the_transcript(tmp_path: Path, settings: Settings) -> None:
+    repo = make_repo(tmp_path)
+    calls: list[equitr.Exchange] = []
+    result = await equitr.fix(
+        repo, TASK, model="openai/gpt-4.1-mini", strategy="plan", settings=settings, transcript=calls,
+        chat_model=ScriptedModel([PLAN, WORKER, ACCEPT]),
+    )  # fmt: skip
+    assert result.strategy == "plan" and result.accepted
+    assert len(calls) == 3 and result.transcript == tuple(calls)
+    with pytest.raises(ConfigError, match="strategy must be auto, plan or tools"):
+        await equitr.fix(repo, TASK, strategy="fast", settings=settings, chat_model=ScriptedModel([]))  # type: ignore[arg-type]
+
+
 async def test_a_run_without_an_accepted_change_makes_no_branch(tmp_path: Path, settings: Settings) -> None:
     repo = make_repo(tmp_path)
     stop = '{"decision": "stop", "reason": "cannot do it"}'
