@@ -43,8 +43,8 @@ from bot.agent.report import cost_text, repairs_line
 from bot.agent.testcmd import detect
 from bot.errors import ConfigError, EquitrError
 from bot.interpret import interpret as _interpret
-from bot.jobrecord import record_result
 from bot.interpret.result import Interpretation
+from bot.jobrecord import record_result
 from bot.models.client import ChatModel, Endpoints, ModelClient
 from bot.models.manager import ModelManager, choose_model
 from bot.models.types import Reply

@@ -12,10 +12,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_every_package_directory_under_bot_is_installed() -> None:
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     found = sorted(".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "bot").rglob("__init__.py"))
+    name = "bot"
     if "package-dir" in setuptools:  # bot/ installed under another import name: every package listed
         [(name, directory)] = setuptools["package-dir"].items()
         assert directory == "bot"
         assert sorted(setuptools["packages"]) == [name + package.removeprefix("bot") for package in found]
     else:
         assert setuptools["packages"]["find"]["include"] == ["bot*"]
-    assert "py.typed" in next(iter(setuptools["package-data"].values()))
+    assert "py.typed" in setuptools["package-data"][name]
