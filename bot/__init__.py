@@ -17,8 +17,8 @@ except PackageNotFoundError:  # run from a source tree that was never installed
 # the functions afterwards, so `equitr.plan(...)` and `equitr.interpret(...)` are the functions, while
 # `from equitr.interpret import ...` still reads the module (use `importlib.import_module` for the module
 # object itself).
-from bot import sync
-from bot.api import (
+from equitr import sync
+from equitr.api import (
     AskResult,
     Cost,
     Event,

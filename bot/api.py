@@ -35,29 +35,29 @@ from typing import Any, Generic, Literal, ParamSpec, TypeVar
 
 import aiohttp
 
-from bot import localrepo
-from bot.agent.calls import Calls, Exchange
-from bot.agent.ledger import Guard, Ledger, Row
-from bot.agent.loop import Agent, AgentResult, Entry, Event, Strategy, Task, TestRun, describe
-from bot.agent.report import cost_text, repairs_line
-from bot.agent.testcmd import detect
-from bot.errors import ConfigError, EquitrError
-from bot.interpret import interpret as _interpret
-from bot.interpret.result import Interpretation
-from bot.jobrecord import record_result
-from bot.models.client import ChatModel, Endpoints, ModelClient
-from bot.models.manager import ModelManager, choose_model
-from bot.models.types import Reply
-from bot.money import usd
-from bot.repoconfig import FILENAME, EffectiveSettings, load_default, resolve_flags
-from bot.sandbox import binaries
-from bot.sandbox.context import ToolContext
-from bot.sandbox.quota import DiskQuota
-from bot.sandbox.workspace import Checkout, Workspace
-from bot.settings import Settings
-from bot.settings import load as load_settings
-from bot.tools.schema import Step
-from bot.work import diffmap, reviewing
+from equitr import localrepo
+from equitr.agent.calls import Calls, Exchange
+from equitr.agent.ledger import Guard, Ledger, Row
+from equitr.agent.loop import Agent, AgentResult, Entry, Event, Strategy, Task, TestRun, describe
+from equitr.agent.report import cost_text, repairs_line
+from equitr.agent.testcmd import detect
+from equitr.errors import ConfigError, EquitrError
+from equitr.interpret import interpret as _interpret
+from equitr.interpret.result import Interpretation
+from equitr.jobrecord import record_result
+from equitr.models.client import ChatModel, Endpoints, ModelClient
+from equitr.models.manager import ModelManager, choose_model
+from equitr.models.types import Reply
+from equitr.money import usd
+from equitr.repoconfig import FILENAME, EffectiveSettings, load_default, resolve_flags
+from equitr.sandbox import binaries
+from equitr.sandbox.context import ToolContext
+from equitr.sandbox.quota import DiskQuota
+from equitr.sandbox.workspace import Checkout, Workspace
+from equitr.settings import Settings
+from equitr.settings import load as load_settings
+from equitr.tools.schema import Step
+from equitr.work import diffmap, reviewing
 
 __all__ = [
     "AskResult",
@@ -663,7 +663,7 @@ def split_diff(diff: str) -> list[tuple[str, str]]:
 
 
 def _diff_of(repo: Path, base: str) -> str:
-    from bot.sandbox.gitsafe import run_git
+    from equitr.sandbox.gitsafe import run_git
 
     repo = repo.expanduser().resolve()
     if not (repo / ".git").exists():

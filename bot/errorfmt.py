@@ -13,9 +13,9 @@
     **Documentation:** [docs/errors.md#budget-exceeded](docs/errors.md#budget-exceeded) · …
 
 Pure functions of the exception and an `ErrorContext` (what the command asked for); the caller posts the
-result with `bot.comments.upsert(..., "error", job.ref, body, author=...)`, one error comment per job.
+result with `equitr.comments.upsert(..., "error", job.ref, body, author=...)`, one error comment per job.
 
-Two rules hold for every output, whatever the exception carries: it passes through `bot.redact.redact`, and
+Two rules hold for every output, whatever the exception carries: it passes through `equitr.redact.redact`, and
 it never contains a traceback, a stack frame or an absolute source path. Exceptions that are not equitr's
 own (a bug) show only their class name; their details belong in the server log, not in a public comment.
 """
@@ -30,9 +30,9 @@ from typing import Literal
 import aiohttp
 import gidgethub
 
-from bot.agent.ledger import suggest_budget
-from bot.commands import USAGE, Command
-from bot.errors import (
+from equitr.agent.ledger import suggest_budget
+from equitr.commands import USAGE, Command
+from equitr.errors import (
     BudgetExceeded,
     CommandError,
     ConfigError,
@@ -47,10 +47,10 @@ from bot.errors import (
     ToolError,
     ValidationError,
 )
-from bot.money import amount, usd
-from bot.redact import redact
-from bot.repoconfig import FILENAME, EffectiveSettings, MonthlyBudgetExceeded, RepoConfig, RepoConfigError
-from bot.sanitize import sanitize_inline
+from equitr.money import amount, usd
+from equitr.redact import redact
+from equitr.repoconfig import FILENAME, EffectiveSettings, MonthlyBudgetExceeded, RepoConfig, RepoConfigError
+from equitr.sanitize import sanitize_inline
 
 Category = Literal["configuration", "runtime", "validation", "internal"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.errors import ConfigError
-from bot.repoconfig import FILENAME, MAX_BYTES, Problem, RepoConfig, RepoConfigError, parse
-from bot.sandbox.gitsafe import GitResult, git_in, run_git
-from bot.sandbox.workspace import Checkout, auth_env
+from equitr.errors import ConfigError
+from equitr.repoconfig import FILENAME, MAX_BYTES, Problem, RepoConfig, RepoConfigError, parse
+from equitr.sandbox.gitsafe import GitResult, git_in, run_git
+from equitr.sandbox.workspace import Checkout, auth_env
 
 AUTHOR = "equitr <equitr@users.noreply.github.com>"
 

@@ -14,13 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import api
-from bot.agent.calls import Exchange
-from bot.agent.loop import Event, Strategy
-from bot.localrepo import slug as slug  # re-exported: the branch name of a task
-from bot.models.client import ChatModel
-from bot.redact import redact
-from bot.settings import Settings
+from equitr import api
+from equitr.agent.calls import Exchange
+from equitr.agent.loop import Event, Strategy
+from equitr.localrepo import slug as slug  # re-exported: the branch name of a task
+from equitr.models.client import ChatModel
+from equitr.redact import redact
+from equitr.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

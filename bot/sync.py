@@ -15,8 +15,8 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-from bot import api
-from bot.api import interpret as interpret
+from equitr import api
+from equitr.api import interpret as interpret
 
 __all__ = ["ask", "fix", "interpret", "plan", "review"]
 

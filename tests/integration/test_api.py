@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-import bot as equitr
-import bot.sync
-from bot.api import split_diff
-from bot.errors import ConfigError
-from bot.sandbox import binaries
-from bot.settings import Settings
+import equitr
+import equitr.sync
+from equitr.api import split_diff
+from equitr.errors import ConfigError
+from equitr.sandbox import binaries
+from equitr.settings import Settings
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel
 
@@ -137,7 +137,7 @@ async def test_events_as_an_async_iterator(tmp_path: Path, settings: Settings) -
 
 def test_the_sync_wrapper_runs_without_an_event_loop(tmp_path: Path, settings: Settings) -> None:
     repo = make_repo(tmp_path)
-    result = bot.sync.fix(
+    result = equitr.sync.fix(
         repo, TASK, model="openai/gpt-4.1-mini", settings=settings, chat_model=ScriptedModel([PLAN, WORKER, ACCEPT])
     )
     assert result.accepted and result.branch
@@ -145,7 +145,7 @@ def test_the_sync_wrapper_runs_without_an_event_loop(tmp_path: Path, settings: S
 
 async def test_the_sync_wrapper_refuses_a_running_loop(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match=r"await equitr\.plan"):
-        bot.sync.plan(tmp_path, "x")
+        equitr.sync.plan(tmp_path, "x")
 
 
 async def test_plan_changes_nothing_and_returns_the_steps(tmp_path: Path, settings: Settings) -> None:
@@ -212,13 +212,13 @@ def test_the_package_is_typed_and_its_names_are_the_apis() -> None:
     # `plan` and `interpret` are also module names in the package: the package's attributes are the functions.
     for name in ("fix", "plan", "ask", "review"):
         assert asyncio.iscoroutinefunction(getattr(equitr, name)), name
-    assert callable(equitr.interpret) and equitr.interpret.__module__ == "bot.api"
+    assert callable(equitr.interpret) and equitr.interpret.__module__ == "equitr.api"
     code = (
-        "import bot.plan; import bot.interpret; import bot; "
-        "print(bot.plan.__module__, bot.interpret.__module__)"
+        "import equitr.plan; import equitr.interpret; import equitr; "
+        "print(equitr.plan.__module__, equitr.interpret.__module__)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert proc.stdout.split() == ["bot.api", "bot.api"], proc.stderr
+    assert proc.stdout.split() == ["equitr.api", "equitr.api"], proc.stderr
 
 
 def test_the_api_demo_script_fixes_the_sample(tmp_path: Path) -> None:

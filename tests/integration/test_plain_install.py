@@ -106,15 +106,17 @@ def test_the_installed_package_has_its_api_documented_and_typed(plain_venv: Path
     """`pip install .` (not editable), then the API as a user meets it: help() shows the typed signature and
     the docstring, `python -m` runs the command line, py.typed ships."""
     python = str(plain_venv / "bin" / "python")
-    code = "import bot, pathlib; help(bot.fix); print(pathlib.Path(bot.__file__).with_name('py.typed').is_file())"
+    code = (
+        "import equitr, pathlib; help(equitr.fix); print(pathlib.Path(equitr.__file__).with_name('py.typed').is_file())"
+    )
     proc = subprocess.run([python, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "fix(repo_path: 'str | Path', task: 'str', *, model: 'str | None' = None" in proc.stdout, proc.stdout
     assert "on a copy" in proc.stdout and "FixResult" in proc.stdout
     assert proc.stdout.rstrip().endswith("True")  # py.typed
     where = subprocess.run(
-        [python, "-c", "import bot; print(bot.__file__)"], cwd=tmp_path, capture_output=True, text=True
+        [python, "-c", "import equitr; print(equitr.__file__)"], cwd=tmp_path, capture_output=True, text=True
     )
     assert "/site-packages/" in where.stdout  # the installed copy, not a checkout
-    version = subprocess.run([python, "-m", "bot", "--version"], cwd=tmp_path, capture_output=True, text=True)
+    version = subprocess.run([python, "-m", "equitr", "--version"], cwd=tmp_path, capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("equitr 0.1.0.dev0"), version  # no git: fallback
