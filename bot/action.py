@@ -8,7 +8,7 @@ no webhook signature to check, because the event comes from GitHub itself. Then:
 
 Everything runs in this process with an SQLite store in a temporary directory (or `EQUITR_DB`), so GitHub's
 runners are the scale-out. Earlier runs' jobs are read into it from their records on GitHub before a run
-with work, and each job's record is written when it ends (`bot.history`). A Markdown summary goes to
+with work, and each job's record is written when it ends (`equitr.history`). A Markdown summary goes to
 `$GITHUB_STEP_SUMMARY`. Exit codes: 0 when the run went through (failed jobs have their own error comments on
 GitHub), 1 on a configuration error, or when a job failed and `--fail-on-error` was given.
 """
@@ -36,19 +36,19 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from gidgethub import GitHubException
 
-from bot import redact
-from bot.errors import ConfigError, EquitrError, GitHubError
-from bot.jobs import Job, NewJob
-from bot.repoconfig import RepoConfig, fetch_config
-from bot.store import SqliteStore
-from bot.triggers import Identity
+from equitr import redact
+from equitr.errors import ConfigError, EquitrError, GitHubError
+from equitr.jobs import Job, NewJob
+from equitr.repoconfig import RepoConfig, fetch_config
+from equitr.store import SqliteStore
+from equitr.triggers import Identity
 
 if TYPE_CHECKING:
     from gidgethub.abc import GitHubAPI
 
-    from bot.runner import Runner
-    from bot.services import Services
-    from bot.settings import Settings
+    from equitr.runner import Runner
+    from equitr.services import Services
+    from equitr.settings import Settings
 
 log = logging.getLogger("equitr.action")
 
@@ -252,7 +252,7 @@ class Report:
 def action_settings(env: Mapping[str, str], tmp: Path) -> Settings:
     """Token mode, always: the Action acts with the token it is given. The queue is the embedded one, since
     this process runs every job itself; the store is `EQUITR_DB` when set, else a temporary file."""
-    from bot import settings as settings_mod
+    from equitr import settings as settings_mod
 
     settings = settings_mod.load()
     try:
@@ -280,7 +280,7 @@ class Run:
 
 
 async def execute(env: RunnerEnv, options: Options, settings: Settings) -> Report:
-    from bot import services as services_mod
+    from equitr import services as services_mod
 
     report = Report(env=env, options=options)
     services = services_mod.build(settings)
@@ -312,9 +312,9 @@ def _target(env: RunnerEnv) -> int | None:
 
 
 async def _load_history(env: RunnerEnv, run: Run, report: Report, number: int | None) -> None:
-    """Earlier runs' jobs, read back from their records on GitHub (`bot.history`): the issue's whole history
+    """Earlier runs' jobs, read back from their records on GitHub (`equitr.history`): the issue's whole history
     (status, cost, retry), then this month's jobs in the repository (the month's spend and budget)."""
-    from bot import history
+    from equitr import history
 
     assert isinstance(run.services.store, SqliteStore)  # the Action's store is always a local SQLite file
     store = run.services.store
@@ -339,7 +339,7 @@ async def _load_history(env: RunnerEnv, run: Run, report: Report, number: int | 
 async def _dispatch(env: RunnerEnv, options: Options, run: Run, github: Any, report: Report) -> list[int]:
     """The webhook server's own path: feature routers, permission check, durable job, 👀; first, when the
     event asks for work, the job history (an event for someone else costs no GitHub call for it)."""
-    from bot.dispatch import Dispatcher
+    from equitr.dispatch import Dispatcher
 
     services = run.services
 
@@ -371,7 +371,7 @@ async def _post_notices(services: Services, runner: Runner) -> None:
 
 
 async def _run(run: Run, job_id: int, report: Report) -> Job | None:
-    from bot import history
+    from equitr import history
 
     await run.runner.run(job_id)
     job = await asyncio.to_thread(run.services.store.get, job_id)
@@ -604,7 +604,7 @@ def render_summary(report: Report) -> str:
 
 
 def _cell(text: str) -> str:
-    from bot.sanitize import sanitize_inline
+    from equitr.sanitize import sanitize_inline
 
     return sanitize_inline(" ".join(text.split()).replace("|", "\\|")[:200])  # a job's reason may quote a model
 
@@ -697,8 +697,8 @@ def command(args: argparse.Namespace) -> int:
 
 
 def _fail(environ: Mapping[str, str], message: str, hint: str | None) -> int:
-    from bot.redact import escape_workflow_commands, on_github_runner, redact
-    from bot.sanitize import sanitize_inline
+    from equitr.redact import escape_workflow_commands, on_github_runner, redact
+    from equitr.sanitize import sanitize_inline
 
     message = redact(message)
     shown = escape_workflow_commands if on_github_runner(dict(environ)) else str
@@ -715,7 +715,7 @@ def _fail(environ: Mapping[str, str], message: str, hint: str | None) -> int:
 def _commands_stopped(environ: Mapping[str, str]) -> Iterator[None]:
     """On GitHub's runners, nothing printed while the jobs run is read as a workflow command: the runner
     ignores `::…` lines between `::stop-commands::TOKEN` and `::TOKEN::` (TOKEN random, so no text can end
-    the pause early). Log lines are also escaped one by one (`bot.redact.LogFilter`); this covers the rest
+    the pause early). Log lines are also escaped one by one (`equitr.redact.LogFilter`); this covers the rest
     (a library printing to stdout, a subprocess's output)."""
     if environ.get("GITHUB_ACTIONS") != "true":
         yield

@@ -37,12 +37,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from bot import signature
-from bot.dispatch import Dispatcher
-from bot.features import EVENTS
-from bot.github.retry import OUTSIDE_JOBS
-from bot.metrics import StoreCollector
-from bot.store import JobStore
+from equitr import signature
+from equitr.dispatch import Dispatcher
+from equitr.features import EVENTS
+from equitr.github.retry import OUTSIDE_JOBS
+from equitr.metrics import StoreCollector
+from equitr.store import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Body:
 
 class Metrics:
     """The serving process's own measurements (webhooks), and the store's metrics read at scrape time
-    (`bot.metrics.StoreCollector`: jobs, phases, models, GitHub, the queue)."""
+    (`equitr.metrics.StoreCollector`: jobs, phases, models, GitHub, the queue)."""
 
     def __init__(self, store: JobStore | None = None, health: Any = None) -> None:
         self.registry = CollectorRegistry()

@@ -1,4 +1,4 @@
-"""The `equitr` command line (also `python -m bot`)."""
+"""The `equitr` command line (also `python -m equitr`)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot import action as action_cmd
-from bot import redact
-from bot.errors import EquitrError
+from equitr import __version__, redact
+from equitr import action as action_cmd
+from equitr.errors import EquitrError
 
 log = logging.getLogger("equitr")
 
@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Turn GitHub issue and pull-request comments into coding-agent work.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("--version", action="version", version=f"equitr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the webhook server (and, by default, the workers)")
@@ -172,8 +173,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bot import settings as settings_mod
-    from bot.server import build_app, serve
+    from equitr import settings as settings_mod
+    from equitr.server import build_app, serve
 
     settings = settings_mod.load()
     settings.require_server()
@@ -196,10 +197,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from bot import services as services_mod
-    from bot import settings as settings_mod
-    from bot.queue import Workers
-    from bot.server import init_sentry
+    from equitr import services as services_mod
+    from equitr import settings as settings_mod
+    from equitr.queue import Workers
+    from equitr.server import init_sentry
 
     settings = settings_mod.load()
     init_sentry(settings)
@@ -229,11 +230,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from starlette.responses import RedirectResponse
     from starlette.routing import Mount, Route
 
-    from bot import settings as settings_mod
-    from bot.dashboard import check_config, config_from, create_dashboard
-    from bot.errors import ConfigError
-    from bot.server import serve
-    from bot.store import open_store
+    from equitr import settings as settings_mod
+    from equitr.dashboard import check_config, config_from, create_dashboard
+    from equitr.errors import ConfigError
+    from equitr.server import serve
+    from equitr.store import open_store
 
     if not 0 < args.port < 65536:
         print("equitr: --port must be between 1 and 65535", file=sys.stderr)
@@ -263,9 +264,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from bot import settings as settings_mod
-    from bot.money import usd
-    from bot.store import open_store
+    from equitr import settings as settings_mod
+    from equitr.money import usd
+    from equitr.store import open_store
 
     settings = settings_mod.load()
     store = open_store(db=settings.db, redis_url=settings.redis_url)
@@ -295,13 +296,13 @@ async def _replay(args: argparse.Namespace) -> int:
 
     import aiohttp
 
-    from bot import services as services_mod
-    from bot import settings as settings_mod
-    from bot.app import create_app
-    from bot.asgi import call
-    from bot.dryrun import DryRunAccess, DryRunGitHub, DryRunModel
-    from bot.signature import sign
-    from bot.work.handlers import WorkEnv, handlers
+    from equitr import services as services_mod
+    from equitr import settings as settings_mod
+    from equitr.app import create_app
+    from equitr.asgi import call
+    from equitr.dryrun import DryRunAccess, DryRunGitHub, DryRunModel
+    from equitr.signature import sign
+    from equitr.work.handlers import WorkEnv, handlers
 
     try:
         body = args.payload.read_bytes()
@@ -374,7 +375,7 @@ def _drain_notices(services: Any) -> list[dict[str, Any]]:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from bot.doctor import run_checks
+    from equitr.doctor import run_checks
 
     ok = True
     for check in asyncio.run(run_checks()):
@@ -390,10 +391,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot import settings as settings_mod
-    from bot.jobrecord import save_local_run
-    from bot.monitor import PerformanceMonitor
-    from bot.runlocal import RunOptions, run_local
+    from equitr import settings as settings_mod
+    from equitr.jobrecord import save_local_run
+    from equitr.monitor import PerformanceMonitor
+    from equitr.runlocal import RunOptions, run_local
 
     if args.budget is not None and not 0 < args.budget <= 1000:
         print("equitr: --budget must be more than 0 and at most 1000 (USD)", file=sys.stderr)
@@ -429,7 +430,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from bot.models import manager
+    from equitr.models import manager
 
     if args.models_command == "list":
         print(manager.format_table(manager.models_list()))
@@ -447,7 +448,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_interpret(args: argparse.Namespace) -> int:
-    from bot.interpret import interpret
+    from equitr.interpret import interpret
 
     if args.file == "-":
         text = sys.stdin.read()
@@ -462,9 +463,9 @@ def cmd_interpret(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bot import settings as settings_mod
-    from bot.report import parse_since, render
-    from bot.store import open_store
+    from equitr import settings as settings_mod
+    from equitr.report import parse_since, render
+    from equitr.store import open_store
 
     since = parse_since(args.since)
     settings = settings_mod.load()

@@ -13,7 +13,7 @@ from typing import Literal
 
 from rapidfuzz import process
 
-from bot.errors import CommandError
+from equitr.errors import CommandError
 
 CommandName = Literal["fix", "review", "ask", "plan", "status", "cancel", "retry", "cost", "help"]
 

@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from gidgethub.abc import GitHubAPI
 
-from bot.errors import GitHubError
-from bot.github.retry import AMBIGUOUS
-from bot.sanitize import publishable
-from bot.triggers import Identity
+from equitr.errors import GitHubError
+from equitr.github.retry import AMBIGUOUS
+from equitr.sanitize import publishable
+from equitr.triggers import Identity
 
 Kind = Literal["status", "error", "review-summary", "answer", "notice"]
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def find_marker(body: str) -> tuple[str, str] | None:
 
 
 def render(kind: Kind, ident: str | int, body: str) -> str:
-    """The final text of a comment: redacted, no image off GitHub (`bot.sanitize.publishable`; model text in
+    """The final text of a comment: redacted, no image off GitHub (`equitr.sanitize.publishable`; model text in
     `body` is sanitised where it was placed), with its marker first so it survives edits below it."""
     return f"{marker(kind, ident)}\n{publishable(body)}"
 
@@ -78,7 +78,7 @@ async def upsert(
     Idempotent: when GitHub's answer to a write is lost (a 500/502/504, a dropped connection), the comment is
     looked up by its marker again before anything is posted, so a retry never makes a second one.
 
-    Job records (`bot.history`) that an earlier job left in the comment are kept: they are the Action's
+    Job records (`equitr.history`) that an earlier job left in the comment are kept: they are the Action's
     job history."""
     for attempt in range(1, WRITE_TRIES + 1):
         try:
@@ -102,7 +102,7 @@ async def _upsert_once(
     author: Identity,
     comment_id: int | None,
 ) -> dict[str, Any]:
-    from bot import history
+    from equitr import history
 
     text = render(kind, ident, body)
     if comment_id is None:

@@ -6,11 +6,11 @@ import asyncio
 import datetime as dt
 import time
 
-from bot import commands, comments
-from bot.errorfmt import public_text
-from bot.jobs import Job
-from bot.money import usd
-from bot.runner import JobContext, Outcome
+from equitr import commands, comments
+from equitr.errorfmt import public_text
+from equitr.jobs import Job
+from equitr.money import usd
+from equitr.runner import JobContext, Outcome
 
 STATUS_ROWS = 10
 

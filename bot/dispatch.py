@@ -21,15 +21,15 @@ import aiohttp
 from gidgethub import GitHubException, sansio
 from gidgethub.abc import GitHubAPI
 
-from bot.errors import EquitrError, MalformedPayload
-from bot.features import router
-from bot.features.context import Routed
-from bot.jobs import Job, NewJob
-from bot.permissions import Permissions
-from bot.queue import Queue
-from bot.repoconfig import ConfigCache
-from bot.store import DEDUPE_TTL_S, JobStore
-from bot.triggers import Fields, Identity, Ignored, Installation, Notice, Trigger
+from equitr.errors import EquitrError, MalformedPayload
+from equitr.features import router
+from equitr.features.context import Routed
+from equitr.jobs import Job, NewJob
+from equitr.permissions import Permissions
+from equitr.queue import Queue
+from equitr.repoconfig import ConfigCache
+from equitr.store import DEDUPE_TTL_S, JobStore
+from equitr.triggers import Fields, Identity, Ignored, Installation, Notice, Trigger
 
 log = logging.getLogger(__name__)
 

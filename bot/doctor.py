@@ -7,8 +7,8 @@ import shutil
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from bot.errors import ConfigError, EquitrError, GitHubError
-from bot.settings import Settings
+from equitr.errors import ConfigError, EquitrError, GitHubError
+from equitr.settings import Settings
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -22,7 +22,7 @@ class Check:
 
 
 async def run_checks() -> list[Check]:
-    from bot import settings as settings_mod
+    from equitr import settings as settings_mod
 
     try:
         settings = settings_mod.load()
@@ -59,9 +59,9 @@ def _user() -> Check:
 
 
 def _setup_network(settings: Settings) -> Check:
-    """How a repository's `fix.setup_command` would reach the network (bot.sandbox.netns)."""
-    from bot.errors import SandboxError
-    from bot.sandbox.netns import choose
+    """How a repository's `fix.setup_command` would reach the network (equitr.sandbox.netns)."""
+    from equitr.errors import SandboxError
+    from equitr.sandbox.netns import choose
 
     if settings.sandbox == "none":
         return Check("setup network", "warn", "EQUITR_SANDBOX=none: setup commands share the host's network")
@@ -82,7 +82,7 @@ def _setup_network(settings: Settings) -> Check:
 
 def _dashboard(settings: Settings) -> Check:
     """Whether `equitr serve` serves the dashboard, and to whom (a warning is not a failure: it is optional)."""
-    from bot.dashboard import check_config, config_from
+    from equitr.dashboard import check_config, config_from
 
     auth = config_from(settings)
     if not auth.any:
@@ -101,7 +101,7 @@ def _dashboard(settings: Settings) -> Check:
 
 
 async def _models(settings: Settings) -> list[Check]:
-    from bot.models.manager import ModelManager, choose_model
+    from equitr.models.manager import ModelManager, choose_model
 
     supervisor, embedded = choose_model(settings.supervisor_model)
     worker = settings.worker_model or supervisor
@@ -126,7 +126,7 @@ async def _models(settings: Settings) -> list[Check]:
 async def _github(settings: Settings) -> Check:
     import aiohttp
 
-    from bot.github.access import GitHubAccess
+    from equitr.github.access import GitHubAccess
 
     if settings.mode == "local":
         return Check(
@@ -139,7 +139,7 @@ async def _github(settings: Settings) -> Check:
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
             if settings.mode == "app":
-                from bot.github.auth import app_jwt
+                from equitr.github.auth import app_jwt
 
                 jwt = app_jwt(app_id=access.app_id or 0, private_key=settings.private_key())
                 from gidgethub.aiohttp import GitHubAPI as PlainAPI
@@ -188,10 +188,10 @@ def _github_fix(error: EquitrError) -> str:
 
 def _queue(settings: Settings) -> list[Check]:
     """The store and queue open, and with Redis: a password, persistence and no eviction."""
-    from bot import redisguard
-    from bot.redact import redact
-    from bot.services import build
-    from bot.store import RedisStore
+    from equitr import redisguard
+    from equitr.redact import redact
+    from equitr.services import build
+    from equitr.store import RedisStore
 
     out: list[Check] = []
     url = settings.redis_url
@@ -230,7 +230,7 @@ def _queue(settings: Settings) -> list[Check]:
 
 
 def _tools(settings: Settings) -> list[Check]:
-    from bot.sandbox import binaries
+    from equitr.sandbox import binaries
 
     git = shutil.which("git")
     out = [Check("git", "ok" if git else "fail", git or "not found (needed for checkouts and commits)",

@@ -17,12 +17,12 @@ from typing import Any
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from bot.errors import DryRunStop
-from bot.github.access import GitHubAccess
-from bot.github.scope import Scope
-from bot.models.types import Message, Reply
-from bot.redact import redact
-from bot.triggers import Identity
+from equitr.errors import DryRunStop
+from equitr.github.access import GitHubAccess
+from equitr.github.scope import Scope
+from equitr.models.types import Message, Reply
+from equitr.redact import redact
+from equitr.triggers import Identity
 
 LOGIN = "equitr-dry-run[bot]"
 _REPO = re.compile(r"^/repos/([^/]+)/([^/]+)(/.*)?$")

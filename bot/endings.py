@@ -18,12 +18,12 @@ from typing import Any
 
 from gidgethub.abc import GitHubAPI
 
-from bot import comments
-from bot.commands import USAGE, Command
-from bot.errorfmt import ErrorContext, format_error, public_text
-from bot.errors import BudgetExceeded, RuntimeFailure
-from bot.jobs import Job
-from bot.triggers import Identity
+from equitr import comments
+from equitr.commands import USAGE, Command
+from equitr.errorfmt import ErrorContext, format_error, public_text
+from equitr.errors import BudgetExceeded, RuntimeFailure
+from equitr.jobs import Job
+from equitr.triggers import Identity
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def error_context(job: Job, error: BaseException | None = None, *, docs_url: str
 
 def lost_texts(job: Job, report: Report, *, docs_url: str | None) -> tuple[str, str]:
     """The status line and the error comment of a job the store gave up (it crashed its workers)."""
-    from bot.work.render import Status, status_body
+    from equitr.work.render import Status, status_body
 
     error = RuntimeFailure(report.reason)
     status = status_body(Status(job.id, job.kind, job.requester, phase="failed", detail=public_text(report.reason)))

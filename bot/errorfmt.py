@@ -13,9 +13,9 @@
     **Documentation:** [docs/errors.md#budget-exceeded](docs/errors.md#budget-exceeded) · …
 
 Pure functions of the exception and an `ErrorContext` (what the command asked for); the caller posts the
-result with `bot.comments.upsert(..., "error", job.ref, body, author=...)`, one error comment per job.
+result with `equitr.comments.upsert(..., "error", job.ref, body, author=...)`, one error comment per job.
 
-Two rules hold for every output, whatever the exception carries: it passes through `bot.redact.redact`, and
+Two rules hold for every output, whatever the exception carries: it passes through `equitr.redact.redact`, and
 it never contains a traceback, a stack frame or an absolute source path. Exceptions that are not equitr's
 own (a bug) show only their class name; their details belong in the server log, not in a public comment.
 """
@@ -30,9 +30,9 @@ from typing import Literal
 import aiohttp
 import gidgethub
 
-from bot.agent.ledger import suggest_budget
-from bot.commands import USAGE, Command
-from bot.errors import (
+from equitr.agent.ledger import suggest_budget
+from equitr.commands import USAGE, Command
+from equitr.errors import (
     BudgetExceeded,
     CommandError,
     ConfigError,
@@ -47,10 +47,10 @@ from bot.errors import (
     ToolError,
     ValidationError,
 )
-from bot.money import amount, usd
-from bot.redact import redact
-from bot.repoconfig import FILENAME, EffectiveSettings, MonthlyBudgetExceeded, RepoConfig, RepoConfigError
-from bot.sanitize import sanitize_inline
+from equitr.money import amount, usd
+from equitr.redact import redact
+from equitr.repoconfig import FILENAME, EffectiveSettings, MonthlyBudgetExceeded, RepoConfig, RepoConfigError
+from equitr.sanitize import sanitize_inline
 
 Category = Literal["configuration", "runtime", "validation", "internal"]
 
@@ -92,6 +92,17 @@ _KINDS = [
     ErrorKind("internal-error", "internal", "Internal error"),
 ]
 KINDS: dict[str, ErrorKind] = {kind.anchor: kind for kind in _KINDS}
+
+
+# The section of docs/configuration.md an error kind links to besides its own ("" is the page's top).
+CONFIG_SECTIONS: dict[str, str] = {
+    "invalid-configuration-file": "",
+    "unknown-model": "models",
+    "budget-exceeded": "budget",
+    "monthly-budget-used-up": "budget",
+    "limit-reached": "limits",
+    "refused-by-the-sandbox": "fix",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,19 +444,27 @@ def doc_links(error: BaseException) -> list[str]:
     """Relative documentation paths with anchors: the error's own section first."""
     anchor = _anchor(error)
     links = [f"{ERRORS_DOC}#{anchor}"]
-    section = {
-        "invalid-configuration-file": "",
-        "unknown-model": "models",
-        "budget-exceeded": "budget",
-        "monthly-budget-used-up": "budget",
-        "limit-reached": "limits",
-        "refused-by-the-sandbox": "fix",
-    }.get(anchor)
+    section = CONFIG_SECTIONS.get(anchor)
     if section is not None:
         links.append(f"{CONFIG_DOC}#{section}" if section else CONFIG_DOC)
     elif isinstance(error, ValidationError) and "--budget" in getattr(error, "message", ""):
         links.append(f"{CONFIG_DOC}#budget")
     return links
+
+
+def doc_url(base: str, link: str) -> str:
+    """The address of `link` (`docs/errors.md#budget-exceeded`) under `base` (EQUITR_DOCS_URL).
+
+    `base` is either the repository folder that holds docs/ on GitHub (`…/blob/main`, `…/tree/v1.2.0`), where
+    the Markdown file itself is shown, or the documentation site built by `mkdocs build` (`mkdocs.yml`),
+    where `docs/errors.md` is the page `errors/` and the anchor is the same heading id."""
+    base = base.rstrip("/")
+    if "/blob/" in base or "/tree/" in base:
+        return f"{base}/{link}"
+    page, _, anchor = link.partition("#")
+    page = page.removeprefix("docs/").removesuffix(".md")
+    page = "" if page == "index" else f"{page}/"
+    return f"{base}/{page}" + (f"#{anchor}" if anchor else "")
 
 
 def format_error(error: BaseException, *, job_id: int | str | None = None, context: ErrorContext | None = None) -> str:
@@ -470,8 +489,8 @@ def _format(error: BaseException, *, job_id: int | str | None, context: ErrorCon
         parts.append("**Recovery**\n" + "\n".join(f"- `{c}`" for c in plan))
     links = doc_links(error)
     if context and context.docs_url:
-        base = context.docs_url.rstrip("/")
-        parts.append("**Documentation:** " + " · ".join(f"[{link}]({base}/{link})" for link in links))
+        base = context.docs_url
+        parts.append("**Documentation:** " + " · ".join(f"[{link}]({doc_url(base, link)})" for link in links))
     else:
         parts.append("**Documentation** (in equitr's repository): " + " · ".join(f"`{link}`" for link in links))
     if job_id is not None:

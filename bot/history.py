@@ -27,10 +27,10 @@ from typing import Any
 
 from gidgethub.abc import GitHubAPI
 
-from bot import comments
-from bot.jobs import END_STATES, Job
-from bot.redact import redact
-from bot.triggers import Identity
+from equitr import comments
+from equitr.jobs import END_STATES, Job
+from equitr.redact import redact
+from equitr.triggers import Identity
 
 log = logging.getLogger(__name__)
 

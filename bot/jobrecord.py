@@ -1,4 +1,4 @@
-"""The monitor's view of an agent run (`bot.monitor`): its plan, trajectory, diff and tests as the job's
+"""The monitor's view of an agent run (`equitr.monitor`): its plan, trajectory, diff and tests as the job's
 outcome, and the record of an `equitr run` kept in a local store."""
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot import metrics, monitor
-from bot.agent.loop import AgentResult, TestRun
-from bot.jobs import Job, new_uid
-from bot.store import SqliteStore
-from bot.tools.schema import Step
+from equitr import metrics, monitor
+from equitr.agent.loop import AgentResult, TestRun
+from equitr.jobs import Job, new_uid
+from equitr.store import SqliteStore
+from equitr.tools.schema import Step
 
 
 def record_result(result: AgentResult, **more: Any) -> None:
-    """What the agent did, for the job's monitor record (`bot.monitor`): plan, trajectory, diff, tests.
+    """What the agent did, for the job's monitor record (`equitr.monitor`): plan, trajectory, diff, tests.
     Redacted and bounded when the record is stored."""
     mon = monitor.current()
     if mon is None:

@@ -58,7 +58,7 @@ class Job:
     updated_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
-    mac: str = ""  # see bot.seal: checked when a worker claims the job
+    mac: str = ""  # see equitr.seal: checked when a worker claims the job
     uid: str = ""
 
     @property

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.jobs import Job
-from bot.monitor import JobRecord
-from bot.store import JobStore
+from equitr.jobs import Job
+from equitr.monitor import JobRecord
+from equitr.store import JobStore
 
 INF = math.inf
 PHASE_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, INF)

@@ -1,12 +1,12 @@
 """The PerformanceMonitor: what one job did, how long each part took, what it cost, and every call it made.
 
 Pure data and a per-job recorder; no I/O. The engine records at its seams (the job runner's phases, the model
-client, the GitHub client; see `bot.runner`), the store keeps the result with the job (`JobStore.save_record`),
+client, the GitHub client; see `equitr.runner`), the store keeps the result with the job (`JobStore.save_record`),
 and the dashboard and `/metrics` read it from there.
 
 A record is bounded: at most `MAX_MODEL_CALLS` model calls, `MAX_GITHUB_CALLS` GitHub calls and `MAX_PHASES`
 phases are kept (the rest are counted), the diff and test outputs are capped, and every string passes
-`bot.redact` when the record is serialised, so nothing secret-shaped is ever stored.
+`equitr.redact` when the record is serialised, so nothing secret-shaped is ever stored.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, TypedDict
 
-from bot.redact import redact, redact_all
+from equitr.redact import redact, redact_all
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from cachetools import TTLCache
 from gidgethub import BadRequest
 from gidgethub.abc import GitHubAPI
 
-from bot.errors import GitHubError
+from equitr.errors import GitHubError
 
 ALLOWED_ROLES = frozenset({"admin", "maintain", "write"})
 

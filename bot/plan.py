@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.errors import ValidationError
-from bot.tools.schema import Step
+from equitr.errors import ValidationError
+from equitr.tools.schema import Step
 
 Note = tuple[str, str]  # (repair kind, detail), the interpretation layer adds the model
 

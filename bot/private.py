@@ -9,7 +9,7 @@ import os
 import stat
 from pathlib import Path
 
-from bot.errors import ConfigError
+from equitr.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """The queue that carries job ids to workers: huey, on SQLite (embedded default) or Redis (scale-out).
 
-Only ids travel through the queue; the job itself lives in the store (`bot.store`). A message that the queue
+Only ids travel through the queue; the job itself lives in the store (`equitr.store`). A message that the queue
 loses (a worker killed mid-task takes its message with it) is recovered from the store by `sweep`, which
 runs when a worker starts and then every minute.
 
 Messages are JSON, never pickle: huey's default serializer unpickles what it reads, so anyone who could
-write to Redis could run code in the worker. Each message carries a MAC (`bot.seal`) and is validated
+write to Redis could run code in the worker. Each message carries a MAC (`equitr.seal`) and is validated
 field by field against what equitr itself sends; anything else is logged and dropped, never run.
 """
 
@@ -27,8 +27,8 @@ from huey.registry import Message
 from huey.serializer import Serializer
 from huey.storage import RedisStorage, SqliteStorage
 
-from bot import seal
-from bot.private import private_file
+from equitr import seal
+from equitr.private import private_file
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ class Queue:
         if redis_url:
             import redis
 
-            from bot.store import REDIS_TIMEOUTS
+            from equitr.store import REDIS_TIMEOUTS
 
             pool = redis.ConnectionPool.from_url(redis_url, **REDIS_TIMEOUTS)
             self.huey: Huey = _Guarded(

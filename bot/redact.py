@@ -3,7 +3,7 @@
 Two nets, unioned: the exact values of the secrets this process knows, and patterns for the secret formats
 we may meet without knowing them.
 
-- **Known values** are registered from the settings at start-up and by `bot.github.auth` for every
+- **Known values** are registered from the settings at start-up and by `equitr.github.auth` for every
   installation token and App JWT it mints (forgotten a while after they expire). Each value is also
   matched in the encodings it is most often printed in: JSON string escapes, Python `repr`, URL
   percent-encoding, and git's `Authorization: Basic base64("x-access-token:TOKEN")`.

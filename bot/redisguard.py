@@ -12,7 +12,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.errors import ConfigError
+from equitr.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

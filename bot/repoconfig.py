@@ -39,15 +39,15 @@ from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 from rapidfuzz import fuzz, process
 
-from bot.agent.ledger import Limits
-from bot.commands import MAX_BUDGET_USD
-from bot.errors import BudgetExceeded, ConfigError, GitHubError, ValidationError
-from bot.github.retry import rate_limited
-from bot.models.manager import ModelManager
-from bot.models.names import PROVIDERS
-from bot.redact import redact
-from bot.sandbox.policy import ALWAYS_BLOCKED, CI_PATHS, WritePolicy, matches
-from bot.sandbox.workspace import BRANCH_PREFIX
+from equitr.agent.ledger import Limits
+from equitr.commands import MAX_BUDGET_USD
+from equitr.errors import BudgetExceeded, ConfigError, GitHubError, ValidationError
+from equitr.github.retry import rate_limited
+from equitr.models.manager import ModelManager
+from equitr.models.names import PROVIDERS
+from equitr.redact import redact
+from equitr.sandbox.policy import ALWAYS_BLOCKED, CI_PATHS, WritePolicy, matches
+from equitr.sandbox.workspace import BRANCH_PREFIX
 
 FILENAME = ".equitr.toml"
 MAX_BYTES = 256 * 1024  # a configuration file, not a data file; also bounds what a parse can cost

@@ -8,9 +8,9 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
-from bot.errors import CommandError
-from bot.jobs import Job
-from bot.money import usd
+from equitr.errors import CommandError
+from equitr.jobs import Job
+from equitr.money import usd
 
 _SPAN = re.compile(r"^(\d+)([hdw])$")
 _SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}

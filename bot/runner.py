@@ -5,7 +5,7 @@
 Limits and cancellation are checked in one place (the watch): a cancel request or a lost lease cancels the
 handler's task within about a second; the job then ends `cancelled` (or is left to its new owner). Every
 ending is reported on the issue by the runner, whatever the handler did: the status comment's last edit and,
-for a failure, the formatted error (`bot.endings`). The report is stored with the end state, and one that
+for a failure, the formatted error (`equitr.endings`). The report is stored with the end state, and one that
 GitHub did not take is delivered later by the sweeper.
 """
 
@@ -24,16 +24,16 @@ from typing import Any, Protocol
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from bot import comments, endings, metrics, monitor
-from bot.errorfmt import format_error
-from bot.errors import ConfigError, EquitrError, JobBusy
-from bot.github import retry as github_retry
-from bot.github.scope import Scope, for_job
-from bot.jobs import Job, State, needs_write_permission
-from bot.permissions import Permissions
-from bot.redact import redact
-from bot.store import JobStore, gave_up, is_stale
-from bot.triggers import Identity
+from equitr import comments, endings, metrics, monitor
+from equitr.errorfmt import format_error
+from equitr.errors import ConfigError, EquitrError, JobBusy
+from equitr.github import retry as github_retry
+from equitr.github.scope import Scope, for_job
+from equitr.jobs import Job, State, needs_write_permission
+from equitr.permissions import Permissions
+from equitr.redact import redact
+from equitr.store import JobStore, gave_up, is_stale
+from equitr.triggers import Identity
 
 log = logging.getLogger(__name__)
 

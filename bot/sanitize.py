@@ -10,7 +10,7 @@ issue text, code, test output, a web page — any of which an attacker may write
 - link to `javascript:` or `data:` URLs.
 
 `sanitize` removes each of these, in the text as written and through the encodings Markdown decodes
-(character references such as `&#64;`, backslash escapes), then passes the result through `bot.redact`:
+(character references such as `&#64;`, backslash escapes), then passes the result through `equitr.redact`:
 
 1. Remote images go: `![alt](url)` stays only for an `https` URL on GitHub's own hosts (`github.com`,
    `*.githubusercontent.com`, `github.githubassets.com`) with a plain alt text; any other inline image
@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from bot.redact import redact
+from equitr.redact import redact
 
 ZWSP = "\u200b"
 IMAGE_REMOVED = "(image removed)"

@@ -19,9 +19,9 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from bot.errors import ConfigError
-from bot.jobs import encode_args
-from bot.settings import Settings
+from equitr.errors import ConfigError
+from equitr.jobs import encode_args
+from equitr.settings import Settings
 
 _PROCESS_KEY = secrets.token_bytes(32)
 

@@ -11,12 +11,12 @@ from typing import Any
 import aiohttp
 from starlette.applications import Starlette
 
-from bot import services as services_mod
-from bot.app import create_app
-from bot.dashboard import check_config, config_from, create_dashboard
-from bot.github.scope import WEBHOOK
-from bot.queue import Workers
-from bot.settings import Settings
+from equitr import services as services_mod
+from equitr.app import create_app
+from equitr.dashboard import check_config, config_from, create_dashboard
+from equitr.github.scope import WEBHOOK
+from equitr.queue import Workers
+from equitr.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def _raise_fd_limit() -> None:
 def init_sentry(settings: Settings) -> None:
     """Error reports to Sentry, with nothing secret in them: no frame locals (a token travels in function
     arguments, where Sentry's key-name scrubber cannot see it), no request bodies, and every string of every
-    event (message, exception values, breadcrumbs, extra data) passed through `bot.redact` one by one.
+    event (message, exception values, breadcrumbs, extra data) passed through `equitr.redact` one by one.
 
     Only Sentry's default integrations (logging, excepthook, threading …): the ones it would enable because a
     library is installed record more than errors (Redis commands, request data) and change what they hook —
@@ -177,6 +177,6 @@ def init_sentry(settings: Settings) -> None:
 def scrub_event(event: Any, hint: Any) -> Any:
     """Every string inside a Sentry event (or breadcrumb), redacted where it stands: each string is masked as
     itself, before any serialiser escapes it, so quotes, backslashes or non-ASCII in a secret change nothing."""
-    from bot.redact import redact_all
+    from equitr.redact import redact_all
 
     return redact_all(event)

@@ -12,17 +12,17 @@ from typing import Any
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from bot import redact, redisguard, seal
-from bot.dispatch import Dispatcher, GitHubFactory
-from bot.errors import ConfigError
-from bot.github.access import GitHubAccess
-from bot.github.scope import WEBHOOK
-from bot.permissions import Permissions
-from bot.queue import Queue, bind
-from bot.runner import Handler, Runner
-from bot.settings import Settings
-from bot.store import JobStore, RedisStore, open_store, process_owner
-from bot.triggers import Identity
+from equitr import redact, redisguard, seal
+from equitr.dispatch import Dispatcher, GitHubFactory
+from equitr.errors import ConfigError
+from equitr.github.access import GitHubAccess
+from equitr.github.scope import WEBHOOK
+from equitr.permissions import Permissions
+from equitr.queue import Queue, bind
+from equitr.runner import Handler, Runner
+from equitr.settings import Settings
+from equitr.store import JobStore, RedisStore, open_store, process_owner
+from equitr.triggers import Identity
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,8 @@ class Services:
 
     def runner(self, handlers: dict[str, Handler] | None = None) -> Runner:
         if handlers is None:
-            from bot.work.handlers import WorkEnv
-            from bot.work.handlers import handlers as work_handlers
+            from equitr.work.handlers import WorkEnv
+            from equitr.work.handlers import handlers as work_handlers
 
             env = WorkEnv(settings=self.settings, access=self.access, permissions=self.permissions)
             if self.settings.workdir is not None:
@@ -74,7 +74,7 @@ class Services:
 
     def bind_worker(self, runner: Runner) -> None:
         # Load the price catalogue now, so that choosing a model inside a job stays under a millisecond.
-        from bot.models.manager import ModelManager
+        from equitr.models.manager import ModelManager
 
         ModelManager().warm()
         bind(run_job=runner.execute, notify=runner.notify, sweep=lambda: (runner.sweep(), None)[1])
@@ -98,7 +98,7 @@ class Services:
 
 def build(settings: Settings) -> Services:
     """Open the store and queue. With Redis, refuse (ConfigError) one that has no password or no persistence,
-    unless the operator opted in (`bot.redisguard`)."""
+    unless the operator opted in (`equitr.redisguard`)."""
     redact.register(
         *(
             s.get_secret_value()

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.errors import ConfigError
+from equitr.errors import ConfigError
 
 Mode = Literal["app", "token", "local"]
 
@@ -93,7 +93,8 @@ class Settings(BaseSettings):
     # max_minutes bounds them all), and one GitHub request.
     model_timeout_s: float = Field(default=120.0, gt=0, le=3600, validation_alias="EQUITR_MODEL_TIMEOUT")
     github_timeout_s: float = Field(default=30.0, gt=0, le=600, validation_alias="EQUITR_GITHUB_TIMEOUT")
-    # Where equitr's docs/ folder is published, so that error comments link to it.
+    # Where equitr's documentation is published, so that error comments link to it: the documentation site
+    # (`mkdocs build`), or the repository folder holding docs/ on GitHub (`…/blob/main`); see errorfmt.doc_url.
     docs_url: str | None = Field(default=None, validation_alias="EQUITR_DOCS_URL")
 
     @field_validator("github_api_url")
@@ -128,8 +129,8 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("http://", "https://")):
             raise ValueError(
-                "EQUITR_DOCS_URL must be an http(s) URL of the folder that holds docs/, "
-                "e.g. https://github.com/OWNER/equitr/blob/main"
+                "EQUITR_DOCS_URL must be an http(s) URL: the documentation site (e.g. https://OWNER.github.io/equitr) "
+                "or the folder that holds docs/ on GitHub (e.g. https://github.com/OWNER/equitr/blob/main)"
             )
         return value.rstrip("/")
 

@@ -4,7 +4,7 @@ The store is the source of truth for jobs; the queue (huey) only carries job ids
 atomic compare-and-set and held with a lease that its runner renews, so a crashed runner's job is taken up
 again (by lease expiry, or at once when its process is known dead) and no job runs twice at once.
 
-Each job carries a MAC (`bot.seal`) made when it is stored and checked when it is claimed: a job written
+Each job carries a MAC (`equitr.seal`) made when it is stored and checked when it is claimed: a job written
 into the store by anyone else is refused, never run.
 
 Every ending also leaves a *report* (an outbox row, in the same transaction as the end state): what the
@@ -12,8 +12,8 @@ issue must be told, kept until GitHub has taken it. `finish` writes it for the r
 `claim` writes one of its own, so a job that crashed three workers is reported too. (A refused, forged job is
 not: its record names an issue no one asked equitr to write to.)
 
-The store also keeps each job's PerformanceMonitor record (`bot.monitor`; bounded, redacted, gone with its job
-or after `RECORD_TTL_S`) and the metrics folded from them (`bot.metrics`; each job added once).
+The store also keeps each job's PerformanceMonitor record (`equitr.monitor`; bounded, redacted, gone with its job
+or after `RECORD_TTL_S`) and the metrics folded from them (`equitr.metrics`; each job added once).
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot import seal
-from bot.errors import StoreLost
-from bot.jobs import END_STATES, Job, NewJob, State, decode_args, encode_args, new_row
-from bot.monitor import JobRecord
-from bot.private import private_file
+from equitr import seal
+from equitr.errors import StoreLost
+from equitr.jobs import END_STATES, Job, NewJob, State, decode_args, encode_args, new_row
+from equitr.monitor import JobRecord
+from equitr.private import private_file
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,13 @@ DEDUPE_TTL_S = 45 * 24 * 3600  # GitHub redelivers for weeks at most; keep keys 
 MAX_ATTEMPTS = 3
 # A report written by `finish` is the runner's to deliver for this long; after that the sweeper may.
 REPORT_HOLD_S = 60.0
-# The monitor's job records (`bot.monitor`) are kept this long, and go with their job when it is deleted.
+# The monitor's job records (`equitr.monitor`) are kept this long, and go with their job when it is deleted.
 RECORD_TTL_S = 90 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
 class PendingReport:
-    """An ending not yet reported on GitHub: the report (JSON, see `bot.endings`) and how often it failed."""
+    """An ending not yet reported on GitHub: the report (JSON, see `equitr.endings`) and how often it failed."""
 
     job_id: int
     report: str
@@ -292,7 +292,7 @@ class SqliteStore:
         return new_row(job, job_id, now, mac=mac)
 
     def adopt(self, job: Job) -> Job | None:
-        """Store an ended job recorded elsewhere (the Action's history, `bot.history`), keeping its id when it
+        """Store an ended job recorded elsewhere (the Action's history, `equitr.history`), keeping its id when it
         is free. None when a job with its uid is already here. It has no MAC: it is never claimed or run."""
         with self._tx() as db:
             if job.state not in END_STATES or not job.uid:
@@ -501,7 +501,7 @@ class SqliteStore:
             db.execute("DELETE FROM metrics_folded WHERE at < ?", (now - RECORD_TTL_S,))
             return db.execute("DELETE FROM dedupe WHERE created_at < ?", (now - DEDUPE_TTL_S,)).rowcount
 
-    # -- the monitor's records (bot.monitor) --
+    # -- the monitor's records (equitr.monitor) --
 
     def save_record(self, job_id: int, record: JobRecord) -> None:
         text = record.to_json()  # bounded and redacted
@@ -517,7 +517,7 @@ class SqliteStore:
         return _parsed_record(row[0]) if row else None
 
     def add_metrics(self, job_id: int, inc: Mapping[str, float], set_to: Mapping[str, float]) -> bool:
-        """Add a job's share to the stored metrics (`bot.metrics`), once per job: False when already added."""
+        """Add a job's share to the stored metrics (`equitr.metrics`), once per job: False when already added."""
         with self._tx() as db:
             cur = db.execute("INSERT OR IGNORE INTO metrics_folded (job_id, at) VALUES (?, ?)", (job_id, time.time()))
             if cur.rowcount != 1:
@@ -572,7 +572,7 @@ _GAVE_UP = (
     f"gave up after {MAX_ATTEMPTS} attempts: the worker stopped unexpectedly each time. "
     "Check the worker's logs, then `/equitr retry`."
 )
-# The give-up branch's report: no bodies (the store writes no Markdown); `bot.endings` renders them.
+# The give-up branch's report: no bodies (the store writes no Markdown); `equitr.endings` renders them.
 _GAVE_UP_REPORT = json.dumps({"state": "failed", "reason": _GAVE_UP, "lost": True})
 _SQL_PUT_REPORT = (
     "INSERT INTO outbox (job_id, report, tries, next_at) VALUES (?, ?, 0, ?) "
@@ -901,7 +901,7 @@ class RedisStore:
         self.redis.zremrangebyscore(f"{self.prefix}records:at", "-inf", cutoff)
         return 0
 
-    # -- the monitor's records (bot.monitor): `{prefix}record:{id}` (expiring), indexed by job id --
+    # -- the monitor's records (equitr.monitor): `{prefix}record:{id}` (expiring), indexed by job id --
 
     def _record_key(self, job_id: int) -> str:
         return f"{self.prefix}record:{job_id}"
@@ -919,7 +919,7 @@ class RedisStore:
         return _parsed_record(raw) if raw else None
 
     def add_metrics(self, job_id: int, inc: Mapping[str, float], set_to: Mapping[str, float]) -> bool:
-        """Add a job's share to the stored metrics (`bot.metrics`), once per job: False when already added."""
+        """Add a job's share to the stored metrics (`equitr.metrics`), once per job: False when already added."""
         args: list[Any] = [RECORD_TTL_S, len(inc)]
         for key, value in [*inc.items(), *set_to.items()]:
             args += [key, repr(float(value))]
@@ -1009,5 +1009,5 @@ def _float_or_none(value: Any) -> float | None:
 
 
 def open_store(*, db: Path, redis_url: str | None, sync: str = "full", key: bytes | None = None) -> JobStore:
-    """`key` authenticates job records (`bot.seal`); without one, this process's own random key."""
+    """`key` authenticates job records (`equitr.seal`); without one, this process's own random key."""
     return RedisStore(redis_url, key=key) if redis_url else SqliteStore(db, sync=sync, key=key)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.errors import MalformedPayload
+from equitr.errors import MalformedPayload
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,13 +35,13 @@ import aiohttp  # noqa: E402
 import vcr  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
-from bot.agent.prompts import plan_request  # noqa: E402
-from bot.interpret.prompt import PLAN_JSON_SCHEMA, plan_messages  # noqa: E402
-from bot.models.capabilities import CapabilityCache, Mode  # noqa: E402
-from bot.models.client import Endpoints, ModelClient  # noqa: E402
-from bot.models.local import smollm2_path  # noqa: E402
-from bot.models.retry import NO_RETRY  # noqa: E402
-from bot.models.types import Message  # noqa: E402
+from equitr.agent.prompts import plan_request  # noqa: E402
+from equitr.interpret.prompt import PLAN_JSON_SCHEMA, plan_messages  # noqa: E402
+from equitr.models.capabilities import CapabilityCache, Mode  # noqa: E402
+from equitr.models.client import Endpoints, ModelClient  # noqa: E402
+from equitr.models.local import smollm2_path  # noqa: E402
+from equitr.models.retry import NO_RETRY  # noqa: E402
+from equitr.models.types import Message  # noqa: E402
 
 OUT = ROOT / "cassettes" / "smollm2"
 HOST, PORT = "127.0.0.1", 8011
@@ -94,7 +94,7 @@ THINK = (
 )
 
 # The planning prompt as the agent sends it on a failing repository: the request, the failing tests' output
-# and the code at the failure (bot.agent.prompts.plan_request).
+# and the code at the failure (equitr.agent.prompts.plan_request).
 DIVIDE_FAILURE = """$ python -m pytest -q
 exit code 1 (0.4 s)
 ..F                                                                      [100%]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.signature import sign
+from equitr.signature import sign
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
@@ -59,8 +59,8 @@ def headers(body: bytes, event: str, delivery: str, secret: str = SECRET) -> dic
 @pytest.fixture(autouse=True)
 def _fresh_model_state() -> Iterator[None]:
     """Each test starts with no model marked dead and no structured-output mode remembered (both are shared
-    per process in equitr, `bot.models.client`)."""
-    from bot.models.client import forget_process_state
+    per process in equitr, `equitr.models.client`)."""
+    from equitr.models.client import forget_process_state
 
     forget_process_state()
     yield
@@ -123,9 +123,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def setup_network_helper() -> str | None:
-    """The helper that would connect a setup command's network namespace here (bot.sandbox.netns), or None."""
-    from bot.errors import SandboxError
-    from bot.sandbox.netns import choose
+    """The helper that would connect a setup command's network namespace here (equitr.sandbox.netns), or None."""
+    from equitr.errors import SandboxError
+    from equitr.sandbox.netns import choose
 
     try:
         return choose("auto")
@@ -134,7 +134,7 @@ def setup_network_helper() -> str | None:
 
 
 def _sandboxed_setup_refused() -> bool:
-    from bot.sandbox import binaries
+    from equitr.sandbox import binaries
 
     return binaries.bwrap().path is not None and setup_network_helper() is None
 

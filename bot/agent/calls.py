@@ -1,7 +1,7 @@
 """Every model call of a run goes through `Calls.ask`: the run's limits are checked first (so a run
 overshoots its budget by at most one call), and the call's tokens, cost and time are recorded after.
 
-Each call's output cap comes from the model and what the call is for (`bot.models.caps`). A reply cut off at
+Each call's output cap comes from the model and what the call is for (`equitr.models.caps`). A reply cut off at
 its cap is never used as if it were whole: it is asked again once with twice the room (up to the model's
 ceiling) unless it was repeating itself, and a reply still cut off is handed back marked `truncated` for the
 caller to refuse or reflect.
@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.agent.ledger import Guard, Ledger, Role
-from bot.models.caps import OutputCaps, output_caps
-from bot.models.client import ChatModel
-from bot.models.types import Message, Reply
+from equitr.agent.ledger import Guard, Ledger, Role
+from equitr.models.caps import OutputCaps, output_caps
+from equitr.models.client import ChatModel
+from equitr.models.types import Message, Reply
 
 # A token is rarely more than a few characters; 16 leaves room for runs of indentation. A reply longer than
 # this did not come from a model honouring `max_tokens`, and every parser downstream is bounded by it.

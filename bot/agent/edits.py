@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.errors import ToolError
+from equitr.errors import ToolError
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-# Where the sandbox mounts the checkout (bot.sandbox.bwrap.WORKDIR); tracebacks from inside it name these.
+# Where the sandbox mounts the checkout (equitr.sandbox.bwrap.WORKDIR); tracebacks from inside it name these.
 SANDBOX_ROOTS = ("/workspace",)
 STDERR_MARK = "--- stderr ---"
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot import monitor
-from bot.errors import BudgetExceeded
-from bot.errors import LimitReached as LimitReached  # re-exported: it used to live here
-from bot.models.types import Reply
-from bot.money import usd
+from equitr import monitor
+from equitr.errors import BudgetExceeded
+from equitr.errors import LimitReached as LimitReached  # re-exported: it used to live here
+from equitr.models.types import Reply
+from equitr.money import usd
 
 Role = Literal["supervisor", "worker"]
 

@@ -28,13 +28,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.agent import evidence, prompts, repomap, salvage, testcmd
-from bot.agent.calls import Calls
-from bot.agent.edits import FORMATS, Edit, EditFormatError
-from bot.agent.ledger import Guard, Ledger, LimitReached, Limits
-from bot.agent.view import numbered, strip_gutter, view
-from bot.errors import BudgetExceeded, ConfigError, EquitrError, ModelError, PathRefused, ToolError
-from bot.interpret import (
+from equitr.agent import evidence, prompts, repomap, salvage, testcmd
+from equitr.agent.calls import Calls
+from equitr.agent.edits import FORMATS, Edit, EditFormatError
+from equitr.agent.ledger import Guard, Ledger, LimitReached, Limits
+from equitr.agent.view import numbered, strip_gutter, view
+from equitr.errors import BudgetExceeded, ConfigError, EquitrError, ModelError, PathRefused, ToolError
+from equitr.interpret import (
     MAX_REASKS,
     PLAN_JSON_SCHEMA,
     Evidence,
@@ -44,17 +44,17 @@ from bot.interpret import (
     reask_error,
     reask_messages,
 )
-from bot.interpret.request import facts
-from bot.interpret.result import Interpretation
-from bot.models.client import ChatModel, ToolAware
-from bot.monitor import timed
-from bot.plan import build_graph
-from bot.sandbox.context import ToolContext, ToolResult
-from bot.sandbox.gitsafe import git_in, stage
-from bot.sandbox.paths import read_regular, resolve_in_checkout
-from bot.tools import registry
-from bot.tools.file import apply_edit
-from bot.tools.schema import FileParams, RunParams, Step
+from equitr.interpret.request import facts
+from equitr.interpret.result import Interpretation
+from equitr.models.client import ChatModel, ToolAware
+from equitr.monitor import timed
+from equitr.plan import build_graph
+from equitr.sandbox.context import ToolContext, ToolResult
+from equitr.sandbox.gitsafe import git_in, stage
+from equitr.sandbox.paths import read_regular, resolve_in_checkout
+from equitr.tools import registry
+from equitr.tools.file import apply_edit
+from equitr.tools.schema import FileParams, RunParams, Step
 
 Status = Literal["accepted", "stopped", "failed"]
 Mode = Literal["fix", "ask", "plan"]
@@ -206,7 +206,7 @@ class Agent:
             result.strategy = await self._choose(task)
             self.trajectory.append(Entry(0, "supervisor", f"strategy: {result.strategy}", True, self.supervisor))
             if result.strategy == "tools":
-                from bot.agent.toolloop import ToolRounds  # the strategy's module imports this one
+                from equitr.agent.toolloop import ToolRounds  # the strategy's module imports this one
 
                 return await ToolRounds(self).run(task, result)
             return await self._plan_rounds(task, result)

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.agent.edits import EditFormat
-from bot.interpret import repair
-from bot.interpret.think import split_thinking
-from bot.models.types import Message
+from equitr.agent.edits import EditFormat
+from equitr.interpret import repair
+from equitr.interpret.think import split_thinking
+from equitr.models.types import Message
 
 Decision = Literal["accept", "revise", "stop"]
 

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.agent.evidence import is_test_path
-from bot.sandbox.paths import read_regular
+from equitr.agent.evidence import is_test_path
+from equitr.sandbox.paths import read_regular
 
 SKIP_DIRS = frozenset({".git", "node_modules", "__pycache__", ".venv", "venv", ".tox", "dist", "build", ".mypy_cache"})
 _DEF = re.compile(

@@ -3,8 +3,8 @@ as plain text (the terminal). Pure functions of the ledger."""
 
 from __future__ import annotations
 
-from bot.agent.ledger import Ledger
-from bot.money import usd
+from equitr.agent.ledger import Ledger
+from equitr.money import usd
 
 _HEAD = ("model", "role", "calls", "prompt tok", "completion tok", "cost (USD)", "time")
 

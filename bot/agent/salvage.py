@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from bot.agent.edits import Edit
-from bot.agent.view import definition_span
+from equitr.agent.edits import Edit
+from equitr.agent.view import definition_span
 
 _FENCE = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 _DEF = re.compile(r"^(?P<indent>\s*)(?:export\s+)?(?:async\s+)?(?:def|class|function|func|fn)\s+(?P<name>[A-Za-z_]\w*)")

@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 
-from bot.agent.evidence import trim
+from equitr.agent.evidence import trim
 
 PYTEST = "python -m pytest -q"
 UNITTEST = "python -m unittest"
@@ -103,7 +103,7 @@ _UNITTEST_RAN = re.compile(r"^Ran \d+ tests? in [\d.]+s$")
 _UNITTEST_VERDICT = re.compile(r"^(?:OK|FAILED|NO TESTS RAN)\b")
 # `python -m pytest` where pytest is not installed: runpy's one line, without quotes around the name.
 _NO_RUNNER = re.compile(r"^\S*python[\d.]*: No module named ([\w.]+)$", re.M)
-# A command that is not there: the sandbox's answer (bot.sandbox.bwrap), or prlimit's without one.
+# A command that is not there: the sandbox's answer (equitr.sandbox.bwrap), or prlimit's without one.
 _NO_COMMAND = re.compile(
     r"^(?:`([^`]+)` is not installed in the sandbox|prlimit: failed to execute (\S+): No such file or directory)",
     re.M,
@@ -149,7 +149,7 @@ def _unittest_line(lines: list[str]) -> str:
 
 
 def evidence(output: str, limit: int) -> str:
-    """The run's output for a model within `limit` characters (`bot.agent.evidence.trim`: the middle dropped
+    """The run's output for a model within `limit` characters (`equitr.agent.evidence.trim`: the middle dropped
     first, the failure report and tracebacks kept). When stdout already holds the runner's whole report (its
     closing line is there, as with pytest), stderr is left out: there it only carries warnings of the machine
     running equitr (its plugins' deprecations), not of the repository."""

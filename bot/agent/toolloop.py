@@ -21,16 +21,16 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
-from bot.agent import prompts, repomap
-from bot.agent.loop import Entry, describe
-from bot.interpret.prompt import tool_params
-from bot.interpret.validate import check_step
-from bot.models.types import Message, ToolCall, tool_spec
-from bot.monitor import timed
-from bot.tools.schema import Step
+from equitr.agent import prompts, repomap
+from equitr.agent.loop import Entry, describe
+from equitr.interpret.prompt import tool_params
+from equitr.interpret.validate import check_step
+from equitr.models.types import Message, ToolCall, tool_spec
+from equitr.monitor import timed
+from equitr.tools.schema import Step
 
 if TYPE_CHECKING:
-    from bot.agent.loop import Agent, AgentResult, Task
+    from equitr.agent.loop import Agent, AgentResult, Task
 
 MAX_RESULT_CHARS = 8000  # one tool result in the conversation; a model reads a long file in parts
 

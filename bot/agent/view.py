@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.agent.repomap import parse_source
+from equitr.agent.repomap import parse_source
 
 WHOLE_FILE_CHARS = 12_000
 MAX_BLOCK_LINES = 120

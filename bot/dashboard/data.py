@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.jobs import Job
-from bot.monitor import JobRecord
+from equitr.jobs import Job
+from equitr.monitor import JobRecord
 
 PAGE_SIZE = 50
 STATES = ("queued", "running", "done", "failed", "cancelled")

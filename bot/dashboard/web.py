@@ -24,9 +24,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot import redact
-from bot.dashboard import data
-from bot.dashboard.auth import (
+from equitr import redact
+from equitr.dashboard import data
+from equitr.dashboard.auth import (
     SESSION_COOKIE,
     SESSION_TTL_S,
     STATE_COOKIE,
@@ -40,9 +40,9 @@ from bot.dashboard.auth import (
     github_identity,
     token_matches,
 )
-from bot.jobs import Job
-from bot.money import usd
-from bot.store import JobStore
+from equitr.jobs import Job
+from equitr.money import usd
+from equitr.store import JobStore
 
 HERE = Path(__file__).resolve().parent
 CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"

@@ -2,7 +2,7 @@
 
 from gidgethub.routing import Router
 
-from bot.features import comments, installations, labels, pulls
+from equitr.features import comments, installations, labels, pulls
 
 router = Router(comments.router, labels.router, pulls.router, installations.router)
 # The events the routers (and the dispatcher, for `ping`) act on. The webhook edge keeps the body of these

@@ -7,10 +7,10 @@ import datetime as dt
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from bot import commands
-from bot.errors import CommandError
-from bot.features.context import Routed
-from bot.triggers import (
+from equitr import commands
+from equitr.errors import CommandError
+from equitr.features.context import Routed
+from equitr.triggers import (
     Decision,
     Fields,
     Identity,

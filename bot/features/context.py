@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from bot.triggers import Decision, Identity
+from equitr.triggers import Decision, Identity
 
 
 @dataclass(slots=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from bot.features.context import Routed
-from bot.triggers import Fields, Installation
+from equitr.features.context import Routed
+from equitr.triggers import Fields, Installation
 
 router = Router()
 

@@ -10,8 +10,8 @@ import datetime as dt
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from bot.features.context import Routed
-from bot.triggers import Fields, Identity, Ignored, Trigger, installation_id, is_from_bot, repo_name
+from equitr.features.context import Routed
+from equitr.triggers import Fields, Identity, Ignored, Trigger, installation_id, is_from_bot, repo_name
 
 router = Router()
 

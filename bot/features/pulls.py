@@ -9,8 +9,8 @@ from __future__ import annotations
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from bot.features.context import Routed
-from bot.triggers import Fields, Identity, Trigger, installation_id, is_equitr, repo_name
+from equitr.features.context import Routed
+from equitr.triggers import Fields, Identity, Trigger, installation_id, is_equitr, repo_name
 
 router = Router()
 REVIEW_ACTIONS = frozenset({"opened", "ready_for_review", "synchronize", "reopened"})

@@ -1,8 +1,8 @@
 """GitHub access over gidgethub + aiohttp: App authentication, retries, client factories."""
 
-from bot.github.auth import InstallationToken, InstallationTokens, app_jwt
-from bot.github.client import app_api, installation_api
-from bot.github.retry import RetryingGitHubAPI, RetryPolicy
+from equitr.github.auth import InstallationToken, InstallationTokens, app_jwt
+from equitr.github.client import app_api, installation_api
+from equitr.github.retry import RetryingGitHubAPI, RetryPolicy
 
 __all__ = [
     "InstallationToken",

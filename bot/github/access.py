@@ -10,13 +10,13 @@ import weakref
 import aiohttp
 from pydantic import SecretStr
 
-from bot.errors import ConfigError, EquitrError
-from bot.github.auth import InstallationTokens
-from bot.github.client import app_api, installation_api
-from bot.github.retry import RetryingGitHubAPI, RetryPolicy
-from bot.github.scope import Scope
-from bot.settings import Settings
-from bot.triggers import Identity
+from equitr.errors import ConfigError, EquitrError
+from equitr.github.auth import InstallationTokens
+from equitr.github.client import app_api, installation_api
+from equitr.github.retry import RetryingGitHubAPI, RetryPolicy
+from equitr.github.scope import Scope
+from equitr.settings import Settings
+from equitr.triggers import Identity
 
 log = logging.getLogger(__name__)
 ACTIONS_LOGIN = "github-actions[bot]"  # who `${{ github.token }}` writes as

@@ -2,11 +2,11 @@
 
 An App authenticates as itself with a short-lived JWT (RS256, signed with its private key) and then
 exchanges it for an installation access token per installation. Tokens last an hour; `InstallationTokens`
-keeps one per installation and scope (`bot.github.scope`: a job's token covers its one repository and the
+keeps one per installation and scope (`equitr.github.scope`: a job's token covers its one repository and the
 permissions its kind needs) and mints a new one at least five minutes before the old one expires, so a
 request never leaves with a token about to die. Concurrent callers for the same key share one mint. The
 private key stays a `SecretStr` until the moment of signing and is never logged; every JWT and token is
-registered with `bot.redact` the moment it exists, so it is masked wherever it might later be printed.
+registered with `equitr.redact` the moment it exists, so it is masked wherever it might later be printed.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import jwt
 from cachetools import TLRUCache
 from pydantic import SecretStr
 
-from bot import redact
-from bot.errors import ConfigError, GitHubError
-from bot.github.retry import RetryingGitHubAPI, RetryPolicy, Sleep
-from bot.github.scope import Scope
+from equitr import redact
+from equitr.errors import ConfigError, GitHubError
+from equitr.github.retry import RetryingGitHubAPI, RetryPolicy, Sleep
+from equitr.github.scope import Scope
 
 JWT_BACKDATE_S = 60  # GitHub's advice: issue 60 s in the past against clock drift
 JWT_MAX_LIFETIME_S = 600  # GitHub refuses App JWTs that live longer than 10 minutes

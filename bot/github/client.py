@@ -13,10 +13,10 @@ from __future__ import annotations
 import aiohttp
 from pydantic import SecretStr
 
-from bot.errors import ConfigError
-from bot.github.auth import DEFAULT_API_URL, InstallationTokens
-from bot.github.retry import RetryingGitHubAPI, RetryPolicy, Sleep
-from bot.github.scope import Scope
+from equitr.errors import ConfigError
+from equitr.github.auth import DEFAULT_API_URL, InstallationTokens
+from equitr.github.retry import RetryingGitHubAPI, RetryPolicy, Sleep
+from equitr.github.scope import Scope
 
 USER_AGENT = "equitr"
 
@@ -39,7 +39,7 @@ async def installation_api(
 
     App mode needs `installation_id` and either a shared `tokens` cache (preferred: one per process) or
     `app_id` + `private_key` (a cache just for this client). The installation token is fetched now, limited
-    to `scope` when given (`bot.github.scope`), so credential problems surface here as
+    to `scope` when given (`equitr.github.scope`), so credential problems surface here as
     `GitHubError`/`ConfigError`, and refreshed once on a 401. Token mode ignores `scope`: that token's
     permissions are whatever its issuer granted (the workflow's `permissions:` for the Action).
     """

@@ -13,7 +13,7 @@
 - nothing else: other 4xx answers are final.
 
 After `max_tries` (or when a wait would exceed `max_wait_s`) the last answer goes through gidgethub's
-usual decoding, and every HTTP failure leaves as `bot.errors.GitHubError` with the status and a message
+usual decoding, and every HTTP failure leaves as `equitr.errors.GitHubError` with the status and a message
 fit for a status comment (the gidgethub exception is its `__cause__`). `sleep`, `clock` and `random` are
 injectable so tests never wait.
 """
@@ -37,8 +37,8 @@ import gidgethub
 import gidgethub.aiohttp
 from prometheus_client import Counter
 
-from bot import monitor
-from bot.errors import GitHubError
+from equitr import monitor
+from equitr.errors import GitHubError
 
 log = logging.getLogger(__name__)
 

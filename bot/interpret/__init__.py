@@ -7,8 +7,8 @@ Pure (no I/O) and total: it never raises. The stages, each in its own module:
     think       strip <think>/<thinking>/<reasoning>; the thinking is searched too when the answer has no plan
     candidates  native tool calls, <tool_call> tags, fences, XML calls, Python calls, JSON in prose, whole text
     repair      strict JSON, else json-repair; with finish_reason == "length" only objects closed in the text
-    validate    tool and parameter aliases, coercion, enum correction, the pydantic models of bot.tools.schema
-    bot.plan    duplicate numbers, unknown/self dependencies and cycles repaired
+    validate    tool and parameter aliases, coercion, enum correction, the pydantic models of equitr.tools.schema
+    equitr.plan    duplicate numbers, unknown/self dependencies and cycles repaired
     relevance   a plan that ignores the request is completed (git, files, tests) or replaced
     fallback    the keyword planner, when nothing valid was recovered
 
@@ -20,16 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from bot.interpret.candidates import Candidate, from_text, native
-from bot.interpret.fallback import fallback_plan
-from bot.interpret.prompt import PLAN_JSON_SCHEMA, RESPONSE_FORMAT, plan_messages, reask_messages
-from bot.interpret.relevance import Evidence
-from bot.interpret.relevance import check as check_relevance
-from bot.interpret.result import REPAIR_KINDS, Interpretation, Repair, step_json
-from bot.interpret.think import split_thinking
-from bot.interpret.validate import CheckedPlan, check_plan
-from bot.models.types import Reply
-from bot.plan import build_graph
+from equitr.interpret.candidates import Candidate, from_text, native
+from equitr.interpret.fallback import fallback_plan
+from equitr.interpret.prompt import PLAN_JSON_SCHEMA, RESPONSE_FORMAT, plan_messages, reask_messages
+from equitr.interpret.relevance import Evidence
+from equitr.interpret.relevance import check as check_relevance
+from equitr.interpret.result import REPAIR_KINDS, Interpretation, Repair, step_json
+from equitr.interpret.think import split_thinking
+from equitr.interpret.validate import CheckedPlan, check_plan
+from equitr.models.types import Reply
+from equitr.plan import build_graph
 
 __all__ = [
     "MAX_REASKS",

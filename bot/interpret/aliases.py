@@ -12,7 +12,7 @@ from typing import get_args
 
 from rapidfuzz import fuzz, process
 
-from bot.tools.schema import TOOL_NAMES, FileAction, GitAction, SearchType, ToolName
+from equitr.tools.schema import TOOL_NAMES, FileAction, GitAction, SearchType, ToolName
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")

@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.interpret.aliases import positional_names, resolve_tool
-from bot.interpret.scan import scan
+from equitr.interpret.aliases import positional_names, resolve_tool
+from equitr.interpret.scan import scan
 
 _FUNCTION = re.compile(
     r"<(function|invoke)\b\s*(?:=|name\s*=)?\s*[\"']?([\w.:-]+)[\"']?\s*>"

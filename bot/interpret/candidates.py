@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from bot.interpret.aliases import STEP_KEYS, normalise_key, resolve_tool
-from bot.interpret.calls import python_calls, xml_calls
-from bot.interpret.repair import canonical, complete_objects, parse
-from bot.interpret.scan import scan, top_level
-from bot.models.types import ToolCall
+from equitr.interpret.aliases import STEP_KEYS, normalise_key, resolve_tool
+from equitr.interpret.calls import python_calls, xml_calls
+from equitr.interpret.repair import canonical, complete_objects, parse
+from equitr.interpret.scan import scan, top_level
+from equitr.models.types import ToolCall
 
 
 @dataclass(frozen=True, slots=True)

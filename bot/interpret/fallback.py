@@ -7,8 +7,8 @@ from typing import Any
 
 import pydantic
 
-from bot.interpret.request import Facts, facts
-from bot.tools.schema import PARAMS_BY_TOOL, FileParams, Step
+from equitr.interpret.request import Facts, facts
+from equitr.tools.schema import PARAMS_BY_TOOL, FileParams, Step
 
 MAX_FALLBACK_STEPS = 10
 _LIST_ROOT = Step(step=1, tool="file", parameters=FileParams(action="list", path="."))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.models.types import Message
+from equitr.models.types import Message
 
 __all__ = ["PLAN_JSON_SCHEMA", "RESPONSE_FORMAT", "plan_messages", "reask_messages", "tool_params"]
 

@@ -21,9 +21,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.interpret.fallback import fallback_plan, steps_from
-from bot.interpret.request import Facts, _words, facts
-from bot.tools.schema import FileParams, GitParams, RunParams, SearchParams, Step
+from equitr.interpret.fallback import fallback_plan, steps_from
+from equitr.interpret.request import Facts, _words, facts
+from equitr.tools.schema import FileParams, GitParams, RunParams, SearchParams, Step
 
 Note = tuple[str, str]
 

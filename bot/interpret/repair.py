@@ -7,7 +7,7 @@ from typing import Any
 
 import json_repair
 
-from bot.interpret.scan import scan
+from equitr.interpret.scan import scan
 
 # json-repair is slow on long unterminated strings and super-linear in nesting depth ("{" * 4096 takes
 # seconds); nothing a planner writes is this long or this deep.

@@ -10,7 +10,7 @@ from typing import Any
 
 import pydantic
 
-from bot.interpret.aliases import (
+from equitr.interpret.aliases import (
     PARAM_ALIASES,
     STEP_KEYS,
     enum_choices,
@@ -18,9 +18,9 @@ from bot.interpret.aliases import (
     resolve_enum,
     resolve_tool,
 )
-from bot.interpret.candidates import RawStep
-from bot.interpret.repair import parse
-from bot.tools.schema import PARAMS_BY_TOOL, TOOL_NAMES, Step, ToolParams
+from equitr.interpret.candidates import RawStep
+from equitr.interpret.repair import parse
+from equitr.tools.schema import PARAMS_BY_TOOL, TOOL_NAMES, Step, ToolParams
 
 Note = tuple[str, str]  # (repair kind, detail)
 

@@ -14,10 +14,10 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from bot.errors import ConfigError
-from bot.models.types import Message, Reply, ToolCall
-from bot.models.usage import usage_from
-from bot.models.wire import Endpoint, post_json
+from equitr.errors import ConfigError
+from equitr.models.types import Message, Reply, ToolCall
+from equitr.models.usage import usage_from
+from equitr.models.wire import Endpoint, post_json
 
 API_VERSION = "2023-06-01"
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.models.types import ToolCall
+from equitr.models.types import ToolCall
 
 Mode = Literal["json_schema", "json_object", "none"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "none")

@@ -23,17 +23,17 @@ from typing import Any, Protocol, runtime_checkable
 import aiohttp
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from bot.errors import ConfigError, ModelError
-from bot.models import prices
-from bot.models.anthropic import AnthropicClient
-from bot.models.capabilities import CapabilityCache, Mode
-from bot.models.local import LocalClient
-from bot.models.names import ModelName, Provider, parse_model_name
-from bot.models.ollama import OllamaClient, normalize_host
-from bot.models.openai import OpenAIClient
-from bot.models.retry import RetryPolicy, Sleep, with_retries
-from bot.models.types import Message, Reply
-from bot.models.wire import Endpoint
+from equitr.errors import ConfigError, ModelError
+from equitr.models import prices
+from equitr.models.anthropic import AnthropicClient
+from equitr.models.capabilities import CapabilityCache, Mode
+from equitr.models.local import LocalClient
+from equitr.models.names import ModelName, Provider, parse_model_name
+from equitr.models.ollama import OllamaClient, normalize_host
+from equitr.models.openai import OpenAIClient
+from equitr.models.retry import RetryPolicy, Sleep, with_retries
+from equitr.models.types import Message, Reply
+from equitr.models.wire import Endpoint
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class ToolAware(Protocol):
 
 
 class ModelSettings(Protocol):
-    """The part of `bot.settings.Settings` the model client reads."""
+    """The part of `equitr.settings.Settings` the model client reads."""
 
     openai_api_key: SecretStr | None
     openai_base_url: str | None

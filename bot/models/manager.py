@@ -4,7 +4,7 @@ Everything except `check_availability` is offline and fast (< 100 ms; microsecon
 catalogue is loaded), so choosing or validating a model never waits on the network. Availability is a
 network probe whose answer is cached for a few minutes, for `equitr doctor` and `equitr models check`.
 
-CLI (wired in `bot.cli`):
+CLI (wired in `equitr.cli`):
 
     $ equitr models list
     MODEL                          CONTEXT  JSON   TOOLS  $/MTOK IN  $/MTOK OUT
@@ -34,17 +34,17 @@ from typing import TYPE_CHECKING, Literal
 import aiohttp
 from cachetools import TTLCache
 
-from bot.errors import ConfigError, ModelError
-from bot.models import prices
-from bot.models.capabilities import CapabilityCache
-from bot.models.client import ANTHROPIC_URL, OPENAI_URL, Endpoints
-from bot.models.local import DEFAULT_N_CTX, INSTALL_HINT, resolve_path
-from bot.models.names import DEFAULT_MODEL, ModelName, Provider, closest, parse_model_name
-from bot.models.ollama import normalize_host
-from bot.models.wire import Endpoint, request_json
+from equitr.errors import ConfigError, ModelError
+from equitr.models import prices
+from equitr.models.capabilities import CapabilityCache
+from equitr.models.client import ANTHROPIC_URL, OPENAI_URL, Endpoints
+from equitr.models.local import DEFAULT_N_CTX, INSTALL_HINT, resolve_path
+from equitr.models.names import DEFAULT_MODEL, ModelName, Provider, closest, parse_model_name
+from equitr.models.ollama import normalize_host
+from equitr.models.wire import Endpoint, request_json
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from equitr.settings import Settings
 
 Support = Literal["yes", "no", "probe"]
 
@@ -102,7 +102,7 @@ class ModelManager:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelManager:
-        """From `bot.settings.Settings`: its endpoints and keys, and the configured role models first."""
+        """From `equitr.settings.Settings`: its endpoints and keys, and the configured role models first."""
         return cls(
             Endpoints.from_settings(settings),
             configured=[m for m in (settings.supervisor_model, settings.worker_model) if m],
@@ -348,7 +348,7 @@ def models_cost(name: str, tokens: int, *, completion_share: float = 0.2, manage
 
 
 def _from_environment() -> ModelManager:
-    from bot.settings import load
+    from equitr.settings import load
 
     return ModelManager.from_settings(load())
 

@@ -20,7 +20,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from bot.errors import ConfigError
+from equitr.errors import ConfigError
 
 Provider = Literal["ollama", "openai", "anthropic", "openai-compatible", "local"]
 PROVIDERS: tuple[Provider, ...] = ("ollama", "openai", "anthropic", "openai-compatible", "local")

@@ -15,8 +15,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.errors import ModelError
-from bot.models.capabilities import (
+from equitr.errors import ModelError
+from equitr.models.capabilities import (
     PROBE_MAX_TOKENS,
     PROBE_PROMPT,
     PROBE_SCHEMA,
@@ -30,9 +30,9 @@ from bot.models.capabilities import (
     remembered_tools,
     tool_probe_passed,
 )
-from bot.models.types import Message, Reply, ToolCall
-from bot.models.usage import usage_from
-from bot.models.wire import Endpoint, post_json
+from equitr.models.types import Message, Reply, ToolCall
+from equitr.models.usage import usage_from
+from equitr.models.wire import Endpoint, post_json
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_NUM_CTX = 8192

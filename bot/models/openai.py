@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from bot.errors import ModelError
-from bot.models.capabilities import (
+from equitr.errors import ModelError
+from equitr.models.capabilities import (
     PROBE_MAX_TOKENS,
     PROBE_PROMPT,
     PROBE_SCHEMA,
@@ -32,9 +32,9 @@ from bot.models.capabilities import (
     response_format,
     tool_probe_passed,
 )
-from bot.models.types import Message, Reply, ToolCall
-from bot.models.usage import usage_from
-from bot.models.wire import Endpoint, post_json
+from equitr.models.types import Message, Reply, ToolCall
+from equitr.models.usage import usage_from
+from equitr.models.wire import Endpoint, post_json
 
 # OpenAI's reasoning models take only the default temperature.
 _REASONING = re.compile(r"^(o\d|gpt-5)")

@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from bot.models.names import ModelName, Provider
+from equitr.models.names import ModelName, Provider
 
 # Our provider names → genai-prices provider ids. Providers missing here run on the user's own hardware.
 _CATALOGUE_PROVIDER: dict[Provider, str] = {"openai": "openai", "anthropic": "anthropic"}

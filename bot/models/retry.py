@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
-from bot.errors import ModelError
+from equitr.errors import ModelError
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]

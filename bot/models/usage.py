@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from bot.models.types import Message, Usage
+from equitr.models.types import Message, Usage
 
 # ~4 characters per token holds well enough for English and code across the tokenizers in use; the
 # estimate exists so budgets still move when a server reports nothing, not for billing.

@@ -18,9 +18,9 @@ from typing import Any
 
 import aiohttp
 
-from bot.errors import ModelError
-from bot.models.retry import parse_retry_after
-from bot.redact import redact
+from equitr.errors import ModelError
+from equitr.models.retry import parse_retry_after
+from equitr.redact import redact
 
 _RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 _QUOTA_CODES = {"insufficient_quota", "billing_error", "billing_hard_limit_reached", "credit_limit_exceeded"}

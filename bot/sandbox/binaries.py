@@ -118,8 +118,8 @@ def runs(path: Path) -> str | None:
 def starts_sandbox(path: Path) -> str | None:
     """The check for bwrap: it starts equitr's own sandbox command line (every option, every namespace)
     around `true`."""
-    from bot.sandbox.bwrap import HOST_PATH, build_bwrap_argv  # that module runs the binary chosen here
-    from bot.sandbox.limits import Limits
+    from equitr.sandbox.bwrap import HOST_PATH, build_bwrap_argv  # that module runs the binary chosen here
+    from equitr.sandbox.limits import Limits
 
     with tempfile.TemporaryDirectory(prefix="equitr-probe-") as tmp:
         argv = build_bwrap_argv(

@@ -4,8 +4,8 @@ Layers, outermost first: a `sh` trampoline joins a fresh cgroup (process and mem
 rlimits (address space, file size, open files), `bwrap` builds the sandbox: every namespace unshared
 (network included), read-only system directories, the checkout as the only writable bind (its `.git`
 re-bound read-only, so code under test cannot plant hooks or config for equitr's own git), a private
-`/tmp`, a cleared environment. Only a repository's setup command (`bot.sandbox.setup`) gets a network —
-a namespace of its own that reaches the internet and not the host (`bot.sandbox.netns`) — and a second
+`/tmp`, a cleared environment. Only a repository's setup command (`equitr.sandbox.setup`) gets a network —
+a namespace of its own that reaches the internet and not the host (`equitr.sandbox.netns`) — and a second
 writable bind, the job's private Python environment. The parent reads output incrementally,
 keeps head and tail, and kills the whole process group (and every cgroup member) on the wall-time limit or
 the output hard cap.
@@ -27,18 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bot.errors import SandboxError
-from bot.sandbox import binaries
-from bot.sandbox.limits import Cgroup, Limits, cgroup_for, join_argv, prlimit_argv
-from bot.sandbox.netns import NetworkMode, Plumbing, choose
-from bot.sandbox.output import ClippedBuffer
+from equitr.errors import SandboxError
+from equitr.sandbox import binaries
+from equitr.sandbox.limits import Cgroup, Limits, cgroup_for, join_argv, prlimit_argv
+from equitr.sandbox.netns import NetworkMode, Plumbing, choose
+from equitr.sandbox.output import ClippedBuffer
 
 SandboxMode = Literal["bwrap", "none"]
 KilledReason = Literal["timeout", "output", "memory", "cancelled", "disk"]
 Watch = Callable[[], str | None]  # polled while a command runs: a reason to kill it, or None
 
 WORKDIR = "/workspace"
-ENV_MOUNT = "/equitr-env"  # where the job's private environment (bot.sandbox.setup) appears in the sandbox
+ENV_MOUNT = "/equitr-env"  # where the job's private environment (equitr.sandbox.setup) appears in the sandbox
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Enough of /etc for the dynamic linker, user names and time zones; nothing with credentials.
@@ -48,7 +48,7 @@ _ETC_FILES = (
 )  # fmt: skip
 # With the network (setup commands only): name resolution and the system's CA certificates, and nothing else
 # of /etc/ssl (its private/ holds keys). The host's resolv.conf only with the host's network: a namespace of
-# its own gets one naming its helper's DNS forwarder (bot.sandbox.netns).
+# its own gets one naming its helper's DNS forwarder (equitr.sandbox.netns).
 _ETC_NETWORK_FILES = (
     "hosts", "host.conf", "gai.conf", "ssl/certs", "ssl/openssl.cnf", "ca-certificates", "pki/tls/certs",
     "pki/ca-trust/extracted",
@@ -152,9 +152,9 @@ def build_bwrap_argv(
     network: bool = False,
     net: Plumbing | None = None,
 ) -> list[str]:
-    """The command line of `bwrap` (an absolute path: `bot.sandbox.binaries` chooses it), pure apart from
+    """The command line of `bwrap` (an absolute path: `equitr.sandbox.binaries` chooses it), pure apart from
     looking at which system paths exist. `network` with `net`: the sandbox's own network namespace,
-    connected by a helper (bot.sandbox.netns); without: the host's."""
+    connected by a helper (equitr.sandbox.netns); without: the host's."""
     host_net = network and net is None
     argv = [
         bwrap,
@@ -281,12 +281,12 @@ def run_command(
 ) -> CommandResult:
     """Run `command` (an argv, never a shell string) with the checkout `root` as working directory.
 
-    `env_dir`: a job's private virtualenv (made by `bot.sandbox.setup`), writable and first on PATH.
+    `env_dir`: a job's private virtualenv (made by `equitr.sandbox.setup`), writable and first on PATH.
     `network`: only for a repository's setup command, never for tests or tools: a network namespace of its
     own that reaches the internet but not the host (True or "auto": slirp4netns, else pasta; or one of them
     by name), or "host": the host's network namespace, only when the operator chose it.
     `cancel`: once set (the job was cancelled), the command and everything it started are killed at once.
-    `watch`: polled while the command runs (bot.sandbox.quota's disk watch); a reason kills it ("disk").
+    `watch`: polled while the command runs (equitr.sandbox.quota's disk watch); a reason kills it ("disk").
     """
     if not command:
         raise SandboxError("No command to run.")

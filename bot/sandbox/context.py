@@ -1,7 +1,7 @@
 """What a tool needs to know about the job's checkout, and what it hands back to the agent loop.
 
-Defined next to the sandbox (not in `bot.tools.registry`) so that the tool modules and the registry can
-both import them without a cycle; `bot.tools.registry` re-exports both names.
+Defined next to the sandbox (not in `equitr.tools.registry`) so that the tool modules and the registry can
+both import them without a cycle; `equitr.tools.registry` re-exports both names.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox.bwrap import SandboxMode
-from bot.sandbox.limits import Limits
-from bot.sandbox.netns import NetworkMode
-from bot.sandbox.policy import DEFAULT_POLICY, WritePolicy
-from bot.sandbox.quota import DiskQuota
-from bot.sandbox.setup import SetupState
+from equitr.sandbox.bwrap import SandboxMode
+from equitr.sandbox.limits import Limits
+from equitr.sandbox.netns import NetworkMode
+from equitr.sandbox.policy import DEFAULT_POLICY, WritePolicy
+from equitr.sandbox.quota import DiskQuota
+from equitr.sandbox.setup import SetupState
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from bot.errors import SandboxError
-from bot.sandbox.paths import protected_reason, real_parents
-from bot.sandbox.policy import DEFAULT_POLICY, WritePolicy
+from equitr.errors import SandboxError
+from equitr.sandbox.paths import protected_reason, real_parents
+from equitr.sandbox.policy import DEFAULT_POLICY, WritePolicy
 
 SAFE_OVERRIDES: tuple[str, ...] = (
     "core.hooksPath=/dev/null",

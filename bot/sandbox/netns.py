@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from bot.errors import SandboxError
+from equitr.errors import SandboxError
 
 NetworkMode = Literal["auto", "slirp4netns", "pasta", "host"]
 NETWORK_MODES: tuple[NetworkMode, ...] = ("auto", "slirp4netns", "pasta", "host")

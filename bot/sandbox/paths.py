@@ -5,7 +5,7 @@ for real (symlinks included) and the result must stay inside the checkout's real
 `Path.is_relative_to` on resolved paths, never as strings. Writes are refused under `.git` and
 `.github/workflows` in any spelling a filesystem or a later checkout on another OS might treat as the same
 name (case, Unicode normalisation, invisible characters, trailing dots and spaces, 8.3 short names), and
-wherever the job's `WritePolicy` (bot.sandbox.policy) says no.
+wherever the job's `WritePolicy` (equitr.sandbox.policy) says no.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
-from bot.errors import PathRefused
-from bot.sandbox.names import fold_name
-from bot.sandbox.policy import DEFAULT_POLICY, WritePolicy
-from bot.tools.schema import MAX_WRITE_BYTES
+from equitr.errors import PathRefused
+from equitr.sandbox.names import fold_name
+from equitr.sandbox.policy import DEFAULT_POLICY, WritePolicy
+from equitr.tools.schema import MAX_WRITE_BYTES
 
 _HINT = "Use a path relative to the repository root, e.g. `src/app.py`."
 

@@ -8,7 +8,7 @@ some of them with `fix.allow_ci_paths` in `.equitr.toml`; `.github/workflows/**`
 says, and so does anything in `fix.blocked_paths`.
 
 Patterns are gitignore patterns (a pattern without `/` matches at any depth, `dir/**` everything under
-`dir`), matched on paths folded the way `.git` is (`bot.sandbox.names.fold_name`: case, Unicode
+`dir`), matched on paths folded the way `.git` is (`equitr.sandbox.names.fold_name`: case, Unicode
 normalisation, invisible characters, trailing dots), so `Conftest.PY` or `.GitHub/actions` are the same file
 to the check as they would be to a case-insensitive checkout. The check runs twice: in the file tool on
 the path as written and as resolved, and again when a change is staged, so a blocked path is never
@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import pathspec
 
-from bot.sandbox.names import fold_name
+from equitr.sandbox.names import fold_name
 
 CONFIG_FILE = ".equitr.toml"
 # Workflows run with the repository's secrets and a write token: no configuration can unblock them.

@@ -11,7 +11,7 @@ No root is needed, so it works wherever equitr does, in two layers:
 - **after** every command the directories are measured, and a job over its quota stops with a formatted
   error naming the key that raises it (`limits.max_disk_mb`).
 
-`RLIMIT_FSIZE` (bot.sandbox.limits) caps each file on top. What this cannot do: stop a write between two
+`RLIMIT_FSIZE` (equitr.sandbox.limits) caps each file on top. What this cannot do: stop a write between two
 looks (at a few hundred MB/s, a quarter of a second is tens of MB past the limit), or count what lands
 outside the checkout and the environment (the sandbox's `/tmp` is a tmpfs with its own size). For a hard
 limit, give `EQUITR_WORKDIR` a filesystem of its own: a loop-mounted image, an XFS project quota, or a
@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.errors import LimitReached
+from equitr.errors import LimitReached
 
 MIB = 1024**2
 DEFAULT_LIMIT_BYTES = 2048 * MIB

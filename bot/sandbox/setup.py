@@ -5,7 +5,7 @@ cannot pass there as it is. `fix.setup_command` in `.equitr.toml` (read from the
 the maintainers' command, not a contributor's) runs once per job:
 
 - in the sandbox, with the same limits and no secrets, but **with the network**, so `pip install` works:
-  a network namespace of its own that reaches the internet but not the host (bot.sandbox.netns);
+  a network namespace of its own that reaches the internet but not the host (equitr.sandbox.netns);
 - with a private virtualenv for the job first on PATH (`ENV_MOUNT` inside the sandbox). It sits on top of
   equitr's own environment through a `.pth` file, so pip and pytest are there without installing them,
   and what the setup installs wins over them;
@@ -26,10 +26,10 @@ import venv
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot.sandbox.bwrap import CommandResult, SandboxMode, Watch, run_command
-from bot.sandbox.gitsafe import git_in
-from bot.sandbox.limits import Limits
-from bot.sandbox.netns import NetworkMode
+from equitr.sandbox.bwrap import CommandResult, SandboxMode, Watch, run_command
+from equitr.sandbox.gitsafe import git_in
+from equitr.sandbox.limits import Limits
+from equitr.sandbox.netns import NetworkMode
 
 SETUP_WALL_TIME_S = 900.0  # installs download and build; tests keep their own, shorter limit
 _PTH = "_equitr_base.pth"
@@ -89,7 +89,7 @@ def run_setup(
     network: NetworkMode = "auto",
 ) -> SetupResult:
     """Make the job's environment and run `command` (a shell command line) in it, with the network (a
-    namespace of its own, bot.sandbox.netns; `network="host"` only when the operator chose it)."""
+    namespace of its own, equitr.sandbox.netns; `network="host"` only when the operator chose it)."""
     create_env(env_dir)
     before, modified_before = _untracked(root), _modified(root)
     setup_limits = replace(limits, wall_time_s=max(limits.wall_time_s, SETUP_WALL_TIME_S))

@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.errors import SandboxError
-from bot.monitor import timed
-from bot.private import private_dir
-from bot.sandbox.gitsafe import (
+from equitr.errors import SandboxError
+from equitr.monitor import timed
+from equitr.private import private_dir
+from equitr.sandbox.gitsafe import (
     GitResult,
     audit_config,
     check_git_dir,

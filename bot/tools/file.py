@@ -11,10 +11,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from bot.errors import PathRefused, ToolError
-from bot.sandbox.context import ToolContext, ToolResult
-from bot.sandbox.paths import check_write_size, read_regular, resolve_in_checkout
-from bot.tools.schema import FileParams
+from equitr.errors import PathRefused, ToolError
+from equitr.sandbox.context import ToolContext, ToolResult
+from equitr.sandbox.paths import check_write_size, read_regular, resolve_in_checkout
+from equitr.tools.schema import FileParams
 
 MAX_READ_LINES = 2000
 MAX_READ_CHARS = 100_000

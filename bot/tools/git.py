@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.errors import SandboxError, ToolError
-from bot.sandbox.context import ToolContext, ToolResult, clip
-from bot.sandbox.gitsafe import GitResult, git_in, stage
-from bot.sandbox.paths import resolve_in_checkout
-from bot.tools.schema import GitParams
+from equitr.errors import SandboxError, ToolError
+from equitr.sandbox.context import ToolContext, ToolResult, clip
+from equitr.sandbox.gitsafe import GitResult, git_in, stage
+from equitr.sandbox.paths import resolve_in_checkout
+from equitr.tools.schema import GitParams
 
 AUTHOR_NAME = "equitr"
 AUTHOR_EMAIL = "equitr@users.noreply.github.com"

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from bot.errors import PathRefused, ToolError
-from bot.sandbox.context import ToolContext, ToolResult
-from bot.tools import file, git, run, search
-from bot.tools.schema import FileParams, GitParams, RunParams, SearchParams, Step
+from equitr.errors import PathRefused, ToolError
+from equitr.sandbox.context import ToolContext, ToolResult
+from equitr.tools import file, git, run, search
+from equitr.tools.schema import FileParams, GitParams, RunParams, SearchParams, Step
 
 __all__ = ["ToolContext", "ToolResult", "execute", "execute_sync"]
 

@@ -1,8 +1,8 @@
 """Canonical parameter models of the four tools, and the plan step that names one of them.
 
 These are the single source of truth for what a valid tool call looks like. The interpretation layer
-(`bot.interpret`) maps whatever a model wrote onto these models (aliases, enum correction); the tools
-(`bot.tools.*`) receive only validated instances.
+(`equitr.interpret`) maps whatever a model wrote onto these models (aliases, enum correction); the tools
+(`equitr.tools.*`) receive only validated instances.
 """
 
 from __future__ import annotations

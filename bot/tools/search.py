@@ -1,6 +1,6 @@
 """The `search` tool: ripgrep over the checkout for text, a regex, a file name or a symbol definition.
 
-ripgrep (the copy `bot.sandbox.binaries` chooses, normally the one equitr's wheel brings) runs directly (it
+ripgrep (the copy `equitr.sandbox.binaries` chooses, normally the one equitr's wheel brings) runs directly (it
 executes nothing from the repository), never follows symlinks (its default), ignores its own config files
 (`--no-config`), skips `.git`, and is stopped as soon as we have enough.
 """
@@ -12,11 +12,11 @@ import re
 import subprocess
 from pathlib import Path
 
-from bot.errors import SandboxError, ToolError
-from bot.sandbox import binaries
-from bot.sandbox.context import ToolContext, ToolResult
-from bot.sandbox.paths import resolve_in_checkout
-from bot.tools.schema import SearchParams
+from equitr.errors import SandboxError, ToolError
+from equitr.sandbox import binaries
+from equitr.sandbox.context import ToolContext, ToolResult
+from equitr.sandbox.paths import resolve_in_checkout
+from equitr.tools.schema import SearchParams
 
 MAX_FILESIZE = "2M"
 MAX_COLUMNS = 300

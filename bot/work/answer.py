@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import aiohttp
 
-from bot import comments
-from bot.agent.loop import Agent, AgentResult, Task
-from bot.agent.report import cost_markdown
-from bot.errors import ValidationError
-from bot.jobrecord import record_result
-from bot.models.manager import ModelManager
-from bot.runner import JobContext, Outcome
-from bot.sandbox.workspace import Workspace
-from bot.sanitize import sanitize, sanitize_inline
-from bot.work.common import (
+from equitr import comments
+from equitr.agent.loop import Agent, AgentResult, Task
+from equitr.agent.report import cost_markdown
+from equitr.errors import ValidationError
+from equitr.jobrecord import record_result
+from equitr.models.manager import ModelManager
+from equitr.runner import JobContext, Outcome
+from equitr.sandbox.workspace import Workspace
+from equitr.sanitize import sanitize, sanitize_inline
+from equitr.work.common import (
     Prepared,
     Stopper,
     WorkEnv,
@@ -23,7 +23,7 @@ from bot.work.common import (
     thread_at_trigger,
     tool_context,
 )
-from bot.work.render import plan_body
+from equitr.work.render import plan_body
 
 
 async def _read_only(ctx: JobContext, env: WorkEnv, mode: str) -> tuple[Prepared, Agent, str, AgentResult]:

@@ -1,6 +1,6 @@
 """What every GitHub job handler shares: its environment, the repository's configuration with the command's
 flags applied, the status comment, the task text, and cancellation across threads. (How a job ends is
-reported by the runner: the status comment's last edit and the formatted error, see `bot.endings`.)"""
+reported by the runner: the status comment's last edit and the formatted error, see `equitr.endings`.)"""
 
 from __future__ import annotations
 
@@ -19,22 +19,22 @@ from typing import Any, TypeVar
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from bot import comments
-from bot.agent.loop import Agent, Event
-from bot.errorfmt import public_text
-from bot.errors import EquitrError, GitHubError
-from bot.github.access import GitHubAccess
-from bot.models.client import ChatModel, Endpoints, ModelClient
-from bot.models.manager import ModelManager, choose_model
-from bot.permissions import Permissions
-from bot.repoconfig import EffectiveSettings, RepoConfig, fetch_config, resolve_flags
-from bot.runner import JobContext, Outcome
-from bot.sandbox.context import ToolContext
-from bot.sandbox.quota import DiskQuota
-from bot.sandbox.workspace import Checkout
-from bot.settings import Settings
-from bot.triggers import parse_time
-from bot.work.render import ICON, Status, status_body
+from equitr import comments
+from equitr.agent.loop import Agent, Event
+from equitr.errorfmt import public_text
+from equitr.errors import EquitrError, GitHubError
+from equitr.github.access import GitHubAccess
+from equitr.models.client import ChatModel, Endpoints, ModelClient
+from equitr.models.manager import ModelManager, choose_model
+from equitr.permissions import Permissions
+from equitr.repoconfig import EffectiveSettings, RepoConfig, fetch_config, resolve_flags
+from equitr.runner import JobContext, Outcome
+from equitr.sandbox.context import ToolContext
+from equitr.sandbox.quota import DiskQuota
+from equitr.sandbox.workspace import Checkout
+from equitr.settings import Settings
+from equitr.triggers import parse_time
+from equitr.work.render import ICON, Status, status_body
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +269,7 @@ def thread_until(
 def tool_context(
     checkout: Checkout, env: WorkEnv, effective: EffectiveSettings, stopper: Stopper | None = None
 ) -> ToolContext:
-    from bot.agent.testcmd import detect
+    from equitr.agent.testcmd import detect
 
     return ToolContext(
         root=checkout.root,

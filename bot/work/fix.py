@@ -10,18 +10,18 @@ from typing import Any
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from bot import comments
-from bot.agent.loop import AgentResult, Event, Task
-from bot.errorfmt import public_text
-from bot.errors import GitHubError, ValidationError
-from bot.github.retry import AMBIGUOUS
-from bot.jobrecord import record_pr, record_result
-from bot.redact import redact
-from bot.runner import JobContext, Outcome
-from bot.sandbox.context import ToolContext
-from bot.sandbox.workspace import Workspace
-from bot.sanitize import publishable
-from bot.work.common import (
+from equitr import comments
+from equitr.agent.loop import AgentResult, Event, Task
+from equitr.errorfmt import public_text
+from equitr.errors import GitHubError, ValidationError
+from equitr.github.retry import AMBIGUOUS
+from equitr.jobrecord import record_pr, record_result
+from equitr.redact import redact
+from equitr.runner import JobContext, Outcome
+from equitr.sandbox.context import ToolContext
+from equitr.sandbox.workspace import Workspace
+from equitr.sanitize import publishable
+from equitr.work.common import (
     AUTHOR,
     Prepared,
     StatusComment,
@@ -35,7 +35,7 @@ from bot.work.common import (
     thread_at_trigger,
     tool_context,
 )
-from bot.work.render import Status, pr_body
+from equitr.work.render import Status, pr_body
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The job handlers, assembled once per worker: run control from `bot.control`, GitHub work from
+"""The job handlers, assembled once per worker: run control from `equitr.control`, GitHub work from
 `fix`, `review` and `answer`. A handler raises what stops it; the runner turns every ending into the
 status comment's last edit and, for a failure, a formatted error comment."""
 
@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from bot import commands
-from bot.errors import CommandError, DryRunStop, GitHubError, ValidationError
-from bot.jobs import Job
-from bot.runner import Handler, JobContext, Outcome
-from bot.work.answer import ask, plan
-from bot.work.common import WorkEnv
-from bot.work.fix import fix
-from bot.work.review import review
+from equitr import commands
+from equitr.errors import CommandError, DryRunStop, GitHubError, ValidationError
+from equitr.jobs import Job
+from equitr.runner import Handler, JobContext, Outcome
+from equitr.work.answer import ask, plan
+from equitr.work.common import WorkEnv
+from equitr.work.fix import fix
+from equitr.work.review import review
 
 __all__ = ["WorkEnv", "handlers"]
 
@@ -52,7 +52,7 @@ def retry_target(jobs: Sequence[Job], *, current: int) -> Job:
 
 
 async def from_command(ctx: JobContext, job: Job) -> Job:
-    """A job read from the Action's history (`bot.history`) carries no seal: what it asked for is read again
+    """A job read from the Action's history (`equitr.history`) carries no seal: what it asked for is read again
     from the command comment that started it, which only its author can have written or edited. Anything
     else is refused with the way out."""
     again = ValidationError(
@@ -86,7 +86,7 @@ async def retry(ctx: JobContext, env: WorkEnv, table: dict[str, Handler]) -> Out
     history = await asyncio.to_thread(ctx.store.jobs, repo=ctx.job.repo, number=ctx.job.number, limit=None)
     last = retry_target(history, current=ctx.job.id)
     if not ctx.store.authentic(last):
-        # Its arguments would run again: only a record equitr itself stored (bot.seal), or, for a job read
+        # Its arguments would run again: only a record equitr itself stored (equitr.seal), or, for a job read
         # from the Action's history, what its command comment asks for.
         last = await from_command(ctx, last)
     args = {**last.args, **{k: v for k, v in ctx.job.args.items() if v not in (None, "") and k != "text"}}
@@ -95,7 +95,7 @@ async def retry(ctx: JobContext, env: WorkEnv, table: dict[str, Handler]) -> Out
 
 
 def handlers(env: WorkEnv) -> dict[str, Handler]:
-    from bot.control import HANDLERS as control
+    from equitr.control import HANDLERS as control
 
     table: dict[str, Handler] = dict(control)
     for name, body in (("fix", fix), ("review", review), ("ask", ask), ("plan", plan)):

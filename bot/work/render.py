@@ -1,7 +1,7 @@
 """The texts equitr writes on GitHub for a job: status comments and pull-request bodies. Pure functions.
 
 Whatever a model wrote or chose (its reasons, planned steps, paths, test output it caused) goes through
-`bot.sanitize` where it is placed; the templates around it are equitr's own.
+`equitr.sanitize` where it is placed; the templates around it are equitr's own.
 """
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.agent.ledger import Ledger
-from bot.agent.loop import AgentResult, Entry, TestRun
-from bot.agent.report import cost_markdown, repairs_line
-from bot.interpret.result import step_json
-from bot.money import usd
-from bot.sandbox.policy import ci_relevant
-from bot.sanitize import sanitize, sanitize_inline
-from bot.tools.schema import Step
+from equitr.agent.ledger import Ledger
+from equitr.agent.loop import AgentResult, Entry, TestRun
+from equitr.agent.report import cost_markdown, repairs_line
+from equitr.interpret.result import step_json
+from equitr.money import usd
+from equitr.sandbox.policy import ci_relevant
+from equitr.sanitize import sanitize, sanitize_inline
+from equitr.tools.schema import Step
 
 ICON = {"done": "✅", "failed": "❌", "cancelled": "⏹️", "stopped": "⏸️"}
 

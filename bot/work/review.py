@@ -9,18 +9,18 @@ from typing import Any
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from bot import comments
-from bot.agent.calls import Calls
-from bot.agent.ledger import Guard, Ledger
-from bot.agent.report import cost_markdown
-from bot.jobs import Job
-from bot.monitor import timed
-from bot.repoconfig import MonthlyBudgetExceeded, RepoConfig
-from bot.runner import JobContext, Outcome
-from bot.sanitize import publishable, sanitize, sanitize_inline
-from bot.triggers import Identity
-from bot.work import diffmap, reviewing
-from bot.work.common import WorkEnv, is_fork_review, month_spent, prepare, read_config
+from equitr import comments
+from equitr.agent.calls import Calls
+from equitr.agent.ledger import Guard, Ledger
+from equitr.agent.report import cost_markdown
+from equitr.jobs import Job
+from equitr.monitor import timed
+from equitr.repoconfig import MonthlyBudgetExceeded, RepoConfig
+from equitr.runner import JobContext, Outcome
+from equitr.sanitize import publishable, sanitize, sanitize_inline
+from equitr.triggers import Identity
+from equitr.work import diffmap, reviewing
+from equitr.work.common import WorkEnv, is_fork_review, month_spent, prepare, read_config
 
 
 async def review(ctx: JobContext, env: WorkEnv) -> Outcome:

@@ -8,9 +8,9 @@ from typing import Any
 
 import json_repair
 
-from bot.models.types import Message
-from bot.sanitize import sanitize
-from bot.work.diffmap import PatchLines
+from equitr.models.types import Message
+from equitr.sanitize import sanitize
+from equitr.work.diffmap import PatchLines
 
 MAX_COMMENTS_PER_FILE = 5
 

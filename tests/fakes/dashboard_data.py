@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from bot.jobs import NewJob
-from bot.monitor import GitHubCall, JobRecord, ModelCall, Outcome, Phase
-from bot.store import JobStore, SqliteStore
+from equitr.jobs import NewJob
+from equitr.monitor import GitHubCall, JobRecord, ModelCall, Outcome, Phase
+from equitr.store import JobStore, SqliteStore
 
 PUBLIC_REPO = "octo/app"
 PRIVATE_REPO = "octo/secret-plans"

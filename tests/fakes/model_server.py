@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from bot.models.capabilities import PROBE_PROMPT, TOOL_PROBE_PROMPT
+from equitr.models.capabilities import PROBE_PROMPT, TOOL_PROBE_PROMPT
 
 
 @dataclass(frozen=True)

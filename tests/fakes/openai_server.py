@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.models.capabilities import PROBE_PROMPT
+from equitr.models.capabilities import PROBE_PROMPT
 
 Reply = Callable[[dict[str, Any]], str]
 

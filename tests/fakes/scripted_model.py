@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot.errors import ModelError
-from bot.models.types import Message, Reply, Usage
+from equitr.errors import ModelError
+from equitr.models.types import Message, Reply, Usage
 
 Script = str | Callable[[Sequence[Message]], str | Reply | Awaitable[str]] | ModelError | Reply
 

@@ -2,8 +2,8 @@
 file, and `GITHUB_API_URL` pointing at the fake GitHub on loopback, which checks every request against
 GitHub's OpenAPI description (the `fake_github` fixture fails the test on any that does not conform).
 
-The entry runs in a thread (`bot.action.main`) so the fake keeps serving on the test's event loop, and once
-as a real subprocess (`python -m bot.action`). No model answers and no git remote is reachable here (both
+The entry runs in a thread (`equitr.action.main`) so the fake keeps serving on the test's event loop, and once
+as a real subprocess (`python -m equitr.action`). No model answers and no git remote is reachable here (both
 point at a closed loopback port), so fix and review jobs end `failed` with a clear reason; the tests assert on
 the jobs created, the calls made to GitHub and the summary. The full fix and review paths are tested in
 `test_github_e2e.py`.
@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from bot import action
-from bot.jobs import Job
-from bot.store import SqliteStore
+from equitr import action
+from equitr.jobs import Job
+from equitr.store import SqliteStore
 from tests.conftest import WEBHOOKS
 from tests.fakes.fixtures import fake_github, github_app_key
 from tests.fakes.github import FakeGitHub
@@ -511,7 +511,7 @@ async def test_as_a_subprocess(fake: FakeGitHub, runner_env: Any, tmp_path: Path
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.action",
+        "equitr.action",
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -528,7 +528,7 @@ async def test_as_a_subprocess(fake: FakeGitHub, runner_env: Any, tmp_path: Path
     # A malformed event file in a real process: exit 1, one line and a hint, no traceback.
     Path(env["GITHUB_EVENT_PATH"]).write_text("{not json")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.action", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
+        sys.executable, "-m", "equitr.action", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
     )
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1
@@ -699,7 +699,7 @@ async def test_a_reader_gets_the_refusal_once_across_runs(
 
 def seeded_store(db: Path, number: int, *, paid: int, helps: int, failed_reason: str = "") -> list[Job]:
     """A kept store (`EQUITR_DB`) with `paid` fixes that cost $0.25 each, then `helps` free help jobs."""
-    from bot.jobs import NewJob
+    from equitr.jobs import NewJob
 
     store = SqliteStore(db)
     made = []

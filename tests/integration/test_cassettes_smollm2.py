@@ -19,10 +19,10 @@ import vcr
 from pydantic import SecretStr
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from bot.models.capabilities import CapabilityCache
-from bot.models.client import Endpoints, ModelClient
-from bot.models.retry import NO_RETRY
-from bot.models.types import Message, Reply
+from equitr.models.capabilities import CapabilityCache
+from equitr.models.client import Endpoints, ModelClient
+from equitr.models.retry import NO_RETRY
+from equitr.models.types import Message, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "cassettes" / "smollm2"
@@ -133,8 +133,8 @@ def test_no_credentials_in_cassettes() -> None:
 
 
 async def test_every_replayed_reply_interprets_to_a_valid_or_fallback_plan(session: aiohttp.ClientSession) -> None:
-    from bot.interpret import Evidence, interpret
-    from bot.tools.schema import PARAMS_BY_TOOL
+    from equitr.interpret import Evidence, interpret
+    from equitr.tools.schema import PARAMS_BY_TOOL
 
     repairs: Counter[str] = Counter()
     outcome: Counter[str] = Counter()

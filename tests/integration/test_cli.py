@@ -19,7 +19,7 @@ COMMANDS = ["serve", "worker", "jobs", "replay", "run", "models", "interpret", "
 def equitr(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("GH_", "GITHUB_", "EQUITR_", "OPENAI_"))}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "equitr", *args],
         cwd=cwd,
         env={**base, **(env or {})},
         capture_output=True,
@@ -126,7 +126,7 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(args: list[str], tmp
     base = {k: v for k, v in os.environ.items() if not k.startswith(("GH_", "GITHUB_", "EQUITR_", "OPENAI_"))}
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "bot", *args],
+            [sys.executable, "-m", "equitr", *args],
             cwd=tmp_path,
             env=base,
             stdout=write,

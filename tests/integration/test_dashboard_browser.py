@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.store import SqliteStore
+from equitr.store import SqliteStore
 from tests.conftest import SECRET, comment_payload, free_port, headers
 from tests.fakes.dashboard_data import HOSTILE, PRIVATE_MARKER, PRIVATE_REPO, PUBLIC_REPO, Seeded, seed
 from tests.fakes.fixtures import AppKey
@@ -72,7 +72,7 @@ class Process:
     async def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", *self.args], env=self.env, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "equitr", *self.args], env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + 30
         async with aiohttp.ClientSession() as session:
@@ -426,7 +426,7 @@ def run_dashboard(tmp_path: Path, *args: str, **env: str) -> subprocess.Complete
     db = tmp_path / "equitr.db"
     SqliteStore(db).close()
     return subprocess.run(
-        [sys.executable, "-m", "bot", "dashboard", "--db", str(db), "--port", str(free_port()), *args],
+        [sys.executable, "-m", "equitr", "dashboard", "--db", str(db), "--port", str(free_port()), *args],
         env=clean_env(**env),
         capture_output=True,
         text=True,
@@ -448,8 +448,8 @@ def test_dashboard_refuses_to_start_without_sign_in(tmp_path: Path) -> None:
 
 
 async def test_no_auth_serves_on_loopback_only_and_serve_without_sign_in_has_no_dashboard(tmp_path: Path) -> None:
-    from bot.app import create_app
-    from bot.asgi import call
+    from equitr.app import create_app
+    from equitr.asgi import call
 
     db = tmp_path / "equitr.db"
     SqliteStore(db).close()

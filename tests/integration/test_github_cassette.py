@@ -3,7 +3,7 @@ llama.cpp's OpenAI-compatible server, through the real `ModelClient`, replayed w
 GitHub is the OpenAPI-checked fake, git a real remote on loopback.
 
 Re-record (needs the `local` extra and `llama-cpp-python[server]`):
-    python -m llama_cpp.server --model "$(python -c 'from bot.models.local import smollm2_path as p; print(p())')" \\
+    python -m llama_cpp.server --model "$(python -c 'from equitr.models.local import smollm2_path as p; print(p())')" \\
         --model_alias smollm2 --host 127.0.0.1 --port 8011 --n_ctx 8192 &
     EQUITR_RECORD=1 python -m pytest tests/integration/test_github_cassette.py
 """
@@ -21,13 +21,13 @@ import aiohttp
 import pytest
 import vcr
 
-from bot import services as services_mod
-from bot.app import create_app
-from bot.asgi import call
-from bot.sandbox import binaries
-from bot.settings import Settings
-from bot.work.handlers import WorkEnv
-from bot.work.handlers import handlers as work_handlers
+from equitr import services as services_mod
+from equitr.app import create_app
+from equitr.asgi import call
+from equitr.sandbox import binaries
+from equitr.settings import Settings
+from equitr.work.handlers import WorkEnv
+from equitr.work.handlers import handlers as work_handlers
 from tests.conftest import SECRET, comment_payload, headers, make_repo
 from tests.fakes.fixtures import AppKey
 from tests.fakes.git_remote import GitRemote

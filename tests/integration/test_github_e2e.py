@@ -18,19 +18,19 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot import services as services_mod
-from bot.app import create_app
-from bot.asgi import call
-from bot.errors import ModelError
-from bot.models.client import ChatModel
-from bot.models.types import Reply, ToolCall
-from bot.models.wire import Endpoint, http_error
-from bot.repoconfig import EffectiveSettings
-from bot.runner import Outcome
-from bot.sandbox import binaries
-from bot.settings import Settings
-from bot.work.handlers import WorkEnv
-from bot.work.handlers import handlers as work_handlers
+from equitr import services as services_mod
+from equitr.app import create_app
+from equitr.asgi import call
+from equitr.errors import ModelError
+from equitr.models.client import ChatModel
+from equitr.models.types import Reply, ToolCall
+from equitr.models.wire import Endpoint, http_error
+from equitr.repoconfig import EffectiveSettings
+from equitr.runner import Outcome
+from equitr.sandbox import binaries
+from equitr.settings import Settings
+from equitr.work.handlers import WorkEnv
+from equitr.work.handlers import handlers as work_handlers
 from tests.conftest import SECRET, comment_payload, headers, make_repo, needs_setup_network, payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.git_remote import GitRemote

@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot import comments
-from bot.runner import Runner
-from bot.store import process_owner
-from bot.work.render import Status, status_body
+from equitr import comments
+from equitr.runner import Runner
+from equitr.store import process_owner
+from equitr.work.render import Status, status_body
 from tests.integration import test_github_e2e as e2e
 from tests.integration.test_github_e2e import (
     ACCEPT,

@@ -16,8 +16,8 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.sandbox import binaries
-from bot.store import RedisStore
+from equitr.sandbox import binaries
+from equitr.store import RedisStore
 from tests.conftest import SECRET, comment_payload, make_repo
 from tests.fakes.fixtures import AppKey
 from tests.fakes.git_remote import GitRemote
@@ -80,7 +80,7 @@ async def scale_out(
     logs = [tmp_path / f"worker-{i}.log" for i in (1, 2)]
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "bot", "worker"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+            [sys.executable, "-m", "equitr", "worker"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
         )
         for log in logs
     ]

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot import services as services_mod
-from bot.app import create_app
-from bot.asgi import call
-from bot.jobs import NewJob
-from bot.metrics import fold
-from bot.monitor import PerformanceMonitor
-from bot.settings import Settings
+from equitr import services as services_mod
+from equitr.app import create_app
+from equitr.asgi import call
+from equitr.jobs import NewJob
+from equitr.metrics import fold
+from equitr.monitor import PerformanceMonitor
+from equitr.settings import Settings
 from tests.conftest import SECRET, headers, payload
 
 DOCS = Path(__file__).parents[2] / "docs"

@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot import services as services_mod
-from bot.app import create_app
-from bot.asgi import call
-from bot.settings import Settings
+from equitr import services as services_mod
+from equitr.app import create_app
+from equitr.asgi import call
+from equitr.settings import Settings
 from tests.conftest import SECRET, comment_payload, headers
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
@@ -158,7 +158,7 @@ async def test_accepted_help_job_runs_and_answers(env: tuple[Any, services_mod.S
 
 
 def _drain(services: services_mod.Services) -> list[dict[str, Any]]:
-    from bot.cli import _drain_notices
+    from equitr.cli import _drain_notices
 
     return _drain_notices(services)
 

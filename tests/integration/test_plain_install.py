@@ -100,3 +100,23 @@ def test_doctor_says_which_binaries_are_used(plain_venv: Path, tmp_path: Path) -
     out = equitr(plain_venv, tmp_path, "doctor").stdout
     assert re.search(r"^✓ rg: ripgrep \S+ .*at \S+ \(bundled with equitr\)$", out, re.M), out
     assert re.search(r"^✓ sandbox: bubblewrap works: bubblewrap \S+ at \S+ \(bundled with equitr\)$", out, re.M), out
+
+
+def test_the_installed_package_has_its_api_documented_and_typed(plain_venv: Path, tmp_path: Path) -> None:
+    """`pip install .` (not editable), then the API as a user meets it: help() shows the typed signature and
+    the docstring, `python -m` runs the command line, py.typed ships."""
+    python = str(plain_venv / "bin" / "python")
+    code = (
+        "import equitr, pathlib; help(equitr.fix); print(pathlib.Path(equitr.__file__).with_name('py.typed').is_file())"
+    )
+    proc = subprocess.run([python, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "fix(repo_path: 'str | Path', task: 'str', *, model: 'str | None' = None" in proc.stdout, proc.stdout
+    assert "on a copy" in proc.stdout and "FixResult" in proc.stdout
+    assert proc.stdout.rstrip().endswith("True")  # py.typed
+    where = subprocess.run(
+        [python, "-c", "import equitr; print(equitr.__file__)"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert "/site-packages/" in where.stdout  # the installed copy, not a checkout
+    version = subprocess.run([python, "-m", "equitr", "--version"], cwd=tmp_path, capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("equitr 0.1.0.dev0"), version  # no git: fallback

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from bot import services as services_mod
-from bot.app import create_app
-from bot.asgi import call
-from bot.settings import Settings
+from equitr import services as services_mod
+from equitr.app import create_app
+from equitr.asgi import call
+from equitr.settings import Settings
 from tests.conftest import SECRET, RedisServer, headers, payload
 
 VOLATILE = ("--appendonly", "no", "--save", "")
@@ -43,7 +43,9 @@ def env_for(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
 def run_worker(env: dict[str, str], log: Path, *, seconds: float) -> tuple[int | None, str]:
     """Start `equitr worker`; its exit status (None if it was still running after `seconds`) and output."""
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "equitr", "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and proc.poll() is None and "equitr worker:" not in log.read_text():
         time.sleep(0.1)
@@ -66,7 +68,7 @@ def test_r1_with_config_disabled_the_setting_is_read_from_info(tmp_path: Path) -
     """Managed Redis often renames CONFIG away; INFO persistence still tells."""
     with RedisServer(tmp_path / "redis", *VOLATILE, "--rename-command", "CONFIG", "") as redis:
         done = subprocess.run(
-            [sys.executable, "-m", "bot", "doctor"],
+            [sys.executable, "-m", "equitr", "doctor"],
             env=env_for(redis.url, tmp_path),
             capture_output=True,
             text=True,
@@ -90,7 +92,7 @@ def test_r1_the_operator_can_accept_a_volatile_redis(tmp_path: Path) -> None:
 def test_r1_doctor_reports_persistence_and_a_redis_without_password(tmp_path: Path) -> None:
     with RedisServer(tmp_path / "redis", *VOLATILE, "--maxmemory-policy", "allkeys-lru", password=None) as redis:
         done = subprocess.run(
-            [sys.executable, "-m", "bot", "doctor"],
+            [sys.executable, "-m", "equitr", "doctor"],
             env=env_for(redis.url, tmp_path, EQUITR_REDIS_INSECURE="1", EQUITR_ALLOW_VOLATILE_REDIS="1"),
             capture_output=True,
             text=True,
@@ -131,7 +133,7 @@ async def test_r1_redis_that_loses_its_data_while_equitr_runs_gets_503_not_job_i
         redis.stop()
         redis.start()  # the same port, empty: what a restart without persistence looks like
         second = pull_request(2)
-        with caplog.at_level(logging.CRITICAL, logger="bot.store"):
+        with caplog.at_level(logging.CRITICAL, logger="equitr.store"):
             status, answer = await call(
                 app, "POST", "/webhook", body=second, headers=headers(second, "pull_request", "r1-b")
             )

@@ -17,16 +17,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot import services as services_mod
-from bot.app import create_app
-from bot.asgi import call
-from bot.jobs import Job
-from bot.models.client import ChatModel
-from bot.repoconfig import EffectiveSettings
-from bot.runner import Outcome
-from bot.settings import Settings
-from bot.work.handlers import WorkEnv
-from bot.work.handlers import handlers as work_handlers
+from equitr import services as services_mod
+from equitr.app import create_app
+from equitr.asgi import call
+from equitr.jobs import Job
+from equitr.models.client import ChatModel
+from equitr.repoconfig import EffectiveSettings
+from equitr.runner import Outcome
+from equitr.settings import Settings
+from equitr.work.handlers import WorkEnv
+from equitr.work.handlers import handlers as work_handlers
 from tests.conftest import SECRET, comment_payload, headers, payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub, iso

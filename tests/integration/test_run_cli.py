@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox import binaries
+from equitr.sandbox import binaries
 from tests.conftest import make_repo
 from tests.fakes.model_server import ModelServer, serve
 
@@ -71,7 +71,18 @@ def equitr_run(
         "OPENAI_BASE_URL": model.url,
     }
     return subprocess.run(
-        [sys.executable, "-m", "bot", "run", "--repo", str(repo), "--model", "openai-compatible/scripted", *args, TASK],
+        [
+            sys.executable,
+            "-m",
+            "equitr",
+            "run",
+            "--repo",
+            str(repo),
+            "--model",
+            "openai-compatible/scripted",
+            *args,
+            TASK,
+        ],
         cwd=work.parent,
         env=env,
         capture_output=True,

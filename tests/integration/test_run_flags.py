@@ -54,7 +54,7 @@ def equitr_run(repo: Path, server: ModelServer, *args: str) -> subprocess.Comple
         "EQUITR_WORKDIR": str(repo.parent / "work"),
         "EQUITR_SANDBOX": "bwrap" if shutil.which("bwrap") else "none",
     }
-    cmd = [sys.executable, "-m", "bot", "run", "--repo", str(repo), "--model", "openai-compatible/scripted", *args]
+    cmd = [sys.executable, "-m", "equitr", "run", "--repo", str(repo), "--model", "openai-compatible/scripted", *args]
     return subprocess.run([*cmd, "mean() is off by one"], capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -88,7 +88,7 @@ def test_equitr_run_strategy(tmp_path: Path, flag: str, native: bool, expected: 
 
 def test_an_unknown_strategy_is_a_usage_error(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "run", "--repo", str(tmp_path), "--strategy", "magic", "x"],
+        [sys.executable, "-m", "equitr", "run", "--repo", str(tmp_path), "--strategy", "magic", "x"],
         capture_output=True,
         text=True,
     )

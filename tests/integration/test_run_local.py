@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.runlocal import RunOptions, run_local, slug
-from bot.sandbox import binaries
-from bot.settings import Settings
+from equitr.runlocal import RunOptions, run_local, slug
+from equitr.sandbox import binaries
+from equitr.settings import Settings
 from tests.conftest import DATA, make_repo, needs_setup_network
 from tests.fakes.scripted_model import ScriptedModel
 from tests.wheels import wheel
@@ -153,7 +153,7 @@ async def test_a_run_without_an_accepted_change_exits_3_and_makes_no_branch(samp
 
 
 async def test_unknown_model_names_the_closest(sample_repo: Path) -> None:
-    from bot.errors import ConfigError
+    from equitr.errors import ConfigError
 
     with pytest.raises(ConfigError) as info:
         await run_local(
@@ -168,7 +168,10 @@ async def test_unknown_model_names_the_closest(sample_repo: Path) -> None:
 def test_cli_errors_are_one_clear_line(tmp_path: Path) -> None:
     env = {**os.environ, "EQUITR_SUPERVISOR_MODEL": ""}
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "run", "--repo", str(tmp_path), "fix it"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "equitr", "run", "--repo", str(tmp_path), "fix it"],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert proc.returncode == 1
     assert "is not a git repository" in proc.stderr and "Traceback" not in proc.stderr

@@ -25,7 +25,7 @@ def test_embedded_model_run_completes_with_a_clear_report(sample_repo: Path, tmp
         [
             sys.executable,
             "-m",
-            "bot",
+            "equitr",
             "run",
             "--repo",
             str(sample_repo),

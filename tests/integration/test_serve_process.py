@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.store import SqliteStore
+from equitr.store import SqliteStore
 from tests.conftest import SECRET, comment_payload, free_port, headers, payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
@@ -39,7 +39,7 @@ class Server:
                 [
                     sys.executable,
                     "-m",
-                    "bot",
+                    "equitr",
                     "serve",
                     "--host",
                     "127.0.0.1",
@@ -191,7 +191,7 @@ async def test_scale_out_over_redis_webhook_process_and_worker_process(
     web.start_args = ["--no-workers"]
     await web.start()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "bot", "worker"],
+        [sys.executable, "-m", "equitr", "worker"],
         env=env,
         stdout=(tmp_path / "worker.log").open("wb"),
         stderr=subprocess.STDOUT,
@@ -200,7 +200,7 @@ async def test_scale_out_over_redis_webhook_process_and_worker_process(
         data = comment_payload(REPO, number=1, comment_id=made["id"], body="/equitr help")
         status, answer = await web.post("issue_comment", data, "redis-1")
         assert status == 202
-        from bot.store import RedisStore
+        from equitr.store import RedisStore
 
         store = RedisStore(db)
 

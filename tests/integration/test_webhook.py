@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from gidgethub.abc import GitHubAPI
 
-from bot import services as services_mod
-from bot.app import MAX_BODY, create_app
-from bot.asgi import call
-from bot.runner import JobContext, Outcome
-from bot.settings import Settings
-from bot.signature import sign
+from equitr import services as services_mod
+from equitr.app import MAX_BODY, create_app
+from equitr.asgi import call
+from equitr.runner import JobContext, Outcome
+from equitr.settings import Settings
+from equitr.signature import sign
 from tests.conftest import SECRET, headers, payload, webhook_payloads
 
 
@@ -189,7 +189,7 @@ async def test_events_equitr_does_not_act_on_are_checked_but_not_kept(counted: t
 def test_the_events_the_edge_keeps_are_the_events_the_routers_act_on() -> None:
     from gidgethub import sansio
 
-    from bot.features import EVENTS, router
+    from equitr.features import EVENTS, router
 
     routed = {
         name

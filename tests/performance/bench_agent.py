@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.agent.ledger import Limits
-from bot.agent.loop import Agent, Task
-from bot.sandbox.context import ToolContext
-from bot.tools import registry
+from equitr.agent.ledger import Limits
+from equitr.agent.loop import Agent, Task
+from equitr.sandbox.context import ToolContext
+from equitr.tools import registry
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel
 

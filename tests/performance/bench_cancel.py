@@ -25,12 +25,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.agent.loop import Agent, Task
-from bot.jobs import NewJob
-from bot.runner import JobContext, Outcome, Runner
-from bot.sandbox.context import ToolContext
-from bot.store import SqliteStore, process_owner
-from bot.work.common import Stopper
+from equitr.agent.loop import Agent, Task
+from equitr.jobs import NewJob
+from equitr.runner import JobContext, Outcome, Runner
+from equitr.sandbox.context import ToolContext
+from equitr.store import SqliteStore, process_owner
+from equitr.work.common import Stopper
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel
 

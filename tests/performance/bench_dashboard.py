@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import httpx
 
-from bot.dashboard import AuthConfig, create_dashboard
-from bot.jobs import NewJob
-from bot.store import SqliteStore
+from equitr.dashboard import AuthConfig, create_dashboard
+from equitr.jobs import NewJob
+from equitr.store import SqliteStore
 from tests.fakes.dashboard_data import _record
 
 TOKEN = "t" * 20

@@ -22,10 +22,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot import services as services_mod
-from bot.dryrun import DryRunGitHub
-from bot.settings import Settings
-from bot.store import NewJob
+from equitr import services as services_mod
+from equitr.dryrun import DryRunGitHub
+from equitr.settings import Settings
+from equitr.store import NewJob
 from tests.conftest import SECRET, payload
 
 

@@ -42,10 +42,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.agent.ledger import Limits
-from bot.agent.loop import Agent, AgentResult, Task
-from bot.models.types import Message, Reply, ToolCall, Usage
-from bot.sandbox.context import ToolContext
+from equitr.agent.ledger import Limits
+from equitr.agent.loop import Agent, AgentResult, Task
+from equitr.models.types import Message, Reply, ToolCall, Usage
+from equitr.sandbox.context import ToolContext
 from tests.conftest import make_repo
 
 # --- the cases ---------------------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.interpret import interpret
-from bot.models.types import Reply, ToolCall
+from equitr.interpret import interpret
+from equitr.models.types import Reply, ToolCall
 
 WORDS = ["parse_config", "RetryPolicy", "load_user", "cache_key", "TODO", "timeout", "SessionStore", "render"]
 PATHS = ["src/app.py", "bot/models/retry.py", "README.md", "lib/util/strings.py", "tests/test_cache.py"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.models.manager import ModelManager, Requirements
+from equitr.models.manager import ModelManager, Requirements
 
 NAMES = [
     "openai/gpt-4.1-mini",

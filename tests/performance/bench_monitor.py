@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from prometheus_client import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from bot.jobs import NewJob
-from bot.metrics import StoreCollector, fold
-from bot.monitor import JobRecord, PerformanceMonitor
-from bot.store import JobStore, RedisStore, SqliteStore
+from equitr.jobs import NewJob
+from equitr.metrics import StoreCollector, fold
+from equitr.monitor import JobRecord, PerformanceMonitor
+from equitr.store import JobStore, RedisStore, SqliteStore
 
 
 def record(job_id: int, *, model_calls: int, github_calls: int, steps: int) -> JobRecord:

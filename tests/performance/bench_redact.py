@@ -1,4 +1,4 @@
-"""Benchmark: `bot.redact.redact` and `bot.sanitize.sanitize` stay linear on hostile input.
+"""Benchmark: `equitr.redact.redact` and `equitr.sanitize.sanitize` stay linear on hostile input.
 
     python tests/performance/bench_redact.py [--size 200000]
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.redact import redact
-from bot.sanitize import sanitize
+from equitr.redact import redact
+from equitr.sanitize import sanitize
 
 SHAPES = {
     "plain words": "lorem ipsum dolor ",

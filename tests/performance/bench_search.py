@@ -21,12 +21,12 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from bot.sandbox import binaries
-from bot.sandbox.bwrap import SandboxMode, run_command
-from bot.sandbox.context import ToolContext
-from bot.sandbox.limits import Limits
-from bot.tools import search
-from bot.tools.schema import SearchParams
+from equitr.sandbox import binaries
+from equitr.sandbox.bwrap import SandboxMode, run_command
+from equitr.sandbox.context import ToolContext
+from equitr.sandbox.limits import Limits
+from equitr.tools import search
+from equitr.tools.schema import SearchParams
 
 WORDS = [
     "alpha",

@@ -29,10 +29,10 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot import services as services_mod
-from bot.app import create_app
-from bot.dryrun import DryRunGitHub
-from bot.settings import Settings
+from equitr import services as services_mod
+from equitr.app import create_app
+from equitr.dryrun import DryRunGitHub
+from equitr.settings import Settings
 from tests.conftest import SECRET, free_port, headers, payload
 
 

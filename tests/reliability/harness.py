@@ -18,8 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.jobs import Job
-from bot.store import open_store
+from equitr.jobs import Job
+from equitr.store import open_store
 from tests.conftest import SECRET, comment_payload, free_port, headers
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
@@ -39,7 +39,7 @@ class Proc:
     def start(self) -> Proc:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", *self.args], env=self.env, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "equitr", *self.args], env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
         return self
 

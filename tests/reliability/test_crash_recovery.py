@@ -7,10 +7,10 @@ import signal
 
 import pytest
 
-from bot import seal
-from bot.jobs import NewJob
-from bot.settings import Settings
-from bot.store import SqliteStore
+from equitr import seal
+from equitr.jobs import NewJob
+from equitr.settings import Settings
+from equitr.store import SqliteStore
 from tests.reliability.harness import REPO, Stack, wait_for
 
 pytestmark = pytest.mark.slow

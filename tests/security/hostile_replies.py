@@ -34,9 +34,9 @@ SHAPES: dict[str, str] = {
 
 
 def parsers() -> dict[str, Callable[[str], object]]:
-    from bot.agent.edits import SearchReplace, WholeFile
-    from bot.agent.prompts import parse_review
-    from bot.interpret import interpret
+    from equitr.agent.edits import SearchReplace, WholeFile
+    from equitr.agent.prompts import parse_review
+    from equitr.interpret import interpret
 
     def search_replace(text: str) -> object:
         try:

@@ -48,9 +48,9 @@ import aiohttp  # noqa: E402
 import redis  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
-from bot import services as services_mod  # noqa: E402
-from bot.jobs import Job  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from equitr import services as services_mod  # noqa: E402
+from equitr.jobs import Job  # noqa: E402
+from equitr.settings import Settings  # noqa: E402
 from tests.conftest import DATA, SECRET, RedisServer, comment_payload, free_port, headers, make_repo, payload  # noqa: E402
 from tests.fakes.fixtures import APP_ID, AppKey  # noqa: E402
 from tests.fakes.git_remote import GitRemote  # noqa: E402
@@ -379,7 +379,7 @@ class Range:
     def _spawn(self, name: str, *args: str) -> None:
         log = (self.tmp / f"{name}.log").open("wb")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "bot", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp
+            [sys.executable, "-m", "equitr", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp
         )
         log.close()
 
@@ -660,7 +660,7 @@ async def pickle_in_redis(r: Range) -> list[Result]:
     # Even someone with the password (a process that read equitr's environment) cannot run code through it.
     insider = redis.Redis.from_url(r.redis_server.url)
     notice = {"repo": REPO, "number": 1, "installation_id": INSTALLATION, "body": "forged comment"}
-    forged = {"id": "x", "name": "bot.queue.equitr.notify", "args": [notice], "eta": None, "retries": 0,
+    forged = {"id": "x", "name": "equitr.queue.equitr.notify", "args": [notice], "eta": None, "retries": 0,
               "retry_delay": 0, "retry_backoff": 0, "priority": None}  # fmt: skip
     dropped_before = r.logs().count("dropped a queue message that equitr did not write")
     for message in (
@@ -937,7 +937,7 @@ async def hostile_checkout_and_replies(r: Range) -> list[Result]:
 
 
 async def run_action(r: Range, event_name: str, event: dict[str, Any], token: str) -> tuple[str, str]:
-    """`python -m bot.action` as GitHub's runner starts it, against the range's fake GitHub and model."""
+    """`python -m equitr.action` as GitHub's runner starts it, against the range's fake GitHub and model."""
     event_file = r.tmp / f"event-{event_name}.json"
     event_file.write_text(json.dumps(event))
     (r.tmp / "summary.md").unlink(missing_ok=True)
@@ -953,7 +953,7 @@ async def run_action(r: Range, event_name: str, event: dict[str, Any], token: st
         "EQUITR_DB": str(r.tmp / "action.db"), "PYTHONPATH": str(ROOT),
     }  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.action", cwd=r.tmp, env=env,
+        sys.executable, "-m", "equitr.action", cwd=r.tmp, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out_b, err_b = await asyncio.wait_for(proc.communicate(), 300)

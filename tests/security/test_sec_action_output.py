@@ -66,14 +66,14 @@ async def model_server() -> AsyncIterator[Callable[[Reply], Awaitable[str]]]:
 
 
 async def run_review(fake: FakeGitHub, runner_env: Any, url: str) -> tuple[str, str, int]:
-    """`python -m bot.action` on a `pull_request` event; the review's model is at `url`."""
+    """`python -m equitr.action` on a `pull_request` event; the review's model is at `url`."""
     pull = fake.add_pull(REPO, title="Update the README", head="changes", user=USER)
     payload = vendored("pull_request", "00.opened.json")
     payload["number"] = payload["pull_request"]["number"] = pull["number"]
     env = {**os.environ, **runner_env("pull_request", payload), "OLLAMA_HOST": url}
     env["EQUITR_SUPERVISOR_MODEL"] = "ollama/qwen3:30b"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.action", cwd=ROOT, env=env,
+        sys.executable, "-m", "equitr.action", cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 120)

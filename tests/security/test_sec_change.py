@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import SandboxError
-from bot.sandbox.context import ToolContext
-from bot.sandbox.gitsafe import git_in, stage
-from bot.tools.registry import execute_sync
-from bot.tools.run import run
-from bot.tools.schema import FileParams, RunParams, Step
+from equitr.errors import SandboxError
+from equitr.sandbox.context import ToolContext
+from equitr.sandbox.gitsafe import git_in, stage
+from equitr.tools.registry import execute_sync
+from equitr.tools.run import run
+from equitr.tools.schema import FileParams, RunParams, Step
 from tests.security.conftest import git, needs_bwrap
 
 pytestmark = needs_bwrap

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.bwrap import CommandResult, default_ro_paths, run_command
-from bot.sandbox.limits import Limits, create_cgroup
+from equitr.sandbox.bwrap import CommandResult, default_ro_paths, run_command
+from equitr.sandbox.limits import Limits, create_cgroup
 from tests.security.conftest import needs_bwrap, snapshot
 
 pytestmark = needs_bwrap

@@ -21,7 +21,7 @@ from tests.integration.test_queue_durability import env_for
 
 def doctor(env: dict[str, str], *wrapper: str) -> list[str]:
     done = subprocess.run(
-        [*wrapper, sys.executable, "-m", "bot", "doctor"], env=env, capture_output=True, text=True, timeout=180
+        [*wrapper, sys.executable, "-m", "equitr", "doctor"], env=env, capture_output=True, text=True, timeout=180
     )
     assert "Traceback" not in done.stderr, done.stderr
     return done.stdout.splitlines()

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import LimitReached
-from bot.sandbox.context import ToolContext
-from bot.sandbox.quota import MIB, DiskQuota, usage
-from bot.tools.run import run
-from bot.tools.schema import RunParams
+from equitr.errors import LimitReached
+from equitr.sandbox.context import ToolContext
+from equitr.sandbox.quota import MIB, DiskQuota, usage
+from equitr.tools.run import run
+from equitr.tools.schema import RunParams
 from tests.conftest import needs_setup_network
 from tests.integration.test_github_e2e import PLAN, REPO, World, comment, push_to_default_branch, run_job, world
 from tests.security.conftest import git, needs_bwrap

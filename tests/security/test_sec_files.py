@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.agent.ledger import Limits
-from bot.agent.loop import Agent, AgentResult, Task
-from bot.sandbox.context import ToolContext
-from bot.tools.registry import execute_sync
-from bot.tools.schema import FileParams, Step
+from equitr.agent.ledger import Limits
+from equitr.agent.loop import Agent, AgentResult, Task
+from equitr.sandbox.context import ToolContext
+from equitr.tools.registry import execute_sync
+from equitr.tools.schema import FileParams, Step
 from tests.fakes.scripted_model import ScriptedModel
 from tests.security.conftest import needs_bwrap
 

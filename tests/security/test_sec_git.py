@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import SandboxError
-from bot.sandbox.context import ToolContext
-from bot.sandbox.gitsafe import audit_config, git_in, strip_dangerous_config
-from bot.sandbox.workspace import Checkout
-from bot.tools.registry import execute_sync
-from bot.tools.schema import GitParams, Step
+from equitr.errors import SandboxError
+from equitr.sandbox.context import ToolContext
+from equitr.sandbox.gitsafe import audit_config, git_in, strip_dangerous_config
+from equitr.sandbox.workspace import Checkout
+from equitr.tools.registry import execute_sync
+from equitr.tools.schema import GitParams, Step
 from tests.security.conftest import git
 
 HOOKS = ["pre-commit", "post-commit", "commit-msg", "prepare-commit-msg", "post-checkout", "reference-transaction",

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from bot import services as services_mod
-from bot.app import create_app
-from bot.asgi import call
-from bot.settings import Settings
+from equitr import services as services_mod
+from equitr.app import create_app
+from equitr.asgi import call
+from equitr.settings import Settings
 from tests.conftest import SECRET, free_port
 
 TOKEN = "metrics-" + "t0ken" * 4
@@ -85,7 +85,7 @@ async def test_serve_listens_on_loopback_by_default(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--port", str(port), "--no-workers"],  # no --host
+            [sys.executable, "-m", "equitr", "serve", "--port", str(port), "--no-workers"],  # no --host
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

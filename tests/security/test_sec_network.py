@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.context import ToolContext
-from bot.sandbox.netns import NetworkMode
-from bot.tools.run import run
-from bot.tools.schema import RunParams
+from equitr.sandbox.context import ToolContext
+from equitr.sandbox.netns import NetworkMode
+from equitr.tools.run import run
+from equitr.tools.schema import RunParams
 from tests.conftest import free_port
 from tests.security.conftest import needs_bwrap
 

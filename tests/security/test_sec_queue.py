@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 import redis
 
-from bot import services as services_mod
-from bot.jobs import NewJob
-from bot.settings import Settings
+from equitr import services as services_mod
+from equitr.jobs import NewJob
+from equitr.settings import Settings
 from tests.conftest import SECRET, comment_payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
@@ -92,7 +92,7 @@ class Worker:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.log = log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "worker"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+            [sys.executable, "-m", "equitr", "worker"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
         )
 
     async def ready(self) -> None:
@@ -141,7 +141,7 @@ async def test_st2_a_pickle_pushed_into_redis_does_not_run_and_the_worker_keeps_
     try:
         await worker.ready()
         notice = {"repo": REPO, "number": 1, "installation_id": 7, "body": "forged comment"}
-        forged_json = {"id": "x", "name": "bot.queue.equitr.notify", "args": [notice], "eta": None, "retries": 0,
+        forged_json = {"id": "x", "name": "equitr.queue.equitr.notify", "args": [notice], "eta": None, "retries": 0,
                        "retry_delay": 0, "retry_backoff": 0, "priority": None}  # fmt: skip
         for message in (
             pickle.dumps(Exploit(sentinel)),
@@ -270,8 +270,8 @@ async def test_st3_a_command_job_checks_the_permission_again_when_it_runs(
     tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey
 ) -> None:
     """Write permission removed between the webhook and the worker: the job does not run."""
-    from bot.app import create_app
-    from bot.asgi import call
+    from equitr.app import create_app
+    from equitr.asgi import call
     from tests.conftest import headers
 
     env = app_env(fake_github, github_app_key, tmp_path)
@@ -337,8 +337,8 @@ async def test_st1_the_store_and_the_work_directory_are_private(
 
 
 def test_st1_the_work_directory_is_0700_and_one_owned_by_someone_else_is_refused(tmp_path: Path) -> None:
-    from bot.errors import ConfigError
-    from bot.sandbox.workspace import Workspace
+    from equitr.errors import ConfigError
+    from equitr.sandbox.workspace import Workspace
 
     base = tmp_path / "work"
     base.mkdir(mode=0o755)
@@ -376,7 +376,7 @@ def test_o4_the_queue_password_never_appears_in_what_equitr_prints(
             "GITHUB_API_URL": "http://127.0.0.1:1",
         }
         done = subprocess.run(
-            [sys.executable, "-m", "bot", *command], env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "equitr", *command], env=env, capture_output=True, text=True, timeout=120
         )
         printed = done.stdout + done.stderr
         assert done.returncode == 1, printed

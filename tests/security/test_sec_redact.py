@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import redact as redact_module
-from bot.redact import MASK, LogFilter, redact, register
+from equitr import redact as redact_module
+from equitr.redact import MASK, LogFilter, redact, register
 
 ALNUM = string.ascii_letters + string.digits
 B64URL = ALNUM + "-_"

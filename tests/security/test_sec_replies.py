@@ -17,10 +17,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.agent.calls import CHARS_PER_TOKEN, Calls
-from bot.agent.ledger import Guard, Ledger, Limits
-from bot.errors import ModelError
-from bot.models.types import Message
+from equitr.agent.calls import CHARS_PER_TOKEN, Calls
+from equitr.agent.ledger import Guard, Ledger, Limits
+from equitr.errors import ModelError
+from equitr.models.types import Message
 from tests.fakes.scripted_model import ScriptedModel
 from tests.security.hostile_replies import parsers
 from tests.unit.test_models_client import ask, make_client, serve

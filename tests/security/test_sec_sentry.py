@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot import redact
-from bot.queue import Queue
-from bot.server import init_sentry
+from equitr import redact
+from equitr.queue import Queue
+from equitr.server import init_sentry
 from tests.integration.test_github_e2e import PLAN, World, comment, run_job, world
 from tests.security.sentry_capture import SentryCapture
 

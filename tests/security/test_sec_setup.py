@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.bwrap import SandboxMode
-from bot.sandbox.context import ToolContext
-from bot.sandbox.setup import create_env
-from bot.tools.run import run
-from bot.tools.schema import RunParams
+from equitr.sandbox.bwrap import SandboxMode
+from equitr.sandbox.context import ToolContext
+from equitr.sandbox.setup import create_env
+from equitr.tools.run import run
+from equitr.tools.schema import RunParams
 from tests.conftest import needs_setup_network
 from tests.security.conftest import git, needs_bwrap
 from tests.security.test_sec_network import Listener, listeners
@@ -177,7 +177,7 @@ def test_test_runs_cannot_write_the_environment(repo: Path) -> None:
 
 @needs_bwrap
 def test_inside_the_sandbox_the_environment_is_the_jobs(repo: Path) -> None:
-    from bot.sandbox.bwrap import ENV_MOUNT, run_command
+    from equitr.sandbox.bwrap import ENV_MOUNT, run_command
 
     env_dir = repo.parent / "env"
     create_env(env_dir)
@@ -200,8 +200,8 @@ def test_a_refused_setup_leaves_nothing_behind(repo: Path, mode: SandboxMode) ->
 
 
 def test_a_setup_that_cannot_start_is_recorded_once(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.errors import SandboxError
-    from bot.tools import run as run_module
+    from equitr.errors import SandboxError
+    from equitr.tools import run as run_module
 
     calls = []
 

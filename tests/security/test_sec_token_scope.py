@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.github import InstallationTokens
-from bot.github.scope import Scope, for_job
-from bot.jobs import Job
-from bot.runner import JobContext
+from equitr.github import InstallationTokens
+from equitr.github.scope import Scope, for_job
+from equitr.jobs import Job
+from equitr.runner import JobContext
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
 from tests.integration.test_github_e2e import PLAN, REPO, World, comment, open_pr, ref, run_job, world
@@ -145,7 +145,7 @@ async def test_the_token_cache_keeps_one_token_per_scope(fake_github: FakeGitHub
 async def test_an_installation_without_the_repository_gives_a_clear_error(
     fake_github: FakeGitHub, github_app_key: AppKey
 ) -> None:
-    from bot.errors import GitHubError
+    from equitr.errors import GitHubError
 
     fake_github.add_repo("octo/repo")
     fake_github.add_installation(7, repos=["octo/repo"])

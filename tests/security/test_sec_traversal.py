@@ -9,12 +9,12 @@ from typing import Literal
 
 import pytest
 
-from bot.errors import PathRefused
-from bot.sandbox.context import ToolContext
-from bot.sandbox.paths import resolve_in_checkout
-from bot.sandbox.policy import WritePolicy
-from bot.tools.registry import execute_sync
-from bot.tools.schema import FileParams, Step
+from equitr.errors import PathRefused
+from equitr.sandbox.context import ToolContext
+from equitr.sandbox.paths import resolve_in_checkout
+from equitr.sandbox.policy import WritePolicy
+from equitr.tools.registry import execute_sync
+from equitr.tools.schema import FileParams, Step
 from tests.security.conftest import snapshot
 
 
@@ -108,7 +108,7 @@ def test_hostile_path_is_refused(planted: Path, tmp_path: Path, path: str, mode:
 @pytest.mark.parametrize("path", ["src/app.py", "./src/app.py", "src//app.py", "link_inside", ".github/README.md"])
 def test_ordinary_paths_still_work(checkout: Path, path: str) -> None:
     (checkout / "link_inside").symlink_to("src/app.py")
-    # `.github/**` is a CI path (bot.sandbox.policy): writable once the repository allows it.
+    # `.github/**` is a CI path (equitr.sandbox.policy): writable once the repository allows it.
     policy = WritePolicy(allow_ci=(".github/README.md",))
     resolved = resolve_in_checkout(checkout, path, for_write=True, policy=policy)
     assert resolved.is_relative_to(checkout.resolve())
@@ -132,7 +132,7 @@ def test_a_planted_fifo_is_refused_not_waited_on(checkout: Path) -> None:
     """Code under test can leave a FIFO named like a source file; reading it would block forever."""
     import threading
 
-    from bot.agent.repomap import build
+    from equitr.agent.repomap import build
 
     os.mkfifo(checkout / "src" / "zz.py")
     outcome: dict[str, object] = {}

@@ -17,10 +17,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot import services as services_mod
-from bot.app import create_app
-from bot.asgi import call
-from bot.settings import Settings
+from equitr import services as services_mod
+from equitr.app import create_app
+from equitr.asgi import call
+from equitr.settings import Settings
 from tests.conftest import SECRET, headers, payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import SandboxError
-from bot.sandbox.workspace import Workspace
+from equitr.errors import SandboxError
+from equitr.sandbox.workspace import Workspace
 from tests.fakes.git_remote import GitRemote
 from tests.security.conftest import git
 

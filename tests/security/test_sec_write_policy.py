@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import SandboxError
-from bot.repoconfig import parse, resolve_flags
-from bot.sandbox.context import ToolContext
-from bot.sandbox.gitsafe import git_in, stage
-from bot.tools.registry import execute_sync
-from bot.tools.schema import FileParams, Step
+from equitr.errors import SandboxError
+from equitr.repoconfig import parse, resolve_flags
+from equitr.sandbox.context import ToolContext
+from equitr.sandbox.gitsafe import git_in, stage
+from equitr.tools.registry import execute_sync
+from equitr.tools.schema import FileParams, Step
 from tests.integration.test_github_e2e import (
     ACCEPT,
     REPO,
@@ -34,7 +34,7 @@ __all__ = ["world"]  # the end-to-end fixture, used below
 
 
 def context(root: Path, toml: str) -> ToolContext:
-    """The job's tool context as `bot.work.common.tool_context` builds it from `.equitr.toml`."""
+    """The job's tool context as `equitr.work.common.tool_context` builds it from `.equitr.toml`."""
     effective = resolve_flags(parse(toml), budget_usd=None, model=None, worker_model=None)
     return ToolContext(root=root, sandbox_mode="none", policy=effective.write_policy())
 

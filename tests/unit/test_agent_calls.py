@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from bot.agent.calls import Calls
-from bot.agent.ledger import Guard, Ledger, Limits
-from bot.errors import LimitReached
-from bot.models.types import Message, Reply
+from equitr.agent.calls import Calls
+from equitr.agent.ledger import Guard, Ledger, Limits
+from equitr.errors import LimitReached
+from equitr.models.types import Message, Reply
 
 
 class Hanging:

@@ -9,10 +9,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bot.agent.ledger import Limits
-from bot.agent.loop import Agent, Task
-from bot.models.types import Message
-from bot.sandbox.context import ToolContext
+from equitr.agent.ledger import Limits
+from equitr.agent.loop import Agent, Task
+from equitr.models.types import Message
+from equitr.sandbox.context import ToolContext
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel, routed
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.agent.evidence import innermost, trim
-from bot.agent.view import strip_gutter, view
+from equitr.agent.evidence import innermost, trim
+from equitr.agent.view import strip_gutter, view
 
 UNITTEST = """$ python -m unittest -q
 exit code 1 (0.2 s)

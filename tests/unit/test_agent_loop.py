@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.agent.ledger import Limits
-from bot.agent.loop import Agent, Event, Task
-from bot.errors import ModelError
-from bot.sandbox import binaries
-from bot.sandbox.context import ToolContext
+from equitr.agent.ledger import Limits
+from equitr.agent.loop import Agent, Event, Task
+from equitr.errors import ModelError
+from equitr.sandbox import binaries
+from equitr.sandbox.context import ToolContext
 from tests.fakes.scripted_model import ScriptedModel
 
 SANDBOX = "bwrap" if binaries.bwrap().path else "none"
@@ -210,7 +210,7 @@ async def test_plan_and_ask_change_nothing(sample_repo: Path, mode: str) -> None
     ],
 )
 def test_test_summary_names_a_missing_module(output: str, expected: str) -> None:
-    from bot.agent.testcmd import summarize
+    from equitr.agent.testcmd import summarize
 
     assert summarize(output) == expected
 
@@ -238,8 +238,8 @@ async def test_the_models_see_a_unittest_report_written_to_stderr(tmp_path: Path
 def test_test_runs_never_run_beside_another_step() -> None:
     """Code under test can swap a file for a symlink between a read's check and its open: a `run` step
     is scheduled alone, like a write."""
-    from bot.agent.loop import _mutates
-    from bot.tools.schema import FileParams, RunParams, SearchParams, Step
+    from equitr.agent.loop import _mutates
+    from equitr.tools.schema import FileParams, RunParams, SearchParams, Step
 
     assert _mutates(Step(step=1, tool="run", parameters=RunParams()))
     assert _mutates(Step(step=1, tool="file", parameters=FileParams(action="write", path="a.py", content="")))

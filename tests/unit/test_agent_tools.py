@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bot.agent.ledger import Limits
-from bot.agent.loop import Agent, Event, Task
-from bot.agent.toolloop import TOOLS
-from bot.models.types import Reply, ToolCall
-from bot.sandbox.context import ToolContext
+from equitr.agent.ledger import Limits
+from equitr.agent.loop import Agent, Event, Task
+from equitr.agent.toolloop import TOOLS
+from equitr.models.types import Reply, ToolCall
+from equitr.sandbox.context import ToolContext
 from tests.fakes.scripted_model import ScriptedModel
 
 SANDBOX = "bwrap" if shutil.which("bwrap") else "none"

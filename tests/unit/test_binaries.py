@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import SandboxError
-from bot.sandbox import binaries
-from bot.sandbox.bwrap import run_command
-from bot.sandbox.context import ToolContext
-from bot.tools import search
-from bot.tools.schema import SearchParams
+from equitr.errors import SandboxError
+from equitr.sandbox import binaries
+from equitr.sandbox.bwrap import run_command
+from equitr.sandbox.context import ToolContext
+from equitr.tools import search
+from equitr.tools.schema import SearchParams
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bubblewrap is Linux only")
 

@@ -1,7 +1,7 @@
 import pytest
 
-from bot.commands import Command, help_markdown, is_command, parse
-from bot.errors import CommandError
+from equitr.commands import Command, help_markdown, is_command, parse
+from equitr.errors import CommandError
 
 
 @pytest.mark.parametrize(

@@ -19,11 +19,11 @@ import gidgethub
 import pydantic
 import pytest
 
-from bot import redact as redact_module
-from bot.agent.ledger import Call, Guard, Ledger, LimitReached, Limits
-from bot.commands import Command
-from bot.commands import parse as parse_command
-from bot.errorfmt import (
+from equitr import redact as redact_module
+from equitr.agent.ledger import Call, Guard, Ledger, LimitReached, Limits
+from equitr.commands import Command
+from equitr.commands import parse as parse_command
+from equitr.errorfmt import (
     KINDS,
     ErrorContext,
     classify,
@@ -34,7 +34,7 @@ from bot.errorfmt import (
     format_error,
     suggest_solutions,
 )
-from bot.errors import (
+from equitr.errors import (
     BudgetExceeded,
     CommandError,
     ConfigError,
@@ -48,13 +48,13 @@ from bot.errors import (
     ToolError,
     ValidationError,
 )
-from bot.jobs import Job
-from bot.models.client import _require
-from bot.models.manager import ModelManager
-from bot.models.wire import Endpoint, http_error
-from bot.repoconfig import MonthlyBudgetExceeded, RepoConfigError, load_default, parse, resolve_flags
-from bot.runner import busy_error
-from bot.sandbox.paths import resolve_in_checkout
+from equitr.jobs import Job
+from equitr.models.client import _require
+from equitr.models.manager import ModelManager
+from equitr.models.wire import Endpoint, http_error
+from equitr.repoconfig import MonthlyBudgetExceeded, RepoConfigError, load_default, parse, resolve_flags
+from equitr.runner import busy_error
+from equitr.sandbox.paths import resolve_in_checkout
 
 ROOT = Path(__file__).resolve().parents[2]
 ERRORS_DOC = ROOT / "docs" / "errors.md"
@@ -216,7 +216,7 @@ def examples() -> dict[str, tuple[BaseException, ErrorContext]]:
 
 async def _github_unreachable() -> BaseException:
     """What the GitHub client raises when GitHub cannot be reached (a closed port), after its retries."""
-    from bot.github.retry import RetryingGitHubAPI, RetryPolicy
+    from equitr.github.retry import RetryingGitHubAPI, RetryPolicy
     from tests.conftest import free_port
 
     async def no_sleep(seconds: float) -> None:
@@ -370,7 +370,7 @@ def test_ollama_down_says_how_to_start_it() -> None:
 
 
 async def test_a_real_unreachable_model_server_is_model_unavailable() -> None:
-    from bot.models.wire import request_json
+    from equitr.models.wire import request_json
     from tests.conftest import free_port
 
     port = free_port()
@@ -568,7 +568,7 @@ TRACEBACK = """Traceback (most recent call last):
     conn = await self._connector.connect(req, traces=traces, timeout=real_timeout)
   File "/srv/equitr/bot/models/ollama.py", line 88, in chat
     raise ModelError(message)
-bot.errors.ModelError: upstream exploded"""
+equitr.errors.ModelError: upstream exploded"""
 
 
 @pytest.mark.parametrize("anchor", sorted(KINDS))
@@ -693,7 +693,7 @@ def test_errors_doc_shows_the_real_output_of_each_kind() -> None:
 
 
 def test_docs_url_comes_from_the_setting_and_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.settings import Settings
+    from equitr.settings import Settings
 
     monkeypatch.setenv("EQUITR_DOCS_URL", "https://github.com/acme/equitr/blob/main/")
     assert Settings().docs_url == "https://github.com/acme/equitr/blob/main"

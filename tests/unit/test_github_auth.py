@@ -12,8 +12,8 @@ import jwt
 import pytest
 from pydantic import SecretStr
 
-from bot.errors import ConfigError, GitHubError
-from bot.github import InstallationTokens, app_api, app_jwt, installation_api
+from equitr.errors import ConfigError, GitHubError
+from equitr.github import InstallationTokens, app_api, app_jwt, installation_api
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
 

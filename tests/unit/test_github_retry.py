@@ -10,10 +10,10 @@ import gidgethub
 import pytest
 from prometheus_client.registry import CollectorRegistry
 
-from bot.errorfmt import format_error
-from bot.errors import GitHubError
-from bot.github.retry import OUTSIDE_JOBS, RetryingGitHubAPI, RetryPolicy, retry_delay
-from bot.monitor import PerformanceMonitor
+from equitr.errorfmt import format_error
+from equitr.errors import GitHubError
+from equitr.github.retry import OUTSIDE_JOBS, RetryingGitHubAPI, RetryPolicy, retry_delay
+from equitr.monitor import PerformanceMonitor
 from tests.fakes.github import FakeGitHub
 
 TOKEN = "ghp_retrytesttoken"
@@ -292,7 +292,7 @@ def test_secondary_limit_waits_are_spread_so_workers_do_not_return_together() ->
 
 
 async def test_a_primary_limit_past_the_longest_wait_says_when_it_resets(fake: FakeGitHub, sleeps: Sleeps) -> None:
-    from bot.repoconfig import fetch_config
+    from equitr.repoconfig import fetch_config
 
     fake.rate_limit_next("GET", REPO, reset_in=2000)
     fake.rate_limit_next("GET", f"{REPO}/contents/.equitr.toml", reset_in=2000)
@@ -320,7 +320,7 @@ async def test_a_long_rate_limit_wait_parks_a_job_that_asks_for_it(
     fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps
 ) -> None:
     """Inside a parkable job (`PARK_AFTER_S` set) a wait longer than that raises Parked instead of sleeping."""
-    from bot.github.retry import PARK_AFTER_S, Parked
+    from equitr.github.retry import PARK_AFTER_S, Parked
 
     fake.secondary_rate_limit_next("GET", REPO, retry_after=30)
     token = PARK_AFTER_S.set(10.0)

@@ -1,4 +1,4 @@
-"""Job records (`bot.history`), who wrote a comment (`Identity.wrote`), and the store's side of both: uids,
+"""Job records (`equitr.history`), who wrote a comment (`Identity.wrote`), and the store's side of both: uids,
 adopting recorded jobs, and stores made before jobs had a uid."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import history
-from bot.jobs import Job, NewJob
-from bot.store import SqliteStore
-from bot.triggers import Identity
+from equitr import history
+from equitr.jobs import Job, NewJob
+from equitr.store import SqliteStore
+from equitr.triggers import Identity
 
 
 def job(**changes: object) -> Job:

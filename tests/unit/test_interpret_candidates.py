@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from bot.interpret.calls import python_calls, xml_calls
-from bot.interpret.candidates import Candidate, find_steps, from_text, native
-from bot.interpret.repair import complete_objects, parse
-from bot.interpret.scan import scan, top_level
-from bot.models.types import ToolCall
+from equitr.interpret.calls import python_calls, xml_calls
+from equitr.interpret.candidates import Candidate, find_steps, from_text, native
+from equitr.interpret.repair import complete_objects, parse
+from equitr.interpret.scan import scan, top_level
+from equitr.models.types import ToolCall
 
 STEP = {"step": 1, "tool": "search", "parameters": {"query": "foo"}, "dependencies": []}
 

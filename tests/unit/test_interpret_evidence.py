@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.interpret import PLAN_JSON_SCHEMA, Evidence, interpret, step_json
-from bot.interpret.relevance import check
-from bot.tools.schema import FileParams, SearchParams, Step
+from equitr.interpret import PLAN_JSON_SCHEMA, Evidence, interpret, step_json
+from equitr.interpret.relevance import check
+from equitr.tools.schema import FileParams, SearchParams, Step
 
 REPO = Evidence(
     failure='Traceback (most recent call last):\n  File "/workspace/shop/pricing.py", line 6, in unit_price\n'

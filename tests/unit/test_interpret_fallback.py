@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from bot.interpret import fallback_plan
-from bot.interpret.relevance import check
-from bot.interpret.request import facts
-from bot.tools.schema import PARAMS_BY_TOOL, FileParams, SearchParams, Step
+from equitr.interpret import fallback_plan
+from equitr.interpret.relevance import check
+from equitr.interpret.request import facts
+from equitr.tools.schema import PARAMS_BY_TOOL, FileParams, SearchParams, Step
 
 
 def plan(request: str) -> list[tuple[str, dict[str, Any]]]:

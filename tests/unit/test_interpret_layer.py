@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from typing import Any
 
 import pytest
 
-from bot.interpret import (
+from equitr.interpret import (
     MAX_REASKS,
     REPAIR_KINDS,
     Interpretation,
@@ -16,8 +17,8 @@ from bot.interpret import (
     needs_reask,
     reask_error,
 )
-from bot.models.types import Reply, ToolCall
-from bot.tools.schema import PARAMS_BY_TOOL
+from equitr.models.types import Reply, ToolCall
+from equitr.tools.schema import PARAMS_BY_TOOL
 
 
 def simple(interp: Interpretation) -> list[tuple[int, str, dict[str, Any], tuple[int, ...]]]:
@@ -317,7 +318,8 @@ def test_reask_policy_constant() -> None:
 
 
 def test_interpret_never_raises_even_on_internal_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.interpret as layer
+    # The module itself: the package's attribute `interpret` is the API's function (bot/__init__.py).
+    layer = importlib.import_module("equitr.interpret")
 
     def boom(*_: Any, **__: Any) -> Any:
         raise RuntimeError("bug")

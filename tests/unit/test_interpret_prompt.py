@@ -7,8 +7,8 @@ import json
 import jsonschema
 import pytest
 
-from bot.interpret.prompt import PLAN_JSON_SCHEMA, RESPONSE_FORMAT, plan_messages, reask_messages
-from bot.models.types import Message
+from equitr.interpret.prompt import PLAN_JSON_SCHEMA, RESPONSE_FORMAT, plan_messages, reask_messages
+from equitr.models.types import Message
 
 
 def _step(n: int, tool: str, params: dict[str, object], deps: list[int] | None = None) -> dict[str, object]:

@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.interpret import REPAIR_KINDS, Interpretation, _interpret, interpret
-from bot.models.types import Reply, ToolCall
-from bot.tools.schema import PARAMS_BY_TOOL
+from equitr.interpret import REPAIR_KINDS, Interpretation, _interpret, interpret
+from equitr.models.types import Reply, ToolCall
+from equitr.tools.schema import PARAMS_BY_TOOL
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

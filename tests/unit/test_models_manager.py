@@ -12,9 +12,9 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.models.capabilities import CapabilityCache, conforms
-from bot.models.client import Endpoints
-from bot.models.manager import (
+from equitr.models.capabilities import CapabilityCache, conforms
+from equitr.models.client import Endpoints
+from equitr.models.manager import (
     ModelManager,
     Requirements,
     choose_model,
@@ -22,8 +22,8 @@ from bot.models.manager import (
     models_cost,
     models_list,
 )
-from bot.models.names import parse_model_name
-from bot.models.prices import cost_usd, lookup
+from equitr.models.names import parse_model_name
+from equitr.models.prices import cost_usd, lookup
 
 
 def test_prices_come_from_the_catalogue() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import ConfigError
-from bot.models.manager import ModelManager
-from bot.models.names import ModelName, parse_model_name
+from equitr.errors import ConfigError
+from equitr.models.manager import ModelManager
+from equitr.models.names import ModelName, parse_model_name
 
 
 @pytest.mark.parametrize(

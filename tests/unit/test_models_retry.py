@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.errors import ModelError
-from bot.models.retry import RetryPolicy, delay_for, parse_retry_after, with_retries
-from bot.models.wire import Endpoint, http_error
+from equitr.errors import ModelError
+from equitr.models.retry import RetryPolicy, delay_for, parse_retry_after, with_retries
+from equitr.models.wire import Endpoint, http_error
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 WHERE = Endpoint(label="Test", unreachable_hint="start it")

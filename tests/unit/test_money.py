@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.agent.ledger import Ledger
-from bot.agent.report import cost_markdown, cost_text
-from bot.money import amount, usd
+from equitr.agent.ledger import Ledger
+from equitr.agent.report import cost_markdown, cost_text
+from equitr.money import amount, usd
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import redact
-from bot.jobs import NewJob
-from bot.monitor import (
+from equitr import redact
+from equitr.jobs import NewJob
+from equitr.monitor import (
     MAX_DIFF_BYTES,
     MAX_GITHUB_CALLS,
     MAX_MODEL_CALLS,
@@ -28,7 +28,7 @@ from bot.monitor import (
     remove_listener,
     route_template,
 )
-from bot.store import RECORD_TTL_S, JobStore, RedisStore, SqliteStore
+from equitr.store import RECORD_TTL_S, JobStore, RedisStore, SqliteStore
 
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 

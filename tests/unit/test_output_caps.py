@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.agent.calls import clip_reply
-from bot.agent.ledger import Limits
-from bot.agent.loop import Agent, Task
-from bot.agent.report import repairs_line
-from bot.models.caps import is_reasoning, output_caps
-from bot.models.types import Reply, ToolCall
-from bot.repoconfig import RepoConfigError, parse
-from bot.sandbox.context import ToolContext
+from equitr.agent.calls import clip_reply
+from equitr.agent.ledger import Limits
+from equitr.agent.loop import Agent, Task
+from equitr.agent.report import repairs_line
+from equitr.models.caps import is_reasoning, output_caps
+from equitr.models.types import Reply, ToolCall
+from equitr.repoconfig import RepoConfigError, parse
+from equitr.sandbox.context import ToolContext
 from tests.fakes.scripted_model import ScriptedModel
 
 SANDBOX = "bwrap" if shutil.which("bwrap") else "none"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.plan import PlanError, TaskGraph, build_graph
-from bot.tools.schema import RunParams, Step
+from equitr.plan import PlanError, TaskGraph, build_graph
+from equitr.tools.schema import RunParams, Step
 
 
 def s(n: int, *deps: int) -> Step:

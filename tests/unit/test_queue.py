@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot import redisguard, seal
-from bot.jobs import NewJob
-from bot.queue import BadMessage, Queue
-from bot.store import SqliteStore
+from equitr import redisguard, seal
+from equitr.jobs import NewJob
+from equitr.queue import BadMessage, Queue
+from equitr.store import SqliteStore
 
 KEY = seal.derive(b"k" * 32, "queue")
 NOTICE = {"repo": "octo/repo", "number": 3, "installation_id": 7, "body": "Only maintainers can start equitr."}
@@ -56,7 +56,7 @@ def signed(body: dict[str, Any], key: bytes = KEY) -> bytes:
 
 
 def message(name: str, args: list[Any], **extra: Any) -> dict[str, Any]:
-    body = {"id": "m1", "name": f"bot.queue.equitr.{name}", "args": args, "eta": None, "retries": 0,
+    body = {"id": "m1", "name": f"equitr.queue.equitr.{name}", "args": args, "eta": None, "retries": 0,
             "retry_delay": 0, "retry_backoff": 0, "priority": None}  # fmt: skip
     return {**body, **extra}
 
@@ -101,7 +101,7 @@ def test_a_bad_message_is_dropped_with_one_log_line_and_the_next_one_runs(
 ) -> None:
     queue.huey.storage.enqueue(pickle.dumps(Boom()), None)
     queue.enqueue_job(9)
-    with caplog.at_level(logging.ERROR, logger="bot.queue"):
+    with caplog.at_level(logging.ERROR, logger="equitr.queue"):
         task = queue.huey.dequeue()
     assert task is not None and task.args == (9,)
     assert [r.getMessage() for r in caplog.records] == [

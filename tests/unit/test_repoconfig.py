@@ -13,9 +13,9 @@ import aiohttp
 import gidgethub.aiohttp
 import pytest
 
-from bot import repoconfig
-from bot.errors import ConfigError, GitHubError, ValidationError
-from bot.repoconfig import (
+from equitr import repoconfig
+from equitr.errors import ConfigError, GitHubError, ValidationError
+from equitr.repoconfig import (
     ALWAYS_BLOCKED,
     MonthlyBudgetExceeded,
     Problem,
@@ -462,7 +462,7 @@ def test_documented_error_output_is_current() -> None:
     text = DOCS.read_text()
     bad = re.search(r"```toml\n(# invalid.*?)```", text, re.DOTALL)
     assert bad is not None
-    from bot.errorfmt import format_error
+    from equitr.errorfmt import format_error
 
     with pytest.raises(RepoConfigError) as caught:
         parse(bad.group(1))

@@ -1,8 +1,8 @@
 import pytest
 
-from bot.errors import CommandError
-from bot.jobs import Job
-from bot.report import parse_since, render
+from equitr.errors import CommandError
+from equitr.jobs import Job
+from equitr.report import parse_since, render
 
 NOW = 1_800_000_000.0
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import PathRefused
-from bot.sandbox.names import fold_name
-from bot.sandbox.paths import check_write_size, protected_reason, resolve_in_checkout
-from bot.tools.schema import MAX_WRITE_BYTES
+from equitr.errors import PathRefused
+from equitr.sandbox.names import fold_name
+from equitr.sandbox.paths import check_write_size, protected_reason, resolve_in_checkout
+from equitr.tools.schema import MAX_WRITE_BYTES
 
 
 @pytest.mark.parametrize(

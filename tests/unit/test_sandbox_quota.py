@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import LimitReached
-from bot.sandbox import quota
-from bot.sandbox.quota import MIB, DiskQuota, usage
+from equitr.errors import LimitReached
+from equitr.sandbox import quota
+from equitr.sandbox.quota import MIB, DiskQuota, usage
 
 
 def test_usage_counts_blocks_once_and_never_follows_links(tmp_path: Path) -> None:

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import SandboxError
-from bot.sandbox.bwrap import build_bwrap_argv, run_command, sandbox_mode_from_env
-from bot.sandbox.gitsafe import git_argv, is_dangerous_key
-from bot.sandbox.limits import Limits, join_argv, prlimit_argv
-from bot.sandbox.output import ClippedBuffer
+from equitr.errors import SandboxError
+from equitr.sandbox.bwrap import build_bwrap_argv, run_command, sandbox_mode_from_env
+from equitr.sandbox.gitsafe import git_argv, is_dangerous_key
+from equitr.sandbox.limits import Limits, join_argv, prlimit_argv
+from equitr.sandbox.output import ClippedBuffer
 
 
 def test_mode_from_env() -> None:
@@ -19,9 +19,9 @@ def test_mode_from_env() -> None:
 
 
 def test_refuses_without_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.sandbox.binaries.system", lambda name: None)
-    monkeypatch.setattr("bot.sandbox.binaries.bundled_bwrap", lambda: None)
-    monkeypatch.setattr("bot.sandbox.binaries._found", {})
+    monkeypatch.setattr("equitr.sandbox.binaries.system", lambda name: None)
+    monkeypatch.setattr("equitr.sandbox.binaries.bundled_bwrap", lambda: None)
+    monkeypatch.setattr("equitr.sandbox.binaries._found", {})
     with pytest.raises(SandboxError) as err:
         run_command(["true"], root=tmp_path, mode="bwrap")
     assert "not installed" in err.value.message and "EQUITR_SANDBOX=none" in (err.value.hint or "")
@@ -54,7 +54,7 @@ def test_bwrap_argv_shape(tmp_path: Path) -> None:
 
 
 def test_a_setup_sandbox_gets_certificates_and_a_network_of_its_own(tmp_path: Path) -> None:
-    from bot.sandbox.netns import Plumbing
+    from equitr.sandbox.netns import Plumbing
 
     net = Plumbing.open("slirp4netns")
     try:
@@ -118,7 +118,7 @@ def test_a_cancel_kills_the_command_and_its_children(tmp_path: Path, mode: str) 
     import os
     import threading
 
-    from bot.sandbox import binaries
+    from equitr.sandbox import binaries
 
     if mode == "bwrap" and binaries.bwrap().path is None:
         pytest.skip("no bubblewrap can start here")

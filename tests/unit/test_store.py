@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs import NewJob
-from bot.store import MAX_ATTEMPTS, JobStore, RedisStore, SqliteStore, is_stale, owner_is_dead, process_owner
+from equitr.jobs import NewJob
+from equitr.store import MAX_ATTEMPTS, JobStore, RedisStore, SqliteStore, is_stale, owner_is_dead, process_owner
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.agent.testcmd import PYTEST, UNITTEST, detect, evidence, summarize
+from equitr.agent.testcmd import PYTEST, UNITTEST, detect, evidence, summarize
 from tests.conftest import DATA
 
 UNITTEST_FILE = "import unittest\n\n\nclass T(unittest.TestCase):\n    def test_x(self) -> None:\n        pass\n"
@@ -78,7 +78,7 @@ def test_a_missing_runner_is_said_in_words_with_the_fix(tmp_path: Path) -> None:
     assert summary.startswith("not run: the test runner is missing (`No module named no_such_runner_mod`)")
     assert "`fix.setup_command`" in summary and "`--test-command`" in summary
     for stderr in (
-        "`tox` is not installed in the sandbox (command not found)\n",  # bot.sandbox.bwrap
+        "`tox` is not installed in the sandbox (command not found)\n",  # equitr.sandbox.bwrap
         "prlimit: failed to execute tox: No such file or directory\n",  # EQUITR_SANDBOX=none
     ):
         summary = summarize(f"$ tox\nexit code 127 (0.0 s)\n\n--- stderr ---\n{stderr}")

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import PathRefused, ToolError
-from bot.sandbox.context import ToolContext
-from bot.tools import file
-from bot.tools.file import apply_edit
-from bot.tools.schema import MAX_WRITE_BYTES, FileParams
+from equitr.errors import PathRefused, ToolError
+from equitr.sandbox.context import ToolContext
+from equitr.tools import file
+from equitr.tools.file import apply_edit
+from equitr.tools.schema import MAX_WRITE_BYTES, FileParams
 
 
 @pytest.fixture

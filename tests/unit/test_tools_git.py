@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import PathRefused, ToolError
-from bot.sandbox.context import ToolContext
-from bot.tools import git
-from bot.tools.schema import GitParams
+from equitr.errors import PathRefused, ToolError
+from equitr.sandbox.context import ToolContext
+from equitr.tools import git
+from equitr.tools.schema import GitParams
 
 
 def sh(cwd: Path, *args: str) -> str:

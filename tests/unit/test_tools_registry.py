@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.context import ToolContext
-from bot.tools.registry import execute
-from bot.tools.schema import FileParams, SearchParams, Step
+from equitr.sandbox.context import ToolContext
+from equitr.tools.registry import execute
+from equitr.tools.schema import FileParams, SearchParams, Step
 
 
 async def test_dispatch_and_errors_become_results(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ async def test_filesystem_errors_of_any_tool_become_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, shown: str
 ) -> None:
     """Whatever a tool meets in a checkout that code under test shaped is a result, never the job's end."""
-    from bot.tools import registry
+    from equitr.tools import registry
 
     def broken(params: object, ctx: ToolContext) -> object:
         raise error

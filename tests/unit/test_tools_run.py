@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import PathRefused, ToolError
-from bot.sandbox import binaries
-from bot.sandbox.context import ToolContext
-from bot.sandbox.limits import Limits
-from bot.tools import run as run_tool
-from bot.tools.run import parse_targets
-from bot.tools.schema import RunParams
+from equitr.errors import PathRefused, ToolError
+from equitr.sandbox import binaries
+from equitr.sandbox.context import ToolContext
+from equitr.sandbox.limits import Limits
+from equitr.tools import run as run_tool
+from equitr.tools.run import parse_targets
+from equitr.tools.schema import RunParams
 
 needs_bwrap = pytest.mark.skipif(binaries.bwrap().path is None, reason="no bubblewrap can start here")
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ToolError
-from bot.sandbox.context import ToolContext
-from bot.tools import search
-from bot.tools.schema import SearchParams
+from equitr.errors import ToolError
+from equitr.sandbox.context import ToolContext
+from equitr.tools import search
+from equitr.tools.schema import SearchParams
 
 
 @pytest.fixture

@@ -181,7 +181,9 @@ def test_actions_are_pinned_and_no_expression_is_spliced_into_a_script(path: Pat
     for step in all_steps:
         uses = step.get("uses")
         if uses and not uses.startswith("./"):
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w./-]+)?@v\d+", uses), f"pin {uses} to a major version"
+            # A major version (`@v4`), or a full one where the action publishes no major tag (`@v1.12.4`).
+            pin = r"[\w.-]+/[\w.-]+(/[\w./-]+)?@v\d+(\.\d+\.\d+)?"
+            assert re.fullmatch(pin, uses), f"pin {uses} to a major version"
         # Every value reaches a script through `env:`, so nothing can turn into shell code.
         assert "${{" not in step.get("run", ""), f"{path.name}: expression inside run: {step.get('name')}"
 
@@ -280,7 +282,7 @@ AUTOMATIC_EVENTS = {"installation", "installation_repositories", "installation_t
 
 
 def routed_events() -> set[str]:
-    from bot.features import router
+    from equitr.features import router
 
     # gidgethub keeps its routes in two dicts keyed by event name: by event alone, and by event + action.
     return set(router._shallow_routes) | set(router._deep_routes)
