@@ -4,6 +4,7 @@ real Redis server."""
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,19 +113,20 @@ def test_a_record_is_bounded() -> None:
 
 
 def test_a_stored_record_is_redacted() -> None:
-    redact.register("sk-the-model-key-0123456789abcdef")
+    key = "sk-" + secrets.token_hex(16)  # a key-shaped value made here, registered as the model key
+    redact.register(key)
     try:
         mon = PerformanceMonitor(4)
         mon.outcome(
             diff=f"+token = '{TOKEN}'\n",
-            tests_before={"summary": "env", "output": "KEY=sk-the-model-key-0123456789abcdef"},
+            tests_before={"summary": "env", "output": f"KEY={key}"},
             error=f"push failed: https://x-access-token:{TOKEN}@github.com/o/r",
             trajectory=[{"step": 1, "tool": "run", "summary": f"echo {TOKEN}", "ok": True}],
         )
         text = mon.record().to_json()
     finally:
-        redact.forget("sk-the-model-key-0123456789abcdef")
-    assert TOKEN not in text and "sk-the-model-key" not in text
+        redact.forget(key)
+    assert TOKEN not in text and key[3:] not in text
     assert redact.MASK in JobRecord.from_json(text).outcome.diff  # type: ignore[union-attr]
 
 
