@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from equitr.jobs import Job
-from equitr.monitor import JobRecord
+from equitr.monitor import PHASES, JobRecord
 
 PAGE_SIZE = 50
 STATES = ("queued", "running", "done", "failed", "cancelled")
@@ -154,19 +154,7 @@ def phase_table(durations: Mapping[str, Sequence[float]]) -> list[dict[str, Any]
     ]
 
 
-PHASE_ORDER = (
-    "queue_wait",
-    "checkout",
-    "setup",
-    "plan",
-    "step",
-    "tests_before",
-    "tests_after",
-    "review",
-    "push",
-    "comment",
-    "run",
-)
+PHASE_ORDER = (*PHASES, "run")  # the monitor's phases, then the whole run
 
 
 def when(ts: float | None) -> str:
