@@ -37,18 +37,19 @@ import aiohttp
 from gidgethub import GitHubException
 
 from equitr import redact
+from equitr.config.fetch import fetch_config
+from equitr.config.repo import RepoConfig
 from equitr.errors import ConfigError, EquitrError, GitHubError
 from equitr.jobs import Job, NewJob
-from equitr.repoconfig import RepoConfig, fetch_config
 from equitr.store import SqliteStore
 from equitr.triggers import Identity
 
 if TYPE_CHECKING:
     from gidgethub.abc import GitHubAPI
 
+    from equitr.config.settings import Settings
     from equitr.runner import Runner
     from equitr.services import Services
-    from equitr.settings import Settings
 
 log = logging.getLogger("equitr.action")
 
@@ -252,7 +253,7 @@ class Report:
 def action_settings(env: Mapping[str, str], tmp: Path) -> Settings:
     """Token mode, always: the Action acts with the token it is given. The queue is the embedded one, since
     this process runs every job itself; the store is `EQUITR_DB` when set, else a temporary file."""
-    from equitr import settings as settings_mod
+    from equitr.config import settings as settings_mod
 
     settings = settings_mod.load()
     try:

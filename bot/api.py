@@ -41,6 +41,11 @@ from equitr.agent.ledger import Guard, Ledger, Row
 from equitr.agent.loop import Agent, AgentResult, Entry, Event, Strategy, Task, TestRun, describe
 from equitr.agent.report import cost_text, repairs_line
 from equitr.agent.testcmd import detect
+from equitr.config.flags import EffectiveSettings, resolve_flags
+from equitr.config.problems import FILENAME
+from equitr.config.repo import load_default
+from equitr.config.settings import Settings
+from equitr.config.settings import load as load_settings
 from equitr.errors import ConfigError, EquitrError
 from equitr.interpret import interpret as _interpret
 from equitr.interpret.result import Interpretation
@@ -49,13 +54,10 @@ from equitr.models.client import ChatModel, Endpoints, ModelClient
 from equitr.models.manager import ModelManager, choose_model
 from equitr.models.types import Reply
 from equitr.money import usd
-from equitr.repoconfig import FILENAME, EffectiveSettings, load_default, resolve_flags
 from equitr.sandbox import binaries
 from equitr.sandbox.context import ToolContext
 from equitr.sandbox.quota import DiskQuota
 from equitr.sandbox.workspace import Checkout, Workspace
-from equitr.settings import Settings
-from equitr.settings import load as load_settings
 from equitr.tools.schema import Step
 from equitr.work import diffmap, reviewing
 

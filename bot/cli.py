@@ -173,7 +173,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from equitr import settings as settings_mod
+    from equitr.config import settings as settings_mod
     from equitr.server import build_app, serve
 
     settings = settings_mod.load()
@@ -198,7 +198,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import threading
 
     from equitr import services as services_mod
-    from equitr import settings as settings_mod
+    from equitr.config import settings as settings_mod
     from equitr.queue import Workers
     from equitr.server import init_sentry
 
@@ -230,7 +230,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from starlette.responses import RedirectResponse
     from starlette.routing import Mount, Route
 
-    from equitr import settings as settings_mod
+    from equitr.config import settings as settings_mod
     from equitr.dashboard import check_config, config_from, create_dashboard
     from equitr.errors import ConfigError
     from equitr.server import serve
@@ -264,7 +264,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from equitr import settings as settings_mod
+    from equitr.config import settings as settings_mod
     from equitr.money import usd
     from equitr.store import open_store
 
@@ -297,9 +297,9 @@ async def _replay(args: argparse.Namespace) -> int:
     import aiohttp
 
     from equitr import services as services_mod
-    from equitr import settings as settings_mod
     from equitr.app import create_app
     from equitr.asgi import call
+    from equitr.config import settings as settings_mod
     from equitr.dryrun import DryRunAccess, DryRunGitHub, DryRunModel
     from equitr.signature import sign
     from equitr.work.handlers import WorkEnv, handlers
@@ -391,7 +391,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from equitr import settings as settings_mod
+    from equitr.config import settings as settings_mod
     from equitr.jobrecord import save_local_run
     from equitr.monitor import PerformanceMonitor
     from equitr.runlocal import RunOptions, run_local
@@ -463,7 +463,7 @@ def cmd_interpret(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from equitr import settings as settings_mod
+    from equitr.config import settings as settings_mod
     from equitr.report import parse_since, render
     from equitr.store import open_store
 

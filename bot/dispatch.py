@@ -21,13 +21,13 @@ import aiohttp
 from gidgethub import GitHubException, sansio
 from gidgethub.abc import GitHubAPI
 
+from equitr.config.fetch import ConfigCache
 from equitr.errors import EquitrError, MalformedPayload
 from equitr.features import router
 from equitr.features.context import Routed
 from equitr.jobs import Job, NewJob
 from equitr.permissions import Permissions
 from equitr.queue import Queue
-from equitr.repoconfig import ConfigCache
 from equitr.store import DEDUPE_TTL_S, JobStore
 from equitr.triggers import Fields, Identity, Ignored, Installation, Notice, Trigger
 

@@ -7,8 +7,8 @@ import shutil
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from equitr.config.settings import Settings
 from equitr.errors import ConfigError, EquitrError, GitHubError
-from equitr.settings import Settings
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -22,7 +22,7 @@ class Check:
 
 
 async def run_checks() -> list[Check]:
-    from equitr import settings as settings_mod
+    from equitr.config import settings as settings_mod
 
     try:
         settings = settings_mod.load()

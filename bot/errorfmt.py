@@ -32,6 +32,9 @@ import gidgethub
 
 from equitr.agent.ledger import suggest_budget
 from equitr.commands import USAGE, Command
+from equitr.config.flags import EffectiveSettings
+from equitr.config.problems import FILENAME, MonthlyBudgetExceeded, RepoConfigError
+from equitr.config.repo import RepoConfig
 from equitr.errors import (
     BudgetExceeded,
     CommandError,
@@ -49,7 +52,6 @@ from equitr.errors import (
 )
 from equitr.money import amount, usd
 from equitr.redact import redact
-from equitr.repoconfig import FILENAME, EffectiveSettings, MonthlyBudgetExceeded, RepoConfig, RepoConfigError
 from equitr.sanitize import sanitize_inline
 
 Category = Literal["configuration", "runtime", "validation", "internal"]

@@ -17,10 +17,10 @@ from pathlib import Path
 from equitr import api
 from equitr.agent.calls import Exchange
 from equitr.agent.loop import Event, Strategy
+from equitr.config.settings import Settings
 from equitr.localrepo import slug as slug  # re-exported: the branch name of a task
 from equitr.models.client import ChatModel
 from equitr.redact import redact
-from equitr.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

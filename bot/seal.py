@@ -19,9 +19,9 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
+from equitr.config.settings import Settings
 from equitr.errors import ConfigError
 from equitr.jobs import encode_args
-from equitr.settings import Settings
 
 _PROCESS_KEY = secrets.token_bytes(32)
 

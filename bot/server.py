@@ -13,10 +13,10 @@ from starlette.applications import Starlette
 
 from equitr import services as services_mod
 from equitr.app import create_app
+from equitr.config.settings import Settings
 from equitr.dashboard import check_config, config_from, create_dashboard
 from equitr.github.scope import WEBHOOK
 from equitr.queue import Workers
-from equitr.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ import aiohttp
 from gidgethub.abc import GitHubAPI
 
 from equitr import redact, redisguard, seal
+from equitr.config.settings import Settings
 from equitr.dispatch import Dispatcher, GitHubFactory
 from equitr.errors import ConfigError
 from equitr.github.access import GitHubAccess
@@ -20,7 +21,6 @@ from equitr.github.scope import WEBHOOK
 from equitr.permissions import Permissions
 from equitr.queue import Queue, bind
 from equitr.runner import Handler, Runner
-from equitr.settings import Settings
 from equitr.store import JobStore, RedisStore, open_store, process_owner
 from equitr.triggers import Identity
 

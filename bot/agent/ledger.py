@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from equitr import monitor
+from equitr.config.flags import Limits
 from equitr.errors import BudgetExceeded
 from equitr.errors import LimitReached as LimitReached  # re-exported: it used to live here
 from equitr.models.types import Reply
@@ -109,15 +110,6 @@ class Ledger:
             )
             for (model, role), cs in sorted(grouped.items(), key=lambda kv: (kv[0][1] != "supervisor", kv[0][0]))
         ]
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_steps: int = 40
-    max_iterations: int = 3
-    max_wall_s: float = 1800.0
-    budget_usd: float = 1.0
-    max_parallel: int = 2
 
 
 class Guard:

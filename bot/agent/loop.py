@@ -31,8 +31,9 @@ from typing import Any, Literal
 from equitr.agent import evidence, prompts, repomap, salvage, testcmd
 from equitr.agent.calls import Calls
 from equitr.agent.edits import FORMATS, Edit, EditFormatError
-from equitr.agent.ledger import Guard, Ledger, LimitReached, Limits
+from equitr.agent.ledger import Guard, Ledger, LimitReached
 from equitr.agent.view import numbered, strip_gutter, view
+from equitr.config.flags import Limits
 from equitr.errors import BudgetExceeded, ConfigError, EquitrError, ModelError, PathRefused, ToolError
 from equitr.interpret import (
     MAX_REASKS,

@@ -23,8 +23,8 @@ import aiohttp
 from cachetools import TTLCache
 from pydantic import SecretStr
 
+from equitr.config.settings import Settings
 from equitr.errors import ConfigError
-from equitr.settings import Settings
 
 SESSION_COOKIE = "equitr_session"
 STATE_COOKIE = "equitr_oauth_state"

@@ -10,12 +10,12 @@ import weakref
 import aiohttp
 from pydantic import SecretStr
 
+from equitr.config.settings import Settings
 from equitr.errors import ConfigError, EquitrError
 from equitr.github.auth import InstallationTokens
 from equitr.github.client import app_api, installation_api
 from equitr.github.retry import RetryingGitHubAPI, RetryPolicy
 from equitr.github.scope import Scope
-from equitr.settings import Settings
 from equitr.triggers import Identity
 
 log = logging.getLogger(__name__)

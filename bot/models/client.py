@@ -63,7 +63,7 @@ class ToolAware(Protocol):
 
 
 class ModelSettings(Protocol):
-    """The part of `equitr.settings.Settings` the model client reads."""
+    """The part of `equitr.config.settings.Settings` the model client reads."""
 
     openai_api_key: SecretStr | None
     openai_base_url: str | None

@@ -39,20 +39,15 @@ from equitr.models import prices
 from equitr.models.capabilities import CapabilityCache
 from equitr.models.client import ANTHROPIC_URL, OPENAI_URL, Endpoints
 from equitr.models.local import DEFAULT_N_CTX, INSTALL_HINT, resolve_path
-from equitr.models.names import DEFAULT_MODEL, ModelName, Provider, closest, parse_model_name
+from equitr.models.names import DEFAULT_MODEL, ModelName, Provider, closest
 from equitr.models.ollama import normalize_host
 from equitr.models.wire import Endpoint, request_json
 
 if TYPE_CHECKING:
-    from equitr.settings import Settings
+    from equitr.config.settings import Settings
 
 Support = Literal["yes", "no", "probe"]
 
-# Catalogue entries that are not chat models (speech, images, embeddings…) never belong in a model list.
-_NOT_CHAT = re.compile(
-    r"embedding|tts|whisper|image|realtime|transcribe|audio|moderation|search|ft:|computer-use|"
-    r"live|davinci|babbage|curie|^ada$|instruct|cyber|rosalind|deep-research"
-)
 _OPENAI_JSON_SCHEMA = re.compile(r"^(gpt-4o|gpt-4\.1|gpt-[5-9]|o[3-9]|gpt-oss)")
 _CHECK_TIMEOUT_S = 5.0
 
@@ -102,7 +97,7 @@ class ModelManager:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelManager:
-        """From `equitr.settings.Settings`: its endpoints and keys, and the configured role models first."""
+        """From `equitr.config.settings.Settings`: its endpoints and keys, and the configured role models first."""
         return cls(
             Endpoints.from_settings(settings),
             configured=[m for m in (settings.supervisor_model, settings.worker_model) if m],
@@ -118,16 +113,7 @@ class ModelManager:
 
     def validate_model(self, name: str) -> ModelName:
         """Parse and check `name`; ConfigError with the closest valid names when it is wrong."""
-        parsed = parse_model_name(name)
-        if parsed.provider in ("openai", "anthropic") and prices.lookup(parsed) is None:
-            valid = chat_models(parsed.provider)
-            suggestions = [f"{parsed.provider}/{m}" for m in closest(parsed.model, valid)]
-            raise ConfigError(
-                f"Unknown model {parsed}.",
-                hint=("Did you mean " + " or ".join(suggestions) + "? " if suggestions else "")
-                + "See `equitr models list` for every known name.",
-            )
-        return parsed
+        return prices.validate_model(name)
 
     def get_model_info(self, name: str) -> ModelInfo:
         parsed = self.validate_model(name)
@@ -166,7 +152,7 @@ class ModelManager:
         """The configured models, the embedded default, and the catalogue's chat models."""
         names = [*self.configured, DEFAULT_MODEL]
         for provider in ("anthropic", "openai"):
-            names += [f"{provider}/{m}" for m in chat_models(provider)]
+            names += [f"{provider}/{m}" for m in prices.chat_models(provider)]
         return list(dict.fromkeys(names))
 
     def _json_support(self, name: ModelName) -> Support:
@@ -306,16 +292,6 @@ def _fits(info: ModelInfo, req: Requirements) -> bool:
     return req.max_output_per_mtok is None or info.output_per_mtok <= req.max_output_per_mtok
 
 
-def chat_models(provider: Provider) -> list[str]:
-    """The catalogue's chat models for a provider (speech, image and embedding models left out)."""
-    out = []
-    for model in prices.known_models(provider):
-        entry = prices.lookup(ModelName(provider, model))
-        if entry and entry.context_window and entry.output_per_mtok > 0 and not _NOT_CHAT.search(model):
-            out.append(model)
-    return out
-
-
 def choose_model(configured: str | None) -> tuple[str, bool]:
     """The model to use and whether it is the embedded default (so the caller can say so)."""
     if configured and configured.strip():
@@ -348,7 +324,7 @@ def models_cost(name: str, tokens: int, *, completion_share: float = 0.2, manage
 
 
 def _from_environment() -> ModelManager:
-    from equitr.settings import load
+    from equitr.config.settings import load
 
     return ModelManager.from_settings(load())
 

@@ -7,13 +7,15 @@ The catalogue is loaded once (~0.3 s on first use); lookups after that take micr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from equitr.models.names import ModelName, Provider
+from equitr.errors import ConfigError
+from equitr.models.names import ModelName, Provider, closest, parse_model_name
 
 # Our provider names → genai-prices provider ids. Providers missing here run on the user's own hardware.
 _CATALOGUE_PROVIDER: dict[Provider, str] = {"openai": "openai", "anthropic": "anthropic"}
@@ -98,3 +100,37 @@ def _per_mtok(price: Any) -> float:
         return float(price)
     base = getattr(price, "base", None)
     return float(base) if base is not None else 0.0
+
+
+# Catalogue entries that are not chat models (speech, images, embeddings…) never belong in a model list.
+_NOT_CHAT = re.compile(
+    r"embedding|tts|whisper|image|realtime|transcribe|audio|moderation|search|ft:|computer-use|"
+    r"live|davinci|babbage|curie|^ada$|instruct|cyber|rosalind|deep-research"
+)
+
+
+def chat_models(provider: Provider) -> list[str]:
+    """The catalogue's chat models for a provider (speech, image and embedding models left out)."""
+    out = []
+    for model in known_models(provider):
+        entry = lookup(ModelName(provider, model))
+        if entry and entry.context_window and entry.output_per_mtok > 0 and not _NOT_CHAT.search(model):
+            out.append(model)
+    return out
+
+
+def validate_model(name: str) -> ModelName:
+    """Parse and check `name`; ConfigError with the closest valid names when it is wrong.
+
+    Only the catalogue is consulted (no server is asked), so `.equitr.toml` can be checked without a
+    model manager."""
+    parsed = parse_model_name(name)
+    if parsed.provider in ("openai", "anthropic") and lookup(parsed) is None:
+        valid = chat_models(parsed.provider)
+        suggestions = [f"{parsed.provider}/{m}" for m in closest(parsed.model, valid)]
+        raise ConfigError(
+            f"Unknown model {parsed}.",
+            hint=("Did you mean " + " or ".join(suggestions) + "? " if suggestions else "")
+            + "See `equitr models list` for every known name.",
+        )
+    return parsed

@@ -26,6 +26,8 @@ import pathspec
 from equitr.sandbox.names import fold_name
 
 CONFIG_FILE = ".equitr.toml"
+# The only branches equitr pushes (the push guard in sandbox/workspace.py), and not configurable.
+BRANCH_PREFIX = "equitr/"
 # Workflows run with the repository's secrets and a write token: no configuration can unblock them.
 ALWAYS_BLOCKED: tuple[str, ...] = (".github/workflows/**",)
 

@@ -31,8 +31,8 @@ from equitr.sandbox.gitsafe import (
     stage,
     strip_dangerous_config,
 )
+from equitr.sandbox.policy import BRANCH_PREFIX
 
-BRANCH_PREFIX = "equitr/"
 _AUTHOR = re.compile(r"^(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+)>$")
 
 

@@ -21,18 +21,20 @@ from gidgethub.abc import GitHubAPI
 
 from equitr import comments
 from equitr.agent.loop import Agent, Event
+from equitr.config.fetch import fetch_config
+from equitr.config.flags import EffectiveSettings, resolve_flags
+from equitr.config.repo import RepoConfig
+from equitr.config.settings import Settings
 from equitr.errorfmt import public_text
 from equitr.errors import EquitrError, GitHubError
 from equitr.github.access import GitHubAccess
 from equitr.models.client import ChatModel, Endpoints, ModelClient
 from equitr.models.manager import ModelManager, choose_model
 from equitr.permissions import Permissions
-from equitr.repoconfig import EffectiveSettings, RepoConfig, fetch_config, resolve_flags
 from equitr.runner import JobContext, Outcome
 from equitr.sandbox.context import ToolContext
 from equitr.sandbox.quota import DiskQuota
 from equitr.sandbox.workspace import Checkout
-from equitr.settings import Settings
 from equitr.triggers import parse_time
 from equitr.work.render import ICON, Status, status_body
 

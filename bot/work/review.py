@@ -13,9 +13,10 @@ from equitr import comments
 from equitr.agent.calls import Calls
 from equitr.agent.ledger import Guard, Ledger
 from equitr.agent.report import cost_markdown
+from equitr.config.problems import MonthlyBudgetExceeded
+from equitr.config.repo import RepoConfig
 from equitr.jobs import Job
 from equitr.monitor import timed
-from equitr.repoconfig import MonthlyBudgetExceeded, RepoConfig
 from equitr.runner import JobContext, Outcome
 from equitr.sanitize import publishable, sanitize, sanitize_inline
 from equitr.triggers import Identity

@@ -17,9 +17,9 @@ import pytest
 import equitr
 import equitr.sync
 from equitr.api import split_diff
+from equitr.config.settings import Settings
 from equitr.errors import ConfigError
 from equitr.sandbox import binaries
-from equitr.settings import Settings
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel
 

@@ -24,8 +24,8 @@ import vcr
 from equitr import services as services_mod
 from equitr.app import create_app
 from equitr.asgi import call
+from equitr.config.settings import Settings
 from equitr.sandbox import binaries
-from equitr.settings import Settings
 from equitr.work.handlers import WorkEnv
 from equitr.work.handlers import handlers as work_handlers
 from tests.conftest import SECRET, comment_payload, headers, make_repo

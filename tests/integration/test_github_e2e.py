@@ -21,14 +21,14 @@ import pytest
 from equitr import services as services_mod
 from equitr.app import create_app
 from equitr.asgi import call
+from equitr.config.flags import EffectiveSettings
+from equitr.config.settings import Settings
 from equitr.errors import ModelError
 from equitr.models.client import ChatModel
 from equitr.models.types import Reply, ToolCall
 from equitr.models.wire import Endpoint, http_error
-from equitr.repoconfig import EffectiveSettings
 from equitr.runner import Outcome
 from equitr.sandbox import binaries
-from equitr.settings import Settings
 from equitr.work.handlers import WorkEnv
 from equitr.work.handlers import handlers as work_handlers
 from tests.conftest import SECRET, comment_payload, headers, make_repo, needs_setup_network, payload

@@ -20,11 +20,11 @@ import pytest
 from equitr import services as services_mod
 from equitr.app import create_app
 from equitr.asgi import call
+from equitr.config.flags import EffectiveSettings
+from equitr.config.settings import Settings
 from equitr.jobs import Job
 from equitr.models.client import ChatModel
-from equitr.repoconfig import EffectiveSettings
 from equitr.runner import Outcome
-from equitr.settings import Settings
 from equitr.work.handlers import WorkEnv
 from equitr.work.handlers import handlers as work_handlers
 from tests.conftest import SECRET, comment_payload, headers, payload

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from equitr.config.settings import Settings
 from equitr.runlocal import RunOptions, run_local, slug
 from equitr.sandbox import binaries
-from equitr.settings import Settings
 from tests.conftest import DATA, make_repo, needs_setup_network
 from tests.fakes.scripted_model import ScriptedModel
 from tests.wheels import wheel

@@ -14,8 +14,8 @@ from gidgethub.abc import GitHubAPI
 from equitr import services as services_mod
 from equitr.app import MAX_BODY, create_app
 from equitr.asgi import call
+from equitr.config.settings import Settings
 from equitr.runner import JobContext, Outcome
-from equitr.settings import Settings
 from equitr.signature import sign
 from tests.conftest import SECRET, headers, payload, webhook_payloads
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from equitr.agent.ledger import Limits
 from equitr.agent.loop import Agent, Task
+from equitr.config.flags import Limits
 from equitr.sandbox.context import ToolContext
 from equitr.tools import registry
 from tests.conftest import make_repo

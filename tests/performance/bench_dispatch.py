@@ -23,8 +23,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from equitr import services as services_mod
+from equitr.config.settings import Settings
 from equitr.dryrun import DryRunGitHub
-from equitr.settings import Settings
 from equitr.store import NewJob
 from tests.conftest import SECRET, payload
 

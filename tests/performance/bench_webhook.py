@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from equitr import services as services_mod
 from equitr.app import create_app
+from equitr.config.settings import Settings
 from equitr.dryrun import DryRunGitHub
-from equitr.settings import Settings
 from tests.conftest import SECRET, free_port, headers, payload
 
 

@@ -8,8 +8,8 @@ import signal
 import pytest
 
 from equitr import seal
+from equitr.config.settings import Settings
 from equitr.jobs import NewJob
-from equitr.settings import Settings
 from equitr.store import SqliteStore
 from tests.reliability.harness import REPO, Stack, wait_for
 

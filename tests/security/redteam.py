@@ -49,8 +49,8 @@ import redis  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
 from equitr import services as services_mod  # noqa: E402
+from equitr.config.settings import Settings  # noqa: E402
 from equitr.jobs import Job  # noqa: E402
-from equitr.settings import Settings  # noqa: E402
 from tests.conftest import DATA, SECRET, RedisServer, comment_payload, free_port, headers, make_repo, payload  # noqa: E402
 from tests.fakes.fixtures import APP_ID, AppKey  # noqa: E402
 from tests.fakes.git_remote import GitRemote  # noqa: E402

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from equitr.agent.ledger import Limits
 from equitr.agent.loop import Agent, AgentResult, Task
+from equitr.config.flags import Limits
 from equitr.sandbox.context import ToolContext
 from equitr.tools.registry import execute_sync
 from equitr.tools.schema import FileParams, Step

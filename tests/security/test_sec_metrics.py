@@ -16,7 +16,7 @@ import pytest
 from equitr import services as services_mod
 from equitr.app import create_app
 from equitr.asgi import call
-from equitr.settings import Settings
+from equitr.config.settings import Settings
 from tests.conftest import SECRET, free_port
 
 TOKEN = "metrics-" + "t0ken" * 4

@@ -26,8 +26,8 @@ import pytest
 import redis
 
 from equitr import services as services_mod
+from equitr.config.settings import Settings
 from equitr.jobs import NewJob
-from equitr.settings import Settings
 from tests.conftest import SECRET, comment_payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub

@@ -18,7 +18,8 @@ import pytest
 from aiohttp import web
 
 from equitr.agent.calls import CHARS_PER_TOKEN, Calls
-from equitr.agent.ledger import Guard, Ledger, Limits
+from equitr.agent.ledger import Guard, Ledger
+from equitr.config.flags import Limits
 from equitr.errors import ModelError
 from equitr.models.types import Message
 from tests.fakes.scripted_model import ScriptedModel

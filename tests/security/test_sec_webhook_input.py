@@ -20,7 +20,7 @@ import pytest
 from equitr import services as services_mod
 from equitr.app import create_app
 from equitr.asgi import call
-from equitr.settings import Settings
+from equitr.config.settings import Settings
 from tests.conftest import SECRET, headers, payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub

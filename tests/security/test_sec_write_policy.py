@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from equitr.config.flags import resolve_flags
+from equitr.config.repo import parse
 from equitr.errors import SandboxError
-from equitr.repoconfig import parse, resolve_flags
 from equitr.sandbox.context import ToolContext
 from equitr.sandbox.gitsafe import git_in, stage
 from equitr.tools.registry import execute_sync

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from equitr.agent.calls import Calls
-from equitr.agent.ledger import Guard, Ledger, Limits
+from equitr.agent.ledger import Guard, Ledger
+from equitr.config.flags import Limits
 from equitr.errors import LimitReached
 from equitr.models.types import Message, Reply
 

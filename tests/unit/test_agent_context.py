@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from equitr.agent.ledger import Limits
 from equitr.agent.loop import Agent, Task
+from equitr.config.flags import Limits
 from equitr.models.types import Message
 from equitr.sandbox.context import ToolContext
 from tests.conftest import make_repo

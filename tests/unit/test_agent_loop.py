@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from equitr.agent.ledger import Limits
 from equitr.agent.loop import Agent, Event, Task
+from equitr.config.flags import Limits
 from equitr.errors import ModelError
 from equitr.sandbox import binaries
 from equitr.sandbox.context import ToolContext

@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from equitr.agent.ledger import Limits
 from equitr.agent.loop import Agent, Event, Task
 from equitr.agent.toolloop import TOOLS
+from equitr.config.flags import Limits
 from equitr.models.types import Reply, ToolCall
 from equitr.sandbox.context import ToolContext
 from tests.fakes.scripted_model import ScriptedModel

@@ -255,8 +255,8 @@ async def authorize(fake: Any, redirect_uri: str) -> str:
 def test_githubs_web_address_follows_the_api_unless_set(
     env: dict[str, str], web: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from equitr.config.settings import Settings
     from equitr.dashboard import config_from
-    from equitr.settings import Settings
 
     for name in ("GITHUB_API_URL", "GITHUB_SERVER_URL"):
         monkeypatch.delenv(name, raising=False)

@@ -20,9 +20,12 @@ import pydantic
 import pytest
 
 from equitr import redact as redact_module
-from equitr.agent.ledger import Call, Guard, Ledger, LimitReached, Limits
+from equitr.agent.ledger import Call, Guard, Ledger, LimitReached
 from equitr.commands import Command
 from equitr.commands import parse as parse_command
+from equitr.config.flags import Limits, resolve_flags
+from equitr.config.problems import MonthlyBudgetExceeded, RepoConfigError
+from equitr.config.repo import load_default, parse
 from equitr.errorfmt import (
     KINDS,
     ErrorContext,
@@ -52,7 +55,6 @@ from equitr.jobs import Job
 from equitr.models.client import _require
 from equitr.models.manager import ModelManager
 from equitr.models.wire import Endpoint, http_error
-from equitr.repoconfig import MonthlyBudgetExceeded, RepoConfigError, load_default, parse, resolve_flags
 from equitr.runner import busy_error
 from equitr.sandbox.paths import resolve_in_checkout
 
@@ -693,7 +695,7 @@ def test_errors_doc_shows_the_real_output_of_each_kind() -> None:
 
 
 def test_docs_url_comes_from_the_setting_and_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
-    from equitr.settings import Settings
+    from equitr.config.settings import Settings
 
     monkeypatch.setenv("EQUITR_DOCS_URL", "https://github.com/acme/equitr/blob/main/")
     assert Settings().docs_url == "https://github.com/acme/equitr/blob/main"

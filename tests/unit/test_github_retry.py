@@ -292,7 +292,7 @@ def test_secondary_limit_waits_are_spread_so_workers_do_not_return_together() ->
 
 
 async def test_a_primary_limit_past_the_longest_wait_says_when_it_resets(fake: FakeGitHub, sleeps: Sleeps) -> None:
-    from equitr.repoconfig import fetch_config
+    from equitr.config.fetch import fetch_config
 
     fake.rate_limit_next("GET", REPO, reset_in=2000)
     fake.rate_limit_next("GET", f"{REPO}/contents/.equitr.toml", reset_in=2000)

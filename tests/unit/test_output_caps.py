@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from equitr.agent.calls import clip_reply
-from equitr.agent.ledger import Limits
 from equitr.agent.loop import Agent, Task
 from equitr.agent.report import repairs_line
+from equitr.config.flags import Limits
+from equitr.config.problems import RepoConfigError
+from equitr.config.repo import parse
 from equitr.models.caps import is_reasoning, output_caps
 from equitr.models.types import Reply, ToolCall
-from equitr.repoconfig import RepoConfigError, parse
 from equitr.sandbox.context import ToolContext
 from tests.fakes.scripted_model import ScriptedModel
 

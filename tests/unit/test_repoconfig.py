@@ -13,20 +13,14 @@ import aiohttp
 import gidgethub.aiohttp
 import pytest
 
-from equitr import repoconfig
+from equitr.config import repo as repo_module
+from equitr.config.fetch import fetch_config
+from equitr.config.flags import resolve_flags
+from equitr.config.problems import MonthlyBudgetExceeded, Problem, RepoConfigError
+from equitr.config.reference import reference_rows
+from equitr.config.repo import RepoConfig, load_default, parse
 from equitr.errors import ConfigError, GitHubError, ValidationError
-from equitr.repoconfig import (
-    ALWAYS_BLOCKED,
-    MonthlyBudgetExceeded,
-    Problem,
-    RepoConfig,
-    RepoConfigError,
-    fetch_config,
-    load_default,
-    parse,
-    reference_rows,
-    resolve_flags,
-)
+from equitr.sandbox.policy import ALWAYS_BLOCKED
 from tests.fakes.fixtures import fake_github, github_app_key
 from tests.fakes.github import FakeGitHub
 
@@ -552,6 +546,6 @@ async def test_fetch_odd_answers(answer: object, message: str) -> None:
 
 
 def test_module_docstring_lists_every_section() -> None:
-    doc = repoconfig.__doc__ or ""
+    doc = repo_module.__doc__ or ""
     for section in RepoConfig.model_fields:
         assert f"[{section}]" in doc

@@ -1,7 +1,7 @@
 import pytest
 
+from equitr.config.settings import Settings, load
 from equitr.errors import ConfigError
-from equitr.settings import Settings, load
 
 APP_ENV = ("GH_APP_ID", "GH_PRIVATE_KEY", "GH_PRIVATE_KEY_PATH", "GH_SECRET", "GITHUB_TOKEN", "EQUITR_QUEUE_URL")
 
@@ -88,7 +88,7 @@ def test_bad_values_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_timeouts_and_the_shutdown_grace_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from equitr import settings as settings_mod
+    from equitr.config import settings as settings_mod
 
     monkeypatch.setenv("EQUITR_MODEL_TIMEOUT", "45")
     monkeypatch.setenv("EQUITR_GITHUB_TIMEOUT", "12.5")
