@@ -41,7 +41,7 @@ from equitr.config.fetch import fetch_config
 from equitr.config.repo import RepoConfig
 from equitr.errors import ConfigError, EquitrError, GitHubError
 from equitr.jobs import Job, NewJob
-from equitr.store import SqliteStore
+from equitr.store.sqlite import SqliteStore
 from equitr.triggers import Identity
 
 if TYPE_CHECKING:

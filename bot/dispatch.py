@@ -28,7 +28,8 @@ from equitr.features.context import Routed
 from equitr.jobs import Job, NewJob
 from equitr.permissions import Permissions
 from equitr.queue import Queue
-from equitr.store import DEDUPE_TTL_S, JobStore
+from equitr.store import JobStore
+from equitr.store.rules import DEDUPE_TTL_S
 from equitr.triggers import Fields, Identity, Ignored, Installation, Notice, Trigger
 
 log = logging.getLogger(__name__)

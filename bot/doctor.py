@@ -191,7 +191,7 @@ def _queue(settings: Settings) -> list[Check]:
     from equitr import redisguard
     from equitr.redact import redact
     from equitr.services import build
-    from equitr.store import RedisStore
+    from equitr.store.redis import RedisStore
 
     out: list[Check] = []
     url = settings.redis_url

@@ -12,7 +12,7 @@ from typing import Any
 from equitr import metrics, monitor
 from equitr.agent.loop import AgentResult, TestRun
 from equitr.jobs import Job, new_uid
-from equitr.store import SqliteStore
+from equitr.store.sqlite import SqliteStore
 from equitr.tools.schema import Step
 
 

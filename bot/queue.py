@@ -237,7 +237,7 @@ class Queue:
         if redis_url:
             import redis
 
-            from equitr.store import REDIS_TIMEOUTS
+            from equitr.store.redis import REDIS_TIMEOUTS
 
             pool = redis.ConnectionPool.from_url(redis_url, **REDIS_TIMEOUTS)
             self.huey: Huey = _Guarded(

@@ -32,7 +32,8 @@ from equitr.github.scope import Scope, for_job
 from equitr.jobs import Job, State, needs_write_permission
 from equitr.permissions import Permissions
 from equitr.redact import redact
-from equitr.store import JobStore, gave_up, is_stale
+from equitr.store import JobStore
+from equitr.store.rules import gave_up, is_stale
 from equitr.triggers import Identity
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,9 @@ from equitr.github.scope import WEBHOOK
 from equitr.permissions import Permissions
 from equitr.queue import Queue, bind
 from equitr.runner import Handler, Runner
-from equitr.store import JobStore, RedisStore, open_store, process_owner
+from equitr.store import JobStore, open_store
+from equitr.store.redis import RedisStore
+from equitr.store.rules import process_owner
 from equitr.triggers import Identity
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from equitr.jobs import NewJob
 from equitr.monitor import GitHubCall, JobRecord, ModelCall, Outcome, Phase
-from equitr.store import JobStore, SqliteStore
+from equitr.store import JobStore
+from equitr.store.sqlite import SqliteStore
 
 PUBLIC_REPO = "octo/app"
 PRIVATE_REPO = "octo/secret-plans"

@@ -28,7 +28,7 @@ import pytest
 
 from equitr import action
 from equitr.jobs import Job
-from equitr.store import SqliteStore
+from equitr.store.sqlite import SqliteStore
 from tests.conftest import WEBHOOKS
 from tests.fakes.fixtures import fake_github, github_app_key
 from tests.fakes.github import FakeGitHub

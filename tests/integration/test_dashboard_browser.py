@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from equitr.store import SqliteStore
+from equitr.store.sqlite import SqliteStore
 from tests.conftest import SECRET, comment_payload, free_port, headers
 from tests.fakes.dashboard_data import HOSTILE, PRIVATE_MARKER, PRIVATE_REPO, PUBLIC_REPO, Seeded, seed
 from tests.fakes.fixtures import AppKey

@@ -17,7 +17,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from equitr.sandbox import binaries
-from equitr.store import RedisStore
+from equitr.store.redis import RedisStore
 from tests.conftest import SECRET, comment_payload, make_repo
 from tests.fakes.fixtures import AppKey
 from tests.fakes.git_remote import GitRemote

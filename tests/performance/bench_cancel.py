@@ -29,7 +29,8 @@ from equitr.agent.loop import Agent, Task
 from equitr.jobs import NewJob
 from equitr.runner import JobContext, Outcome, Runner
 from equitr.sandbox.context import ToolContext
-from equitr.store import SqliteStore, process_owner
+from equitr.store.rules import process_owner
+from equitr.store.sqlite import SqliteStore
 from equitr.work.common import Stopper
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel

@@ -23,7 +23,7 @@ import httpx
 
 from equitr.dashboard import AuthConfig, create_dashboard
 from equitr.jobs import NewJob
-from equitr.store import SqliteStore
+from equitr.store.sqlite import SqliteStore
 from tests.fakes.dashboard_data import _record
 
 TOKEN = "t" * 20

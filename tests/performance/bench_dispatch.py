@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from equitr import services as services_mod
 from equitr.config.settings import Settings
 from equitr.dryrun import DryRunGitHub
-from equitr.store import NewJob
+from equitr.jobs import NewJob
 from tests.conftest import SECRET, payload
 
 

@@ -24,7 +24,9 @@ from prometheus_client.registry import CollectorRegistry
 from equitr.jobs import NewJob
 from equitr.metrics import StoreCollector, fold
 from equitr.monitor import JobRecord, PerformanceMonitor
-from equitr.store import JobStore, RedisStore, SqliteStore
+from equitr.store import JobStore
+from equitr.store.redis import RedisStore
+from equitr.store.sqlite import SqliteStore
 
 
 def record(job_id: int, *, model_calls: int, github_calls: int, steps: int) -> JobRecord:

@@ -10,7 +10,7 @@ import pytest
 from equitr import seal
 from equitr.config.settings import Settings
 from equitr.jobs import NewJob
-from equitr.store import SqliteStore
+from equitr.store.sqlite import SqliteStore
 from tests.reliability.harness import REPO, Stack, wait_for
 
 pytestmark = pytest.mark.slow

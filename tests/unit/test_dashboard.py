@@ -155,7 +155,7 @@ async def test_pages_over_a_redis_store(redis_url: str) -> None:
     import httpx
 
     from equitr.dashboard import create_dashboard
-    from equitr.store import RedisStore
+    from equitr.store.redis import RedisStore
     from tests.fakes.dashboard_data import HOSTILE, PUBLIC_REPO, seed
 
     store = RedisStore(redis_url, prefix=f"test:{time.monotonic_ns()}:")
@@ -181,7 +181,7 @@ async def test_bad_addresses_are_4xx_and_the_sign_in_page_shows_no_text_from_the
     import httpx
 
     from equitr.dashboard import create_dashboard
-    from equitr.store import SqliteStore
+    from equitr.store.sqlite import SqliteStore
 
     store = SqliteStore(tmp_path / "equitr.db")
     app = create_dashboard(store, AuthConfig(token="t" * 20))

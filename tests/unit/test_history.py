@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from equitr import history
 from equitr.jobs import Job, NewJob
-from equitr.store import SqliteStore
+from equitr.store.sqlite import SqliteStore
 from equitr.triggers import Identity
 
 

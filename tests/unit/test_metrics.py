@@ -15,7 +15,9 @@ from prometheus_client.registry import CollectorRegistry
 from equitr.jobs import Job, NewJob
 from equitr.metrics import StoreCollector, fold
 from equitr.monitor import PerformanceMonitor
-from equitr.store import JobStore, RedisStore, SqliteStore
+from equitr.store import JobStore
+from equitr.store.redis import RedisStore
+from equitr.store.sqlite import SqliteStore
 
 
 @pytest.fixture(params=["sqlite", "redis"])

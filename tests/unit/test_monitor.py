@@ -29,7 +29,10 @@ from equitr.monitor import (
     remove_listener,
     route_template,
 )
-from equitr.store import RECORD_TTL_S, JobStore, RedisStore, SqliteStore
+from equitr.store import JobStore
+from equitr.store.redis import RedisStore
+from equitr.store.rules import RECORD_TTL_S
+from equitr.store.sqlite import SqliteStore
 
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 

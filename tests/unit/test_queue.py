@@ -13,7 +13,7 @@ import pytest
 from equitr import redisguard, seal
 from equitr.jobs import NewJob
 from equitr.queue import BadMessage, Queue
-from equitr.store import SqliteStore
+from equitr.store.sqlite import SqliteStore
 
 KEY = seal.derive(b"k" * 32, "queue")
 NOTICE = {"repo": "octo/repo", "number": 3, "installation_id": 7, "body": "Only maintainers can start equitr."}

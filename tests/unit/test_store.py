@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from equitr.jobs import NewJob
-from equitr.store import MAX_ATTEMPTS, JobStore, RedisStore, SqliteStore, is_stale, owner_is_dead, process_owner
+from equitr.store import JobStore
+from equitr.store.redis import RedisStore
+from equitr.store.rules import MAX_ATTEMPTS, is_stale, owner_is_dead, process_owner
+from equitr.store.sqlite import SqliteStore
 
 
 @pytest.fixture(params=["sqlite", "redis"])
