@@ -16,9 +16,9 @@ from typing import Any
 
 import pydantic
 from pydantic import BaseModel
-from rapidfuzz import fuzz, process
 
 from equitr.errors import BudgetExceeded, ConfigError
+from equitr.models.names import closest as closest_names
 from equitr.redact import redact
 from equitr.sandbox.policy import BRANCH_PREFIX
 
@@ -120,7 +120,7 @@ def _problem(err: Mapping[str, Any], root: type[BaseModel]) -> Problem:
         if key in FIXED_KEYS:
             return Problem(key, FIXED_KEYS[key] + "; remove this key", value=value)
         where = _dotted(loc[:-1])
-        closest = _closest(str(loc[-1]), section_keys)
+        closest = next(iter(closest_names(str(loc[-1]), section_keys, limit=1)), None)
         valid = ", ".join(section_keys)
         what = f"sections are {valid}" if not where else f"keys in [{where}] are {valid}"
         return Problem(
@@ -208,11 +208,6 @@ def _field_info(loc: Sequence[str | int], root: type[BaseModel]) -> Any:
 def _section_keys(loc: Sequence[str | int], root: type[BaseModel]) -> list[str]:
     model = _walk(loc, root)[0]
     return list(model.model_fields) if model is not None else []
-
-
-def _closest(word: str, choices: Sequence[str]) -> str | None:
-    found = process.extractOne(word, list(choices), scorer=fuzz.WRatio, score_cutoff=60)
-    return found[0] if found else None
 
 
 def toml_value(value: Any) -> str:

@@ -549,3 +549,19 @@ def test_module_docstring_lists_every_section() -> None:
     doc = repo_module.__doc__ or ""
     for section in RepoConfig.model_fields:
         assert f"[{section}]" in doc
+
+
+def test_config_imports_nothing_above_it() -> None:
+    """Configuration sits below the agent, the workspace and the model manager (review §1.3): it gives them
+    `Limits`, `BRANCH_PREFIX` and `validate_model` rather than reading them from there."""
+    import ast
+
+    above = ("equitr.agent", "equitr.sandbox.workspace", "equitr.models.manager", "equitr.work", "equitr.tools")
+    package = Path(__file__).resolve().parents[2] / "bot" / "config"
+    found = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            found += [f"{path.name}: {n}" for n in names if n.startswith(above)]
+    assert found == []
