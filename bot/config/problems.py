@@ -83,6 +83,7 @@ class MonthlyBudgetExceeded(BudgetExceeded):
 
 
 def syntax_problem(exc: tomllib.TOMLDecodeError, text: str) -> Problem:
+    """A TOML syntax error as a file-level problem, with its line, column and the offending line."""
     # Python 3.11/3.12 only put the position in the message: "Invalid value (at line 3, column 15)".
     message = str(exc)
     line = getattr(exc, "lineno", None)
@@ -192,6 +193,7 @@ def _walk(loc: Sequence[str | int], root: type[BaseModel]) -> tuple[type[BaseMod
 
 
 def model_in(annotation: Any) -> type[BaseModel] | None:
+    """The section model inside a field's annotation (`X`, `X | None`, `list[X]`), if there is one."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in getattr(annotation, "__args__", ()):
