@@ -37,6 +37,7 @@ import aiohttp
 from gidgethub import GitHubException
 
 from equitr import redact
+from equitr.commands import MAX_BUDGET_USD, budget_in_range, usd_amount
 from equitr.config.fetch import fetch_config
 from equitr.config.repo import RepoConfig
 from equitr.errors import ConfigError, EquitrError, GitHubError
@@ -58,7 +59,6 @@ BACKLOG_EVENTS = frozenset({"schedule", "workflow_dispatch"})
 DEFAULT_LABEL = "equitr"
 DEFAULT_MAX_ISSUES = 3
 DEFAULT_BUDGET_USD = 3.0
-MAX_BUDGET_USD = 1000.0
 GITHUB_HINT = (
     "Pass `github-token` (default `${{ github.token }}`) and grant the job `contents: write`, `issues: write` "
     "and `pull-requests: write` in the workflow's `permissions:` (docs/action.md)."
@@ -215,10 +215,10 @@ def _budget(value: Any) -> float:
     if value is None or value == "":
         return DEFAULT_BUDGET_USD
     try:
-        usd = float(str(value).strip().lstrip("$"))
+        usd = usd_amount(str(value))
     except ValueError:
         raise ConfigError(f"budget must be an amount in USD such as 2.5, not {str(value)!r}.") from None
-    if not 0 < usd <= MAX_BUDGET_USD:
+    if not budget_in_range(usd):
         raise ConfigError(f"budget must be more than 0 and at most {MAX_BUDGET_USD:g} (USD), not {usd:g}.")
     return usd
 

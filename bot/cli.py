@@ -391,13 +391,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from equitr.commands import MAX_BUDGET_USD, budget_in_range
     from equitr.config import settings as settings_mod
     from equitr.jobrecord import save_local_run
     from equitr.monitor import PerformanceMonitor
     from equitr.runlocal import RunOptions, run_local
 
-    if args.budget is not None and not 0 < args.budget <= 1000:
-        print("equitr: --budget must be more than 0 and at most 1000 (USD)", file=sys.stderr)
+    if args.budget is not None and not budget_in_range(args.budget):
+        print(f"equitr: --budget must be more than 0 and at most {MAX_BUDGET_USD:g} (USD)", file=sys.stderr)
         return 2
     if args.iterations is not None and not 1 <= args.iterations <= 20:
         print("equitr: --iterations must be between 1 and 20", file=sys.stderr)

@@ -7,40 +7,99 @@ Only the first line counts, so a command quoted further down a comment never tri
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from rapidfuzz import process
 
 from equitr.errors import CommandError
 
-CommandName = Literal["fix", "review", "ask", "plan", "status", "cancel", "retry", "cost", "help"]
+# A key of `COMMANDS`: `parse` only ever makes a `Command` whose name is one.
+CommandName = str
+TokenNeed = Literal["push", "review", "read", "comment"]  # equitr.github.scope: what the job's token may do
 
-USAGE: dict[str, str] = {
-    "fix": "/equitr fix [--budget USD] [--model NAME] [--worker-model NAME] [extra instructions]",
-    "review": "/equitr review [--budget USD] [--model NAME] [what to focus on]",
-    "ask": "/equitr ask <question>",
-    "plan": "/equitr plan [--model NAME] [extra instructions]",
-    "status": "/equitr status",
-    "cancel": "/equitr cancel",
-    "retry": "/equitr retry [--budget USD] [--model NAME] [--worker-model NAME]",
-    "cost": "/equitr cost",
-    "help": "/equitr help",
-}
-SUMMARY: dict[str, str] = {
-    "fix": "plan and make the change, then open a draft pull request",
-    "review": "review this pull request with inline comments",
-    "ask": "answer a question about the code (read-only)",
-    "plan": "show the plan and a cost estimate, change nothing",
-    "status": "show the state of the latest job here",
-    "cancel": "stop the running job here",
-    "retry": "run the last failed job again",
-    "cost": "spending on this issue and in this repository this month",
-    "help": "this list",
-}
-FLAGS = ("--budget", "--model", "--worker-model")
+_FLAG_VALUE = {"--budget": "USD", "--model": "NAME", "--worker-model": "NAME"}  # what usage shows after each
+FLAGS = tuple(_FLAG_VALUE)
 MAX_BUDGET_USD = 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """One `/equitr` command: everything the webhook side, the worker and the help text know about it.
+
+    `handler` is an import path (`module:function`), resolved only by the worker (`resolve`), so the web
+    process never imports the agent stack. The handler is `async def (ctx: JobContext, env: WorkEnv) ->
+    Outcome`."""
+
+    name: str
+    summary: str
+    handler: str
+    flags: tuple[str, ...] = ()
+    argument: str = ""  # shown in the usage; `<…>` when it is required
+    needs: str = ""  # what a missing required argument is called in the error ("a question")
+    needs_write: bool = True  # only people with write, maintain or admin permission may run it
+    retryable: bool = False  # `/equitr retry` can run it again
+    at_dispatch: bool = False  # applied by the dispatcher when the webhook arrives, not only by a worker
+    token: TokenNeed = "comment"
+
+    @property
+    def usage(self) -> str:
+        words = ["/equitr", self.name, *(f"[{f} {_FLAG_VALUE[f]}]" for f in self.flags)]
+        return " ".join([*words, self.argument] if self.argument else words)
+
+
+# Adding a command is one row here and one handler module (docs/github.md, "Adding a command").
+COMMANDS: dict[str, CommandSpec] = {
+    spec.name: spec
+    for spec in (
+        CommandSpec(
+            "fix",
+            "plan and make the change, then open a draft pull request",
+            "equitr.work.fix:fix",
+            flags=FLAGS,
+            argument="[extra instructions]",
+            retryable=True,
+            token="push",
+        ),
+        CommandSpec(
+            "review",
+            "review this pull request with inline comments",
+            "equitr.work.review:review",
+            flags=("--budget", "--model"),
+            argument="[what to focus on]",
+            retryable=True,
+            token="review",
+        ),
+        CommandSpec(
+            "ask",
+            "answer a question about the code (read-only)",
+            "equitr.work.answer:ask",
+            argument="<question>",
+            needs="a question",
+            retryable=True,
+            token="read",
+        ),
+        CommandSpec(
+            "plan",
+            "show the plan and a cost estimate, change nothing",
+            "equitr.work.answer:plan",
+            flags=("--model",),
+            argument="[extra instructions]",
+            retryable=True,
+            token="read",
+        ),
+        CommandSpec("status", "show the state of the latest job here", "equitr.control:on_status"),
+        CommandSpec("cancel", "stop the running job here", "equitr.control:on_cancel", at_dispatch=True),
+        CommandSpec("retry", "run the last failed job again", "equitr.work.handlers:retry", flags=FLAGS),
+        CommandSpec("cost", "spending on this issue and in this repository this month", "equitr.control:on_cost"),
+        CommandSpec("help", "this list", "equitr.control:on_help"),
+    )
+}
+USAGE: dict[str, str] = {name: spec.usage for name, spec in COMMANDS.items()}
+SUMMARY: dict[str, str] = {name: spec.summary for name, spec in COMMANDS.items()}
+RETRYABLE: tuple[str, ...] = tuple(name for name, spec in COMMANDS.items() if spec.retryable)
 
 _PREFIX = re.compile(r"^\s*/equitr(?:\s+|$)", re.IGNORECASE)
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
@@ -70,16 +129,16 @@ def parse(body: str) -> Command | None:
     if not tokens:
         return Command(name="help")
     word = tokens[0].lower()
-    if word not in USAGE:
+    spec = COMMANDS.get(word)
+    if spec is None:
         raise CommandError(
-            f"`{tokens[0]}` is not an equitr command.{_did_you_mean(word, USAGE)}",
+            f"`{tokens[0]}` is not an equitr command.{_did_you_mean(word, COMMANDS)}",
             hint=_usage_block(),
         )
-    name: CommandName = word  # type: ignore[assignment]  # membership checked above
-    flags, text = _split_flags(name, tokens[1:])
-    if name == "ask" and not text:
-        raise CommandError("`/equitr ask` needs a question after it.", hint=f"Usage: `{USAGE['ask']}`")
-    return Command(name=name, text=text, **flags)  # type: ignore[arg-type]  # values checked by _split_flags
+    flags, text = _split_flags(spec, tokens[1:])
+    if spec.needs and not text:
+        raise CommandError(f"`/equitr {spec.name}` needs {spec.needs} after it.", hint=f"Usage: `{spec.usage}`")
+    return Command(name=spec.name, text=text, **flags)  # type: ignore[arg-type]  # values checked by _split_flags
 
 
 def _first_line(body: str) -> str:
@@ -87,8 +146,9 @@ def _first_line(body: str) -> str:
     return stripped.split("\n", 1)[0].strip()
 
 
-def _split_flags(name: str, tokens: list[str]) -> tuple[dict[str, object], str]:
+def _split_flags(spec: CommandSpec, tokens: list[str]) -> tuple[dict[str, object], str]:
     flags: dict[str, object] = {}
+    name, usage = spec.name, f"Usage: `{spec.usage}`"
     i = 0
     while i < len(tokens) and tokens[i].startswith("--"):
         flag, _, inline = tokens[i].partition("=")
@@ -96,10 +156,10 @@ def _split_flags(name: str, tokens: list[str]) -> tuple[dict[str, object], str]:
         if flag not in FLAGS:
             raise CommandError(
                 f"`{flag}` is not a flag equitr knows.{_did_you_mean(flag, FLAGS)}",
-                hint=f"Usage: `{USAGE[name]}`",
+                hint=usage,
             )
-        if f"--{flag.lstrip('-')}" not in USAGE[name]:
-            raise CommandError(f"`/equitr {name}` does not take `{flag}`.", hint=f"Usage: `{USAGE[name]}`")
+        if flag not in spec.flags:
+            raise CommandError(f"`/equitr {name}` does not take `{flag}`.", hint=usage)
         if inline:
             value = inline
             i += 1
@@ -107,24 +167,34 @@ def _split_flags(name: str, tokens: list[str]) -> tuple[dict[str, object], str]:
             value = tokens[i + 1]
             i += 2
         else:
-            raise CommandError(f"`{flag}` needs a value.", hint=f"Usage: `{USAGE[name]}`")
+            raise CommandError(f"`{flag}` needs a value.", hint=usage)
         key = flag[2:].replace("-", "_")
         field_name = "budget_usd" if key == "budget" else key
         if field_name in flags:
-            raise CommandError(f"`{flag}` is given twice.", hint=f"Usage: `{USAGE[name]}`")
+            raise CommandError(f"`{flag}` is given twice.", hint=usage)
         flags[field_name] = _budget(value) if key == "budget" else _model(flag, value)
     return flags, " ".join(tokens[i:])
 
 
+def usd_amount(value: str) -> float:
+    """`2.5`, `$2.5` or `2.5$` as US dollars; ValueError when it is not a number. Shared with the Action's
+    `budget` input, which words its own errors."""
+    return float(value.strip().strip("$"))
+
+
+def budget_in_range(amount: float) -> bool:
+    """Whether a budget is more than 0 and at most MAX_BUDGET_USD (NaN is not)."""
+    return 0 < amount <= MAX_BUDGET_USD
+
+
 def _budget(value: str) -> float:
-    raw = value.strip().lstrip("$").rstrip("$")
     try:
-        amount = float(raw)
+        amount = usd_amount(value)
     except ValueError:
         raise CommandError(
             f"`--budget {value}` is not an amount in US dollars.", hint="For example: `--budget 2.50`."
         ) from None
-    if not (0 < amount <= MAX_BUDGET_USD) or amount != amount:
+    if not budget_in_range(amount):
         raise CommandError(
             f"`--budget {value}` must be more than 0 and at most {MAX_BUDGET_USD:g} USD.",
             hint="For example: `--budget 2.50`.",
@@ -149,7 +219,7 @@ def _did_you_mean(word: str, choices: object) -> str:
 
 
 def _usage_block() -> str:
-    return "Commands:\n" + "\n".join(f"- `{USAGE[n]}` — {SUMMARY[n]}" for n in USAGE)
+    return "Commands:\n" + "\n".join(f"- `{spec.usage}` — {spec.summary}" for spec in COMMANDS.values())
 
 
 def help_markdown() -> str:
@@ -159,3 +229,9 @@ def help_markdown() -> str:
         + _usage_block()
         + "\n\nFlags are bounded by the repository's `.equitr.toml`."
     )
+
+
+def resolve(name: str) -> Any:
+    """The handler of command `name`, imported now (the worker calls this; the web process never does)."""
+    module, _, attr = COMMANDS[name].handler.partition(":")
+    return getattr(importlib.import_module(module), attr)

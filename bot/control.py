@@ -1,4 +1,6 @@
-"""Run-control commands that need no model: `help`, `status`, `cancel`, `cost`."""
+"""Run-control commands that need no model: `help`, `status`, `cancel`, `cost`.
+
+Like every handler in the command table they take the worker's environment too, and have no use for it."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ async def reply(ctx: JobContext, body: str) -> None:
     await comments.upsert(gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.ref, body, author=ctx.identity)
 
 
-async def on_help(ctx: JobContext) -> Outcome:
+async def on_help(ctx: JobContext, _env: object) -> Outcome:
     await reply(ctx, commands.help_markdown())
     return Outcome("done", "help posted")
 
@@ -54,13 +56,13 @@ def status_markdown(jobs: list[Job]) -> str:
     return body
 
 
-async def on_status(ctx: JobContext) -> Outcome:
+async def on_status(ctx: JobContext, _env: object) -> Outcome:
     jobs = await asyncio.to_thread(_others, ctx)
     await reply(ctx, status_markdown(jobs))
     return Outcome("done", "status posted")
 
 
-async def on_cancel(ctx: JobContext) -> Outcome:
+async def on_cancel(ctx: JobContext, _env: object) -> Outcome:
     # The dispatcher already asked every active job here to stop; this reports what happened.
     jobs = [j for j in await asyncio.to_thread(_others, ctx) if j.kind != "cancel"]
     touched = [j for j in jobs if j.cancel_requested or (j.state == "cancelled" and j.reason.startswith("cancelled"))]
@@ -84,7 +86,7 @@ def spending(ctx: JobContext, now: float | None = None) -> tuple[list[Job], list
     return _others(ctx), month
 
 
-async def on_cost(ctx: JobContext) -> Outcome:
+async def on_cost(ctx: JobContext, _env: object) -> Outcome:
     here, month = await asyncio.to_thread(spending, ctx)
     body = (
         "### equitr spending\n\n| scope | jobs | cost (USD) |\n|---|---|---|\n"
@@ -93,11 +95,3 @@ async def on_cost(ctx: JobContext) -> Outcome:
     )
     await reply(ctx, body)
     return Outcome("done", "cost posted")
-
-
-HANDLERS = {
-    "help": on_help,
-    "status": on_status,
-    "cancel": on_cancel,
-    "cost": on_cost,
-}

@@ -21,6 +21,7 @@ import aiohttp
 from gidgethub import GitHubException, sansio
 from gidgethub.abc import GitHubAPI
 
+from equitr.commands import COMMANDS
 from equitr.config.fetch import ConfigCache
 from equitr.errors import EquitrError, MalformedPayload
 from equitr.features import router
@@ -243,7 +244,7 @@ class Dispatcher:
         job = await asyncio.to_thread(self._store_and_enqueue, new, keys)
         if job is None:
             return Outcome(200, "duplicate") if outcome.status != 202 else outcome
-        if trigger.kind == "cancel":
+        if _at_dispatch(trigger.kind):
             # Applied here, not by a worker, so a cancel lands within seconds even when every worker is busy.
             await asyncio.to_thread(self._cancel_active, trigger.repo, trigger.number, job.id)
         acks = list(outcome.acks)
@@ -274,5 +275,11 @@ class Dispatcher:
 
     def _cancel_active(self, repo: str, number: int, except_id: int) -> None:
         for job in self.store.jobs(repo=repo, number=number, limit=50):
-            if job.id != except_id and job.state in ("queued", "running") and job.kind != "cancel":
+            if job.id != except_id and job.state in ("queued", "running") and not _at_dispatch(job.kind):
                 self.store.request_cancel(job.id)
+
+
+def _at_dispatch(kind: str) -> bool:
+    """Whether jobs of `kind` stop the other active jobs here as the webhook arrives (`/equitr cancel`)."""
+    spec = COMMANDS.get(kind)
+    return spec is not None and spec.at_dispatch

@@ -54,7 +54,7 @@ def error_context(job: Job, error: BaseException | None = None, *, docs_url: str
     """What the command asked for, from the job's own record (its flags, for the recovery commands)."""
     args = job.args
     command = Command(
-        name=job.kind if job.kind in USAGE else "fix",  # type: ignore[arg-type]
+        name=job.kind if job.kind in USAGE else "fix",
         text=str(args.get("text") or ""),
         budget_usd=args.get("budget_usd"),
         model=args.get("model"),

@@ -70,7 +70,7 @@ def decide(
         number=number,
         requester=requester,
         installation_id=installation_id(payload),
-        needs_permission=True,
+        needs_permission=commands.COMMANDS[command.name].needs_write,
         comment_id=comment_id,
         is_pull_request=issue.has("pull_request"),
         dedupe_keys=(f"comment:{comment_id}",) if comment_id else (),

@@ -13,7 +13,8 @@ model that talks it out of a tool) reaches one repository, read-only where the j
 | run control | – | write | – | `help`, `status`, `cancel`, `cost`: one comment |
 
 `metadata: read` comes with every token (repository, default branch, collaborator permission).
-`retry` first runs as run control, then as the kind it retries, with that kind's token.
+`retry` first runs as run control, then as the kind it retries, with that kind's token. Each command's row in
+`equitr.commands.COMMANDS` names what its token needs (`token`); kinds with no row get COMMENT_ONLY.
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from equitr.commands import COMMANDS, TokenNeed
+
 Level = str  # "read" | "write"
 
 COMMENT_ONLY: dict[str, Level] = {"issues": "write"}
-PERMISSIONS: dict[str, dict[str, Level]] = {
-    "fix": {"contents": "write", "issues": "write", "pull_requests": "write"},
+NEEDS: dict[TokenNeed, dict[str, Level]] = {
+    "push": {"contents": "write", "issues": "write", "pull_requests": "write"},
     "review": {"contents": "read", "pull_requests": "write"},
-    "ask": {"contents": "read", "issues": "write", "pull_requests": "read"},
-    "plan": {"contents": "read", "issues": "write", "pull_requests": "read"},
+    "read": {"contents": "read", "issues": "write", "pull_requests": "read"},
+    "comment": COMMENT_ONLY,
 }
 
 
@@ -57,7 +60,8 @@ class Scope:
 
 def for_job(kind: str, repo: str) -> Scope:
     """The token scope of a job of `kind` on `repo` (`owner/name`)."""
-    permissions = PERMISSIONS.get(kind, COMMENT_ONLY)
+    spec = COMMANDS.get(kind)
+    permissions = NEEDS[spec.token] if spec is not None else COMMENT_ONLY
     name = repo.split("/", 1)[-1]
     return Scope(repositories=(name,), permissions=tuple(sorted(permissions.items())))
 

@@ -1,6 +1,6 @@
-"""The job handlers, assembled once per worker: run control from `equitr.control`, GitHub work from
-`fix`, `review` and `answer`. A handler raises what stops it; the runner turns every ending into the
-status comment's last edit and, for a failure, a formatted error comment."""
+"""The job handlers, assembled once per worker from the command table (`equitr.commands.COMMANDS`): each row
+names its handler, `async def (ctx, env) -> Outcome`. A handler raises what stops it; the runner turns every
+ending into the status comment's last edit and, for a failure, a formatted error comment."""
 
 from __future__ import annotations
 
@@ -11,15 +11,14 @@ from equitr import commands
 from equitr.errors import CommandError, DryRunStop, GitHubError, ValidationError
 from equitr.jobs import Job
 from equitr.runner import Handler, JobContext, Outcome
-from equitr.work.answer import ask, plan
 from equitr.work.common import WorkEnv
-from equitr.work.fix import fix
-from equitr.work.review import review
 
 __all__ = ["WorkEnv", "handlers"]
 
 
-WORK = ("fix", "review", "ask", "plan")
+def _also() -> str:
+    """The other commands retry can run, for the hints: "`review`, `ask`, `plan`"."""
+    return ", ".join(f"`{name}`" for name in commands.RETRYABLE if name != "fix")
 
 
 def retry_target(jobs: Sequence[Job], *, current: int) -> Job:
@@ -28,7 +27,7 @@ def retry_target(jobs: Sequence[Job], *, current: int) -> Job:
     `jobs` newest first. A retry that ended `done` succeeded, so there is nothing left to retry; a retry that
     failed is passed over, to what it retried. Anything else is a ValidationError that says why."""
     for job in jobs:
-        if job.id == current or job.kind not in (*WORK, "retry"):
+        if job.id == current or job.kind not in (*commands.RETRYABLE, "retry"):
             continue
         if job.state in ("queued", "running"):
             raise ValidationError(
@@ -41,13 +40,13 @@ def retry_target(jobs: Sequence[Job], *, current: int) -> Job:
             what = "retry" if job.kind == "retry" else f"`{job.kind}`"
             raise ValidationError(
                 f"The latest equitr work here (job {job.id}, {what}) succeeded, so there is nothing to retry.",
-                hint="Start new work with `/equitr fix` (or `review`, `ask`, `plan`); retry only runs a job "
-                "that failed or was cancelled.",
+                hint=f"Start new work with `/equitr fix` (or {_also()}); retry only runs a job that failed or was "
+                "cancelled.",
             )
         return job
     raise ValidationError(
         "There is no failed equitr job here to retry.",
-        hint="Start a new one with `/equitr fix` (or `review`, `ask`, `plan`).",
+        hint=f"Start a new one with `/equitr fix` (or {_also()}).",
     )
 
 
@@ -82,7 +81,7 @@ async def from_command(ctx: JobContext, job: Job) -> Job:
     return job.with_(args={**job.args, **asked})
 
 
-async def retry(ctx: JobContext, env: WorkEnv, table: dict[str, Handler]) -> Outcome:
+async def retry(ctx: JobContext, env: WorkEnv) -> Outcome:
     history = await asyncio.to_thread(ctx.store.jobs, repo=ctx.job.repo, number=ctx.job.number, limit=None)
     last = retry_target(history, current=ctx.job.id)
     if not ctx.store.authentic(last):
@@ -91,17 +90,13 @@ async def retry(ctx: JobContext, env: WorkEnv, table: dict[str, Handler]) -> Out
         last = await from_command(ctx, last)
     args = {**last.args, **{k: v for k, v in ctx.job.args.items() if v not in (None, "") and k != "text"}}
     ctx.job = ctx.job.with_(kind=last.kind, args=args, comment_id=last.comment_id or ctx.job.comment_id)
-    return await table[last.kind](ctx)
+    again: Callable[[JobContext, WorkEnv], Awaitable[Outcome]] = commands.resolve(last.kind)
+    return await again(ctx, env)
 
 
 def handlers(env: WorkEnv) -> dict[str, Handler]:
-    from equitr.control import HANDLERS as control
-
-    table: dict[str, Handler] = dict(control)
-    for name, body in (("fix", fix), ("review", review), ("ask", ask), ("plan", plan)):
-        table[name] = _bind(body, env)
-    table["retry"] = lambda ctx: retry(ctx, env, table)
-    return table
+    """One handler per row of the command table, bound to this worker's environment."""
+    return {name: _bind(commands.resolve(name), env) for name in commands.COMMANDS}
 
 
 def _bind(
