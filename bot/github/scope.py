@@ -5,16 +5,16 @@ request names them (`POST /app/installations/{id}/access_tokens` with `repositor
 Each job asks for the least its kind needs, so a token that leaks from a job (a log line, a crash report, a
 model that talks it out of a tool) reaches one repository, read-only where the job only reads:
 
-| kind | contents | issues | pull_requests | why |
+| `token` of the row | contents | issues | pull_requests | why |
 |---|---|---|---|---|
-| `fix` | write | write | write | clone and push `equitr/…`; status and error comments; open or update the PR |
+| `push` (`fix`) | write | write | write | clone and push `equitr/…`; status and error comments; open or update the PR |
 | `review` | read | – | write | `.equitr.toml`, compare; the review, its inline comments, the summary comment |
-| `ask`, `plan` | read | write | read | clone and read; read the thread (an issue or a PR); post the answer |
-| run control | – | write | – | `help`, `status`, `cancel`, `cost`: one comment |
+| `read` (`ask`, …) | read | write | read | clone and read; read the thread (an issue or a PR); post the answer |
+| `comment` (run control) | – | write | – | `help`, `status`, `cancel`, `cost`: one comment |
 
 `metadata: read` comes with every token (repository, default branch, collaborator permission).
-`retry` first runs as run control, then as the kind it retries, with that kind's token. Each command's row in
-`equitr.commands.COMMANDS` names what its token needs (`token`); kinds with no row get COMMENT_ONLY.
+`retry` first runs as run control, then as the kind it retries, with that kind's token. A job kind with no row
+in `equitr.commands.COMMANDS` gets COMMENT_ONLY.
 """
 
 from __future__ import annotations
