@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from equitr import comments
+from equitr.agent.ledger import Ledger
 from equitr.agent.loop import Agent, AgentResult, Task
 from equitr.agent.report import cost_markdown
 from equitr.errors import ValidationError
@@ -58,6 +59,13 @@ async def ask(ctx: JobContext, env: WorkEnv) -> Outcome:
     p, _, answer, result = await _read_only(ctx, env, "ask")
     if not answer:
         raise result.error or ValidationError(f"No answer: {result.reason}", hint=result.hint or None)
+    await post_answer(ctx, p, answer, result.ledger)
+    return Outcome("done", "answered", result.ledger.total_usd)
+
+
+async def post_answer(ctx: JobContext, p: Prepared, answer: str, ledger: Ledger) -> None:
+    """The job's answer comment: what was asked (quoted), the model's answer, and what it cost. Both come
+    from outside (a commenter, a model), so both are sanitised."""
     body = "\n".join(
         [
             f"> {sanitize_inline(' '.join(str(ctx.job.args.get('text') or '').split())[:500])}",
@@ -66,13 +74,12 @@ async def ask(ctx: JobContext, env: WorkEnv) -> Outcome:
             "",
             "<details><summary>Cost</summary>",
             "",
-            cost_markdown(result.ledger, budget_usd=p.effective.budget_usd),
+            cost_markdown(ledger, budget_usd=p.effective.budget_usd),
             "",
             "</details>",
         ]
     )
     await comments.upsert(p.gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.ref, body, author=ctx.identity)
-    return Outcome("done", "answered", result.ledger.total_usd)
 
 
 async def plan(ctx: JobContext, env: WorkEnv) -> Outcome:
