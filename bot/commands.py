@@ -42,6 +42,8 @@ class CommandSpec:
     needs_write: bool = True  # only people with write, maintain or admin permission may run it
     retryable: bool = False  # `/equitr retry` can run it again
     at_dispatch: bool = False  # applied by the dispatcher when the webhook arrives, not only by a worker
+    exclusive: bool = False  # changes the issue's branch: one such job at a time per issue (equitr.runner)
+    uses_model: bool = True  # False: costs nothing to run again, so a long rate-limit wait parks it in the queue
     token: TokenNeed = "comment"
 
     @property
@@ -61,6 +63,7 @@ COMMANDS: dict[str, CommandSpec] = {
             flags=FLAGS,
             argument="[extra instructions]",
             retryable=True,
+            exclusive=True,
             token="push",
         ),
         CommandSpec(
@@ -99,16 +102,26 @@ COMMANDS: dict[str, CommandSpec] = {
             retryable=True,
             token="read",
         ),
-        CommandSpec("status", "show the state of the latest job here", "equitr.control:on_status"),
-        CommandSpec("cancel", "stop the running job here", "equitr.control:on_cancel", at_dispatch=True),
-        CommandSpec("retry", "run the last failed job again", "equitr.work.handlers:retry", flags=FLAGS),
-        CommandSpec("cost", "spending on this issue and in this repository this month", "equitr.control:on_cost"),
-        CommandSpec("help", "this list", "equitr.control:on_help"),
+        CommandSpec("status", "show the state of the latest job here", "equitr.control:on_status", uses_model=False),
+        CommandSpec(
+            "cancel", "stop the running job here", "equitr.control:on_cancel", at_dispatch=True, uses_model=False
+        ),
+        CommandSpec(
+            "retry", "run the last failed job again", "equitr.work.handlers:retry", flags=FLAGS, exclusive=True
+        ),
+        CommandSpec(
+            "cost",
+            "spending on this issue and in this repository this month",
+            "equitr.control:on_cost",
+            uses_model=False,
+        ),
+        CommandSpec("help", "this list", "equitr.control:on_help", uses_model=False),
     )
 }
 USAGE: dict[str, str] = {name: spec.usage for name, spec in COMMANDS.items()}
 SUMMARY: dict[str, str] = {name: spec.summary for name, spec in COMMANDS.items()}
 RETRYABLE: tuple[str, ...] = tuple(name for name, spec in COMMANDS.items() if spec.retryable)
+EXCLUSIVE: frozenset[str] = frozenset(name for name, spec in COMMANDS.items() if spec.exclusive)
 
 _PREFIX = re.compile(r"^\s*/equitr(?:\s+|$)", re.IGNORECASE)
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")

@@ -8,11 +8,10 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from equitr.commands import EXCLUSIVE
+
 State = Literal["queued", "running", "done", "failed", "cancelled"]
 END_STATES: frozenset[str] = frozenset({"done", "failed", "cancelled"})
-# Kinds that push to the repository: the requester's permission is asked again when they run, whatever
-# the webhook side decided (a job may wait, and permissions change).
-PUSHING_KINDS: frozenset[str] = frozenset({"fix", "retry"})
 
 
 def new_uid() -> str:
@@ -79,8 +78,11 @@ class Job:
 
 
 def needs_write_permission(job: Job) -> bool:
-    """Whether the requester must hold write (or maintain, admin) on the repository when the job runs."""
-    return job.kind in PUSHING_KINDS or bool(job.args.get("authorise_in_worker"))
+    """Whether the requester must hold write (or maintain, admin) on the repository when the job runs.
+
+    Kinds that change the repository (`exclusive` in the command table) are asked again whatever the webhook
+    side decided: a job may wait, and permissions change."""
+    return job.kind in EXCLUSIVE or bool(job.args.get("authorise_in_worker"))
 
 
 def new_row(job: NewJob, job_id: int, now: float | None = None, *, mac: str = "") -> Job:

@@ -25,6 +25,7 @@ import aiohttp
 from gidgethub.abc import GitHubAPI
 
 from equitr import comments, endings, metrics, monitor
+from equitr.commands import COMMANDS, EXCLUSIVE
 from equitr.errorfmt import format_error
 from equitr.errors import ConfigError, EquitrError, JobBusy
 from equitr.github import retry as github_retry
@@ -49,11 +50,9 @@ class SessionGitHub(Protocol):
 
 WhoAmI = Callable[[aiohttp.ClientSession], Awaitable[Identity]]
 
-# Kinds that change the repository: one at a time per issue, so that two never push over each other.
-EXCLUSIVE: frozenset[str] = frozenset({"fix", "retry"})
 # Kinds that cost nothing to run again (no model): a long GitHub rate-limit wait parks them in the queue
 # instead of holding a worker. The others (a re-run would pay the model again) wait where they are.
-PARKABLE: frozenset[str] = frozenset({"help", "status", "cost", "cancel"})
+PARKABLE: frozenset[str] = frozenset(name for name, spec in COMMANDS.items() if not spec.uses_model)
 PARK_AFTER_S = 10.0
 PARK_MAX_AGE_S = 6 * 3600.0  # a job parked for longer than this since it was stored fails instead
 

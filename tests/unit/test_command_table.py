@@ -73,3 +73,10 @@ def test_the_web_process_does_not_import_any_handler() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_commands_that_push_run_one_at_a_time_and_the_free_ones_can_wait_in_the_queue() -> None:
+    from equitr.runner import EXCLUSIVE, PARKABLE
+
+    assert sorted(EXCLUSIVE) == ["fix", "retry"]
+    assert sorted(PARKABLE) == ["cancel", "cost", "help", "status"]
