@@ -63,13 +63,9 @@ def parse_comments(text: str, *, path: str, valid: PatchLines) -> tuple[list[Inl
         if not isinstance(item, dict):
             dropped += 1
             continue
-        try:
-            line = int(item.get("line"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            dropped += 1
-            continue
+        line = _line_number(item.get("line"))
         body = str(item.get("body") or "").strip()
-        if not body or line not in valid.right or len(kept) >= MAX_COMMENTS_PER_FILE:
+        if line is None or not body or line not in valid.right or len(kept) >= MAX_COMMENTS_PER_FILE:
             dropped += 1
             continue
         suggestion = str(item.get("suggestion") or "").rstrip()
@@ -77,3 +73,18 @@ def parse_comments(text: str, *, path: str, valid: PatchLines) -> tuple[list[Inl
             body += f"\n\n```suggestion\n{suggestion}\n```"
         kept.append(InlineComment(path, line, body[:4000]))
     return kept, dropped
+
+
+def _line_number(value: object) -> int | None:
+    """A line number as a model writes it (`12`, `"12"`, `12.0`); None for anything else. A float like
+    `1e400` or `11.5`, or a boolean, names no line: truncating it would comment on a line the model never
+    meant, and `int(inf)` raises."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
