@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import payload
+from tests.fakes.openai_server import OpenAIServer
 
 COMMANDS = ["serve", "worker", "jobs", "replay", "run", "models", "interpret", "doctor", "action", "dashboard"]
 
@@ -91,11 +93,16 @@ def test_serve_refuses_an_empty_secret(tmp_path: Path) -> None:
     assert "GH_SECRET is set but empty" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_jobs_json_and_doctor(tmp_path: Path) -> None:
+async def test_jobs_json_and_doctor(tmp_path: Path) -> None:
     proc = equitr("jobs", "--json", cwd=tmp_path)
     assert proc.returncode == 0 and json.loads(proc.stdout) == []
-    proc = equitr("doctor", cwd=tmp_path)
+    # The model is one a local server serves, so the outcome does not hang on which extras this machine has
+    # (the embedded default needs the `local` extra).
+    async with OpenAIServer(reply=lambda _: "", models=("tiny",)) as server:
+        served = {"EQUITR_SUPERVISOR_MODEL": "openai-compatible/tiny", "OPENAI_BASE_URL": server.url}
+        proc = await asyncio.to_thread(equitr, "doctor", cwd=tmp_path, env=served)
     assert proc.returncode == 0, proc.stdout  # local mode: warnings, nothing failing
+    assert f"✓ model (supervisor): openai-compatible/tiny: the server at {server.url} serves tiny" in proc.stdout
     assert "✓ settings: loaded (mode: local)" in proc.stdout and "! github:" in proc.stdout
     assert "✓ queue: sqlite" in proc.stdout
     if shutil.which("slirp4netns"):

@@ -127,6 +127,14 @@ async def command(app: Any, fake: FakeGitHub, body: str) -> list[int]:
     return list(answer["jobs"])
 
 
+def played(cassette: Any) -> None:
+    """Real replies were played back, every one of them (none invented); when recording, some were recorded."""
+    if RECORD:
+        assert len(cassette) >= 1
+    else:
+        assert cassette.play_count >= 1 and cassette.all_played
+
+
 def ref(runner: Any, job_id: int) -> str:
     """The ID of a job's comment markers (its uid)."""
     return str(runner.store.get(job_id).ref)
@@ -138,7 +146,7 @@ async def test_plan_with_recorded_smollm2(world: Any) -> None:
     with RECORDER.use_cassette("plan-smollm2.yaml") as cassette:
         outcome = await runner.run(job_id)
     assert outcome is not None and outcome.state == "done", outcome
-    assert cassette.play_count >= 1 or RECORD  # real replies were played back, not invented
+    played(cassette)
     mark = f"<!-- equitr:answer:{ref(runner, job_id)} -->"
     (answer,) = [c["body"] for c in fake.issue_comments(REPO, 1) if mark in c["body"]]
     assert "### equitr plan" in answer and "- [ ] " in answer and "Estimated cost" in answer
@@ -147,14 +155,20 @@ async def test_plan_with_recorded_smollm2(world: Any) -> None:
 
 
 async def test_fix_with_recorded_smollm2_ends_with_a_clear_status(world: Any) -> None:
+    """SmolLM2 (135M) in the recorded run proposes no change that applies, so the job ends `failed` with the
+    reason, under a "stopped" status, and opens no pull request. A re-recording that gets further changes
+    this outcome on purpose: then assert the new one, here."""
     app, runner, fake = world
     (job_id,) = await command(app, fake, "/equitr fix --budget 1")
     with RECORDER.use_cassette("fix-smollm2.yaml") as cassette:
         outcome = await runner.run(job_id)
-    assert outcome is not None and outcome.state in ("done", "failed"), outcome
-    assert cassette.play_count >= 1 or RECORD
+    assert outcome is not None, outcome
+    assert (outcome.state, outcome.reason) == ("failed", "no change was made to the repository"), outcome
+    played(cassette)
+    assert not fake.calls_for("pulls/create")
     mark = f"<!-- equitr:status:{ref(runner, job_id)} -->"
     (status,) = [c["body"] for c in fake.issue_comments(REPO, 1) if mark in c["body"]]
+    assert "### ⏸️ equitr `fix` — stopped" in status
     assert "| openai-compatible/smollm2 | supervisor |" in status
     assert "Traceback" not in status
     print(status)
