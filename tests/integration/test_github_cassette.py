@@ -17,23 +17,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import vcr
 
 from equitr import services as services_mod
-from equitr.app import create_app
-from equitr.asgi import call
-from equitr.config.settings import Settings
-from equitr.sandbox import binaries
 from equitr.work.handlers import WorkEnv
 from equitr.work.handlers import handlers as work_handlers
-from tests.conftest import SECRET, comment_payload, headers, make_repo
+from tests.conftest import make_repo
 from tests.fakes.fixtures import AppKey
-from tests.fakes.git_remote import GitRemote
 from tests.fakes.github import FakeGitHub
+from tests.fakes.world import REPO, app_settings, deliver_comment, seed, served, serving, workspace
 
-REPO = "octo/repo"
 CASSETTES = Path(__file__).parents[2] / "cassettes" / "e2e"
 MODEL_PORT = 8011
 RECORD = os.environ.get("EQUITR_RECORD") == "1"
@@ -79,27 +73,18 @@ RECORDER.register_matcher("body_but_timings", same_body_but_timings)
 
 @pytest.fixture
 async def world(tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey) -> AsyncIterator[Any]:
-    source = make_repo(tmp_path)
-    with GitRemote(tmp_path / "served", token_ok=lambda t: t in fake_github.tokens) as remote:
-        bare = remote.add_bare(f"{REPO}.git", source)
-        fake_github.add_repo(REPO)
-        fake_github.link_git_remote(REPO, str(bare), clone_url=remote.url(f"{REPO}.git"))
-        fake_github.add_installation(7, repos=[REPO])
-        fake_github.add_issue(
-            REPO,
-            title="mean() returns the wrong value",
-            body="mean([1, 2, 3]) gives 1.5 instead of 2.0; see mathutil.py",
-            user="alice",
-        )
-        fake_github.set_permission(REPO, "alice", "write")
-        settings = Settings(
-            EQUITR_DB=tmp_path / "equitr.db",
-            GH_SECRET=SECRET,
-            GH_APP_ID=github_app_key.app_id,
-            GH_PRIVATE_KEY=github_app_key.pem.get_secret_value(),
-            GITHUB_API_URL=fake_github.base_url,
-            EQUITR_WORKDIR=tmp_path / "work",
-            EQUITR_SANDBOX="bwrap" if binaries.bwrap().path else "none",
+    seed(
+        fake_github,
+        title="mean() returns the wrong value",
+        body="mean([1, 2, 3]) gives 1.5 instead of 2.0; see mathutil.py",
+        permission="write",
+    )
+    with served(tmp_path, fake_github, make_repo(tmp_path)):
+        settings = app_settings(
+            tmp_path,
+            fake_github,
+            github_app_key,
+            **workspace(tmp_path),
             EQUITR_SUPERVISOR_MODEL="openai-compatible/smollm2",
             OPENAI_BASE_URL=f"http://127.0.0.1:{MODEL_PORT}/v1",
             OPENAI_API_KEY="sk-" + "recording-placeholder-not-a-key",
@@ -108,21 +93,12 @@ async def world(tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey)
         runner = services.runner(
             work_handlers(WorkEnv(settings=settings, access=services.access, workdir=tmp_path / "work"))
         )
-        async with aiohttp.ClientSession() as session:
-            app = create_app(
-                dispatcher=services.dispatcher(services_mod.session_factory(services, session)), secret=SECRET
-            )
+        async with serving(services) as app:
             yield app, runner, fake_github
-        services.close()
 
 
 async def command(app: Any, fake: FakeGitHub, body: str) -> list[int]:
-    made = fake.add_comment(REPO, 1, body, user="alice")
-    data = comment_payload(REPO, number=1, comment_id=made["id"], body=body, issue=fake.issue(REPO, 1))
-    raw = json.dumps(data).encode()
-    status, answer = await call(
-        app, "POST", "/webhook", body=raw, headers=headers(raw, "issue_comment", f"d{made['id']}")
-    )
+    status, answer = await deliver_comment(app, fake, body)
     assert status == 202, answer
     return list(answer["jobs"])
 

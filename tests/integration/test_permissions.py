@@ -9,63 +9,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from equitr import services as services_mod
-from equitr.app import create_app
-from equitr.asgi import call
-from equitr.config.settings import Settings
-from tests.conftest import SECRET, comment_payload, headers
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
+from tests.fakes.world import INSTALLATION, REPO, app_settings, comment_body, deliver, seed, serving
 
-REPO = "octo/repo"
-INSTALLATION = 7
+Env = tuple[Any, services_mod.Services, FakeGitHub]
 
 
 @pytest.fixture
-async def env(
-    tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey
-) -> AsyncIterator[tuple[Any, services_mod.Services, FakeGitHub]]:
-    fake_github.add_repo(REPO)
-    fake_github.add_installation(INSTALLATION, repos=[REPO])
-    fake_github.add_issue(REPO, title="Crash on start", user="alice")
-    FAKE.append(fake_github)
-    settings = Settings(
-        EQUITR_DB=tmp_path / "equitr.db",
-        GH_SECRET=SECRET,
-        GH_APP_ID=github_app_key.app_id,
-        GH_PRIVATE_KEY=github_app_key.pem.get_secret_value(),
-        GITHUB_API_URL=fake_github.base_url,
-    )
-    services = services_mod.build(settings)
-    async with aiohttp.ClientSession() as session:
-        app = create_app(dispatcher=services.dispatcher(services_mod.session_factory(services, session)), secret=SECRET)
+async def env(tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey) -> AsyncIterator[Env]:
+    seed(fake_github, title="Crash on start")
+    services = services_mod.build(app_settings(tmp_path, fake_github, github_app_key))
+    async with serving(services) as app:
         yield app, services, fake_github
-    services.close()
-
-
-FAKE: list[FakeGitHub] = []
-IDS = [0]  # the id of the comment made last, as the fake numbered it
-
-
-def comment(
-    login: str, body: str = "/equitr help", *, comment_id: int, user_type: str = "User", via_app: int | None = None
-) -> bytes:
-    """A real issue_comment payload for a comment that also exists in the fake GitHub."""
-    if FAKE:
-        comment_id = FAKE[-1].add_comment(REPO, 1, body, user=login)["id"]
-        IDS[-1] = comment_id
-    data = comment_payload(
-        REPO, number=1, comment_id=comment_id, body=body, login=login, installation=INSTALLATION, user_type=user_type
-    )
-    data["comment"]["performed_via_github_app"] = {"id": via_app, "slug": "equitr"} if via_app else None
-    return json.dumps(data).encode()
-
-
-async def deliver(app: Any, body: bytes, delivery: str) -> tuple[int, Any]:
-    return await call(app, "POST", "/webhook", body=body, headers=headers(body, "issue_comment", delivery))
 
 
 @pytest.mark.parametrize(
@@ -81,44 +40,45 @@ async def deliver(app: Any, body: bytes, delivery: str) -> tuple[int, Any]:
     ],
 )
 async def test_permission_matrix(
-    env: tuple[Any, services_mod.Services, FakeGitHub], role: str | None, starts: bool
+    env: Env, role: str | None, starts: bool
 ) -> None:
     app, services, fake = env
     fake.set_permission(REPO, "carol", role)
-    status, answer = await deliver(app, comment("carol", comment_id=501), "d-1")
+    comment_id, raw = comment_body(fake, "/equitr help", login="carol")
+    status, answer = await deliver(app, raw, "d-1")
     assert (status == 202) is starts, answer
     assert len(services.store.jobs()) == (1 if starts else 0)
     # Asked of the collaborator-permission API, not taken from author_association.
     assert fake.calls_for("repos/get-collaborator-permission-level")
     if starts:
-        assert fake.reactions_on_comment(IDS[-1]) == ["eyes"]
+        assert fake.reactions_on_comment(comment_id) == ["eyes"]
     else:
-        assert answer["status"] == "not authorised" and fake.reactions_on_comment(IDS[-1]) == []
+        assert answer["status"] == "not authorised" and fake.reactions_on_comment(comment_id) == []
 
 
 async def test_bots_and_equitr_itself_never_start_work(
-    env: tuple[Any, services_mod.Services, FakeGitHub], github_app_key: AppKey
+    env: Env, github_app_key: AppKey
 ) -> None:
     app, services, fake = env
     fake.set_permission(REPO, "dependabot[bot]", "admin")
     cases = [
-        comment("dependabot[bot]", comment_id=601, user_type="Bot"),
-        comment("equitr[bot]", comment_id=602, user_type="Bot"),
-        comment("someone", comment_id=603, via_app=github_app_key.app_id),
-        comment("alice", "<!-- equitr:status:1 -->\n/equitr fix", comment_id=604),
+        comment_body(fake, "/equitr help", login="dependabot[bot]", user_type="Bot"),
+        comment_body(fake, "/equitr help", login="equitr[bot]", user_type="Bot"),
+        comment_body(fake, "/equitr help", login="someone", via_app=github_app_key.app_id),
+        comment_body(fake, "<!-- equitr:status:1 -->\n/equitr fix", login="alice"),
     ]
-    for i, body in enumerate(cases):
+    for i, (_, body) in enumerate(cases):
         status, answer = await deliver(app, body, f"d-bot-{i}")
         assert status == 200, answer
     assert services.store.jobs() == []
     assert not [c for c in fake.calls if "/permission" in c.path]  # decided without asking GitHub
 
 
-async def test_one_polite_refusal_per_user_per_issue(env: tuple[Any, services_mod.Services, FakeGitHub]) -> None:
+async def test_one_polite_refusal_per_user_per_issue(env: Env) -> None:
     app, services, fake = env
     fake.set_permission(REPO, "mallory", "read")
     for i in range(3):
-        await deliver(app, comment("mallory", f"/equitr fix attempt {i}", comment_id=700 + i), f"d-r-{i}")
+        await deliver(app, comment_body(fake, f"/equitr fix attempt {i}", login="mallory")[1], f"d-r-{i}")
     runner = services.runner()
     notices = _drain(services)
     assert len(notices) == 1
@@ -131,11 +91,11 @@ async def test_one_polite_refusal_per_user_per_issue(env: tuple[Any, services_mo
 
 
 async def test_command_error_replies_with_the_closest_command(
-    env: tuple[Any, services_mod.Services, FakeGitHub],
+    env: Env,
 ) -> None:
     app, services, fake = env
     fake.set_permission(REPO, "alice", "write")
-    status, _ = await deliver(app, comment("alice", "/equitr fxi now", comment_id=801), "d-e")
+    status, _ = await deliver(app, comment_body(fake, "/equitr fxi now")[1], "d-e")
     assert status == 200 and services.store.jobs() == []
     runner = services.runner()
     for notice in _drain(services):
@@ -144,10 +104,10 @@ async def test_command_error_replies_with_the_closest_command(
     assert "Did you mean `fix`?" in posted["body"] and "/equitr review" in posted["body"]
 
 
-async def test_accepted_help_job_runs_and_answers(env: tuple[Any, services_mod.Services, FakeGitHub]) -> None:
+async def test_accepted_help_job_runs_and_answers(env: Env) -> None:
     app, services, fake = env
     fake.set_permission(REPO, "alice", "maintain")
-    status, answer = await deliver(app, comment("alice", comment_id=901), "d-h")
+    status, answer = await deliver(app, comment_body(fake, "/equitr help")[1], "d-h")
     assert status == 202
     outcome = await services.runner().run(answer["jobs"][0])
     assert outcome is not None and outcome.state == "done"
@@ -164,7 +124,7 @@ def _drain(services: services_mod.Services) -> list[dict[str, Any]]:
 
 
 async def test_every_comment_and_label_example_turned_into_a_command(
-    env: tuple[Any, services_mod.Services, FakeGitHub],
+    env: Env,
 ) -> None:
     """The vendored examples again, now carrying `/equitr help` or the trigger label: exactly the created
     comments and the `labeled` issues events become jobs; edited and deleted comments never do."""
@@ -197,7 +157,7 @@ async def test_every_comment_and_label_example_turned_into_a_command(
             data["label"]["name"] = "equitr"
             expected += 1
         body = json.dumps(data).encode()
-        status, answer = await call(app, "POST", "/webhook", body=body, headers=headers(body, event, f"c-{i}"))
+        status, answer = await deliver(app, body, f"c-{i}", event)
         assert status in (200, 202), (path, answer)
     kinds = sorted(j.kind for j in services.store.jobs(limit=1000))
     assert len(kinds) == expected and set(kinds) == {"help", "fix"}
