@@ -39,9 +39,7 @@ async def env(tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey) -
         (None, False),
     ],
 )
-async def test_permission_matrix(
-    env: Env, role: str | None, starts: bool
-) -> None:
+async def test_permission_matrix(env: Env, role: str | None, starts: bool) -> None:
     app, services, fake = env
     fake.set_permission(REPO, "carol", role)
     comment_id, raw = comment_body(fake, "/equitr help", login="carol")
@@ -56,9 +54,7 @@ async def test_permission_matrix(
         assert answer["status"] == "not authorised" and fake.reactions_on_comment(comment_id) == []
 
 
-async def test_bots_and_equitr_itself_never_start_work(
-    env: Env, github_app_key: AppKey
-) -> None:
+async def test_bots_and_equitr_itself_never_start_work(env: Env, github_app_key: AppKey) -> None:
     app, services, fake = env
     fake.set_permission(REPO, "dependabot[bot]", "admin")
     cases = [
