@@ -19,26 +19,31 @@ import aiohttp
 import pytest
 
 from equitr import services as services_mod
-from equitr.app import create_app
-from equitr.asgi import call
 from equitr.config.flags import EffectiveSettings
-from equitr.config.settings import Settings
 from equitr.errors import ModelError
 from equitr.models.client import ChatModel
 from equitr.models.types import Reply, ToolCall
 from equitr.models.wire import Endpoint, http_error
 from equitr.runner import Outcome
-from equitr.sandbox import binaries
 from equitr.work.handlers import WorkEnv
 from equitr.work.handlers import handlers as work_handlers
-from tests.conftest import SECRET, comment_payload, headers, make_repo, needs_setup_network, payload
+from tests.conftest import SECRET, make_repo, needs_setup_network, payload
 from tests.fakes.fixtures import AppKey
-from tests.fakes.git_remote import GitRemote
 from tests.fakes.github import FakeGitHub
 from tests.fakes.scripted_model import ScriptedModel
+from tests.fakes.world import (
+    INSTALLATION,
+    REPO,
+    app_settings,
+    deliver,
+    deliver_comment,
+    seed,
+    served,
+    serving,
+    workspace,
+)
 from tests.wheels import wheel
 
-REPO = "octo/repo"
 CANARY = "ghp_" + "CANARYcanary" * 3  # made at run time, like every test secret
 DOCS_URL = "https://github.com/acme/equitr/blob/v1"
 
@@ -93,24 +98,13 @@ async def world(
         "import os\n\n\ndef test_env():\n    env = sorted(os.environ.items())\n"
         "    assert not any('CANARY' in v for _, v in env), env\n"
     )
-    source = make_repo(tmp_path, sample)
-    with GitRemote(tmp_path / "served", token_ok=lambda t: t in fake_github.tokens) as remote:
-        bare = remote.add_bare(f"{REPO}.git", source)
-        fake_github.add_repo(REPO)
-        fake_github.link_git_remote(REPO, str(bare), clone_url=remote.url(f"{REPO}.git"))
-        fake_github.add_installation(7, repos=[REPO])
-        fake_github.add_issue(
-            REPO, title="mean() returns the wrong value", body="mean([1, 2, 3]) gives 1.5", user="alice"
-        )
-        fake_github.set_permission(REPO, "alice", "write")
-        settings = Settings(
-            EQUITR_DB=tmp_path / "equitr.db",
-            GH_SECRET=SECRET,
-            GH_APP_ID=github_app_key.app_id,
-            GH_PRIVATE_KEY=github_app_key.pem.get_secret_value(),
-            GITHUB_API_URL=fake_github.base_url,
-            EQUITR_WORKDIR=tmp_path / "work",
-            EQUITR_SANDBOX="bwrap" if binaries.bwrap().path else "none",
+    seed(fake_github, title="mean() returns the wrong value", body="mean([1, 2, 3]) gives 1.5", permission="write")
+    with served(tmp_path, fake_github, make_repo(tmp_path, sample)) as bare:
+        settings = app_settings(
+            tmp_path,
+            fake_github,
+            github_app_key,
+            **workspace(tmp_path),
             EQUITR_SUPERVISOR_MODEL="openai/gpt-4.1-mini",
             EQUITR_WORKER_MODEL="ollama/qwen3:30b",
             EQUITR_DOCS_URL=DOCS_URL,
@@ -124,12 +118,8 @@ async def world(
         env = WorkEnv(settings=settings, access=services.access, model_factory=factory, workdir=tmp_path / "work")
         runner = services.runner(work_handlers(env))
         runner.lease_s = 0.6
-        async with aiohttp.ClientSession() as session:
-            app = create_app(
-                dispatcher=services.dispatcher(services_mod.session_factory(services, session)), secret=SECRET
-            )
+        async with serving(services) as app:
             yield World(app, services, fake_github, bare, model, runner.run, caplog.messages)
-        services.close()
     # Nothing secret anywhere: comments, PR bodies, reviews, commits, branch names, logs.
     tokens = [t for t in fake_github.tokens if t.startswith("ghs_")]
     texts = [json.dumps(c.json) for c in fake_github.calls if c.json] + caplog.messages
@@ -145,18 +135,7 @@ async def world(
 
 
 async def comment(w: World, body: str, *, login: str = "alice", number: int = 1, pr: bool = False) -> tuple[int, Any]:
-    made = w.fake.add_comment(REPO, number, body, user=login)
-    data = comment_payload(
-        REPO,
-        number=number,
-        comment_id=made["id"],
-        body=body,
-        login=login,
-        pull_request=pr,
-        issue=w.fake.issue(REPO, number),
-    )
-    raw = json.dumps(data).encode()
-    return await call(w.app, "POST", "/webhook", body=raw, headers=headers(raw, "issue_comment", f"d-{made['id']}"))
+    return await deliver_comment(w.app, w.fake, body, login=login, number=number, pr=pr)
 
 
 async def run_job(w: World, answer: Any) -> Outcome:
@@ -441,13 +420,12 @@ async def open_pr(w: World, *, action: str = "opened", delivery: str = "pr-1") -
     data = payload("pull_request", "opened")
     data["action"] = action
     data["repository"]["full_name"] = REPO
-    data["installation"] = {"id": 7, "node_id": "x"}
+    data["installation"] = {"id": INSTALLATION, "node_id": "x"}
     data["pull_request"].update(number=number, draft=False, state="open")
     data["pull_request"]["head"]["sha"] = pr["head"]["sha"]
     data["pull_request"]["user"].update(login="bob", type="User")
     data["sender"].update(login="bob", type="User")
-    raw = json.dumps(data).encode()
-    return await call(w.app, "POST", "/webhook", body=raw, headers=headers(raw, "pull_request", delivery))
+    return await deliver(w.app, json.dumps(data).encode(), delivery, "pull_request")
 
 
 async def test_review_posts_one_review_with_inline_comments_on_diff_lines_only(world: World) -> None:
