@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from gidgethub import sansio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from equitr.errors import MalformedPayload
 from equitr.features import comments, installations, labels, pulls, router
@@ -314,3 +316,61 @@ async def test_the_combined_router_ignores_a_comment_deletion() -> None:
     payload["comment"]["body"] = "/equitr fix"
     await router.dispatch(sansio.Event(payload, event="issue_comment", delivery_id="d-3"), routed)
     assert routed.decisions == []
+
+
+# --- any field of any type: a decision or a named MalformedPayload, never a crash --------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def paths(value: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if not isinstance(value, dict):
+        return []
+    out = []
+    for key, inner in value.items():
+        out.append((*prefix, key))
+        out += paths(inner, (*prefix, key))
+    return out
+
+
+def decide_any(event: str, payload: dict[str, Any]) -> Any:
+    fields = Fields(payload)
+    if event == "issue_comment":
+        return comments.decide(fields, delivery_id="d", identity=EQUITR)
+    if event == "issues":
+        return labels.decide(fields, label=None, identity=EQUITR)
+    if event == "pull_request":
+        return pulls.decide(fields, identity=EQUITR)
+    return installations.decide(fields)
+
+
+CASES = [
+    ("issue_comment", comment("/equitr fix --budget 2 please")),
+    ("issues", labeled()),
+    ("pull_request", example("pull_request", "opened")),
+    ("installation_repositories", example("installation_repositories", "added")),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=st.sampled_from(CASES), pick=st.integers(min_value=0), value=JSON)
+def test_a_field_of_any_type_is_a_decision_or_a_named_error(
+    case: tuple[str, dict[str, Any]], pick: int, value: Any
+) -> None:
+    event, original = case
+    assert decide_any(event, original) is not None  # the control: unchanged, each is a decision
+    payload = copy.deepcopy(original)
+    where = paths(payload)
+    path = where[pick % len(where)]
+    target = payload
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    try:
+        decide_any(event, payload)
+    except MalformedPayload as exc:
+        assert exc.message.startswith("`"), exc.message  # names the field
