@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import equitr
+from equitr.config.settings import Settings
 from equitr.sandbox import binaries
-from equitr.settings import Settings
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel
 
