@@ -1,5 +1,5 @@
 """What every GitHub job handler shares: its environment, the repository's configuration with the command's
-flags applied, the status comment, the task text, and cancellation across threads. (How a job ends is
+flags applied, the status comment and the task text. (How a job ends is
 reported by the runner: the status comment's last edit and the formatted error, see `equitr.endings`.)"""
 
 from __future__ import annotations
@@ -8,13 +8,12 @@ import asyncio
 import datetime as dt
 import logging
 import tempfile
-import threading
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 from gidgethub.abc import GitHubAPI
@@ -40,11 +39,9 @@ from equitr.work.render import ICON, Status, status_body
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 ModelFactory = Callable[[aiohttp.ClientSession, EffectiveSettings], ChatModel]
 AUTHOR = "equitr <equitr@users.noreply.github.com>"
 STATUS_EVERY_S = 2.0
-STOP_WAIT_S = 10.0  # how long a cancelled job waits for its thread to stop its command and clean up
 
 
 @dataclass(slots=True)
@@ -152,7 +149,8 @@ class StatusComment:
         self._last_phase = ""
         self._shown = ""  # the text GitHub has
         self._ended = False
-        self._editing: asyncio.Lock | None = None
+        self._editing = asyncio.Lock()
+        self._updates: set[asyncio.Task[None]] = set()  # progress edits under way (held, or they could vanish)
         ctx.status = self  # the runner makes the last edit, whatever way the job ends
 
     async def show(self, *, force: bool = False) -> None:
@@ -161,7 +159,6 @@ class StatusComment:
             return
         self._last, self._last_phase = now, self.status.phase
         # One edit at a time, each rendering the status as it is when sent.
-        self._editing = self._editing or asyncio.Lock()
         async with self._editing:
             if self._ended:
                 return
@@ -181,7 +178,6 @@ class StatusComment:
     async def final(self, outcome: Outcome) -> str | None:
         """The last text of the comment, for the runner to post: no progress edit comes after it."""
         self._ended = True
-        self._editing = self._editing or asyncio.Lock()
         async with self._editing:  # an edit in flight lands first
             if self.status.phase not in ICON:  # the job ended without saying how: say it now
                 self.status.phase = outcome.state
@@ -190,6 +186,7 @@ class StatusComment:
             return None if body == self._shown else body
 
     def on_event(self, event: Event) -> None:
+        """A progress event of the agent (on the job's loop): the status follows it, its edit sent meanwhile."""
         phase = {
             "planning": "planning",
             "plan": "working",
@@ -206,7 +203,9 @@ class StatusComment:
         elif event.kind == "step":
             self.status.steps_done = int(event.data.get("step", 0))
         self.status.detail = event.message
-        asyncio.get_running_loop().create_task(self._quietly())
+        update = asyncio.get_running_loop().create_task(self._quietly())
+        self._updates.add(update)
+        update.add_done_callback(self._updates.discard)
 
     async def _quietly(self) -> None:
         try:
@@ -268,9 +267,7 @@ def thread_until(
     return kept
 
 
-def tool_context(
-    checkout: Checkout, env: WorkEnv, effective: EffectiveSettings, stopper: Stopper | None = None
-) -> ToolContext:
+def tool_context(checkout: Checkout, env: WorkEnv, effective: EffectiveSettings) -> ToolContext:
     from equitr.agent.testcmd import detect
 
     return ToolContext(
@@ -278,7 +275,6 @@ def tool_context(
         sandbox_mode=env.settings.sandbox,
         test_command=effective.test_command or detect(checkout.root),
         setup_command=effective.setup_command,
-        cancel=stopper.event if stopper is not None else threading.Event(),
         setup_network=env.settings.setup_network,
         policy=effective.write_policy(),
         disk=DiskQuota(limit_bytes=effective.max_disk_mb * 1024**2),
@@ -293,54 +289,3 @@ async def remote_sha(gh: GitHubAPI, repo: str, branch: str) -> str:
             return ""
         raise
     return str(ref["object"]["sha"])
-
-
-class Stopper:
-    """Cancellation across threads: the job's loop cancels the agent's task in the agent's own loop, and
-    `event` stops a command running in the sandbox (its whole process group is killed)."""
-
-    def __init__(self) -> None:
-        self.cancelled = False
-        self.event = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[Any] | None = None
-
-    def run(self, coro: Awaitable[T]) -> T:
-        async def main() -> T:
-            self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
-            if self.cancelled:
-                raise asyncio.CancelledError
-            return await coro
-
-        return asyncio.run(main())
-
-    def cancel(self) -> None:
-        self.cancelled = True
-        self.event.set()
-        loop, task = self._loop, self._task
-        if loop is not None and task is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(task.cancel)
-
-    async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
-        """`func(*args)` in a thread. When the job is cancelled, stop it there and wait (a few seconds at
-        most) until it has stopped: its checkout removed, no command of it left running."""
-        work = asyncio.ensure_future(asyncio.to_thread(func, *args))
-        try:
-            return await asyncio.shield(work)
-        except asyncio.CancelledError:
-            self.cancel()
-            await asyncio.wait({work}, timeout=STOP_WAIT_S)
-            if work.done() and not work.cancelled():
-                work.exception()  # retrieved: it is the cancellation, or moot now
-            raise
-
-
-def forward_to(loop: asyncio.AbstractEventLoop, shown: StatusComment) -> Callable[[Event], None]:
-    """Progress events come from the agent's loop (in a thread); the comment belongs to the job's loop."""
-
-    def forward(event: Event) -> None:
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(shown.on_event, event)
-
-    return forward
-
