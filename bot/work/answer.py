@@ -12,16 +12,9 @@ from equitr.models.manager import ModelManager
 from equitr.runner import JobContext, Outcome
 from equitr.sandbox.workspace import Workspace
 from equitr.sanitize import sanitize, sanitize_inline
-from equitr.work.common import (
-    Prepared,
-    WorkEnv,
-    agent_for,
-    issue_task,
-    prepare,
-    thread_at_trigger,
-    tool_context,
-)
+from equitr.work.prepare import Prepared, WorkEnv, agent_for, prepare, tool_context
 from equitr.work.render import plan_body
+from equitr.work.task import issue_task, thread_at_trigger
 
 
 async def _read_only(ctx: JobContext, env: WorkEnv, mode: str) -> tuple[Prepared, Agent, str, AgentResult]:

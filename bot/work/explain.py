@@ -25,7 +25,7 @@ from equitr.sandbox.paths import read_regular, resolve_in_checkout
 from equitr.sandbox.policy import first_match
 from equitr.sandbox.workspace import Checkout, Workspace
 from equitr.work.answer import post_answer
-from equitr.work.common import WorkEnv, prepare
+from equitr.work.prepare import WorkEnv, prepare
 
 MAX_LINES = 400
 MAX_CHARS = 24_000  # about 6 000 tokens: room for the answer in a small model's context

@@ -18,21 +18,13 @@ from equitr.redact import redact
 from equitr.runner import JobContext, Outcome
 from equitr.sandbox.workspace import Workspace
 from equitr.sanitize import publishable
-from equitr.work.common import (
-    AUTHOR,
-    Prepared,
-    StatusComment,
-    WorkEnv,
-    agent_for,
-    issue_task,
-    prepare,
-    remote_sha,
-    thread_at_trigger,
-    tool_context,
-)
-from equitr.work.render import Status, pr_body
+from equitr.work.prepare import Prepared, WorkEnv, agent_for, prepare, tool_context
+from equitr.work.render import pr_body
+from equitr.work.status import Status, StatusComment
+from equitr.work.task import issue_task, remote_sha, thread_at_trigger
 
 log = logging.getLogger(__name__)
+AUTHOR = "equitr <equitr@users.noreply.github.com>"  # of the commits equitr pushes
 
 
 async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:

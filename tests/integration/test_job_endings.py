@@ -18,7 +18,7 @@ import pytest
 from equitr import comments
 from equitr.runner import Runner
 from equitr.store.rules import process_owner
-from equitr.work.render import Status, status_body
+from equitr.work.status import Status, status_body
 from tests.integration import test_github_e2e as e2e
 from tests.integration.test_github_e2e import (
     ACCEPT,
