@@ -269,8 +269,8 @@ async def fix(
         taken: list[str] = []
         if result.status == "accepted" and result.changed:
             wanted = f"equitr/{localrepo.slug(task)}"
-            job.checkout.create_branch(wanted)
-            job.checkout.commit_staged(f"{task.strip()[:72]}\n\nMade by equitr.", localrepo.AUTHOR)
+            await job.checkout.create_branch_async(wanted)
+            await job.checkout.commit_staged_async(f"{task.strip()[:72]}\n\nMade by equitr.", localrepo.AUTHOR)
             branch, taken = localrepo.hand_over(job.checkout, job.repo, wanted)
     return FixResult(
         **_run_fields(job, result),
@@ -527,7 +527,7 @@ async def _copy(
         raise ConfigError(f"strategy must be auto, plan or tools, not {strategy!r}.")
     where = localrepo.current_branch(repo)
     workspace = Workspace(settings.workdir or Path(tempfile.gettempdir()) / "equitr-work")
-    with workspace.checkout(f"local/{repo.name}", str(repo)) as checkout:
+    async with workspace.checkout(f"local/{repo.name}", str(repo)) as checkout:
         head = localrepo.check_out_head(checkout, repo)
         config = localrepo.read_config(checkout.root, head)
         effective = resolve_flags(

@@ -66,7 +66,7 @@ def error_context(job: Job, error: BaseException | None = None, *, docs_url: str
 
 def lost_texts(job: Job, report: Report, *, docs_url: str | None) -> tuple[str, str]:
     """The status line and the error comment of a job the store gave up (it crashed its workers)."""
-    from equitr.work.render import Status, status_body
+    from equitr.work.status import Status, status_body
 
     error = RuntimeFailure(report.reason)
     status = status_body(Status(job.id, job.kind, job.requester, phase="failed", detail=public_text(report.reason)))

@@ -3,9 +3,7 @@ configured token (token / Action mode), plus the raw token for git (clone and pu
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
 
 import aiohttp
 from pydantic import SecretStr
@@ -40,11 +38,13 @@ class GitHubAccess:
         self.token = token
         self.bot_logins = frozenset(x.strip().lower() for x in (bot_login or "").split(",") if x.strip())
         self._identity: Identity | None = None
-        # Token caches hold asyncio locks, which belong to one event loop: each worker job runs in its own
-        # loop, so each loop gets its own cache (the server's single loop keeps its cache for its lifetime).
-        self._caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InstallationTokens] = (
-            weakref.WeakKeyDictionary()
-        )
+        # One token cache for the process, whatever loop asks: the server's, and each worker job's own
+        # (InstallationTokens is safe across threads and loops).
+        self._tokens_cache: InstallationTokens | None = None
+        if app_id is not None and private_key is not None:
+            self._tokens_cache = InstallationTokens(
+                app_id=app_id, private_key=private_key, base_url=base_url, policy=policy
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GitHubAccess:
@@ -64,16 +64,7 @@ class GitHubAccess:
         )
 
     def _tokens(self) -> InstallationTokens | None:
-        if self.app_id is None or self.private_key is None:
-            return None
-        loop = asyncio.get_running_loop()
-        cache = self._caches.get(loop)
-        if cache is None:
-            cache = InstallationTokens(
-                app_id=self.app_id, private_key=self.private_key, base_url=self.base_url, policy=self.policy
-            )
-            self._caches[loop] = cache
-        return cache
+        return self._tokens_cache
 
     async def api(
         self, session: aiohttp.ClientSession, installation_id: int | None, *, scope: Scope | None = None

@@ -4,7 +4,8 @@ An App authenticates as itself with a short-lived JWT (RS256, signed with its pr
 exchanges it for an installation access token per installation. Tokens last an hour; `InstallationTokens`
 keeps one per installation and scope (`equitr.github.scope`: a job's token covers its one repository and the
 permissions its kind needs) and mints a new one at least five minutes before the old one expires, so a
-request never leaves with a token about to die. Concurrent callers for the same key share one mint. The
+request never leaves with a token about to die. Concurrent callers for the same key on one event loop share one
+mint; the cache is shared by every loop of the process (a worker thread runs each job on a loop of its own). The
 private key stays a `SecretStr` until the moment of signing and is never logged; every JWT and token is
 registered with `equitr.redact` the moment it exists, so it is masked wherever it might later be printed.
 """
@@ -12,8 +13,10 @@ registered with `equitr.redact` the moment it exists, so it is masked wherever i
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -76,6 +79,11 @@ class InstallationTokens:
     One instance per process (it is the cache). `token()` returns a cached token or mints one with
     `POST /app/installations/{id}/access_tokens` on `base_url`, asking for `scope` only; concurrent callers
     for one installation and scope wait for the same mint. `clock`, `sleep` and `mint` are injectable.
+
+    Thread-safe: the huey worker threads each run a job on an event loop of its own and share this cache
+    (a token minted for one job serves the next). An asyncio lock belongs to one loop, so the "one mint at a
+    time" lock is per (loop, key), and dropped when no caller on that loop holds or waits for it; two
+    loops that miss the cache at the same moment each mint (both tokens are valid).
     """
 
     def __init__(
@@ -102,7 +110,8 @@ class InstallationTokens:
         self._sleep = sleep
         self._policy = policy
         self._cache: TLRUCache[Key, InstallationToken] = TLRUCache(maxsize=maxsize, ttu=self._use_until, timer=clock)
-        self._locks: dict[Key, asyncio.Lock] = {}
+        self._guard = threading.Lock()  # the cache and the lock table, across worker threads
+        self._locks: dict[tuple[asyncio.AbstractEventLoop, Key], tuple[asyncio.Lock, int]] = {}
         self.mints = 0  # how many tokens were minted (for metrics and tests)
 
     def __repr__(self) -> str:
@@ -119,14 +128,11 @@ class InstallationTokens:
         """A token for `installation_id`, limited to `scope`, with at least `refresh_margin_s` left; mints one
         when needed."""
         key = (installation_id, scope or WHOLE)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached.token.get_secret_value()
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            cached = self._cache.get(key)  # another caller may have minted while we waited
-            if cached is not None:
-                return cached.token.get_secret_value()
+        if (cached := self._cached(key)) is not None:
+            return cached
+        async with self._one_mint(key):
+            if (cached := self._cached(key)) is not None:  # another caller minted while we waited
+                return cached
             fresh = await self._mint(session, installation_id, self.jwt(), key[1])
             self.mints += 1
             value = fresh.token.get_secret_value()
@@ -136,8 +142,32 @@ class InstallationTokens:
                     f"GitHub issued an installation token for installation {installation_id} that expires "
                     "almost at once; is this machine's clock right?",
                 )
-            self._cache[key] = fresh
+            with self._guard:
+                self._cache[key] = fresh
             return value
+
+    def _cached(self, key: Key) -> str | None:
+        with self._guard:
+            cached = self._cache.get(key)
+        return cached.token.get_secret_value() if cached is not None else None
+
+    @asynccontextmanager
+    async def _one_mint(self, key: Key) -> AsyncIterator[None]:
+        """Held by one caller per loop and key at a time: the others on that loop wait for its mint."""
+        at = (asyncio.get_running_loop(), key)
+        with self._guard:
+            lock, users = self._locks.get(at) or (asyncio.Lock(), 0)
+            self._locks[at] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[at]
+                if users == 1:
+                    del self._locks[at]  # no strong reference to a finished loop is kept
+                else:
+                    self._locks[at] = (lock, users - 1)
 
     async def refresh(
         self,
@@ -154,9 +184,10 @@ class InstallationTokens:
     def invalidate(self, installation_id: int, *, token: str | None = None, scope: Scope | None = None) -> None:
         """Forget the cached token (only if it is still `token`, when given: a newer one stays)."""
         key = (installation_id, scope or WHOLE)
-        cached = self._cache.get(key)
-        if cached is not None and (token is None or cached.token.get_secret_value() == token):
-            del self._cache[key]
+        with self._guard:
+            cached = self._cache.get(key)
+            if cached is not None and (token is None or cached.token.get_secret_value() == token):
+                del self._cache[key]
 
     async def _mint_over_http(
         self, session: aiohttp.ClientSession, installation_id: int, app_jwt: str, scope: Scope

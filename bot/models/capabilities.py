@@ -142,8 +142,9 @@ async def remembered(
     probe: Callable[[], Awaitable[Mode]],
 ) -> Mode:
     """The cached mode for (base_url, model), probing once the first time; concurrent first calls share
-    one probe. `locks` belongs to the calling client: asyncio locks are bound to one event loop, while the
-    cache is shared by worker threads that each run their own loop."""
+    one probe. `locks` belongs to the calling client, which lives on its job's one event loop, while the
+    cache is the process's, shared by worker threads that each run their jobs on loops of their own (an
+    asyncio lock belongs to one loop). Two loops probing at the same moment both probe, harmlessly."""
     cached = cache.get(base_url, model)
     if cached is not None:
         return cached

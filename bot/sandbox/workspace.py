@@ -7,6 +7,7 @@ other users can read in /proc), not in `.git/config`, not in a remote URL, not i
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import fcntl
 import hashlib
@@ -14,8 +15,8 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,10 +29,10 @@ from equitr.sandbox.gitsafe import (
     check_git_dir,
     git_in,
     run_git,
-    stage,
     strip_dangerous_config,
 )
 from equitr.sandbox.policy import BRANCH_PREFIX
+from equitr.sandbox.threads import in_thread
 
 _AUTHOR = re.compile(r"^(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+)>$")
 
@@ -100,9 +101,6 @@ class Checkout:
     def create_branch(self, name: str) -> None:
         self.git("checkout", "-b", check_branch_name(name))
 
-    def stage(self, paths: Iterable[str]) -> list[str]:
-        return stage(self.root, paths)
-
     def commit_staged(self, message: str, author: str) -> str | None:
         """Commit the index as it is (the agent stages exactly what it wrote and what the supervisor
         reviewed, see `gitsafe.stage`); the new commit's sha, or None when nothing is staged."""
@@ -141,6 +139,17 @@ class Checkout:
         self.pushed[branch] = sha
         return sha
 
+    # The job's forms: the same git calls, in a thread, so that the job's event loop goes on meanwhile.
+
+    async def create_branch_async(self, name: str) -> None:
+        await in_thread(self.create_branch, name)
+
+    async def commit_staged_async(self, message: str, author: str) -> str | None:
+        return await in_thread(self.commit_staged, message, author)
+
+    async def push_async(self, remote_url: str, branch: str, token: str | None = None) -> str:
+        return await in_thread(self.push, remote_url, branch, token)
+
 
 class Workspace:
     """Mirrors under `base/mirrors`, job checkouts under `base/jobs`."""
@@ -173,29 +182,32 @@ class Workspace:
                         redact=redact)  # fmt: skip
         return path
 
-    @contextmanager
-    def checkout(self, repo: str, url: str, *, ref: str | None = None, token: str | None = None) -> Iterator[Checkout]:
-        """A fresh checkout of `ref` (branch, tag or commit; default branch when None), removed on exit."""
-        job_dir: Path | None = None
+    @asynccontextmanager
+    async def checkout(
+        self, repo: str, url: str, *, ref: str | None = None, token: str | None = None
+    ) -> AsyncIterator[Checkout]:
+        """A fresh checkout of `ref` (branch, tag or commit; default branch when None), removed on exit. Its
+        git calls run in a thread (`in_thread`): the job's loop goes on, and a cancel waits for them."""
+        job_dir = Path(await asyncio.to_thread(tempfile.mkdtemp, f"{_slug(repo)}-", None, self.jobs))
         try:
-            with timed("checkout"):  # the job's monitor, if any: mirror fetch, clone and checkout
-                mirror = self.mirror(repo, url, token=token)
-                job_dir = Path(tempfile.mkdtemp(prefix=f"{_slug(repo)}-", dir=self.jobs))
-                root = job_dir / "repo"
-                with self._locked(_slug(repo)):
-                    run_git(["clone", "--no-hardlinks", "--no-checkout", "--quiet", "--", str(mirror), str(root)],
-                            cwd=job_dir, env=auth_env(None, str(mirror)))  # fmt: skip
-                strip_dangerous_config(check_git_dir(root))
-                co = Checkout(root)
-                if ref is not None:
-                    sha = self._resolve(co, ref)
-                    co.git("checkout", "--quiet", "--detach", sha)
-                else:
-                    co.git("reset", "--quiet", "--hard", "HEAD")
-            yield co
+            yield await in_thread(self._check_out, job_dir, repo, url, ref, token)
         finally:
-            if job_dir is not None:
-                shutil.rmtree(job_dir, ignore_errors=True)
+            await asyncio.to_thread(shutil.rmtree, job_dir, True)
+
+    def _check_out(self, job_dir: Path, repo: str, url: str, ref: str | None, token: str | None) -> Checkout:
+        with timed("checkout"):  # the job's monitor, if any: mirror fetch, clone and checkout
+            mirror = self.mirror(repo, url, token=token)
+            root = job_dir / "repo"
+            with self._locked(_slug(repo)):
+                run_git(["clone", "--no-hardlinks", "--no-checkout", "--quiet", "--", str(mirror), str(root)],
+                        cwd=job_dir, env=auth_env(None, str(mirror)))  # fmt: skip
+            strip_dangerous_config(check_git_dir(root))
+            co = Checkout(root)
+            if ref is not None:
+                co.git("checkout", "--quiet", "--detach", self._resolve(co, ref))
+            else:
+                co.git("reset", "--quiet", "--hard", "HEAD")
+        return co
 
     @staticmethod
     def _resolve(co: Checkout, ref: str) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from equitr.errors import PathRefused, ToolError
 from equitr.sandbox.context import ToolContext, ToolResult
+from equitr.sandbox.threads import in_thread
 from equitr.tools import file, git, run, search
 from equitr.tools.schema import FileParams, GitParams, RunParams, SearchParams, Step
 
@@ -46,5 +46,6 @@ def _os_reason(error: OSError | RuntimeError) -> str:
 
 
 async def execute(step: Step, ctx: ToolContext) -> ToolResult:
-    """Run the step's tool in a worker thread (tools block on subprocesses and files)."""
-    return await asyncio.to_thread(execute_sync, step, ctx)
+    """Run the step's tool in a worker thread (tools block on subprocesses and files). Cancelled (the job
+    was), the command it runs in the sandbox is killed and the thread let go of the checkout first."""
+    return await in_thread(execute_sync, step, ctx, stop=ctx.cancel)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp
-
 from equitr import comments
 from equitr.agent.ledger import Ledger
 from equitr.agent.loop import Agent, AgentResult, Task
@@ -14,17 +12,9 @@ from equitr.models.manager import ModelManager
 from equitr.runner import JobContext, Outcome
 from equitr.sandbox.workspace import Workspace
 from equitr.sanitize import sanitize, sanitize_inline
-from equitr.work.common import (
-    Prepared,
-    Stopper,
-    WorkEnv,
-    agent_for,
-    issue_task,
-    prepare,
-    thread_at_trigger,
-    tool_context,
-)
+from equitr.work.prepare import Prepared, WorkEnv, agent_for, prepare, tool_context
 from equitr.work.render import plan_body
+from equitr.work.task import issue_task, thread_at_trigger
 
 
 async def _read_only(ctx: JobContext, env: WorkEnv, mode: str) -> tuple[Prepared, Agent, str, AgentResult]:
@@ -33,24 +23,13 @@ async def _read_only(ctx: JobContext, env: WorkEnv, mode: str) -> tuple[Prepared
     question = str(ctx.job.args.get("text") or "")
     task = question if mode == "ask" else issue_task(issue, thread, question)
     token = await env.access.git_token(ctx.session, ctx.job.installation_id, scope=ctx.scope)
-    workspace = Workspace(env.workdir)
-
-    def work() -> tuple[Agent, str, AgentResult]:
-        with workspace.checkout(ctx.job.repo, str(p.repo["clone_url"]), token=token) as checkout:
-            tools = tool_context(checkout, env, p.effective, stopper)
-
-            async def go() -> tuple[Agent, str, AgentResult]:
-                async with aiohttp.ClientSession() as session:
-                    agent = agent_for(session, p, env, tools)
-                    if mode == "ask":
-                        answer, result = await agent.answer(task)
-                        return agent, answer, result
-                    return agent, "", await agent.run(Task(task, mode="plan"))
-
-            return stopper.run(go())
-
-    stopper = Stopper()
-    agent, answer, result = await stopper.in_thread(work)
+    url = str(p.repo["clone_url"])
+    async with Workspace(env.workdir).checkout(ctx.job.repo, url, token=token) as checkout:
+        agent = agent_for(ctx.session, p, env, tool_context(checkout, env, p.effective))
+        if mode == "ask":
+            answer, result = await agent.answer(task)
+        else:
+            answer, result = "", await agent.run(Task(task, mode="plan"))
     record_result(result)
     return p, agent, answer, result
 

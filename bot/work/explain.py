@@ -23,9 +23,9 @@ from equitr.models.types import Message
 from equitr.runner import JobContext, Outcome
 from equitr.sandbox.paths import read_regular, resolve_in_checkout
 from equitr.sandbox.policy import first_match
-from equitr.sandbox.workspace import Workspace
+from equitr.sandbox.workspace import Checkout, Workspace
 from equitr.work.answer import post_answer
-from equitr.work.common import WorkEnv, prepare
+from equitr.work.prepare import WorkEnv, prepare
 
 MAX_LINES = 400
 MAX_CHARS = 24_000  # about 6 000 tokens: room for the answer in a small model's context
@@ -69,8 +69,8 @@ async def explain(ctx: JobContext, env: WorkEnv) -> Outcome:
     p = await prepare(ctx, env)
     path = str(ctx.job.args.get("text") or "").strip().strip("`'\"")
     token = await env.access.git_token(ctx.session, ctx.job.installation_id, scope=ctx.scope)
-    workspace, url = Workspace(env.workdir), str(p.repo["clone_url"])
-    shown = await asyncio.to_thread(_read_from_checkout, workspace, ctx.job.repo, url, token, path)
+    async with Workspace(env.workdir).checkout(ctx.job.repo, str(p.repo["clone_url"]), token=token) as checkout:
+        shown = await asyncio.to_thread(read_shown, checkout.root, path, files=_tracked(checkout))
     ledger = Ledger()
     async with aiohttp.ClientSession() as session:
         calls = Calls(
@@ -90,9 +90,8 @@ async def explain(ctx: JobContext, env: WorkEnv) -> Outcome:
     return Outcome("done", f"explained {shown.path}", ledger.total_usd)
 
 
-def _read_from_checkout(workspace: Workspace, repo: str, url: str, token: str | None, path: str) -> Shown:
-    with workspace.checkout(repo, url, token=token) as checkout:
-        return read_shown(checkout.root, path, files=lambda: checkout.git("ls-files", "-z").stdout.split("\0"))
+def _tracked(checkout: Checkout) -> Callable[[], list[str]]:
+    return lambda: checkout.git("ls-files", "-z").stdout.split("\0")
 
 
 def read_shown(root: Path, path: str, *, files: Callable[[], list[str]]) -> Shown:

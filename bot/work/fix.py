@@ -4,40 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 from gidgethub.abc import GitHubAPI
 
 from equitr import comments
-from equitr.agent.loop import AgentResult, Event, Task
+from equitr.agent.loop import AgentResult, Task
 from equitr.errorfmt import public_text
 from equitr.errors import GitHubError, ValidationError
 from equitr.github.retry import AMBIGUOUS
 from equitr.jobrecord import record_pr, record_result
 from equitr.redact import redact
 from equitr.runner import JobContext, Outcome
-from equitr.sandbox.context import ToolContext
 from equitr.sandbox.workspace import Workspace
 from equitr.sanitize import publishable
-from equitr.work.common import (
-    AUTHOR,
-    Prepared,
-    StatusComment,
-    Stopper,
-    WorkEnv,
-    agent_for,
-    forward_to,
-    issue_task,
-    prepare,
-    remote_sha,
-    thread_at_trigger,
-    tool_context,
-)
-from equitr.work.render import Status, pr_body
+from equitr.work.prepare import Prepared, WorkEnv, agent_for, prepare, tool_context
+from equitr.work.render import pr_body
+from equitr.work.status import Status, StatusComment
+from equitr.work.task import issue_task, remote_sha, thread_at_trigger
 
 log = logging.getLogger(__name__)
+AUTHOR = "equitr <equitr@users.noreply.github.com>"  # of the commits equitr pushes
 
 
 async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
@@ -62,24 +49,9 @@ async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
     token = await env.access.git_token(ctx.session, job.installation_id, scope=ctx.scope)
     # The lease for the push: the branch must still be where it is now (or still not exist).
     lease = await remote_sha(p.gh, job.repo, branch)
-    progress = forward_to(asyncio.get_running_loop(), shown)
-    stopper = Stopper()
     try:
-        # The agent runs in a thread of its own; a cancel stops it there too (its model call, its command in
-        # the sandbox) before it can push.
-        result, pushed = await stopper.in_thread(
-            _run_in_checkout,
-            Workspace(env.workdir),
-            p,
-            env,
-            ctx,
-            task,
-            base_ref,
-            branch,
-            token,
-            lease,
-            progress,
-            stopper,
+        result, pushed = await _change_and_push(
+            ctx, env, p, task=task, base_ref=base_ref, branch=branch, token=token, lease=lease, shown=shown
         )
     except asyncio.CancelledError:
         status.phase, status.detail = "cancelled", "Cancelled on request; nothing was pushed."
@@ -99,39 +71,34 @@ async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
     return Outcome("done", f"PR #{pr['number']}", result.ledger.total_usd)
 
 
-def _run_in_checkout(
-    workspace: Workspace,
-    p: Prepared,
-    env: WorkEnv,
+async def _change_and_push(
     ctx: JobContext,
+    env: WorkEnv,
+    p: Prepared,
+    *,
     task: str,
     base_ref: str,
     branch: str,
     token: str,
     lease: str,
-    progress: Callable[[Event], None],
-    stopper: Stopper,
+    shown: StatusComment,
 ) -> tuple[AgentResult, bool]:
-    """Runs in a thread (git and the sandbox block); the agent runs in an event loop of its own here."""
+    """The agent's work in a fresh checkout of `base_ref`, and its push to `branch` when it was accepted.
+    All of it on the job's loop: a cancel (a plain cancel of the job's task) stops the model call or the
+    command in the sandbox where it is, and nothing is pushed."""
     url = str(p.repo["clone_url"])
-    with workspace.checkout(ctx.job.repo, url, ref=base_ref, token=token) as checkout:
-        tools = tool_context(checkout, env, p.effective, stopper)
-        result = stopper.run(_agent(p, env, tools, Task(task, mode="fix"), progress))
-        if result.status != "accepted" or not result.changed or stopper.cancelled:
+    async with Workspace(env.workdir).checkout(ctx.job.repo, url, ref=base_ref, token=token) as checkout:
+        agent = agent_for(ctx.session, p, env, tool_context(checkout, env, p.effective), shown.on_event)
+        result = await agent.run(Task(task, mode="fix"))
+        if result.status != "accepted" or not result.changed:
             return result, False
-        checkout.create_branch(branch)
+        await checkout.create_branch_async(branch)
         title = task.splitlines()[0][:60]
-        checkout.commit_staged(f"{title}\n\nMade by equitr (job {ctx.job.id}) for @{ctx.job.requester}.", AUTHOR)
+        made = f"{title}\n\nMade by equitr (job {ctx.job.id}) for @{ctx.job.requester}."
+        await checkout.commit_staged_async(made, AUTHOR)
         checkout.pushed[branch] = lease
-        checkout.push(url, branch, token)
+        await checkout.push_async(url, branch, token)
         return result, True
-
-
-async def _agent(
-    p: Prepared, env: WorkEnv, tools: ToolContext, task: Task, progress: Callable[[Event], None] | None
-) -> AgentResult:
-    async with aiohttp.ClientSession() as session:
-        return await agent_for(session, p, env, tools, progress).run(task)
 
 
 async def _open_pull(gh: GitHubAPI, repo: str, owner: str, branch: str) -> dict[str, Any] | None:

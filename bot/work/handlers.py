@@ -11,7 +11,7 @@ from equitr import commands
 from equitr.errors import CommandError, DryRunStop, GitHubError, ValidationError
 from equitr.jobs import Job
 from equitr.runner import Handler, JobContext, Outcome
-from equitr.work.common import WorkEnv
+from equitr.work.prepare import WorkEnv
 
 __all__ = ["WorkEnv", "handlers"]
 

@@ -1,4 +1,5 @@
-"""The texts equitr writes on GitHub for a job: status comments and pull-request bodies. Pure functions.
+"""The texts equitr writes on GitHub for a job's result: pull-request bodies and plans. Pure functions. (The
+status comment's text is `equitr.work.status`.)
 
 Whatever a model wrote or chose (its reasons, planned steps, paths, test output it caused) goes through
 `equitr.sanitize` where it is placed; the templates around it are equitr's own.
@@ -7,7 +8,6 @@ Whatever a model wrote or chose (its reasons, planned steps, paths, test output 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from equitr.agent.ledger import Ledger
 from equitr.agent.loop import AgentResult, Entry, TestRun
@@ -18,54 +18,11 @@ from equitr.sandbox.policy import ci_relevant
 from equitr.sanitize import sanitize, sanitize_inline
 from equitr.tools.schema import Step
 
-ICON = {"done": "✅", "failed": "❌", "cancelled": "⏹️", "stopped": "⏸️"}
-
-
-@dataclass(slots=True)
-class Status:
-    """Everything the status comment shows; the runner updates it as the job moves."""
-
-    job_id: int
-    kind: str
-    requester: str
-    phase: str = "queued"
-    detail: str = ""
-    plan: list[str] = field(default_factory=list)
-    steps_done: int = 0
-    links: list[tuple[str, str]] = field(default_factory=list)
-    ledger: Ledger | None = None
-    budget_usd: float | None = None
-
 
 def describe_step(step: Step) -> str:
     data = step_json(step)["parameters"]
     shown = ", ".join(f"{k}={str(v)[:50]!r}" for k, v in data.items() if k not in ("content", "search", "replace"))
     return sanitize_inline(f"`{step.tool}`({shown})")  # the model chose the paths and queries
-
-
-def status_body(status: Status) -> str:
-    icon = ICON.get(status.phase, "⏳")
-    lines = [f"### {icon} equitr `{status.kind}` — {status.phase}", ""]
-    detail = f" {sanitize_inline(status.detail)}" if status.detail else ""
-    lines.append(f"Job {status.job_id}, asked by @{status.requester}.{detail}")
-    if status.plan:
-        lines += ["", "**Plan**", ""]
-        lines += [
-            f"- [{'x' if i < status.steps_done else ' '}] {sanitize_inline(step)}" for i, step in enumerate(status.plan)
-        ]
-    if status.links:
-        lines += ["", " · ".join(f"[{text}]({url})" for text, url in status.links)]
-    if status.ledger is not None and status.ledger.calls:
-        lines += [
-            "",
-            "<details><summary>Cost</summary>",
-            "",
-            cost_markdown(status.ledger, budget_usd=status.budget_usd),
-            "",
-            "</details>",
-        ]
-    lines += ["", "<sub>`/equitr status` · `/equitr cancel` · `/equitr cost` · `/equitr help`</sub>"]
-    return "\n".join(lines)
 
 
 def _tests(run: TestRun | None) -> str:

@@ -21,7 +21,7 @@ from equitr.runner import JobContext, Outcome
 from equitr.sanitize import publishable, sanitize, sanitize_inline
 from equitr.triggers import Identity
 from equitr.work import diffmap, reviewing
-from equitr.work.common import WorkEnv, is_fork_review, month_spent, prepare, read_config
+from equitr.work.prepare import WorkEnv, is_fork_review, month_spent, prepare, read_config
 
 
 async def review(ctx: JobContext, env: WorkEnv) -> Outcome:

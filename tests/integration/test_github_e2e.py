@@ -10,6 +10,7 @@ import json
 import logging
 import shutil
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,6 +214,26 @@ async def test_fix_runs_the_repositorys_setup_command_before_the_tests(world: Wo
     assert changed == ["mathutil.py"]
 
 
+async def test_a_fix_runs_on_the_runners_loop_and_thread(world: World) -> None:
+    """Issue 11: a `/equitr fix` job is one task on one event loop. The agent's model calls run on the loop
+    and the thread that run the job (only git and the sandbox's commands are sent to threads), so a cancel is
+    a plain cancel of that task."""
+    w = world
+    seen: list[tuple[asyncio.AbstractEventLoop, int]] = []
+
+    def observed(reply: str) -> Callable[[Any], str]:
+        def answer(messages: Any) -> str:
+            seen.append((asyncio.get_running_loop(), threading.get_ident()))
+            return reply
+
+        return answer
+
+    w.model.script += [observed(PLAN), observed(ACCEPT)]
+    _, answer = await comment(w, "/equitr fix")
+    assert (await run_job(w, answer)).state == "done"
+    assert seen == [(asyncio.get_running_loop(), threading.get_ident())] * 2
+
+
 async def test_fix_caps_every_model_reply_at_the_repositorys_max_output_tokens(world: World, tmp_path: Path) -> None:
     w = world
     push_to_default_branch(w, tmp_path, {".equitr.toml": "[limits]\nmax_output_tokens = 3000\n"})
@@ -373,13 +394,10 @@ async def test_a_model_400_is_a_rejected_request_and_no_internal_address_is_publ
 async def test_cancel_mid_job(world: World) -> None:
     w = world
     started = asyncio.Event()
-    loop = asyncio.get_running_loop()
 
-    def slow(messages: Any) -> str:
-        loop.call_soon_threadsafe(started.set)
-        import time
-
-        time.sleep(1.5)  # a model thinking: the job is running when the cancel arrives
+    async def slow(messages: Any) -> str:
+        started.set()
+        await asyncio.sleep(1.5)  # a model thinking: the job is running when the cancel arrives
         return "still thinking"
 
     w.model.script += [slow] * 10

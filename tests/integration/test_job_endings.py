@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 from equitr import comments
 from equitr.runner import Runner
 from equitr.store.rules import process_owner
-from equitr.work.render import Status, status_body
+from equitr.work.status import Status, status_body
 from tests.integration import test_github_e2e as e2e
 from tests.integration.test_github_e2e import (
     ACCEPT,
@@ -152,12 +151,11 @@ async def test_a_second_fix_while_one_runs_is_refused_at_once_pointing_to_it(wor
     """B7: two quick `/equitr fix` on one issue: the first runs, the second is refused with the job that holds
     the issue and `/equitr cancel`; no status comment is left "⏳"."""
     w = world
-    loop = asyncio.get_running_loop()
-    started, gate = asyncio.Event(), threading.Event()
+    started, gate = asyncio.Event(), asyncio.Event()
 
-    def hold(messages: Any) -> str:
-        loop.call_soon_threadsafe(started.set)
-        gate.wait(120)  # the first job is planning while the second command arrives
+    async def hold(messages: Any) -> str:
+        started.set()
+        await gate.wait()  # the first job is planning while the second command arrives
         return PLAN
 
     w.model.script += [hold, ACCEPT]
@@ -225,12 +223,10 @@ async def test_cancel_stops_a_slow_model_call(world: World) -> None:
     """B15: `/equitr cancel` during a model call that does not answer: the call is abandoned, the job ends
     cancelled, the status comment says so."""
     w = world
-    loop = asyncio.get_running_loop()
-    calling = asyncio.Event()
-    abandoned = threading.Event()
+    calling, abandoned = asyncio.Event(), asyncio.Event()
 
     async def slow(messages: Any) -> str:
-        loop.call_soon_threadsafe(calling.set)
+        calling.set()
         try:
             await asyncio.Event().wait()  # a model call that never answers
         except asyncio.CancelledError:

@@ -2,8 +2,8 @@
 
     python tests/performance/bench_cancel.py [--runs 5]
 
-The job is the agent in a thread of its own (as `/equitr fix` runs it), with a scripted model, in a real
-git checkout. Two cases: a model call that never answers, and the tests running in the sandbox (a `sleep`
+The job is the agent on the job's own event loop (as `/equitr fix` runs it), with a scripted model, in a
+real git checkout. Two cases: a model call that never answers, and the tests running in the sandbox (a `sleep`
 that would run past the time limit). The clock starts when the cancel request is stored (what the webhook
 does for `/equitr cancel`) and stops when the runner has ended the job; the command's process must be gone
 by then. Before the cancel was watched on its own (B15) this took up to lease / 3 = 20 s, and the command
@@ -31,7 +31,6 @@ from equitr.runner import JobContext, Outcome, Runner
 from equitr.sandbox.context import ToolContext
 from equitr.store.rules import process_owner
 from equitr.store.sqlite import SqliteStore
-from equitr.work.common import Stopper
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel
 
@@ -51,23 +50,20 @@ def running(argv: list[str]) -> bool:
 
 async def once(store: SqliteStore, repo: Path, case: str, n: int) -> float:
     started = asyncio.Event()
-    loop = asyncio.get_running_loop()
 
     async def never(messages: Any) -> str:
-        loop.call_soon_threadsafe(started.set)
+        started.set()
         await asyncio.Event().wait()
         return ""
 
     async def handler(ctx: JobContext) -> Outcome:
-        stopper = Stopper()
         tools = ToolContext(
             root=repo,
             sandbox_mode="bwrap" if shutil.which("bwrap") else "none",
             test_command=" ".join(SLEEP) if case == "command" else "",
-            cancel=stopper.event,
         )
         agent = Agent(model=ScriptedModel([never]), supervisor="openai/gpt-4.1-mini", worker="x/y", tools=tools)
-        await stopper.in_thread(lambda: stopper.run(agent.run(Task("fix it", mode="fix"))))
+        await agent.run(Task("fix it", mode="fix"))
         return Outcome("done")
 
     async def unused(*args: Any) -> Any:

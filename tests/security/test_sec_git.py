@@ -10,7 +10,7 @@ import pytest
 
 from equitr.errors import SandboxError
 from equitr.sandbox.context import ToolContext
-from equitr.sandbox.gitsafe import audit_config, git_in, strip_dangerous_config
+from equitr.sandbox.gitsafe import audit_config, git_in, stage, strip_dangerous_config
 from equitr.sandbox.workspace import Checkout
 from equitr.tools.registry import execute_sync
 from equitr.tools.schema import GitParams, Step
@@ -50,7 +50,7 @@ def _all_operations(root: Path) -> None:
     co.git("checkout", "-q", "main")
     co.git("checkout", "-q", "equitr/test")
     (root / "new.py").write_text("x = 1\n")
-    co.stage(["new.py"])
+    stage(co.root, ["new.py"])
     assert co.commit_staged("second", "equitr <equitr@example.com>")
     co.git("show", "HEAD")
 
@@ -199,7 +199,7 @@ def test_gitmodules_cannot_make_equitr_look_inside_a_planted_repository(
     for action in ("status", "diff"):
         _git_tool(checkout, action)
     co = Checkout(checkout)
-    assert co.stage(["src/app.py"]) == ["src/app.py"]
+    assert stage(co.root, ["src/app.py"]) == ["src/app.py"]
     git_in(checkout, ["diff", "--cached", "HEAD"])
     assert co.commit_staged("fix", "equitr <equitr@example.com>")
     assert list(markers.iterdir()) == []
@@ -211,5 +211,5 @@ def test_staging_refuses_a_path_inside_a_planted_repository(checkout: Path, mark
     _plant_nested_repo(checkout, markers)
     (checkout / "vendor" / "lib" / "g.py").write_text("x = 1\n")
     with pytest.raises(SandboxError, match="a directory above it is a symlink or a nested git repository"):
-        Checkout(checkout).stage(["vendor/lib/g.py"])
+        stage(checkout, ["vendor/lib/g.py"])
     assert list(markers.iterdir()) == []

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from equitr.errors import SandboxError
+from equitr.sandbox.gitsafe import stage
 from equitr.sandbox.workspace import Workspace
 from tests.fakes.git_remote import GitRemote
 from tests.security.conftest import git
@@ -47,21 +48,21 @@ def _grep_tree(root: Path, needles: list[bytes]) -> list[str]:
     return hits
 
 
-def test_clone_and_push_with_token_leave_no_trace(tmp_path: Path, remote: tuple[str, Path, list[str]]) -> None:
+async def test_clone_and_push_with_token_leave_no_trace(tmp_path: Path, remote: tuple[str, Path, list[str]]) -> None:
     url, bare, seen = remote
     ws = Workspace(tmp_path / "ws")
     basic = base64.b64encode(f"x-access-token:{TOKEN}".encode())
     needles = [TOKEN.encode(), basic]
-    with ws.checkout("octo/repo", url, token=TOKEN) as co:
+    async with ws.checkout("octo/repo", url, token=TOKEN) as co:
         assert (co.root / "app.py").read_text() == "print('v2')\n"
-        co.create_branch("equitr/fix-1")
+        await co.create_branch_async("equitr/fix-1")
         (co.root / "app.py").write_text("print('v3')\n")
-        co.stage(["app.py"])
-        sha = co.commit_staged("equitr: v3", "equitr <equitr@example.com>")
+        stage(co.root, ["app.py"])
+        sha = await co.commit_staged_async("equitr: v3", "equitr <equitr@example.com>")
         assert sha is not None
-        assert co.push(url, "equitr/fix-1", TOKEN) == sha
+        assert await co.push_async(url, "equitr/fix-1", TOKEN) == sha
         (co.root / "app.py").write_text("print('v4')\n")
-        co.stage(["app.py"])
+        stage(co.root, ["app.py"])
         co.commit_staged("equitr: v4", "equitr <equitr@example.com>")
         co.push(url, "equitr/fix-1", TOKEN)  # the lease is the sha we pushed before
         assert _grep_tree(co.root, needles) == []
@@ -73,29 +74,30 @@ def test_clone_and_push_with_token_leave_no_trace(tmp_path: Path, remote: tuple[
     assert any(h for h in seen) and not any(TOKEN in h for h in seen)  # sent only base64-encoded, as a header
 
 
-def test_mirror_is_reused_and_refs_checked_out(tmp_path: Path, remote: tuple[str, Path, list[str]]) -> None:
+async def test_mirror_is_reused_and_refs_checked_out(tmp_path: Path, remote: tuple[str, Path, list[str]]) -> None:
     url, _, seen = remote
     ws = Workspace(tmp_path / "ws")
-    with ws.checkout("octo/repo", url, ref="v1", token=TOKEN) as co:
+    async with ws.checkout("octo/repo", url, ref="v1", token=TOKEN) as co:
         assert (co.root / "app.py").read_text() == "print('v1')\n"
     requests_first = len(seen)
-    with ws.checkout("octo/repo", url, ref="main", token=TOKEN) as co:
+    async with ws.checkout("octo/repo", url, ref="main", token=TOKEN) as co:
         assert (co.root / "app.py").read_text() == "print('v2')\n"
     assert len(seen) > requests_first  # fetched into the existing mirror
     assert len(list((tmp_path / "ws" / "mirrors").glob("*.git"))) == 1
     assert list((tmp_path / "ws" / "jobs").iterdir()) == []
 
 
-def test_wrong_token_fails_without_echoing_it(tmp_path: Path, remote: tuple[str, Path, list[str]]) -> None:
+async def test_wrong_token_fails_without_echoing_it(tmp_path: Path, remote: tuple[str, Path, list[str]]) -> None:
     url, _, _ = remote
-    with pytest.raises(SandboxError) as failed, Workspace(tmp_path / "ws").checkout("o/r", url, token="wrong-tok"):
-        pass
+    with pytest.raises(SandboxError) as failed:
+        async with Workspace(tmp_path / "ws").checkout("o/r", url, token="wrong-tok"):
+            pass
     assert "wrong-tok" not in str(failed.value)
 
 
-def test_push_rules(tmp_path: Path, remote: tuple[str, Path, list[str]]) -> None:
+async def test_push_rules(tmp_path: Path, remote: tuple[str, Path, list[str]]) -> None:
     url, bare, _ = remote
-    with Workspace(tmp_path / "ws").checkout("octo/repo", url, token=TOKEN) as co:
+    async with Workspace(tmp_path / "ws").checkout("octo/repo", url, token=TOKEN) as co:
         with pytest.raises(SandboxError, match="only pushes"):
             co.push(url, "main", TOKEN)
         with pytest.raises(SandboxError, match="credentials"):
@@ -104,7 +106,7 @@ def test_push_rules(tmp_path: Path, remote: tuple[str, Path, list[str]]) -> None
         git(bare, "branch", "equitr/taken", "main")
         co.create_branch("equitr/taken")
         (co.root / "new.txt").write_text("x\n")
-        co.stage(["new.txt"])
+        stage(co.root, ["new.txt"])
         co.commit_staged("mine", "equitr <equitr@example.com>")
         with pytest.raises(SandboxError, match=r"stale info|rejected"):
             co.push(url, "equitr/taken", TOKEN)

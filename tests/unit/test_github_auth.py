@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from equitr.errors import ConfigError, GitHubError
 from equitr.github import InstallationTokens, app_api, app_jwt, installation_api
+from equitr.github.access import GitHubAccess
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
 
@@ -108,6 +109,21 @@ async def test_concurrent_callers_share_one_mint(
     tokens = tokens_for(fake, github_app_key)
     got = await asyncio.gather(*(tokens.token(session, INSTALLATION) for _ in range(20)))
     assert len(set(got)) == 1
+    assert len(fake.calls_for("apps/create-installation-access-token")) == 1
+
+
+async def test_a_token_minted_on_one_jobs_loop_serves_the_next_job(fake: FakeGitHub, github_app_key: AppKey) -> None:
+    """A worker thread runs each job on an event loop of its own: the process's one token cache serves them
+    all, so the second job reuses the first one's token (a cache per loop minted one for every job)."""
+    access = GitHubAccess(base_url=fake.base_url, app_id=github_app_key.app_id, private_key=github_app_key.pem)
+
+    async def job() -> str:
+        async with aiohttp.ClientSession() as session:
+            return await access.git_token(session, INSTALLATION)
+
+    first = await asyncio.to_thread(lambda: asyncio.run(job()))
+    second = await asyncio.to_thread(lambda: asyncio.run(job()))
+    assert first == second
     assert len(fake.calls_for("apps/create-installation-access-token")) == 1
 
 
