@@ -14,7 +14,8 @@ from equitr.agent.loop import TestRun as Run  # not "Test…": pytest would try 
 from equitr.agent.report import cost_markdown, repairs_line
 from equitr.models.types import Reply, Usage
 from equitr.tools.schema import SearchParams, Step
-from equitr.work.render import Status, describe_step, plan_body, pr_body, status_body, trajectory_markdown
+from equitr.work.render import describe_step, plan_body, pr_body, trajectory_markdown
+from equitr.work.status import Status, status_body
 
 ZWSP = "\u200b"
 
