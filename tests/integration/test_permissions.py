@@ -114,7 +114,7 @@ async def test_accepted_help_job_runs_and_answers(env: Env) -> None:
 
 
 def _drain(services: services_mod.Services) -> list[dict[str, Any]]:
-    from equitr.cli import _drain_notices
+    from equitr.cli.replay import _drain_notices
 
     return _drain_notices(services)
 
