@@ -3,7 +3,7 @@
 Each sub-command is one module here with `add_parser(sub)` (its arguments) and `command(args)` (what it
 does, returning the exit status); a new sub-command is one module and one row in `COMMANDS`. Everything a
 command needs beyond argparse is imported inside `command`, so `equitr --help` and a typo stay fast. The
-`action` row is the GitHub Action's entry point, which lives with the Action (`equitr.action`).
+`action` row is the GitHub Action's entry point, which lives with the Action (`equitr.action.main`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from equitr import __version__, action, redact
+from equitr import __version__, redact
+from equitr.action import main as action
 from equitr.cli import dashboard, doctor, interpret, jobs, models, replay, report, run, serve, worker
 from equitr.errors import EquitrError
 

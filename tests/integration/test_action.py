@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from equitr import action
+from equitr.action import main as action
 from equitr.jobs import Job
 from equitr.store.sqlite import SqliteStore
 from tests.conftest import WEBHOOKS
