@@ -37,6 +37,8 @@ Notifier = Callable[[dict[str, Any]], None]
 Sweeper = Callable[[], None]
 Validator = Callable[[list[Any]], tuple[Any, ...]]
 
+RUN_JOB = "equitr.run_job"
+NOTIFY = "equitr.notify"
 MAX_MESSAGE = 64 * 1024  # a notice is at most a comment body; anything larger was not sent by equitr
 MAX_BODY = 60_000  # GitHub's comment limit is 65 536 characters
 _REPO = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
@@ -253,8 +255,8 @@ class Queue:
                 filename=str(db),
                 synchronous="NORMAL" if sync == "normal" else "FULL",
             )
-        self._run_job = self._task("equitr.run_job", job_args)(lambda job_id: _call("run_job", job_id))
-        self._notify = self._task("equitr.notify", notice_args, retries=3, retry_delay=10)(
+        self._run_job = self._task(RUN_JOB, job_args)(lambda job_id: _call("run_job", job_id))
+        self._notify = self._task(NOTIFY, notice_args, retries=3, retry_delay=10)(
             lambda notice: _call("notify", notice)
         )
         sweep = self.huey.periodic_task(crontab(minute="*"), name="equitr.sweep")(lambda: _call("sweep"))
@@ -278,6 +280,17 @@ class Queue:
     def enqueue_notice(self, notice: dict[str, Any]) -> None:
         """A comment to post that is not a job (e.g. the polite refusal), delivered at least once."""
         self._notify(notice)
+
+    def drain_notices(self) -> list[dict[str, Any]]:
+        """In-process mode, for a process that runs its own work (`equitr replay`, the Action): every message
+        waiting is taken off the queue, and the notices come back, in order, for the caller to post
+        (`Runner.post_notice`). Job messages are dropped: such a process runs the jobs the Dispatcher answered
+        with itself. Messages are read as a worker reads them, so one equitr did not write is dropped here too."""
+        notices: list[dict[str, Any]] = []
+        while (task := self.huey.dequeue()) is not None:
+            if task.name == NOTIFY:
+                notices.append(task.args[0])
+        return notices
 
     def pending(self) -> int:
         return int(self.huey.pending_count())

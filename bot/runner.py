@@ -170,7 +170,7 @@ class Runner:
         asyncio.run(self.run(job_id))
 
     def notify(self, notice: dict[str, Any]) -> None:
-        asyncio.run(self._notify(notice))
+        asyncio.run(self.post_notice(notice))
 
     def sweep(self, *, startup: bool = False) -> list[int]:
         """Re-enqueue jobs the queue may have lost (crashed worker, lost message), and deliver the reports
@@ -514,7 +514,7 @@ class Runner:
     async def _whoami(self, session: aiohttp.ClientSession) -> Identity:
         return await self.identity(session) if self.identity is not None else Identity()
 
-    async def _notify(self, notice: dict[str, Any]) -> None:
+    async def post_notice(self, notice: dict[str, Any]) -> None:
         """Post a one-off reply; one with a `once` key is posted only if equitr has not posted it there yet
         (the store's dedupe key may be gone: every Action run starts with an empty store)."""
         repo, number = str(notice["repo"]), int(notice["number"])

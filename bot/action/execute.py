@@ -6,7 +6,6 @@ jobs run here; a manual task or the backlog is the scheduler's (`equitr.action.b
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -18,8 +17,6 @@ from equitr.action.summary import Report
 
 if TYPE_CHECKING:
     from equitr.config.settings import Settings
-    from equitr.runner import Runner
-    from equitr.services import Services
 
 
 async def execute(env: RunnerEnv, options: Options, settings: Settings) -> Report:
@@ -33,7 +30,9 @@ async def execute(env: RunnerEnv, options: Options, settings: Settings) -> Repor
             run = Run(services, services.runner(), await github(None), await services.access.identity(session))
             if env.event_name in DISPATCHED_EVENTS:
                 job_ids = await _dispatch(env, options, run, github, report)
-                await _post_notices(services, run.runner)
+                # Replies that are not jobs (usage help, the polite refusal), posted now.
+                for notice in services.queue.drain_notices():
+                    await run.runner.post_notice(notice)
                 for job_id in job_ids:
                     await run_job(run, job_id, report)
             elif options.task:
@@ -78,11 +77,3 @@ async def _dispatch(env: RunnerEnv, options: Options, run: Run, github: Any, rep
         report.notes.append(f"No job for this `{env.event_name}` event: {outcome.message}.")
     return outcome.job_ids
 
-
-async def _post_notices(services: Services, runner: Runner) -> None:
-    """Replies that are not jobs (usage help, the polite refusal), taken off the queue and posted now. Job
-    messages are dropped: this process runs its jobs itself."""
-    huey = services.queue.huey
-    while (task := huey.dequeue()) is not None:
-        if task.name == "equitr.notify":
-            await asyncio.to_thread(runner.notify, task.args[0])

@@ -76,8 +76,8 @@ async def _replay(args: argparse.Namespace) -> int:
             status, answer = await call(app, "POST", "/webhook", body=body, headers=headers)
         print(f"POST /webhook → {status} {json.dumps(answer)}")
         # Run what was queued right here, through the same runner a worker uses.
-        for notice in _drain_notices(services):
-            await runner._notify(notice)
+        for notice in services.queue.drain_notices():
+            await runner.post_notice(notice)
         for job_id in answer.get("jobs", []) if isinstance(answer, dict) else []:
             outcome = await runner.run(int(job_id))
             job = services.store.get(int(job_id))
@@ -94,14 +94,3 @@ async def _replay(args: argparse.Namespace) -> int:
             tmp.cleanup()
     return 0 if status < 400 else 1
 
-
-def _drain_notices(services: Any) -> list[dict[str, Any]]:
-    """Notices waiting in the queue, taken out so that `replay` can post them inline."""
-    out: list[dict[str, Any]] = []
-    huey = services.queue.huey
-    while True:
-        task = huey.dequeue()
-        if task is None:
-            return out
-        if task.name == "equitr.notify":
-            out.append(task.args[0])

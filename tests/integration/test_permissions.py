@@ -76,10 +76,10 @@ async def test_one_polite_refusal_per_user_per_issue(env: Env) -> None:
     for i in range(3):
         await deliver(app, comment_body(fake, f"/equitr fix attempt {i}", login="mallory")[1], f"d-r-{i}")
     runner = services.runner()
-    notices = _drain(services)
+    notices = services.queue.drain_notices()
     assert len(notices) == 1
     for notice in notices:
-        await runner._notify(notice)
+        await runner.post_notice(notice)
     posted = fake.issue_comments(REPO, 1)[-1]
     assert len([c for c in fake.issue_comments(REPO, 1) if "thanks for trying" in c["body"]]) == 1
     assert "@mallory" in posted["body"] and "write" in posted["body"]
@@ -94,8 +94,8 @@ async def test_command_error_replies_with_the_closest_command(
     status, _ = await deliver(app, comment_body(fake, "/equitr fxi now")[1], "d-e")
     assert status == 200 and services.store.jobs() == []
     runner = services.runner()
-    for notice in _drain(services):
-        await runner._notify(notice)
+    for notice in services.queue.drain_notices():
+        await runner.post_notice(notice)
     posted = fake.issue_comments(REPO, 1)[-1]
     assert "Did you mean `fix`?" in posted["body"] and "/equitr review" in posted["body"]
 
@@ -111,12 +111,6 @@ async def test_accepted_help_job_runs_and_answers(env: Env) -> None:
     job = services.store.get(answer["jobs"][0])
     assert job is not None and posted["body"].startswith(f"<!-- equitr:answer:{job.uid} -->")
     assert "/equitr fix" in posted["body"]
-
-
-def _drain(services: services_mod.Services) -> list[dict[str, Any]]:
-    from equitr.cli.replay import _drain_notices
-
-    return _drain_notices(services)
 
 
 async def test_every_comment_and_label_example_turned_into_a_command(

@@ -111,6 +111,22 @@ def test_a_bad_message_is_dropped_with_one_log_line_and_the_next_one_runs(
     assert queue.huey.dequeue() is None
 
 
+def test_in_process_mode_hands_back_the_notices_in_order_and_leaves_the_queue_empty(
+    queue: Queue, caplog: pytest.LogCaptureFixture, capsys: Any
+) -> None:
+    """What `equitr replay` and the Action post themselves: the notices; the job ids they run from the
+    Dispatcher's answer, so job messages go; junk is dropped as a worker drops it, never run."""
+    once = {**NOTICE, "number": 4, "once": "refusal-mallory"}
+    queue.enqueue_job(5)
+    queue.enqueue_notice(NOTICE)
+    queue.huey.storage.enqueue(pickle.dumps(Boom()), None)
+    queue.enqueue_notice(once)
+    with caplog.at_level(logging.ERROR, logger="equitr.queue"):
+        assert queue.drain_notices() == [NOTICE, once]
+    assert queue.pending() == 0 and queue.drain_notices() == []
+    assert "dropped a queue message" in caplog.text and "unpickled!" not in capsys.readouterr().out
+
+
 def test_the_queue_refuses_to_write_what_it_would_not_read(queue: Queue) -> None:
     with pytest.raises(TypeError):
         queue.huey.put("key", ("a", "tuple"))
