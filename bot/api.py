@@ -55,9 +55,9 @@ from equitr.models.manager import ModelManager, choose_model
 from equitr.models.types import Reply
 from equitr.money import usd
 from equitr.sandbox import binaries
-from equitr.sandbox.context import ToolContext
 from equitr.sandbox.quota import DiskQuota
 from equitr.sandbox.workspace import Checkout, Workspace
+from equitr.tools.base import ToolContext
 from equitr.tools.schema import Step
 from equitr.work import diffmap, reviewing
 

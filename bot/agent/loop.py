@@ -50,10 +50,10 @@ from equitr.interpret.result import Interpretation
 from equitr.models.client import ChatModel, ToolAware
 from equitr.monitor import timed
 from equitr.plan import build_graph
-from equitr.sandbox.context import ToolContext, ToolResult
 from equitr.sandbox.gitsafe import git_in, stage
 from equitr.sandbox.paths import read_regular, resolve_in_checkout
 from equitr.tools import registry
+from equitr.tools.base import ToolContext, ToolResult
 from equitr.tools.file import apply_edit
 from equitr.tools.schema import FileParams, RunParams, Step
 

@@ -18,8 +18,9 @@ from pathlib import Path, PurePosixPath
 from equitr.errors import PathRefused
 from equitr.sandbox.names import fold_name
 from equitr.sandbox.policy import DEFAULT_POLICY, WritePolicy
-from equitr.tools.schema import MAX_WRITE_BYTES
 
+# What one write may put in a file (the file tool's `content`, an edit's result).
+MAX_WRITE_BYTES = 1_000_000
 _HINT = "Use a path relative to the repository root, e.g. `src/app.py`."
 
 

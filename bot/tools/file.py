@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 
 from equitr.errors import PathRefused, ToolError
-from equitr.sandbox.context import ToolContext, ToolResult
 from equitr.sandbox.paths import check_write_size, read_regular, resolve_in_checkout
+from equitr.tools.base import ToolContext, ToolResult
 from equitr.tools.schema import FileParams
 
 MAX_READ_LINES = 2000

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from equitr.errors import SandboxError, ToolError
-from equitr.sandbox.context import ToolContext, ToolResult, clip
 from equitr.sandbox.gitsafe import GitResult, git_in, stage
 from equitr.sandbox.paths import resolve_in_checkout
+from equitr.tools.base import ToolContext, ToolResult, clip
 from equitr.tools.schema import GitParams
 
 AUTHOR_NAME = "equitr"

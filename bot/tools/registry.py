@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from equitr.errors import PathRefused, ToolError
-from equitr.sandbox.context import ToolContext, ToolResult
 from equitr.sandbox.threads import in_thread
 from equitr.tools import file, git, run, search
+from equitr.tools.base import ToolContext, ToolResult
 from equitr.tools.schema import FileParams, GitParams, RunParams, SearchParams, Step
 
-__all__ = ["ToolContext", "ToolResult", "execute", "execute_sync"]
+__all__ = ["execute", "execute_sync"]
 
 _TOOLS: dict[str, tuple[type[Any], Callable[[Any, ToolContext], ToolResult]]] = {
     "search": (SearchParams, search.run),

@@ -12,12 +12,12 @@ from pathlib import Path
 from equitr.errors import EquitrError, SandboxError, ToolError
 from equitr.monitor import timed
 from equitr.sandbox.bwrap import run_command
-from equitr.sandbox.context import ToolContext, ToolResult, clip
 from equitr.sandbox.gitsafe import git_in
-from equitr.sandbox.paths import read_regular, real_parents, resolve_in_checkout
+from equitr.sandbox.paths import MAX_WRITE_BYTES, read_regular, real_parents, resolve_in_checkout
 from equitr.sandbox.setup import SetupResult, run_setup
+from equitr.tools.base import ToolContext, ToolResult, clip
 from equitr.tools.file import atomic_write
-from equitr.tools.schema import MAX_WRITE_BYTES, RunParams
+from equitr.tools.schema import RunParams
 
 # A target is a test path, optionally with a node id (`tests/test_x.py::TestY::test_z[case-1]`).
 _TARGET = re.compile(r"[\w./@+=,\[\]:-]+")

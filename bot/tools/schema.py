@@ -11,14 +11,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from equitr.sandbox.paths import MAX_WRITE_BYTES
+
 ToolName = Literal["search", "file", "git", "run"]
 TOOL_NAMES: tuple[ToolName, ...] = ("search", "file", "git", "run")
 
 SearchType = Literal["text", "regex", "filename", "symbol"]
 FileAction = Literal["read", "list", "write", "edit"]
 GitAction = Literal["status", "diff", "log", "commit"]
-
-MAX_WRITE_BYTES = 1_000_000
 
 
 class _Params(BaseModel):

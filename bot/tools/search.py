@@ -14,8 +14,8 @@ from pathlib import Path
 
 from equitr.errors import SandboxError, ToolError
 from equitr.sandbox import binaries
-from equitr.sandbox.context import ToolContext, ToolResult
 from equitr.sandbox.paths import resolve_in_checkout
+from equitr.tools.base import ToolContext, ToolResult
 from equitr.tools.schema import SearchParams
 
 MAX_FILESIZE = "2M"

@@ -24,9 +24,9 @@ from equitr.models.client import ChatModel, Endpoints, ModelClient
 from equitr.models.manager import ModelManager, choose_model
 from equitr.permissions import Permissions
 from equitr.runner import JobContext
-from equitr.sandbox.context import ToolContext
 from equitr.sandbox.quota import DiskQuota
 from equitr.sandbox.workspace import Checkout
+from equitr.tools.base import ToolContext
 
 ModelFactory = Callable[[aiohttp.ClientSession, EffectiveSettings], ChatModel]
 

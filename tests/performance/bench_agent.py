@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from equitr.agent.loop import Agent, Task
 from equitr.config.flags import Limits
-from equitr.sandbox.context import ToolContext
 from equitr.tools import registry
+from equitr.tools.base import ToolContext
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel
 

@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from equitr.agent.loop import Agent, AgentResult, Task
 from equitr.config.flags import Limits
 from equitr.models.types import Message, Reply, ToolCall, Usage
-from equitr.sandbox.context import ToolContext
+from equitr.tools.base import ToolContext
 from tests.conftest import make_repo
 
 # --- the cases ---------------------------------------------------------------------------------------------

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from equitr.sandbox import binaries
 from equitr.sandbox.bwrap import SandboxMode, run_command
-from equitr.sandbox.context import ToolContext
 from equitr.sandbox.limits import Limits
 from equitr.tools import search
+from equitr.tools.base import ToolContext
 from equitr.tools.schema import SearchParams
 
 WORDS = [

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from equitr.errors import SandboxError
-from equitr.sandbox.context import ToolContext
 from equitr.sandbox.gitsafe import git_in, stage
+from equitr.tools.base import ToolContext
 from equitr.tools.registry import execute_sync
 from equitr.tools.run import run
 from equitr.tools.schema import FileParams, RunParams, Step

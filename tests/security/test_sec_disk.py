@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from equitr.errors import LimitReached
-from equitr.sandbox.context import ToolContext
 from equitr.sandbox.quota import MIB, DiskQuota, usage
+from equitr.tools.base import ToolContext
 from equitr.tools.run import run
 from equitr.tools.schema import RunParams
 from tests.conftest import needs_setup_network

@@ -17,7 +17,7 @@ import pytest
 
 from equitr.agent.loop import Agent, AgentResult, Task
 from equitr.config.flags import Limits
-from equitr.sandbox.context import ToolContext
+from equitr.tools.base import ToolContext
 from equitr.tools.registry import execute_sync
 from equitr.tools.schema import FileParams, Step
 from tests.fakes.scripted_model import ScriptedModel

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from equitr.errors import SandboxError
-from equitr.sandbox.context import ToolContext
 from equitr.sandbox.gitsafe import audit_config, git_in, stage, strip_dangerous_config
 from equitr.sandbox.workspace import Checkout
+from equitr.tools.base import ToolContext
 from equitr.tools.registry import execute_sync
 from equitr.tools.schema import GitParams, Step
 from tests.security.conftest import git

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from equitr.sandbox.context import ToolContext
 from equitr.sandbox.netns import NetworkMode
+from equitr.tools.base import ToolContext
 from equitr.tools.run import run
 from equitr.tools.schema import RunParams
 from tests.conftest import free_port

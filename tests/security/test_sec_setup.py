@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from equitr.sandbox.bwrap import SandboxMode
-from equitr.sandbox.context import ToolContext
 from equitr.sandbox.setup import create_env
+from equitr.tools.base import ToolContext
 from equitr.tools.run import run
 from equitr.tools.schema import RunParams
 from tests.conftest import needs_setup_network

@@ -10,9 +10,9 @@ from typing import Literal
 import pytest
 
 from equitr.errors import PathRefused
-from equitr.sandbox.context import ToolContext
 from equitr.sandbox.paths import resolve_in_checkout
 from equitr.sandbox.policy import WritePolicy
+from equitr.tools.base import ToolContext
 from equitr.tools.registry import execute_sync
 from equitr.tools.schema import FileParams, Step
 from tests.security.conftest import snapshot

@@ -17,8 +17,8 @@ import pytest
 from equitr.config.flags import resolve_flags
 from equitr.config.repo import parse
 from equitr.errors import SandboxError
-from equitr.sandbox.context import ToolContext
 from equitr.sandbox.gitsafe import git_in, stage
+from equitr.tools.base import ToolContext
 from equitr.tools.registry import execute_sync
 from equitr.tools.schema import FileParams, Step
 from tests.integration.test_github_e2e import (

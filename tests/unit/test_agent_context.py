@@ -12,7 +12,7 @@ from typing import Any
 from equitr.agent.loop import Agent, Task
 from equitr.config.flags import Limits
 from equitr.models.types import Message
-from equitr.sandbox.context import ToolContext
+from equitr.tools.base import ToolContext
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel, routed
 

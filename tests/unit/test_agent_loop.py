@@ -11,7 +11,7 @@ from equitr.agent.loop import Agent, Event, Task
 from equitr.config.flags import Limits
 from equitr.errors import ModelError
 from equitr.sandbox import binaries
-from equitr.sandbox.context import ToolContext
+from equitr.tools.base import ToolContext
 from tests.fakes.scripted_model import ScriptedModel
 
 SANDBOX = "bwrap" if binaries.bwrap().path else "none"

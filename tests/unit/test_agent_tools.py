@@ -12,7 +12,7 @@ from equitr.agent.loop import Agent, Event, Task
 from equitr.agent.toolloop import TOOLS
 from equitr.config.flags import Limits
 from equitr.models.types import Reply, ToolCall
-from equitr.sandbox.context import ToolContext
+from equitr.tools.base import ToolContext
 from tests.fakes.scripted_model import ScriptedModel
 
 SANDBOX = "bwrap" if shutil.which("bwrap") else "none"

@@ -13,8 +13,8 @@ import pytest
 from equitr.errors import SandboxError
 from equitr.sandbox import binaries
 from equitr.sandbox.bwrap import run_command
-from equitr.sandbox.context import ToolContext
 from equitr.tools import search
+from equitr.tools.base import ToolContext
 from equitr.tools.schema import SearchParams
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bubblewrap is Linux only")

@@ -16,7 +16,7 @@ from equitr.config.problems import RepoConfigError
 from equitr.config.repo import parse
 from equitr.models.caps import is_reasoning, output_caps
 from equitr.models.types import Reply, ToolCall
-from equitr.sandbox.context import ToolContext
+from equitr.tools.base import ToolContext
 from tests.fakes.scripted_model import ScriptedModel
 
 SANDBOX = "bwrap" if shutil.which("bwrap") else "none"

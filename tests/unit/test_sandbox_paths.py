@@ -6,8 +6,7 @@ import pytest
 
 from equitr.errors import PathRefused
 from equitr.sandbox.names import fold_name
-from equitr.sandbox.paths import check_write_size, protected_reason, resolve_in_checkout
-from equitr.tools.schema import MAX_WRITE_BYTES
+from equitr.sandbox.paths import MAX_WRITE_BYTES, check_write_size, protected_reason, resolve_in_checkout
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 
 from equitr.errors import PathRefused, ToolError
-from equitr.sandbox.context import ToolContext
+from equitr.sandbox.paths import MAX_WRITE_BYTES
 from equitr.tools import file
+from equitr.tools.base import ToolContext
 from equitr.tools.file import apply_edit
-from equitr.tools.schema import MAX_WRITE_BYTES, FileParams
+from equitr.tools.schema import FileParams
 
 
 @pytest.fixture

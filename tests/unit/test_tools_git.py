@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from equitr.errors import PathRefused, ToolError
-from equitr.sandbox.context import ToolContext
 from equitr.tools import git
+from equitr.tools.base import ToolContext
 from equitr.tools.schema import GitParams
 
 

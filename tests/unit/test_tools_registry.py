@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from equitr.sandbox.context import ToolContext
+from equitr.tools.base import ToolContext
 from equitr.tools.registry import execute
 from equitr.tools.schema import FileParams, SearchParams, Step
 

@@ -6,9 +6,9 @@ import pytest
 
 from equitr.errors import PathRefused, ToolError
 from equitr.sandbox import binaries
-from equitr.sandbox.context import ToolContext
 from equitr.sandbox.limits import Limits
 from equitr.tools import run as run_tool
+from equitr.tools.base import ToolContext
 from equitr.tools.run import parse_targets
 from equitr.tools.schema import RunParams
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from equitr.errors import ToolError
-from equitr.sandbox.context import ToolContext
 from equitr.tools import search
+from equitr.tools.base import ToolContext
 from equitr.tools.schema import SearchParams
 
 

@@ -1,7 +1,7 @@
-"""What a tool needs to know about the job's checkout, and what it hands back to the agent loop.
+"""What every tool shares: the job's checkout it works in (`ToolContext`) and what it hands back to the agent
+loop (`ToolResult`).
 
-Defined next to the sandbox (not in `equitr.tools.registry`) so that the tool modules and the registry can
-both import them without a cycle; `equitr.tools.registry` re-exports both names.
+The tools depend on the sandbox (paths, bwrap, git), never the other way round.
 """
 
 from __future__ import annotations
