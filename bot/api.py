@@ -58,7 +58,7 @@ from equitr.sandbox import binaries
 from equitr.sandbox.quota import DiskQuota
 from equitr.sandbox.workspace import Checkout, Workspace
 from equitr.tools.base import ToolContext
-from equitr.tools.schema import Step
+from equitr.tools.registry import Step
 from equitr.work import diffmap, reviewing
 
 __all__ = [

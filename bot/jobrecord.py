@@ -13,7 +13,7 @@ from equitr import metrics, monitor
 from equitr.agent.loop import AgentResult, TestRun
 from equitr.jobs import Job, new_uid
 from equitr.store.sqlite import SqliteStore
-from equitr.tools.schema import Step
+from equitr.tools.registry import Step
 
 
 def record_result(result: AgentResult, **more: Any) -> None:

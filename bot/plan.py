@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from equitr.errors import ValidationError
-from equitr.tools.schema import Step
+from equitr.tools.registry import Step
 
 Note = tuple[str, str]  # (repair kind, detail), the interpretation layer adds the model
 

@@ -54,8 +54,9 @@ from equitr.sandbox.gitsafe import git_in, stage
 from equitr.sandbox.paths import read_regular, resolve_in_checkout
 from equitr.tools import registry
 from equitr.tools.base import ToolContext, ToolResult
-from equitr.tools.file import apply_edit
-from equitr.tools.schema import FileParams, RunParams, Step
+from equitr.tools.file import FileParams, apply_edit
+from equitr.tools.registry import SPECS, Step
+from equitr.tools.run import RunParams
 
 Status = Literal["accepted", "stopped", "failed"]
 Mode = Literal["fix", "ask", "plan"]
@@ -691,12 +692,7 @@ def _why_not(changed: bool, tests: TestRun | None) -> str:
 def _mutates(step: Step) -> bool:
     """Steps that run alone, never beside another: writes, commits, and test runs (code under test can
     swap files for symlinks while a read checks and opens a path)."""
-    params = step.parameters
-    return (
-        (isinstance(params, FileParams) and params.action in ("edit", "write"))
-        or (step.tool == "git" and getattr(params, "action", "") == "commit")
-        or isinstance(params, RunParams)
-    )
+    return SPECS[step.tool].mutates(step.parameters)
 
 
 def _incomplete(params: FileParams) -> bool:

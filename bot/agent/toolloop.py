@@ -27,7 +27,7 @@ from equitr.interpret.prompt import tool_params
 from equitr.interpret.validate import check_step
 from equitr.models.types import Message, ToolCall, tool_spec
 from equitr.monitor import timed
-from equitr.tools.schema import Step
+from equitr.tools.registry import SPECS, Step
 
 if TYPE_CHECKING:
     from equitr.agent.loop import Agent, AgentResult, Task
@@ -35,25 +35,8 @@ if TYPE_CHECKING:
 MAX_RESULT_CHARS = 8000  # one tool result in the conversation; a model reads a long file in parts
 
 TOOLS: list[dict[str, Any]] = [
-    tool_spec(
-        "search",
-        "Search the repository: text (default), a regular expression, a file name, or where a symbol is "
-        "defined. Returns `path:line:text` lines.",
-        tool_params("search"),
-    ),
-    tool_spec(
-        "file",
-        "Read a file (numbered lines; start_line/end_line for a part), list a directory, write a whole file, "
-        "or edit one: `search` is the exact current text, `replace` the new text. An edit with only `path` "
-        "and `description` is handed to a programmer who sees the file and carries out the description.",
-        tool_params("file", description=True),
-    ),
-    tool_spec("git", "Local git: status, diff, log (of a path), commit. Never pushes.", tool_params("git")),
-    tool_spec(
-        "run",
-        "Run the repository's tests (only `target`, test paths, when given) in the sandbox; returns their output.",
-        tool_params("run"),
-    ),
+    tool_spec(spec.name, spec.description, tool_params(spec.name, description=spec.takes_description))
+    for spec in SPECS.values()
 ]
 
 SYSTEM = """\
@@ -142,7 +125,7 @@ class ToolRounds:
             return f"Error: {error}"
         step = Step(
             step=len(self.steps) + 1,
-            tool=checked.tool,  # type: ignore[arg-type]
+            tool=checked.tool,
             parameters=checked.params,
             description=checked.description,
         )

@@ -7,7 +7,7 @@ Pure (no I/O) and total: it never raises. The stages, each in its own module:
     think       strip <think>/<thinking>/<reasoning>; the thinking is searched too when the answer has no plan
     candidates  native tool calls, <tool_call> tags, fences, XML calls, Python calls, JSON in prose, whole text
     repair      strict JSON, else json-repair; with finish_reason == "length" only objects closed in the text
-    validate    tool and parameter aliases, coercion, enum correction, the pydantic models of equitr.tools.schema
+    validate    tool and parameter aliases, coercion, enum correction, the tools' pydantic models (their SPECs)
     equitr.plan    duplicate numbers, unknown/self dependencies and cycles repaired
     relevance   a plan that ignores the request is completed (git, files, tests) or replaced
     fallback    the keyword planner, when nothing valid was recovered

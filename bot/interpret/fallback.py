@@ -8,7 +8,8 @@ from typing import Any
 import pydantic
 
 from equitr.interpret.request import Facts, facts
-from equitr.tools.schema import PARAMS_BY_TOOL, FileParams, Step
+from equitr.tools.file import FileParams
+from equitr.tools.registry import SPECS, Step
 
 MAX_FALLBACK_STEPS = 10
 _LIST_ROOT = Step(step=1, tool="file", parameters=FileParams(action="list", path="."))
@@ -41,10 +42,10 @@ def steps_from(specs: list[tuple[str, dict[str, Any]]], *, first: int = 1) -> li
     out: list[Step] = []
     for tool, params in specs:
         try:
-            parameters = PARAMS_BY_TOOL[tool].model_validate(params)
+            parameters = SPECS[tool].params.model_validate(params)
         except pydantic.ValidationError:
             continue  # e.g. an over-long quoted string; the other steps still help
-        out.append(Step(step=first + len(out), tool=tool, parameters=parameters))  # type: ignore[arg-type]
+        out.append(Step(step=first + len(out), tool=tool, parameters=parameters))
     return out
 
 

@@ -1,8 +1,9 @@
 """The planning prompt, its JSON schema, and the re-ask message.
 
-Small local models have small contexts, so the system prompt is short: the four tools, their parameters,
-the output shape and one example. The schema is hand-written (not generated from the pydantic models) to
-stay compact and free of `$ref`, which several grammar converters (llama.cpp, Ollama) handle poorly.
+Small local models have small contexts, so the system prompt is short: the tools, their parameters, the
+output shape and one example. Each tool's line and schema fragment come from its `ToolSpec` (hand-written
+there, not generated from the pydantic model, to stay compact and free of `$ref`, which several grammar
+converters, llama.cpp's and Ollama's, handle poorly).
 """
 
 from __future__ import annotations
@@ -10,61 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from equitr.models.types import Message
+from equitr.tools.registry import SPECS
 
 __all__ = ["PLAN_JSON_SCHEMA", "RESPONSE_FORMAT", "plan_messages", "reask_messages", "tool_params"]
 
 _STR: dict[str, Any] = {"type": "string"}
 _INT1: dict[str, Any] = {"type": "integer", "minimum": 1}
 
-_PARAMS: dict[str, dict[str, Any]] = {
-    "search": {
-        "type": "object",
-        "properties": {
-            "query": {"type": "string", "minLength": 1},
-            "search_type": {"type": "string", "enum": ["text", "regex", "filename", "symbol"]},
-            "file_pattern": _STR,
-            "max_results": _INT1,
-        },
-        "required": ["query"],
-        "additionalProperties": False,
-    },
-    "file": {
-        "type": "object",
-        "properties": {
-            "action": {"type": "string", "enum": ["read", "list", "write", "edit"]},
-            "path": {"type": "string", "minLength": 1},
-            "start_line": _INT1,
-            "end_line": _INT1,
-            "content": _STR,
-            "search": _STR,
-            "replace": _STR,
-        },
-        "required": ["action", "path"],
-        "additionalProperties": False,
-    },
-    "git": {
-        "type": "object",
-        "properties": {
-            "action": {"type": "string", "enum": ["status", "diff", "log", "commit"]},
-            "path": _STR,
-            "message": _STR,
-            "max_count": _INT1,
-        },
-        "required": ["action"],
-        "additionalProperties": False,
-    },
-    "run": {
-        "type": "object",
-        "properties": {"target": _STR},
-        "additionalProperties": False,
-    },
-}
-
-
 def tool_params(tool: str, *, description: bool = False) -> dict[str, Any]:
     """The JSON schema of one tool's parameters, for native tool calling; with `description`, an optional
     instruction for whoever carries the step out (a worker, for an edit without search/replace)."""
-    schema = {**_PARAMS[tool], "properties": dict(_PARAMS[tool]["properties"])}
+    fragment = SPECS[tool].schema
+    schema = {**fragment, "properties": dict(fragment["properties"])}
     if description:
         schema["properties"]["description"] = _STR
     return schema
@@ -77,7 +35,7 @@ def _step_schema(tool: str) -> dict[str, Any]:
         "properties": {
             "step": _INT1,
             "tool": {"type": "string", "enum": [tool]},
-            "parameters": _PARAMS[tool],
+            "parameters": SPECS[tool].schema,
             "dependencies": {"type": "array", "items": _INT1},
             # What the step is for; for an edit, the instruction the worker carries out. No maxLength: llama.cpp
             # turns one into a grammar it cannot parse (the validator cuts descriptions at 2,000 characters).
@@ -94,7 +52,7 @@ PLAN_JSON_SCHEMA: dict[str, Any] = {
         "execution_steps": {
             "type": "array",
             "minItems": 1,
-            "items": {"anyOf": [_step_schema(tool) for tool in ("search", "file", "git", "run")]},
+            "items": {"anyOf": [_step_schema(tool) for tool in SPECS]},
         }
     },
     "required": ["execution_steps"],
@@ -108,17 +66,14 @@ RESPONSE_FORMAT: dict[str, Any] = {
     "json_schema": {"name": "execution_plan", "schema": PLAN_JSON_SCHEMA, "strict": False},
 }
 
+_TOOL_LINES = "\n".join(f"- {spec.name}: {spec.prompt_line}" for spec in SPECS.values())
+
 _SYSTEM = """\
 You plan work in a code repository. Reply with ONLY a JSON object, no prose:
 {"execution_steps": [{"step": 1, "tool": "...", "parameters": {...}, "dependencies": [], "description": "..."}]}
 
 Tools and parameters:
-- search: query (required), search_type: text|regex|filename|symbol (default text), file_pattern (glob), \
-max_results
-- file: action: read|list|write|edit (required), path (required), start_line, end_line (read), content \
-(write), search + replace (edit: exact old text, new text)
-- git: action: status|diff|log|commit (required), path, message (commit), max_count
-- run: target (optional test path); runs the repository's tests
+TOOL_LINES
 
 Rules: number steps from 1; "dependencies" lists step numbers that must finish first; use only these \
 tools and parameter names; keep the plan short. Each step's "description" says what it is for. For an edit \
@@ -132,7 +87,9 @@ Example:
 {"step": 1, "tool": "file", "parameters": {"action": "read", "path": "app/dates.py"}, "dependencies": [], \
 "description": "read the function the traceback ends in"}, \
 {"step": 2, "tool": "file", "parameters": {"action": "edit", "path": "app/dates.py"}, "dependencies": [1], \
-"description": "in week_start(), subtract date.weekday() days instead of adding them"}]}"""
+"description": "in week_start(), subtract date.weekday() days instead of adding them"}]}""".replace(
+    "TOOL_LINES", _TOOL_LINES, 1
+)
 
 # A reply echoed back to the model is capped so a re-ask never overflows a small context window.
 _MAX_ECHO = 2000

@@ -23,7 +23,10 @@ from dataclasses import dataclass, field
 
 from equitr.interpret.fallback import fallback_plan, steps_from
 from equitr.interpret.request import Facts, _words, facts
-from equitr.tools.schema import FileParams, GitParams, RunParams, SearchParams, Step
+from equitr.tools.file import FileParams
+from equitr.tools.git import GitParams
+from equitr.tools.registry import SPECS, Step
+from equitr.tools.search import SearchParams
 
 Note = tuple[str, str]
 
@@ -62,16 +65,7 @@ class Relevance:
 
 
 def _subject(step: Step) -> str:
-    p = step.parameters
-    if isinstance(p, SearchParams):
-        return f"{p.query} {p.file_pattern or ''}"
-    if isinstance(p, FileParams):
-        return "" if p.path.strip("./") == "" else p.path
-    if isinstance(p, GitParams):
-        return p.path or ""
-    if isinstance(p, RunParams):
-        return p.target or ""
-    return ""
+    return SPECS[step.tool].subject(step.parameters)
 
 
 def _tokens(text: str) -> set[str]:

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from equitr.tools.schema import Step
+from equitr.tools.registry import Step
 
 # The closed set of repair kinds. Each is counted in the job's cost summary, so keep it small and stable.
 REPAIR_KINDS: frozenset[str] = frozenset(

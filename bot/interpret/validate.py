@@ -6,8 +6,10 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from types import NoneType, UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
+import annotated_types
 import pydantic
 
 from equitr.interpret.aliases import (
@@ -20,30 +22,59 @@ from equitr.interpret.aliases import (
 )
 from equitr.interpret.candidates import RawStep
 from equitr.interpret.repair import parse
-from equitr.tools.schema import PARAMS_BY_TOOL, TOOL_NAMES, Step, ToolParams
+from equitr.tools.base import Params, ToolSpec
+from equitr.tools.registry import SPECS, TOOL_NAMES, Step
 
 Note = tuple[str, str]  # (repair kind, detail)
 
 MAX_STEPS = 50
 MAX_DESCRIPTION = 2000
 _TOOLS = ", ".join(TOOL_NAMES)
-_STR_FIELDS = frozenset({"query", "search_type", "file_pattern", "action", "path", "message", "target"})
-_RAW_TEXT = frozenset({"content", "search", "replace"})  # whitespace is meaning here: never strip
-_INT_RANGES: dict[str, tuple[int, int | None]] = {
-    "max_results": (1, 500),
-    "start_line": (1, None),
-    "end_line": (1, None),
-    "max_count": (1, 200),
-}
-_ENUM_OF = {
-    ("search", "search_type"): "search_type",
-    ("file", "action"): "file_action",
-    ("git", "action"): "git_action",
-}
 _WRAPPER_TYPES = frozenset({"function", "tool_use", "tool_call", "tool", "function_call"})
 _INT = re.compile(r"\D*?(-?\d+)\D*")
 _GLOB = re.compile(r"[*?\[]")
 _TEST_PATH = re.compile(r"[\w./-]*(?:/|\.py\b|::|\btest_)[\w./:\[\]-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class _Fields:
+    """How to coerce one tool's parameters, read from its pydantic model and its spec."""
+
+    text: frozenset[str]  # strings (enums included), stripped
+    raw: frozenset[str]  # strings whose whitespace is meaning: never stripped
+    ranges: dict[str, tuple[int | None, int | None]]  # whole numbers, clamped into (low, high)
+    enums: frozenset[str]  # a Literal's values, corrected by `resolve_enum`
+    required: frozenset[str]  # never dropped when empty: an empty optional value means "not given"
+
+
+def _fields(spec: ToolSpec[Any]) -> _Fields:
+    text: set[str] = set()
+    enums: set[str] = set()
+    ranges: dict[str, tuple[int | None, int | None]] = {}
+    for name, info in spec.params.model_fields.items():
+        kind = _base(info.annotation)
+        if get_origin(kind) is Literal:
+            enums.add(name)
+            text.add(name)
+        elif kind is str:
+            text.add(name)
+        elif kind is int:
+            low = next((m.ge for m in info.metadata if isinstance(m, annotated_types.Ge)), None)
+            high = next((m.le for m in info.metadata if isinstance(m, annotated_types.Le)), None)
+            ranges[name] = (low, high)  # type: ignore[assignment]
+    required = frozenset(name for name, info in spec.params.model_fields.items() if info.is_required())
+    return _Fields(frozenset(text - spec.raw_text), spec.raw_text, ranges, frozenset(enums), required)
+
+
+def _base(annotation: Any) -> Any:
+    """`X` of `X | None`."""
+    if get_origin(annotation) in (Union, UnionType):
+        args = [a for a in get_args(annotation) if a is not NoneType]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+_FIELDS = {name: _fields(spec) for name, spec in SPECS.items()}
 
 
 @dataclass(slots=True)
@@ -51,7 +82,7 @@ class Checked:
     """One step after checking; `params` is None when it could not be validated (see `errors`)."""
 
     tool: str = ""
-    params: ToolParams | None = None
+    params: Params | None = None
     number: int | None = None
     deps: list[int] = field(default_factory=list)
     description: str = ""
@@ -126,22 +157,15 @@ def _split(raw: dict[Any, Any]) -> tuple[Any, Any, dict[str, Any], dict[str, Any
 
 
 def _infer_tool(params: dict[str, Any]) -> str | None:
+    """The tool a step without one means: the first (in the tools' order) whose `action` values its action
+    is, else the first that one of its parameter names points to (the spec's `infer_keys`)."""
     keys = {normalise_key(str(k)) for k in params}
     action = params.get(next((k for k in params if normalise_key(str(k)) == "action"), ""))
     if isinstance(action, str):
-        if resolve_enum("file_action", action):
-            return "file"
-        if resolve_enum("git_action", action):
-            return "git"
-    if keys & {"query", "pattern", "search_term", "q", "regex", "keyword"}:
-        return "search"
-    if keys & {"content", "old_text", "new_text", "start_line", "old_string"} or "path" in keys:
-        return "file"
-    if keys & {"target", "test", "tests", "command"}:
-        return "run"
-    if "message" in keys:
-        return "git"
-    return None
+        for name in SPECS:
+            if "action" in _FIELDS[name].enums and resolve_enum(name, "action", action):
+                return name
+    return next((name for name, spec in SPECS.items() if keys & spec.infer_keys), None)
 
 
 def check_step(raw: Any, position: int) -> Checked:
@@ -216,9 +240,9 @@ def check_step(raw: Any, position: int) -> Checked:
     canonical = _canonical_params(out.tool, params, implied, label, out.notes, out.errors)
     if canonical is None:
         return out
-    model = PARAMS_BY_TOOL[out.tool]
+    model = SPECS[out.tool].params
     try:
-        out.params = model.model_validate(canonical)  # type: ignore[assignment]
+        out.params = model.model_validate(canonical)
     except pydantic.ValidationError as exc:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "parameters"
@@ -246,7 +270,7 @@ def _canonical_params(
         nk = normalise_key(key)
         canon = aliases.get(nk)
         if canon is None:
-            valid = sorted({v for v in aliases.values() if v in PARAMS_BY_TOOL[tool].model_fields})
+            valid = sorted({v for v in aliases.values() if v in SPECS[tool].params.model_fields})
             notes.append(("param_dropped", f"{where}: unknown parameter {key!r} dropped (valid: {', '.join(valid)})"))
             continue
         if value is None:
@@ -269,11 +293,12 @@ def _canonical_params(
     if tool == "run" and "command" in out:
         _command_to_target(out, where, notes)
 
+    fields = _FIELDS[tool]
     for key in list(out):
-        if not _coerce(out, key, where, notes, errors):
+        if not _coerce(out, key, fields, where, notes, errors):
             return None
-    for (t, key), enum in _ENUM_OF.items():
-        if t == tool and key in out and not _enum(out, key, enum, where, notes, errors):
+    for key in sorted(fields.enums & out.keys()):
+        if not _enum(out, tool, key, where, notes, errors):
             return None
     if tool == "file" and "action" not in out:
         out["action"] = _infer_file_action(out)
@@ -324,36 +349,39 @@ def _command_to_target(out: dict[str, Any], where: str, notes: list[Note]) -> No
         notes.append(("param_dropped", f"{where}: command {text[:80]!r} dropped; run uses the configured tests"))
 
 
-def _coerce(out: dict[str, Any], key: str, where: str, notes: list[Note], errors: list[str]) -> bool:
+def _coerce(
+    out: dict[str, Any], key: str, fields: _Fields, where: str, notes: list[Note], errors: list[str]
+) -> bool:
     value = out[key]
-    if key in _INT_RANGES:
+    if key in fields.ranges:
         n = _int(value)
         if n is None:
             errors.append(f"{where}: parameter {key!r} must be a whole number, got {value!r:.60}")
             return False
-        low, high = _INT_RANGES[key]
-        clamped = max(low, n if high is None else min(high, n))
+        low, high = fields.ranges[key]
+        clamped = n if high is None else min(high, n)
+        clamped = clamped if low is None else max(low, clamped)
         if clamped != value:
             notes.append(("value_coerced", f"{where}: {key} {value!r:.40} → {clamped}"))
         out[key] = clamped
         return True
-    if key in _STR_FIELDS or key in _RAW_TEXT:
-        text = _text(value, key)
+    if key in fields.text or key in fields.raw:
+        text = _text(value, key, raw=key in fields.raw)
         if text is None:
             errors.append(f"{where}: parameter {key!r} must be a string, got {type(value).__name__}")
             return False
-        if key not in _RAW_TEXT:
+        if key not in fields.raw:
             text = text.strip()
         if not isinstance(value, str):
             notes.append(("value_coerced", f"{where}: {key} {type(value).__name__} → string"))
-        if not text and key not in _RAW_TEXT and key not in ("query", "action"):
+        if not text and key not in fields.raw and key not in fields.required:
             del out[key]  # an empty optional value means "not given"
             return True
         out[key] = text
     return True
 
 
-def _text(value: Any, key: str) -> str | None:
+def _text(value: Any, key: str, *, raw: bool) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -363,17 +391,17 @@ def _text(value: Any, key: str) -> str | None:
     if isinstance(value, list | tuple) and all(isinstance(v, str | int | float) for v in value):
         if key == "path":
             return str(value[0]) if value else ""
-        return ("\n" if key in _RAW_TEXT else " ").join(map(str, value))
+        return ("\n" if raw else " ").join(map(str, value))
     if isinstance(value, dict) and key == "content":  # a JSON file written as an object
         return json.dumps(value, indent=2, ensure_ascii=False)
     return None
 
 
-def _enum(out: dict[str, Any], key: str, enum: str, where: str, notes: list[Note], errors: list[str]) -> bool:
+def _enum(out: dict[str, Any], tool: str, key: str, where: str, notes: list[Note], errors: list[str]) -> bool:
     value = out[key]
-    found = resolve_enum(enum, value) if isinstance(value, str) and value else None
+    found = resolve_enum(tool, key, value) if isinstance(value, str) and value else None
     if found is None:
-        choices = ", ".join(enum_choices(enum))
+        choices = ", ".join(enum_choices(tool, key))
         errors.append(f"{where}: {key} {str(value)[:60]!r} is not valid; use one of: {choices}")
         return False
     canon, how = found
@@ -436,7 +464,7 @@ def check_plan(raw_steps: Sequence[RawStep]) -> CheckedPlan:
         assert c.params is not None
         number = c.number + shift if c.number is not None else position
         deps = tuple(d + shift for d in c.deps if d + shift >= 1)
-        steps.append(Step(step=number, tool=c.tool, parameters=c.params, dependencies=deps, description=c.description))  # type: ignore[arg-type]
+        steps.append(Step(step=number, tool=c.tool, parameters=c.params, dependencies=deps, description=c.description))
     for position, c in checked:
         if c.params is None and steps:
             notes.append(("step_dropped", f"step {position}: invalid, left out ({c.errors[0] if c.errors else ''})"))

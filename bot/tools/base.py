@@ -1,5 +1,5 @@
-"""What every tool shares: the job's checkout it works in (`ToolContext`) and what it hands back to the agent
-loop (`ToolResult`).
+"""What every tool shares: the job's checkout it works in (`ToolContext`), what it hands back to the agent
+loop (`ToolResult`), its parameter model's base (`Params`) and its description (`ToolSpec`).
 
 The tools depend on the sandbox (paths, bwrap, git), never the other way round.
 """
@@ -7,9 +7,12 @@ The tools depend on the sandbox (paths, bwrap, git), never the other way round.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
 
 from equitr.sandbox.bwrap import SandboxMode
 from equitr.sandbox.limits import Limits
@@ -70,3 +73,59 @@ def clip(text: str, limit: int) -> tuple[str, bool]:
         return text, False
     half = limit // 2
     return f"{text[:half]}\n[... {len(text) - 2 * half} characters omitted ...]\n{text[-half:]}", True
+
+
+class Params(BaseModel):
+    """The base of every tool's parameter model: unknown keys are refused, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+P = TypeVar("P", bound=Params)
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """Tool names a model may use for this tool (space-separated), and the parameters each one implies
+    (`read_file` is the file tool with `action="read"`)."""
+
+    names: str
+    implied: Mapping[str, str] = field(default_factory=dict)
+
+
+def _never(params: Any) -> bool:
+    return False
+
+
+def _nothing(params: Any) -> str:
+    return ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolSpec(Generic[P]):
+    """Everything equitr knows about one tool, in the tool's own module (`SPEC`); `equitr.tools.registry`
+    collects them, and the prompt, the schema, the interpretation layer and the agent loop read them.
+
+    `schema` is the JSON-schema fragment of the parameters that models see: hand-written rather than
+    generated, to stay compact and free of `$ref` (grammar converters such as llama.cpp's and Ollama's handle
+    those poorly); a test checks it against `params`.
+    """
+
+    name: str
+    order: int  # where the tool comes in the prompt, the schema and tool calling (small models see this order)
+    params: type[P]
+    run: Callable[[P, ToolContext], ToolResult]
+    schema: Mapping[str, Any]
+    prompt_line: str  # the tool's line under "Tools and parameters:" in the planning prompt
+    description: str  # what the tool does, for servers that call tools natively
+    takes_description: bool = False  # a natively called step may carry an instruction for a worker
+    aliases: tuple[Alias, ...] = ()
+    param_aliases: Mapping[str, str] = field(default_factory=dict)  # canonical name → names models use
+    enum_aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # param → value → names
+    # Python-call syntax (`read_file("a.py", 3)`): the parameter names of positional arguments, by the action
+    # the tool name implies ("" when it implies none).
+    positional: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    infer_keys: frozenset[str] = frozenset()  # parameter names that say "this tool" when a step names none
+    raw_text: frozenset[str] = frozenset()  # string parameters whose whitespace is meaning: never stripped
+    mutates: Callable[[P], bool] = _never  # the step must run alone (writes, commits, test runs)
+    subject: Callable[[P], str] = _nothing  # what the step is about, to judge its relevance

@@ -10,11 +10,28 @@ import difflib
 import os
 import tempfile
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from equitr.errors import PathRefused, ToolError
-from equitr.sandbox.paths import check_write_size, read_regular, resolve_in_checkout
-from equitr.tools.base import ToolContext, ToolResult
-from equitr.tools.schema import FileParams
+from equitr.sandbox.paths import MAX_WRITE_BYTES, check_write_size, read_regular, resolve_in_checkout
+from equitr.tools.base import Alias, Params, ToolContext, ToolResult, ToolSpec
+
+FileAction = Literal["read", "list", "write", "edit"]
+
+
+class FileParams(Params):
+    """Read (optionally a line range), list a directory, write a whole file, or edit by search/replace."""
+
+    action: FileAction
+    path: Annotated[str, Field(min_length=1, max_length=1000)] = "."
+    start_line: Annotated[int | None, Field(ge=1)] = None
+    end_line: Annotated[int | None, Field(ge=1)] = None
+    content: Annotated[str | None, Field(max_length=MAX_WRITE_BYTES)] = None
+    search: str | None = None
+    replace: str | None = None
+
 
 MAX_READ_LINES = 2000
 MAX_READ_CHARS = 100_000
@@ -239,3 +256,75 @@ def run(params: FileParams, ctx: ToolContext) -> ToolResult:
         raise ToolError(f"{params.action} `{params.path}` failed: {error.strerror}.") from None
     except PermissionError:
         raise PathRefused(f"{params.action} `{params.path}`: permission denied.") from None
+
+
+_LINES = {
+    "start_line": "start start_line from_line line_start start_line_number from begin first_line line "
+    "lineno line_number start_lineno offset",
+    "end_line": "end end_line to_line line_end end_line_number to stop last_line until end_lineno",
+}
+
+SPEC = ToolSpec(
+    name="file",
+    order=2,
+    params=FileParams,
+    run=run,
+    schema={
+        "type": "object",
+        "properties": {
+            "action": {"type": "string", "enum": ["read", "list", "write", "edit"]},
+            "path": {"type": "string", "minLength": 1},
+            "start_line": {"type": "integer", "minimum": 1},
+            "end_line": {"type": "integer", "minimum": 1},
+            "content": {"type": "string"},
+            "search": {"type": "string"},
+            "replace": {"type": "string"},
+        },
+        "required": ["action", "path"],
+        "additionalProperties": False,
+    },
+    prompt_line="action: read|list|write|edit (required), path (required), start_line, end_line (read), content "
+    "(write), search + replace (edit: exact old text, new text)",
+    description="Read a file (numbered lines; start_line/end_line for a part), list a directory, write a whole "
+    "file, or edit one: `search` is the exact current text, `replace` the new text. An edit with only `path` "
+    "and `description` is handed to a programmer who sees the file and carries out the description.",
+    takes_description=True,
+    aliases=(
+        Alias("file files file_tool filesystem fs editor str_replace_editor"),
+        Alias("read_file read cat view view_file open_file open show_file get_file head", {"action": "read"}),
+        Alias("write_file write create_file save_file new_file", {"action": "write"}),
+        Alias("edit_file edit modify_file update_file replace_in_file str_replace apply_edit", {"action": "edit"}),
+        Alias("patch_file patch search_replace", {"action": "edit"}),
+        Alias("list_files list_dir list_directory ls tree dir list list_structure", {"action": "list"}),
+    ),
+    param_aliases={
+        "action": "action command operation op mode action_type cmd method",
+        "path": "path filename file_path file filepath path_name dir directory file_name folder target name location",
+        **_LINES,
+        "content": "content text body data contents new_content file_content code file_text",
+        "search": "search old old_text find old_string search_text original before old_str from_text",
+        "replace": "replace new new_text new_string replacement replace_text after new_str with to_text",
+        # A line range ("10-20"); it becomes start_line and end_line (see equitr.interpret.validate).
+        "lines": "lines line_range range",
+    },
+    enum_aliases={
+        "action": {
+            "read": "read cat view open show get read_file display print head load",
+            "list": "list list_structure ls tree dir list_dir list_files listdir browse directory structure "
+            "list_directory",
+            "write": "write create save overwrite write_file new put create_file",
+            "edit": "edit modify update replace patch change edit_file str_replace sed search_replace fix rewrite",
+        },
+    },
+    positional={
+        "": ("action", "path"),
+        "read": ("path", "start_line", "end_line"),
+        "list": ("path",),
+        "write": ("path", "content"),
+        "edit": ("path", "search", "replace"),
+    },
+    infer_keys=frozenset({"content", "old_text", "new_text", "start_line", "old_string", "path"}),
+    raw_text=frozenset({"content", "search", "replace"}),
+    mutates=lambda p: p.action in ("edit", "write"),
+    subject=lambda p: "" if p.path.strip("./") == "" else p.path,
+)

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
+from pydantic import Field
+
 from equitr.errors import SandboxError, ToolError
 from equitr.sandbox.gitsafe import GitResult, git_in, stage
 from equitr.sandbox.paths import resolve_in_checkout
-from equitr.tools.base import ToolContext, ToolResult, clip
-from equitr.tools.schema import GitParams
+from equitr.tools.base import Alias, Params, ToolContext, ToolResult, ToolSpec, clip
+
+GitAction = Literal["status", "diff", "log", "commit"]
+
+
+class GitParams(Params):
+    """Local git only: status, diff, log, commit. Pushing is never the agent's."""
+
+    action: GitAction
+    path: str | None = None
+    message: Annotated[str | None, Field(max_length=2000)] = None
+    max_count: Annotated[int, Field(ge=1, le=200)] = 20
+
 
 AUTHOR_NAME = "equitr"
 AUTHOR_EMAIL = "equitr@users.noreply.github.com"
@@ -80,3 +95,55 @@ _ACTIONS = {"status": status, "diff": diff, "log": log, "commit": commit}
 def run(params: GitParams, ctx: ToolContext) -> ToolResult:
     text, clipped = clip(_ACTIONS[params.action](params, ctx), ctx.max_output_chars)
     return ToolResult(ok=True, output=text, truncated=clipped)
+
+
+SPEC = ToolSpec(
+    name="git",
+    order=3,
+    params=GitParams,
+    run=run,
+    schema={
+        "type": "object",
+        "properties": {
+            "action": {"type": "string", "enum": ["status", "diff", "log", "commit"]},
+            "path": {"type": "string"},
+            "message": {"type": "string"},
+            "max_count": {"type": "integer", "minimum": 1},
+        },
+        "required": ["action"],
+        "additionalProperties": False,
+    },
+    prompt_line="action: status|diff|log|commit (required), path, message (commit), max_count",
+    description="Local git: status, diff, log (of a path), commit. Never pushes.",
+    aliases=(
+        Alias("git git_tool"),
+        Alias("git_log log history git_history git_blame blame git_show", {"action": "log"}),
+        Alias("git_diff diff", {"action": "diff"}),
+        Alias("git_status status", {"action": "status"}),
+        Alias("git_commit commit", {"action": "commit"}),
+    ),
+    param_aliases={
+        "action": "action command operation op mode subcommand cmd git_command",
+        "path": "path filename file_path file filepath path_name dir directory file_name paths files",
+        "message": "message msg commit_message commit_msg",
+        "max_count": "max_count n limit count max num number max_results last",
+    },
+    enum_aliases={
+        "action": {
+            "log": "log history commits git_log blame show shortlog",
+            "diff": "diff changes git_diff difference",
+            "status": "status st state git_status",
+            "commit": "commit save git_commit",
+        },
+    },
+    positional={
+        "": ("action", "path"),
+        "status": ("path",),
+        "diff": ("path",),
+        "log": ("path",),
+        "commit": ("path",),
+    },
+    infer_keys=frozenset({"message"}),
+    mutates=lambda p: p.action == "commit",
+    subject=lambda p: p.path or "",
+)

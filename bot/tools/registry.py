@@ -1,32 +1,72 @@
-"""Dispatch a validated plan `Step` to its tool. Tool and path errors become results the model can read."""
+"""The tools, collected from their modules' `SPEC`s, the plan step that names one, and the dispatcher.
+
+A tool is one module of `equitr.tools` that exports `SPEC = ToolSpec(...)`: its parameter model, what runs it,
+the schema fragment and prompt line models see, the names models use for it. Nothing else needs to change.
+Tool and path errors become results the model can read.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import importlib
+import pkgutil
+from typing import Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
+
+import equitr.tools
 from equitr.errors import PathRefused, ToolError
 from equitr.sandbox.threads import in_thread
-from equitr.tools import file, git, run, search
-from equitr.tools.base import ToolContext, ToolResult
-from equitr.tools.schema import FileParams, GitParams, RunParams, SearchParams, Step
+from equitr.tools.base import Params, ToolContext, ToolResult, ToolSpec
 
-__all__ = ["execute", "execute_sync"]
+__all__ = ["SPECS", "TOOL_NAMES", "Step", "execute", "execute_sync", "spec"]
 
-_TOOLS: dict[str, tuple[type[Any], Callable[[Any, ToolContext], ToolResult]]] = {
-    "search": (SearchParams, search.run),
-    "file": (FileParams, file.run),
-    "git": (GitParams, git.run),
-    "run": (RunParams, run.run),
-}
+
+def _discover() -> dict[str, ToolSpec[Any]]:
+    """Every `SPEC` of a module in `equitr.tools`, in the order models see them."""
+    found: list[ToolSpec[Any]] = []
+    for info in pkgutil.iter_modules(equitr.tools.__path__):
+        if info.name != __name__.rsplit(".", 1)[-1]:
+            module = importlib.import_module(f"{equitr.tools.__name__}.{info.name}")
+            if isinstance(getattr(module, "SPEC", None), ToolSpec):
+                found.append(module.SPEC)
+    return {s.name: s for s in sorted(found, key=lambda s: s.order)}
+
+
+SPECS: dict[str, ToolSpec[Any]] = _discover()
+TOOL_NAMES: tuple[str, ...] = tuple(SPECS)
+
+
+def spec(name: str) -> ToolSpec[Any]:
+    return SPECS[name]
+
+
+class Step(BaseModel):
+    """One validated step of an `execution_steps` plan: a registered tool and its parameters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step: Annotated[int, Field(ge=1)]
+    tool: str
+    parameters: SerializeAsAny[Params]
+    dependencies: tuple[int, ...] = ()
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _parameters_fit_the_tool(self) -> Step:
+        found = SPECS.get(self.tool)
+        if found is None:
+            raise ValueError(f"unknown tool {self.tool!r}; the tools are {', '.join(TOOL_NAMES)}")
+        if not isinstance(self.parameters, found.params):
+            raise ValueError(f"the parameters are not the {self.tool} tool's ({found.params.__name__})")
+        return self
 
 
 def execute_sync(step: Step, ctx: ToolContext) -> ToolResult:
-    params_type, runner = _TOOLS[step.tool]
-    if not isinstance(step.parameters, params_type):
+    found = SPECS[step.tool]
+    if not isinstance(step.parameters, found.params):
         return ToolResult(ok=False, output=f"Step {step.step}: parameters do not belong to the `{step.tool}` tool.")
     try:
-        return runner(step.parameters, ctx)
+        return found.run(step.parameters, ctx)
     except (ToolError, PathRefused) as error:
         text = error.message + (f"\nHint: {error.hint}" if error.hint else "")
         return ToolResult(ok=False, output=text, data={"error": type(error).__name__})

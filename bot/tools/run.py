@@ -8,6 +8,9 @@ import shlex
 import shutil
 import stat
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
 
 from equitr.errors import EquitrError, SandboxError, ToolError
 from equitr.monitor import timed
@@ -15,9 +18,15 @@ from equitr.sandbox.bwrap import run_command
 from equitr.sandbox.gitsafe import git_in
 from equitr.sandbox.paths import MAX_WRITE_BYTES, read_regular, real_parents, resolve_in_checkout
 from equitr.sandbox.setup import SetupResult, run_setup
-from equitr.tools.base import ToolContext, ToolResult, clip
+from equitr.tools.base import Alias, Params, ToolContext, ToolResult, ToolSpec, clip
 from equitr.tools.file import atomic_write
-from equitr.tools.schema import RunParams
+
+
+class RunParams(Params):
+    """Run the repository's configured test command (optionally narrowed to some test paths)."""
+
+    target: Annotated[str | None, Field(max_length=500)] = None
+
 
 # A target is a test path, optionally with a node id (`tests/test_x.py::TestY::test_z[case-1]`).
 _TARGET = re.compile(r"[\w./@+=,\[\]:-]+")
@@ -194,3 +203,33 @@ def _undo_test_writes(ctx: ToolContext, before: Snapshot) -> list[str]:
     if others:
         git_in(ctx.root, ["checkout", "--quiet", "--", *(f":(top,literal){p}" for p in others)], check=False)
     return undone + others
+
+
+SPEC = ToolSpec(
+    name="run",
+    order=4,
+    params=RunParams,
+    run=run,
+    schema={
+        "type": "object",
+        "properties": {"target": {"type": "string"}},
+        "additionalProperties": False,
+    },
+    prompt_line="target (optional test path); runs the repository's tests",
+    description="Run the repository's tests (only `target`, test paths, when given) in the sandbox; returns "
+    "their output.",
+    aliases=(
+        Alias("run test tests pytest run_tests run_test shell bash sh exec execute run_command command"),
+        Alias("terminal make tox nox npm_test unittest run_shell"),
+    ),
+    param_aliases={
+        "target": "target path test tests test_path file files target_path paths test_file module test_name selector",
+        # A command line; the test paths in it become the target (see equitr.interpret.validate).
+        "command": "command cmd script shell args arguments",
+    },
+    positional={"": ("target",)},
+    infer_keys=frozenset({"target", "test", "tests", "command"}),
+    # Code under test can swap files for symlinks while a read checks and opens a path: a test run runs alone.
+    mutates=lambda p: True,
+    subject=lambda p: p.target or "",
+)

@@ -11,12 +11,26 @@ import fnmatch
 import re
 import subprocess
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from equitr.errors import SandboxError, ToolError
 from equitr.sandbox import binaries
 from equitr.sandbox.paths import resolve_in_checkout
-from equitr.tools.base import ToolContext, ToolResult
-from equitr.tools.schema import SearchParams
+from equitr.tools.base import Alias, Params, ToolContext, ToolResult, ToolSpec
+
+SearchType = Literal["text", "regex", "filename", "symbol"]
+
+
+class SearchParams(Params):
+    """Find text, a regular expression, a file name or a symbol definition in the checkout."""
+
+    query: Annotated[str, Field(min_length=1, max_length=500)]
+    search_type: SearchType = "text"
+    file_pattern: Annotated[str | None, Field(max_length=200)] = None
+    max_results: Annotated[int, Field(ge=1, le=500)] = 50
+
 
 MAX_FILESIZE = "2M"
 MAX_COLUMNS = 300
@@ -136,3 +150,56 @@ def run(params: SearchParams, ctx: ToolContext) -> ToolResult:
     )
     header = f"{len(hits)} match{'es' if len(hits) != 1 else ''} for {what}:\n"
     return ToolResult(ok=True, output=header + "\n".join(hits) + note, truncated=clipped, data={"matches": len(hits)})
+
+
+SPEC = ToolSpec(
+    name="search",
+    order=1,
+    params=SearchParams,
+    run=run,
+    schema={
+        "type": "object",
+        "properties": {
+            "query": {"type": "string", "minLength": 1},
+            "search_type": {"type": "string", "enum": ["text", "regex", "filename", "symbol"]},
+            "file_pattern": {"type": "string"},
+            "max_results": {"type": "integer", "minimum": 1},
+        },
+        "required": ["query"],
+        "additionalProperties": False,
+    },
+    prompt_line="query (required), search_type: text|regex|filename|symbol (default text), file_pattern (glob), "
+    "max_results",
+    description="Search the repository: text (default), a regular expression, a file name, or where a symbol is "
+    "defined. Returns `path:line:text` lines.",
+    aliases=(
+        Alias("search grep rg ripgrep ag ack find search_code code_search search_files search_text"),
+        Alias("find_in_files search_repo search_codebase search_repository text_search lookup"),
+        Alias("find_file find_files locate glob file_search search_filename", {"search_type": "filename"}),
+        Alias("find_symbol find_definition goto_definition symbol_search search_symbol", {"search_type": "symbol"}),
+        Alias("regex_search search_regex", {"search_type": "regex"}),
+    ),
+    param_aliases={
+        "query": "query pattern search_term q term text keyword keywords search search_query string "
+        "search_string query_string regex regexp symbol expression needle search_pattern",
+        "search_type": "search_type type searchtype kind mode search_mode match_type query_type method",
+        "file_pattern": "file_pattern glob include files file_glob file_filter filter file_types includes "
+        "path_pattern file_type extension",
+        "max_results": "max_results limit max count max_count n top_k num_results results max_matches",
+        # A search scope; it becomes a glob in file_pattern (see equitr.interpret.validate).
+        "path": "path dir directory folder file filename file_path filepath path_name scope in",
+    },
+    enum_aliases={
+        "search_type": {
+            "text": "text grep literal string plain fixed exact word words keyword content fixed_string "
+            "fulltext full_text substring contains code usage usages reference references",
+            "regex": "regex regexp re pattern regular_expression rx",
+            "symbol": "symbol function class definition def method identifier func ctags variable "
+            "definitions symbols fn type struct",
+            "filename": "filename file name path glob file_name files filepath file_path",
+        },
+    },
+    positional={"": ("query", "search_type", "file_pattern")},
+    infer_keys=frozenset({"query", "pattern", "search_term", "q", "regex", "keyword"}),
+    subject=lambda p: f"{p.query} {p.file_pattern or ''}",
+)

@@ -16,7 +16,7 @@ from equitr.interpret.result import step_json
 from equitr.money import usd
 from equitr.sandbox.policy import ci_relevant
 from equitr.sanitize import sanitize, sanitize_inline
-from equitr.tools.schema import Step
+from equitr.tools.registry import Step
 
 
 def describe_step(step: Step) -> str:

@@ -134,7 +134,7 @@ def test_no_credentials_in_cassettes() -> None:
 
 async def test_every_replayed_reply_interprets_to_a_valid_or_fallback_plan(session: aiohttp.ClientSession) -> None:
     from equitr.interpret import Evidence, interpret
-    from equitr.tools.schema import PARAMS_BY_TOOL
+    from equitr.tools.registry import SPECS
 
     repairs: Counter[str] = Counter()
     outcome: Counter[str] = Counter()
@@ -148,7 +148,7 @@ async def test_every_replayed_reply_interprets_to_a_valid_or_fallback_plan(sessi
         numbers = {s.step for s in result.steps}
         for step in result.steps:
             # each step re-validates against its tool's own model, and depends only on steps in the plan
-            PARAMS_BY_TOOL[step.tool].model_validate(step.parameters.model_dump())
+            SPECS[step.tool].params.model_validate(step.parameters.model_dump())
             assert set(step.dependencies) <= numbers - {step.step}, sc["id"]
         assert result.truncated == reply.truncated
         repairs.update(result.repair_counts())

@@ -26,7 +26,7 @@ from equitr.sandbox.bwrap import SandboxMode, run_command
 from equitr.sandbox.limits import Limits
 from equitr.tools import search
 from equitr.tools.base import ToolContext
-from equitr.tools.schema import SearchParams
+from equitr.tools.search import SearchParams
 
 WORDS = [
     "alpha",

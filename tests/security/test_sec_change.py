@@ -14,9 +14,9 @@ import pytest
 from equitr.errors import SandboxError
 from equitr.sandbox.gitsafe import git_in, stage
 from equitr.tools.base import ToolContext
-from equitr.tools.registry import execute_sync
-from equitr.tools.run import run
-from equitr.tools.schema import FileParams, RunParams, Step
+from equitr.tools.file import FileParams
+from equitr.tools.registry import Step, execute_sync
+from equitr.tools.run import RunParams, run
 from tests.security.conftest import git, needs_bwrap
 
 pytestmark = needs_bwrap

@@ -14,8 +14,7 @@ import pytest
 from equitr.errors import LimitReached
 from equitr.sandbox.quota import MIB, DiskQuota, usage
 from equitr.tools.base import ToolContext
-from equitr.tools.run import run
-from equitr.tools.schema import RunParams
+from equitr.tools.run import RunParams, run
 from tests.conftest import needs_setup_network
 from tests.integration.test_github_e2e import PLAN, REPO, World, comment, push_to_default_branch, run_job, world
 from tests.security.conftest import git, needs_bwrap

@@ -18,8 +18,8 @@ import pytest
 from equitr.agent.loop import Agent, AgentResult, Task
 from equitr.config.flags import Limits
 from equitr.tools.base import ToolContext
-from equitr.tools.registry import execute_sync
-from equitr.tools.schema import FileParams, Step
+from equitr.tools.file import FileParams
+from equitr.tools.registry import Step, execute_sync
 from tests.fakes.scripted_model import ScriptedModel
 from tests.security.conftest import needs_bwrap
 

@@ -12,8 +12,8 @@ from equitr.errors import SandboxError
 from equitr.sandbox.gitsafe import audit_config, git_in, stage, strip_dangerous_config
 from equitr.sandbox.workspace import Checkout
 from equitr.tools.base import ToolContext
-from equitr.tools.registry import execute_sync
-from equitr.tools.schema import GitParams, Step
+from equitr.tools.git import GitParams
+from equitr.tools.registry import Step, execute_sync
 from tests.security.conftest import git
 
 HOOKS = ["pre-commit", "post-commit", "commit-msg", "prepare-commit-msg", "post-checkout", "reference-transaction",

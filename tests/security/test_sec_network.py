@@ -20,8 +20,7 @@ import pytest
 
 from equitr.sandbox.netns import NetworkMode
 from equitr.tools.base import ToolContext
-from equitr.tools.run import run
-from equitr.tools.schema import RunParams
+from equitr.tools.run import RunParams, run
 from tests.conftest import free_port
 from tests.security.conftest import needs_bwrap
 

@@ -16,8 +16,7 @@ import pytest
 from equitr.sandbox.bwrap import SandboxMode
 from equitr.sandbox.setup import create_env
 from equitr.tools.base import ToolContext
-from equitr.tools.run import run
-from equitr.tools.schema import RunParams
+from equitr.tools.run import RunParams, run
 from tests.conftest import needs_setup_network
 from tests.security.conftest import git, needs_bwrap
 from tests.security.test_sec_network import Listener, listeners

@@ -13,8 +13,8 @@ from equitr.errors import PathRefused
 from equitr.sandbox.paths import resolve_in_checkout
 from equitr.sandbox.policy import WritePolicy
 from equitr.tools.base import ToolContext
-from equitr.tools.registry import execute_sync
-from equitr.tools.schema import FileParams, Step
+from equitr.tools.file import FileParams
+from equitr.tools.registry import Step, execute_sync
 from tests.security.conftest import snapshot
 
 

@@ -19,8 +19,8 @@ from equitr.config.repo import parse
 from equitr.errors import SandboxError
 from equitr.sandbox.gitsafe import git_in, stage
 from equitr.tools.base import ToolContext
-from equitr.tools.registry import execute_sync
-from equitr.tools.schema import FileParams, Step
+from equitr.tools.file import FileParams
+from equitr.tools.registry import Step, execute_sync
 from tests.integration.test_github_e2e import (
     ACCEPT,
     REPO,

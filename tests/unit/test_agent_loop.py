@@ -239,7 +239,10 @@ def test_test_runs_never_run_beside_another_step() -> None:
     """Code under test can swap a file for a symlink between a read's check and its open: a `run` step
     is scheduled alone, like a write."""
     from equitr.agent.loop import _mutates
-    from equitr.tools.schema import FileParams, RunParams, SearchParams, Step
+    from equitr.tools.file import FileParams
+    from equitr.tools.registry import Step
+    from equitr.tools.run import RunParams
+    from equitr.tools.search import SearchParams
 
     assert _mutates(Step(step=1, tool="run", parameters=RunParams()))
     assert _mutates(Step(step=1, tool="file", parameters=FileParams(action="write", path="a.py", content="")))

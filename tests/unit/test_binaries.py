@@ -15,7 +15,7 @@ from equitr.sandbox import binaries
 from equitr.sandbox.bwrap import run_command
 from equitr.tools import search
 from equitr.tools.base import ToolContext
-from equitr.tools.schema import SearchParams
+from equitr.tools.search import SearchParams
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bubblewrap is Linux only")
 

@@ -10,7 +10,9 @@ import pytest
 
 from equitr.interpret import PLAN_JSON_SCHEMA, Evidence, interpret, step_json
 from equitr.interpret.relevance import check
-from equitr.tools.schema import FileParams, SearchParams, Step
+from equitr.tools.file import FileParams
+from equitr.tools.registry import Step
+from equitr.tools.search import SearchParams
 
 REPO = Evidence(
     failure='Traceback (most recent call last):\n  File "/workspace/shop/pricing.py", line 6, in unit_price\n'

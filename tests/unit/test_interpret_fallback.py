@@ -9,7 +9,9 @@ import pytest
 from equitr.interpret import fallback_plan
 from equitr.interpret.relevance import check
 from equitr.interpret.request import facts
-from equitr.tools.schema import PARAMS_BY_TOOL, FileParams, SearchParams, Step
+from equitr.tools.file import FileParams
+from equitr.tools.registry import SPECS, Step
+from equitr.tools.search import SearchParams
 
 
 def plan(request: str) -> list[tuple[str, dict[str, Any]]]:
@@ -79,7 +81,7 @@ def test_fallback_steps_validate_and_are_numbered() -> None:
     assert [s.step for s in steps] == list(range(1, len(steps) + 1))
     assert len(steps) <= 10
     for s in steps:
-        PARAMS_BY_TOOL[s.tool].model_validate(s.parameters.model_dump())
+        SPECS[s.tool].params.model_validate(s.parameters.model_dump())
 
 
 # --- relevance ------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from equitr.interpret import (
     reask_error,
 )
 from equitr.models.types import Reply, ToolCall
-from equitr.tools.schema import PARAMS_BY_TOOL
+from equitr.tools.registry import SPECS
 
 
 def simple(interp: Interpretation) -> list[tuple[int, str, dict[str, Any], tuple[int, ...]]]:
@@ -35,7 +35,7 @@ def assert_valid(interp: Interpretation) -> None:
     assert len(numbers) == len(interp.steps)
     done: set[int] = set()
     for s in interp.steps:  # listed in an executable order
-        PARAMS_BY_TOOL[s.tool].model_validate(s.parameters.model_dump())
+        SPECS[s.tool].params.model_validate(s.parameters.model_dump())
         assert set(s.dependencies) <= done
         done.add(s.step)
     assert set(kinds(interp)) <= REPAIR_KINDS

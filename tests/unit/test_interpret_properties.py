@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from equitr.interpret import REPAIR_KINDS, Interpretation, _interpret, interpret
 from equitr.models.types import Reply, ToolCall
-from equitr.tools.schema import PARAMS_BY_TOOL
+from equitr.tools.registry import SPECS
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -25,7 +25,7 @@ def check_invariants(interp: Interpretation) -> None:
     assert len(set(numbers)) == len(numbers)
     done: set[int] = set()
     for step in interp.steps:
-        PARAMS_BY_TOOL[step.tool].model_validate(step.parameters.model_dump())  # re-validate from scratch
+        SPECS[step.tool].params.model_validate(step.parameters.model_dump())  # re-validate from scratch
         assert step.step not in step.dependencies
         assert set(step.dependencies) <= done, "steps come out in an executable order"
         done.add(step.step)

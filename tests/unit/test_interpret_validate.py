@@ -9,7 +9,7 @@ import pytest
 from equitr.interpret.aliases import normalise_key, resolve_enum, resolve_tool
 from equitr.interpret.candidates import RawStep
 from equitr.interpret.validate import MAX_STEPS, Checked, check_plan, check_step
-from equitr.tools.schema import PARAMS_BY_TOOL
+from equitr.tools.registry import SPECS
 
 
 def ok(raw: Any) -> Checked:
@@ -87,33 +87,34 @@ def test_unknown_tools(name: str) -> None:
 @pytest.mark.parametrize(
     ("enum", "value", "canon", "how"),
     [
-        ("file_action", "list_structure", "list", "alias"),
-        ("file_action", "ls", "list", "alias"),
-        ("file_action", "tree", "list", "alias"),
-        ("file_action", "READ", "read", "alias"),
-        ("file_action", "raed", "read", "fuzzy"),
-        ("search_type", "grep", "text", "alias"),
-        ("search_type", "literal", "text", "alias"),
-        ("search_type", "regexp", "regex", "alias"),
-        ("search_type", "re", "regex", "alias"),
-        ("search_type", "function", "symbol", "alias"),
-        ("search_type", "class", "symbol", "alias"),
-        ("search_type", "def", "symbol", "alias"),
-        ("search_type", "filename", "filename", "exact"),
-        ("search_type", "glob", "filename", "alias"),
-        ("git_action", "history", "log", "alias"),
-        ("git_action", "dif", "diff", "fuzzy"),
+        (("file", "action"), "list_structure", "list", "alias"),
+        (("file", "action"), "ls", "list", "alias"),
+        (("file", "action"), "tree", "list", "alias"),
+        (("file", "action"), "READ", "read", "alias"),
+        (("file", "action"), "raed", "read", "fuzzy"),
+        (("search", "search_type"), "grep", "text", "alias"),
+        (("search", "search_type"), "literal", "text", "alias"),
+        (("search", "search_type"), "regexp", "regex", "alias"),
+        (("search", "search_type"), "re", "regex", "alias"),
+        (("search", "search_type"), "function", "symbol", "alias"),
+        (("search", "search_type"), "class", "symbol", "alias"),
+        (("search", "search_type"), "def", "symbol", "alias"),
+        (("search", "search_type"), "filename", "filename", "exact"),
+        (("search", "search_type"), "glob", "filename", "alias"),
+        (("git", "action"), "history", "log", "alias"),
+        (("git", "action"), "dif", "diff", "fuzzy"),
     ],
 )
-def test_resolve_enum(enum: str, value: str, canon: str, how: str) -> None:
-    assert resolve_enum(enum, value) == (canon, how)
+def test_resolve_enum(enum: tuple[str, str], value: str, canon: str, how: str) -> None:
+    assert resolve_enum(*enum, value) == (canon, how)
 
 
 @pytest.mark.parametrize(
-    ("enum", "value"), [("file_action", "delete"), ("search_type", "semantic"), ("git_action", "push")]
+    ("enum", "value"),
+    [(("file", "action"), "delete"), (("search", "search_type"), "semantic"), (("git", "action"), "push")],
 )
-def test_unresolvable_enums(enum: str, value: str) -> None:
-    assert resolve_enum(enum, value) is None
+def test_unresolvable_enums(enum: tuple[str, str], value: str) -> None:
+    assert resolve_enum(*enum, value) is None
 
 
 # --- parameter aliases ----------------------------------------------------------------------------------
@@ -400,4 +401,4 @@ def test_every_valid_step_revalidates() -> None:
     assert plan.errors == []
     assert [s.tool for s in plan.steps] == ["search", "file", "git", "run"]
     for s in plan.steps:
-        PARAMS_BY_TOOL[s.tool].model_validate(s.parameters.model_dump())
+        SPECS[s.tool].params.model_validate(s.parameters.model_dump())

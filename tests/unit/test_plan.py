@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from equitr.plan import PlanError, TaskGraph, build_graph
-from equitr.tools.schema import RunParams, Step
+from equitr.tools.registry import Step
+from equitr.tools.run import RunParams
 
 
 def s(n: int, *deps: int) -> Step:

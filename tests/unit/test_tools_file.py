@@ -8,8 +8,7 @@ from equitr.errors import PathRefused, ToolError
 from equitr.sandbox.paths import MAX_WRITE_BYTES
 from equitr.tools import file
 from equitr.tools.base import ToolContext
-from equitr.tools.file import apply_edit
-from equitr.tools.schema import FileParams
+from equitr.tools.file import FileParams, apply_edit
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from equitr.errors import PathRefused, ToolError
 from equitr.tools import git
 from equitr.tools.base import ToolContext
-from equitr.tools.schema import GitParams
+from equitr.tools.git import GitParams
 
 
 def sh(cwd: Path, *args: str) -> str:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from equitr.tools.base import ToolContext
-from equitr.tools.registry import execute
-from equitr.tools.schema import FileParams, SearchParams, Step
+from equitr.tools.file import FileParams
+from equitr.tools.registry import Step, execute
+from equitr.tools.search import SearchParams
 
 
 async def test_dispatch_and_errors_become_results(tmp_path: Path) -> None:
@@ -50,7 +52,7 @@ async def test_filesystem_errors_of_any_tool_become_results(
     def broken(params: object, ctx: ToolContext) -> object:
         raise error
 
-    monkeypatch.setitem(registry._TOOLS, "file", (FileParams, broken))
+    monkeypatch.setitem(registry.SPECS, "file", dataclasses.replace(registry.SPECS["file"], run=broken))
     result = await execute(Step(step=1, tool="file", parameters=FileParams(action="list")), ToolContext(root=tmp_path))
     assert not result.ok and result.output == f"The file tool failed: {shown}."
     assert "/srv/equitr" not in result.output

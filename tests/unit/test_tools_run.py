@@ -9,8 +9,7 @@ from equitr.sandbox import binaries
 from equitr.sandbox.limits import Limits
 from equitr.tools import run as run_tool
 from equitr.tools.base import ToolContext
-from equitr.tools.run import parse_targets
-from equitr.tools.schema import RunParams
+from equitr.tools.run import RunParams, parse_targets
 
 needs_bwrap = pytest.mark.skipif(binaries.bwrap().path is None, reason="no bubblewrap can start here")
 

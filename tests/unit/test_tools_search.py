@@ -7,7 +7,7 @@ import pytest
 from equitr.errors import ToolError
 from equitr.tools import search
 from equitr.tools.base import ToolContext
-from equitr.tools.schema import SearchParams
+from equitr.tools.search import SearchParams
 
 
 @pytest.fixture
