@@ -36,7 +36,7 @@ from typing import Any, Generic, Literal, ParamSpec, TypeVar
 import aiohttp
 
 from equitr import localrepo
-from equitr.agent.calls import Calls, Exchange
+from equitr.agent.asker import Calls, Exchange
 from equitr.agent.ledger import Guard, Ledger, Row
 from equitr.agent.loop import Agent, AgentResult, Entry, Event, Strategy, Task, TestRun, describe
 from equitr.agent.report import cost_text, repairs_line

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from equitr import api
-from equitr.agent.calls import Exchange
+from equitr.agent.asker import Exchange
 from equitr.agent.loop import Event, Strategy
 from equitr.config.settings import Settings
 from equitr.localrepo import slug as slug  # re-exported: the branch name of a task

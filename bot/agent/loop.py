@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from equitr.agent import evidence, prompts, repomap, salvage, testcmd
-from equitr.agent.calls import Calls
+from equitr.agent.asker import Calls
 from equitr.agent.edits import FORMATS, Edit, EditFormatError
 from equitr.agent.ledger import Guard, Ledger, LimitReached
 from equitr.agent.view import numbered, strip_gutter, view

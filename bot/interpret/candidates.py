@@ -10,7 +10,7 @@ from itertools import islice
 from typing import Any
 
 from equitr.interpret.aliases import STEP_KEYS, normalise_key, resolve_tool
-from equitr.interpret.calls import python_calls, xml_calls
+from equitr.interpret.callsyntax import python_calls, xml_calls
 from equitr.interpret.repair import canonical, complete_objects, parse
 from equitr.interpret.scan import scan, top_level
 from equitr.models.types import ToolCall

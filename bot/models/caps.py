@@ -3,7 +3,7 @@
 A cap near what a call needs keeps a small model from rambling to the limit; a reasoning model (o-series,
 gpt-5, gpt-oss, qwen3 with thinking, QwQ, DeepSeek-R1, Magistral …) spends part of its budget thinking before
 it writes a word of the answer, so it gets room for that. A reply cut off at its cap is asked again once with
-more room, up to `ceiling` (`equitr.agent.calls`). `limits.max_output_tokens` in `.equitr.toml` replaces all of
+more room, up to `ceiling` (`equitr.agent.asker`). `limits.max_output_tokens` in `.equitr.toml` replaces all of
 this with one number for every call.
 """
 

@@ -10,7 +10,7 @@ import aiohttp
 from gidgethub.abc import GitHubAPI
 
 from equitr import comments
-from equitr.agent.calls import Calls
+from equitr.agent.asker import Calls
 from equitr.agent.ledger import Guard, Ledger
 from equitr.agent.report import cost_markdown
 from equitr.config.problems import MonthlyBudgetExceeded

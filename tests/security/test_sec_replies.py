@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from equitr.agent.calls import CHARS_PER_TOKEN, Calls
+from equitr.agent.asker import CHARS_PER_TOKEN, Calls
 from equitr.agent.ledger import Guard, Ledger
 from equitr.config.flags import Limits
 from equitr.errors import ModelError

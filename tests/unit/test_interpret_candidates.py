@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from equitr.interpret.calls import python_calls, xml_calls
+from equitr.interpret.callsyntax import python_calls, xml_calls
 from equitr.interpret.candidates import Candidate, find_steps, from_text, native
 from equitr.interpret.repair import complete_objects, parse
 from equitr.interpret.scan import scan, top_level

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from equitr.agent.calls import clip_reply
+from equitr.agent.asker import clip_reply
 from equitr.agent.loop import Agent, Task
 from equitr.agent.report import repairs_line
 from equitr.config.flags import Limits

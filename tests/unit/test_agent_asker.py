@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from equitr.agent.calls import Calls
+from equitr.agent.asker import Calls
 from equitr.agent.ledger import Guard, Ledger
 from equitr.config.flags import Limits
 from equitr.errors import LimitReached
