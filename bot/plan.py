@@ -1,7 +1,7 @@
 """Plans as task graphs: `execution_steps` with dependencies, made valid, in a runnable order.
 
 `build_graph` repairs what models get wrong — duplicate step numbers, dependencies on steps that do not
-exist or on the step itself, cycles — and records each repair; with `strict=True` it refuses instead.
+exist or on the step itself, cycles — and records each repair.
 The agent loop asks `ready(done)` for the steps it may run now (concurrently) and `order()` for a
 sequential order.
 """
@@ -18,7 +18,7 @@ Note = tuple[str, str]  # (repair kind, detail), the interpretation layer adds t
 
 
 class PlanError(ValidationError):
-    """A plan that cannot be run as written (strict mode), with the reason."""
+    """A hand-made graph that cannot be run as written (duplicate numbers, a cycle), with the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +30,6 @@ class TaskGraph:
         numbers = [s.step for s in self.steps]
         if len(set(numbers)) != len(numbers):
             raise PlanError("step numbers must be unique; build the graph with build_graph()")
-
-    def get(self, number: int) -> Step:
-        for step in self.steps:
-            if step.step == number:
-                return step
-        raise KeyError(number)
 
     def ready(self, done: set[int]) -> list[Step]:
         """Steps not yet done whose dependencies are all done; they may run concurrently."""
@@ -66,16 +60,14 @@ class TaskGraph:
         return out
 
 
-def build_graph(steps: Iterable[Step], *, strict: bool = False) -> TaskGraph:
+def build_graph(steps: Iterable[Step]) -> TaskGraph:
     items = list(steps)
     notes: list[Note] = []
-    problems: list[str] = []
 
     numbers = [s.step for s in items]
     if len(set(numbers)) != len(numbers):
-        problems.append(f"duplicate step numbers {sorted({n for n in numbers if numbers.count(n) > 1})}")
         notes.append(("step_renumbered", "duplicate step numbers; steps renumbered 1..n in plan order"))
-        items = _renumber(items, notes, problems)
+        items = _renumber(items, notes)
 
     known = {s.step for s in items}
     cleaned: list[Step] = []
@@ -83,10 +75,8 @@ def build_graph(steps: Iterable[Step], *, strict: bool = False) -> TaskGraph:
         keep: list[int] = []
         for d in s.dependencies:
             if d == s.step:
-                problems.append(f"step {s.step} depends on itself")
                 notes.append(("dependency_repaired", f"step {s.step}: dependency on itself dropped"))
             elif d not in known:
-                problems.append(f"step {s.step} depends on step {d}, which does not exist")
                 notes.append(("dependency_repaired", f"step {s.step}: dependency on unknown step {d} dropped"))
             elif d not in keep:
                 keep.append(d)
@@ -94,19 +84,16 @@ def build_graph(steps: Iterable[Step], *, strict: bool = False) -> TaskGraph:
 
     for src, dst, cycle in _back_edges(cleaned):
         path = " → ".join(map(str, cycle))
-        problems.append(f"dependency cycle {path}")
         notes.append(("dependency_repaired", f"cycle {path}: step {src} no longer waits for step {dst}"))
         cleaned = [
             s.model_copy(update={"dependencies": tuple(d for d in s.dependencies if d != dst)}) if s.step == src else s
             for s in cleaned
         ]
 
-    if strict and problems:
-        raise PlanError("the plan cannot be run as written: " + "; ".join(problems))
     return TaskGraph(tuple(cleaned), tuple(notes))
 
 
-def _renumber(items: list[Step], notes: list[Note], problems: list[str]) -> list[Step]:
+def _renumber(items: list[Step], notes: list[Note]) -> list[Step]:
     """Number steps 1..n in plan order; a dependency means the nearest earlier step of that old number
     (models that number every step 1 mean "the previous one"), else the first with it. Dependencies on
     numbers no step has are dropped here, while their old numbers can still be named."""
@@ -119,7 +106,6 @@ def _renumber(items: list[Step], notes: list[Note], problems: list[str]) -> list
             target = earlier[-1] if earlier else (anywhere[0] if anywhere else None)
             if target is None:
                 what = "itself" if d == s.step else f"unknown step {d}"
-                problems.append(f"step {s.step} depends on {what}")
                 notes.append(("dependency_repaired", f"step {i + 1} (was {s.step}): dependency on {what} dropped"))
             elif target + 1 not in deps:
                 deps.append(target + 1)

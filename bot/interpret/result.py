@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,9 +52,6 @@ class Interpretation:
     fallback: bool = False
     errors: tuple[str, ...] = ()
     truncated: bool = False
-
-    def repair_counts(self) -> dict[str, int]:
-        return dict(Counter(r.kind for r in self.repairs))
 
     def to_json(self) -> dict[str, Any]:
         return {

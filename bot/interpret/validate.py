@@ -430,7 +430,6 @@ class CheckedPlan:
     steps: list[Step]
     notes: list[Note]
     errors: list[str]
-    dropped_truncated: int = 0
 
 
 def check_plan(raw_steps: Sequence[RawStep]) -> CheckedPlan:

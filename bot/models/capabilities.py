@@ -125,14 +125,6 @@ class CapabilityCache:
             if self.path is not None:
                 _write(self.path, self._modes, self._tools)
 
-    def forget(self, base_url: str, model: str) -> None:
-        """Drop a result, e.g. after the server was upgraded, so the next call probes again."""
-        with self._lock:
-            self._modes.pop(self.key(base_url, model), None)
-            self._tools.pop(self.key(base_url, model), None)
-            if self.path is not None:
-                _write(self.path, self._modes, self._tools)
-
 
 async def remembered(
     cache: CapabilityCache,

@@ -65,16 +65,6 @@ class ModelInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class Requirements:
-    min_context: int = 0
-    needs_json: bool = False  # a server known (or probed) to honour a JSON schema
-    needs_tools: bool = False
-    max_input_per_mtok: float | None = None
-    max_output_per_mtok: float | None = None
-    local_only: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Availability:
     ok: bool
     message: str
@@ -139,14 +129,6 @@ class ModelManager:
         parsed = self.validate_model(name)
         base_url = self.endpoints.openai_base_url if parsed.provider == "openai-compatible" else None
         return prices.cost_usd(parsed, prompt_tokens, completion_tokens, base_url=base_url)
-
-    def get_compatible_models(
-        self, requirements: Requirements, *, candidates: Sequence[str] | None = None
-    ) -> list[ModelInfo]:
-        """Known models meeting `requirements`, cheapest first (then the larger context)."""
-        names = candidates if candidates is not None else self.known_names()
-        fitting = [info for info in map(self.get_model_info, names) if _fits(info, requirements)]
-        return sorted(fitting, key=lambda i: (i.input_per_mtok + i.output_per_mtok, -(i.context_window or 0)))
 
     def known_names(self) -> list[str]:
         """The configured models, the embedded default, and the catalogue's chat models."""
@@ -276,20 +258,6 @@ def _bearer(e: Endpoints) -> dict[str, str]:
 
 def _secrets(e: Endpoints) -> list[str]:
     return [e.openai_api_key.get_secret_value()] if e.openai_api_key else []
-
-
-def _fits(info: ModelInfo, req: Requirements) -> bool:
-    if req.min_context and (info.context_window or 0) < req.min_context:
-        return False
-    if req.needs_json and info.json_schema == "no":
-        return False
-    if req.needs_tools and not info.tools:
-        return False
-    if req.local_only and not info.local:
-        return False
-    if req.max_input_per_mtok is not None and info.input_per_mtok > req.max_input_per_mtok:
-        return False
-    return req.max_output_per_mtok is None or info.output_per_mtok <= req.max_output_per_mtok
 
 
 def choose_model(configured: str | None) -> tuple[str, bool]:

@@ -25,7 +25,6 @@ _CATALOGUE_PROVIDER: dict[Provider, str] = {"openai": "openai", "anthropic": "an
 class CatalogueEntry:
     """What the price library knows about one model."""
 
-    model_id: str
     provider_id: str
     context_window: int | None
     input_per_mtok: float  # USD per million prompt tokens
@@ -84,7 +83,6 @@ def _lookup(model: str, provider_id: str | None, base_url: str | None) -> Catalo
         return None
     prices = info.get_prices(datetime.now(UTC))
     return CatalogueEntry(
-        model_id=info.id,
         provider_id=provider.id,
         context_window=info.context_window,
         input_per_mtok=_per_mtok(getattr(prices, "input_mtok", None)),

@@ -151,7 +151,7 @@ async def test_every_replayed_reply_interprets_to_a_valid_or_fallback_plan(sessi
             SPECS[step.tool].params.model_validate(step.parameters.model_dump())
             assert set(step.dependencies) <= numbers - {step.step}, sc["id"]
         assert result.truncated == reply.truncated
-        repairs.update(result.repair_counts())
+        repairs.update(r.kind for r in result.repairs)
         outcome["fallback" if result.fallback else ("repaired" if result.repairs else "clean")] += 1
     print(f"\ninterpretation of {len(SCENARIOS)} real SmolLM2 replies: {dict(outcome)}")
     print("repairs by kind: " + ", ".join(f"{k}={n}" for k, n in repairs.most_common()))

@@ -4,6 +4,7 @@ request, the failure, the repository) rather than from a list of known example s
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -65,7 +66,7 @@ def test_a_plan_following_the_traceback_is_relevant_though_the_issue_names_no_fi
     request = "The `checkout` total crashes for every basket"
     interp = interpret(reply, request=request, evidence=REPO)
     assert not interp.fallback and [s.tool for s in interp.steps] == ["file", "file"]
-    assert "plan_replaced" not in interp.repair_counts()
+    assert "plan_replaced" not in Counter(r.kind for r in interp.repairs)
 
 
 def test_an_echo_of_any_example_is_replaced_by_a_plan_that_follows_the_traceback() -> None:
@@ -76,7 +77,7 @@ def test_an_echo_of_any_example_is_replaced_by_a_plan_that_follows_the_traceback
         {"tool": "file", "parameters": {"action": "read", "path": "app/dates.py"}},
     )
     interp = interpret(echo, request="The checkout total crashes for every basket", evidence=REPO)
-    assert interp.fallback and interp.repair_counts()["plan_replaced"] == 1
+    assert interp.fallback and Counter(r.kind for r in interp.repairs)["plan_replaced"] == 1
     assert FileParams(action="read", path="shop/pricing.py") in [s.parameters for s in interp.steps]
 
 
@@ -104,7 +105,7 @@ def test_a_missing_file_beside_good_steps_is_dropped_and_counted() -> None:
     )
     interp = interpret(reply, request="The checkout total crashes", evidence=REPO)
     assert [s.parameters.path for s in interp.steps] == ["shop/pricing.py"]  # type: ignore[union-attr]
-    assert interp.repair_counts()["step_dropped"] == 1 and not interp.fallback
+    assert Counter(r.kind for r in interp.repairs)["step_dropped"] == 1 and not interp.fallback
 
 
 def test_a_file_the_plan_creates_is_not_missing() -> None:
@@ -130,7 +131,7 @@ def test_an_echo_of_any_prompts_example_is_junk_unless_the_request_names_it() ->
     shown = Evidence(instructions=instructions)
     interp = interpret(echo, request="fix the off-by-one in utils.py", evidence=shown)
     assert [s.parameters for s in interp.steps] == [FileParams(action="read", path="utils.py")]
-    assert interp.repair_counts()["step_dropped"] == 1
+    assert Counter(r.kind for r in interp.repairs)["step_dropped"] == 1
     assert len(interpret(echo, request="load_data drops the last row", evidence=shown).steps) == 2
     only_echo = steps({"tool": "search", "parameters": {"query": "load_data"}})
     assert interpret(only_echo, request="fix parse_url", evidence=shown).fallback
@@ -144,7 +145,7 @@ MACHINE = "/Users/michael.doe/AppData/Roots/PyCharm/py-20.3/bin/pytest-python-5.
 def test_a_plan_on_paths_of_another_machine_is_replaced_though_they_end_in_a_name_the_request_gives() -> None:
     reply = steps(*[{"tool": "file", "parameters": {"action": "list", "path": MACHINE}}] * 13)
     interp = interpret(reply, request="test_cart.py fails: the checkout total crashes", evidence=REPO)
-    assert interp.fallback and interp.repair_counts()["plan_replaced"] == 1
+    assert interp.fallback and Counter(r.kind for r in interp.repairs)["plan_replaced"] == 1
     assert all(MACHINE not in str(s.parameters) for s in interp.steps)
 
 
@@ -153,7 +154,7 @@ def test_a_path_outside_the_repository_beside_good_steps_is_dropped_and_counted(
     outside = {"tool": "file", "parameters": {"action": "read", "path": "C:\\Users\\me\\shop\\pricing.py"}}
     interp = interpret(steps(read, outside), request="The checkout total crashes", evidence=REPO)
     assert [s.parameters for s in interp.steps] == [FileParams(action="read", path="shop/pricing.py")]
-    assert interp.repair_counts()["step_dropped"] == 1 and not interp.fallback
+    assert Counter(r.kind for r in interp.repairs)["step_dropped"] == 1 and not interp.fallback
 
 
 def test_an_absolute_path_is_outside_even_when_the_repository_has_it_relative() -> None:

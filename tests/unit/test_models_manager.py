@@ -16,7 +16,6 @@ from equitr.models.capabilities import CapabilityCache, conforms
 from equitr.models.client import Endpoints
 from equitr.models.manager import (
     ModelManager,
-    Requirements,
     choose_model,
     format_table,
     models_cost,
@@ -67,20 +66,6 @@ def test_probed_capabilities_show_in_model_info() -> None:
     assert manager.get_model_info("openai-compatible/qwen3").json_schema == "yes"
 
 
-def test_compatible_models_filter_and_sort() -> None:
-    manager = ModelManager()
-    found = manager.get_compatible_models(Requirements(min_context=150_000, needs_tools=True, max_output_per_mtok=2))
-    assert found and all(i.context_window and i.context_window >= 150_000 for i in found)
-    assert all(i.tools and i.output_per_mtok <= 2 for i in found)
-    totals = [i.input_per_mtok + i.output_per_mtok for i in found]
-    assert totals == sorted(totals)
-    local = manager.get_compatible_models(Requirements(local_only=True, needs_json=True))
-    assert [i.name for i in local] == ["local/smollm2"]
-    assert (
-        manager.get_compatible_models(Requirements(needs_json=True), candidates=["anthropic/claude-sonnet-4-5"]) == []
-    )
-
-
 def test_choosing_a_model_is_fast_and_offline() -> None:
     manager = ModelManager()
     manager.validate_model("openai/gpt-4.1-mini")  # loads the catalogue once
@@ -112,8 +97,7 @@ def test_capability_cache_survives_a_corrupt_file(tmp_path: Path) -> None:
     assert caps.get("http://x/v1", "m") is None
     caps.set("http://x/v1/", "m", "json_object")
     assert json.loads(path.read_text())["modes"]["http://x/v1|m"]["mode"] == "json_object"
-    caps.forget("http://x/v1", "m")
-    assert CapabilityCache(path).get("http://x/v1", "m") is None
+    assert CapabilityCache(path).get("http://x/v1", "m") == "json_object"
 
 
 @pytest.mark.parametrize(
