@@ -50,8 +50,9 @@ from equitr.errors import ConfigError, EquitrError
 from equitr.interpret import interpret as _interpret
 from equitr.interpret.result import Interpretation
 from equitr.jobrecord import record_result
-from equitr.models.client import ChatModel, Endpoints, ModelClient
+from equitr.models.client import ModelClient
 from equitr.models.manager import ModelManager, choose_model
+from equitr.models.provider import ChatModel, Endpoints
 from equitr.models.types import Reply
 from equitr.money import usd
 from equitr.sandbox import binaries

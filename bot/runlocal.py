@@ -19,7 +19,7 @@ from equitr.agent.asker import Exchange
 from equitr.agent.loop import Event, Strategy
 from equitr.config.settings import Settings
 from equitr.localrepo import slug as slug  # re-exported: the branch name of a task
-from equitr.models.client import ChatModel
+from equitr.models.provider import ChatModel
 from equitr.redact import redact
 
 

@@ -38,8 +38,9 @@ from pydantic import SecretStr  # noqa: E402
 from equitr.agent.prompts import plan_request  # noqa: E402
 from equitr.interpret.prompt import PLAN_JSON_SCHEMA, plan_messages  # noqa: E402
 from equitr.models.capabilities import CapabilityCache, Mode  # noqa: E402
-from equitr.models.client import Endpoints, ModelClient  # noqa: E402
+from equitr.models.client import ModelClient  # noqa: E402
 from equitr.models.local import smollm2_path  # noqa: E402
+from equitr.models.provider import Endpoints  # noqa: E402
 from equitr.models.retry import NO_RETRY  # noqa: E402
 from equitr.models.types import Message  # noqa: E402
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from equitr.agent.ledger import Guard, Ledger, Role
 from equitr.models.caps import OutputCaps, output_caps
-from equitr.models.client import ChatModel
+from equitr.models.provider import ChatModel
 from equitr.models.types import Message, Reply
 
 # A token is rarely more than a few characters; 16 leaves room for runs of indentation. A reply longer than

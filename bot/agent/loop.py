@@ -47,7 +47,8 @@ from equitr.interpret import (
 )
 from equitr.interpret.request import facts
 from equitr.interpret.result import Interpretation
-from equitr.models.client import ChatModel, ToolAware
+from equitr.models.client import ToolAware
+from equitr.models.provider import ChatModel
 from equitr.monitor import timed
 from equitr.plan import build_graph
 from equitr.sandbox.gitsafe import git_in, stage

@@ -15,9 +15,10 @@ import aiohttp
 from pydantic import SecretStr
 
 from equitr.errors import ConfigError
+from equitr.models.provider import ANTHROPIC_URL, Endpoints, ProviderSpec, Wiring, require_key
 from equitr.models.types import Message, Reply, ToolCall
 from equitr.models.usage import usage_from
-from equitr.models.wire import Endpoint, post_json
+from equitr.models.wire import Endpoint, post_json, request_json
 
 API_VERSION = "2023-06-01"
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
@@ -158,3 +159,49 @@ def parse_message(data: dict[str, Any], *, messages: Sequence[Message], model: s
         usage=usage_from(usage.get("input_tokens"), usage.get("output_tokens"), messages=messages, reply_text=content),
         raw=data,
     )
+
+
+def _endpoint(endpoints: Endpoints) -> Endpoint:
+    return Endpoint(
+        label="Anthropic",
+        unreachable_hint="Check the network connection to api.anthropic.com.",
+        auth_hint="Check ANTHROPIC_API_KEY (a key from console.anthropic.com).",
+        missing_model_hint="See `equitr models list` for valid anthropic/… names.",
+    )
+
+
+def _make(w: Wiring) -> AnthropicClient:
+    require_key(w.endpoints.anthropic_api_key, "ANTHROPIC_API_KEY", "anthropic/…")
+    return AnthropicClient(
+        w.session,
+        base_url=w.endpoints.anthropic_url,
+        api_key=w.endpoints.anthropic_api_key,
+        endpoint=_endpoint(w.endpoints),
+    )
+
+
+async def _check(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tuple[bool, str]:
+    key = e.anthropic_api_key.get_secret_value() if e.anthropic_api_key else ""
+    if not key:
+        return False, "ANTHROPIC_API_KEY is not set."
+    await request_json(
+        session,
+        "GET",
+        f"{e.anthropic_url or ANTHROPIC_URL}/v1/models/{model}",
+        endpoint=_endpoint(e),
+        timeout_s=5.0,
+        headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+        secrets=[key],
+    )
+    return True, f"Anthropic serves {model} for this key"
+
+
+PROVIDER = ProviderSpec(
+    name="anthropic",
+    make_client=_make,
+    check_available=_check,
+    json_support=lambda model, e, caps: "no",
+    catalogue_id="anthropic",
+    native_tools=True,
+    aliases=("claude",),
+)

@@ -21,79 +21,25 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, SecretStr
 
 from equitr.errors import ConfigError, ModelError
 from equitr.models import prices
-from equitr.models.anthropic import AnthropicClient
 from equitr.models.capabilities import CapabilityCache, Mode
-from equitr.models.local import LocalClient
 from equitr.models.names import ModelName, Provider, parse_model_name
-from equitr.models.ollama import OllamaClient, normalize_host
+from equitr.models.ollama import OllamaClient
 from equitr.models.openai import OpenAIClient
+from equitr.models.provider import ChatModel, Endpoints, Wiring
+from equitr.models.registry import SPECS
 from equitr.models.retry import RetryPolicy, Sleep, with_retries
 from equitr.models.types import Message, Reply
-from equitr.models.wire import Endpoint
 
 log = logging.getLogger(__name__)
-
-OPENAI_URL = "https://api.openai.com/v1"
-ANTHROPIC_URL = "https://api.anthropic.com"
-
-
-class ChatModel(Protocol):
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply: ...
-
 
 @runtime_checkable
 class ToolAware(Protocol):
     """A model client that can say whether a model calls tools natively (`ModelClient` probes once)."""
 
     async def tool_support(self, model: str, *, timeout_s: float = 60.0) -> bool: ...
-
-
-class ModelSettings(Protocol):
-    """The part of `equitr.config.settings.Settings` the model client reads."""
-
-    openai_api_key: SecretStr | None
-    openai_base_url: str | None
-    anthropic_api_key: SecretStr | None
-    ollama_host: str | None
-
-
-class Endpoints(BaseModel):
-    """Where each provider lives and the keys for it. Keys are SecretStr: printing this shows `**********`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    openai_api_key: SecretStr | None = None
-    openai_base_url: str | None = None  # for openai-compatible/…
-    anthropic_api_key: SecretStr | None = None
-    ollama_host: str | None = None
-    openai_url: str = OPENAI_URL  # overridable for tests and proxies
-    anthropic_url: str = ANTHROPIC_URL
-    ollama_num_ctx: int = 8192
-    capability_file: Path | None = None
-
-    @classmethod
-    def from_settings(cls, settings: ModelSettings, **overrides: Any) -> Endpoints:
-        return cls(
-            openai_api_key=settings.openai_api_key,
-            openai_base_url=settings.openai_base_url,
-            anthropic_api_key=settings.anthropic_api_key,
-            ollama_host=settings.ollama_host,
-            **overrides,
-        )
 
 
 class Breaker:
@@ -289,77 +235,7 @@ class ModelClient:
         return self._clients[provider]
 
     def _make(self, provider: Provider) -> ChatModel:
-        e = self.endpoints
-        if provider == "openai":
-            _require(e.openai_api_key, "OPENAI_API_KEY", "openai/…")
-            return OpenAIClient(
-                self.session,
-                base_url=e.openai_url,
-                api_key=e.openai_api_key,
-                endpoint=Endpoint(
-                    label="OpenAI",
-                    unreachable_hint="Check the network connection to api.openai.com.",
-                    auth_hint="Check OPENAI_API_KEY (a key from platform.openai.com/api-keys).",
-                    missing_model_hint="See `equitr models list` for valid openai/… names.",
-                ),
-                capabilities=self.capabilities,
-                known_mode="json_schema",
-                official=True,
-            )
-        if provider == "openai-compatible":
-            if not e.openai_base_url:
-                raise ConfigError(
-                    "openai-compatible/… models need OPENAI_BASE_URL, which is not set.",
-                    hint="export OPENAI_BASE_URL=http://127.0.0.1:8000/v1 (your vLLM, llama.cpp server, "
-                    "LM Studio or OpenRouter URL, usually ending in /v1).",
-                )
-            return OpenAIClient(
-                self.session,
-                base_url=e.openai_base_url,
-                api_key=e.openai_api_key,
-                endpoint=Endpoint(
-                    label=f"the OpenAI-compatible server at {e.openai_base_url}",
-                    unreachable_hint="Is the server running? Check OPENAI_BASE_URL (it usually ends in /v1).",
-                    auth_hint="Check OPENAI_API_KEY for this server.",
-                    missing_model_hint="Ask the server which models it serves: GET OPENAI_BASE_URL/models.",
-                ),
-                capabilities=self.capabilities,
-            )
-        if provider == "anthropic":
-            _require(e.anthropic_api_key, "ANTHROPIC_API_KEY", "anthropic/…")
-            return AnthropicClient(
-                self.session,
-                base_url=e.anthropic_url,
-                api_key=e.anthropic_api_key,
-                endpoint=Endpoint(
-                    label="Anthropic",
-                    unreachable_hint="Check the network connection to api.anthropic.com.",
-                    auth_hint="Check ANTHROPIC_API_KEY (a key from console.anthropic.com).",
-                    missing_model_hint="See `equitr models list` for valid anthropic/… names.",
-                ),
-            )
-        if provider == "ollama":
-            host = normalize_host(e.ollama_host)
-            return OllamaClient(
-                self.session,
-                host=host,
-                endpoint=Endpoint(
-                    label=f"Ollama at {host}",
-                    unreachable_hint="Is Ollama running? Start it with `ollama serve` or set OLLAMA_HOST.",
-                    missing_model_hint="Pull the model first: `ollama pull NAME` (see `ollama list`).",
-                ),
-                capabilities=self.capabilities,
-                num_ctx=e.ollama_num_ctx,
-            )
-        return LocalClient()
-
-
-def _require(key: SecretStr | None, env: str, models: str) -> None:
-    if key is None or not key.get_secret_value().strip():
-        raise ConfigError(
-            f"{models} models need {env}, which is not set.",
-            hint=f"export {env}=... or choose another model (see `equitr models list`).",
-        )
+        return SPECS[provider].make_client(Wiring(self.session, self.endpoints, self.capabilities))
 
 
 def _worth_falling_back(error: ModelError) -> bool:

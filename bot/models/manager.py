@@ -25,11 +25,10 @@ CLI (wired in `equitr.cli`):
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import aiohttp
 from cachetools import TTLCache
@@ -37,19 +36,13 @@ from cachetools import TTLCache
 from equitr.errors import ConfigError, ModelError
 from equitr.models import prices
 from equitr.models.capabilities import CapabilityCache
-from equitr.models.client import ANTHROPIC_URL, OPENAI_URL, Endpoints
-from equitr.models.local import DEFAULT_N_CTX, INSTALL_HINT, resolve_path
-from equitr.models.names import DEFAULT_MODEL, ModelName, Provider, closest
-from equitr.models.ollama import normalize_host
-from equitr.models.wire import Endpoint, request_json
+from equitr.models.names import DEFAULT_MODEL, ModelName, Provider
+from equitr.models.provider import Endpoints, Support
+from equitr.models.registry import SPECS
 
 if TYPE_CHECKING:
     from equitr.config.settings import Settings
 
-Support = Literal["yes", "no", "probe"]
-
-_OPENAI_JSON_SCHEMA = re.compile(r"^(gpt-4o|gpt-4\.1|gpt-[5-9]|o[3-9]|gpt-oss)")
-_CHECK_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,20 +102,17 @@ class ModelManager:
         parsed = self.validate_model(name)
         base_url = self.endpoints.openai_base_url if parsed.provider == "openai-compatible" else None
         entry = prices.lookup(parsed, base_url=base_url)
-        context = entry.context_window if entry else None
-        if parsed.provider == "ollama":
-            context = self.endpoints.ollama_num_ctx  # what equitr asks Ollama for, explicitly
-        elif parsed.provider == "local":
-            context = DEFAULT_N_CTX
+        spec = SPECS[parsed.provider]
+        context = spec.context_window(self.endpoints) or (entry.context_window if entry else None)
         return ModelInfo(
             name=str(parsed),
             provider=parsed.provider,
             context_window=context,
             json_schema=self._json_support(parsed),
-            tools=parsed.provider in ("openai", "anthropic"),
+            tools=spec.native_tools,
             input_per_mtok=entry.input_per_mtok if entry else 0.0,
             output_per_mtok=entry.output_per_mtok if entry else 0.0,
-            local=parsed.provider in ("local", "ollama"),
+            local=spec.local,
         )
 
     def estimate_cost(self, name: str, prompt_tokens: int, completion_tokens: int) -> float:
@@ -133,24 +123,12 @@ class ModelManager:
     def known_names(self) -> list[str]:
         """The configured models, the embedded default, and the catalogue's chat models."""
         names = [*self.configured, DEFAULT_MODEL]
-        for provider in ("anthropic", "openai"):
+        for provider in sorted(name for name, spec in SPECS.items() if spec.catalogue_id):
             names += [f"{provider}/{m}" for m in prices.chat_models(provider)]
         return list(dict.fromkeys(names))
 
     def _json_support(self, name: ModelName) -> Support:
-        if name.provider == "local":
-            return "yes"  # llama.cpp grammar in-process
-        if name.provider == "anthropic":
-            return "no"
-        if name.provider == "openai":
-            return "yes" if _OPENAI_JSON_SCHEMA.match(name.model) else "no"
-        base = (
-            normalize_host(self.endpoints.ollama_host)
-            if name.provider == "ollama"
-            else (self.endpoints.openai_base_url or "")
-        )
-        mode = self.capabilities.get(base, name.model)
-        return "probe" if mode is None else ("no" if mode == "none" else "yes")
+        return SPECS[name.provider].json_support(name.model, self.endpoints, self.capabilities)
 
     # -- network (never on the hot path) -----------------------------------------------------------
 
@@ -175,89 +153,7 @@ class ModelManager:
         return result
 
     async def _check(self, name: ModelName, session: aiohttp.ClientSession) -> tuple[bool, str]:
-        e = self.endpoints
-        if name.provider == "local":
-            import importlib.util
-
-            path = resolve_path(name.model)
-            if importlib.util.find_spec("llama_cpp") is None:
-                return (
-                    False,
-                    f"{path.name} is present but llama-cpp-python is not installed: {INSTALL_HINT}",
-                )
-            return True, f"in-process llama.cpp, {path} ({path.stat().st_size / 1e6:.0f} MB)"
-        if name.provider == "ollama":
-            host = normalize_host(e.ollama_host)
-            where = Endpoint(
-                label=f"Ollama at {host}",
-                unreachable_hint="Is Ollama running? Start it with `ollama serve` or set OLLAMA_HOST.",
-            )
-            data = await request_json(session, "GET", f"{host}/api/tags", endpoint=where, timeout_s=_CHECK_TIMEOUT_S)
-            installed = [str(m.get("name")) for m in data.get("models") or [] if isinstance(m, dict)]
-            wanted = {name.model, f"{name.model}:latest"}
-            if wanted & set(installed):
-                return True, f"{where.label} serves {name.model}"
-            near = closest(name.model, installed) or installed[:3]
-            return False, (
-                f"{where.label} has no model {name.model}. Pull it with `ollama pull {name.model}`"
-                + (f" (installed: {', '.join(near)})." if near else ".")
-            )
-        if name.provider == "openai-compatible":
-            if not e.openai_base_url:
-                return False, "OPENAI_BASE_URL is not set; openai-compatible/… models need it."
-            base = e.openai_base_url.rstrip("/")
-            where = Endpoint(label=f"the server at {base}", unreachable_hint="Is the server running?")
-            data = await request_json(
-                session,
-                "GET",
-                f"{base}/models",
-                endpoint=where,
-                timeout_s=_CHECK_TIMEOUT_S,
-                headers=_bearer(e),
-                secrets=_secrets(e),
-            )
-            served = [str(m.get("id")) for m in data.get("data") or [] if isinstance(m, dict)]
-            if name.model in served:
-                return True, f"{where.label} serves {name.model}"
-            listing = ", ".join(served[:5]) or "nothing"
-            return False, f"{where.label} does not serve {name.model} (it serves: {listing})."
-        if name.provider == "openai":
-            if e.openai_api_key is None or not e.openai_api_key.get_secret_value():
-                return False, "OPENAI_API_KEY is not set."
-            where = Endpoint(label="OpenAI", unreachable_hint="Check the network.", auth_hint="Check OPENAI_API_KEY.")
-            await request_json(
-                session,
-                "GET",
-                f"{e.openai_url or OPENAI_URL}/models/{name.model}",
-                endpoint=where,
-                timeout_s=_CHECK_TIMEOUT_S,
-                headers=_bearer(e),
-                secrets=_secrets(e),
-            )
-            return True, f"OpenAI serves {name.model} for this key"
-        key = e.anthropic_api_key.get_secret_value() if e.anthropic_api_key else ""
-        if not key:
-            return False, "ANTHROPIC_API_KEY is not set."
-        where = Endpoint(label="Anthropic", unreachable_hint="Check the network.", auth_hint="Check ANTHROPIC_API_KEY.")
-        await request_json(
-            session,
-            "GET",
-            f"{e.anthropic_url or ANTHROPIC_URL}/v1/models/{name.model}",
-            endpoint=where,
-            timeout_s=_CHECK_TIMEOUT_S,
-            headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
-            secrets=[key],
-        )
-        return True, f"Anthropic serves {name.model} for this key"
-
-
-def _bearer(e: Endpoints) -> dict[str, str]:
-    key = e.openai_api_key.get_secret_value() if e.openai_api_key else ""
-    return {"Authorization": f"Bearer {key}"} if key else {}
-
-
-def _secrets(e: Endpoints) -> list[str]:
-    return [e.openai_api_key.get_secret_value()] if e.openai_api_key else []
+        return await SPECS[name.provider].check_available(name.model, self.endpoints, session)
 
 
 def choose_model(configured: str | None) -> tuple[str, bool]:

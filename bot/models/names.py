@@ -16,14 +16,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
 from rapidfuzz import fuzz, process
 
 from equitr.errors import ConfigError
+from equitr.models.registry import SPECS
 
-Provider = Literal["ollama", "openai", "anthropic", "openai-compatible", "local"]
-PROVIDERS: tuple[Provider, ...] = ("ollama", "openai", "anthropic", "openai-compatible", "local")
+Provider = str  # a key of `equitr.models.registry.SPECS`
+PROVIDERS: tuple[Provider, ...] = tuple(SPECS)
 
 # The model used when nothing is configured: small, offline, $0 (optional extra `local`).
 DEFAULT_MODEL = "local/smollm2"
@@ -39,13 +39,7 @@ EXAMPLES: tuple[str, ...] = (
 )
 
 # Common ways people write a provider; mapped rather than rejected so the error is never needed.
-_PROVIDER_ALIASES: dict[str, Provider] = {
-    "openai_compatible": "openai-compatible",
-    "openaicompatible": "openai-compatible",
-    "claude": "anthropic",
-    "llamacpp": "local",
-    "llama.cpp": "local",
-}
+_PROVIDER_ALIASES: dict[str, Provider] = {alias: spec.name for spec in SPECS.values() for alias in spec.aliases}
 
 _OLLAMA_NAME = re.compile(r"^[a-z0-9][a-z0-9._/-]*(?::[A-Za-z0-9._-]+)?$")
 _REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")

@@ -30,9 +30,10 @@ from equitr.models.capabilities import (
     remembered_tools,
     tool_probe_passed,
 )
+from equitr.models.provider import Endpoints, ProviderSpec, Support, Wiring
 from equitr.models.types import Message, Reply, ToolCall
 from equitr.models.usage import usage_from
-from equitr.models.wire import Endpoint, post_json
+from equitr.models.wire import Endpoint, post_json, request_json
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_NUM_CTX = 8192
@@ -219,3 +220,53 @@ def parse_chat(data: dict[str, Any], *, messages: Sequence[Message], model: str,
         ),
         raw=data,
     )
+
+
+def _endpoint(host: str) -> Endpoint:
+    return Endpoint(
+        label=f"Ollama at {host}",
+        unreachable_hint="Is Ollama running? Start it with `ollama serve` or set OLLAMA_HOST.",
+        missing_model_hint="Pull the model first: `ollama pull NAME` (see `ollama list`).",
+    )
+
+
+def _make(w: Wiring) -> OllamaClient:
+    host = normalize_host(w.endpoints.ollama_host)
+    return OllamaClient(
+        w.session,
+        host=host,
+        endpoint=_endpoint(host),
+        capabilities=w.capabilities,
+        num_ctx=w.endpoints.ollama_num_ctx,
+    )
+
+
+async def _check(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tuple[bool, str]:
+    from equitr.models.names import closest  # names reads the provider registry, which imports this module
+
+    host = normalize_host(e.ollama_host)
+    where = _endpoint(host)
+    data = await request_json(session, "GET", f"{host}/api/tags", endpoint=where, timeout_s=5.0)
+    installed = [str(m.get("name")) for m in data.get("models") or [] if isinstance(m, dict)]
+    if {model, f"{model}:latest"} & set(installed):
+        return True, f"{where.label} serves {model}"
+    near = closest(model, installed) or installed[:3]
+    return False, (
+        f"{where.label} has no model {model}. Pull it with `ollama pull {model}`"
+        + (f" (installed: {', '.join(near)})." if near else ".")
+    )
+
+
+def _probed(model: str, e: Endpoints, caps: CapabilityCache) -> Support:
+    mode = caps.get(normalize_host(e.ollama_host), model)
+    return "probe" if mode is None else ("no" if mode == "none" else "yes")
+
+
+PROVIDER = ProviderSpec(
+    name="ollama",
+    make_client=_make,
+    check_available=_check,
+    json_support=_probed,
+    local=True,
+    context_window=lambda e: e.ollama_num_ctx,  # what equitr asks Ollama for, explicitly
+)

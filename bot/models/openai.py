@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from equitr.errors import ModelError
+from equitr.errors import ConfigError, ModelError
 from equitr.models.capabilities import (
     PROBE_MAX_TOKENS,
     PROBE_PROMPT,
@@ -32,9 +32,19 @@ from equitr.models.capabilities import (
     response_format,
     tool_probe_passed,
 )
+from equitr.models.provider import (
+    OPENAI_URL,
+    Endpoints,
+    ProviderSpec,
+    Support,
+    Wiring,
+    bearer,
+    require_key,
+    secrets,
+)
 from equitr.models.types import Message, Reply, ToolCall
 from equitr.models.usage import usage_from
-from equitr.models.wire import Endpoint, post_json
+from equitr.models.wire import Endpoint, post_json, request_json
 
 # OpenAI's reasoning models take only the default temperature.
 _REASONING = re.compile(r"^(o\d|gpt-5)")
@@ -244,3 +254,116 @@ def parse_completion(data: dict[str, Any], *, messages: Sequence[Message], model
         ),
         raw=data,
     )
+
+
+_CHECK_TIMEOUT_S = 5.0
+# OpenAI models that honour a JSON schema (`response_format: json_schema`).
+_JSON_SCHEMA_MODELS = re.compile(r"^(gpt-4o|gpt-4\.1|gpt-[5-9]|o[3-9]|gpt-oss)")
+
+
+def _openai_endpoint(endpoints: Endpoints) -> Endpoint:
+    return Endpoint(
+        label="OpenAI",
+        unreachable_hint="Check the network connection to api.openai.com.",
+        auth_hint="Check OPENAI_API_KEY (a key from platform.openai.com/api-keys).",
+        missing_model_hint="See `equitr models list` for valid openai/… names.",
+    )
+
+
+def _make_openai(w: Wiring) -> OpenAIClient:
+    require_key(w.endpoints.openai_api_key, "OPENAI_API_KEY", "openai/…")
+    return OpenAIClient(
+        w.session,
+        base_url=w.endpoints.openai_url,
+        api_key=w.endpoints.openai_api_key,
+        endpoint=_openai_endpoint(w.endpoints),
+        capabilities=w.capabilities,
+        known_mode="json_schema",
+        official=True,
+    )
+
+
+async def _check_openai(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tuple[bool, str]:
+    if e.openai_api_key is None or not e.openai_api_key.get_secret_value():
+        return False, "OPENAI_API_KEY is not set."
+    await request_json(
+        session,
+        "GET",
+        f"{e.openai_url or OPENAI_URL}/models/{model}",
+        endpoint=_openai_endpoint(e),
+        timeout_s=_CHECK_TIMEOUT_S,
+        headers=bearer(e.openai_api_key),
+        secrets=secrets(e.openai_api_key),
+    )
+    return True, f"OpenAI serves {model} for this key"
+
+
+PROVIDER = ProviderSpec(
+    name="openai",
+    make_client=_make_openai,
+    check_available=_check_openai,
+    json_support=lambda model, e, caps: "yes" if _JSON_SCHEMA_MODELS.match(model) else "no",
+    catalogue_id="openai",
+    native_tools=True,
+)
+
+
+def _compatible_endpoint(base_url: str) -> Endpoint:
+    return Endpoint(
+        label=f"the OpenAI-compatible server at {base_url}",
+        unreachable_hint="Is the server running? Check OPENAI_BASE_URL (it usually ends in /v1).",
+        auth_hint="Check OPENAI_API_KEY for this server.",
+        missing_model_hint="Ask the server which models it serves: GET OPENAI_BASE_URL/models.",
+    )
+
+
+def _make_compatible(w: Wiring) -> OpenAIClient:
+    base_url = w.endpoints.openai_base_url
+    if not base_url:
+        raise ConfigError(
+            "openai-compatible/… models need OPENAI_BASE_URL, which is not set.",
+            hint="export OPENAI_BASE_URL=http://127.0.0.1:8000/v1 (your vLLM, llama.cpp server, "
+            "LM Studio or OpenRouter URL, usually ending in /v1).",
+        )
+    return OpenAIClient(
+        w.session,
+        base_url=base_url,
+        api_key=w.endpoints.openai_api_key,
+        endpoint=_compatible_endpoint(base_url),
+        capabilities=w.capabilities,
+    )
+
+
+async def _check_compatible(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tuple[bool, str]:
+    if not e.openai_base_url:
+        return False, "OPENAI_BASE_URL is not set; openai-compatible/… models need it."
+    base = e.openai_base_url.rstrip("/")
+    where = _compatible_endpoint(base)
+    data = await request_json(
+        session,
+        "GET",
+        f"{base}/models",
+        endpoint=where,
+        timeout_s=_CHECK_TIMEOUT_S,
+        headers=bearer(e.openai_api_key),
+        secrets=secrets(e.openai_api_key),
+    )
+    served = [str(m.get("id")) for m in data.get("data") or [] if isinstance(m, dict)]
+    if model in served:
+        return True, f"{where.label} serves {model}"
+    listing = ", ".join(served[:5]) or "nothing"
+    return False, f"{where.label} does not serve {model} (it serves: {listing})."
+
+
+def _probed(model: str, e: Endpoints, caps: CapabilityCache) -> Support:
+    mode = caps.get(e.openai_base_url or "", model)
+    return "probe" if mode is None else ("no" if mode == "none" else "yes")
+
+
+COMPATIBLE = ProviderSpec(
+    name="openai-compatible",
+    make_client=_make_compatible,
+    check_available=_check_compatible,
+    json_support=_probed,
+    aliases=("openai_compatible", "openaicompatible"),
+)

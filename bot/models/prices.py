@@ -16,9 +16,10 @@ from typing import Any
 
 from equitr.errors import ConfigError
 from equitr.models.names import ModelName, Provider, closest, parse_model_name
+from equitr.models.registry import SPECS
 
 # Our provider names → genai-prices provider ids. Providers missing here run on the user's own hardware.
-_CATALOGUE_PROVIDER: dict[Provider, str] = {"openai": "openai", "anthropic": "anthropic"}
+_CATALOGUE_PROVIDER: dict[Provider, str] = {name: s.catalogue_id for name, s in SPECS.items() if s.catalogue_id}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,7 @@ def validate_model(name: str) -> ModelName:
     Only the catalogue is consulted (no server is asked), so `.equitr.toml` can be checked without a
     model manager."""
     parsed = parse_model_name(name)
-    if parsed.provider in ("openai", "anthropic") and lookup(parsed) is None:
+    if parsed.provider in _CATALOGUE_PROVIDER and lookup(parsed) is None:
         valid = chat_models(parsed.provider)
         suggestions = [f"{parsed.provider}/{m}" for m in closest(parsed.model, valid)]
         raise ConfigError(

@@ -20,8 +20,9 @@ from equitr.config.flags import EffectiveSettings, resolve_flags
 from equitr.config.repo import RepoConfig
 from equitr.config.settings import Settings
 from equitr.github.access import GitHubAccess
-from equitr.models.client import ChatModel, Endpoints, ModelClient
+from equitr.models.client import ModelClient
 from equitr.models.manager import ModelManager, choose_model
+from equitr.models.provider import ChatModel, Endpoints
 from equitr.permissions import Permissions
 from equitr.runner import JobContext
 from equitr.sandbox.quota import DiskQuota

@@ -20,7 +20,8 @@ from pydantic import SecretStr
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 from equitr.models.capabilities import CapabilityCache
-from equitr.models.client import Endpoints, ModelClient
+from equitr.models.client import ModelClient
+from equitr.models.provider import Endpoints
 from equitr.models.retry import NO_RETRY
 from equitr.models.types import Message, Reply
 

@@ -22,7 +22,7 @@ import pytest
 from equitr import services as services_mod
 from equitr.config.flags import EffectiveSettings
 from equitr.errors import ModelError
-from equitr.models.client import ChatModel
+from equitr.models.provider import ChatModel
 from equitr.models.types import Reply, ToolCall
 from equitr.models.wire import Endpoint, http_error
 from equitr.runner import Outcome

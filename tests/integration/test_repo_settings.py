@@ -23,7 +23,7 @@ from equitr.asgi import call
 from equitr.config.flags import EffectiveSettings
 from equitr.config.settings import Settings
 from equitr.jobs import Job
-from equitr.models.client import ChatModel
+from equitr.models.provider import ChatModel
 from equitr.runner import Outcome
 from equitr.work.handlers import WorkEnv
 from equitr.work.handlers import handlers as work_handlers

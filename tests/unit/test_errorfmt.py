@@ -52,8 +52,8 @@ from equitr.errors import (
     ValidationError,
 )
 from equitr.jobs import Job
-from equitr.models.client import _require
 from equitr.models.manager import ModelManager
+from equitr.models.provider import require_key
 from equitr.models.wire import Endpoint, http_error
 from equitr.runner import busy_error
 from equitr.sandbox.paths import resolve_in_checkout
@@ -123,7 +123,7 @@ def examples() -> dict[str, tuple[BaseException, ErrorContext]]:
             ),
             ErrorContext(command="fix", flags={"--model": "openai/gpt-4.1-mni"}),
         ),
-        "missing-setting": (raised(lambda: _require(None, "OPENAI_API_KEY", "openai/…")), CONTEXT),
+        "missing-setting": (raised(lambda: require_key(None, "OPENAI_API_KEY", "openai/…")), CONTEXT),
         "model-credentials": (
             http_error(401, '{"error": {"message": "Incorrect API key provided"}}', {}, endpoint=OPENAI),
             CONTEXT,

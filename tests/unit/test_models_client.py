@@ -24,7 +24,8 @@ from pydantic import SecretStr
 
 from equitr.errors import ConfigError, ModelError
 from equitr.models.capabilities import CapabilityCache
-from equitr.models.client import Endpoints, ModelClient
+from equitr.models.client import ModelClient
+from equitr.models.provider import Endpoints
 from equitr.models.retry import RetryPolicy
 from equitr.models.types import Message, ToolCall
 

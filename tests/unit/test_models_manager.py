@@ -13,7 +13,6 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from equitr.models.capabilities import CapabilityCache, conforms
-from equitr.models.client import Endpoints
 from equitr.models.manager import (
     ModelManager,
     choose_model,
@@ -23,6 +22,7 @@ from equitr.models.manager import (
 )
 from equitr.models.names import parse_model_name
 from equitr.models.prices import cost_usd, lookup
+from equitr.models.provider import Endpoints
 
 
 def test_prices_come_from_the_catalogue() -> None:

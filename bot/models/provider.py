@@ -1,0 +1,121 @@
+"""What every model provider shares: the `ChatModel` protocol, where the providers live (`Endpoints`), and
+the description of one provider (`ProviderSpec`).
+
+A provider is one module of `equitr.models` that exports `PROVIDER = ProviderSpec(...)`, listed once in
+`equitr.models.registry`; the client, the model manager, model names and prices read the specs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from equitr.errors import ConfigError
+from equitr.models.capabilities import CapabilityCache
+from equitr.models.types import Message, Reply
+
+OPENAI_URL = "https://api.openai.com/v1"
+ANTHROPIC_URL = "https://api.anthropic.com"
+
+Support = Literal["yes", "no", "probe"]  # structured output; "probe" = tested on first use, then cached
+
+
+class ChatModel(Protocol):
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: str,
+        max_tokens: int,
+        temperature: float = 0.0,
+        json_schema: dict[str, Any] | None = None,
+        timeout_s: float,
+        tools: Sequence[dict[str, Any]] | None = None,
+    ) -> Reply: ...
+
+
+class ModelSettings(Protocol):
+    """The part of `equitr.config.settings.Settings` the model client reads."""
+
+    openai_api_key: SecretStr | None
+    openai_base_url: str | None
+    anthropic_api_key: SecretStr | None
+    ollama_host: str | None
+
+
+class Endpoints(BaseModel):
+    """Where each provider lives and the keys for it. Keys are SecretStr: printing this shows `**********`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None  # for openai-compatible/…
+    anthropic_api_key: SecretStr | None = None
+    ollama_host: str | None = None
+    openai_url: str = OPENAI_URL  # overridable for tests and proxies
+    anthropic_url: str = ANTHROPIC_URL
+    ollama_num_ctx: int = 8192
+    capability_file: Path | None = None
+
+    @classmethod
+    def from_settings(cls, settings: ModelSettings, **overrides: Any) -> Endpoints:
+        return cls(
+            openai_api_key=settings.openai_api_key,
+            openai_base_url=settings.openai_base_url,
+            anthropic_api_key=settings.anthropic_api_key,
+            ollama_host=settings.ollama_host,
+            **overrides,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """What a provider's client is made of: the shared HTTP session, the endpoints and the capability cache."""
+
+    session: aiohttp.ClientSession
+    endpoints: Endpoints
+    capabilities: CapabilityCache
+
+
+def _no_context(endpoints: Endpoints) -> int | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderSpec:
+    """Everything equitr knows about one `provider/…` prefix, in the provider's own module."""
+
+    name: str
+    make_client: Callable[[Wiring], ChatModel]  # ConfigError when a setting it needs is missing
+    # (ok, one line for `equitr models check`); may raise ConfigError or ModelError, which the caller reports.
+    check_available: Callable[[str, Endpoints, aiohttp.ClientSession], Awaitable[tuple[bool, str]]]
+    json_support: Callable[[str, Endpoints, CapabilityCache], Support]
+    catalogue_id: str | None = None  # the price library's id; None: runs on the user's hardware, $0
+    native_tools: bool = False  # known to call tools natively (`equitr models list`; others are probed)
+    local: bool = False  # runs on the user's hardware
+    context_window: Callable[[Endpoints], int | None] = _no_context  # what equitr asks for, when it sets one
+    aliases: tuple[str, ...] = ()  # other spellings people use for the prefix
+
+
+def require_key(key: SecretStr | None, env: str, models: str) -> None:
+    """ConfigError naming the setting when a provider's key is missing."""
+    if key is None or not key.get_secret_value().strip():
+        raise ConfigError(
+            f"{models} models need {env}, which is not set.",
+            hint=f"export {env}=... or choose another model (see `equitr models list`).",
+        )
+
+
+def bearer(key: SecretStr | None) -> dict[str, str]:
+    value = key.get_secret_value() if key else ""
+    return {"Authorization": f"Bearer {value}"} if value else {}
+
+
+def secrets(key: SecretStr | None) -> list[str]:
+    return [key.get_secret_value()] if key else []
+
