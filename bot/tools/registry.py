@@ -18,7 +18,7 @@ from equitr.errors import PathRefused, ToolError
 from equitr.sandbox.threads import in_thread
 from equitr.tools.base import Params, ToolContext, ToolResult, ToolSpec
 
-__all__ = ["SPECS", "TOOL_NAMES", "Step", "execute", "execute_sync", "spec"]
+__all__ = ["SPECS", "TOOL_NAMES", "Step", "execute", "execute_sync"]
 
 
 def _discover() -> dict[str, ToolSpec[Any]]:
@@ -34,10 +34,6 @@ def _discover() -> dict[str, ToolSpec[Any]]:
 
 SPECS: dict[str, ToolSpec[Any]] = _discover()
 TOOL_NAMES: tuple[str, ...] = tuple(SPECS)
-
-
-def spec(name: str) -> ToolSpec[Any]:
-    return SPECS[name]
 
 
 class Step(BaseModel):
