@@ -26,14 +26,19 @@ from equitr.errors import ConfigError, ModelError
 from equitr.models import prices
 from equitr.models.capabilities import CapabilityCache, Mode
 from equitr.models.names import ModelName, Provider, parse_model_name
-from equitr.models.ollama import OllamaClient
-from equitr.models.openai import OpenAIClient
 from equitr.models.provider import ChatModel, Endpoints, Wiring
 from equitr.models.registry import SPECS
 from equitr.models.retry import RetryPolicy, Sleep, with_retries
 from equitr.models.types import Message, Reply
 
 log = logging.getLogger(__name__)
+
+@runtime_checkable
+class Structured(Protocol):
+    """A model client that knows the structured-output mode a model gets (probing its server once if needed)."""
+
+    async def structured_mode(self, model: str, *, timeout_s: float) -> Mode: ...
+
 
 @runtime_checkable
 class ToolAware(Protocol):
@@ -190,20 +195,19 @@ class ModelClient:
         """The structured-output mode `model` gets (probing its server once if needed): for `doctor`."""
         name = parse_model_name(model)
         client = self.provider(name.provider)
-        if isinstance(client, OpenAIClient | OllamaClient):
+        if isinstance(client, Structured):
             return await client.structured_mode(name.model, timeout_s=timeout_s)
-        return "json_object" if name.provider == "local" else "none"
+        return "none"
 
     async def tool_support(self, model: str, *, timeout_s: float = 60.0) -> bool:
-        """Whether `model` calls tools natively: OpenAI's and Anthropic's APIs do, in-process models do not,
-        OpenAI-compatible servers and Ollama are probed once per (server, model) and remembered."""
+        """Whether `model` calls tools natively: the providers known to (`native_tools`: OpenAI's and
+        Anthropic's APIs) do; clients that can tell (OpenAI-compatible servers and Ollama, probed once per
+        server and model, then remembered) are asked; the others (in-process models) do not."""
         name = parse_model_name(model)
-        if name.provider == "anthropic":
+        if SPECS[name.provider].native_tools:
             return True
-        if name.provider == "local":
-            return False
         client = self.provider(name.provider)
-        if isinstance(client, OpenAIClient | OllamaClient):
+        if isinstance(client, ToolAware):
             return await client.tool_support(name.model, timeout_s=timeout_s)
         return False
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from equitr.errors import ConfigError, ModelError
+from equitr.models.capabilities import Mode
 from equitr.models.openai import parse_completion
 from equitr.models.provider import Endpoints, ProviderSpec
 from equitr.models.types import Message, Reply
@@ -96,6 +97,9 @@ class LocalClient:
 
     def __init__(self, *, n_ctx: int = DEFAULT_N_CTX) -> None:
         self.n_ctx = n_ctx
+
+    async def structured_mode(self, model: str, *, timeout_s: float) -> Mode:
+        return "json_object"  # llama.cpp's grammar, in-process
 
     async def chat(
         self,
