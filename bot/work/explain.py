@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 
-from equitr.agent.calls import Calls
+from equitr.agent.asker import Calls
 from equitr.agent.ledger import Guard, Ledger
 from equitr.errors import PathRefused, ValidationError
 from equitr.models.names import closest
