@@ -39,6 +39,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from equitr import signature
 from equitr.dispatch import Dispatcher
+from equitr.errors import TooLarge
 from equitr.features import EVENTS
 from equitr.github.retry import OUTSIDE_JOBS
 from equitr.metrics import StoreCollector
@@ -56,12 +57,6 @@ READ_TIMEOUT_S = 10.0  # GitHub itself gives up on a delivery after 10 s
 HEALTH_TIMEOUT_S = 3.0  # a health check that takes longer is a failed one (platform probes wait ~5 s)
 _EVENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DELIVERY = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-
-
-class TooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(limit)
-        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)

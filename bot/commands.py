@@ -12,9 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rapidfuzz import process
-
-from equitr.errors import CommandError
+from equitr.errors import CommandError, closest
 
 # A key of `COMMANDS`: `parse` only ever makes a `Command` whose name is one.
 CommandName = str
@@ -153,9 +151,9 @@ def parse(body: str) -> Command | None:
     word = tokens[0].lower()
     spec = COMMANDS.get(word)
     if spec is None:
+        meant = closest(word, COMMANDS, cutoff=50)
         raise CommandError(
-            f"`{tokens[0]}` is not an equitr command.{_did_you_mean(word, COMMANDS)}",
-            hint=_usage_block(),
+            f"`{tokens[0]}` is not an equitr command.{_did_you_mean(meant)}", hint=_usage_block(), closest=meant
         )
     flags, text = _split_flags(spec, tokens[1:])
     if spec.needs and not text:
@@ -176,12 +174,15 @@ def _split_flags(spec: CommandSpec, tokens: list[str]) -> tuple[dict[str, object
         flag, _, inline = tokens[i].partition("=")
         flag = flag.lower()
         if flag not in FLAGS:
+            meant = closest(flag, FLAGS, cutoff=50)
             raise CommandError(
-                f"`{flag}` is not a flag equitr knows.{_did_you_mean(flag, FLAGS)}",
+                f"`{flag}` is not a flag equitr knows.{_did_you_mean(meant)}",
                 hint=usage,
+                flag=flag,
+                closest=meant,
             )
         if flag not in spec.flags:
-            raise CommandError(f"`/equitr {name}` does not take `{flag}`.", hint=usage)
+            raise CommandError(f"`/equitr {name}` does not take `{flag}`.", hint=usage, flag=flag)
         if inline:
             value = inline
             i += 1
@@ -189,11 +190,11 @@ def _split_flags(spec: CommandSpec, tokens: list[str]) -> tuple[dict[str, object
             value = tokens[i + 1]
             i += 2
         else:
-            raise CommandError(f"`{flag}` needs a value.", hint=usage)
+            raise CommandError(f"`{flag}` needs a value.", hint=usage, flag=flag)
         key = flag[2:].replace("-", "_")
         field_name = "budget_usd" if key == "budget" else key
         if field_name in flags:
-            raise CommandError(f"`{flag}` is given twice.", hint=usage)
+            raise CommandError(f"`{flag}` is given twice.", hint=usage, flag=flag)
         flags[field_name] = _budget(value) if key == "budget" else _model(flag, value)
     return flags, " ".join(tokens[i:])
 
@@ -214,12 +215,13 @@ def _budget(value: str) -> float:
         amount = usd_amount(value)
     except ValueError:
         raise CommandError(
-            f"`--budget {value}` is not an amount in US dollars.", hint="For example: `--budget 2.50`."
+            f"`--budget {value}` is not an amount in US dollars.", hint="For example: `--budget 2.50`.", flag="--budget"
         ) from None
     if not budget_in_range(amount):
         raise CommandError(
             f"`--budget {value}` must be more than 0 and at most {MAX_BUDGET_USD:g} USD.",
             hint="For example: `--budget 2.50`.",
+            flag="--budget",
         )
     return amount
 
@@ -229,15 +231,13 @@ def _model(flag: str, value: str) -> str:
         raise CommandError(
             f"`{flag} {value}` is not a model name.",
             hint="Model names look like `provider/model`, e.g. `ollama/qwen3:30b` or `openai/gpt-4.1-mini`.",
+            flag=flag,
         )
     return value
 
 
-def _did_you_mean(word: str, choices: object) -> str:
-    best = process.extractOne(word, list(choices))  # type: ignore[call-overload]
-    if best is None or best[1] < 50:
-        return ""
-    return f" Did you mean `{best[0]}`?"
+def _did_you_mean(meant: list[str]) -> str:
+    return f" Did you mean `{meant[0]}`?" if meant else ""
 
 
 def _usage_block() -> str:

@@ -14,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-from equitr.errorfmt import CONFIG_SECTIONS, ERRORS_DOC, KINDS, Category
+from equitr.errorfmt import ERRORS_DOC, KINDS, Category
 
 CATEGORIES: dict[Category, str] = {
     "configuration": "Configuration: the server's settings or the repository's `.equitr.toml`",
@@ -75,7 +75,7 @@ def page(errors_md: str) -> str:
         for kind in KINDS.values():
             if kind.category != category:
                 continue
-            section = CONFIG_SECTIONS.get(kind.anchor)
+            section = kind.docs
             see = f"[Errors › {kind.title}](errors.md#{kind.anchor})"
             if section is not None:
                 see += " · [Configuration](configuration.md" + (f"#{section})" if section else ")")

@@ -12,6 +12,11 @@
 
     **Documentation:** [docs/errors.md#budget-exceeded](docs/errors.md#budget-exceeded) · …
 
+A renderer of one table: `KINDS[anchor]` says, for each documented kind of error, its title, its category,
+what to suggest, which commands recover and which section of docs/configuration.md to link. Which kind an
+error is, the names it most likely meant and the flag that carried the wrong value were decided where it
+was raised (`EquitrError.kind`, `.closest`, `.flag`); nothing here reads them back out of a message.
+
 Pure functions of the exception and an `ErrorContext` (what the command asked for); the caller posts the
 result with `equitr.comments.upsert(..., "error", job.ref, body, author=...)`, one error comment per job.
 
@@ -23,7 +28,7 @@ own (a bug) show only their class name; their details belong in the server log, 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,23 +38,9 @@ import gidgethub
 from equitr.agent.ledger import suggest_budget
 from equitr.commands import USAGE, Command
 from equitr.config.flags import EffectiveSettings
-from equitr.config.problems import FILENAME, MonthlyBudgetExceeded, RepoConfigError
+from equitr.config.problems import FILENAME
 from equitr.config.repo import RepoConfig
-from equitr.errors import (
-    BudgetExceeded,
-    CommandError,
-    ConfigError,
-    EquitrError,
-    GitHubError,
-    JobBusy,
-    LimitReached,
-    ModelError,
-    PathRefused,
-    PermissionDenied,
-    SandboxError,
-    ToolError,
-    ValidationError,
-)
+from equitr.errors import EquitrError, JobBusy, ModelError, PathRefused, RepoConfigError
 from equitr.money import amount, usd
 from equitr.redact import redact
 from equitr.sanitize import sanitize_inline
@@ -59,52 +50,6 @@ Category = Literal["configuration", "runtime", "validation", "internal"]
 ERRORS_DOC = "docs/errors.md"
 CONFIG_DOC = "docs/configuration.md"
 _MAX_MESSAGE = 800  # a server that echoes a whole page back must not flood the comment
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorKind:
-    anchor: str  # the heading in docs/errors.md that explains it
-    category: Category
-    title: str
-
-
-_KINDS = [
-    ErrorKind("invalid-configuration-file", "configuration", f"Invalid `{FILENAME}`"),
-    ErrorKind("unknown-model", "configuration", "Unknown model"),
-    ErrorKind("missing-setting", "configuration", "Missing setting"),
-    ErrorKind("model-credentials", "configuration", "Model provider rejected the credentials"),
-    ErrorKind("configuration-error", "configuration", "Configuration problem"),
-    ErrorKind("rate-limited", "runtime", "Rate limited"),
-    ErrorKind("quota-used-up", "runtime", "Model provider quota used up"),
-    ErrorKind("model-unavailable", "runtime", "Model unavailable"),
-    ErrorKind("model-not-found", "configuration", "Model not found"),
-    ErrorKind("model-request-rejected", "runtime", "Model rejected the request"),
-    ErrorKind("network-error", "runtime", "Network error"),
-    ErrorKind("timeout", "runtime", "Timed out"),
-    ErrorKind("github-error", "runtime", "GitHub API error"),
-    ErrorKind("job-failed", "runtime", "Job failed"),
-    ErrorKind("invalid-command", "validation", "Invalid command"),
-    ErrorKind("invalid-parameters", "validation", "Invalid parameters"),
-    ErrorKind("permission-denied", "validation", "Permission denied"),
-    ErrorKind("budget-exceeded", "validation", "Budget exceeded"),
-    ErrorKind("monthly-budget-used-up", "validation", "Monthly budget used up"),
-    ErrorKind("limit-reached", "validation", "Step, time or disk limit reached"),
-    ErrorKind("refused-by-the-sandbox", "validation", "Refused by the sandbox"),
-    ErrorKind("already-running", "validation", "Another job is already working here"),
-    ErrorKind("internal-error", "internal", "Internal error"),
-]
-KINDS: dict[str, ErrorKind] = {kind.anchor: kind for kind in _KINDS}
-
-
-# The section of docs/configuration.md an error kind links to besides its own ("" is the page's top).
-CONFIG_SECTIONS: dict[str, str] = {
-    "invalid-configuration-file": "",
-    "unknown-model": "models",
-    "budget-exceeded": "budget",
-    "monthly-budget-used-up": "budget",
-    "limit-reached": "limits",
-    "refused-by-the-sandbox": "fix",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,54 +104,325 @@ class ErrorContext:
         )
 
 
-# -- classification ---------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One error being explained: the exception, the command's context, and the error's hint as a sentence."""
+
+    error: BaseException
+    ctx: ErrorContext
+    hint: str
+    closest: list[str]  # what the person most likely meant (`EquitrError.closest`)
+    flag: str | None  # the flag that carried the wrong value (`EquitrError.flag`)
+
+    @property
+    def hints(self) -> list[str]:
+        return [self.hint] if self.hint else []
+
+    @property
+    def message(self) -> str:
+        return getattr(self.error, "message", "")
+
+    def retry(self, **overrides: str | None) -> str:
+        """`/equitr retry` with the flags the person used, some replaced (`--budget` etc. as keys)."""
+        flags = dict(self.ctx.flags)
+        flags.update({k: v for k, v in overrides.items() if v})
+        words = [f"{flag} {flags[flag]}" for flag in ("--budget", "--model", "--worker-model") if flags.get(flag)]
+        return " ".join(["/equitr retry", *words])
+
+    def other_model(self, lead: str) -> list[str]:
+        """Another model only helps when a model failed, not when GitHub or the network did."""
+        fallback = self.ctx.fallback_model
+        if isinstance(self.error, ModelError) and fallback not in (
+            None,
+            self.ctx.supervisor_model,
+            self.ctx.worker_model,
+        ):
+            return [f"{lead}: `--model {fallback}`."]
+        return []
+
+    def allowed(self) -> list[str]:
+        return ["This repository allows: " + ", ".join(f"`{m}`" for m in self.ctx.allowed_models) + "."]
+
+
+Advice = Callable[[Case], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorKind:
+    """One documented kind of error: `anchor` is its heading in docs/errors.md; `docs` the section of
+    docs/configuration.md it also links to ("" the page's top, None none)."""
+
+    title: str
+    category: Category
+    suggest: Advice
+    recover: Advice
+    docs: str | None = None
+    anchor: str = ""
+
+
+# -- what each kind suggests and recovers with ------------------------------------------------------------
+
+_HELP = "`/equitr help` lists every command and its flags."
+_STATUS = "`/equitr status` shows where the job stopped."
+
+
+def _hint_or(*default: str) -> Advice:
+    return lambda c: c.hints or list(default)
+
+
+def _then(*commands: str) -> Advice:
+    return lambda _c: list(commands)
+
+
+def _unknown_model(c: Case) -> list[str]:
+    out = ["Did you mean " + _or([f"`{n}`" for n in c.closest]) + "?"] if c.closest else c.hints
+    out.append("`equitr models list` shows every model name equitr knows; Ollama models are `ollama/NAME:TAG`.")
+    return out + (c.allowed() if c.ctx.allowed_models else [])
+
+
+def _unknown_model_fix(c: Case) -> list[str]:
+    return [*([c.retry(**{c.flag or "--model": c.closest[0]})] if c.closest else []), "equitr models list"]
+
+
+def _operator(text: str) -> Advice:
+    return lambda c: [*c.hints, text]
+
+
+def _doctor_then_retry(c: Case) -> list[str]:
+    fallback = [c.retry(**{"--model": c.ctx.fallback_model})] if c.ctx.fallback_model else []
+    return ["equitr doctor", c.retry(), *fallback]
+
+
+def _transient(*extra: str) -> Advice:
+    """Try again; then on the fallback model when a model failed; then what else helps."""
+
+    def plan(c: Case) -> list[str]:
+        fallback = c.ctx.fallback_model not in (None, c.ctx.supervisor_model, c.ctx.worker_model)
+        other = [c.retry(**{"--model": c.ctx.fallback_model})] if fallback and isinstance(c.error, ModelError) else []
+        return [c.retry(), *other, *extra]
+
+    return plan
+
+
+def _rate_limited(c: Case) -> list[str]:
+    wait = getattr(c.error, "retry_after_s", None)
+    first = f"Wait about {max(1, round(wait))} s before retrying; the provider said so." if wait else None
+    return [first or "Wait a minute before retrying.", *c.hints, *c.other_model("Or run on another provider's model")]
+
+
+def _unreachable(*, network: bool) -> Advice:
+    """A server equitr could not reach (or that failed): how to start it, the network, another model."""
+
+    def advice(c: Case) -> list[str]:
+        out = list(c.hints)
+        if "ollama" in c.message.lower() and "ollama serve" not in c.hint:
+            out.append("Start Ollama with `ollama serve` or set OLLAMA_HOST; `ollama list` shows the models it has.")
+        if network and not c.hint:
+            out.append("Check the network between equitr and the server; equitr already retried with backoff.")
+        return out + c.other_model("Or use the fallback model")
+
+    return advice
+
+
+def _budget(c: Case) -> list[str]:
+    spent, budget, needed = _needed(c)
+    out = [
+        f"This job needs more than {usd(budget)} ({usd(spent, places=4)} spent so far); {usd(needed)} should be enough."
+    ]
+    if c.ctx.max_budget_usd is not None and needed > c.ctx.max_budget_usd:
+        out.append(
+            f"That is above this repository's `--budget` maximum of {usd(c.ctx.max_budget_usd)}: a maintainer can "
+            f"raise `budget.max_flag_usd` in `{FILENAME}` on the default branch."
+        )
+    out.append("A cheaper worker model costs less per step: a local Ollama model costs $0 (`--worker-model ollama/…`).")
+    return [*out, "`/equitr plan` shows the plan and a cost estimate without spending on the change."]
+
+
+def _budget_fix(c: Case) -> list[str]:
+    _spent, budget, needed = _needed(c)
+    if c.ctx.max_budget_usd is not None and needed > c.ctx.max_budget_usd:
+        needed = c.ctx.max_budget_usd
+    return [*([c.retry(**{"--budget": amount(needed)})] if needed > budget else []), "/equitr plan"]
+
+
+def _needed(c: Case) -> tuple[float, float, float]:
+    spent = getattr(c.error, "spent_usd", None)
+    budget = getattr(c.error, "budget_usd", None)
+    spent = float(spent if spent is not None else c.ctx.spent_usd or 0.0)
+    budget = float(budget if budget is not None else c.ctx.budget_usd or 0.0)
+    return spent, budget, float(suggest_budget(spent, budget))
+
+
+_LIMIT_KEYS = {"time": "limits.max_minutes", "steps": "limits.max_steps", "disk": "limits.max_disk_mb"}
+
+
+def _limit(c: Case) -> list[str]:
+    limit = getattr(c.error, "limit", "")
+    out = [f"Raise `{_LIMIT_KEYS[limit]}` in `{FILENAME}` on the default branch."] if limit in _LIMIT_KEYS else []
+    if limit == "disk":
+        return [*out, "Or have the tests write large temporary files under `/tmp`, which is not counted."]
+    return [*out, "Or split the task: smaller, more specific instructions need fewer steps."]
+
+
+def _sandbox(c: Case) -> list[str]:
+    if isinstance(c.error, PathRefused):
+        return [
+            *c.hints,
+            "Writes under `.github/workflows` and to the paths in `fix.blocked_paths` are always refused; the "
+            "files CI runs are refused unless `fix.allow_ci_paths` allows them.",
+        ]
+    return [*c.hints, "An operator can run `equitr doctor` to check the sandbox (bubblewrap) on the server."]
+
+
+def _sandbox_fix(c: Case) -> list[str]:
+    return ["/equitr retry"] if isinstance(c.error, PathRefused) else ["equitr doctor", "/equitr retry"]
+
+
+def _busy(c: Case) -> list[str]:
+    if not isinstance(c.error, JobBusy):
+        return c.hints or [_STATUS]
+    return [
+        f"Wait for job {c.error.running_id} to end (`/equitr status` shows where it is), or stop it with "
+        "`/equitr cancel`; then `/equitr retry` runs this command again.",
+        "equitr runs one change at a time on an issue, so that two jobs never push over each other.",
+    ]
+
+
+def _command(c: Case) -> list[str]:
+    meant = c.closest[0] if c.closest else ""
+    out = [
+        f"Did you mean `/equitr {meant}`? Usage: `{USAGE[meant]}`." if meant in USAGE else f"Did you mean `{meant}`?"
+    ]
+    return out[: 1 if meant else 0] + ([c.hint] if c.hint.startswith("Usage:") else []) + [_HELP]
+
+
+def _command_fix(c: Case) -> list[str]:
+    meant = c.closest[0] if c.closest else ""
+    return [f"/equitr {meant}"] * (meant in USAGE and meant not in ("help", c.ctx.command)) + ["/equitr help"]
+
+
+def _parameters(c: Case) -> list[str]:
+    models = c.flag in ("--model", "--worker-model") and c.ctx.allowed_models
+    return [*c.hints, *(c.allowed() if models else [])]
+
+
+def _parameters_fix(c: Case) -> list[str]:
+    """For flags refused by the repository's bounds: the same command within them."""
+    concrete = [m for m in c.ctx.allowed_models if not m.endswith("*")]
+    if c.flag == "--budget" and c.ctx.max_budget_usd is not None:
+        return [c.retry(**{"--budget": amount(c.ctx.max_budget_usd)}), "/equitr help"]
+    if c.flag in ("--model", "--worker-model") and concrete:
+        return [c.retry(**{c.flag: concrete[0]}), "/equitr help"]
+    return ["/equitr help"]
+
+
+def _busy_fix(c: Case) -> list[str]:
+    return ["/equitr status", "/equitr cancel", c.retry()]
+
+
+_GITHUB_ADVICE = {
+    401: "GitHub refused equitr's credentials: an operator checks GH_APP_ID and the App's private key.",
+    403: "The App may lack a permission on this repository: check the installation's permissions.",
+    404: "The repository, issue or file may have moved, or the App is not installed on it.",
+    422: "GitHub refused the request's content, e.g. a branch or pull request that already exists.",
+}
+
+
+def _github(c: Case) -> list[str]:
+    code = _status(c.error) or 0
+    if code >= 500:
+        return [*c.hints, "GitHub is having trouble; retrying in a few minutes usually works (githubstatus.com)."]
+    return [*c.hints, _GITHUB_ADVICE.get(code, "Retrying usually works; `/equitr status` shows where the job stopped.")]
+
+
+def _quota(c: Case) -> list[str]:
+    return (c.hints or ["Add credit or raise the spend limit with the provider."]) + c.other_model("Or switch models")
+
+
+def _not_found(c: Case) -> list[str]:
+    check = "`equitr models check NAME` on the server says whether the model is there."
+    return [*c.hints, check, *c.other_model("Or use the fallback model")]
+
+
+def _rejected(c: Case) -> list[str]:
+    why = (
+        "The model server refused what equitr sent: often a prompt longer than the model's context window, or an "
+        "option this server does not support."
+    )
+    larger = c.other_model("A model with a larger context window may take it")
+    return [*c.hints, why, *larger, "Smaller, more specific instructions make smaller prompts."]
+
+
+def _timeout(c: Case) -> list[str]:
+    slow = c.hints or ["The server may be overloaded, or the model too large for its machine."]
+    return slow + c.other_model("A smaller or hosted model answers faster")
+
+
+_CONFIG_FILE = (
+    f"Edit `{FILENAME}` on the default branch; copies on other branches and in pull requests are ignored.",
+    f"Every key with its default and allowed values is in `{CONFIG_DOC}`.",
+)
+_SET_IT = "An operator sets it in equitr's environment and restarts equitr; `equitr doctor` checks everything."
+_NEW_KEY = "An operator replaces the API key in equitr's environment; `equitr doctor` checks it."
+_MONTH = (
+    "`/equitr cost` shows this month's spending by issue and pull request.",
+    f"A maintainer can raise `budget.per_month_usd` in `{FILENAME}`; the budget renews on the 1st (UTC).",
+)
+_BUG = (
+    "This is a bug in equitr, not a problem with your request.",
+    "An operator finds the details in the server log, under the job id when one is shown.",
+)
+_RETRY_OR_STATUS = _then("/equitr retry", "/equitr status")
+_RETRY, _COST_RETRY, _PLAN_RETRY = (
+    _then("/equitr retry"),
+    _then("/equitr cost", "/equitr retry"),
+    _then("/equitr plan", "/equitr retry"),
+)
+_CFG: Category = "configuration"
+_RUN: Category = "runtime"
+_VAL: Category = "validation"
+_K = ErrorKind
+# The catalogue: one row per heading in docs/errors.md (docs/troubleshooting.md is generated from it).
+KINDS: dict[str, ErrorKind] = {
+    "invalid-configuration-file": _K(f"Invalid `{FILENAME}`", _CFG, _then(*_CONFIG_FILE), _RETRY, docs=""),
+    "unknown-model": _K("Unknown model", _CFG, _unknown_model, _unknown_model_fix, docs="models"),
+    "missing-setting": _K("Missing setting", _CFG, _operator(_SET_IT), _doctor_then_retry),
+    "model-credentials": _K("Model provider rejected the credentials", _CFG, _operator(_NEW_KEY), _doctor_then_retry),
+    "configuration-error": _K("Configuration problem", _CFG, _hint_or(_STATUS), _RETRY_OR_STATUS),
+    "rate-limited": _K("Rate limited", _RUN, _rate_limited, _transient()),
+    "quota-used-up": _K("Model provider quota used up", _RUN, _quota, _transient()),
+    "model-unavailable": _K("Model unavailable", _RUN, _unreachable(network=False), _transient("equitr doctor")),
+    "model-not-found": _K("Model not found", _CFG, _not_found, _transient("equitr doctor")),
+    "model-request-rejected": _K("Model rejected the request", _RUN, _rejected, _transient()),
+    "network-error": _K("Network error", _RUN, _unreachable(network=True), _transient()),
+    "timeout": _K("Timed out", _RUN, _timeout, _transient()),
+    "github-error": _K("GitHub API error", _RUN, _github, _RETRY_OR_STATUS),
+    "job-failed": _K("Job failed", _RUN, _hint_or(_STATUS), _RETRY_OR_STATUS),
+    "invalid-command": _K("Invalid command", _VAL, _command, _command_fix),
+    "invalid-parameters": _K("Invalid parameters", _VAL, _parameters, _parameters_fix),
+    "budget-exceeded": _K("Budget exceeded", _VAL, _budget, _budget_fix, docs="budget"),
+    "monthly-budget-used-up": _K("Monthly budget used up", _VAL, _then(*_MONTH), _COST_RETRY, docs="budget"),
+    "limit-reached": _K("Step, time or disk limit reached", _VAL, _limit, _PLAN_RETRY, docs="limits"),
+    "refused-by-the-sandbox": _K("Refused by the sandbox", _VAL, _sandbox, _sandbox_fix, docs="fix"),
+    "already-running": _K("Another job is already working here", _VAL, _busy, _busy_fix),
+    "internal-error": _K("Internal error", "internal", _then(*_BUG), _RETRY_OR_STATUS),
+}  # fmt: skip
+for _name, _row in KINDS.items():
+    object.__setattr__(_row, "anchor", _name)  # the key, once: a row cannot name another anchor
+
+
+# -- the renderer -----------------------------------------------------------------------------------------
 
 
 def error_kind(error: BaseException) -> ErrorKind:
-    """Which documented kind of error this is. Decided by exception type first; by the wording only where
-    one exception type covers several situations (a ModelError can be a rate limit or a server down)."""
+    """Which documented kind of error this is: the one its raiser named (`EquitrError.kind`), or for
+    exceptions that are not equitr's, by their type."""
     return KINDS[_anchor(error)]
 
 
-def classify(error: BaseException) -> tuple[Category, str]:
-    """(category, title): configuration, runtime, validation, or internal for exceptions that are bugs."""
-    kind = error_kind(error)
-    return kind.category, kind.title
-
-
 def _anchor(error: BaseException) -> str:
-    if isinstance(error, RepoConfigError):
-        return "invalid-configuration-file"
-    if isinstance(error, ConfigError):
-        if re.search(r"\bis not set\b|\bmissing\b|\bnot configured\b", error.message, re.IGNORECASE):
-            return "missing-setting"
-        if re.search(r"\bmodel\b|\bprovider\b|\.gguf\b", error.message, re.IGNORECASE):
-            return "unknown-model"
-        return "configuration-error"
-    if isinstance(error, MonthlyBudgetExceeded):
-        return "monthly-budget-used-up"
-    if isinstance(error, BudgetExceeded):
-        return "budget-exceeded"
-    if isinstance(error, PermissionDenied):
-        return "permission-denied"
-    if isinstance(error, JobBusy):
-        return "already-running"
-    if isinstance(error, CommandError):
-        return "invalid-command"
-    if isinstance(error, LimitReached):
-        return "limit-reached"
-    if isinstance(error, SandboxError):
-        return "refused-by-the-sandbox"
-    if isinstance(error, ModelError):
-        return _model_anchor(error)
-    if isinstance(error, GitHubError):
-        if error.status in (403, 429) and "rate limit" in error.message.lower():
-            return "rate-limited"
-        return "network-error" if error.status is None and "reach" in error.message else "github-error"
-    if isinstance(error, ValidationError | ToolError):
-        return "invalid-parameters"
     if isinstance(error, EquitrError):
-        return "job-failed"
+        return error.kind if error.kind in KINDS else "job-failed"
     if isinstance(error, TimeoutError):  # asyncio.TimeoutError is the same class since 3.11
         return "timeout"
     if isinstance(error, gidgethub.RateLimitExceeded):
@@ -218,29 +434,19 @@ def _anchor(error: BaseException) -> str:
     return "internal-error"
 
 
-def _model_anchor(error: ModelError) -> str:
-    text = error.message.lower()
-    if "quota" in text or "spend limit" in text:
-        return "quota-used-up"
-    if error.status == 429:
-        return "rate-limited"
-    if error.status in (401, 403):
-        return "model-credentials"
-    if error.status == 408 or "did not answer within" in text:
-        return "timeout"
-    if error.status == 404:
-        return "model-not-found"  # no such model on that server (Ollama: not pulled), or a wrong base URL
-    if error.status is not None and 400 <= error.status < 500:
-        return "model-request-rejected"  # 400, 413, 422 …: what equitr sent, not whether the server is up
-    return "model-unavailable"  # cannot reach the server, 5xx, overloaded
-
-
-# -- what happened ----------------------------------------------------------------------------------------
+def _case(error: BaseException, context: ErrorContext | None) -> Case:
+    equitr = error if isinstance(error, EquitrError) else None
+    return Case(
+        error=error,
+        ctx=context or ErrorContext(),
+        hint=_sentence(_clean(equitr.hint)) if equitr and equitr.hint else "",
+        closest=equitr.closest if equitr else [],
+        flag=equitr.flag if equitr else None,
+    )
 
 
 def describe(error: BaseException) -> str:
     """One or two sentences on what happened, cleaned (no traceback, no paths; not yet redacted)."""
-    anchor = _anchor(error)
     if isinstance(error, RepoConfigError):
         count = len(error.problems)
         return (
@@ -252,206 +458,39 @@ def describe(error: BaseException) -> str:
         if text.split(" ", 1)[0].isalpha() and text[:1].islower():  # "the server …", not "openai/…" or "`x`"
             text = text[:1].upper() + text[1:]
         return text or f"equitr stopped with a {type(error).__name__}."
-    if anchor == "timeout":
+    if isinstance(error, TimeoutError):
         return "An operation took too long and was stopped."
     if isinstance(error, gidgethub.HTTPException):
-        status = int(error.status_code)
         detail = _clean(str(error))
-        return f"GitHub answered HTTP {status}" + (f": {detail}." if detail else ".")
+        return f"GitHub answered HTTP {int(error.status_code)}" + (f": {detail}." if detail else ".")
     if isinstance(error, gidgethub.GitHubException):
         return "A request to GitHub failed."
-    if anchor == "network-error":
+    if isinstance(error, aiohttp.ClientError | ConnectionError):
         return f"A network request failed ({type(error).__name__})."
     # A bug: its message may hold anything (paths, data), so only the class name leaves the process.
     return f"equitr hit an internal error (`{type(error).__name__}`) and stopped. The details are in the server log."
 
 
-# -- suggestions and recovery -----------------------------------------------------------------------------
-
-
 def suggest_solutions(error: BaseException, context: ErrorContext | None = None) -> list[str]:
     """Concrete things to change, most useful first (Markdown, one bullet each)."""
-    ctx = context or ErrorContext()
-    anchor = _anchor(error)
-    hint = _sentence(_clean(error.hint)) if isinstance(error, EquitrError) and error.hint else ""
-    # Another model only helps when a model failed, not when GitHub or the network did.
-    other_model = isinstance(error, ModelError)
-    out: list[str] = []
-    if anchor == "invalid-configuration-file":
-        out.append(
-            f"Edit `{FILENAME}` on the default branch; copies on other branches and in pull requests are ignored."
-        )
-        out.append(f"Every key with its default and allowed values is in `{CONFIG_DOC}`.")
-    elif anchor == "unknown-model":
-        names = closest_models(error)
-        if names:
-            out.append("Did you mean " + _or([f"`{n}`" for n in names]) + "?")
-        elif hint:
-            out.append(hint)
-        out.append("`equitr models list` shows every model name equitr knows; Ollama models are `ollama/NAME:TAG`.")
-        if ctx.allowed_models:
-            out.append("This repository allows: " + ", ".join(f"`{m}`" for m in ctx.allowed_models) + ".")
-    elif anchor == "missing-setting":
-        out += [hint] if hint else []
-        out.append(
-            "An operator sets it in equitr's environment and restarts equitr; `equitr doctor` checks everything."
-        )
-    elif anchor == "model-credentials":
-        out += [hint] if hint else []
-        out.append("An operator replaces the API key in equitr's environment; `equitr doctor` checks it.")
-    elif anchor == "rate-limited":
-        wait = getattr(error, "retry_after_s", None)
-        out.append(
-            f"Wait about {max(1, round(wait))} s before retrying; the provider said so."
-            if wait
-            else "Wait a minute before retrying."
-        )
-        out += [hint] if hint else []
-        out += _other_model(ctx, "Or run on another provider's model") if other_model else []
-    elif anchor == "quota-used-up":
-        out += [hint] if hint else ["Add credit or raise the spend limit with the provider."]
-        out += _other_model(ctx, "Or switch models") if other_model else []
-    elif anchor in ("model-unavailable", "network-error"):
-        out += [hint] if hint else []
-        if "ollama" in str(getattr(error, "message", "")).lower() and "ollama serve" not in hint:
-            out.append("Start Ollama with `ollama serve` or set OLLAMA_HOST; `ollama list` shows the models it has.")
-        if anchor == "network-error" and not hint:
-            out.append("Check the network between equitr and the server; equitr already retried with backoff.")
-        out += _other_model(ctx, "Or use the fallback model") if other_model else []
-    elif anchor == "model-not-found":
-        out += [hint] if hint else []
-        out.append("`equitr models check NAME` on the server says whether the model is there.")
-        out += _other_model(ctx, "Or use the fallback model") if other_model else []
-    elif anchor == "model-request-rejected":
-        out += [hint] if hint else []
-        out.append(
-            "The model server refused what equitr sent: often a prompt longer than the model's context window, "
-            "or an option this server does not support."
-        )
-        out += _other_model(ctx, "A model with a larger context window may take it") if other_model else []
-        out.append("Smaller, more specific instructions make smaller prompts.")
-    elif anchor == "timeout":
-        out += [hint] if hint else ["The server may be overloaded, or the model too large for its machine."]
-        out += _other_model(ctx, "A smaller or hosted model answers faster") if other_model else []
-    elif anchor == "github-error":
-        out += [hint] if hint else []
-        out.append(_github_advice(error))
-    elif anchor == "budget-exceeded":
-        out += _budget_advice(error, ctx)
-    elif anchor == "monthly-budget-used-up":
-        out.append("`/equitr cost` shows this month's spending by issue and pull request.")
-        out.append(
-            f"A maintainer can raise `budget.per_month_usd` in `{FILENAME}`; the budget renews on the 1st (UTC)."
-        )
-    elif anchor == "limit-reached":
-        key = {"time": "limits.max_minutes", "steps": "limits.max_steps", "disk": "limits.max_disk_mb"}.get(
-            getattr(error, "limit", ""), ""
-        )
-        if key:
-            out.append(f"Raise `{key}` in `{FILENAME}` on the default branch.")
-        if getattr(error, "limit", "") == "disk":
-            out.append("Or have the tests write large temporary files under `/tmp`, which is not counted.")
-        else:
-            out.append("Or split the task: smaller, more specific instructions need fewer steps.")
-    elif anchor == "refused-by-the-sandbox":
-        out += [hint] if hint else []
-        if isinstance(error, PathRefused):
-            out.append(
-                "Writes under `.github/workflows` and to the paths in `fix.blocked_paths` are always refused; the "
-                "files CI runs are refused unless `fix.allow_ci_paths` allows them."
-            )
-        else:
-            out.append("An operator can run `equitr doctor` to check the sandbox (bubblewrap) on the server.")
-    elif anchor == "already-running" and isinstance(error, JobBusy):
-        out.append(
-            f"Wait for job {error.running_id} to end (`/equitr status` shows where it is), or stop it with "
-            "`/equitr cancel`; then `/equitr retry` runs this command again."
-        )
-        out.append("equitr runs one change at a time on an issue, so that two jobs never push over each other.")
-    elif anchor == "permission-denied":
-        out.append("Only collaborators with write, maintain or admin permission can start equitr jobs.")
-        out.append("Ask a maintainer to comment the command for you.")
-    elif anchor == "invalid-command":
-        meant = _meant(error)
-        if meant in USAGE:
-            out.append(f"Did you mean `/equitr {meant}`? Usage: `{USAGE[meant]}`.")
-        elif meant:
-            out.append(f"Did you mean `{meant}`?")
-        if hint.startswith("Usage:"):
-            out.append(hint)
-        out.append("`/equitr help` lists every command and its flags.")
-    elif anchor == "invalid-parameters":
-        out += [hint] if hint else []
-        if ctx.allowed_models and "allows" in str(getattr(error, "message", "")):
-            out.append("This repository allows: " + ", ".join(f"`{m}`" for m in ctx.allowed_models) + ".")
-    elif anchor == "internal-error":
-        out.append("This is a bug in equitr, not a problem with your request.")
-        out.append("An operator finds the details in the server log, under the job id when one is shown.")
-    else:  # job-failed, configuration-error
-        out += [hint] if hint else ["`/equitr status` shows where the job stopped."]
-    return list(dict.fromkeys(s for s in out if s))
+    return list(dict.fromkeys(s for s in error_kind(error).suggest(_case(error, context)) if s))
 
 
 def create_recovery_plan(error: BaseException, context: ErrorContext | None = None) -> list[str]:
     """The exact commands to run next, in order: `/equitr …` comments, or `equitr …` for an operator."""
-    ctx = context or ErrorContext()
-    anchor = _anchor(error)
-    plan: list[str] = []
-    if anchor == "unknown-model":
-        names = closest_models(error)
-        if names:
-            plan.append(_retry(ctx, **{_model_flag(error, ctx): names[0]}))
-        plan.append("equitr models list")
-    elif anchor == "invalid-configuration-file":
-        plan.append("/equitr retry")
-    elif anchor in ("missing-setting", "model-credentials"):
-        plan += ["equitr doctor", _retry(ctx)]
-        plan += [_retry(ctx, **{"--model": ctx.fallback_model})] if ctx.fallback_model else []
-    elif anchor in (
-        "rate-limited", "quota-used-up", "model-unavailable", "model-not-found", "model-request-rejected",
-        "network-error", "timeout",
-    ):  # fmt: skip
-        plan.append(_retry(ctx))
-        fallback = ctx.fallback_model not in (None, ctx.supervisor_model, ctx.worker_model)
-        if fallback and isinstance(error, ModelError):
-            plan.append(_retry(ctx, **{"--model": ctx.fallback_model}))
-        if anchor in ("model-unavailable", "model-not-found"):
-            plan.append("equitr doctor")
-    elif anchor == "budget-exceeded":
-        plan += _budget_commands(error, ctx)
-    elif anchor == "monthly-budget-used-up":
-        plan += ["/equitr cost", "/equitr retry"]
-    elif anchor == "limit-reached":
-        plan += ["/equitr plan", "/equitr retry"]
-    elif anchor == "refused-by-the-sandbox":
-        plan += ["/equitr retry"] if isinstance(error, PathRefused) else ["equitr doctor", "/equitr retry"]
-    elif anchor == "already-running":
-        plan += ["/equitr status", "/equitr cancel", _retry(ctx)]
-    elif anchor == "permission-denied":
-        plan.append(f"/equitr {ctx.command or 'fix'}")
-    elif anchor == "invalid-command":
-        meant = _meant(error)
-        if meant in USAGE and meant not in ("help", ctx.command):
-            plan.append(f"/equitr {meant}")
-        plan.append("/equitr help")
-    elif anchor == "invalid-parameters":
-        plan += _parameter_fix(error, ctx)
-        plan.append("/equitr help")
-    else:  # github-error, job-failed, configuration-error, internal-error
-        plan += ["/equitr retry", "/equitr status"]
-    return list(dict.fromkeys(plan))
+    return list(dict.fromkeys(error_kind(error).recover(_case(error, context))))
 
 
 def doc_links(error: BaseException) -> list[str]:
-    """Relative documentation paths with anchors: the error's own section first."""
-    anchor = _anchor(error)
-    links = [f"{ERRORS_DOC}#{anchor}"]
-    section = CONFIG_SECTIONS.get(anchor)
-    if section is not None:
-        links.append(f"{CONFIG_DOC}#{section}" if section else CONFIG_DOC)
-    elif isinstance(error, ValidationError) and "--budget" in getattr(error, "message", ""):
-        links.append(f"{CONFIG_DOC}#budget")
-    return links
+    """Relative documentation paths with anchors: the error's own section first, then the configuration it
+    concerns (a refused `--budget` links to the budget keys)."""
+    kind = error_kind(error)
+    section = kind.docs
+    case = _case(error, None)
+    if section is None and "--budget" in (case.flag, *case.closest):
+        section = "budget"
+    links = [f"{ERRORS_DOC}#{kind.anchor}"]
+    return links + ([f"{CONFIG_DOC}#{section}" if section else CONFIG_DOC] if section is not None else [])
 
 
 def doc_url(base: str, link: str) -> str:
@@ -568,41 +607,9 @@ def _clean(text: str) -> str:
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
-def closest_models(error: BaseException) -> list[str]:
-    """The model names an unknown-model error suggests ("Did you mean a or b?"), best first."""
-    hint = getattr(error, "hint", None) or ""
-    found = re.search(r"Did you mean (.+?)\?", hint)
-    if not found:
-        return []
-    return [name.strip(" `") for name in found.group(1).split(" or ") if "/" in name]
-
-
-def _meant(error: BaseException) -> str:
-    found = re.search(r"Did you mean `([a-z-]+)`\?", getattr(error, "message", ""))
-    return found.group(1) if found else ""
-
-
-def _model_flag(error: BaseException, ctx: ErrorContext) -> str:
-    message = getattr(error, "message", "")
-    worker = ctx.flags.get("--worker-model")
-    if worker and worker in message and ctx.flags.get("--model", "\0") not in message:
-        return "--worker-model"
-    return "--model"
-
-
-def _retry(ctx: ErrorContext, **overrides: str | None) -> str:
-    """`/equitr retry` with the flags the person used, some replaced (`--budget` etc. as keys)."""
-    flags = dict(ctx.flags)
-    flags.update({k: v for k, v in overrides.items() if v})
-    order = ("--budget", "--model", "--worker-model")
-    words = [f"{flag} {flags[flag]}" for flag in order if flags.get(flag)]
-    return " ".join(["/equitr retry", *words])
-
-
-def _other_model(ctx: ErrorContext, lead: str) -> list[str]:
-    if ctx.fallback_model and ctx.fallback_model not in (ctx.supervisor_model, ctx.worker_model):
-        return [f"{lead}: `--model {ctx.fallback_model}`."]
-    return []
+def _status(error: BaseException) -> int | None:
+    status = getattr(error, "status", None) or getattr(error, "status_code", None)
+    return int(status) if status is not None else None
 
 
 def _sentence(text: str) -> str:
@@ -611,62 +618,3 @@ def _sentence(text: str) -> str:
 
 def _or(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
-
-
-def _needed(error: BaseException, ctx: ErrorContext) -> tuple[float, float, float]:
-    spent = getattr(error, "spent_usd", None)
-    budget = getattr(error, "budget_usd", None)
-    spent = float(spent if spent is not None else ctx.spent_usd or 0.0)
-    budget = float(budget if budget is not None else ctx.budget_usd or 0.0)
-    return spent, budget, float(suggest_budget(spent, budget))
-
-
-def _budget_advice(error: BaseException, ctx: ErrorContext) -> list[str]:
-    spent, budget, needed = _needed(error, ctx)
-    out = [
-        f"This job needs more than {usd(budget)} ({usd(spent, places=4)} spent so far); {usd(needed)} should be enough."
-    ]
-    if ctx.max_budget_usd is not None and needed > ctx.max_budget_usd:
-        out.append(
-            f"That is above this repository's `--budget` maximum of {usd(ctx.max_budget_usd)}: a maintainer can "
-            f"raise `budget.max_flag_usd` in `{FILENAME}` on the default branch."
-        )
-    out.append("A cheaper worker model costs less per step: a local Ollama model costs $0 (`--worker-model ollama/…`).")
-    out.append("`/equitr plan` shows the plan and a cost estimate without spending on the change.")
-    return out
-
-
-def _budget_commands(error: BaseException, ctx: ErrorContext) -> list[str]:
-    _spent, budget, needed = _needed(error, ctx)
-    if ctx.max_budget_usd is not None and needed > ctx.max_budget_usd:
-        needed = ctx.max_budget_usd
-    commands = [_retry(ctx, **{"--budget": amount(needed)})] if needed > budget else []
-    return [*commands, "/equitr plan"]
-
-
-def _parameter_fix(error: BaseException, ctx: ErrorContext) -> list[str]:
-    """For flags refused by the repository's bounds: the same command within them."""
-    message = getattr(error, "message", "")
-    if "--budget" in message and ctx.max_budget_usd is not None:
-        return [_retry(ctx, **{"--budget": amount(ctx.max_budget_usd)})]
-    concrete = [m for m in ctx.allowed_models if not m.endswith("*")]
-    if "allows" in message and concrete:
-        flag = "--worker-model" if "--worker-model" in message else "--model"
-        return [_retry(ctx, **{flag: concrete[0]})]
-    return []
-
-
-def _github_advice(error: BaseException) -> str:
-    status = getattr(error, "status", None) or getattr(error, "status_code", None)
-    code = int(status) if status is not None else 0
-    if code == 401:
-        return "GitHub refused equitr's credentials: an operator checks GH_APP_ID and the App's private key."
-    if code == 403:
-        return "The App may lack a permission on this repository: check the installation's permissions."
-    if code == 404:
-        return "The repository, issue or file may have moved, or the App is not installed on it."
-    if code == 422:
-        return "GitHub refused the request's content, e.g. a branch or pull request that already exists."
-    if code >= 500:
-        return "GitHub is having trouble; retrying in a few minutes usually works (githubstatus.com)."
-    return "Retrying usually works; `/equitr status` shows where the job stopped."

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from equitr.config.problems import FILENAME, Problem, RepoConfigError
+from equitr.config.problems import FILENAME, Problem
 from equitr.config.repo import MAX_BYTES, RepoConfig, parse
-from equitr.errors import ConfigError
+from equitr.errors import ConfigError, RepoConfigError
 from equitr.sandbox.gitsafe import GitResult, git_in, run_git
 from equitr.sandbox.workspace import Checkout, auth_env
 

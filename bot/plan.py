@@ -11,14 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from equitr.errors import ValidationError
+from equitr.errors import PlanError
 from equitr.tools.registry import Step
 
 Note = tuple[str, str]  # (repair kind, detail), the interpretation layer adds the model
-
-
-class PlanError(ValidationError):
-    """A hand-made graph that cannot be run as written (duplicate numbers, a cycle), with the reason."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from huey.serializer import Serializer
 from huey.storage import RedisStorage, SqliteStorage
 
 from equitr import seal
+from equitr.errors import BadMessage
 from equitr.private import private_file
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,6 @@ def _call(name: str, *args: Any) -> None:
 
 
 # -- messages ----------------------------------------------------------------------------------------
-
-
-class BadMessage(ValueError):
-    """A queue message equitr did not write: dropped, never run."""
 
 
 def _positive_int(value: Any) -> int:

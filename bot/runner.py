@@ -27,7 +27,7 @@ from gidgethub.abc import GitHubAPI
 from equitr import comments, endings, metrics, monitor
 from equitr.commands import COMMANDS, EXCLUSIVE
 from equitr.errorfmt import format_error
-from equitr.errors import ConfigError, EquitrError, JobBusy
+from equitr.errors import ConfigError, EquitrError, JobBusy, Parked
 from equitr.github import retry as github_retry
 from equitr.github.scope import Scope, for_job
 from equitr.jobs import Job, State, needs_write_permission
@@ -268,7 +268,7 @@ class Runner:
         if interrupted:  # by shutdown, not by a user: the job is not over
             await self._hand_back(job)
             return None, False
-        if isinstance(outcome.error, github_retry.Parked) and time.time() - job.created_at < PARK_MAX_AGE_S:
+        if isinstance(outcome.error, Parked) and time.time() - job.created_at < PARK_MAX_AGE_S:
             self._paused[job.installation_id] = outcome.error.until
             if await self._park(job, outcome.error.until):
                 return None, False

@@ -84,6 +84,7 @@ def read_runner_env(environ: Mapping[str, str]) -> RunnerEnv:
             "GITHUB_EVENT_NAME is not set.",
             hint="`equitr action` runs inside a GitHub Actions workflow; to try it elsewhere set GITHUB_EVENT_NAME "
             "and GITHUB_EVENT_PATH to an event name and a payload file (see docs/action.md).",
+            kind="missing-setting",
         )
     payload = _read_event(environ.get("GITHUB_EVENT_PATH", "").strip())
     repository = environ.get("GITHUB_REPOSITORY", "").strip() or _payload_repo(payload)
@@ -92,6 +93,7 @@ def read_runner_env(environ: Mapping[str, str]) -> RunnerEnv:
             f"GITHUB_REPOSITORY is {'not set' if not repository else repr(repository)}, and the event names no "
             "repository.",
             hint="Set GITHUB_REPOSITORY to OWNER/NAME (GitHub's runner sets it for you).",
+            kind=None if repository else "missing-setting",
         )
     return RunnerEnv(
         event_name=name,
@@ -109,7 +111,7 @@ def read_runner_env(environ: Mapping[str, str]) -> RunnerEnv:
 def _read_event(path_text: str) -> dict[str, Any]:
     hint = "GitHub's runner sets GITHUB_EVENT_PATH to the event's JSON file; outside a runner, point it at one."
     if not path_text:
-        raise ConfigError("GITHUB_EVENT_PATH is not set.", hint=hint)
+        raise ConfigError("GITHUB_EVENT_PATH is not set.", hint=hint, kind="missing-setting")
     path = Path(path_text)
     try:
         text = path.read_text(encoding="utf-8")
@@ -215,6 +217,7 @@ def action_settings(env: Mapping[str, str], tmp: Path) -> Settings:
             exc.message,
             hint="Pass `github-token` to the Action (its default is `${{ github.token }}`), or set GITHUB_TOKEN "
             "in the step's `env:`.",
+            kind=exc.kind,
         ) from None
     db = settings.db if env.get("EQUITR_DB", "").strip() else tmp / "equitr.db"
     return settings.model_copy(

@@ -10,17 +10,13 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from equitr.errors import ToolError
+from equitr.errors import EditFormatError
 
 
 @dataclass(frozen=True, slots=True)
 class Edit:
     search: str
     replace: str
-
-
-class EditFormatError(ToolError):
-    pass
 
 
 class EditFormat(Protocol):

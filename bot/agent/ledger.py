@@ -14,8 +14,7 @@ from typing import Literal
 
 from equitr import monitor
 from equitr.config.flags import Limits
-from equitr.errors import BudgetExceeded
-from equitr.errors import LimitReached as LimitReached  # re-exported: it used to live here
+from equitr.errors import BudgetExceeded, LimitReached
 from equitr.models.types import Reply
 from equitr.money import usd
 

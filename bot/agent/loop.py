@@ -30,11 +30,20 @@ from typing import Any, Literal
 
 from equitr.agent import evidence, prompts, repomap, salvage, testcmd
 from equitr.agent.asker import Calls
-from equitr.agent.edits import FORMATS, Edit, EditFormatError
-from equitr.agent.ledger import Guard, Ledger, LimitReached
+from equitr.agent.edits import FORMATS, Edit
+from equitr.agent.ledger import Guard, Ledger
 from equitr.agent.view import numbered, strip_gutter, view
 from equitr.config.flags import Limits
-from equitr.errors import BudgetExceeded, ConfigError, EquitrError, ModelError, PathRefused, ToolError
+from equitr.errors import (
+    BudgetExceeded,
+    ConfigError,
+    EditFormatError,
+    EquitrError,
+    LimitReached,
+    ModelError,
+    PathRefused,
+    ToolError,
+)
 from equitr.interpret import (
     MAX_REASKS,
     PLAN_JSON_SCHEMA,

@@ -10,9 +10,9 @@ from urllib.parse import quote
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
-from equitr.config.problems import FILENAME, Problem, RepoConfigError
+from equitr.config.problems import FILENAME, Problem
 from equitr.config.repo import MAX_BYTES, RepoConfig, load_default, parse
-from equitr.errors import GitHubError
+from equitr.errors import GitHubError, RepoConfigError
 from equitr.github.retry import rate_limited
 
 

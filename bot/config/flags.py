@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from equitr.config.problems import FILENAME, MonthlyBudgetExceeded
+from equitr.config.problems import FILENAME
 from equitr.config.repo import RepoConfig
-from equitr.errors import ValidationError
+from equitr.errors import ConfigError, MonthlyBudgetExceeded, ValidationError
 from equitr.models.prices import validate_model
 from equitr.sandbox.policy import WritePolicy
 
@@ -83,6 +83,7 @@ def resolve_flags(
             f"`--budget {budget_usd:.2f}` is above this repository's maximum of ${limit:.2f} per job.",
             hint=f"Use `--budget {limit:.2f}` or less; a maintainer can raise `budget.max_flag_usd` in "
             f"`{FILENAME}` on the default branch.",
+            flag="--budget",
         )
     budget = budget_usd if budget_usd is not None else config.budget.per_job_usd
     left = config.budget.per_month_usd - month_spent_usd
@@ -121,10 +122,15 @@ def model_allowed(name: str, allowed: Sequence[str]) -> bool:
 
 
 def _flag_model(flag: str, name: str, allowed: Sequence[str]) -> str:
-    normalised = str(validate_model(name))  # ConfigError with the closest names
+    try:
+        normalised = str(validate_model(name))  # ConfigError with the closest names
+    except ConfigError as exc:
+        exc.flag = flag  # so that the error comment's retry replaces this flag's value
+        raise
     if not model_allowed(normalised, allowed):
         raise ValidationError(
             f"`{flag} {name}` is not one of the models this repository allows.",
             hint="Allowed: " + ", ".join(f"`{a}`" for a in allowed) + f" (`models.allowed` in `{FILENAME}`).",
+            flag=flag,
         )
     return normalised

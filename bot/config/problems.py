@@ -17,8 +17,7 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel
 
-from equitr.errors import BudgetExceeded, ConfigError
-from equitr.models.names import closest as closest_names
+from equitr.errors import closest
 from equitr.redact import redact
 from equitr.sandbox.policy import BRANCH_PREFIX
 
@@ -65,23 +64,6 @@ class Problem:
         return text
 
 
-class RepoConfigError(ConfigError):
-    """`.equitr.toml` cannot be used; `problems` lists every reason, each naming its key."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        count = len(self.problems)
-        summary = f"{FILENAME} has {count} problem{'s' if count != 1 else ''}"
-        super().__init__(
-            summary + ": " + " ".join(str(p) for p in self.problems),
-            hint=f"Fix {FILENAME} on the default branch; docs/configuration.md lists every key and its default.",
-        )
-
-
-class MonthlyBudgetExceeded(BudgetExceeded):
-    """The repository's budget for this month is used up (`budget.per_month_usd`)."""
-
-
 def syntax_problem(exc: tomllib.TOMLDecodeError, text: str) -> Problem:
     """A TOML syntax error as a file-level problem, with its line, column and the offending line."""
     # Python 3.11/3.12 only put the position in the message: "Invalid value (at line 3, column 15)".
@@ -121,14 +103,15 @@ def _problem(err: Mapping[str, Any], root: type[BaseModel]) -> Problem:
         if key in FIXED_KEYS:
             return Problem(key, FIXED_KEYS[key] + "; remove this key", value=value)
         where = _dotted(loc[:-1])
-        closest = next(iter(closest_names(str(loc[-1]), section_keys, limit=1)), None)
+        near = closest(str(loc[-1]), section_keys, cutoff=60)
+        meant = near[0] if near else None
         valid = ", ".join(section_keys)
         what = f"sections are {valid}" if not where else f"keys in [{where}] are {valid}"
         return Problem(
             key,
             "is not a section equitr knows" if not where else "is not a key equitr knows",
             value=None if not where else value,
-            closest=(f"{where}.{closest}" if where and closest else closest),
+            closest=(f"{where}.{meant}" if where and meant else meant),
             allowed=f"the {what}",
         )
     field = _field_info(loc, root)

@@ -214,6 +214,7 @@ def _missing(name: str, *, empty: bool = False) -> ConfigError:
     return ConfigError(
         f"{name} {state}. Set it to {_SECRET_HELP[name]}.",
         hint=f"export {name}=... (or put it in your platform's secret settings), then start equitr again.",
+        kind="missing-setting",
     )
 
 

@@ -24,7 +24,7 @@ from cachetools import TTLCache
 from pydantic import SecretStr
 
 from equitr.config.settings import Settings
-from equitr.errors import ConfigError
+from equitr.errors import ConfigError, SignInFailed
 
 SESSION_COOKIE = "equitr_session"
 STATE_COOKIE = "equitr_oauth_state"
@@ -183,10 +183,6 @@ def token_matches(config: AuthConfig, given: str) -> bool:
 
 
 # -- GitHub sign-in -----------------------------------------------------------------------------------------
-
-
-class SignInFailed(Exception):
-    """GitHub did not complete the sign-in; the message is safe to show."""
 
 
 def authorize_url(config: AuthConfig, *, state: str, redirect_uri: str) -> str:

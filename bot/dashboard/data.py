@@ -10,16 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from equitr.errors import BadFilter
 from equitr.jobs import Job
 from equitr.monitor import PHASES, JobRecord
 
 PAGE_SIZE = 50
 STATES = ("queued", "running", "done", "failed", "cancelled")
 DAY_S = 86400
-
-
-class BadFilter(ValueError):
-    """A filter the user typed that cannot be read; the message says which and how."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,12 +34,12 @@ from equitr.dashboard.auth import (
     AuthConfig,
     Session,
     Sessions,
-    SignInFailed,
     Throttle,
     authorize_url,
     github_identity,
     token_matches,
 )
+from equitr.errors import BadFilter, SignInFailed
 from equitr.jobs import Job
 from equitr.money import usd
 from equitr.store import JobStore
@@ -216,7 +216,7 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
     async def jobs_page(request: Request, session: Session) -> Response:
         try:
             wanted = data.JobFilter.parse(dict(request.query_params))
-        except data.BadFilter as exc:
+        except BadFilter as exc:
             return render(
                 request,
                 "jobs.html",

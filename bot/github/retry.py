@@ -38,7 +38,7 @@ import gidgethub.aiohttp
 from prometheus_client import Counter
 
 from equitr import monitor
-from equitr.errors import GitHubError
+from equitr.errors import GitHubError, Parked
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,6 @@ PARK_AFTER_S: contextvars.ContextVar[float | None] = contextvars.ContextVar("equ
 
 Sleep = Callable[[float], Awaitable[None]]
 TokenRefresh = Callable[[], Awaitable[str]]
-
-
-class Parked(GitHubError):
-    """A rate limit to wait out that is better waited out with the job back in the queue (`PARK_AFTER_S`)."""
-
-    def __init__(self, message: str, *, status: int, until: float) -> None:
-        super().__init__(message, status=status, hint="equitr runs the job again when GitHub's limit resets")
-        self.until = until
 
 
 @dataclass(frozen=True)
@@ -227,6 +219,7 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
                         f"Could not reach GitHub for {_describe(method, url)} after {attempt} attempt(s): {what}",
                         hint="check the network between equitr and GitHub, and GITHUB_API_URL"
                         + ("; EQUITR_GITHUB_TIMEOUT sets how long one request may take" if timed_out else ""),
+                        kind="network-error",
                     ) from error
                 pause = backoff_s(attempt, self.policy, self._random)
                 log.warning("GitHub %s: %s; retrying in %.1fs", _describe(method, url), type(error).__name__, pause)
@@ -329,6 +322,7 @@ def _explain(method: str, url: str, error: gidgethub.HTTPException, rate_limit: 
             f"GitHub's rate limit stopped {where}: {detail}.{when}",
             status=status,
             hint="wait for the limit to reset",
+            kind="rate-limited",
         )
     if status == 401:
         return GitHubError(

@@ -10,8 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, get_args, get_origin
 
-from rapidfuzz import fuzz, process
-
+from equitr.errors import closest
 from equitr.tools.registry import SPECS, TOOL_NAMES
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -54,8 +53,8 @@ def resolve_tool(name: str, *, fuzzy: bool = True) -> ToolMatch | None:
         tool, implied = _TOOLS[key]
         return ToolMatch(tool, dict(implied), "alias")
     if fuzzy and len(key) >= 4:
-        best = process.extractOne(key, list(_TOOLS), scorer=fuzz.ratio, score_cutoff=80)
-        if best is not None:
+        best = closest(key, _TOOLS, cutoff=80, scorer="ratio")
+        if best:
             tool, implied = _TOOLS[best[0]]
             return ToolMatch(tool, dict(implied), "fuzzy")
     return None
@@ -105,8 +104,8 @@ def resolve_enum(tool: str, param: str, value: str) -> tuple[str, str] | None:
         canon = table[key]
         return canon, ("exact" if value == canon else "alias")
     if len(key) >= 3:
-        best = process.extractOne(key, list(table), scorer=fuzz.ratio, score_cutoff=75)
-        if best is not None:
+        best = closest(key, table, cutoff=75, scorer="ratio")
+        if best:
             return table[best[0]], "fuzzy"
     return None
 

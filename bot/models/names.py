@@ -17,9 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
-
-from equitr.errors import ConfigError
+from equitr.errors import ConfigError, closest
 from equitr.models.registry import SPECS
 
 Provider = str  # a key of `equitr.models.registry.SPECS`
@@ -62,14 +60,16 @@ def parse_model_name(name: str) -> ModelName:
         raise ConfigError(
             f"Model name {name!r} is not of the form provider/model.",
             hint="Examples: " + ", ".join(EXAMPLES),
+            kind="unknown-model",
         )
     provider = _provider(provider_text.lower())
     if provider is None:
+        meant = [f"{p}/{model}" for p in near_names(provider_text.lower(), PROVIDERS)]
         raise ConfigError(
             f"Unknown model provider {provider_text!r} in {name!r}.",
-            hint=_did_you_mean([f"{p}/{model}" for p in closest(provider_text.lower(), PROVIDERS)])
-            + "Providers: "
-            + ", ".join(PROVIDERS),
+            hint=_did_you_mean(meant) + "Providers: " + ", ".join(PROVIDERS),
+            kind="unknown-model",
+            closest=meant,
         )
     model = model.strip()
     if provider == "local":
@@ -79,9 +79,10 @@ def parse_model_name(name: str) -> ModelName:
             raise ConfigError(
                 f"{model!r} is not an Ollama model name (like qwen3:30b or llama3.2).",
                 hint="List installed models with `ollama list`.",
+                kind="unknown-model",
             )
     elif not _REMOTE_NAME.match(model):
-        raise ConfigError(f"{model!r} is not a valid model name for {provider}.")
+        raise ConfigError(f"{model!r} is not a valid model name for {provider}.", kind="unknown-model")
     return ModelName(provider, model)
 
 
@@ -95,17 +96,18 @@ def _provider(text: str) -> Provider | None:
 def _check_local(model: str) -> None:
     if model.lower().endswith(".gguf") or model in LOCAL_BUILTINS:
         return
-    suggestions = [f"local/{m}" for m in closest(model, LOCAL_BUILTINS)]
+    suggestions = [f"local/{m}" for m in near_names(model, LOCAL_BUILTINS)]
     raise ConfigError(
         f"local/{model} is neither a built-in local model nor a path to a .gguf file.",
         hint=_did_you_mean(suggestions) + "Use local/smollm2 or local/PATH/TO/MODEL.gguf.",
+        kind="unknown-model",
+        closest=suggestions,
     )
 
 
-def closest(word: str, choices: Iterable[str], *, limit: int = 3, cutoff: float = 60.0) -> list[str]:
-    """The few choices most similar to `word`, best first (for 'did you mean' hints)."""
-    found = process.extract(word, list(choices), scorer=fuzz.WRatio, limit=limit, score_cutoff=cutoff)
-    return [choice for choice, _score, _index in found]
+def near_names(word: str, choices: Iterable[str]) -> list[str]:
+    """Up to three model or provider names like `word`, best first (for "did you mean" hints)."""
+    return closest(word, choices, cutoff=60, limit=3)
 
 
 def _did_you_mean(suggestions: list[str]) -> str:

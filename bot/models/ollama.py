@@ -242,7 +242,7 @@ def _make(w: Wiring) -> OllamaClient:
 
 
 async def _check(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tuple[bool, str]:
-    from equitr.models.names import closest  # names reads the provider registry, which imports this module
+    from equitr.models.names import near_names  # names reads the provider registry, which imports this module
 
     host = normalize_host(e.ollama_host)
     where = _endpoint(host)
@@ -250,7 +250,7 @@ async def _check(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tu
     installed = [str(m.get("name")) for m in data.get("models") or [] if isinstance(m, dict)]
     if {model, f"{model}:latest"} & set(installed):
         return True, f"{where.label} serves {model}"
-    near = closest(model, installed) or installed[:3]
+    near = near_names(model, installed) or installed[:3]
     return False, (
         f"{where.label} has no model {model}. Pull it with `ollama pull {model}`"
         + (f" (installed: {', '.join(near)})." if near else ".")

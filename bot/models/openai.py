@@ -324,6 +324,7 @@ def _make_compatible(w: Wiring) -> OpenAIClient:
             "openai-compatible/… models need OPENAI_BASE_URL, which is not set.",
             hint="export OPENAI_BASE_URL=http://127.0.0.1:8000/v1 (your vLLM, llama.cpp server, "
             "LM Studio or OpenRouter URL, usually ending in /v1).",
+            kind="missing-setting",
         )
     return OpenAIClient(
         w.session,

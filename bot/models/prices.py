@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from equitr.errors import ConfigError
-from equitr.models.names import ModelName, Provider, closest, parse_model_name
+from equitr.models.names import ModelName, Provider, near_names, parse_model_name
 from equitr.models.registry import SPECS
 
 # Our provider names → genai-prices provider ids. Providers missing here run on the user's own hardware.
@@ -126,10 +126,12 @@ def validate_model(name: str) -> ModelName:
     parsed = parse_model_name(name)
     if parsed.provider in _CATALOGUE_PROVIDER and lookup(parsed) is None:
         valid = chat_models(parsed.provider)
-        suggestions = [f"{parsed.provider}/{m}" for m in closest(parsed.model, valid)]
+        suggestions = [f"{parsed.provider}/{m}" for m in near_names(parsed.model, valid)]
         raise ConfigError(
             f"Unknown model {parsed}.",
             hint=("Did you mean " + " or ".join(suggestions) + "? " if suggestions else "")
             + "See `equitr models list` for every known name.",
+            kind="unknown-model",
+            closest=suggestions,
         )
     return parsed

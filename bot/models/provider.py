@@ -108,6 +108,7 @@ def require_key(key: SecretStr | None, env: str, models: str) -> None:
         raise ConfigError(
             f"{models} models need {env}, which is not set.",
             hint=f"export {env}=... or choose another model (see `equitr models list`).",
+            kind="missing-setting",
         )
 
 

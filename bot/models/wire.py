@@ -93,6 +93,7 @@ async def request_json(
             retryable=True,
             hint="A slow or overloaded model server: try again, pick a smaller model, or raise EQUITR_MODEL_TIMEOUT "
             "(seconds per model call).",
+            kind="timeout",
         ) from None
     except aiohttp.ClientConnectionError as exc:
         detail = _scrub(str(exc), secrets)
@@ -157,6 +158,7 @@ def http_error(
             status=status,
             hint="Add credit or raise the spend limit with the provider, or switch to a local model "
             "(e.g. ollama/qwen3:30b or local/smollm2).",
+            kind="quota-used-up",
         )
     if status == 429:
         wait = _retry_after(headers)

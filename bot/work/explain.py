@@ -17,8 +17,7 @@ import aiohttp
 
 from equitr.agent.asker import Calls
 from equitr.agent.ledger import Guard, Ledger
-from equitr.errors import PathRefused, ValidationError
-from equitr.models.names import closest
+from equitr.errors import PathRefused, ValidationError, closest
 from equitr.models.types import Message
 from equitr.runner import JobContext, Outcome
 from equitr.sandbox.paths import read_regular, resolve_in_checkout
@@ -106,9 +105,9 @@ def read_shown(root: Path, path: str, *, files: Callable[[], list[str]]) -> Show
         raise ValidationError(exc.message, hint=_HINT) from None
     _refuse_secret(path, real.relative_to(root.resolve()).as_posix())  # where a symlink in the checkout leads
     if not real.exists():
-        near = closest(path, [f for f in files() if f], limit=3)
+        near = closest(path, [f for f in files() if f], cutoff=60, limit=3)
         meant = (" Did you mean " + " or ".join(f"`{f}`" for f in near) + "?") if near else ""
-        raise ValidationError(f"There is no file `{path}` on the default branch.{meant}", hint=_HINT)
+        raise ValidationError(f"There is no file `{path}` on the default branch.{meant}", hint=_HINT, closest=near)
     if real.is_dir():
         raise ValidationError(f"`{path}` is a directory; `/equitr explain` takes one file.", hint=_HINT)
     try:

@@ -13,8 +13,8 @@ from equitr import comments
 from equitr.agent.asker import Calls
 from equitr.agent.ledger import Guard, Ledger
 from equitr.agent.report import cost_markdown
-from equitr.config.problems import MonthlyBudgetExceeded
 from equitr.config.repo import RepoConfig
+from equitr.errors import MonthlyBudgetExceeded
 from equitr.jobs import Job
 from equitr.monitor import timed
 from equitr.runner import JobContext, Outcome

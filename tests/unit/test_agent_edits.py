@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from equitr.agent.edits import Edit, EditFormatError, SearchReplace, _blocks
+from equitr.agent.edits import Edit, SearchReplace, _blocks
+from equitr.errors import EditFormatError
 
 ORACLE = re.compile(
     r"^[ \t]*<{5,9} ?SEARCH[^\n]*\n(?P<search>.*?)^[ \t]*={5,9}[ \t]*\n(?P<replace>.*?)^[ \t]*>{5,9} ?REPLACE[^\n]*$",

@@ -12,7 +12,7 @@ import pytest
 
 from equitr.dashboard import data
 from equitr.dashboard.auth import MAX_FAILURES, AuthConfig, Sessions, Throttle, check_config, is_loopback
-from equitr.errors import ConfigError
+from equitr.errors import BadFilter, ConfigError
 from equitr.jobs import Job
 from equitr.monitor import JobRecord, ModelCall, Phase
 
@@ -60,7 +60,7 @@ def test_filter_by_repository_kind_state_and_inclusive_dates() -> None:
     ],
 )
 def test_bad_filters_are_one_clear_message(query: dict[str, str], message: str) -> None:
-    with pytest.raises(data.BadFilter, match=message):
+    with pytest.raises(BadFilter, match=message):
         data.JobFilter.parse(query)
 
 
@@ -201,7 +201,8 @@ async def test_bad_addresses_are_4xx_and_the_sign_in_page_shows_no_text_from_the
 async def test_github_identity_pages_through_repositories_and_skips_a_lost_installation(fake_github: Any) -> None:
     """The sign-in's GitHub side against the fake: every page of repositories, only those one can push to,
     an installation answering 404 skipped rather than failing the sign-in, and a wrong code refused."""
-    from equitr.dashboard.auth import SignInFailed, github_identity
+    from equitr.dashboard.auth import github_identity
+    from equitr.errors import SignInFailed
 
     fake = fake_github
     names = [f"octo/r{i:03d}" for i in range(130)]  # two pages of 100

@@ -80,6 +80,7 @@ async def test_a_reset_too_far_away_gives_up_with_a_clear_error(
     with pytest.raises(GitHubError, match="rate limit") as caught:
         await gh.getitem(REPO)
     assert caught.value.status == 403 and "resets at" in caught.value.message
+    assert caught.value.kind == "rate-limited"
     # The hint fits any reader (doctor, logs, a comment); the comment adds the recovery command.
     assert caught.value.hint and "wait for the limit to reset" in caught.value.hint
     assert "/equitr" not in caught.value.hint and "- `/equitr retry`" in format_error(caught.value)
@@ -192,6 +193,7 @@ async def test_an_unreachable_server_is_retried_then_a_clear_error(sleeps: Sleep
         with pytest.raises(GitHubError, match=r"after 3 attempt\(s\)") as caught:
             await gh.post("/repos/octo/repo/issues/1/comments", data={"body": "x"})
     assert caught.value.hint and "GITHUB_API_URL" in caught.value.hint
+    assert (caught.value.status, caught.value.kind) == (None, "network-error")
     assert sleeps == [0.5, 1.0]
 
 
@@ -320,7 +322,8 @@ async def test_a_long_rate_limit_wait_parks_a_job_that_asks_for_it(
     fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps
 ) -> None:
     """Inside a parkable job (`PARK_AFTER_S` set) a wait longer than that raises Parked instead of sleeping."""
-    from equitr.github.retry import PARK_AFTER_S, Parked
+    from equitr.errors import Parked
+    from equitr.github.retry import PARK_AFTER_S
 
     fake.secondary_rate_limit_next("GET", REPO, retry_after=30)
     token = PARK_AFTER_S.set(10.0)

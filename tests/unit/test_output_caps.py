@@ -12,8 +12,8 @@ from equitr.agent.asker import clip_reply
 from equitr.agent.loop import Agent, Task
 from equitr.agent.report import repairs_line
 from equitr.config.flags import Limits
-from equitr.config.problems import RepoConfigError
 from equitr.config.repo import parse
+from equitr.errors import RepoConfigError
 from equitr.models.caps import is_reasoning, output_caps
 from equitr.models.types import Reply, ToolCall
 from equitr.tools.base import ToolContext

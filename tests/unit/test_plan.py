@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from equitr.plan import PlanError, TaskGraph, build_graph
+from equitr.errors import PlanError
+from equitr.plan import TaskGraph, build_graph
 from equitr.tools.registry import Step
 from equitr.tools.run import RunParams
 

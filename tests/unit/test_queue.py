@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from equitr import redisguard, seal
+from equitr.errors import BadMessage
 from equitr.jobs import NewJob
-from equitr.queue import BadMessage, Queue
+from equitr.queue import Queue
 from equitr.store.sqlite import SqliteStore
 
 KEY = seal.derive(b"k" * 32, "queue")

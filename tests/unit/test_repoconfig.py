@@ -16,10 +16,10 @@ import pytest
 from equitr.config import repo as repo_module
 from equitr.config.fetch import fetch_config
 from equitr.config.flags import resolve_flags
-from equitr.config.problems import MonthlyBudgetExceeded, Problem, RepoConfigError
+from equitr.config.problems import Problem
 from equitr.config.reference import reference_rows
 from equitr.config.repo import RepoConfig, load_default, parse
-from equitr.errors import ConfigError, GitHubError, ValidationError
+from equitr.errors import ConfigError, GitHubError, MonthlyBudgetExceeded, RepoConfigError, ValidationError
 from equitr.sandbox.policy import ALWAYS_BLOCKED
 from tests.fakes.fixtures import fake_github, github_app_key
 from tests.fakes.github import FakeGitHub
