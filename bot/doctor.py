@@ -147,7 +147,7 @@ async def _github(settings: Settings) -> Check:
                 app = await PlainAPI(session, "equitr", base_url=settings.github_api_url).getitem("/app", jwt=jwt)
                 return Check("github", "ok", f"authenticated as App `{app.get('slug')}` at {settings.github_api_url}")
             gh = await access.api(session, None)
-            gh.policy = replace(gh.policy, max_tries=2)  # a check answers in seconds; a job would wait longer
+            gh.policy = replace(gh.policy, tries=2)  # a check answers in seconds; a job would wait longer
             limit = await gh.getitem("/rate_limit")
             remaining = (limit.get("resources") or {}).get("core", {}).get("remaining")
             return Check("github", "ok", f"token accepted at {settings.github_api_url} ({remaining} calls left)")

@@ -41,8 +41,8 @@ from equitr.models.capabilities import CapabilityCache, Mode  # noqa: E402
 from equitr.models.client import ModelClient  # noqa: E402
 from equitr.models.local import smollm2_path  # noqa: E402
 from equitr.models.provider import Endpoints  # noqa: E402
-from equitr.models.retry import NO_RETRY  # noqa: E402
 from equitr.models.types import Message  # noqa: E402
+from equitr.retry import RetryPolicy  # noqa: E402
 
 OUT = ROOT / "cassettes" / "smollm2"
 HOST, PORT = "127.0.0.1", 8011
@@ -242,7 +242,7 @@ def endpoints() -> Endpoints:
 async def record(out: Path) -> list[Scenario]:
     async with aiohttp.ClientSession() as session:
         # 1. The probe, on its own cassette: which structured-output mode does this server honour?
-        fresh = ModelClient(session, endpoints(), retry=NO_RETRY, capabilities=CapabilityCache())
+        fresh = ModelClient(session, endpoints(), retry=RetryPolicy(tries=1), capabilities=CapabilityCache())
         with recorder(out / "probe.yaml"):
             mode = await fresh.structured_mode(MODEL, timeout_s=60)
         print(f"probe: {BASE_URL} smollm2 → {mode}")
@@ -250,7 +250,7 @@ async def record(out: Path) -> list[Scenario]:
         # 2. Every scenario, on its own cassette, with the probe's verdict already known.
         caps = CapabilityCache()
         caps.set(BASE_URL, "smollm2", mode)
-        client = ModelClient(session, endpoints(), retry=NO_RETRY, capabilities=caps)
+        client = ModelClient(session, endpoints(), retry=RetryPolicy(tries=1), capabilities=caps)
         done = []
         for sc in scenarios(mode):
             started = time.monotonic()

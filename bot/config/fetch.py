@@ -27,14 +27,15 @@ async def fetch_config(gh: GitHubAPI, repo: str, default_branch: str) -> RepoCon
     url = f"/repos/{repo}/contents/{FILENAME}?ref={quote(default_branch, safe='')}"
     try:
         data = await gh.getitem(url)
-    except gidgethub.BadRequest as exc:
-        if exc.status_code == 404:
+    except (GitHubError, gidgethub.BadRequest) as exc:  # equitr's client, or a plain gidgethub one
+        status = exc.status if isinstance(exc, GitHubError) else int(exc.status_code)
+        if status == 404:
             return load_default()
-        if rate_limited(exc):  # a wait, not a missing permission: say so, with the reset time
+        if status is None or status >= 500 or rate_limited(exc):  # not a refusal: a wait, or GitHub's trouble
             raise
         raise GitHubError(
-            f"Could not read {FILENAME} of {repo} (HTTP {int(exc.status_code)}).",
-            status=int(exc.status_code),
+            f"Could not read {FILENAME} of {repo} (HTTP {status}).",
+            status=status,
             hint="The App needs the `Contents: read` permission on this repository.",
         ) from None
     return parse(_decode(data))

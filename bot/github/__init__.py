@@ -2,12 +2,11 @@
 
 from equitr.github.auth import InstallationToken, InstallationTokens, app_jwt
 from equitr.github.client import app_api, installation_api
-from equitr.github.retry import RetryingGitHubAPI, RetryPolicy
+from equitr.github.retry import RetryingGitHubAPI
 
 __all__ = [
     "InstallationToken",
     "InstallationTokens",
-    "RetryPolicy",
     "RetryingGitHubAPI",
     "app_api",
     "app_jwt",

@@ -4,6 +4,7 @@ configured token (token / Action mode), plus the raw token for git (clone and pu
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import aiohttp
 from pydantic import SecretStr
@@ -12,8 +13,9 @@ from equitr.config.settings import Settings
 from equitr.errors import ConfigError, EquitrError
 from equitr.github.auth import InstallationTokens
 from equitr.github.client import app_api, installation_api
-from equitr.github.retry import RetryingGitHubAPI, RetryPolicy
+from equitr.github.retry import RetryingGitHubAPI
 from equitr.github.scope import Scope
+from equitr.retry import GITHUB, RetryPolicy
 from equitr.triggers import Identity
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,7 @@ class GitHubAccess:
             private_key=private_key,
             token=settings.github_token,
             bot_login=settings.bot_login,
-            policy=RetryPolicy(timeout_s=settings.github_timeout_s),
+            policy=replace(GITHUB, timeout_s=settings.github_timeout_s),
         )
 
     def _tokens(self) -> InstallationTokens | None:

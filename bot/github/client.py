@@ -15,8 +15,9 @@ from pydantic import SecretStr
 
 from equitr.errors import ConfigError
 from equitr.github.auth import DEFAULT_API_URL, InstallationTokens
-from equitr.github.retry import RetryingGitHubAPI, RetryPolicy, Sleep
+from equitr.github.retry import RetryingGitHubAPI, Sleep
 from equitr.github.scope import Scope
+from equitr.retry import RetryPolicy
 
 USER_AGENT = "equitr"
 

@@ -12,10 +12,11 @@
   (with `app_jwt`, requests without other credentials are sent as the App, with a fresh JWT);
 - nothing else: other 4xx answers are final.
 
-After `max_tries` (or when a wait would exceed `max_wait_s`) the last answer goes through gidgethub's
-usual decoding, and every HTTP failure leaves as `equitr.errors.GitHubError` with the status and a message
-fit for a status comment (the gidgethub exception is its `__cause__`). `sleep`, `clock` and `random` are
-injectable so tests never wait.
+After `tries` (or when a wait would exceed `max_wait_s`) the last answer goes through gidgethub's usual
+decoding, and every failure leaves as one documented `equitr.errors.GitHubError`: `.status` is the HTTP
+status (None when GitHub could not be reached), `.kind` says rate limit, network or other, and the message
+is fit for a status comment (gidgethub's own exception is its `__cause__`). The policy is the shared
+`equitr.retry.RetryPolicy` (`GITHUB`). `sleep`, `clock` and `random` are injectable so tests never wait.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ import logging
 import random as random_module
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,6 +38,7 @@ from prometheus_client import Counter
 
 from equitr import monitor
 from equitr.errors import GitHubError, Parked
+from equitr.retry import GITHUB, RetryPolicy, retry_after_s
 
 log = logging.getLogger(__name__)
 
@@ -58,31 +58,11 @@ Sleep = Callable[[float], Awaitable[None]]
 TokenRefresh = Callable[[], Awaitable[str]]
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_tries: int = 5  # attempts per request, the first included
-    base_delay_s: float = 1.0  # backoff: base · 2^(attempt-1), with jitter
-    max_delay_s: float = 30.0  # cap of one backoff step
-    max_wait_s: float = 900.0  # longest single wait for retry-after / rate-limit reset; longer → give up
-    timeout_s: float = 30.0  # one request, connection to last byte (EQUITR_GITHUB_TIMEOUT); aiohttp's is 300
-
-
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     for key, value in headers.items():
         if key.lower() == name:
             return value
     return None
-
-
-def _retry_after_s(value: str, now: float) -> float | None:
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max(parsedate_to_datetime(value).timestamp() - now, 0.0)
-    except (TypeError, ValueError):
-        return None
 
 
 def _message(body: bytes) -> str:
@@ -91,12 +71,6 @@ def _message(body: bytes) -> str:
     except ValueError:
         return ""
     return str(data.get("message", "")) if isinstance(data, dict) else ""
-
-
-def backoff_s(attempt: int, policy: RetryPolicy, rand: Callable[[], float]) -> float:
-    """Exponential backoff with "equal jitter": half fixed, half random, capped."""
-    step = min(policy.base_delay_s * 2.0 ** (attempt - 1), policy.max_delay_s)
-    return step / 2 + rand() * step / 2
 
 
 def retry_delay(
@@ -112,7 +86,7 @@ def retry_delay(
     """Seconds to wait before trying again, or None when this answer is final. Pure."""
     retry_after = _header(headers, "retry-after")
     if retry_after is not None and (status in (403, 429) or status in RETRY_STATUSES):
-        return _retry_after_s(retry_after, now)
+        return retry_after_s(retry_after, now=now)
     if status in (403, 429):
         remaining = _header(headers, "x-ratelimit-remaining")
         reset = _header(headers, "x-ratelimit-reset")
@@ -126,9 +100,9 @@ def retry_delay(
             # limit do not all come back at the same second and trip it again.
             step = max(SECONDARY_LIMIT_MIN_WAIT_S * 2.0 ** (attempt - 1), SECONDARY_LIMIT_MIN_WAIT_S)
             return step * (1.0 + rand() / 4)
-        return backoff_s(attempt, policy, rand) if status == 429 else None
+        return policy.backoff_s(attempt, rand) if status == 429 else None
     if status in RETRY_STATUSES:
-        return backoff_s(attempt, policy, rand)
+        return policy.backoff_s(attempt, rand)
     return None
 
 
@@ -183,11 +157,10 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         super().__init__(session, requester, oauth_token=oauth_token, base_url=base_url.rstrip("/"))
         self.refresh_token = refresh_token
         self.app_jwt = app_jwt
-        self.policy = policy or RetryPolicy()
+        self.policy = policy or GITHUB
         self._sleep = sleep if sleep is not None else asyncio.sleep
         self._clock = clock
         self._random = random
-        self.retries = 0  # how many times a request was sent again (for metrics and tests)
 
     def __repr__(self) -> str:  # never show the token
         return f"RetryingGitHubAPI(base_url={self.base_url!r}, requester={self.requester!r})"
@@ -212,7 +185,7 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
             except (aiohttp.ClientConnectionError, TimeoutError) as error:
                 _monitored(method, url, 0, {}, time.monotonic() - sent)  # status 0: no answer
                 may_retry = method in IDEMPOTENT or isinstance(error, aiohttp.ClientConnectorError)
-                if not may_retry or attempt >= self.policy.max_tries:
+                if not may_retry or attempt >= self.policy.tries:
                     timed_out = isinstance(error, TimeoutError)
                     what = f"no answer within {self.policy.timeout_s:g} s" if timed_out else type(error).__name__
                     raise GitHubError(
@@ -221,9 +194,8 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
                         + ("; EQUITR_GITHUB_TIMEOUT sets how long one request may take" if timed_out else ""),
                         kind="network-error",
                     ) from error
-                pause = backoff_s(attempt, self.policy, self._random)
+                pause = self.policy.backoff_s(attempt, self._random)
                 log.warning("GitHub %s: %s; retrying in %.1fs", _describe(method, url), type(error).__name__, pause)
-                self.retries += 1
                 await self.sleep(pause)
                 continue
             _monitored(method, url, status, response_headers, time.monotonic() - sent)
@@ -233,7 +205,6 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
                 self.oauth_token = await self.refresh_token()
                 request_headers["authorization"] = f"token {self.oauth_token}"
                 log.info("GitHub %s: 401, retrying once with a fresh installation token", _describe(method, url))
-                self.retries += 1
                 continue
             delay = retry_delay(
                 status,
@@ -253,10 +224,9 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
                     status=status,
                     until=self._clock() + delay,
                 )
-            if delay is None or attempt >= self.policy.max_tries or delay > self.policy.max_wait_s:
+            if delay is None or attempt >= self.policy.tries or delay > self.policy.max_wait_s:
                 return status, response_headers, response_body
             log.warning("GitHub %s: %s; retrying in %.1fs", _describe(method, url), status, delay)
-            self.retries += 1
             await self.sleep(delay)
 
     def _uses_own_token(self, headers: Mapping[str, str]) -> bool:
@@ -270,7 +240,7 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         try:
             return await super()._make_request(method, url, *args, **kwargs)
         except gidgethub.HTTPException as error:
-            raise _github_error(method, url, error, self.rate_limit) from error
+            raise _explain(method, url, error, self.rate_limit) from error
 
     async def getstatus(self, url: str, *args: Any, **kwargs: Any) -> int:
         try:
@@ -281,29 +251,12 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
             return error.status
 
 
-_HYBRIDS: dict[type[gidgethub.HTTPException], type[GitHubError]] = {}
-
-
-def _github_error(method: str, url: str, error: gidgethub.HTTPException, rate_limit: Any) -> GitHubError:
-    """A `GitHubError` that is also an instance of gidgethub's exception class for the same answer.
-
-    Callers may catch either (`except GitHubError` with `.status`, or `except gidgethub.BadRequest` with
-    `.status_code`); the attributes gidgethub sets (`status_code`, `rate_limit`, `errors`, …) are kept.
-    """
-    plain = _explain(method, url, error, rate_limit)
-    kind = type(error)
-    if kind not in _HYBRIDS:
-        _HYBRIDS[kind] = type(f"GitHub{kind.__name__}", (GitHubError, kind), {"__module__": __name__})
-    hybrid = _HYBRIDS[kind].__new__(_HYBRIDS[kind])
-    hybrid.__dict__.update(error.__dict__)
-    hybrid.__dict__.update(plain.__dict__)
-    hybrid.args = plain.args
-    return hybrid
-
-
 def rate_limited(error: Exception, detail: str | None = None) -> bool:
-    """Whether GitHub refused because of a rate limit (primary or secondary), not for a permission."""
-    status = getattr(error, "status", None) or getattr(error, "status_code", None)
+    """Whether GitHub refused because of a rate limit (primary or secondary), not for a permission: from
+    equitr's client (`GitHubError.kind`) or a plain gidgethub one."""
+    if isinstance(error, GitHubError):
+        return error.kind == "rate-limited"
+    status = getattr(error, "status_code", None)
     text = (detail if detail is not None else str(error)).lower()
     return isinstance(error, gidgethub.RateLimitExceeded) or (
         status is not None and int(status) in (403, 429) and "rate limit" in text

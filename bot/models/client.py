@@ -28,8 +28,8 @@ from equitr.models.capabilities import CapabilityCache, Mode
 from equitr.models.names import ModelName, Provider, parse_model_name
 from equitr.models.provider import ChatModel, Endpoints, Wiring
 from equitr.models.registry import SPECS
-from equitr.models.retry import RetryPolicy, Sleep, with_retries
 from equitr.models.types import Message, Reply
+from equitr.retry import MODELS, RetryPolicy, Sleep, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class ModelClient:
     ) -> None:
         self.session = session
         self.endpoints = endpoints
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or MODELS
         self.fallback_model = str(parse_model_name(fallback_model)) if fallback_model else None
         # One cache per process (and per file): a job does not probe again what an earlier job learnt.
         self.capabilities = capabilities or shared_capabilities(endpoints.capability_file)

@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 
 from equitr.errors import ModelError
-from equitr.models.retry import parse_retry_after
 from equitr.redact import redact
+from equitr.retry import retry_after_s
 
 _RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 _QUOTA_CODES = {"insufficient_quota", "billing_error", "billing_hard_limit_reached", "credit_limit_exceeded"}
@@ -227,7 +227,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
             return max(0.0, float(millis) / 1000)
         except ValueError:
             pass
-    return parse_retry_after(headers.get("retry-after"))
+    return retry_after_s(headers.get("retry-after"))
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:

@@ -22,8 +22,8 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 from equitr.models.capabilities import CapabilityCache
 from equitr.models.client import ModelClient
 from equitr.models.provider import Endpoints
-from equitr.models.retry import NO_RETRY
 from equitr.models.types import Message, Reply
+from equitr.retry import RetryPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "cassettes" / "smollm2"
@@ -44,7 +44,7 @@ def client(session: aiohttp.ClientSession, mode: str | None) -> ModelClient:
         caps.set(BASE_URL, MODEL.split("/", 1)[1], mode)  # type: ignore[arg-type]
     # A different key than at recording time: requests match on method, URI and body only.
     ends = Endpoints(openai_base_url=BASE_URL, openai_api_key=SecretStr("sk-replay-not-a-key"))
-    return ModelClient(session, ends, retry=NO_RETRY, capabilities=caps)
+    return ModelClient(session, ends, retry=RetryPolicy(tries=1), capabilities=caps)
 
 
 @pytest.fixture

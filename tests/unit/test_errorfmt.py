@@ -214,7 +214,10 @@ def examples() -> dict[str, tuple[BaseException, ErrorContext]]:
 
 async def _github_unreachable() -> BaseException:
     """What the GitHub client raises when GitHub cannot be reached (a closed port), after its retries."""
-    from equitr.github.retry import RetryingGitHubAPI, RetryPolicy
+    from dataclasses import replace
+
+    from equitr.github.retry import RetryingGitHubAPI
+    from equitr.retry import GITHUB
     from tests.conftest import free_port
 
     async def no_sleep(seconds: float) -> None:
@@ -225,7 +228,7 @@ async def _github_unreachable() -> BaseException:
             session,
             "equitr",
             base_url=f"http://127.0.0.1:{free_port()}",
-            policy=RetryPolicy(max_tries=3),
+            policy=replace(GITHUB, tries=3),
             sleep=no_sleep,
         )
         try:

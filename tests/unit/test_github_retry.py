@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import aiohttp
 import gidgethub
@@ -12,8 +13,9 @@ from prometheus_client.registry import CollectorRegistry
 
 from equitr.errorfmt import format_error
 from equitr.errors import GitHubError
-from equitr.github.retry import OUTSIDE_JOBS, RetryingGitHubAPI, RetryPolicy, retry_delay
+from equitr.github.retry import OUTSIDE_JOBS, RetryingGitHubAPI, retry_delay
 from equitr.monitor import PerformanceMonitor
+from equitr.retry import GITHUB
 from tests.fakes.github import FakeGitHub
 
 TOKEN = "ghp_retrytesttoken"
@@ -48,7 +50,7 @@ async def gh(fake: FakeGitHub, sleeps: Sleeps) -> AsyncIterator[RetryingGitHubAP
             "equitr-tests",
             oauth_token=TOKEN,
             base_url=fake.base_url,
-            policy=RetryPolicy(max_tries=4, base_delay_s=1.0, max_delay_s=8.0, max_wait_s=120.0),
+            policy=replace(GITHUB, tries=4, base_s=1.0, cap_s=8.0, max_wait_s=120.0),
             sleep=sleeps,
             clock=lambda: NOW,
             random=lambda: 0.5,
@@ -91,7 +93,7 @@ async def test_a_reset_too_far_away_gives_up_with_a_clear_error(
 async def test_secondary_rate_limit_waits_a_minute_then_longer(
     fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps, status: int
 ) -> None:
-    gh.policy = RetryPolicy(max_tries=4, max_wait_s=600.0)
+    gh.policy = replace(GITHUB, tries=4, max_wait_s=600.0)
     fake.secondary_rate_limit_next("POST", f"{REPO}/issues/1/comments", status=status, times=2)
     await gh.post(f"{REPO}/issues/1/comments", data={"body": "hello"})
     assert sleeps == [67.5, 135.0]  # a minute, then two, each spread by up to a quarter (random 0.5 here)
@@ -111,7 +113,7 @@ async def test_server_errors_are_retried_a_bounded_number_of_times(
     with pytest.raises(GitHubError, match="also after retrying") as caught:
         await gh.getitem(REPO)
     assert caught.value.status == 500
-    assert statuses(fake, "GET", REPO) == [500, 500, 500, 500]  # max_tries = 4
+    assert statuses(fake, "GET", REPO) == [500, 500, 500, 500]  # tries = 4
     assert sleeps == [0.75, 1.5, 3.0]  # 1·2^(n-1), half fixed + half jitter (random = 0.5)
 
 
@@ -186,7 +188,7 @@ async def test_an_unreachable_server_is_retried_then_a_clear_error(sleeps: Sleep
             "t",
             oauth_token="x",
             base_url=f"http://127.0.0.1:{port}",
-            policy=RetryPolicy(max_tries=3),
+            policy=replace(GITHUB, tries=3),
             sleep=sleeps,
             random=lambda: 0.0,
         )
@@ -198,7 +200,7 @@ async def test_an_unreachable_server_is_retried_then_a_clear_error(sleeps: Sleep
 
 
 def test_retry_delay_reads_http_dates_and_ignores_unrelated_answers() -> None:
-    policy = RetryPolicy()
+    policy = GITHUB
     date = "Wed, 21 Oct 2015 07:28:30 GMT"
     assert retry_delay(503, {"Retry-After": date}, b"", attempt=1, policy=policy, now=1445412480.0) == 30.0
     assert retry_delay(200, {"retry-after": "5"}, b"", attempt=1, policy=policy, now=0) is None
@@ -209,16 +211,19 @@ def test_retry_delay_reads_http_dates_and_ignores_unrelated_answers() -> None:
     )
 
 
-async def test_errors_are_both_github_errors_and_gidgethub_exceptions(fake: FakeGitHub, gh: RetryingGitHubAPI) -> None:
-    """Code written against gidgethub (`except gidgethub.BadRequest`, `.status_code`) keeps working."""
-    with pytest.raises(gidgethub.BadRequest) as caught:
+async def test_every_failure_is_one_github_error_with_its_status(fake: FakeGitHub, gh: RetryingGitHubAPI) -> None:
+    """One documented exception class, not one manufactured per gidgethub class: `.status`, `.kind`, and
+    gidgethub's own exception as the cause."""
+    with pytest.raises(GitHubError) as caught:
         await gh.getitem(f"{REPO}/contents/.equitr.toml")
-    assert isinstance(caught.value, GitHubError)
-    assert caught.value.status == caught.value.status_code == 404
+    assert type(caught.value) is GitHubError and not isinstance(caught.value, gidgethub.GitHubException)
+    assert (caught.value.status, caught.value.kind) == (404, "github-error")
+    assert isinstance(caught.value.__cause__, gidgethub.BadRequest)
     assert str(caught.value) == f"GitHub answered 404 to GET {REPO}/contents/.equitr.toml: Not Found."
     fake.fail_next("GET", REPO, status=500, times=4)
-    with pytest.raises(gidgethub.GitHubBroken):
+    with pytest.raises(GitHubError) as broken:
         await gh.getitem(REPO)
+    assert broken.value.status == 500 and isinstance(broken.value.__cause__, gidgethub.GitHubBroken)
 
 
 async def test_every_try_goes_to_the_running_jobs_monitor(fake: FakeGitHub, gh: RetryingGitHubAPI) -> None:
@@ -273,7 +278,7 @@ async def test_a_hung_request_is_cut_at_the_timeout_retried_then_a_clear_error(
             "equitr-tests",
             oauth_token=TOKEN,
             base_url=fake.base_url,
-            policy=RetryPolicy(max_tries=2, timeout_s=0.3),
+            policy=replace(GITHUB, tries=2, timeout_s=0.3),
             sleep=sleeps,
             random=lambda: 0.5,
         )
@@ -287,7 +292,7 @@ def test_secondary_limit_waits_are_spread_so_workers_do_not_return_together() ->
     """Two workers stopped by one secondary limit came back at the same second and tripped it again (R9)."""
     body = b'{"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}'
     waits = {
-        retry_delay(403, {}, body, attempt=1, policy=RetryPolicy(), now=NOW, rand=lambda r=r: r)
+        retry_delay(403, {}, body, attempt=1, policy=GITHUB, now=NOW, rand=lambda r=r: r)
         for r in (0.0, 0.3, 0.9)
     }
     assert len(waits) == 3 and all(60.0 <= w <= 75.0 for w in waits)
@@ -304,7 +309,7 @@ async def test_a_primary_limit_past_the_longest_wait_says_when_it_resets(fake: F
             "equitr-tests",
             oauth_token=TOKEN,
             base_url=fake.base_url,
-            policy=RetryPolicy(max_wait_s=900),
+            policy=replace(GITHUB, max_wait_s=900),
             sleep=sleeps,
             clock=lambda: NOW,
         )

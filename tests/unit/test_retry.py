@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from equitr.errors import ModelError
-from equitr.models.retry import RetryPolicy, delay_for, parse_retry_after, with_retries
 from equitr.models.wire import Endpoint, http_error
+from equitr.retry import GITHUB, MODELS, RetryPolicy, delay_for, retry_after_s, with_retries
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 WHERE = Endpoint(label="Test", unreachable_hint="start it")
@@ -28,14 +28,14 @@ WHERE = Endpoint(label="Test", unreachable_hint="start it")
         (None, None),
     ],
 )
-def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(value, now=NOW) == seconds
+def test_retry_after_s(value: str | None, seconds: float | None) -> None:
+    assert retry_after_s(value, now=NOW.timestamp()) == seconds
 
 
 def test_backoff_grows_is_capped_and_jittered() -> None:
     policy = RetryPolicy(base_s=1, cap_s=8)
     rng = random.Random(1)
-    waits = {n: [policy.backoff_s(n, rng) for _ in range(200)] for n in range(1, 7)}
+    waits = {n: [policy.backoff_s(n, rng.random) for _ in range(200)] for n in range(1, 7)}
     for n, values in waits.items():
         step = min(8, 2 ** (n - 1))
         assert all(step / 2 <= v <= step for v in values)
@@ -77,7 +77,7 @@ def test_retry_after_ms_wins_over_retry_after() -> None:
 
 
 def test_delay_for_respects_policy() -> None:
-    policy = RetryPolicy(tries=3, max_retry_after_s=10)
+    policy = RetryPolicy(tries=3, max_wait_s=10)
     rate = ModelError("x", status=429, retryable=True, retry_after_s=4)
     assert delay_for(rate, 1, policy) == 4
     assert delay_for(rate, 3, policy) is None  # out of tries
@@ -98,3 +98,10 @@ async def test_with_retries_stops_at_first_non_retryable() -> None:
     with pytest.raises(ModelError, match="bad"):
         await with_retries(call, RetryPolicy(tries=5), sleep=no_sleep)
     assert len(calls) == 2
+
+
+def test_one_policy_with_the_github_and_model_settings() -> None:
+    """GitHub and the model providers share one RetryPolicy; only the numbers differ."""
+    assert (GITHUB.tries, GITHUB.base_s, GITHUB.cap_s, GITHUB.max_wait_s) == (5, 1.0, 30.0, 900.0)
+    assert RetryPolicy() == MODELS and (MODELS.tries, MODELS.max_wait_s) == (4, 60.0)
+    assert [GITHUB.backoff_s(n, lambda: 0.0) for n in (1, 2, 3, 7)] == [0.5, 1.0, 2.0, 15.0]
