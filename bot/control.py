@@ -9,10 +9,10 @@ import datetime as dt
 import time
 
 from equitr import commands, comments
-from equitr.errorfmt import public_text
 from equitr.jobs import Job
 from equitr.money import usd
 from equitr.runner import JobContext, Outcome
+from equitr.sanitize import public_text
 
 STATUS_ROWS = 10
 

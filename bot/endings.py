@@ -20,9 +20,10 @@ from gidgethub.abc import GitHubAPI
 
 from equitr import comments
 from equitr.commands import USAGE, Command
-from equitr.errorfmt import ErrorContext, format_error, public_text
+from equitr.errorfmt import ErrorContext, format_error
 from equitr.errors import BudgetExceeded, RuntimeFailure
 from equitr.jobs import Job
+from equitr.sanitize import public_text
 from equitr.triggers import Identity
 
 log = logging.getLogger(__name__)

@@ -27,9 +27,8 @@ own (a bug) show only their class name; their details belong in the server log, 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import aiohttp
@@ -43,13 +42,12 @@ from equitr.config.repo import RepoConfig
 from equitr.errors import EquitrError, JobBusy, ModelError, PathRefused, RepoConfigError
 from equitr.money import amount, usd
 from equitr.redact import redact
-from equitr.sanitize import sanitize_inline
+from equitr.sanitize import public_text
 
 Category = Literal["configuration", "runtime", "validation", "internal"]
 
 ERRORS_DOC = "docs/errors.md"
 CONFIG_DOC = "docs/configuration.md"
-_MAX_MESSAGE = 800  # a server that echoes a whole page back must not flood the comment
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +130,10 @@ class Case:
     def other_model(self, lead: str) -> list[str]:
         """Another model only helps when a model failed, not when GitHub or the network did."""
         fallback = self.ctx.fallback_model
-        if isinstance(self.error, ModelError) and fallback not in (
-            None,
-            self.ctx.supervisor_model,
-            self.ctx.worker_model,
+        if (
+            isinstance(self.error, ModelError)
+            and fallback
+            and fallback not in (self.ctx.supervisor_model, self.ctx.worker_model)
         ):
             return [f"{lead}: `--model {fallback}`."]
         return []
@@ -290,15 +288,15 @@ def _busy(c: Case) -> list[str]:
 
 def _command(c: Case) -> list[str]:
     meant = c.closest[0] if c.closest else ""
-    out = [
-        f"Did you mean `/equitr {meant}`? Usage: `{USAGE[meant]}`." if meant in USAGE else f"Did you mean `{meant}`?"
-    ]
-    return out[: 1 if meant else 0] + ([c.hint] if c.hint.startswith("Usage:") else []) + [_HELP]
+    out = [f"Did you mean `/equitr {meant}`? Usage: `{USAGE[meant]}`."] if meant in USAGE else []
+    out += [f"Did you mean `{meant}`?"] if meant and not out else []  # a flag
+    return out + ([c.hint] if c.hint.startswith("Usage:") else []) + [_HELP]
 
 
 def _command_fix(c: Case) -> list[str]:
     meant = c.closest[0] if c.closest else ""
-    return [f"/equitr {meant}"] * (meant in USAGE and meant not in ("help", c.ctx.command)) + ["/equitr help"]
+    again = meant in USAGE and meant not in ("help", c.ctx.command)
+    return [f"/equitr {meant}", "/equitr help"] if again else ["/equitr help"]
 
 
 def _parameters(c: Case) -> list[str]:
@@ -383,7 +381,7 @@ _RUN: Category = "runtime"
 _VAL: Category = "validation"
 _K = ErrorKind
 # The catalogue: one row per heading in docs/errors.md (docs/troubleshooting.md is generated from it).
-KINDS: dict[str, ErrorKind] = {
+_TABLE: dict[str, ErrorKind] = {
     "invalid-configuration-file": _K(f"Invalid `{FILENAME}`", _CFG, _then(*_CONFIG_FILE), _RETRY, docs=""),
     "unknown-model": _K("Unknown model", _CFG, _unknown_model, _unknown_model_fix, docs="models"),
     "missing-setting": _K("Missing setting", _CFG, _operator(_SET_IT), _doctor_then_retry),
@@ -407,8 +405,7 @@ KINDS: dict[str, ErrorKind] = {
     "already-running": _K("Another job is already working here", _VAL, _busy, _busy_fix),
     "internal-error": _K("Internal error", "internal", _then(*_BUG), _RETRY_OR_STATUS),
 }  # fmt: skip
-for _name, _row in KINDS.items():
-    object.__setattr__(_row, "anchor", _name)  # the key, once: a row cannot name another anchor
+KINDS: dict[str, ErrorKind] = {anchor: replace(kind, anchor=anchor) for anchor, kind in _TABLE.items()}
 
 
 # -- the renderer -----------------------------------------------------------------------------------------
@@ -439,7 +436,7 @@ def _case(error: BaseException, context: ErrorContext | None) -> Case:
     return Case(
         error=error,
         ctx=context or ErrorContext(),
-        hint=_sentence(_clean(equitr.hint)) if equitr and equitr.hint else "",
+        hint=_sentence(public_text(equitr.hint)) if equitr and equitr.hint else "",
         closest=equitr.closest if equitr else [],
         flag=equitr.flag if equitr else None,
     )
@@ -454,14 +451,14 @@ def describe(error: BaseException) -> str:
             "so equitr did not start this job."
         )
     if isinstance(error, EquitrError):
-        text = _sentence(_clean(error.message))
+        text = _sentence(public_text(error.message))
         if text.split(" ", 1)[0].isalpha() and text[:1].islower():  # "the server …", not "openai/…" or "`x`"
             text = text[:1].upper() + text[1:]
         return text or f"equitr stopped with a {type(error).__name__}."
     if isinstance(error, TimeoutError):
         return "An operation took too long and was stopped."
     if isinstance(error, gidgethub.HTTPException):
-        detail = _clean(str(error))
+        detail = public_text(str(error))
         return f"GitHub answered HTTP {int(error.status_code)}" + (f": {detail}." if detail else ".")
     if isinstance(error, gidgethub.GitHubException):
         return "A request to GitHub failed."
@@ -521,7 +518,7 @@ def _format(error: BaseException, *, job_id: int | str | None, context: ErrorCon
     kind = error_kind(error)
     parts = [f"### ⚠️ {kind.title}", describe(error)]
     if isinstance(error, RepoConfigError):
-        parts.append("\n".join(f"- {_clean(str(p))}" for p in error.problems))
+        parts.append("\n".join(f"- {public_text(str(p))}" for p in error.problems))
     suggestions = suggest_solutions(error, context)
     if suggestions:
         parts.append("**Suggestions**\n" + "\n".join(f"- {s}" for s in suggestions))
@@ -535,76 +532,11 @@ def _format(error: BaseException, *, job_id: int | str | None, context: ErrorCon
     else:
         parts.append("**Documentation** (in equitr's repository): " + " · ".join(f"`{link}`" for link in links))
     if job_id is not None:
-        parts.append(f"<sub>equitr job {_clean(str(job_id))[:40]} · `/equitr status` shows the job.</sub>")
+        parts.append(f"<sub>equitr job {public_text(str(job_id))[:40]} · `/equitr status` shows the job.</sub>")
     return "\n\n".join(parts) + "\n"
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
-
-_TRACEBACK = re.compile(
-    r"Traceback \(most recent call last\):[^\n]*\n"  # the header
-    r"(?:[ \t]+[^\n]*(?:\n|$)|\n)*"  # indented frame and source lines
-    # the final line, "ValueError: …" or "pkg.CustomFailure: …"
-    r"(?:[A-Za-z_][\w.]*(?::[ \t][^\n]*|(?:Error|Exception|Exit|Interrupt|Warning)\b[^\n]*)(?:\n|$))?",
-)
-_CHAINED = re.compile(
-    r"^[ \t]*(?:During handling of the above exception, another exception occurred:|"
-    r"The above exception was the direct cause of the following exception:)[ \t]*$",
-    re.MULTILINE,
-)
-# A stack frame anywhere in a line ("see File "/x.py", line 3, in f"), with the source line printed under it.
-_FRAME = re.compile(r'[ \t]*File "[^"\n]*", line \d+[^\n]*\n?(?:[ \t]{4,}[^\n]*\n?)?')
-_ABS_SOURCE = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@+~-]+)+[\\/]([\w.-]+\.(?:py|pyc|pyi|so))\b")
-# Where the operator's servers live (a model server, GitHub Enterprise, a proxy) is not for a public comment;
-# only well-known public pages keep their address. " at URL" goes with its URL: "Ollama at http://…" → "Ollama".
-_PUBLIC_HOSTS = frozenset(
-    {
-        "github.com", "docs.github.com", "www.githubstatus.com", "githubstatus.com", "api.github.com",
-        "platform.openai.com", "api.openai.com", "console.anthropic.com", "api.anthropic.com", "ollama.com",
-    }
-)  # fmt: skip
-_URL = re.compile(
-    r"(?P<at>\s+at\s+)?\b[A-Za-z][A-Za-z0-9+.-]*://(?P<host>[^\s/:?#'\"<>()\[\]@]+@)?(?P<name>\[[^\]\s]*\]|[^\s/:?#'\"<>()\[\]]*)[^\s'\"<>()\[\]]*"
-)
-_ADDRESS = re.compile(
-    r"\b(?:localhost|\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?\b|\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\](?::\d{1,5})?"
-    r"|(?<=\bhost )[^\s:]+:\d{1,5}\b",
-    re.IGNORECASE,
-)
-HIDDEN = "(address hidden)"
-
-
-def _hide_url(match: re.Match[str]) -> str:
-    url = match[0]
-    trail = url[len(url.rstrip(".,:;!?")) :]  # the sentence's punctuation, not the URL's
-    if match["host"] is None and match["name"].lower().rstrip(".,:;!?") in _PUBLIC_HOSTS:
-        return url
-    return ("" if match["at"] else HIDDEN) + trail
-
-
-def hide_addresses(text: str) -> str:
-    """`text` without the URLs, IP addresses and host:port pairs of non-public servers."""
-    return _ADDRESS.sub(HIDDEN, _URL.sub(_hide_url, text))
-
-
-def public_text(text: str) -> str:
-    """Any text from an exception or a job's reason, made fit for a public comment (see `_clean`)."""
-    return _clean(text)
-
-
-def _clean(text: str) -> str:
-    """Text from an exception made fit for a public comment: no traceback, no stack frame, no absolute
-    source path, no internal address, no @mention that would notify someone, no HTML comment that could fake
-    equitr's markers."""
-    text = redact(text)  # before anything is cut: half a secret matches neither its value nor its pattern
-    text = hide_addresses(text)
-    text = _TRACEBACK.sub("", text)
-    text = _CHAINED.sub("", text)
-    text = _FRAME.sub("", text)
-    text = _ABS_SOURCE.sub(r"\1", text)
-    text = re.sub(r"\s*\n\s*", " ", text).strip()
-    text = sanitize_inline(text)  # model and provider text: no mention, image, HTML or fake marker
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
 def _status(error: BaseException) -> int | None:

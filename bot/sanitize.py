@@ -170,3 +170,67 @@ def publishable(body: str) -> str:
     whatever a template let through. (Mentions and HTML of the template itself are equitr's own.)"""
     text = redact(body or "")
     return "".join(part if code else _images(_IMG_TAG.sub(IMAGE_REMOVED, part)) for part, code in _blocks(text))
+
+
+# -- text from exceptions -------------------------------------------------------------------------------
+
+_MAX_PUBLIC = 800  # a server that echoes a whole page back must not flood the comment
+_TRACEBACK = re.compile(
+    r"Traceback \(most recent call last\):[^\n]*\n"  # the header
+    r"(?:[ \t]+[^\n]*(?:\n|$)|\n)*"  # indented frame and source lines
+    # the final line, "ValueError: …" or "pkg.CustomFailure: …"
+    r"(?:[A-Za-z_][\w.]*(?::[ \t][^\n]*|(?:Error|Exception|Exit|Interrupt|Warning)\b[^\n]*)(?:\n|$))?",
+)
+_CHAINED = re.compile(
+    r"^[ \t]*(?:During handling of the above exception, another exception occurred:|"
+    r"The above exception was the direct cause of the following exception:)[ \t]*$",
+    re.MULTILINE,
+)
+# A stack frame anywhere in a line ("see File "/x.py", line 3, in f"), with the source line printed under it.
+_FRAME = re.compile(r'[ \t]*File "[^"\n]*", line \d+[^\n]*\n?(?:[ \t]{4,}[^\n]*\n?)?')
+_ABS_SOURCE = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@+~-]+)+[\\/]([\w.-]+\.(?:py|pyc|pyi|so))\b")
+# Where the operator's servers live (a model server, GitHub Enterprise, a proxy) is not for a public comment;
+# only well-known public pages keep their address. " at URL" goes with its URL: "Ollama at http://…" → "Ollama".
+_PUBLIC_HOSTS = frozenset(
+    {
+        "github.com", "docs.github.com", "www.githubstatus.com", "githubstatus.com", "api.github.com",
+        "platform.openai.com", "api.openai.com", "console.anthropic.com", "api.anthropic.com", "ollama.com",
+    }
+)  # fmt: skip
+_URL = re.compile(
+    r"(?P<at>\s+at\s+)?\b[A-Za-z][A-Za-z0-9+.-]*://(?P<host>[^\s/:?#'\"<>()\[\]@]+@)?(?P<name>\[[^\]\s]*\]|[^\s/:?#'\"<>()\[\]]*)[^\s'\"<>()\[\]]*"
+)
+_ADDRESS = re.compile(
+    r"\b(?:localhost|\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?\b|\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\](?::\d{1,5})?"
+    r"|(?<=\bhost )[^\s:]+:\d{1,5}\b",
+    re.IGNORECASE,
+)
+HIDDEN = "(address hidden)"
+
+
+def _hide_url(match: re.Match[str]) -> str:
+    url = match[0]
+    trail = url[len(url.rstrip(".,:;!?")) :]  # the sentence's punctuation, not the URL's
+    if match["host"] is None and match["name"].lower().rstrip(".,:;!?") in _PUBLIC_HOSTS:
+        return url
+    return ("" if match["at"] else HIDDEN) + trail
+
+
+def hide_addresses(text: str) -> str:
+    """`text` without the URLs, IP addresses and host:port pairs of non-public servers."""
+    return _ADDRESS.sub(HIDDEN, _URL.sub(_hide_url, text))
+
+
+def public_text(text: str) -> str:
+    """Text from an exception or a job's reason made fit for a public comment (an error comment, a status
+    line): redacted, no traceback, no stack frame, no absolute source path, no internal address, no @mention
+    that would notify someone, no HTML comment that could fake equitr's markers; at most 800 characters."""
+    text = redact(text)  # before anything is cut: half a secret matches neither its value nor its pattern
+    text = hide_addresses(text)
+    text = _TRACEBACK.sub("", text)
+    text = _CHAINED.sub("", text)
+    text = _FRAME.sub("", text)
+    text = _ABS_SOURCE.sub(r"\1", text)
+    text = re.sub(r"\s*\n\s*", " ", text).strip()
+    text = sanitize_inline(text)  # model and provider text: no mention, image, HTML or fake marker
+    return text if len(text) <= _MAX_PUBLIC else text[: _MAX_PUBLIC - 1] + "…"

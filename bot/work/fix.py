@@ -10,14 +10,13 @@ from gidgethub.abc import GitHubAPI
 
 from equitr import comments
 from equitr.agent.loop import AgentResult, Task
-from equitr.errorfmt import public_text
 from equitr.errors import GitHubError, ValidationError
 from equitr.github.retry import AMBIGUOUS
 from equitr.jobrecord import record_pr, record_result
 from equitr.redact import redact
 from equitr.runner import JobContext, Outcome
 from equitr.sandbox.workspace import Workspace
-from equitr.sanitize import publishable
+from equitr.sanitize import public_text, publishable
 from equitr.work.prepare import Prepared, WorkEnv, agent_for, prepare, tool_context
 from equitr.work.render import pr_body
 from equitr.work.status import Status, StatusComment

@@ -16,10 +16,9 @@ from equitr import comments
 from equitr.agent.ledger import Ledger
 from equitr.agent.loop import Event
 from equitr.agent.report import cost_markdown
-from equitr.errorfmt import public_text
 from equitr.errors import EquitrError
 from equitr.runner import JobContext, Outcome
-from equitr.sanitize import sanitize_inline
+from equitr.sanitize import public_text, sanitize_inline
 
 log = logging.getLogger(__name__)
 
