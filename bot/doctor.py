@@ -177,7 +177,7 @@ def _github_fix(error: EquitrError) -> str:
         return "check the network, or GITHUB_API_URL for GitHub Enterprise Server"
     if status == 401:
         return "check GH_APP_ID and the private key (App), or GITHUB_TOKEN"
-    if status in (403, 429) and "rate limit" in error.message.lower():
+    if error.kind == "rate-limited":
         return "wait for the rate limit to reset, then run `equitr doctor` again"
     if status == 403:
         return "check the permissions of the token, or of the App's installation"

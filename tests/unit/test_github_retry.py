@@ -83,6 +83,9 @@ async def test_a_reset_too_far_away_gives_up_with_a_clear_error(
         await gh.getitem(REPO)
     assert caught.value.status == 403 and "resets at" in caught.value.message
     assert caught.value.kind == "rate-limited"
+    from equitr.doctor import _github_fix  # what `equitr doctor` tells an operator about the same error
+
+    assert _github_fix(caught.value).startswith("wait for the rate limit to reset")
     # The hint fits any reader (doctor, logs, a comment); the comment adds the recovery command.
     assert caught.value.hint and "wait for the limit to reset" in caught.value.hint
     assert "/equitr" not in caught.value.hint and "- `/equitr retry`" in format_error(caught.value)
