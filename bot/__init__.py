@@ -1,7 +1,12 @@
 """equitr: turn GitHub issue and pull-request comments into coding-agent work.
 
-The Python API (`bot/api.py`): `await equitr.fix(repo, task)`, `plan`, `ask`, `review`, `interpret`, and
-`equitr.sync` for scripts without an event loop. See docs/api.md.
+The Python API (`bot/local/api.py`): `await equitr.fix(repo, task)`, `plan`, `ask`, `review`, `interpret`, and
+`equitr.sync` (`bot/sync.py`) for scripts without an event loop. See docs/api.md.
+
+The package in layers (docs/architecture.md): entry points (`cli`, `action`, `local`), the webhook side
+(`web`, `events`), the job system (`jobs`), the worker side (`handlers`), the agent engine (`agent`,
+`interpret`, `tools`, `models`), the edges (`github`, `sandbox`) and foundations (`config`, `monitor`, `text`,
+`errors`, `redact`).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -12,13 +17,12 @@ try:
 except PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-# The API's functions. Two of them share a name with a module of this package (`interpret/`, the interpretation
-# layer; `plan.py`, the task graph): importing the API first imports those modules, and the names are bound to
-# the functions afterwards, so `equitr.plan(...)` and `equitr.interpret(...)` are the functions, while
-# `from equitr.interpret import ...` still reads the module (use `importlib.import_module` for the module
-# object itself).
+# The API's functions. `interpret` is also the name of a subpackage (the interpretation layer): importing the
+# API first imports it, and the name is bound to the function afterwards, so `equitr.interpret(...)` is the
+# function, while `from equitr.interpret import ...` still reads the subpackage (use `importlib.import_module`
+# for the module object itself).
 from equitr import sync
-from equitr.api import (
+from equitr.local.api import (
     AskResult,
     Cost,
     Event,

@@ -15,8 +15,8 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-from equitr import api
-from equitr.api import interpret as interpret
+from equitr.local import api
+from equitr.local.api import interpret as interpret
 
 __all__ = ["ask", "fix", "interpret", "plan", "review"]
 

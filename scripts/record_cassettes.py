@@ -36,13 +36,13 @@ import vcr  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
 from equitr.agent.prompts import plan_request  # noqa: E402
+from equitr.errors.retry import RetryPolicy  # noqa: E402
 from equitr.interpret.prompt import PLAN_JSON_SCHEMA, plan_messages  # noqa: E402
 from equitr.models.capabilities import CapabilityCache, Mode  # noqa: E402
 from equitr.models.client import ModelClient  # noqa: E402
 from equitr.models.local import smollm2_path  # noqa: E402
 from equitr.models.provider import Endpoints  # noqa: E402
 from equitr.models.types import Message  # noqa: E402
-from equitr.retry import RetryPolicy  # noqa: E402
 
 OUT = ROOT / "cassettes" / "smollm2"
 HOST, PORT = "127.0.0.1", 8011

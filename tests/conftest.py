@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from equitr.signature import sign
+from equitr.web.signature import sign
 
 pytest_plugins = ["tests.fakes.fixtures"]
 

@@ -8,7 +8,7 @@ no webhook signature to check, because the event comes from GitHub itself. Then:
 
 Everything runs in this process with an SQLite store in a temporary directory (or `EQUITR_DB`), so GitHub's
 runners are the scale-out. Earlier runs' jobs are read into it from their records on GitHub before a run
-with work, and each job's record is written when it ends (`equitr.history`). A Markdown summary goes to
+with work, and each job's record is written when it ends (`equitr.action.history`). A Markdown summary goes to
 `$GITHUB_STEP_SUMMARY`. Exit codes: 0 when the run went through (failed jobs have their own error comments on
 GitHub), 1 on a configuration error, or when a job failed and `--fail-on-error` was given.
 

@@ -20,12 +20,12 @@ from equitr.action.summary import Report, Skipped
 from equitr.config.fetch import fetch_config
 from equitr.config.repo import RepoConfig
 from equitr.errors import ConfigError, EquitrError
-from equitr.jobs import Job, NewJob
+from equitr.jobs.model import Job, NewJob
 
 if TYPE_CHECKING:
     from gidgethub.abc import GitHubAPI
 
-    from equitr.services import Services
+    from equitr.web.services import Services
 
 BRANCH = "equitr/issue-{number}"  # the branch a fix job pushes; an open PR from it means "already in hand"
 TASK_TITLE = "equitr task: {name}"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from equitr.commands import MAX_BUDGET_USD, budget_in_range, usd_amount
 from equitr.errors import ConfigError
+from equitr.events.commands import MAX_BUDGET_USD, budget_in_range, usd_amount
 
 if TYPE_CHECKING:
     from equitr.config.settings import Settings
@@ -192,7 +192,8 @@ def _int(value: Any, name: str, default: int, *, low: int, high: int) -> int:
 
 
 def _budget(value: Any) -> float:
-    """The `budget` input, read as `/equitr fix --budget` reads it (`equitr.commands`), with the Action's wording."""
+    """The `budget` input, read as `/equitr fix --budget` reads it (`equitr.events.commands`), in the Action's
+    wording."""
     if value is None or value == "":
         return DEFAULT_BUDGET_USD
     try:

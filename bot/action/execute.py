@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 async def execute(env: RunnerEnv, options: Options, settings: Settings) -> Report:
-    from equitr import services as services_mod
+    from equitr.web import services as services_mod
 
     report = Report(env=env, options=options)
     services = services_mod.build(settings)
@@ -56,7 +56,7 @@ def _target(env: RunnerEnv) -> int | None:
 async def _dispatch(env: RunnerEnv, options: Options, run: Run, github: Any, report: Report) -> list[int]:
     """The webhook server's own path: feature routers, permission check, durable job, 👀; first, when the
     event asks for work, the job history (an event for someone else costs no GitHub call for it)."""
-    from equitr.dispatch import Dispatcher
+    from equitr.web.dispatch import Dispatcher
 
     services = run.services
 

@@ -93,7 +93,7 @@ def command(args: argparse.Namespace) -> int:
 
 def _fail(environ: Mapping[str, str], message: str, hint: str | None) -> int:
     from equitr.redact import escape_workflow_commands, on_github_runner, redact
-    from equitr.sanitize import sanitize_inline
+    from equitr.text.sanitize import sanitize_inline
 
     message = redact(message)
     shown = escape_workflow_commands if on_github_runner(dict(environ)) else str

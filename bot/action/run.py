@@ -1,5 +1,5 @@
 """What the steps of one Action run share, and the two things every step does with it: read the job history
-from GitHub before work starts, and run a job here, then write its record back (`equitr.history`)."""
+from GitHub before work starts, and run a job here, then write its record back (`equitr.action.history`)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from gidgethub import GitHubException
 from equitr.action.env import RunnerEnv
 from equitr.action.summary import Report
 from equitr.errors import EquitrError
-from equitr.jobs import Job
-from equitr.store.sqlite import SqliteStore
-from equitr.triggers import Identity
+from equitr.events.decisions import Identity
+from equitr.jobs.model import Job
+from equitr.jobs.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from gidgethub.abc import GitHubAPI
 
-    from equitr.runner import Runner
-    from equitr.services import Services
+    from equitr.jobs.runner import Runner
+    from equitr.web.services import Services
 
 log = logging.getLogger("equitr.action")
 
@@ -39,9 +39,9 @@ class Run:
 
 
 async def load_history(env: RunnerEnv, run: Run, report: Report, number: int | None) -> None:
-    """Earlier runs' jobs, read back from their records on GitHub (`equitr.history`): the issue's whole history
+    """Earlier runs' jobs, read back from their records on GitHub (`equitr.action.history`): the issue's whole history
     (status, cost, retry), then this month's jobs in the repository (the month's spend and budget)."""
-    from equitr import history
+    from equitr.action import history
 
     assert isinstance(run.services.store, SqliteStore)  # the Action's store is always a local SQLite file
     store = run.services.store
@@ -65,7 +65,7 @@ async def load_history(env: RunnerEnv, run: Run, report: Report, number: int | N
 
 async def run_job(run: Run, job_id: int, report: Report) -> Job | None:
     """Run one job through the worker's runner, here; then its record goes to GitHub for later runs."""
-    from equitr import history
+    from equitr.action import history
 
     await run.runner.run(job_id)
     job = await asyncio.to_thread(run.services.store.get, job_id)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from equitr.action.env import BACKLOG_EVENTS, Options, RunnerEnv
 
 if TYPE_CHECKING:
-    from equitr.jobs import Job
+    from equitr.jobs.model import Job
 
 log = logging.getLogger("equitr.action")
 
@@ -80,7 +80,7 @@ def render_summary(report: Report) -> str:
 
 
 def _cell(text: str) -> str:
-    from equitr.sanitize import sanitize_inline
+    from equitr.text.sanitize import sanitize_inline
 
     return sanitize_inline(" ".join(text.split()).replace("|", "\\|")[:200])  # a job's reason may quote a model
 

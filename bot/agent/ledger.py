@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from equitr import monitor
 from equitr.config.flags import Limits
 from equitr.errors import BudgetExceeded, LimitReached
 from equitr.models.types import Reply
-from equitr.money import usd
+from equitr.monitor import records as monitor
+from equitr.text.money import usd
 
 Role = Literal["supervisor", "worker"]
 

@@ -54,12 +54,12 @@ from equitr.interpret import (
     reask_error,
     reask_messages,
 )
+from equitr.interpret.graph import build_graph
 from equitr.interpret.request import facts
 from equitr.interpret.result import Interpretation
 from equitr.models.client import ToolAware
 from equitr.models.provider import ChatModel
-from equitr.monitor import timed
-from equitr.plan import build_graph
+from equitr.monitor.records import timed
 from equitr.sandbox.gitsafe import git_in, stage
 from equitr.sandbox.paths import read_regular, resolve_in_checkout
 from equitr.tools import registry

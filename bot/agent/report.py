@@ -4,7 +4,7 @@ as plain text (the terminal). Pure functions of the ledger."""
 from __future__ import annotations
 
 from equitr.agent.ledger import Ledger
-from equitr.money import usd
+from equitr.text.money import usd
 
 _HEAD = ("model", "role", "calls", "prompt tok", "completion tok", "cost (USD)", "time")
 

@@ -26,7 +26,7 @@ from equitr.agent.loop import Entry, describe
 from equitr.interpret.prompt import tool_params
 from equitr.interpret.validate import check_step
 from equitr.models.types import Message, ToolCall, tool_spec
-from equitr.monitor import timed
+from equitr.monitor.records import timed
 from equitr.tools.registry import SPECS, Step
 
 if TYPE_CHECKING:

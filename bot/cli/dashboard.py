@@ -33,10 +33,10 @@ def command(args: argparse.Namespace) -> int:
     from starlette.routing import Mount, Route
 
     from equitr.config import settings as settings_mod
-    from equitr.dashboard import check_config, config_from, create_dashboard
     from equitr.errors import ConfigError
-    from equitr.server import serve
-    from equitr.store import open_store
+    from equitr.jobs.store import open_store
+    from equitr.web.dashboard import check_config, config_from, create_dashboard
+    from equitr.web.server import serve
 
     if not 0 < args.port < 65536:
         print("equitr: --port must be between 1 and 65535", file=sys.stderr)

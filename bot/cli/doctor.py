@@ -1,4 +1,4 @@
-"""`equitr doctor`: settings, credentials, queue and sandbox checked, each with what to fix (`equitr.doctor`)."""
+"""`equitr doctor`: settings, credentials, queue and sandbox checked, each with what to fix (`equitr.cli.checks`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def add_parser(sub: Any) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from equitr.doctor import run_checks
+    from equitr.cli.checks import run_checks
 
     ok = True
     for check in asyncio.run(run_checks()):

@@ -15,8 +15,8 @@ def add_parser(sub: Any) -> None:
 
 def command(args: argparse.Namespace) -> int:
     from equitr.config import settings as settings_mod
-    from equitr.money import usd
-    from equitr.store import open_store
+    from equitr.jobs.store import open_store
+    from equitr.text.money import usd
 
     settings = settings_mod.load()
     store = open_store(db=settings.db, redis_url=settings.redis_url)

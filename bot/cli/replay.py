@@ -32,13 +32,13 @@ async def _replay(args: argparse.Namespace) -> int:
 
     import aiohttp
 
-    from equitr import services as services_mod
-    from equitr.app import create_app
-    from equitr.asgi import call
+    from equitr.cli.dryrun import DryRunAccess, DryRunGitHub, DryRunModel
     from equitr.config import settings as settings_mod
-    from equitr.dryrun import DryRunAccess, DryRunGitHub, DryRunModel
-    from equitr.signature import sign
-    from equitr.work.handlers import WorkEnv, handlers
+    from equitr.handlers.handlers import WorkEnv, handlers
+    from equitr.web import services as services_mod
+    from equitr.web.app import create_app
+    from equitr.web.asgi import call
+    from equitr.web.signature import sign
 
     try:
         body = args.payload.read_bytes()

@@ -1,4 +1,4 @@
-"""`equitr report`: what the store's jobs did, cost and took over a period (the tables are `equitr.report`'s)."""
+"""`equitr report`: what the store's jobs did, cost and took over a period (the tables are `equitr.jobs.report`'s)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ def add_parser(sub: Any) -> None:
 
 def command(args: argparse.Namespace) -> int:
     from equitr.config import settings as settings_mod
-    from equitr.report import parse_since, render
-    from equitr.store import open_store
+    from equitr.jobs.report import parse_since, render
+    from equitr.jobs.store import open_store
 
     since = parse_since(args.since)
     settings = settings_mod.load()

@@ -1,4 +1,4 @@
-"""`equitr run`: the agent on a local git repository, no GitHub needed (the engine is `equitr.runlocal`).
+"""`equitr run`: the agent on a local git repository, no GitHub needed (the engine is `equitr.local.run`).
 
 This module is the command's arguments: their checks, the `RunOptions` they become, and the run's record
 in `EQUITR_DB` for `equitr dashboard`.
@@ -56,11 +56,11 @@ def add_parser(sub: Any) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from equitr.commands import MAX_BUDGET_USD, budget_in_range
     from equitr.config import settings as settings_mod
-    from equitr.jobrecord import save_local_run
-    from equitr.monitor import PerformanceMonitor
-    from equitr.runlocal import RunOptions, run_local
+    from equitr.events.commands import MAX_BUDGET_USD, budget_in_range
+    from equitr.handlers.record import save_local_run
+    from equitr.local.run import RunOptions, run_local
+    from equitr.monitor.records import PerformanceMonitor
 
     if args.budget is not None and not budget_in_range(args.budget):
         print(f"equitr: --budget must be more than 0 and at most {MAX_BUDGET_USD:g} (USD)", file=sys.stderr)

@@ -19,7 +19,7 @@ def add_parser(sub: Any) -> None:
 
 def command(args: argparse.Namespace) -> int:
     from equitr.config import settings as settings_mod
-    from equitr.server import build_app, serve
+    from equitr.web.server import build_app, serve
 
     settings = settings_mod.load()
     settings.require_server()

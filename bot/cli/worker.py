@@ -17,10 +17,10 @@ def command(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from equitr import services as services_mod
     from equitr.config import settings as settings_mod
-    from equitr.queue import Workers
-    from equitr.server import init_sentry
+    from equitr.jobs.queue import Workers
+    from equitr.web import services as services_mod
+    from equitr.web.server import init_sentry
 
     settings = settings_mod.load()
     init_sentry(settings)

@@ -29,9 +29,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
-from equitr.commands import MAX_BUDGET_USD
 from equitr.config.problems import Problem, syntax_problem, toml_value, validation_problems
 from equitr.errors import ConfigError, RepoConfigError
+from equitr.events.commands import MAX_BUDGET_USD
 from equitr.models.names import PROVIDERS
 from equitr.models.prices import validate_model
 from equitr.sandbox.policy import ALWAYS_BLOCKED, CI_PATHS, matches

@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     model_timeout_s: float = Field(default=120.0, gt=0, le=3600, validation_alias="EQUITR_MODEL_TIMEOUT")
     github_timeout_s: float = Field(default=30.0, gt=0, le=600, validation_alias="EQUITR_GITHUB_TIMEOUT")
     # Where equitr's documentation is published, so that error comments link to it: the documentation site
-    # (`mkdocs build`), or the repository folder holding docs/ on GitHub (`…/blob/main`); see errorfmt.doc_url.
+    # (`mkdocs build`), or the repository folder holding docs/ on GitHub (`…/blob/main`); see
+    # equitr.errors.render.doc_url.
     docs_url: str | None = Field(default=None, validation_alias="EQUITR_DOCS_URL")
 
     @field_validator("github_api_url")

@@ -1,4 +1,5 @@
-"""GitHub access over gidgethub + aiohttp: App authentication, retries, client factories."""
+"""GitHub access over gidgethub + aiohttp: App authentication and tokens, retries, client factories, who may
+start work (`permissions`), and the marker comments equitr writes and finds again (`comments`)."""
 
 from equitr.github.auth import InstallationToken, InstallationTokens, app_jwt
 from equitr.github.client import app_api, installation_api

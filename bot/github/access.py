@@ -11,12 +11,12 @@ from pydantic import SecretStr
 
 from equitr.config.settings import Settings
 from equitr.errors import ConfigError, EquitrError
+from equitr.errors.retry import GITHUB, RetryPolicy
+from equitr.events.decisions import Identity
 from equitr.github.auth import InstallationTokens
 from equitr.github.client import app_api, installation_api
 from equitr.github.retry import RetryingGitHubAPI
 from equitr.github.scope import Scope
-from equitr.retry import GITHUB, RetryPolicy
-from equitr.triggers import Identity
 
 log = logging.getLogger(__name__)
 ACTIONS_LOGIN = "github-actions[bot]"  # who `${{ github.token }}` writes as

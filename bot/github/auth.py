@@ -27,9 +27,9 @@ from pydantic import SecretStr
 
 from equitr import redact
 from equitr.errors import ConfigError, GitHubError
+from equitr.errors.retry import RetryPolicy
 from equitr.github.retry import RetryingGitHubAPI, Sleep
 from equitr.github.scope import Scope
-from equitr.retry import RetryPolicy
 
 JWT_BACKDATE_S = 60  # GitHub's advice: issue 60 s in the past against clock drift
 JWT_MAX_LIFETIME_S = 600  # GitHub refuses App JWTs that live longer than 10 minutes

@@ -14,10 +14,10 @@ import aiohttp
 from pydantic import SecretStr
 
 from equitr.errors import ConfigError
+from equitr.errors.retry import RetryPolicy
 from equitr.github.auth import DEFAULT_API_URL, InstallationTokens
 from equitr.github.retry import RetryingGitHubAPI, Sleep
 from equitr.github.scope import Scope
-from equitr.retry import RetryPolicy
 
 USER_AGENT = "equitr"
 

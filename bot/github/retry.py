@@ -16,7 +16,7 @@ After `tries` (or when a wait would exceed `max_wait_s`) the last answer goes th
 decoding, and every failure leaves as one documented `equitr.errors.GitHubError`: `.status` is the HTTP
 status (None when GitHub could not be reached), `.kind` says rate limit, network or other, and the message
 is fit for a status comment (gidgethub's own exception is its `__cause__`). The policy is the shared
-`equitr.retry.RetryPolicy` (`GITHUB`). `sleep`, `clock` and `random` are injectable so tests never wait.
+`equitr.errors.retry.RetryPolicy` (`GITHUB`). `sleep`, `clock` and `random` are injectable so tests never wait.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ import gidgethub
 import gidgethub.aiohttp
 from prometheus_client import Counter
 
-from equitr import monitor
 from equitr.errors import GitHubError, Parked
-from equitr.retry import GITHUB, RetryPolicy, retry_after_s
+from equitr.errors.retry import GITHUB, RetryPolicy, retry_after_s
+from equitr.monitor import records as monitor
 
 log = logging.getLogger(__name__)
 

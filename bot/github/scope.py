@@ -14,7 +14,7 @@ model that talks it out of a tool) reaches one repository, read-only where the j
 
 `metadata: read` comes with every token (repository, default branch, collaborator permission).
 `retry` first runs as run control, then as the kind it retries, with that kind's token. A job kind with no row
-in `equitr.commands.COMMANDS` gets COMMENT_ONLY.
+in `equitr.events.commands.COMMANDS` gets COMMENT_ONLY.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from equitr.commands import COMMANDS, TokenNeed
+from equitr.events.commands import COMMANDS, TokenNeed
 
 Level = str  # "read" | "write"
 

@@ -8,7 +8,7 @@ Pure (no I/O) and total: it never raises. The stages, each in its own module:
     candidates  native tool calls, <tool_call> tags, fences, XML calls, Python calls, JSON in prose, whole text
     repair      strict JSON, else json-repair; with finish_reason == "length" only objects closed in the text
     validate    tool and parameter aliases, coercion, enum correction, the tools' pydantic models (their SPECs)
-    equitr.plan    duplicate numbers, unknown/self dependencies and cycles repaired
+    graph       duplicate numbers, unknown/self dependencies and cycles repaired
     relevance   a plan that ignores the request is completed (git, files, tests) or replaced
     fallback    the keyword planner, when nothing valid was recovered
 
@@ -22,6 +22,7 @@ from collections.abc import Iterator
 
 from equitr.interpret.candidates import Candidate, from_text, native
 from equitr.interpret.fallback import fallback_plan
+from equitr.interpret.graph import build_graph
 from equitr.interpret.prompt import PLAN_JSON_SCHEMA, RESPONSE_FORMAT, plan_messages, reask_messages
 from equitr.interpret.relevance import Evidence
 from equitr.interpret.relevance import check as check_relevance
@@ -29,7 +30,6 @@ from equitr.interpret.result import REPAIR_KINDS, Interpretation, Repair, step_j
 from equitr.interpret.think import split_thinking
 from equitr.interpret.validate import CheckedPlan, check_plan
 from equitr.models.types import Reply
-from equitr.plan import build_graph
 
 __all__ = [
     "MAX_REASKS",

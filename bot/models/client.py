@@ -23,13 +23,13 @@ from typing import Any, Protocol, runtime_checkable
 import aiohttp
 
 from equitr.errors import ConfigError, ModelError
+from equitr.errors.retry import MODELS, RetryPolicy, Sleep, with_retries
 from equitr.models import prices
 from equitr.models.capabilities import CapabilityCache, Mode
 from equitr.models.names import ModelName, Provider, parse_model_name
 from equitr.models.provider import ChatModel, Endpoints, Wiring
 from equitr.models.registry import SPECS
 from equitr.models.types import Message, Reply
-from equitr.retry import MODELS, RetryPolicy, Sleep, with_retries
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 
 from equitr.errors import ModelError
+from equitr.errors.retry import retry_after_s
 from equitr.redact import redact
-from equitr.retry import retry_after_s
 
 _RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 _QUOTA_CODES = {"insufficient_quota", "billing_error", "billing_hard_limit_reached", "credit_limit_exceeded"}

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from equitr.errors import SandboxError
-from equitr.monitor import timed
-from equitr.private import private_dir
+from equitr.monitor.records import timed
 from equitr.sandbox.gitsafe import (
     GitResult,
     audit_config,
@@ -32,6 +31,7 @@ from equitr.sandbox.gitsafe import (
     strip_dangerous_config,
 )
 from equitr.sandbox.policy import BRANCH_PREFIX
+from equitr.sandbox.private import private_dir
 from equitr.sandbox.threads import in_thread
 
 _AUTHOR = re.compile(r"^(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+)>$")

@@ -1,1 +1,2 @@
-"""The agent's tools: search, file, git, run. Parameters are validated by the models in `schema`."""
+"""The agent's tools, one module each (search, file, git, run), each exporting a `ToolSpec` as `SPEC`: its
+parameter model, what runs it, and what models see of it. `registry` collects them; a new tool is one new file."""

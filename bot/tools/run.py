@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import Field
 
 from equitr.errors import EquitrError, SandboxError, ToolError
-from equitr.monitor import timed
+from equitr.monitor.records import timed
 from equitr.sandbox.bwrap import run_command
 from equitr.sandbox.gitsafe import git_in
 from equitr.sandbox.paths import MAX_WRITE_BYTES, read_regular, real_parents, resolve_in_checkout

@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from equitr.jobs import NewJob
-from equitr.monitor import GitHubCall, JobRecord, ModelCall, Outcome, Phase
-from equitr.store import JobStore
-from equitr.store.sqlite import SqliteStore
+from equitr.jobs.model import NewJob
+from equitr.jobs.store import JobStore
+from equitr.jobs.store.sqlite import SqliteStore
+from equitr.monitor.records import GitHubCall, JobRecord, ModelCall, Outcome, Phase
 
 PUBLIC_REPO = "octo/app"
 PRIVATE_REPO = "octo/secret-plans"

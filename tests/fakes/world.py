@@ -22,11 +22,11 @@ from typing import Any
 
 import aiohttp
 
-from equitr import services as services_mod
-from equitr.app import create_app
-from equitr.asgi import call
 from equitr.config.settings import Settings
 from equitr.sandbox import binaries
+from equitr.web import services as services_mod
+from equitr.web.app import create_app
+from equitr.web.asgi import call
 from tests.conftest import SECRET, comment_payload, headers
 from tests.fakes.fixtures import AppKey
 from tests.fakes.git_remote import GitRemote

@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 
 from equitr.action import main as action
-from equitr.jobs import Job
-from equitr.store.sqlite import SqliteStore
+from equitr.jobs.model import Job
+from equitr.jobs.store.sqlite import SqliteStore
 from tests.conftest import WEBHOOKS
 from tests.fakes.fixtures import fake_github, github_app_key
 from tests.fakes.github import FakeGitHub
@@ -699,7 +699,7 @@ async def test_a_reader_gets_the_refusal_once_across_runs(
 
 def seeded_store(db: Path, number: int, *, paid: int, helps: int, failed_reason: str = "") -> list[Job]:
     """A kept store (`EQUITR_DB`) with `paid` fixes that cost $0.25 each, then `helps` free help jobs."""
-    from equitr.jobs import NewJob
+    from equitr.jobs.model import NewJob
 
     store = SqliteStore(db)
     made = []

@@ -1,4 +1,4 @@
-"""The Python API (bot/api.py) on a real git repository with a deterministic scripted model: `fix` works on a
+"""The Python API (bot/local/api.py) on a real git repository with a deterministic scripted model: `fix` works on a
 copy and hands back a branch, never touching the caller's working tree; the result carries the diff, the
 tests before and after, the cost per model and role, the repairs and the trajectory; progress arrives as
 callbacks and as an async iterator; `equitr.sync` runs it without an event loop; `plan`, `ask`, `review`
@@ -16,9 +16,9 @@ import pytest
 
 import equitr
 import equitr.sync
-from equitr.api import split_diff
 from equitr.config.settings import Settings
 from equitr.errors import ConfigError
+from equitr.local.api import split_diff
 from equitr.sandbox import binaries
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel
@@ -209,16 +209,16 @@ async def test_bad_input_is_a_clear_error(tmp_path: Path, settings: Settings) ->
 
 def test_the_package_is_typed_and_its_names_are_the_apis() -> None:
     assert (ROOT / "bot" / "py.typed").is_file()
-    # `plan` and `interpret` are also module names in the package: the package's attributes are the functions.
+    # `interpret` is also a subpackage's name: the package's attribute is the function, whatever was imported first.
     for name in ("fix", "plan", "ask", "review"):
         assert asyncio.iscoroutinefunction(getattr(equitr, name)), name
-    assert callable(equitr.interpret) and equitr.interpret.__module__ == "equitr.api"
+    assert callable(equitr.interpret) and equitr.interpret.__module__ == "equitr.local.api"
     code = (
-        "import equitr.plan; import equitr.interpret; import equitr; "
+        "import equitr.interpret.graph; import equitr.interpret; import equitr; "
         "print(equitr.plan.__module__, equitr.interpret.__module__)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert proc.stdout.split() == ["equitr.api", "equitr.api"], proc.stderr
+    assert proc.stdout.split() == ["equitr.local.api", "equitr.local.api"], proc.stderr
 
 
 def test_the_api_demo_script_fixes_the_sample(tmp_path: Path) -> None:

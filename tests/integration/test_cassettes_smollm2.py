@@ -19,11 +19,11 @@ import vcr
 from pydantic import SecretStr
 from vcr.errors import CannotOverwriteExistingCassetteException
 
+from equitr.errors.retry import RetryPolicy
 from equitr.models.capabilities import CapabilityCache
 from equitr.models.client import ModelClient
 from equitr.models.provider import Endpoints
 from equitr.models.types import Message, Reply
-from equitr.retry import RetryPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "cassettes" / "smollm2"

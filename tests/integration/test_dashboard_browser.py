@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from equitr.store.sqlite import SqliteStore
+from equitr.jobs.store.sqlite import SqliteStore
 from tests.conftest import SECRET, comment_payload, free_port, headers
 from tests.fakes.dashboard_data import HOSTILE, PRIVATE_MARKER, PRIVATE_REPO, PUBLIC_REPO, Seeded, seed
 from tests.fakes.fixtures import AppKey
@@ -448,8 +448,8 @@ def test_dashboard_refuses_to_start_without_sign_in(tmp_path: Path) -> None:
 
 
 async def test_no_auth_serves_on_loopback_only_and_serve_without_sign_in_has_no_dashboard(tmp_path: Path) -> None:
-    from equitr.app import create_app
-    from equitr.asgi import call
+    from equitr.web.app import create_app
+    from equitr.web.asgi import call
 
     db = tmp_path / "equitr.db"
     SqliteStore(db).close()

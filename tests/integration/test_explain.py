@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from equitr.errors import ValidationError
+from equitr.handlers.explain import MAX_LINES, clip, read_shown
 from equitr.models.types import Message
-from equitr.work.explain import MAX_LINES, clip, read_shown
 from tests.integration.test_github_e2e import REPO, World, comment, ref, run_job, world
 
 __all__ = ["world"]  # the fixture used below

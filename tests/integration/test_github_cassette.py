@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import vcr
 
-from equitr import services as services_mod
-from equitr.work.handlers import WorkEnv
-from equitr.work.handlers import handlers as work_handlers
+from equitr.handlers.handlers import WorkEnv
+from equitr.handlers.handlers import handlers as work_handlers
+from equitr.web import services as services_mod
 from tests.conftest import make_repo
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub

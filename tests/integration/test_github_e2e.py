@@ -19,15 +19,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from equitr import services as services_mod
 from equitr.config.flags import EffectiveSettings
 from equitr.errors import ModelError
+from equitr.handlers.handlers import WorkEnv
+from equitr.handlers.handlers import handlers as work_handlers
+from equitr.jobs.runner import Outcome
 from equitr.models.provider import ChatModel
 from equitr.models.types import Reply, ToolCall
 from equitr.models.wire import Endpoint, http_error
-from equitr.runner import Outcome
-from equitr.work.handlers import WorkEnv
-from equitr.work.handlers import handlers as work_handlers
+from equitr.web import services as services_mod
 from tests.conftest import SECRET, make_repo, needs_setup_network, payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub

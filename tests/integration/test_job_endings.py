@@ -15,10 +15,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from equitr import comments
-from equitr.runner import Runner
-from equitr.store.rules import process_owner
-from equitr.work.status import Status, status_body
+from equitr.github import comments
+from equitr.jobs.runner import Runner
+from equitr.jobs.status import Status, status_body
+from equitr.jobs.store.rules import process_owner
 from tests.integration import test_github_e2e as e2e
 from tests.integration.test_github_e2e import (
     ACCEPT,

@@ -16,8 +16,8 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from equitr.jobs.store.redis import RedisStore
 from equitr.sandbox import binaries
-from equitr.store.redis import RedisStore
 from tests.conftest import SECRET, comment_payload, make_repo
 from tests.fakes.fixtures import AppKey
 from tests.fakes.git_remote import GitRemote

@@ -10,11 +10,11 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from equitr import services as services_mod
-from equitr.app import create_app
-from equitr.asgi import call
 from equitr.models.types import Reply, ToolCall
-from equitr.monitor import JobRecord
+from equitr.monitor.records import JobRecord
+from equitr.web import services as services_mod
+from equitr.web.app import create_app
+from equitr.web.asgi import call
 from tests.conftest import SECRET, comment_payload, headers
 from tests.integration import test_github_e2e as e2e
 from tests.integration.test_github_e2e import ACCEPT, PLAN, REPO, World, comment, push_to_default_branch, run_job

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from equitr import services as services_mod
-from equitr.app import create_app
-from equitr.asgi import call
 from equitr.config.settings import Settings
-from equitr.jobs import NewJob
-from equitr.metrics import fold
-from equitr.monitor import PerformanceMonitor
+from equitr.jobs.metrics import fold
+from equitr.jobs.model import NewJob
+from equitr.monitor.records import PerformanceMonitor
+from equitr.web import services as services_mod
+from equitr.web.app import create_app
+from equitr.web.asgi import call
 from tests.conftest import SECRET, headers, payload
 
 DOCS = Path(__file__).parents[2] / "docs"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from equitr import services as services_mod
+from equitr.web import services as services_mod
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
 from tests.fakes.world import INSTALLATION, REPO, app_settings, comment_body, deliver, seed, serving

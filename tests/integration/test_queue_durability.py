@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from equitr import services as services_mod
-from equitr.app import create_app
-from equitr.asgi import call
 from equitr.config.settings import Settings
+from equitr.web import services as services_mod
+from equitr.web.app import create_app
+from equitr.web.asgi import call
 from tests.conftest import SECRET, RedisServer, headers, payload
 
 VOLATILE = ("--appendonly", "no", "--save", "")
@@ -133,7 +133,7 @@ async def test_r1_redis_that_loses_its_data_while_equitr_runs_gets_503_not_job_i
         redis.stop()
         redis.start()  # the same port, empty: what a restart without persistence looks like
         second = pull_request(2)
-        with caplog.at_level(logging.CRITICAL, logger="equitr.store"):
+        with caplog.at_level(logging.CRITICAL, logger="equitr.jobs.store"):
             status, answer = await call(
                 app, "POST", "/webhook", body=second, headers=headers(second, "pull_request", "r1-b")
             )

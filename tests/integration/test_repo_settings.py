@@ -17,16 +17,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from equitr import services as services_mod
-from equitr.app import create_app
-from equitr.asgi import call
 from equitr.config.flags import EffectiveSettings
 from equitr.config.settings import Settings
-from equitr.jobs import Job
+from equitr.handlers.handlers import WorkEnv
+from equitr.handlers.handlers import handlers as work_handlers
+from equitr.jobs.model import Job
+from equitr.jobs.runner import Outcome
 from equitr.models.provider import ChatModel
-from equitr.runner import Outcome
-from equitr.work.handlers import WorkEnv
-from equitr.work.handlers import handlers as work_handlers
+from equitr.web import services as services_mod
+from equitr.web.app import create_app
+from equitr.web.asgi import call
 from tests.conftest import SECRET, comment_payload, headers, payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub, iso

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from equitr.config.settings import Settings
-from equitr.runlocal import RunOptions, run_local, slug
+from equitr.local.run import RunOptions, run_local, slug
 from equitr.sandbox import binaries
 from tests.conftest import DATA, make_repo, needs_setup_network
 from tests.fakes.scripted_model import ScriptedModel

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from equitr.store.sqlite import SqliteStore
+from equitr.jobs.store.sqlite import SqliteStore
 from tests.conftest import make_repo
 from tests.fakes.model_server import ModelServer
 from tests.integration import test_run_cli as run_cli

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from equitr.store.sqlite import SqliteStore
+from equitr.jobs.store.sqlite import SqliteStore
 from tests.conftest import SECRET, comment_payload, free_port, headers, payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
@@ -200,7 +200,7 @@ async def test_scale_out_over_redis_webhook_process_and_worker_process(
         data = comment_payload(REPO, number=1, comment_id=made["id"], body="/equitr help")
         status, answer = await web.post("issue_comment", data, "redis-1")
         assert status == 202
-        from equitr.store.redis import RedisStore
+        from equitr.jobs.store.redis import RedisStore
 
         store = RedisStore(db)
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from gidgethub.abc import GitHubAPI
 
-from equitr import services as services_mod
-from equitr.app import MAX_BODY, create_app
-from equitr.asgi import call
 from equitr.config.settings import Settings
-from equitr.runner import JobContext, Outcome
-from equitr.signature import sign
+from equitr.jobs.runner import JobContext, Outcome
+from equitr.web import services as services_mod
+from equitr.web.app import MAX_BODY, create_app
+from equitr.web.asgi import call
+from equitr.web.signature import sign
 from tests.conftest import SECRET, headers, payload, webhook_payloads
 
 
@@ -189,7 +189,7 @@ async def test_events_equitr_does_not_act_on_are_checked_but_not_kept(counted: t
 def test_the_events_the_edge_keeps_are_the_events_the_routers_act_on() -> None:
     from gidgethub import sansio
 
-    from equitr.features import EVENTS, router
+    from equitr.events import EVENTS, router
 
     routed = {
         name

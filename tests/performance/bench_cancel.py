@@ -26,10 +26,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from equitr.agent.loop import Agent, Task
-from equitr.jobs import NewJob
-from equitr.runner import JobContext, Outcome, Runner
-from equitr.store.rules import process_owner
-from equitr.store.sqlite import SqliteStore
+from equitr.jobs.model import NewJob
+from equitr.jobs.runner import JobContext, Outcome, Runner
+from equitr.jobs.store.rules import process_owner
+from equitr.jobs.store.sqlite import SqliteStore
 from equitr.tools.base import ToolContext
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel

@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import httpx
 
-from equitr.dashboard import AuthConfig, create_dashboard
-from equitr.jobs import NewJob
-from equitr.store.sqlite import SqliteStore
+from equitr.jobs.model import NewJob
+from equitr.jobs.store.sqlite import SqliteStore
+from equitr.web.dashboard import AuthConfig, create_dashboard
 from tests.fakes.dashboard_data import _record
 
 TOKEN = "t" * 20

@@ -22,10 +22,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from equitr import services as services_mod
+from equitr.cli.dryrun import DryRunGitHub
 from equitr.config.settings import Settings
-from equitr.dryrun import DryRunGitHub
-from equitr.jobs import NewJob
+from equitr.jobs.model import NewJob
+from equitr.web import services as services_mod
 from tests.conftest import SECRET, payload
 
 

@@ -21,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from prometheus_client import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from equitr.jobs import NewJob
-from equitr.metrics import StoreCollector, fold
-from equitr.monitor import JobRecord, PerformanceMonitor
-from equitr.store import JobStore
-from equitr.store.redis import RedisStore
-from equitr.store.sqlite import SqliteStore
+from equitr.jobs.metrics import StoreCollector, fold
+from equitr.jobs.model import NewJob
+from equitr.jobs.store import JobStore
+from equitr.jobs.store.redis import RedisStore
+from equitr.jobs.store.sqlite import SqliteStore
+from equitr.monitor.records import JobRecord, PerformanceMonitor
 
 
 def record(job_id: int, *, model_calls: int, github_calls: int, steps: int) -> JobRecord:

@@ -1,4 +1,4 @@
-"""Benchmark: `equitr.redact.redact` and `equitr.sanitize.sanitize` stay linear on hostile input.
+"""Benchmark: `equitr.redact.redact` and `equitr.text.sanitize.sanitize` stay linear on hostile input.
 
     python tests/performance/bench_redact.py [--size 200000]
 
@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from equitr.redact import redact
-from equitr.sanitize import sanitize
+from equitr.text.sanitize import sanitize
 
 SHAPES = {
     "plain words": "lorem ipsum dolor ",

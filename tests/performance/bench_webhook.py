@@ -29,10 +29,10 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from equitr import services as services_mod
-from equitr.app import create_app
+from equitr.cli.dryrun import DryRunGitHub
 from equitr.config.settings import Settings
-from equitr.dryrun import DryRunGitHub
+from equitr.web import services as services_mod
+from equitr.web.app import create_app
 from tests.conftest import SECRET, free_port, headers, payload
 
 

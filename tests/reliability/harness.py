@@ -18,8 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from equitr.jobs import Job
-from equitr.store import open_store
+from equitr.jobs.model import Job
+from equitr.jobs.store import open_store
 from tests.conftest import SECRET, comment_payload, free_port, headers
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub

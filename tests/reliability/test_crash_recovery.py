@@ -7,10 +7,10 @@ import signal
 
 import pytest
 
-from equitr import seal
 from equitr.config.settings import Settings
-from equitr.jobs import NewJob
-from equitr.store.sqlite import SqliteStore
+from equitr.jobs import seal
+from equitr.jobs.model import NewJob
+from equitr.jobs.store.sqlite import SqliteStore
 from tests.reliability.harness import REPO, Stack, wait_for
 
 pytestmark = pytest.mark.slow

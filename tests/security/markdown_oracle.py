@@ -1,4 +1,4 @@
-"""What GitHub would render from a Markdown text, judged independently of `equitr.sanitize`.
+"""What GitHub would render from a Markdown text, judged independently of `equitr.text.sanitize`.
 
 The text is rendered with `cmarkgfm`, the Python binding of GitHub's own fork of cmark (GitHub Flavored
 Markdown with its extensions), and the HTML is inspected: any image whose host is not GitHub's, any raw HTML

@@ -48,9 +48,9 @@ import aiohttp  # noqa: E402
 import redis  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
-from equitr import services as services_mod  # noqa: E402
 from equitr.config.settings import Settings  # noqa: E402
-from equitr.jobs import Job  # noqa: E402
+from equitr.jobs.model import Job  # noqa: E402
+from equitr.web import services as services_mod  # noqa: E402
 from tests.conftest import DATA, SECRET, RedisServer, comment_payload, free_port, headers, make_repo, payload  # noqa: E402
 from tests.fakes.fixtures import APP_ID, AppKey  # noqa: E402
 from tests.fakes.git_remote import GitRemote  # noqa: E402
@@ -660,7 +660,7 @@ async def pickle_in_redis(r: Range) -> list[Result]:
     # Even someone with the password (a process that read equitr's environment) cannot run code through it.
     insider = redis.Redis.from_url(r.redis_server.url)
     notice = {"repo": REPO, "number": 1, "installation_id": INSTALLATION, "body": "forged comment"}
-    forged = {"id": "x", "name": "equitr.queue.equitr.notify", "args": [notice], "eta": None, "retries": 0,
+    forged = {"id": "x", "name": "equitr.jobs.queue.equitr.notify", "args": [notice], "eta": None, "retries": 0,
               "retry_delay": 0, "retry_backoff": 0, "priority": None}  # fmt: skip
     dropped_before = r.logs().count("dropped a queue message that equitr did not write")
     for message in (

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from equitr import services as services_mod
-from equitr.app import create_app
-from equitr.asgi import call
 from equitr.config.settings import Settings
+from equitr.web import services as services_mod
+from equitr.web.app import create_app
+from equitr.web.asgi import call
 from tests.conftest import SECRET, free_port
 
 TOKEN = "metrics-" + "t0ken" * 4

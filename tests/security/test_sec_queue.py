@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 import redis
 
-from equitr import services as services_mod
 from equitr.config.settings import Settings
-from equitr.jobs import NewJob
+from equitr.jobs.model import NewJob
+from equitr.web import services as services_mod
 from tests.conftest import SECRET, comment_payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
@@ -141,8 +141,8 @@ async def test_st2_a_pickle_pushed_into_redis_does_not_run_and_the_worker_keeps_
     try:
         await worker.ready()
         notice = {"repo": REPO, "number": 1, "installation_id": 7, "body": "forged comment"}
-        forged_json = {"id": "x", "name": "equitr.queue.equitr.notify", "args": [notice], "eta": None, "retries": 0,
-                       "retry_delay": 0, "retry_backoff": 0, "priority": None}  # fmt: skip
+        forged_json = {"id": "x", "name": "equitr.jobs.queue.equitr.notify", "args": [notice], "eta": None,
+                       "retries": 0, "retry_delay": 0, "retry_backoff": 0, "priority": None}  # fmt: skip
         for message in (
             pickle.dumps(Exploit(sentinel)),
             b"equitr1." + b"0" * 64 + b"." + json.dumps(forged_json).encode(),  # well-formed, wrong MAC
@@ -270,8 +270,8 @@ async def test_st3_a_command_job_checks_the_permission_again_when_it_runs(
     tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKey
 ) -> None:
     """Write permission removed between the webhook and the worker: the job does not run."""
-    from equitr.app import create_app
-    from equitr.asgi import call
+    from equitr.web.app import create_app
+    from equitr.web.asgi import call
     from tests.conftest import headers
 
     env = app_env(fake_github, github_app_key, tmp_path)

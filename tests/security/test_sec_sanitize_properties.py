@@ -1,4 +1,4 @@
-"""P2a, property-based: whatever a model writes, what `equitr.sanitize` returns is stable (sanitising twice
+"""P2a, property-based: whatever a model writes, what `equitr.text.sanitize` returns is stable (sanitising twice
 changes nothing) and, as GitHub's own Markdown parser renders it (cmark-gfm, see `markdown_oracle`), has no
 image on a non-GitHub host, no live mention, no raw HTML and no `javascript:`/`data:` link — on its own,
 and placed where equitr's templates place model text."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from equitr.sanitize import sanitize
+from equitr.text.sanitize import sanitize
 from tests.security.markdown_oracle import problems
 from tests.security.test_sec_redact import tokens
 

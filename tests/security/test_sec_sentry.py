@@ -18,8 +18,8 @@ import pytest
 from pydantic import SecretStr
 
 from equitr import redact
-from equitr.queue import Queue
-from equitr.server import init_sentry
+from equitr.jobs.queue import Queue
+from equitr.web.server import init_sentry
 from tests.integration.test_github_e2e import PLAN, World, comment, run_job, world
 from tests.security.sentry_capture import SentryCapture
 

@@ -13,8 +13,8 @@ import json
 import time
 from typing import Any
 
-from equitr.asgi import call
 from equitr.errors import ModelError
+from equitr.web.asgi import call
 from tests.conftest import comment_payload, headers, payload
 from tests.fakes.fixtures import fake_github, github_app_key
 from tests.fakes.github import iso

@@ -18,8 +18,8 @@ import pytest
 
 from equitr.github import InstallationTokens
 from equitr.github.scope import Scope, for_job
-from equitr.jobs import Job
-from equitr.runner import JobContext
+from equitr.jobs.model import Job
+from equitr.jobs.runner import JobContext
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub
 from tests.integration.test_github_e2e import PLAN, REPO, World, comment, open_pr, ref, run_job, world

@@ -17,10 +17,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from equitr import services as services_mod
-from equitr.app import create_app
-from equitr.asgi import call
 from equitr.config.settings import Settings
+from equitr.web import services as services_mod
+from equitr.web.app import create_app
+from equitr.web.asgi import call
 from tests.conftest import SECRET, headers, payload
 from tests.fakes.fixtures import AppKey
 from tests.fakes.github import FakeGitHub

@@ -35,7 +35,7 @@ __all__ = ["world"]  # the end-to-end fixture, used below
 
 
 def context(root: Path, toml: str) -> ToolContext:
-    """The job's tool context as `equitr.work.prepare.tool_context` builds it from `.equitr.toml`."""
+    """The job's tool context as `equitr.handlers.prepare.tool_context` builds it from `.equitr.toml`."""
     effective = resolve_flags(parse(toml), budget_usd=None, model=None, worker_model=None)
     return ToolContext(root=root, sandbox_mode="none", policy=effective.write_policy())
 

@@ -7,8 +7,8 @@ import argparse
 import pytest
 
 from equitr.action.env import Options, RunnerEnv, resolve_options
-from equitr.commands import parse
 from equitr.errors import CommandError, ConfigError
+from equitr.events.commands import parse
 
 ENV = RunnerEnv(event_name="schedule", payload={}, repository="octo/repo")
 

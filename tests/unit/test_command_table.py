@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from equitr import commands
-from equitr.commands import COMMANDS, RETRYABLE, USAGE, help_markdown, parse
 from equitr.config.settings import Settings
 from equitr.errors import CommandError
+from equitr.events import commands
+from equitr.events.commands import COMMANDS, RETRYABLE, USAGE, help_markdown, parse
 from equitr.github.scope import COMMENT_ONLY, for_job
-from equitr.work.handlers import WorkEnv, handlers
+from equitr.handlers.handlers import WorkEnv, handlers
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
@@ -66,7 +66,7 @@ def test_only_cancel_is_applied_at_dispatch() -> None:
 def test_the_web_process_does_not_import_any_handler() -> None:
     """Handlers are import paths so that `equitr serve` without workers stays light."""
     code = (
-        "import sys, equitr.app, equitr.dispatch, equitr.services\n"
+        "import sys, equitr.web.app, equitr.web.dispatch, equitr.web.services\n"
         "from equitr.commands import COMMANDS\n"
         "mods = {s.handler.partition(':')[0] for s in COMMANDS.values()}\n"
         "print(sorted(m for m in mods if m in sys.modules))\n"
@@ -76,7 +76,7 @@ def test_the_web_process_does_not_import_any_handler() -> None:
 
 
 def test_the_commands_that_push_run_one_at_a_time_and_the_free_ones_can_wait_in_the_queue() -> None:
-    from equitr.runner import EXCLUSIVE, PARKABLE
+    from equitr.jobs.runner import EXCLUSIVE, PARKABLE
 
     assert sorted(EXCLUSIVE) == ["fix", "retry"]
     assert sorted(PARKABLE) == ["cancel", "cost", "help", "status"]

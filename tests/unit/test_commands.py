@@ -1,7 +1,7 @@
 import pytest
 
-from equitr.commands import Command, help_markdown, is_command, parse
 from equitr.errors import CommandError
+from equitr.events.commands import Command, help_markdown, is_command, parse
 
 
 @pytest.mark.parametrize(

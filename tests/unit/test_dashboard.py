@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from equitr.dashboard import data
-from equitr.dashboard.auth import MAX_FAILURES, AuthConfig, Sessions, Throttle, check_config, is_loopback
 from equitr.errors import BadFilter, ConfigError
-from equitr.jobs import Job
-from equitr.monitor import JobRecord, ModelCall, Phase
+from equitr.jobs.model import Job
+from equitr.monitor.records import JobRecord, ModelCall, Phase
+from equitr.web.dashboard import data
+from equitr.web.dashboard.auth import MAX_FAILURES, AuthConfig, Sessions, Throttle, check_config, is_loopback
 
 
 def job(i: int, *, repo: str = "octo/app", kind: str = "fix", state: str = "done", day: str = "2026-03-02") -> Job:
@@ -154,8 +154,8 @@ async def test_pages_over_a_redis_store(redis_url: str) -> None:
     """The same pages from the Redis store (the scale-out setup), in-process."""
     import httpx
 
-    from equitr.dashboard import create_dashboard
-    from equitr.store.redis import RedisStore
+    from equitr.jobs.store.redis import RedisStore
+    from equitr.web.dashboard import create_dashboard
     from tests.fakes.dashboard_data import HOSTILE, PUBLIC_REPO, seed
 
     store = RedisStore(redis_url, prefix=f"test:{time.monotonic_ns()}:")
@@ -180,8 +180,8 @@ async def test_pages_over_a_redis_store(redis_url: str) -> None:
 async def test_bad_addresses_are_4xx_and_the_sign_in_page_shows_no_text_from_the_url(tmp_path: Path) -> None:
     import httpx
 
-    from equitr.dashboard import create_dashboard
-    from equitr.store.sqlite import SqliteStore
+    from equitr.jobs.store.sqlite import SqliteStore
+    from equitr.web.dashboard import create_dashboard
 
     store = SqliteStore(tmp_path / "equitr.db")
     app = create_dashboard(store, AuthConfig(token="t" * 20))
@@ -201,8 +201,8 @@ async def test_bad_addresses_are_4xx_and_the_sign_in_page_shows_no_text_from_the
 async def test_github_identity_pages_through_repositories_and_skips_a_lost_installation(fake_github: Any) -> None:
     """The sign-in's GitHub side against the fake: every page of repositories, only those one can push to,
     an installation answering 404 skipped rather than failing the sign-in, and a wrong code refused."""
-    from equitr.dashboard.auth import github_identity
     from equitr.errors import SignInFailed
+    from equitr.web.dashboard.auth import github_identity
 
     fake = fake_github
     names = [f"octo/r{i:03d}" for i in range(130)]  # two pages of 100
@@ -257,7 +257,7 @@ def test_githubs_web_address_follows_the_api_unless_set(
     env: dict[str, str], web: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from equitr.config.settings import Settings
-    from equitr.dashboard import config_from
+    from equitr.web.dashboard import config_from
 
     for name in ("GITHUB_API_URL", "GITHUB_SERVER_URL"):
         monkeypatch.delenv(name, raising=False)

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from equitr.errors import MalformedPayload
-from equitr.features import comments, installations, labels, pulls, router
-from equitr.features.context import Routed
-from equitr.triggers import Fields, Identity, Ignored, Installation, Notice, Trigger, is_from_bot, parse_time
+from equitr.events import comments, installations, labels, pulls, router
+from equitr.events.context import Routed
+from equitr.events.decisions import Fields, Identity, Ignored, Installation, Notice, Trigger, is_from_bot, parse_time
 from tests.fakes.payloads import WebhookExample, iter_payloads, webhook_example, webhook_examples
 
 EQUITR = Identity(app_id=4242, logins=frozenset({"equitr[bot]"}))

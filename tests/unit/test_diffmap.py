@@ -12,8 +12,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from equitr.api import split_diff
-from equitr.work.diffmap import PatchLines, lines, numbered, since
+from equitr.handlers.diffmap import PatchLines, lines, numbered, since
+from equitr.local.api import split_diff
 
 GIT_ENV = {
     "GIT_CONFIG_GLOBAL": "/dev/null",

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from equitr import errordocs
-from equitr.errorfmt import KINDS, ErrorContext, doc_links, doc_url, format_error
+from equitr.errors import catalogue as errordocs
+from equitr.errors.render import KINDS, ErrorContext, doc_links, doc_url, format_error
 from tests.unit.test_errorfmt import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +59,7 @@ def assert_resolves(site: Path, url: str) -> None:
 def test_the_troubleshooting_page_is_generated_from_the_catalogue() -> None:
     generated = errordocs.page((ROOT / "docs" / "errors.md").read_text(encoding="utf-8"))
     assert (ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8") == generated, (
-        "docs/troubleshooting.md is stale: python -m equitr.errordocs > docs/troubleshooting.md"
+        "docs/troubleshooting.md is stale: python -m equitr.errors.catalogue > docs/troubleshooting.md"
     )
     for anchor in KINDS:
         assert f"{{#{anchor}}}" in generated
@@ -82,10 +82,10 @@ def test_doc_url_for_the_site_and_for_github() -> None:
 
 def test_the_site_builds_strictly_with_the_api_reference(site: Path) -> None:
     _page, found = ids(site, f"{SITE_URL}/reference/errors/")
-    assert "equitr.errorfmt.format_error" in found or "equitr.errorfmt.format_error" in found
+    assert "equitr.errors.render.format_error" in found or "equitr.errors.render.format_error" in found
     _page, api = ids(site, f"{SITE_URL}/reference/api/")
     for name in ("fix", "plan", "ask", "review", "interpret", "FixResult"):
-        assert f"equitr.api.{name}" in api or f"equitr.api.{name}" in api, name
+        assert f"equitr.local.api.{name}" in api or f"equitr.local.api.{name}" in api, name
     for page in ("deploy/one-machine", "deploy/procfile", "deploy/redis", "deploy/container", "action"):
         assert (site / page / "index.html").is_file(), page
     # Offline and private: no web fonts, nothing the pages load from a third party.

@@ -21,19 +21,8 @@ import pytest
 
 from equitr import redact as redact_module
 from equitr.agent.ledger import Call, Guard, Ledger
-from equitr.commands import Command
-from equitr.commands import parse as parse_command
 from equitr.config.flags import Limits, resolve_flags
 from equitr.config.repo import load_default, parse
-from equitr.errorfmt import (
-    KINDS,
-    ErrorContext,
-    create_recovery_plan,
-    doc_links,
-    error_kind,
-    format_error,
-    suggest_solutions,
-)
 from equitr.errors import (
     BudgetExceeded,
     CommandError,
@@ -50,11 +39,22 @@ from equitr.errors import (
     ToolError,
     ValidationError,
 )
-from equitr.jobs import Job
+from equitr.errors.render import (
+    KINDS,
+    ErrorContext,
+    create_recovery_plan,
+    doc_links,
+    error_kind,
+    format_error,
+    suggest_solutions,
+)
+from equitr.events.commands import Command
+from equitr.events.commands import parse as parse_command
+from equitr.jobs.model import Job
+from equitr.jobs.runner import busy_error
 from equitr.models.manager import ModelManager
 from equitr.models.provider import require_key
 from equitr.models.wire import Endpoint, http_error
-from equitr.runner import busy_error
 from equitr.sandbox.paths import resolve_in_checkout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -216,8 +216,8 @@ async def _github_unreachable() -> BaseException:
     """What the GitHub client raises when GitHub cannot be reached (a closed port), after its retries."""
     from dataclasses import replace
 
+    from equitr.errors.retry import GITHUB
     from equitr.github.retry import RetryingGitHubAPI
-    from equitr.retry import GITHUB
     from tests.conftest import free_port
 
     async def no_sleep(seconds: float) -> None:

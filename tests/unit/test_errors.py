@@ -10,9 +10,9 @@ from typing import Literal
 import pytest
 
 from equitr import errors
-from equitr.commands import parse as parse_command
-from equitr.errorfmt import KINDS, error_kind
 from equitr.errors import CommandError, ConfigError, EquitrError, closest
+from equitr.errors.render import KINDS, error_kind
+from equitr.events.commands import parse as parse_command
 from equitr.interpret.aliases import resolve_tool
 from equitr.models.names import parse_model_name
 

@@ -11,11 +11,11 @@ import gidgethub
 import pytest
 from prometheus_client.registry import CollectorRegistry
 
-from equitr.errorfmt import format_error
 from equitr.errors import GitHubError
+from equitr.errors.render import format_error
+from equitr.errors.retry import GITHUB
 from equitr.github.retry import OUTSIDE_JOBS, RetryingGitHubAPI, retry_delay
-from equitr.monitor import PerformanceMonitor
-from equitr.retry import GITHUB
+from equitr.monitor.records import PerformanceMonitor
 from tests.fakes.github import FakeGitHub
 
 TOKEN = "ghp_retrytesttoken"
@@ -83,7 +83,7 @@ async def test_a_reset_too_far_away_gives_up_with_a_clear_error(
         await gh.getitem(REPO)
     assert caught.value.status == 403 and "resets at" in caught.value.message
     assert caught.value.kind == "rate-limited"
-    from equitr.doctor import _github_fix  # what `equitr doctor` tells an operator about the same error
+    from equitr.cli.checks import _github_fix  # what `equitr doctor` tells an operator about the same error
 
     assert _github_fix(caught.value).startswith("wait for the rate limit to reset")
     # The hint fits any reader (doctor, logs, a comment); the comment adds the recovery command.

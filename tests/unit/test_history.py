@@ -1,4 +1,4 @@
-"""Job records (`equitr.history`), who wrote a comment (`Identity.wrote`), and the store's side of both: uids,
+"""Job records (`equitr.action.history`), who wrote a comment (`Identity.wrote`), and the store's side of both: uids,
 adopting recorded jobs, and stores made before jobs had a uid."""
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from equitr import history
-from equitr.jobs import Job, NewJob
-from equitr.store.sqlite import SqliteStore
-from equitr.triggers import Identity
+from equitr.action import history
+from equitr.events.decisions import Identity
+from equitr.github import comments
+from equitr.jobs.model import Job, NewJob
+from equitr.jobs.store.sqlite import SqliteStore
 
 
 def job(**changes: object) -> Job:
@@ -76,7 +77,7 @@ def test_with_record_replaces_the_jobs_own_record_and_keeps_others() -> None:
     ]
     assert updated.startswith("text\n")
     # A later edit of the comment (a new review summary) keeps the records already in it.
-    again = history.keep_records(updated, "<!-- equitr:review-summary:7 -->\nnew summary")
+    again = comments.keep_job_records(updated, "<!-- equitr:review-summary:7 -->\nnew summary")
     assert {j.uid for j in history.records(again)} == {"ffffffffffffffff", "0123456789abcdef"}
 
 

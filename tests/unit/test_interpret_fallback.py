@@ -42,9 +42,9 @@ def test_camel_case_and_definition_words_are_symbols() -> None:
 
 
 def test_history_words_add_git_log() -> None:
-    assert plan("who changed bot/retry.py recently?") == [
-        ("file", {"action": "read", "path": "bot/retry.py"}),
-        ("git", {"action": "log", "path": "bot/retry.py"}),
+    assert plan("who changed bot/errors/retry.py recently?") == [
+        ("file", {"action": "read", "path": "bot/errors/retry.py"}),
+        ("git", {"action": "log", "path": "bot/errors/retry.py"}),
     ]
     assert ("git", {"action": "log"}) in plan("show the commit history")
     assert ("git", {"action": "diff"}) in plan("review my uncommitted changes")

@@ -1,4 +1,4 @@
-"""`equitr.metrics`: a job's record folded into the store's counters once, and read back in Prometheus's text
+"""`equitr.jobs.metrics`: a job's record folded into the store's counters once, and read back in Prometheus's text
 format (checked with prometheus-client's own parser), against SQLite and a real Redis server."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
-from equitr.jobs import Job, NewJob
-from equitr.metrics import StoreCollector, fold
-from equitr.monitor import PerformanceMonitor
-from equitr.store import JobStore
-from equitr.store.redis import RedisStore
-from equitr.store.sqlite import SqliteStore
+from equitr.jobs.metrics import StoreCollector, fold
+from equitr.jobs.model import Job, NewJob
+from equitr.jobs.store import JobStore
+from equitr.jobs.store.redis import RedisStore
+from equitr.jobs.store.sqlite import SqliteStore
+from equitr.monitor.records import PerformanceMonitor
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -23,11 +23,11 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from equitr.errors import ConfigError, ModelError
+from equitr.errors.retry import RetryPolicy
 from equitr.models.capabilities import CapabilityCache
 from equitr.models.client import ModelClient
 from equitr.models.provider import Endpoints
 from equitr.models.types import Message, ToolCall
-from equitr.retry import RetryPolicy
 
 KEY = "sk-" + "test-0123456789abcdef"
 Handler = Callable[[web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]

@@ -6,7 +6,7 @@ import pytest
 
 from equitr.agent.ledger import Ledger
 from equitr.agent.report import cost_markdown, cost_text
-from equitr.money import amount, usd
+from equitr.text.money import amount, usd
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,12 @@ from pathlib import Path
 import pytest
 
 from equitr import redact
-from equitr.jobs import NewJob
-from equitr.monitor import (
+from equitr.jobs.model import NewJob
+from equitr.jobs.store import JobStore
+from equitr.jobs.store.redis import RedisStore
+from equitr.jobs.store.rules import RECORD_TTL_S
+from equitr.jobs.store.sqlite import SqliteStore
+from equitr.monitor.records import (
     MAX_DIFF_BYTES,
     MAX_GITHUB_CALLS,
     MAX_MODEL_CALLS,
@@ -29,10 +33,6 @@ from equitr.monitor import (
     remove_listener,
     route_template,
 )
-from equitr.store import JobStore
-from equitr.store.redis import RedisStore
-from equitr.store.rules import RECORD_TTL_S
-from equitr.store.sqlite import SqliteStore
 
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from equitr.errors import PlanError
-from equitr.plan import TaskGraph, build_graph
+from equitr.interpret.graph import TaskGraph, build_graph
 from equitr.tools.registry import Step
 from equitr.tools.run import RunParams
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from equitr import redisguard, seal
 from equitr.errors import BadMessage
-from equitr.jobs import NewJob
-from equitr.queue import Queue
-from equitr.store.sqlite import SqliteStore
+from equitr.jobs import redisguard, seal
+from equitr.jobs.model import NewJob
+from equitr.jobs.queue import Queue
+from equitr.jobs.store.sqlite import SqliteStore
 
 KEY = seal.derive(b"k" * 32, "queue")
 NOTICE = {"repo": "octo/repo", "number": 3, "installation_id": 7, "body": "Only maintainers can start equitr."}
@@ -57,7 +57,7 @@ def signed(body: dict[str, Any], key: bytes = KEY) -> bytes:
 
 
 def message(name: str, args: list[Any], **extra: Any) -> dict[str, Any]:
-    body = {"id": "m1", "name": f"equitr.queue.equitr.{name}", "args": args, "eta": None, "retries": 0,
+    body = {"id": "m1", "name": f"equitr.jobs.queue.equitr.{name}", "args": args, "eta": None, "retries": 0,
             "retry_delay": 0, "retry_backoff": 0, "priority": None}  # fmt: skip
     return {**body, **extra}
 
@@ -102,7 +102,7 @@ def test_a_bad_message_is_dropped_with_one_log_line_and_the_next_one_runs(
 ) -> None:
     queue.huey.storage.enqueue(pickle.dumps(Boom()), None)
     queue.enqueue_job(9)
-    with caplog.at_level(logging.ERROR, logger="equitr.queue"):
+    with caplog.at_level(logging.ERROR, logger="equitr.jobs.queue"):
         task = queue.huey.dequeue()
     assert task is not None and task.args == (9,)
     assert [r.getMessage() for r in caplog.records] == [
@@ -122,7 +122,7 @@ def test_in_process_mode_hands_back_the_notices_in_order_and_leaves_the_queue_em
     queue.enqueue_notice(NOTICE)
     queue.huey.storage.enqueue(pickle.dumps(Boom()), None)
     queue.enqueue_notice(once)
-    with caplog.at_level(logging.ERROR, logger="equitr.queue"):
+    with caplog.at_level(logging.ERROR, logger="equitr.jobs.queue"):
         assert queue.drain_notices() == [NOTICE, once]
     assert queue.pending() == 0 and queue.drain_notices() == []
     assert "dropped a queue message" in caplog.text and "unpickled!" not in capsys.readouterr().out

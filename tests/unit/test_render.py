@@ -12,11 +12,11 @@ from equitr.agent.ledger import Ledger
 from equitr.agent.loop import AgentResult, Entry
 from equitr.agent.loop import TestRun as Run  # not "Test…": pytest would try to collect it
 from equitr.agent.report import cost_markdown, repairs_line
+from equitr.handlers.render import describe_step, plan_body, pr_body, trajectory_markdown
+from equitr.jobs.status import Status, status_body
 from equitr.models.types import Reply, Usage
 from equitr.tools.registry import Step
 from equitr.tools.search import SearchParams
-from equitr.work.render import describe_step, plan_body, pr_body, trajectory_markdown
-from equitr.work.status import Status, status_body
 
 ZWSP = "\u200b"
 

@@ -456,7 +456,7 @@ def test_documented_error_output_is_current() -> None:
     text = DOCS.read_text()
     bad = re.search(r"```toml\n(# invalid.*?)```", text, re.DOTALL)
     assert bad is not None
-    from equitr.errorfmt import format_error
+    from equitr.errors.render import format_error
 
     with pytest.raises(RepoConfigError) as caught:
         parse(bad.group(1))
@@ -556,7 +556,7 @@ def test_config_imports_nothing_above_it() -> None:
     `Limits`, `BRANCH_PREFIX` and `validate_model` rather than reading them from there."""
     import ast
 
-    above = ("equitr.agent", "equitr.sandbox.workspace", "equitr.models.manager", "equitr.work", "equitr.tools")
+    above = ("equitr.agent", "equitr.sandbox.workspace", "equitr.models.manager", "equitr.handlers", "equitr.tools")
     package = Path(__file__).resolve().parents[2] / "bot" / "config"
     found = []
     for path in sorted(package.glob("*.py")):

@@ -1,8 +1,8 @@
 import pytest
 
 from equitr.errors import CommandError
-from equitr.jobs import Job
-from equitr.report import parse_since, render
+from equitr.jobs.model import Job
+from equitr.jobs.report import parse_since, render
 
 NOW = 1_800_000_000.0
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from equitr.errors import ModelError
+from equitr.errors.retry import GITHUB, MODELS, RetryPolicy, delay_for, retry_after_s, with_retries
 from equitr.models.wire import Endpoint, http_error
-from equitr.retry import GITHUB, MODELS, RetryPolicy, delay_for, retry_after_s, with_retries
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 WHERE = Endpoint(label="Test", unreachable_hint="start it")

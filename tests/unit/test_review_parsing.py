@@ -8,8 +8,8 @@ import json
 import pytest
 
 from equitr.agent.prompts import MAX_REVIEW_CHARS, Review, no_change, parse_review
-from equitr.work.diffmap import PatchLines, lines
-from equitr.work.reviewing import MAX_COMMENTS_PER_FILE, InlineComment, parse_comments
+from equitr.handlers.diffmap import PatchLines, lines
+from equitr.handlers.reviewing import MAX_COMMENTS_PER_FILE, InlineComment, parse_comments
 
 # A GitHub-style patch: new lines 10..14, of which 11 and 12 were added.
 PATCH = "\n".join(

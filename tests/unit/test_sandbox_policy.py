@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from equitr.handlers.render import changed_files, ci_warning
 from equitr.sandbox.policy import CI_PATHS, CI_RELEVANT, WritePolicy, ci_relevant, matches
-from equitr.work.render import changed_files, ci_warning
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-from equitr.signature import sign, verify
+from equitr.web.signature import sign, verify
 
 # GitHub's documented test vector ("Validating webhook deliveries").
 VECTOR_SECRET = "It's a Secret to Everybody"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from equitr.jobs import NewJob
-from equitr.store import JobStore
-from equitr.store.redis import RedisStore
-from equitr.store.rules import MAX_ATTEMPTS, is_stale, owner_is_dead, process_owner
-from equitr.store.sqlite import SqliteStore
+from equitr.jobs.model import NewJob
+from equitr.jobs.store import JobStore
+from equitr.jobs.store.redis import RedisStore
+from equitr.jobs.store.rules import MAX_ATTEMPTS, is_stale, owner_is_dead, process_owner
+from equitr.jobs.store.sqlite import SqliteStore
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -282,7 +282,7 @@ AUTOMATIC_EVENTS = {"installation", "installation_repositories", "installation_t
 
 
 def routed_events() -> set[str]:
-    from equitr.features import router
+    from equitr.events import router
 
     # gidgethub keeps its routes in two dicts keyed by event name: by event alone, and by event + action.
     return set(router._shallow_routes) | set(router._deep_routes)

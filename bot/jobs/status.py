@@ -1,0 +1,56 @@
+"""What a job's status comment says: its phase, plan and progress, links and cost. Pure.
+
+The worker edits the comment as the job moves (`equitr.handlers.status`); the runner writes the last edit of a
+job it gave up (`equitr.jobs.endings`), so the text lives below both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from equitr.agent.ledger import Ledger
+from equitr.agent.report import cost_markdown
+from equitr.text.sanitize import sanitize_inline
+
+ICON = {"done": "✅", "failed": "❌", "cancelled": "⏹️", "stopped": "⏸️"}
+
+
+@dataclass(slots=True)
+class Status:
+    """Everything the status comment shows; the runner updates it as the job moves."""
+
+    job_id: int
+    kind: str
+    requester: str
+    phase: str = "queued"
+    detail: str = ""
+    plan: list[str] = field(default_factory=list)
+    steps_done: int = 0
+    links: list[tuple[str, str]] = field(default_factory=list)
+    ledger: Ledger | None = None
+    budget_usd: float | None = None
+
+
+def status_body(status: Status) -> str:
+    icon = ICON.get(status.phase, "⏳")
+    lines = [f"### {icon} equitr `{status.kind}` — {status.phase}", ""]
+    detail = f" {sanitize_inline(status.detail)}" if status.detail else ""
+    lines.append(f"Job {status.job_id}, asked by @{status.requester}.{detail}")
+    if status.plan:
+        lines += ["", "**Plan**", ""]
+        lines += [
+            f"- [{'x' if i < status.steps_done else ' '}] {sanitize_inline(step)}" for i, step in enumerate(status.plan)
+        ]
+    if status.links:
+        lines += ["", " · ".join(f"[{text}]({url})" for text, url in status.links)]
+    if status.ledger is not None and status.ledger.calls:
+        lines += [
+            "",
+            "<details><summary>Cost</summary>",
+            "",
+            cost_markdown(status.ledger, budget_usd=status.budget_usd),
+            "",
+            "</details>",
+        ]
+    lines += ["", "<sub>`/equitr status` · `/equitr cancel` · `/equitr cost` · `/equitr help`</sub>"]
+    return "\n".join(lines)

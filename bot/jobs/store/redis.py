@@ -1,0 +1,359 @@
+"""Jobs in Redis, for several `equitr worker` machines sharing one queue: each job is one JSON document, and
+every state change is a Lua script (below), so it is atomic across workers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from equitr.errors import StoreLost
+from equitr.jobs import seal
+from equitr.jobs.model import END_STATES, Job, NewJob, State, new_row
+from equitr.jobs.store.rows import doc_to_job, job_doc, parsed, parsed_record
+from equitr.jobs.store.rules import (
+    DEDUPE_TTL_S,
+    GAVE_UP,
+    GAVE_UP_REPORT,
+    MAX_ATTEMPTS,
+    RECORD_TTL_S,
+    REFUSED,
+    REPORT_HOLD_S,
+    PendingReport,
+    job_key,
+    log_refused,
+)
+from equitr.monitor.records import JobRecord
+
+log = logging.getLogger(__name__)
+
+# A Redis that stops answering (frozen, partitioned) fails a call within seconds instead of never: the webhook
+# answers 503 (GitHub redelivers) and `/healthz` says so. Longer than huey's 1 s blocking pop.
+REDIS_TIMEOUTS: dict[str, Any] = {"socket_timeout": 3.0, "socket_connect_timeout": 2.0, "health_check_interval": 30}
+
+# Each job is one JSON document; every state change is a Lua script, so it is atomic across workers.
+_LUA_CREATE = """
+if redis.call('GET', ARGV[1] .. 'epoch') ~= ARGV[4] then return -1 end
+for i, key in ipairs(KEYS) do
+  if i > 1 and redis.call('EXISTS', key) == 1 then return 0 end
+end
+local id = redis.call('INCR', ARGV[1] .. 'seq')
+local job = cjson.decode(ARGV[2])
+job['id'] = id
+redis.call('SET', ARGV[1] .. 'job:' .. id, cjson.encode(job))
+redis.call('ZADD', KEYS[1], id, id)
+redis.call('SADD', ARGV[1] .. 'active', id)
+for i, key in ipairs(KEYS) do
+  if i > 1 then redis.call('SET', key, id, 'EX', ARGV[3]) end
+end
+return id
+"""
+
+_LUA_UPDATE = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local job = cjson.decode(raw)
+local op, owner, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if op == 'claim' then
+  if job['state'] ~= 'queued' then return nil end
+  if job['attempts'] >= tonumber(ARGV[5]) then
+    job['state'] = 'failed'; job['reason'] = ARGV[6]; job['finished_at'] = now; job['updated_at'] = now
+    redis.call('SET', KEYS[1], cjson.encode(job)); redis.call('SREM', KEYS[2], job['id'])
+    redis.call('HSET', KEYS[3], job['id'], ARGV[7]); redis.call('ZADD', KEYS[4], now, job['id'])
+    return nil
+  end
+  job['state'] = 'running'; job['owner'] = owner; job['lease_until'] = now + tonumber(ARGV[4])
+  job['attempts'] = job['attempts'] + 1
+  if job['started_at'] == cjson.null then job['started_at'] = now end
+elseif op == 'heartbeat' then
+  if job['state'] ~= 'running' or job['owner'] ~= owner then return nil end
+  job['lease_until'] = now + tonumber(ARGV[4])
+elseif op == 'finish' then
+  if job['state'] ~= 'running' or job['owner'] ~= owner then return nil end
+  job['state'] = ARGV[4]; job['reason'] = ARGV[5]; job['cost_usd'] = tonumber(ARGV[6])
+  job['owner'] = ''; job['lease_until'] = 0; job['finished_at'] = now
+  redis.call('SREM', KEYS[2], job['id'])
+  if ARGV[7] and ARGV[7] ~= '' then
+    redis.call('HSET', KEYS[3], job['id'], ARGV[7]); redis.call('ZADD', KEYS[4], now + tonumber(ARGV[8]), job['id'])
+  end
+elseif op == 'cancel' then
+  if job['state'] == 'queued' then
+    job['state'] = 'cancelled'; job['reason'] = 'cancelled before it started'; job['finished_at'] = now
+    redis.call('SREM', KEYS[2], job['id'])
+  elseif job['state'] == 'running' then
+    job['cancel_requested'] = true
+  end
+elseif op == 'requeue' then
+  if (job['state'] ~= 'running' and job['state'] ~= 'queued') or job['owner'] ~= owner then return nil end
+  job['state'] = 'queued'; job['owner'] = ''; job['lease_until'] = 0
+elseif op == 'release' then
+  if job['state'] ~= 'running' or job['owner'] ~= owner then return nil end
+  job['state'] = 'queued'; job['owner'] = ''; job['lease_until'] = 0
+  job['attempts'] = math.max(job['attempts'] - 1, 0)
+  now = math.max(now, tonumber(ARGV[4]))
+end
+job['updated_at'] = now
+local out = cjson.encode(job)
+redis.call('SET', KEYS[1], out)
+return out
+"""
+
+
+# A job's share of the metrics, added once: the marker key says it was.
+_LUA_ADD_METRICS = """
+if not redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[1]) then return 0 end
+local n = tonumber(ARGV[2])
+for i = 1, n do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[1 + 2 * i], ARGV[2 + 2 * i]) end
+for i = 3 + 2 * n, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+_LUA_TAKE_REPORT = """
+local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not at or tonumber(at) ~= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+"""
+
+
+class RedisStore:
+    """Jobs in Redis, for several `equitr worker` machines sharing one queue.
+
+    An epoch key, written once, tells whether Redis lost its data while equitr ran (a restart without
+    persistence, an eviction, a flush): then storing a job fails (the webhook answers 503) and `/healthz`
+    says so, instead of job ids silently starting again at 1.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "equitr:", key: bytes | None = None) -> None:
+        import redis
+
+        self.prefix = prefix
+        self.key = job_key(key)
+        self.redis = redis.Redis.from_url(url, **REDIS_TIMEOUTS)
+        self._create = self.redis.register_script(_LUA_CREATE)
+        self._update = self.redis.register_script(_LUA_UPDATE)
+        self._take = self.redis.register_script(_LUA_TAKE_REPORT)
+        self._add_metrics = self.redis.register_script(_LUA_ADD_METRICS)
+        self.redis.set(f"{prefix}epoch", secrets.token_hex(16), nx=True)
+        epoch = self.redis.get(f"{prefix}epoch")
+        self.epoch = epoch.decode() if isinstance(epoch, bytes) else str(epoch)
+
+    def authentic(self, job: Job) -> bool:
+        return seal.job_ok(self.key, job, job.mac)
+
+    def _lost(self) -> bool:
+        now = self.redis.get(f"{self.prefix}epoch")
+        if now is not None and now.decode() == self.epoch:
+            return False
+        log.critical(
+            "Redis lost equitr's data while equitr was running (its store epoch is gone): queued jobs, dedupe "
+            "keys and the job-id sequence are lost. New deliveries are refused with 503. Fix Redis persistence "
+            "(appendonly yes, maxmemory-policy noeviction; see docs/queue.md), then restart every equitr process."
+        )
+        return True
+
+    def check(self) -> None:
+        if self._lost():
+            raise StoreLost("Redis lost equitr's job store while equitr was running; restart equitr.")
+        # A write, as a stored job makes one: Redis refuses them when it is out of memory or cannot persist.
+        self.redis.set(f"{self.prefix}health", str(time.time()), ex=60)
+
+    def close(self) -> None:
+        self.redis.close()
+
+    def _key(self, job_id: int) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    def create(self, job: NewJob, keys: Sequence[str]) -> Job | None:
+        now = time.time()
+        mac = seal.job_mac(self.key, job)
+        doc = job_doc(new_row(job, 0, now, mac=mac))
+        job_id = int(
+            self._create(
+                keys=[f"{self.prefix}jobs", *(f"{self.prefix}dedupe:{k}" for k in keys)],
+                args=[self.prefix, json.dumps(doc), DEDUPE_TTL_S, self.epoch],
+            )
+        )
+        if job_id < 0:
+            self.check()
+            raise StoreLost("Redis lost equitr's job store while equitr was running; restart equitr.")
+        return new_row(job, job_id, now, mac=mac) if job_id else None
+
+    def seen(self, key: str) -> bool:
+        return bool(self.redis.exists(f"{self.prefix}dedupe:{key}"))
+
+    def remember(self, key: str) -> bool:
+        return bool(self.redis.set(f"{self.prefix}dedupe:{key}", 1, nx=True, ex=DEDUPE_TTL_S))
+
+    def get(self, job_id: int) -> Job | None:
+        raw = self.redis.get(self._key(job_id))
+        return doc_to_job(raw) if raw else None
+
+    def jobs(self, *, limit: int | None = 100, repo: str | None = None, number: int | None = None) -> list[Job]:
+        out: list[Job] = []
+        # Newest first, a page of documents per round trip; filters are applied here, which is fine at the
+        # scale of a job list.
+        page, start = 200, 0
+        while limit is None or len(out) < limit:
+            ids = self.redis.zrevrange(f"{self.prefix}jobs", start, start + page - 1)
+            if not ids:
+                break
+            start += page
+            for raw in self.redis.mget([self._key(int(i)) for i in ids]):
+                if raw is None:
+                    continue
+                job = doc_to_job(raw)
+                if (repo is None or job.repo == repo) and (number is None or job.number == number):
+                    out.append(job)
+        return out if limit is None else out[:limit]
+
+    def _keys(self, job_id: int) -> list[str]:
+        return [self._key(job_id), f"{self.prefix}active", f"{self.prefix}outbox", f"{self.prefix}outbox:due"]
+
+    def _op(self, job_id: int, op: str, owner: str, *extra: Any) -> Job | None:
+        raw = self._update(keys=self._keys(job_id), args=[op, owner, time.time(), *extra])
+        return doc_to_job(raw) if raw else None
+
+    def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
+        keys = self._keys(job_id)
+        args = ["claim", owner, time.time(), lease_s, MAX_ATTEMPTS, GAVE_UP, GAVE_UP_REPORT]
+        raw = self._update(keys=keys, args=args)
+        if not raw:
+            return None
+        job = parsed(doc_to_job, raw)
+        if job is None or not self.authentic(job):
+            self._update(keys=keys, args=["finish", owner, time.time(), "failed", REFUSED, 0])
+            log_refused(job_id, job)
+            return None
+        return job
+
+    def heartbeat(self, job_id: int, owner: str, lease_s: float) -> Job | None:
+        return self._op(job_id, "heartbeat", owner, lease_s)
+
+    def finish(
+        self, job_id: int, owner: str, state: State, reason: str = "", cost_usd: float = 0.0, *, report: str = ""
+    ) -> bool:
+        assert state in END_STATES
+        return self._op(job_id, "finish", owner, state, reason, cost_usd, report, REPORT_HOLD_S) is not None
+
+    # The outbox: a hash job id → report, a sorted set job id → when to try next, and a try counter.
+    def reports_due(self, now: float, limit: int = 20) -> list[PendingReport]:
+        ids = self.redis.zrangebyscore(f"{self.prefix}outbox:due", "-inf", now, start=0, num=limit, withscores=True)
+        out: list[PendingReport] = []
+        for raw_id, score in ids:
+            job_id = int(raw_id)
+            report = self.redis.hget(f"{self.prefix}outbox", str(job_id))
+            if report is None:
+                continue
+            tries = int(self.redis.hget(f"{self.prefix}outbox:tries", str(job_id)) or 0)
+            out.append(PendingReport(job_id, report.decode() if isinstance(report, bytes) else report, tries, score))
+        return out
+
+    def take_report(self, job_id: int, seen_next_at: float, until: float) -> bool:
+        return bool(self._take(keys=[f"{self.prefix}outbox:due"], args=[str(job_id), repr(seen_next_at), repr(until)]))
+
+    def report_failed(self, job_id: int, tries: int, next_at: float) -> None:
+        if self.redis.hexists(f"{self.prefix}outbox", str(job_id)):
+            self.redis.hset(f"{self.prefix}outbox:tries", str(job_id), tries)
+            self.redis.zadd(f"{self.prefix}outbox:due", {str(job_id): next_at})
+
+    def report_done(self, job_id: int) -> None:
+        pipe = self.redis.pipeline()
+        for key in ("outbox", "outbox:tries"):
+            pipe.hdel(f"{self.prefix}{key}", str(job_id))
+        pipe.zrem(f"{self.prefix}outbox:due", str(job_id))
+        pipe.execute()
+
+    def request_cancel(self, job_id: int) -> Job | None:
+        return self._op(job_id, "cancel", "")
+
+    def requeue(self, job_id: int, owner: str) -> bool:
+        return self._op(job_id, "requeue", owner) is not None
+
+    def release(self, job_id: int, owner: str, *, hold_until: float = 0.0) -> bool:
+        return self._op(job_id, "release", owner, hold_until) is not None
+
+    def active(self) -> list[Job]:
+        ids = sorted(int(i) for i in self.redis.smembers(f"{self.prefix}active"))
+        if not ids:
+            return []
+        # One round trip (a scrape of /metrics and every /healthz read this).
+        return [doc_to_job(raw) for raw in self.redis.mget([self._key(i) for i in ids]) if raw]
+
+    def record_installation(self, installation_id: int, account: str, action: str, repos: list[str]) -> None:
+        doc = {"id": installation_id, "account": account, "action": action, "repos": repos, "updated_at": time.time()}
+        self.redis.hset(f"{self.prefix}installations", str(installation_id), json.dumps(doc))
+
+    def installations(self) -> list[dict[str, Any]]:
+        return [json.loads(v) for v in self.redis.hvals(f"{self.prefix}installations")]
+
+    def prune(self, now: float | None = None) -> int:
+        # Redis expires dedupe keys and job records by itself (EX on every key); the sweeper's minute is a
+        # good time to notice that Redis lost everything, and to drop the index entries of expired records.
+        self._lost()
+        cutoff = (time.time() if now is None else now) - RECORD_TTL_S
+        self.redis.zremrangebyscore(f"{self.prefix}records:at", "-inf", cutoff)
+        return 0
+
+    # -- the monitor's records (equitr.monitor.records): `{prefix}record:{id}` (expiring), indexed by job id --
+
+    def _record_key(self, job_id: int) -> str:
+        return f"{self.prefix}record:{job_id}"
+
+    def save_record(self, job_id: int, record: JobRecord) -> None:
+        text = record.to_json()  # bounded and redacted
+        pipe = self.redis.pipeline()
+        pipe.set(self._record_key(job_id), text, ex=RECORD_TTL_S)
+        pipe.zadd(f"{self.prefix}records", {str(job_id): job_id})
+        pipe.zadd(f"{self.prefix}records:at", {str(job_id): time.time()})
+        pipe.execute()
+
+    def record(self, job_id: int) -> JobRecord | None:
+        raw = self.redis.get(self._record_key(job_id))
+        return parsed_record(raw) if raw else None
+
+    def add_metrics(self, job_id: int, inc: Mapping[str, float], set_to: Mapping[str, float]) -> bool:
+        """Add a job's share to the stored metrics (`equitr.jobs.metrics`), once per job: False when already added."""
+        args: list[Any] = [RECORD_TTL_S, len(inc)]
+        for key, value in [*inc.items(), *set_to.items()]:
+            args += [key, repr(float(value))]
+        keys = [f"{self.prefix}metrics", f"{self.prefix}metrics:folded:{job_id}"]
+        return bool(self._add_metrics(keys=keys, args=args))
+
+    def metric_values(self) -> dict[str, float]:
+        raw = self.redis.hgetall(f"{self.prefix}metrics")
+        return {(k.decode() if isinstance(k, bytes) else str(k)): float(v) for k, v in raw.items()}
+
+    def records(self, *, since: float, repo: str | None = None, limit: int = 1000) -> list[tuple[Job, JobRecord]]:
+        """Jobs created at or after `since` that have a record, with it; newest first."""
+        out: list[tuple[Job, JobRecord]] = []
+        page, start = 200, 0
+        while len(out) < limit:
+            ids = [int(i) for i in self.redis.zrevrange(f"{self.prefix}records", start, start + page - 1)]
+            if not ids:
+                break
+            start += page
+            jobs = self.redis.mget([self._key(i) for i in ids])
+            raws = self.redis.mget([self._record_key(i) for i in ids])
+            gone = [str(i) for i, raw_job, raw in zip(ids, jobs, raws, strict=True) if raw_job is None or raw is None]
+            if gone:  # expired records, or jobs deleted: their index entries go too
+                self.redis.zrem(f"{self.prefix}records", *gone)
+                self.redis.zrem(f"{self.prefix}records:at", *gone)
+                start -= len(gone)
+            older = 0
+            for raw_job, raw in zip(jobs, raws, strict=True):
+                if raw_job is None or raw is None:
+                    continue
+                job = doc_to_job(raw_job)
+                if job.created_at < since:
+                    older += 1
+                    continue
+                record = parsed_record(raw)
+                if record is not None and (repo is None or job.repo == repo):
+                    out.append((job, record))
+            if older == len(ids):  # ids grow with time: a page entirely before `since` ends the walk
+                break
+        return out[:limit]

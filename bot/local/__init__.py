@@ -1,0 +1,1 @@
+"""equitr on a local repository: the Python API (`equitr.fix` …), `equitr run`, syncing results."""
