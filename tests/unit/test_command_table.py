@@ -67,7 +67,7 @@ def test_the_web_process_does_not_import_any_handler() -> None:
     """Handlers are import paths so that `equitr serve` without workers stays light."""
     code = (
         "import sys, equitr.web.app, equitr.web.dispatch, equitr.web.services\n"
-        "from equitr.commands import COMMANDS\n"
+        "from equitr.events.commands import COMMANDS\n"
         "mods = {s.handler.partition(':')[0] for s in COMMANDS.values()}\n"
         "print(sorted(m for m in mods if m in sys.modules))\n"
     )
