@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from equitr.errors import ConfigError
 
+# How a setup command reaches the network (equitr.sandbox.netns): a helper's own namespace, or the host's.
+NetworkMode = Literal["auto", "slirp4netns", "pasta", "host"]
+
 Mode = Literal["app", "token", "local"]
 
 _SECRET_HELP = {
@@ -68,7 +71,7 @@ class Settings(BaseSettings):
     sandbox: Literal["bwrap", "none"] = Field(default="bwrap", validation_alias="EQUITR_SANDBOX")
     # How a repository's setup command reaches the network: a namespace of its own through slirp4netns or
     # pasta (auto: whichever is installed), or "host" (the host's network, loopback included: opt-in only).
-    setup_network: Literal["auto", "slirp4netns", "pasta", "host"] = Field(
+    setup_network: NetworkMode = Field(
         default="auto", validation_alias="EQUITR_SETUP_NETWORK"
     )
     sentry_dsn: SecretStr | None = Field(default=None, validation_alias="SENTRY_DSN")

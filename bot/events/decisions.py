@@ -41,7 +41,6 @@ class Notice:
     installation_id: int | None
     body: str
     needs_permission: bool = True
-    once_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

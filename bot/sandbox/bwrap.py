@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from equitr.config.settings import NetworkMode
 from equitr.errors import SandboxError
 from equitr.sandbox import binaries
 from equitr.sandbox.limits import Cgroup, Limits, cgroup_for, join_argv, prlimit_argv
-from equitr.sandbox.netns import NetworkMode, Plumbing, choose
+from equitr.sandbox.netns import Plumbing, choose
 from equitr.sandbox.output import ClippedBuffer
 
 SandboxMode = Literal["bwrap", "none"]
@@ -63,16 +64,6 @@ _NO_BWRAP_HINT = (
     "Or set EQUITR_SANDBOX=none to run commands without a sandbox (only on a machine you are willing to "
     "let the repository's code run on)."
 )
-
-
-def sandbox_mode_from_env(environ: Mapping[str, str] | None = None) -> SandboxMode:
-    """The one place that reads `EQUITR_SANDBOX`: `bwrap` unless `none` is set explicitly."""
-    value = (os.environ if environ is None else environ).get("EQUITR_SANDBOX", "bwrap").strip().lower()
-    if value in ("", "bwrap"):
-        return "bwrap"
-    if value == "none":
-        return "none"
-    raise SandboxError(f"EQUITR_SANDBOX={value!r} is not a sandbox mode.", hint="Use `bwrap` (default) or `none`.")
 
 
 @dataclass(frozen=True, slots=True)

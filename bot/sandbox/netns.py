@@ -36,12 +36,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
+from equitr.config.settings import NetworkMode
 from equitr.errors import SandboxError
 
-NetworkMode = Literal["auto", "slirp4netns", "pasta", "host"]
-NETWORK_MODES: tuple[NetworkMode, ...] = ("auto", "slirp4netns", "pasta", "host")
 HELPERS: tuple[str, ...] = ("slirp4netns", "pasta")
 PACKAGES = {"slirp4netns": "slirp4netns", "pasta": "passt"}
 GUEST, GATEWAY, DNS = "10.0.2.100", "10.0.2.2", "10.0.2.3"

@@ -26,10 +26,10 @@ import venv
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from equitr.config.settings import NetworkMode
 from equitr.sandbox.bwrap import CommandResult, SandboxMode, Watch, run_command
 from equitr.sandbox.gitsafe import git_in
 from equitr.sandbox.limits import Limits
-from equitr.sandbox.netns import NetworkMode
 
 SETUP_WALL_TIME_S = 900.0  # installs download and build; tests keep their own, shorter limit
 _PTH = "_equitr_base.pth"

@@ -14,9 +14,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from equitr.config.settings import NetworkMode
 from equitr.sandbox.bwrap import SandboxMode
 from equitr.sandbox.limits import Limits
-from equitr.sandbox.netns import NetworkMode
 from equitr.sandbox.policy import DEFAULT_POLICY, WritePolicy
 from equitr.sandbox.quota import DiskQuota
 from equitr.sandbox.setup import SetupState

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from equitr.sandbox.netns import NetworkMode
+from equitr.config.settings import NetworkMode
 from equitr.tools.base import ToolContext
 from equitr.tools.run import RunParams, run
 from tests.conftest import free_port

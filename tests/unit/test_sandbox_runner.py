@@ -5,17 +5,10 @@ from pathlib import Path
 import pytest
 
 from equitr.errors import SandboxError
-from equitr.sandbox.bwrap import build_bwrap_argv, run_command, sandbox_mode_from_env
+from equitr.sandbox.bwrap import build_bwrap_argv, run_command
 from equitr.sandbox.gitsafe import git_argv, is_dangerous_key
 from equitr.sandbox.limits import Limits, join_argv, prlimit_argv
 from equitr.sandbox.output import ClippedBuffer
-
-
-def test_mode_from_env() -> None:
-    assert sandbox_mode_from_env({}) == "bwrap"
-    assert sandbox_mode_from_env({"EQUITR_SANDBOX": "NONE"}) == "none"
-    with pytest.raises(SandboxError, match="not a sandbox mode"):
-        sandbox_mode_from_env({"EQUITR_SANDBOX": "docker"})
 
 
 def test_refuses_without_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

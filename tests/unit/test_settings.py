@@ -85,6 +85,8 @@ def test_bad_values_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EQUITR_SANDBOX", "docker")
     with pytest.raises(ConfigError, match="EQUITR_SANDBOX"):
         load()
+    monkeypatch.setenv("EQUITR_SANDBOX", "none")  # the one other mode, only when set explicitly
+    assert load().sandbox == "none"
 
 
 def test_timeouts_and_the_shutdown_grace_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
