@@ -34,6 +34,7 @@ from equitr.agent.edits import FORMATS, Edit
 from equitr.agent.ledger import Guard, Ledger
 from equitr.agent.view import numbered, strip_gutter, view
 from equitr.config.flags import Limits
+from equitr.config.repo import Strategy
 from equitr.errors import (
     BudgetExceeded,
     ConfigError,
@@ -70,8 +71,6 @@ from equitr.tools.run import RunParams
 
 Status = Literal["accepted", "stopped", "failed"]
 Mode = Literal["fix", "ask", "plan"]
-Strategy = Literal["auto", "plan", "tools"]
-STRATEGIES: tuple[Strategy, ...] = ("auto", "plan", "tools")
 MAX_EDIT_FILE_BYTES = 2_000_000  # what a worker may be asked to edit at all (it is shown in part when long)
 # What each prompt may spend on the test output (characters; the middle goes first).
 PLAN_FAILURE_CHARS = 4000

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from equitr.config.repo import STRATEGIES
+
 
 def add_parser(sub: Any) -> None:
     run = sub.add_parser(
@@ -47,7 +49,7 @@ def add_parser(sub: Any) -> None:
     )
     run.add_argument(
         "--strategy",
-        choices=["auto", "plan", "tools"],
+        choices=STRATEGIES,
         help="plan: the supervisor plans, equitr carries the steps out; tools: the supervisor calls the tools "
         "itself (native tool calling); auto: tools when the model's server calls tools natively "
         "(default: models.strategy, else auto)",

@@ -10,10 +10,9 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from equitr.config.problems import FILENAME
-from equitr.config.repo import RepoConfig
+from equitr.config.repo import RepoConfig, Strategy
 from equitr.errors import ConfigError, MonthlyBudgetExceeded, ValidationError
 from equitr.models.prices import validate_model
 from equitr.sandbox.policy import WritePolicy
@@ -46,7 +45,7 @@ class EffectiveSettings:
     max_iterations: int
     max_minutes: float
     max_output_tokens: int | None = None
-    strategy: Literal["auto", "plan", "tools"] = "auto"
+    strategy: Strategy = "auto"
     allow_ci_paths: tuple[str, ...] = ()
     max_disk_mb: int = 2048
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -98,13 +98,16 @@ def _pattern_error(message: str) -> PydanticCustomError:
     return PydanticCustomError("path_pattern", "{message}", {"message": message})
 
 
+# How the supervisor works on `/equitr fix` (`models.strategy`, `equitr run --strategy`, the API's `strategy=`).
+Strategy = Literal["auto", "plan", "tools"]
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 _MODEL_ALLOWED = "a model name `provider/model`, e.g. `ollama/qwen3:30b` or `openai/gpt-4.1-mini`"
 
 
 class ModelsConfig(_Section):
-    strategy: Literal["auto", "plan", "tools"] = _key(
+    strategy: Strategy = _key(
         "auto",
-        allowed='one of "auto", "plan", "tools"',
+        allowed="one of " + ", ".join(f'"{s}"' for s in STRATEGIES),
         doc="How the supervisor works on `/equitr fix`. `plan`: it writes a plan, equitr carries the steps out "
         "(what makes small models usable). `tools`: it calls search/file/run/git itself, one step at a time "
         "(models whose server calls tools natively). `auto`: `tools` when the supervisor's server calls tools "

@@ -37,15 +37,16 @@ import aiohttp
 
 from equitr.agent.asker import Calls, Exchange
 from equitr.agent.ledger import Guard, Ledger, Row
-from equitr.agent.loop import Agent, AgentResult, Entry, Event, Strategy, Task, TestRun, describe
+from equitr.agent.loop import Agent, AgentResult, Entry, Event, Task, TestRun, describe
 from equitr.agent.report import cost_text, repairs_line
 from equitr.agent.testcmd import detect
 from equitr.config.flags import EffectiveSettings, resolve_flags
 from equitr.config.problems import FILENAME
-from equitr.config.repo import load_default
+from equitr.config.repo import STRATEGIES, Strategy, load_default
 from equitr.config.settings import Settings
 from equitr.config.settings import load as load_settings
 from equitr.errors import ConfigError, EquitrError
+from equitr.events.commands import MAX_BUDGET_USD
 from equitr.handlers import diffmap, reviewing
 from equitr.handlers.record import record_result
 from equitr.interpret import interpret as _interpret
@@ -522,10 +523,10 @@ async def _copy(
     repo = Path(repo_path).expanduser().resolve()
     if not (repo / ".git").exists():
         raise ConfigError(f"{repo} is not a git repository.", hint="Pass a git checkout (git init; git commit).")
-    if budget_usd is not None and not 0 < budget_usd <= 1000:
-        raise ConfigError(f"budget_usd must be more than 0 and at most 1000, not {budget_usd}.")
-    if strategy is not None and strategy not in ("auto", "plan", "tools"):
-        raise ConfigError(f"strategy must be auto, plan or tools, not {strategy!r}.")
+    if budget_usd is not None and not 0 < budget_usd <= MAX_BUDGET_USD:
+        raise ConfigError(f"budget_usd must be more than 0 and at most {MAX_BUDGET_USD:g}, not {budget_usd}.")
+    if strategy is not None and strategy not in STRATEGIES:
+        raise ConfigError(f"strategy must be {', '.join(STRATEGIES[:-1])} or {STRATEGIES[-1]}, not {strategy!r}.")
     where = localrepo.current_branch(repo)
     workspace = Workspace(settings.workdir or Path(tempfile.gettempdir()) / "equitr-work")
     async with workspace.checkout(f"local/{repo.name}", str(repo)) as checkout:

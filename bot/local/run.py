@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from equitr.agent.asker import Exchange
-from equitr.agent.loop import Event, Strategy
+from equitr.agent.loop import Event
+from equitr.config.repo import Strategy
 from equitr.config.settings import Settings
 from equitr.local import api
 from equitr.local.repo import slug as slug  # re-exported: the branch name of a task
