@@ -8,7 +8,6 @@ reasoning in `message.thinking`; when `content` is empty the reply is still usab
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -16,20 +15,8 @@ from typing import Any
 import aiohttp
 
 from equitr.errors import ModelError
-from equitr.models.capabilities import (
-    PROBE_MAX_TOKENS,
-    PROBE_PROMPT,
-    PROBE_SCHEMA,
-    TOOL_PROBE,
-    TOOL_PROBE_MAX_TOKENS,
-    TOOL_PROBE_PROMPT,
-    CapabilityCache,
-    Mode,
-    conforms,
-    remembered,
-    remembered_tools,
-    tool_probe_passed,
-)
+from equitr.models.capabilities import PROBE_MAX_TOKENS, PROBE_PROMPT, PROBE_SCHEMA, CapabilityCache, Mode, conforms
+from equitr.models.probing import ProbedServer
 from equitr.models.provider import Endpoints, ProviderSpec, Support, Wiring
 from equitr.models.types import Message, Reply, ToolCall
 from equitr.models.usage import usage_from
@@ -55,7 +42,7 @@ def normalize_host(host: str | None) -> str:
     return f"{scheme}://{hostport}"
 
 
-class OllamaClient:
+class OllamaClient(ProbedServer):
     def __init__(
         self,
         session: aiohttp.ClientSession,
@@ -65,12 +52,8 @@ class OllamaClient:
         capabilities: CapabilityCache,
         num_ctx: int = DEFAULT_NUM_CTX,
     ) -> None:
-        self.session = session
-        self.base_url = normalize_host(host)
-        self.endpoint = endpoint
-        self.capabilities = capabilities
+        super().__init__(session, base_url=normalize_host(host), endpoint=endpoint, capabilities=capabilities)
         self.num_ctx = num_ctx
-        self._probe_locks: dict[str, asyncio.Lock] = {}
 
     async def chat(
         self,
@@ -86,56 +69,27 @@ class OllamaClient:
         schema = None
         if json_schema is not None and await self.structured_mode(model, timeout_s=timeout_s) != "none":
             schema = json_schema
-        return await self._chat(
+        return await self._send(
             model,
             messages,
             max_tokens=max_tokens,
             temperature=temperature,
-            schema=schema,
+            fmt=schema,
             timeout_s=timeout_s,
             tools=tools,
         )
 
-    async def tool_support(self, model: str, *, timeout_s: float) -> bool:
-        """Whether `model` calls tools natively on this Ollama (probed once, remembered)."""
-        return await remembered_tools(
-            self.capabilities,
-            self._probe_locks,
-            self.base_url,
-            model,
-            lambda: self._probe_tools(model, timeout_s=timeout_s),
-        )
+    def _refuses_tools(self, error: ModelError) -> bool:
+        return error.status == 400  # "registry.ollama.ai/library/x does not support tools"
 
-    async def _probe_tools(self, model: str, *, timeout_s: float) -> bool:
+    async def probe(self, model: str, *, timeout_s: float) -> Mode:
         try:
-            reply = await self._chat(
-                model,
-                [Message("user", TOOL_PROBE_PROMPT)],
-                max_tokens=TOOL_PROBE_MAX_TOKENS,
-                temperature=0.0,
-                schema=None,
-                timeout_s=timeout_s,
-                tools=[TOOL_PROBE],
-            )
-        except ModelError as error:
-            if error.status == 400:  # "registry.ollama.ai/library/x does not support tools"
-                return False
-            raise
-        return tool_probe_passed(reply.tool_calls)
-
-    async def structured_mode(self, model: str, *, timeout_s: float) -> Mode:
-        return await remembered(
-            self.capabilities, self._probe_locks, self.base_url, model, lambda: self._probe(model, timeout_s=timeout_s)
-        )
-
-    async def _probe(self, model: str, *, timeout_s: float) -> Mode:
-        try:
-            reply = await self._chat(
+            reply = await self._send(
                 model,
                 [Message("user", PROBE_PROMPT)],
                 max_tokens=PROBE_MAX_TOKENS,
                 temperature=0.0,
-                schema=PROBE_SCHEMA,
+                fmt=PROBE_SCHEMA,
                 timeout_s=timeout_s,
             )
         except ModelError as error:
@@ -145,14 +99,14 @@ class OllamaClient:
         # Thinking models may answer in `thinking` and leave `content` empty: that is a failed probe.
         return "json_schema" if conforms(reply.content) else "none"
 
-    async def _chat(
+    async def _send(
         self,
         model: str,
         messages: Sequence[Message],
         *,
         max_tokens: int,
         temperature: float,
-        schema: dict[str, Any] | None,
+        fmt: dict[str, Any] | None,
         timeout_s: float,
         tools: Sequence[dict[str, Any]] | None = None,
     ) -> Reply:
@@ -162,8 +116,8 @@ class OllamaClient:
             "stream": False,
             "options": {"num_ctx": self.num_ctx, "num_predict": max_tokens, "temperature": temperature},
         }
-        if schema is not None:
-            payload["format"] = schema
+        if fmt is not None:
+            payload["format"] = fmt
         if tools:
             payload["tools"] = list(tools)
         data = await post_json(

@@ -7,7 +7,6 @@ first schema-constrained call per (base_url, model) sends a tiny probe, and the 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Sequence
@@ -21,17 +20,12 @@ from equitr.models.capabilities import (
     PROBE_MAX_TOKENS,
     PROBE_PROMPT,
     PROBE_SCHEMA,
-    TOOL_PROBE,
-    TOOL_PROBE_MAX_TOKENS,
-    TOOL_PROBE_PROMPT,
     CapabilityCache,
     Mode,
     conforms,
-    remembered,
-    remembered_tools,
     response_format,
-    tool_probe_passed,
 )
+from equitr.models.probing import ProbedServer
 from equitr.models.provider import (
     OPENAI_URL,
     Endpoints,
@@ -50,7 +44,7 @@ from equitr.models.wire import Endpoint, post_json, request_json
 _REASONING = re.compile(r"^(o\d|gpt-5)")
 
 
-class OpenAIClient:
+class OpenAIClient(ProbedServer):
     """One OpenAI-compatible server. `model` in `chat` is the server's own model name."""
 
     def __init__(
@@ -64,15 +58,11 @@ class OpenAIClient:
         known_mode: Mode | None = None,
         official: bool = False,
     ) -> None:
-        self.session = session
-        self.base_url = base_url.rstrip("/")
+        super().__init__(session, base_url=base_url.rstrip("/"), endpoint=endpoint, capabilities=capabilities)
         self._api_key = api_key
-        self.endpoint = endpoint
-        self.capabilities = capabilities
         # OpenAI's own API is documented to honour json_schema; everything else is probed.
         self.known_mode = known_mode
         self.official = official
-        self._probe_locks: dict[str, asyncio.Lock] = {}
 
     async def chat(
         self,
@@ -89,7 +79,7 @@ class OpenAIClient:
         if json_schema is not None:
             mode = await self.structured_mode(model, timeout_s=timeout_s)
             fmt = response_format(mode, json_schema)
-        return await self._complete(
+        return await self._send(
             model,
             messages,
             max_tokens=max_tokens,
@@ -101,47 +91,23 @@ class OpenAIClient:
 
     async def tool_support(self, model: str, *, timeout_s: float) -> bool:
         """Whether `model` on this server calls tools natively (OpenAI's own API does; others are probed)."""
-        if self.official:
-            return True
-        return await remembered_tools(
-            self.capabilities,
-            self._probe_locks,
-            self.base_url,
-            model,
-            lambda: self._probe_tools(model, timeout_s=timeout_s),
-        )
+        return self.official or await super().tool_support(model, timeout_s=timeout_s)
 
-    async def _probe_tools(self, model: str, *, timeout_s: float) -> bool:
-        try:
-            reply = await self._complete(
-                model,
-                [Message("user", TOOL_PROBE_PROMPT)],
-                max_tokens=TOOL_PROBE_MAX_TOKENS,
-                temperature=0.0,
-                fmt=None,
-                timeout_s=timeout_s,
-                tools=[TOOL_PROBE],
-            )
-        except ModelError as error:
-            # A server that does not know `tools` says so (400/422; llama-cpp-python with a 500 naming it).
-            if error.status in (400, 422) or "tool" in error.message.lower():
-                return False
-            raise
-        return tool_probe_passed(reply.tool_calls)
+    def _refuses_tools(self, error: ModelError) -> bool:
+        # A server that does not know `tools` says so (400/422; llama-cpp-python with a 500 naming it).
+        return error.status in (400, 422) or "tool" in error.message.lower()
 
     async def structured_mode(self, model: str, *, timeout_s: float) -> Mode:
-        """The cached structured-output mode for `model` on this server, probing it the first time."""
+        """`known_mode` where the server is documented to honour one, else probed once and remembered."""
         if self.known_mode is not None:
             return self.known_mode
-        return await remembered(
-            self.capabilities, self._probe_locks, self.base_url, model, lambda: self.probe(model, timeout_s=timeout_s)
-        )
+        return await super().structured_mode(model, timeout_s=timeout_s)
 
     async def probe(self, model: str, *, timeout_s: float) -> Mode:
         """Ask for prose under a tiny schema: only a server that enforces the schema returns the JSON."""
         for mode in ("json_schema", "json_object"):
             try:
-                reply = await self._complete(
+                reply = await self._send(
                     model,
                     [Message("user", PROBE_PROMPT)],
                     max_tokens=PROBE_MAX_TOKENS,
@@ -160,7 +126,7 @@ class OpenAIClient:
                 return mode
         return "none"
 
-    async def _complete(
+    async def _send(
         self,
         model: str,
         messages: Sequence[Message],

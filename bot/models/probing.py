@@ -1,0 +1,96 @@
+"""What the Ollama and OpenAI-compatible clients share: one HTTP server whose structured-output mode and
+native tool calling are probed once per (base_url, model) and remembered in the capability cache.
+
+A subclass says how to send one request (`_send`), how to probe its structured-output mode (`probe`) and
+which error means the server does not know `tools` (`_refuses_tools`); the locking, caching and the tool
+probe itself live here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+from equitr.errors import ModelError
+from equitr.models.capabilities import (
+    TOOL_PROBE,
+    TOOL_PROBE_MAX_TOKENS,
+    TOOL_PROBE_PROMPT,
+    CapabilityCache,
+    Mode,
+    remembered,
+    remembered_tools,
+    tool_probe_passed,
+)
+from equitr.models.types import Message, Reply
+from equitr.models.wire import Endpoint
+
+
+class ProbedServer(ABC):
+    def __init__(
+        self, session: aiohttp.ClientSession, *, base_url: str, endpoint: Endpoint, capabilities: CapabilityCache
+    ) -> None:
+        self.session = session
+        self.base_url = base_url
+        self.endpoint = endpoint
+        self.capabilities = capabilities
+        self._probe_locks: dict[str, asyncio.Lock] = {}
+
+    async def structured_mode(self, model: str, *, timeout_s: float) -> Mode:
+        """The cached structured-output mode for `model` on this server, probing it the first time."""
+        return await remembered(
+            self.capabilities, self._probe_locks, self.base_url, model, lambda: self.probe(model, timeout_s=timeout_s)
+        )
+
+    async def tool_support(self, model: str, *, timeout_s: float) -> bool:
+        """Whether `model` on this server calls tools natively (probed once, remembered)."""
+        return await remembered_tools(
+            self.capabilities,
+            self._probe_locks,
+            self.base_url,
+            model,
+            lambda: self._probe_tools(model, timeout_s=timeout_s),
+        )
+
+    async def _probe_tools(self, model: str, *, timeout_s: float) -> bool:
+        try:
+            reply = await self._send(
+                model,
+                [Message("user", TOOL_PROBE_PROMPT)],
+                max_tokens=TOOL_PROBE_MAX_TOKENS,
+                temperature=0.0,
+                fmt=None,
+                timeout_s=timeout_s,
+                tools=[TOOL_PROBE],
+            )
+        except ModelError as error:
+            if self._refuses_tools(error):
+                return False
+            raise
+        return tool_probe_passed(reply.tool_calls)
+
+    @abstractmethod
+    async def probe(self, model: str, *, timeout_s: float) -> Mode:
+        """Which structured-output mode this server honours for `model` (one or more tiny requests)."""
+
+    @abstractmethod
+    def _refuses_tools(self, error: ModelError) -> bool:
+        """Whether `error`, from the tool probe, means the server does not know `tools`."""
+
+    @abstractmethod
+    async def _send(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float,
+        fmt: dict[str, Any] | None,
+        timeout_s: float,
+        tools: Sequence[dict[str, Any]] | None = None,
+    ) -> Reply:
+        """One request; `fmt` is the structured-output field in this server's own form (None: none)."""
