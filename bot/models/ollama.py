@@ -55,29 +55,8 @@ class OllamaClient(ProbedServer):
         super().__init__(session, base_url=normalize_host(host), endpoint=endpoint, capabilities=capabilities)
         self.num_ctx = num_ctx
 
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
-        schema = None
-        if json_schema is not None and await self.structured_mode(model, timeout_s=timeout_s) != "none":
-            schema = json_schema
-        return await self._send(
-            model,
-            messages,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            fmt=schema,
-            timeout_s=timeout_s,
-            tools=tools,
-        )
+    def _format(self, mode: Mode, schema: dict[str, Any]) -> dict[str, Any] | None:
+        return schema if mode != "none" else None  # `format` takes the schema itself
 
     def _refuses_tools(self, error: ModelError) -> bool:
         return error.status == 400  # "registry.ollama.ai/library/x does not support tools"

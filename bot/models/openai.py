@@ -64,30 +64,8 @@ class OpenAIClient(ProbedServer):
         self.known_mode = known_mode
         self.official = official
 
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
-        fmt = None
-        if json_schema is not None:
-            mode = await self.structured_mode(model, timeout_s=timeout_s)
-            fmt = response_format(mode, json_schema)
-        return await self._send(
-            model,
-            messages,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            fmt=fmt,
-            timeout_s=timeout_s,
-            tools=tools,
-        )
+    def _format(self, mode: Mode, schema: dict[str, Any]) -> dict[str, Any] | None:
+        return response_format(mode, schema)
 
     async def tool_support(self, model: str, *, timeout_s: float) -> bool:
         """Whether `model` on this server calls tools natively (OpenAI's own API does; others are probed)."""

@@ -1,9 +1,9 @@
 """What the Ollama and OpenAI-compatible clients share: one HTTP server whose structured-output mode and
 native tool calling are probed once per (base_url, model) and remembered in the capability cache.
 
-A subclass says how to send one request (`_send`), how to probe its structured-output mode (`probe`) and
-which error means the server does not know `tools` (`_refuses_tools`); the locking, caching and the tool
-probe itself live here.
+A subclass says how to send one request (`_send`), how a JSON schema is asked for in a given mode
+(`_format`), how to probe its structured-output mode (`probe`) and which error means the server does not
+know `tools` (`_refuses_tools`); `chat`, the locking, the caching and the tool probe itself live here.
 """
 
 from __future__ import annotations
@@ -39,6 +39,30 @@ class ProbedServer(ABC):
         self.endpoint = endpoint
         self.capabilities = capabilities
         self._probe_locks: dict[str, asyncio.Lock] = {}
+
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: str,
+        max_tokens: int,
+        temperature: float = 0.0,
+        json_schema: dict[str, Any] | None = None,
+        timeout_s: float,
+        tools: Sequence[dict[str, Any]] | None = None,
+    ) -> Reply:
+        fmt = None
+        if json_schema is not None:
+            fmt = self._format(await self.structured_mode(model, timeout_s=timeout_s), json_schema)
+        return await self._send(
+            model,
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            fmt=fmt,
+            timeout_s=timeout_s,
+            tools=tools,
+        )
 
     async def structured_mode(self, model: str, *, timeout_s: float) -> Mode:
         """The cached structured-output mode for `model` on this server, probing it the first time."""
@@ -76,6 +100,10 @@ class ProbedServer(ABC):
     @abstractmethod
     async def probe(self, model: str, *, timeout_s: float) -> Mode:
         """Which structured-output mode this server honours for `model` (one or more tiny requests)."""
+
+    @abstractmethod
+    def _format(self, mode: Mode, schema: dict[str, Any]) -> dict[str, Any] | None:
+        """The structured-output field asking for `schema` in `mode` (None: ask for nothing)."""
 
     @abstractmethod
     def _refuses_tools(self, error: ModelError) -> bool:
