@@ -15,10 +15,18 @@ import aiohttp
 from pydantic import SecretStr
 
 from equitr.errors import ConfigError
-from equitr.models.provider import ANTHROPIC_URL, Endpoints, ProviderSpec, Wiring, require_key
+from equitr.models.provider import (
+    ANTHROPIC_URL,
+    Endpoints,
+    ProviderSpec,
+    Wiring,
+    check_hosted,
+    hosted_endpoint,
+    require_key,
+)
 from equitr.models.types import Message, Reply, ToolCall
 from equitr.models.usage import usage_from
-from equitr.models.wire import Endpoint, post_json, request_json
+from equitr.models.wire import Endpoint, post_json
 
 API_VERSION = "2023-06-01"
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
@@ -69,14 +77,13 @@ class AnthropicClient:
                 }
                 for t in tools
             ]
-        headers = {"x-api-key": key, "anthropic-version": API_VERSION}
         data = await post_json(
             self.session,
             f"{self.base_url}/v1/messages",
             payload,
             endpoint=self.endpoint,
             timeout_s=timeout_s,
-            headers=headers,
+            headers=_headers(key),
             secrets=[key],
         )
         return parse_message(data, messages=messages, model=model)
@@ -162,13 +169,12 @@ def parse_message(data: dict[str, Any], *, messages: Sequence[Message], model: s
     )
 
 
-def _endpoint(endpoints: Endpoints) -> Endpoint:
-    return Endpoint(
-        label="Anthropic",
-        unreachable_hint="Check the network connection to api.anthropic.com.",
-        auth_hint="Check ANTHROPIC_API_KEY (a key from console.anthropic.com).",
-        missing_model_hint="See `equitr models list` for valid anthropic/… names.",
-    )
+_ENDPOINT = hosted_endpoint(
+    "Anthropic",
+    host="api.anthropic.com",
+    key_hint="ANTHROPIC_API_KEY (a key from console.anthropic.com)",
+    models="anthropic/…",
+)
 
 
 def _make(w: Wiring) -> AnthropicClient:
@@ -177,24 +183,25 @@ def _make(w: Wiring) -> AnthropicClient:
         w.session,
         base_url=w.endpoints.anthropic_url,
         api_key=w.endpoints.anthropic_api_key,
-        endpoint=_endpoint(w.endpoints),
+        endpoint=_ENDPOINT,
     )
 
 
 async def _check(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tuple[bool, str]:
     key = e.anthropic_api_key.get_secret_value() if e.anthropic_api_key else ""
-    if not key:
-        return False, "ANTHROPIC_API_KEY is not set."
-    await request_json(
+    return await check_hosted(
         session,
-        "GET",
-        f"{e.anthropic_url or ANTHROPIC_URL}/v1/models/{model}",
-        endpoint=_endpoint(e),
-        timeout_s=5.0,
-        headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
-        secrets=[key],
+        model,
+        key=e.anthropic_api_key,
+        env="ANTHROPIC_API_KEY",
+        url=f"{e.anthropic_url or ANTHROPIC_URL}/v1/models/{model}",
+        endpoint=_ENDPOINT,
+        headers=_headers(key),
     )
-    return True, f"Anthropic serves {model} for this key"
+
+
+def _headers(key: str) -> dict[str, str]:
+    return {"x-api-key": key, "anthropic-version": API_VERSION}
 
 
 PROVIDER = ProviderSpec(

@@ -33,6 +33,8 @@ from equitr.models.provider import (
     Support,
     Wiring,
     bearer,
+    check_hosted,
+    hosted_endpoint,
     require_key,
     secrets,
 )
@@ -129,19 +131,14 @@ class OpenAIClient(ProbedServer):
             payload["temperature"] = temperature
         if fmt is not None:
             payload["response_format"] = fmt
-        headers: dict[str, str] = {}
-        secrets: list[str] = []
-        if self._api_key is not None and self._api_key.get_secret_value():
-            secrets.append(self._api_key.get_secret_value())
-            headers["Authorization"] = f"Bearer {secrets[0]}"
         data = await post_json(
             self.session,
             f"{self.base_url}/chat/completions",
             payload,
             endpoint=self.endpoint,
             timeout_s=timeout_s,
-            headers=headers,
-            secrets=secrets,
+            headers=bearer(self._api_key),
+            secrets=secrets(self._api_key),
         )
         return parse_completion(data, messages=messages, model=model, where=self.endpoint.label)
 
@@ -205,13 +202,12 @@ _CHECK_TIMEOUT_S = 5.0
 _JSON_SCHEMA_MODELS = re.compile(r"^(gpt-4o|gpt-4\.1|gpt-[5-9]|o[3-9]|gpt-oss)")
 
 
-def _openai_endpoint(endpoints: Endpoints) -> Endpoint:
-    return Endpoint(
-        label="OpenAI",
-        unreachable_hint="Check the network connection to api.openai.com.",
-        auth_hint="Check OPENAI_API_KEY (a key from platform.openai.com/api-keys).",
-        missing_model_hint="See `equitr models list` for valid openai/… names.",
-    )
+_OPENAI_ENDPOINT = hosted_endpoint(
+    "OpenAI",
+    host="api.openai.com",
+    key_hint="OPENAI_API_KEY (a key from platform.openai.com/api-keys)",
+    models="openai/…",
+)
 
 
 def _make_openai(w: Wiring) -> OpenAIClient:
@@ -220,7 +216,7 @@ def _make_openai(w: Wiring) -> OpenAIClient:
         w.session,
         base_url=w.endpoints.openai_url,
         api_key=w.endpoints.openai_api_key,
-        endpoint=_openai_endpoint(w.endpoints),
+        endpoint=_OPENAI_ENDPOINT,
         capabilities=w.capabilities,
         known_mode="json_schema",
         official=True,
@@ -228,18 +224,15 @@ def _make_openai(w: Wiring) -> OpenAIClient:
 
 
 async def _check_openai(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tuple[bool, str]:
-    if e.openai_api_key is None or not e.openai_api_key.get_secret_value():
-        return False, "OPENAI_API_KEY is not set."
-    await request_json(
+    return await check_hosted(
         session,
-        "GET",
-        f"{e.openai_url or OPENAI_URL}/models/{model}",
-        endpoint=_openai_endpoint(e),
-        timeout_s=_CHECK_TIMEOUT_S,
+        model,
+        key=e.openai_api_key,
+        env="OPENAI_API_KEY",
+        url=f"{e.openai_url or OPENAI_URL}/models/{model}",
+        endpoint=_OPENAI_ENDPOINT,
         headers=bearer(e.openai_api_key),
-        secrets=secrets(e.openai_api_key),
     )
-    return True, f"OpenAI serves {model} for this key"
 
 
 PROVIDER = ProviderSpec(

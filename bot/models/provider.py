@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from equitr.errors import ConfigError
 from equitr.models.capabilities import CapabilityCache
 from equitr.models.types import Message, Reply
+from equitr.models.wire import Endpoint, request_json
 
 OPENAI_URL = "https://api.openai.com/v1"
 ANTHROPIC_URL = "https://api.anthropic.com"
@@ -120,3 +121,30 @@ def bearer(key: SecretStr | None) -> dict[str, str]:
 def secrets(key: SecretStr | None) -> list[str]:
     return [key.get_secret_value()] if key else []
 
+
+# A hosted API (OpenAI's, Anthropic's): one key, one host, one model prefix, one page per model.
+def hosted_endpoint(label: str, *, host: str, key_hint: str, models: str) -> Endpoint:
+    return Endpoint(
+        label=label,
+        unreachable_hint=f"Check the network connection to {host}.",
+        auth_hint=f"Check {key_hint}.",
+        missing_model_hint=f"See `equitr models list` for valid {models} names.",
+    )
+
+
+async def check_hosted(
+    session: aiohttp.ClientSession,
+    model: str,
+    *,
+    key: SecretStr | None,
+    env: str,
+    url: str,
+    endpoint: Endpoint,
+    headers: dict[str, str],
+) -> tuple[bool, str]:
+    """`equitr models check` for a hosted API: the key is set and the model's own page (`url`) answers."""
+    value = key.get_secret_value() if key else ""
+    if not value:
+        return False, f"{env} is not set."
+    await request_json(session, "GET", url, endpoint=endpoint, timeout_s=5.0, headers=headers, secrets=[value])
+    return True, f"{endpoint.label} serves {model} for this key"
