@@ -27,6 +27,9 @@ Support = Literal["yes", "no", "probe"]  # structured output; "probe" = tested o
 
 
 class ChatModel(Protocol):
+    """What answers a model: each provider's client, the routing `ModelClient`, the in-process model, and the
+    scripted model of the tests all take this one signature (so each repeats it, as a Protocol asks)."""
+
     async def chat(
         self,
         messages: Sequence[Message],
@@ -37,7 +40,11 @@ class ChatModel(Protocol):
         json_schema: dict[str, Any] | None = None,
         timeout_s: float,
         tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply: ...
+    ) -> Reply:
+        """One reply from `model` (the provider's own name; `ModelClient` takes `provider/name`) to `messages`,
+        at most `max_tokens` long. `json_schema` asks for structured output where the server honours it;
+        `tools` (chat-completions shape) are offered natively; `timeout_s` bounds the request."""
+        ...
 
 
 class ModelSettings(Protocol):
