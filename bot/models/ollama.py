@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from equitr.errors import ModelError
-from equitr.models.capabilities import PROBE_MAX_TOKENS, PROBE_PROMPT, PROBE_SCHEMA, CapabilityCache, Mode, conforms
+from equitr.models.capabilities import PROBE_SCHEMA, CapabilityCache, Mode, conforms
 from equitr.models.probing import ProbedServer
 from equitr.models.provider import Endpoints, ProviderSpec, Support, Wiring
 from equitr.models.types import Message, Reply, ToolCall
@@ -63,14 +63,7 @@ class OllamaClient(ProbedServer):
 
     async def probe(self, model: str, *, timeout_s: float) -> Mode:
         try:
-            reply = await self._send(
-                model,
-                [Message("user", PROBE_PROMPT)],
-                max_tokens=PROBE_MAX_TOKENS,
-                temperature=0.0,
-                fmt=PROBE_SCHEMA,
-                timeout_s=timeout_s,
-            )
+            reply = await self._ask_probe(model, PROBE_SCHEMA, timeout_s=timeout_s)
         except ModelError as error:
             if error.status == 400:  # an Ollama too old for schema `format`
                 return "none"

@@ -17,8 +17,6 @@ from pydantic import SecretStr
 
 from equitr.errors import ConfigError, ModelError
 from equitr.models.capabilities import (
-    PROBE_MAX_TOKENS,
-    PROBE_PROMPT,
     PROBE_SCHEMA,
     CapabilityCache,
     Mode,
@@ -87,13 +85,8 @@ class OpenAIClient(ProbedServer):
         """Ask for prose under a tiny schema: only a server that enforces the schema returns the JSON."""
         for mode in ("json_schema", "json_object"):
             try:
-                reply = await self._send(
-                    model,
-                    [Message("user", PROBE_PROMPT)],
-                    max_tokens=PROBE_MAX_TOKENS,
-                    temperature=0.0,
-                    fmt=response_format(mode, PROBE_SCHEMA, name="probe"),
-                    timeout_s=timeout_s,
+                reply = await self._ask_probe(
+                    model, response_format(mode, PROBE_SCHEMA, name="probe"), timeout_s=timeout_s
                 )
             except ModelError as error:
                 # The server rejects the parameter: 400/422, or (llama-cpp-python's server) a 500 whose

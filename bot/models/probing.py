@@ -17,6 +17,8 @@ import aiohttp
 
 from equitr.errors import ModelError
 from equitr.models.capabilities import (
+    PROBE_MAX_TOKENS,
+    PROBE_PROMPT,
     TOOL_PROBE,
     TOOL_PROBE_MAX_TOKENS,
     TOOL_PROBE_PROMPT,
@@ -96,6 +98,17 @@ class ProbedServer(ABC):
                 return False
             raise
         return tool_probe_passed(reply.tool_calls)
+
+    async def _ask_probe(self, model: str, fmt: dict[str, Any] | None, *, timeout_s: float) -> Reply:
+        """The structured-output probe's one request, asking for the probe schema in the form `fmt`."""
+        return await self._send(
+            model,
+            [Message("user", PROBE_PROMPT)],
+            max_tokens=PROBE_MAX_TOKENS,
+            temperature=0.0,
+            fmt=fmt,
+            timeout_s=timeout_s,
+        )
 
     @abstractmethod
     async def probe(self, model: str, *, timeout_s: float) -> Mode:
