@@ -178,7 +178,3 @@ def _from(found: Iterable[dict[str, Any]], repo: str) -> list[Job]:
             if job.repo == repo and (not on.isdigit() or int(on) == job.number):
                 out.append(job)
     return out
-
-
-def month_start(now: float) -> float:
-    return dt.datetime.fromtimestamp(now, dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()

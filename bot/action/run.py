@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ from gidgethub import GitHubException
 
 from equitr.action.env import RunnerEnv
 from equitr.action.summary import Report
+from equitr.config.flags import month_start
 from equitr.errors import EquitrError
 from equitr.events.decisions import Identity
 from equitr.jobs.model import Job
@@ -50,7 +50,7 @@ async def load_history(env: RunnerEnv, run: Run, report: Report, number: int | N
         if number is not None:
             found += await history.read_issue(run.gh, env.repository, number, author=run.identity)
         found += await history.read_repo(
-            run.gh, env.repository, since=history.month_start(time.time()), author=run.identity
+            run.gh, env.repository, since=month_start(), author=run.identity
         )
     except (EquitrError, GitHubException, aiohttp.ClientError) as exc:
         # History is an aid, not a precondition: without it this run still does its work.

@@ -7,7 +7,9 @@ defined here, below the agent, so that configuration never imports the agent.
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -59,6 +61,13 @@ class EffectiveSettings:
             max_wall_s=self.max_minutes * 60,
             budget_usd=self.budget_usd,
         )
+
+
+def month_start(now: float | None = None) -> float:
+    """When the month of `now` (default: now) began in UTC: the window of `budget.per_month_usd`, which renews
+    on the 1st."""
+    at = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC)
+    return at.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 def resolve_flags(

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
 
+from equitr.config.flags import month_start
 from equitr.events import commands
 from equitr.github import comments
 from equitr.jobs.model import Job
@@ -77,12 +77,11 @@ async def on_cancel(ctx: JobContext, _env: object) -> Outcome:
 
 def spending(ctx: JobContext, now: float | None = None) -> tuple[list[Job], list[Job]]:
     """(every other job on this issue, every other job of the repository this month in UTC)."""
-    start = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC)
-    start = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = month_start(now)
     month = [
         j
         for j in ctx.store.jobs(repo=ctx.job.repo, limit=None)
-        if j.created_at >= start.timestamp() and j.id != ctx.job.id
+        if j.created_at >= start and j.id != ctx.job.id
     ]
     return _others(ctx), month
 

@@ -4,7 +4,6 @@ flags applied (and this month's spending), the models, and the agent with its ch
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from gidgethub.abc import GitHubAPI
 
 from equitr.agent.loop import Agent, Event
 from equitr.config.fetch import fetch_config
-from equitr.config.flags import EffectiveSettings, resolve_flags
+from equitr.config.flags import EffectiveSettings, month_start, resolve_flags
 from equitr.config.repo import RepoConfig
 from equitr.config.settings import Settings
 from equitr.github.access import GitHubAccess
@@ -61,7 +60,7 @@ class Prepared:
 def month_spent(ctx: JobContext, *, fork_reviews: bool = False) -> float:
     """This month's spending of the repository's other jobs: automatic reviews of fork pull requests, which
     have their own budget (`review.forks_per_month_usd`), when `fork_reviews`, else everything else."""
-    start = dt.datetime.now(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+    start = month_start()
     return sum(
         j.cost_usd
         for j in ctx.store.jobs(repo=ctx.job.repo, limit=None)

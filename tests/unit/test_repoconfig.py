@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from equitr.config import repo as repo_module
 from equitr.config.fetch import fetch_config
-from equitr.config.flags import resolve_flags
+from equitr.config.flags import month_start, resolve_flags
 from equitr.config.problems import Problem
 from equitr.config.reference import reference_rows
 from equitr.config.repo import RepoConfig, load_default, parse
@@ -427,6 +428,14 @@ def test_month_budget_caps_and_refuses() -> None:
         resolve_flags(config, budget_usd=None, model=None, worker_model=None, month_spent_usd=20.0)
     assert caught.value.spent_usd == 20.0 and caught.value.budget_usd == 20.0
     assert caught.value.hint is not None and "budget.per_month_usd" in caught.value.hint
+
+
+def test_the_month_starts_on_the_1st_at_midnight_utc() -> None:
+    # 2026-03-31 23:33 UTC: already April in UTC+1, still March in UTC.
+    assert month_start(1_774_999_980) == 1_772_323_200  # 2026-03-01 00:00 UTC
+    assert month_start(1_772_323_200) == 1_772_323_200  # the first second of the month is in it
+    assert month_start(1_772_323_199) == 1_769_904_000  # the second before it is February's
+    assert month_start() <= time.time()
 
 
 # -- the reference and its documentation -------------------------------------------------------------------
