@@ -49,6 +49,18 @@ def _key(default: Any = None, *, allowed: str, doc: str, **constraints: Any) -> 
     return Field(default, description=doc, json_schema_extra=extra, **constraints)
 
 
+def _usd(default: float, *, at_most: float, doc: str) -> Any:
+    """A key in US dollars: more than 0 and at most `at_most`."""
+    allowed = f"a number of US dollars more than 0 and at most {at_most:g}"
+    return _key(default, gt=0, le=at_most, allowed=allowed, doc=doc)
+
+
+def _whole(default: int | None, low: int, high: int, *, unit: str = "", doc: str) -> Any:
+    """A key holding a whole number from `low` to `high`; `unit` (tokens, MiB) is named in the allowed values."""
+    of = f" of {unit}" if unit else ""
+    return _key(default, ge=low, le=high, allowed=f"a whole number{of} between {low} and {high}", doc=doc)
+
+
 class _Section(BaseModel):
     # strict: a TOML file has real types, so `auto = "no"` or `max_steps = "40"` is a mistake worth naming.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -138,25 +150,19 @@ class ModelsConfig(_Section):
 
 
 class BudgetConfig(_Section):
-    per_job_usd: float = _key(
+    per_job_usd: float = _usd(
         1.0,
-        gt=0,
-        le=MAX_BUDGET_USD,
-        allowed=f"a number of US dollars more than 0 and at most {MAX_BUDGET_USD:g}",
+        at_most=MAX_BUDGET_USD,
         doc="What one job may spend when the command has no `--budget`.",
     )
-    per_month_usd: float = _key(
+    per_month_usd: float = _usd(
         20.0,
-        gt=0,
-        le=100_000,
-        allowed="a number of US dollars more than 0 and at most 100000",
+        at_most=100_000,
         doc="What all jobs of this repository may spend in a calendar month (UTC); jobs are refused beyond it.",
     )
-    max_flag_usd: float = _key(
+    max_flag_usd: float = _usd(
         5.0,
-        gt=0,
-        le=MAX_BUDGET_USD,
-        allowed=f"a number of US dollars more than 0 and at most {MAX_BUDGET_USD:g}",
+        at_most=MAX_BUDGET_USD,
         doc="The largest `--budget` a command may ask for.",
     )
 
@@ -176,26 +182,22 @@ class ReviewConfig(_Section):
         doc="Also review pull requests from forks automatically when their author lacks write permission "
         "(an outsider's pull request spends this repository's money). Off: a maintainer asks with `/equitr review`.",
     )
-    forks_per_month_usd: float = _key(
+    forks_per_month_usd: float = _usd(
         5.0,
-        gt=0,
-        le=100_000,
-        allowed="a number of US dollars more than 0 and at most 100000",
+        at_most=100_000,
         doc="What automatic reviews of pull requests from forks may spend in a calendar month (UTC). It is "
         "their own budget, not counted in `budget.per_month_usd`, so they can never use up that of `/equitr fix`.",
     )
-    max_files: int = _key(
+    max_files: int = _whole(
         50,
-        ge=1,
-        le=1000,
-        allowed="a whole number between 1 and 1000",
+        1,
+        1000,
         doc="Files reviewed per pull request; the summary names the ones skipped.",
     )
-    max_patch_lines: int = _key(
+    max_patch_lines: int = _whole(
         1000,
-        ge=10,
-        le=20_000,
-        allowed="a whole number between 10 and 20000",
+        10,
+        20_000,
         doc="Diff lines reviewed per file; longer diffs are clipped and the summary says so.",
     )
 
@@ -247,30 +249,30 @@ class TriggerConfig(_Section):
 
 
 class LimitsConfig(_Section):
-    max_steps: int = _key(40, ge=1, le=500, allowed="a whole number between 1 and 500", doc="Tool steps per job.")
-    max_iterations: int = _key(
+    max_steps: int = _whole(40, 1, 500, doc="Tool steps per job.")
+    max_iterations: int = _whole(
         3,
-        ge=1,
-        le=20,
-        allowed="a whole number between 1 and 20",
+        1,
+        20,
         doc="Rounds of supervisor review and rework per job.",
     )
     max_minutes: float = _key(
         30.0, gt=0, le=360, allowed="a number of minutes more than 0 and at most 360", doc="Wall time per job."
     )
-    max_output_tokens: int | None = _key(
-        ge=64,
-        le=200_000,
-        allowed="a whole number of tokens between 64 and 200000",
+    max_output_tokens: int | None = _whole(
+        None,
+        64,
+        200_000,
+        unit="tokens",
         doc="The longest reply of one model call. Unset: from the model (reasoning models such as o3, gpt-5 "
         "or qwen3 get room to think; small local models little). A reply cut off at its limit is asked again "
         "once with twice the room.",
     )
-    max_disk_mb: int = _key(
+    max_disk_mb: int = _whole(
         2048,
-        ge=64,
-        le=65536,
-        allowed="a whole number of MiB between 64 and 65536",
+        64,
+        65536,
+        unit="MiB",
         doc="What the tests and the setup command may add to the job's checkout and environment; a job over it "
         "stops (docs/sandbox.md).",
     )
@@ -309,18 +311,15 @@ class TaskConfig(_Section):
 
 
 class ScheduleConfig(_Section):
-    max_issues_per_run: int = _key(
+    max_issues_per_run: int = _whole(
         5,
-        ge=0,
-        le=100,
-        allowed="a whole number between 0 and 100",
+        0,
+        100,
         doc="Open issues with the trigger label (and no equitr pull request yet) worked on per scheduled run.",
     )
-    budget_usd: float = _key(
+    budget_usd: float = _usd(
         5.0,
-        gt=0,
-        le=MAX_BUDGET_USD,
-        allowed=f"a number of US dollars more than 0 and at most {MAX_BUDGET_USD:g}",
+        at_most=MAX_BUDGET_USD,
         doc="What one scheduled run may spend on all its issues and tasks together.",
     )
     tasks: list[TaskConfig] = _key(
