@@ -251,20 +251,9 @@ class Agent:
             if not self._edits_tried:
                 await self._edit_without_plan(task, iteration)
                 result.diff = await asyncio.to_thread(self.diff)
-            with timed("tests_after"):
-                result.tests_after = self.latest = await self.test(iteration)
-            review = await self.review(task, result, iteration)
-            if review.decision == "accept":
-                return self.finish(result, "accepted", review.reason)
-            if review.decision == "stop":
-                return self.finish(result, "stopped", review.reason)
-            self.note(review)
-        return self.finish(
-            result,
-            "stopped",
-            f"no accepted change after {self.limits.max_iterations} iterations",
-            hint="Retry with more detail in the instructions, or a stronger model (`--model`).",
-        )
+            if (done := await self.judge(task, result, iteration)) is not None:
+                return done
+        return self.out_of_rounds(result)
 
     async def _choose(self, task: Task) -> Literal["plan", "tools"]:
         """`plan` or `tools` for this run: what was asked, or for `auto` what the supervisor's server can do
@@ -285,6 +274,27 @@ class Agent:
 
     def begin_iteration(self) -> None:
         self._edits_tried = self._edits_failed = 0
+
+    async def judge(self, task: Task, result: AgentResult, iteration: int) -> AgentResult | None:
+        """A round's end, the same in both strategies: the tests again, then the supervisor's review. The
+        finished result when it accepts or stops; None, with its reason noted for the next round, to rework."""
+        with timed("tests_after"):
+            result.tests_after = self.latest = await self.test(iteration)
+        review = await self.review(task, result, iteration)
+        if review.decision == "accept":
+            return self.finish(result, "accepted", review.reason)
+        if review.decision == "stop":
+            return self.finish(result, "stopped", review.reason)
+        self.note(review)
+        return None
+
+    def out_of_rounds(self, result: AgentResult) -> AgentResult:
+        return self.finish(
+            result,
+            "stopped",
+            f"no accepted change after {self.limits.max_iterations} iterations",
+            hint="Retry with more detail in the instructions, or a stronger model (`--model`).",
+        )
 
     def note(self, review: prompts.Review) -> None:
         """The reviewer's reason, for the next round's prompts."""

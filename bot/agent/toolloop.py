@@ -64,23 +64,12 @@ class ToolRounds:
             result.diff = await asyncio.to_thread(agent.diff)
             if agent.nothing_to_change(result):
                 return agent.nothing(result)
-            with timed("tests_after"):
-                result.tests_after = agent.latest = await agent.test(iteration)
-            review = await agent.review(task, result, iteration)
-            if review.decision == "accept":
-                return agent.finish(result, "accepted", review.reason)
-            if review.decision == "stop":
-                return agent.finish(result, "stopped", review.reason)
-            agent.note(review)
+            if (done := await agent.judge(task, result, iteration)) is not None:
+                return done
             tests = result.tests_after
             failure = f"\n\nThe tests now:\n```text\n{tests.evidence(4000)}\n```" if tests and not tests.ok else ""
-            messages.append(Message("user", f"The change was not accepted: {review.reason}{failure}\nContinue."))
-        return agent.finish(
-            result,
-            "stopped",
-            f"no accepted change after {agent.limits.max_iterations} iterations",
-            hint="Retry with more detail in the instructions, or a stronger model (`--model`).",
-        )
+            messages.append(Message("user", f"The change was not accepted: {agent.feedback}{failure}\nContinue."))
+        return agent.out_of_rounds(result)
 
     async def _opening(self, task: Task) -> list[Message]:
         agent = self.agent
