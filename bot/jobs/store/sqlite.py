@@ -122,6 +122,11 @@ class SqliteStore:
             raise
         conn.execute("COMMIT")
 
+    def _one_row(self, sql: str, params: tuple[object, ...]) -> bool:
+        """One write in its own transaction: whether it changed exactly one row (the compare-and-set held)."""
+        with self._tx() as db:
+            return db.execute(sql, params).rowcount == 1
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -208,9 +213,7 @@ class SqliteStore:
         return self._conn().execute("SELECT 1 FROM dedupe WHERE key = ?", (key,)).fetchone() is not None
 
     def remember(self, key: str) -> bool:
-        with self._tx() as db:
-            cur = db.execute("INSERT OR IGNORE INTO dedupe (key, created_at) VALUES (?, ?)", (key, time.time()))
-            return cur.rowcount == 1
+        return self._one_row("INSERT OR IGNORE INTO dedupe (key, created_at) VALUES (?, ?)", (key, time.time()))
 
     def get(self, job_id: int) -> Job | None:
         row = self._conn().execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -299,9 +302,7 @@ class SqliteStore:
 
     def take_report(self, job_id: int, seen_next_at: float, until: float) -> bool:
         """Hold a due report for one deliverer (compare-and-set on its time), so that two never post it."""
-        with self._tx() as db:
-            cur = db.execute("UPDATE outbox SET next_at=? WHERE job_id=? AND next_at=?", (until, job_id, seen_next_at))
-            return cur.rowcount == 1
+        return self._one_row("UPDATE outbox SET next_at=? WHERE job_id=? AND next_at=?", (until, job_id, seen_next_at))
 
     def report_failed(self, job_id: int, tries: int, next_at: float) -> None:
         with self._tx() as db:
@@ -323,27 +324,21 @@ class SqliteStore:
         return self.get(job_id)
 
     def requeue(self, job_id: int, owner: str) -> bool:
-        now = time.time()
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE jobs SET state='queued', owner='', lease_until=0, updated_at=? "
-                "WHERE id=? AND state IN ('running', 'queued') AND owner=?",
-                (now, job_id, owner),
-            )
-            return cur.rowcount == 1
+        return self._one_row(
+            "UPDATE jobs SET state='queued', owner='', lease_until=0, updated_at=? "
+            "WHERE id=? AND state IN ('running', 'queued') AND owner=?",
+            (time.time(), job_id, owner),
+        )
 
     def release(self, job_id: int, owner: str, *, hold_until: float = 0.0) -> bool:
         """Hand a running job back to the queue (at shutdown, or parked until a rate limit resets): `queued`
         again, and its attempt not counted (a deploy is not a crash, so three restarts never make a job give
         up). The sweeper leaves it alone until `hold_until` (its message is scheduled for then)."""
-        now = max(time.time(), hold_until)
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE jobs SET state='queued', owner='', lease_until=0, attempts=MAX(attempts-1, 0), "
-                "updated_at=? WHERE id=? AND state='running' AND owner=?",
-                (now, job_id, owner),
-            )
-            return cur.rowcount == 1
+        return self._one_row(
+            "UPDATE jobs SET state='queued', owner='', lease_until=0, attempts=MAX(attempts-1, 0), "
+            "updated_at=? WHERE id=? AND state='running' AND owner=?",
+            (max(time.time(), hold_until), job_id, owner),
+        )
 
     def active(self) -> list[Job]:
         rows = (
