@@ -5,20 +5,24 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from equitr.config.settings import Settings
 from equitr.errors import ConfigError, EquitrError, GitHubError
-
-Status = Literal["ok", "warn", "fail"]
+from equitr.jobs.redisguard import Finding, Status
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
+    """One line of the doctor's report; the Redis checks' findings become lines under a name."""
+
     name: str
     status: Status
     message: str
     fix: str = ""
+
+    @classmethod
+    def of(cls, name: str, found: Finding) -> Check:
+        return cls(name, found.status, found.message, found.fix)
 
 
 async def run_checks() -> list[Check]:
@@ -199,7 +203,7 @@ def _queue(settings: Settings) -> list[Check]:
     if url:
         found = redisguard.check_url(url, insecure_ok=settings.redis_insecure)
         url_says_password = found.status == "ok"
-        out.append(Check("redis auth", found.status, found.message, found.fix))
+        out.append(Check.of("redis auth", found))
         if found.status == "fail":
             return out
     try:
@@ -208,9 +212,9 @@ def _queue(settings: Settings) -> list[Check]:
             if isinstance(services.store, RedisStore):
                 served = redisguard.check_server_auth(url or "") if url_says_password else None
                 if served is not None:
-                    out.append(Check("redis auth", served.status, served.message, served.fix))
+                    out.append(Check.of("redis auth", served))
                 for found in redisguard.check_persistence(services.store.redis, volatile_ok=True):
-                    out.append(Check("redis persistence", found.status, found.message, found.fix))
+                    out.append(Check.of("redis persistence", found))
             pending = services.queue.pending()
             jobs = len(services.store.jobs(limit=1000))
         finally:
