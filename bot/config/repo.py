@@ -365,27 +365,31 @@ def parse(text: str) -> RepoConfig:
     return config
 
 
+def _bound(
+    budget: BudgetConfig, key: str, side: Literal["at least", "at most"], other: str, why: str
+) -> Problem | None:
+    """The problem when `budget.<key>` is not `side` `budget.<other>`, `why` saying what would go wrong."""
+    value, limit = getattr(budget, key), getattr(budget, other)
+    if (value >= limit) if side == "at least" else (value <= limit):
+        return None
+    return Problem(
+        f"budget.{key}",
+        f"is {'below' if side == 'at least' else 'above'} `budget.{other}` ({limit:g}), {why}",
+        value=toml_value(value),
+        allowed=f"a number {side} `budget.{other}` ({limit:g})",
+    )
+
+
 def _cross_checks(config: RepoConfig) -> list[Problem]:
-    problems: list[Problem] = []
     budget = config.budget
-    if budget.max_flag_usd < budget.per_job_usd:
-        problems.append(
-            Problem(
-                "budget.max_flag_usd",
-                f"is below `budget.per_job_usd` ({budget.per_job_usd:g}), so a `--budget` could only lower it",
-                value=toml_value(budget.max_flag_usd),
-                allowed=f"a number at least `budget.per_job_usd` ({budget.per_job_usd:g})",
-            )
+    problems = [
+        p
+        for p in (
+            _bound(budget, "max_flag_usd", "at least", "per_job_usd", "so a `--budget` could only lower it"),
+            _bound(budget, "per_job_usd", "at most", "per_month_usd", "so no job could ever use it"),
         )
-    if budget.per_job_usd > budget.per_month_usd:
-        problems.append(
-            Problem(
-                "budget.per_job_usd",
-                f"is above `budget.per_month_usd` ({budget.per_month_usd:g}), so no job could ever use it",
-                value=toml_value(budget.per_job_usd),
-                allowed=f"a number at most `budget.per_month_usd` ({budget.per_month_usd:g})",
-            )
-        )
+        if p is not None
+    ]
     seen: set[str] = set()
     for index, task in enumerate(config.schedule.tasks):
         if task.name in seen:

@@ -303,8 +303,13 @@ def test_unknown_key_inside_a_task() -> None:
 def test_cross_checks_name_the_key_to_change() -> None:
     problem = only("[budget]\nper_job_usd = 8\nmax_flag_usd = 5\n")
     assert problem.key == "budget.max_flag_usd" and "per_job_usd" in problem.message
+    assert problem.message == "is below `budget.per_job_usd` (8), so a `--budget` could only lower it"
+    assert (problem.value, problem.allowed) == ("5.0", "a number at least `budget.per_job_usd` (8)")
     problem = only("[budget]\nper_job_usd = 30\nmax_flag_usd = 40\n")
     assert problem.key == "budget.per_job_usd" and "per_month_usd" in problem.message
+    assert problem.message == "is above `budget.per_month_usd` (20), so no job could ever use it"
+    assert (problem.value, problem.allowed) == ("30.0", "a number at most `budget.per_month_usd` (20)")
+    assert parse("[budget]\nper_job_usd = 5\nmax_flag_usd = 5\nper_month_usd = 5\n").budget.per_job_usd == 5
 
 
 def test_every_problem_is_reported_at_once() -> None:
