@@ -24,7 +24,6 @@ from equitr.sandbox.workspace import Workspace
 from equitr.text.sanitize import public_text, publishable
 
 log = logging.getLogger(__name__)
-AUTHOR = "equitr <equitr@users.noreply.github.com>"  # of the commits equitr pushes
 
 
 async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
@@ -95,7 +94,7 @@ async def _change_and_push(
         await checkout.create_branch_async(branch)
         title = task.splitlines()[0][:60]
         made = f"{title}\n\nMade by equitr (job {ctx.job.id}) for @{ctx.job.requester}."
-        await checkout.commit_staged_async(made, AUTHOR)
+        await checkout.commit_staged_async(made)
         checkout.pushed[branch] = lease
         await checkout.push_async(url, branch, token)
         return result, True

@@ -272,7 +272,7 @@ async def fix(
         if result.status == "accepted" and result.changed:
             wanted = f"equitr/{localrepo.slug(task)}"
             await job.checkout.create_branch_async(wanted)
-            await job.checkout.commit_staged_async(f"{task.strip()[:72]}\n\nMade by equitr.", localrepo.AUTHOR)
+            await job.checkout.commit_staged_async(f"{task.strip()[:72]}\n\nMade by equitr.")
             branch, taken = localrepo.hand_over(job.checkout, job.repo, wanted)
     return FixResult(
         **_run_fields(job, result),

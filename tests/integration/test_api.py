@@ -20,6 +20,7 @@ from equitr.config.settings import Settings
 from equitr.errors import ConfigError
 from equitr.local.api import split_diff
 from equitr.sandbox import binaries
+from equitr.sandbox.gitsafe import AUTHOR_EMAIL, AUTHOR_NAME
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel
 
@@ -81,6 +82,8 @@ async def test_fix_works_on_a_copy_and_returns_everything(tmp_path: Path, settin
     assert git(repo, "rev-parse", result.branch) != before[0]
     assert "+    return sum(values) / len(values)" in result.diff
     assert "+    return sum(values) / len(values)" in git(repo, "diff", f"HEAD...{result.branch}")
+    by = git(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>", result.branch).strip()
+    assert by == f"{AUTHOR_NAME} <{AUTHOR_EMAIL}>|{AUTHOR_NAME} <{AUTHOR_EMAIL}>"  # as the git tool commits
     assert result.tests_before is not None and result.tests_before.summary.startswith("1 failed, 1 passed")
     assert result.tests_after is not None and result.tests_after.ok
     assert result.commit == before[0].strip() and result.test_command
