@@ -20,6 +20,7 @@ from equitr.handlers.task import issue_task, remote_sha, thread_at_trigger
 from equitr.jobs.runner import JobContext, Outcome
 from equitr.jobs.status import Status
 from equitr.redact import redact
+from equitr.sandbox.policy import fix_branch
 from equitr.sandbox.workspace import Workspace
 from equitr.text.sanitize import public_text, publishable
 
@@ -33,7 +34,7 @@ async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
     shown = StatusComment(p.gh, ctx, status)
     await shown.show(force=True)
     base_ref = str(p.repo["default_branch"])
-    branch = f"equitr/issue-{job.number}"
+    branch = fix_branch(job.number)
     if job.args.get("is_pull_request"):
         pull = await p.gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
         if (pull["head"].get("repo") or {}).get("full_name") != job.repo:
@@ -42,7 +43,7 @@ async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
                 hint="Run `/equitr fix` on the issue instead, or push the branch to this repository.",
             )
         base_ref = str(pull["head"]["ref"])
-        branch = f"equitr/pr-{job.number}"
+        branch = fix_branch(job.number, pull_request=True)
     issue, thread = await thread_at_trigger(p.gh, ctx)
     task = issue_task(issue, thread, str(job.args.get("text") or ""))
     token = await env.access.git_token(ctx.session, job.installation_id, scope=ctx.scope)
