@@ -18,6 +18,7 @@ import equitr
 import equitr.sync
 from equitr.config.settings import Settings
 from equitr.errors import ConfigError
+from equitr.local import api
 from equitr.local.api import split_diff
 from equitr.sandbox import binaries
 from equitr.sandbox.gitsafe import AUTHOR_EMAIL, AUTHOR_NAME
@@ -216,6 +217,9 @@ def test_the_package_is_typed_and_its_names_are_the_apis() -> None:
     for name in ("fix", "plan", "ask", "review"):
         assert asyncio.iscoroutinefunction(getattr(equitr, name)), name
     assert callable(equitr.interpret) and equitr.interpret.__module__ == "equitr.local.api"
+    # The package's names are the API's one list, and each is there.
+    assert set(equitr.__all__) == {*api.__all__, "__version__", "sync"}
+    assert all(hasattr(equitr, name) for name in equitr.__all__)
     code = (
         "import equitr.interpret.graph; import equitr.interpret; import equitr; "
         "print(equitr.plan.__module__, equitr.interpret.__module__)"
