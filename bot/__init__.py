@@ -22,44 +22,8 @@ except PackageNotFoundError:  # run from a source tree that was never installed
 # function, while `from equitr.interpret import ...` still reads the subpackage (use `importlib.import_module`
 # for the module object itself).
 from equitr import sync
-from equitr.local.api import (
-    AskResult,
-    Cost,
-    Event,
-    EventStream,
-    Exchange,
-    FixResult,
-    Interpretation,
-    PlanResult,
-    Repairs,
-    ReviewComment,
-    ReviewResult,
-    ask,
-    fix,
-    interpret,
-    plan,
-    review,
-    stream,
-)
+from equitr.local import api as _api
+from equitr.local.api import *  # noqa: F403  the API's names: `equitr.local.api.__all__` is their one list
 
-__all__ = [
-    "AskResult",
-    "Cost",
-    "Event",
-    "EventStream",
-    "Exchange",
-    "FixResult",
-    "Interpretation",
-    "PlanResult",
-    "Repairs",
-    "ReviewComment",
-    "ReviewResult",
-    "__version__",
-    "ask",
-    "fix",
-    "interpret",
-    "plan",
-    "review",
-    "stream",
-    "sync",
-]
+__all__ = ["__version__", "sync"]
+__all__ += _api.__all__

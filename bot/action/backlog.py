@@ -21,13 +21,13 @@ from equitr.config.fetch import fetch_config
 from equitr.config.repo import RepoConfig
 from equitr.errors import ConfigError, EquitrError
 from equitr.jobs.model import Job, NewJob
+from equitr.sandbox.policy import fix_branch
 
 if TYPE_CHECKING:
     from gidgethub.abc import GitHubAPI
 
     from equitr.web.services import Services
 
-BRANCH = "equitr/issue-{number}"  # the branch a fix job pushes; an open PR from it means "already in hand"
 TASK_TITLE = "equitr task: {name}"
 
 
@@ -162,7 +162,8 @@ async def _labeler_refused(
 
 async def _open_equitr_pull(gh: GitHubAPI, repo: str, number: int) -> int | None:
     owner = repo.split("/", 1)[0]
-    head = urllib.parse.quote(f"{owner}:{BRANCH.format(number=number)}", safe=":")
+    # An open pull request from the branch a fix job pushes means "already in hand".
+    head = urllib.parse.quote(f"{owner}:{fix_branch(number)}", safe=":")
     async for pull in gh.getiter(f"/repos/{repo}/pulls?state=open&head={head}&per_page=10"):
         return int(pull["number"])
     return None

@@ -20,11 +20,11 @@ from equitr.handlers.task import issue_task, remote_sha, thread_at_trigger
 from equitr.jobs.runner import JobContext, Outcome
 from equitr.jobs.status import Status
 from equitr.redact import redact
+from equitr.sandbox.policy import fix_branch
 from equitr.sandbox.workspace import Workspace
 from equitr.text.sanitize import public_text, publishable
 
 log = logging.getLogger(__name__)
-AUTHOR = "equitr <equitr@users.noreply.github.com>"  # of the commits equitr pushes
 
 
 async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
@@ -34,7 +34,7 @@ async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
     shown = StatusComment(p.gh, ctx, status)
     await shown.show(force=True)
     base_ref = str(p.repo["default_branch"])
-    branch = f"equitr/issue-{job.number}"
+    branch = fix_branch(job.number)
     if job.args.get("is_pull_request"):
         pull = await p.gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
         if (pull["head"].get("repo") or {}).get("full_name") != job.repo:
@@ -43,7 +43,7 @@ async def fix(ctx: JobContext, env: WorkEnv) -> Outcome:
                 hint="Run `/equitr fix` on the issue instead, or push the branch to this repository.",
             )
         base_ref = str(pull["head"]["ref"])
-        branch = f"equitr/pr-{job.number}"
+        branch = fix_branch(job.number, pull_request=True)
     issue, thread = await thread_at_trigger(p.gh, ctx)
     task = issue_task(issue, thread, str(job.args.get("text") or ""))
     token = await env.access.git_token(ctx.session, job.installation_id, scope=ctx.scope)
@@ -95,7 +95,7 @@ async def _change_and_push(
         await checkout.create_branch_async(branch)
         title = task.splitlines()[0][:60]
         made = f"{title}\n\nMade by equitr (job {ctx.job.id}) for @{ctx.job.requester}."
-        await checkout.commit_staged_async(made, AUTHOR)
+        await checkout.commit_staged_async(made)
         checkout.pushed[branch] = lease
         await checkout.push_async(url, branch, token)
         return result, True

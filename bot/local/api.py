@@ -57,6 +57,7 @@ from equitr.models.manager import ModelManager, choose_model
 from equitr.models.provider import ChatModel, Endpoints
 from equitr.models.types import Reply
 from equitr.sandbox import binaries
+from equitr.sandbox.policy import BRANCH_PREFIX
 from equitr.sandbox.quota import DiskQuota
 from equitr.sandbox.workspace import Checkout, Workspace
 from equitr.text.money import usd
@@ -270,9 +271,9 @@ async def fix(
         branch: str | None = None
         taken: list[str] = []
         if result.status == "accepted" and result.changed:
-            wanted = f"equitr/{localrepo.slug(task)}"
+            wanted = f"{BRANCH_PREFIX}{localrepo.slug(task)}"
             await job.checkout.create_branch_async(wanted)
-            await job.checkout.commit_staged_async(f"{task.strip()[:72]}\n\nMade by equitr.", localrepo.AUTHOR)
+            await job.checkout.commit_staged_async(f"{task.strip()[:72]}\n\nMade by equitr.")
             branch, taken = localrepo.hand_over(job.checkout, job.repo, wanted)
     return FixResult(
         **_run_fields(job, result),

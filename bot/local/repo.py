@@ -16,8 +16,6 @@ from equitr.errors import ConfigError, RepoConfigError
 from equitr.sandbox.gitsafe import GitResult, git_in, run_git
 from equitr.sandbox.workspace import Checkout, auth_env
 
-AUTHOR = "equitr <equitr@users.noreply.github.com>"
-
 
 def slug(text: str, *, limit: int = 40) -> str:
     words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

@@ -85,6 +85,22 @@ class CommandResult:
         return self.exit_code == 0 and self.killed_reason is None
 
 
+def killed_text(result: CommandResult, limits: Limits) -> str | None:
+    """Why the sandbox stopped the command, in words for its report (the setup command's, a test run's);
+    None when it ran to its end."""
+    if result.killed_reason == "timeout":
+        return f"killed after the {limits.wall_time_s:.0f} s time limit"
+    if result.killed_reason == "output":
+        return "killed: it printed more output than the limit allows"
+    if result.killed_reason == "memory":
+        return f"killed: out of memory (limit {limits.memory_bytes // 2**20} MiB)"
+    if result.killed_reason == "disk":
+        return "killed: it wrote more to disk than the job may"
+    if result.killed_reason == "cancelled":
+        return "stopped: the job was cancelled"
+    return None
+
+
 def default_ro_paths() -> tuple[Path, ...]:
     """The running interpreter and its virtualenv, so that `python -m pytest` works in the sandbox."""
     found: list[Path] = []

@@ -270,6 +270,25 @@ def stage(root: Path, paths: Iterable[str], *, policy: WritePolicy = DEFAULT_POL
     return chosen
 
 
+# Who equitr's commits are by, author and committer alike: the agent's `git` tool, the change a fix job pushes
+# and the branch `equitr run` hands back.
+AUTHOR_NAME = "equitr"
+AUTHOR_EMAIL = "equitr@users.noreply.github.com"
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": AUTHOR_NAME, "GIT_AUTHOR_EMAIL": AUTHOR_EMAIL,
+    "GIT_COMMITTER_NAME": AUTHOR_NAME, "GIT_COMMITTER_EMAIL": AUTHOR_EMAIL,
+}  # fmt: skip
+
+
+def commit_index(root: Path, message: str) -> bool:
+    """Commit the index of the checkout `root` as it is (see `stage`), by equitr, without hooks; False
+    when nothing is staged."""
+    if git_in(root, ["diff", "--cached", "--quiet"], check=False).ok:
+        return False
+    git_in(root, ["commit", "--no-verify", "-q", "-m", message], env=_IDENTITY)
+    return True
+
+
 def _add_without_submodules(root: Path, git_dir: Path, args: list[str]) -> list[str]:
     """`git add` runs `git status` inside every submodule its pathspec covers, and that reads the
     submodule's own config, which code under test can plant in the writable checkout (a clean filter runs

@@ -32,6 +32,11 @@ BRANCH_PREFIX = "equitr/"
 ALWAYS_BLOCKED: tuple[str, ...] = (".github/workflows/**",)
 
 
+def fix_branch(number: int, *, pull_request: bool = False) -> str:
+    """The branch a fix job pushes for issue `number` (or, for a same-repository pull request, on top of it)."""
+    return f"{BRANCH_PREFIX}{'pr' if pull_request else 'issue'}-{number}"
+
+
 @dataclass(frozen=True, slots=True)
 class CIPath:
     pattern: str

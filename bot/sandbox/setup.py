@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from equitr.config.settings import NetworkMode
-from equitr.sandbox.bwrap import CommandResult, SandboxMode, Watch, run_command
+from equitr.sandbox.bwrap import CommandResult, SandboxMode, Watch, killed_text, run_command
 from equitr.sandbox.gitsafe import git_in
 from equitr.sandbox.limits import Limits
 
@@ -139,14 +139,8 @@ def run_setup(
 
 def _summary(result: CommandResult, limits: Limits) -> str:
     took = f"{result.duration_s:.1f} s"
-    if result.killed_reason == "timeout":
-        return f"killed after the {limits.wall_time_s:.0f} s time limit"
-    if result.killed_reason == "output":
-        return "killed: it printed more output than the limit allows"
-    if result.killed_reason == "memory":
-        return f"killed: out of memory (limit {limits.memory_bytes // 2**20} MiB)"
-    if result.killed_reason == "disk":
-        return "killed: it wrote more to disk than the job may"
+    if killed := killed_text(result, limits):
+        return killed
     return f"ok in {took}" if result.ok else f"exit code {result.exit_code} after {took}"
 
 

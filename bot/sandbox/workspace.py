@@ -26,6 +26,7 @@ from equitr.sandbox.gitsafe import (
     GitResult,
     audit_config,
     check_git_dir,
+    commit_index,
     git_in,
     run_git,
     strip_dangerous_config,
@@ -33,8 +34,6 @@ from equitr.sandbox.gitsafe import (
 from equitr.sandbox.policy import BRANCH_PREFIX
 from equitr.sandbox.private import private_dir
 from equitr.sandbox.threads import in_thread
-
-_AUTHOR = re.compile(r"^(?P<name>[^<>\n]+?)\s*<(?P<email>[^<>\s]+)>$")
 
 
 def config_env(pairs: dict[str, str]) -> dict[str, str]:
@@ -101,20 +100,10 @@ class Checkout:
     def create_branch(self, name: str) -> None:
         self.git("checkout", "-b", check_branch_name(name))
 
-    def commit_staged(self, message: str, author: str) -> str | None:
+    def commit_staged(self, message: str) -> str | None:
         """Commit the index as it is (the agent stages exactly what it wrote and what the supervisor
-        reviewed, see `gitsafe.stage`); the new commit's sha, or None when nothing is staged."""
-        match = _AUTHOR.match(author.strip())
-        if not match:
-            raise SandboxError(f"Author must look like `Name <email>`, not {author!r}.")
-        if self.git("diff", "--cached", "--quiet", check=False).returncode == 0:
-            return None
-        ident = {
-            "GIT_AUTHOR_NAME": match["name"], "GIT_AUTHOR_EMAIL": match["email"],
-            "GIT_COMMITTER_NAME": match["name"], "GIT_COMMITTER_EMAIL": match["email"],
-        }  # fmt: skip
-        git_in(self.root, ["commit", "--no-verify", "-q", "-m", message], env=ident)
-        return self.head()
+        reviewed, see `gitsafe.stage`), by equitr; the new commit's sha, or None when nothing is staged."""
+        return self.head() if commit_index(self.root, message) else None
 
     def push(self, remote_url: str, branch: str, token: str | None = None) -> str:
         """Push HEAD to `branch` (an `equitr/…` branch) with a lease: it must still be where we left it
@@ -144,8 +133,8 @@ class Checkout:
     async def create_branch_async(self, name: str) -> None:
         await in_thread(self.create_branch, name)
 
-    async def commit_staged_async(self, message: str, author: str) -> str | None:
-        return await in_thread(self.commit_staged, message, author)
+    async def commit_staged_async(self, message: str) -> str | None:
+        return await in_thread(self.commit_staged, message)
 
     async def push_async(self, remote_url: str, branch: str, token: str | None = None) -> str:
         return await in_thread(self.push, remote_url, branch, token)

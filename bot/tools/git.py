@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from equitr.errors import SandboxError, ToolError
-from equitr.sandbox.gitsafe import GitResult, git_in, stage
+from equitr.sandbox.gitsafe import GitResult, commit_index, git_in, stage
 from equitr.sandbox.paths import resolve_in_checkout
 from equitr.tools.base import Alias, Params, ToolContext, ToolResult, ToolSpec, clip
 
@@ -21,10 +21,6 @@ class GitParams(Params):
     path: str | None = None
     message: Annotated[str | None, Field(max_length=2000)] = None
     max_count: Annotated[int, Field(ge=1, le=200)] = 20
-
-
-AUTHOR_NAME = "equitr"
-AUTHOR_EMAIL = "equitr@users.noreply.github.com"
 
 
 def _pathspec(params: GitParams, ctx: ToolContext) -> list[str]:
@@ -76,16 +72,12 @@ def commit(params: GitParams, ctx: ToolContext) -> str:
         stage(ctx.root, ctx.edited, policy=ctx.policy)  # what the file tool wrote, never what tests left behind
     except SandboxError as error:
         raise ToolError(error.message) from None
-    if git_in(ctx.root, ["diff", "--cached", "--quiet"], check=False).ok:
-        return "Nothing to commit: the file tool has changed nothing since the last commit."
-    ident = {
-        "GIT_AUTHOR_NAME": AUTHOR_NAME, "GIT_AUTHOR_EMAIL": AUTHOR_EMAIL,
-        "GIT_COMMITTER_NAME": AUTHOR_NAME, "GIT_COMMITTER_EMAIL": AUTHOR_EMAIL,
-    }  # fmt: skip
     try:
-        git_in(ctx.root, ["commit", "--no-verify", "-q", "-m", params.message.strip()], env=ident)
+        committed = commit_index(ctx.root, params.message.strip())
     except SandboxError as error:
         raise ToolError(error.message) from None
+    if not committed:
+        return "Nothing to commit: the file tool has changed nothing since the last commit."
     return "Committed: " + _git(ctx, "log", "-1", "--format=%h %s").stdout.strip()
 
 

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from equitr.errors import EquitrError, SandboxError, ToolError
 from equitr.monitor.records import timed
-from equitr.sandbox.bwrap import run_command
+from equitr.sandbox.bwrap import killed_text, run_command
 from equitr.sandbox.gitsafe import git_in
 from equitr.sandbox.paths import MAX_WRITE_BYTES, read_regular, real_parents, resolve_in_checkout
 from equitr.sandbox.setup import SetupResult, run_setup
@@ -108,16 +108,7 @@ def run(params: RunParams, ctx: ToolContext) -> ToolResult:
     if watch.reason is not None:
         raise ctx.disk.exceeded(f"The test run was stopped: {watch.reason}")
     ctx.disk.check(ctx.job_dirs, what="The test run")
-    if result.killed_reason == "timeout":
-        status = f"killed after the {ctx.limits.wall_time_s:.0f} s time limit"
-    elif result.killed_reason == "output":
-        status = "killed: it printed more output than the limit allows"
-    elif result.killed_reason == "cancelled":
-        status = "stopped: the job was cancelled"
-    elif result.killed_reason == "memory":
-        status = f"killed: out of memory (limit {ctx.limits.memory_bytes // 2**20} MiB)"
-    else:
-        status = f"exit code {result.exit_code}"
+    status = killed_text(result, ctx.limits) or f"exit code {result.exit_code}"
     if result.peak_processes is not None and result.peak_processes >= ctx.limits.max_processes:
         status += f"; it hit the limit of {ctx.limits.max_processes} processes"
     body = result.stdout + (f"\n--- stderr ---\n{result.stderr}" if result.stderr.strip() else "")

@@ -18,8 +18,10 @@ import equitr
 import equitr.sync
 from equitr.config.settings import Settings
 from equitr.errors import ConfigError
+from equitr.local import api
 from equitr.local.api import split_diff
 from equitr.sandbox import binaries
+from equitr.sandbox.gitsafe import AUTHOR_EMAIL, AUTHOR_NAME
 from tests.conftest import make_repo
 from tests.fakes.scripted_model import ScriptedModel
 
@@ -81,6 +83,8 @@ async def test_fix_works_on_a_copy_and_returns_everything(tmp_path: Path, settin
     assert git(repo, "rev-parse", result.branch) != before[0]
     assert "+    return sum(values) / len(values)" in result.diff
     assert "+    return sum(values) / len(values)" in git(repo, "diff", f"HEAD...{result.branch}")
+    by = git(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>", result.branch).strip()
+    assert by == f"{AUTHOR_NAME} <{AUTHOR_EMAIL}>|{AUTHOR_NAME} <{AUTHOR_EMAIL}>"  # as the git tool commits
     assert result.tests_before is not None and result.tests_before.summary.startswith("1 failed, 1 passed")
     assert result.tests_after is not None and result.tests_after.ok
     assert result.commit == before[0].strip() and result.test_command
@@ -213,6 +217,9 @@ def test_the_package_is_typed_and_its_names_are_the_apis() -> None:
     for name in ("fix", "plan", "ask", "review"):
         assert asyncio.iscoroutinefunction(getattr(equitr, name)), name
     assert callable(equitr.interpret) and equitr.interpret.__module__ == "equitr.local.api"
+    # The package's names are the API's one list, and each is there.
+    assert set(equitr.__all__) == {*api.__all__, "__version__", "sync"}
+    assert all(hasattr(equitr, name) for name in equitr.__all__)
     code = (
         "import equitr.interpret.graph; import equitr.interpret; import equitr; "
         "print(equitr.plan.__module__, equitr.interpret.__module__)"

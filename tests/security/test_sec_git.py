@@ -51,7 +51,7 @@ def _all_operations(root: Path) -> None:
     co.git("checkout", "-q", "equitr/test")
     (root / "new.py").write_text("x = 1\n")
     stage(co.root, ["new.py"])
-    assert co.commit_staged("second", "equitr <equitr@example.com>")
+    assert co.commit_staged("second")
     co.git("show", "HEAD")
 
 
@@ -201,7 +201,7 @@ def test_gitmodules_cannot_make_equitr_look_inside_a_planted_repository(
     co = Checkout(checkout)
     assert stage(co.root, ["src/app.py"]) == ["src/app.py"]
     git_in(checkout, ["diff", "--cached", "HEAD"])
-    assert co.commit_staged("fix", "equitr <equitr@example.com>")
+    assert co.commit_staged("fix")
     assert list(markers.iterdir()) == []
     committed = git(checkout, "show", "--name-only", "--format=", "HEAD").split()
     assert committed == ["src/app.py"]  # not the planted repository, not .gitmodules

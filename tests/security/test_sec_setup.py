@@ -132,6 +132,15 @@ def test_a_failing_setup_says_so_and_runs_no_tests(repo: Path, mode: SandboxMode
     assert result.data["setup_failed"].startswith("exit code 1")
 
 
+def test_a_setup_stopped_by_a_cancel_says_so(repo: Path) -> None:
+    # A test run and a setup word a stopped command alike (equitr.sandbox.bwrap.killed_text), never "exit code None".
+    context = ctx(repo, "none", setup="sleep 30")
+    context.cancel.set()  # the job is cancelled: the command is killed as soon as it starts
+    result = run(RunParams(), context)
+    assert not result.ok and result.data["setup_failed"] == "stopped: the job was cancelled"
+    assert "exit code None" not in result.output
+
+
 def test_the_environment_layers_over_equitrs_own(tmp_path: Path) -> None:
     purelib = create_env(tmp_path / "env")
     lines = (purelib / "_equitr_base.pth").read_text().splitlines()

@@ -58,12 +58,12 @@ async def test_clone_and_push_with_token_leave_no_trace(tmp_path: Path, remote: 
         await co.create_branch_async("equitr/fix-1")
         (co.root / "app.py").write_text("print('v3')\n")
         stage(co.root, ["app.py"])
-        sha = await co.commit_staged_async("equitr: v3", "equitr <equitr@example.com>")
+        sha = await co.commit_staged_async("equitr: v3")
         assert sha is not None
         assert await co.push_async(url, "equitr/fix-1", TOKEN) == sha
         (co.root / "app.py").write_text("print('v4')\n")
         stage(co.root, ["app.py"])
-        co.commit_staged("equitr: v4", "equitr <equitr@example.com>")
+        co.commit_staged("equitr: v4")
         co.push(url, "equitr/fix-1", TOKEN)  # the lease is the sha we pushed before
         assert _grep_tree(co.root, needles) == []
         root = co.root
@@ -107,6 +107,6 @@ async def test_push_rules(tmp_path: Path, remote: tuple[str, Path, list[str]]) -
         co.create_branch("equitr/taken")
         (co.root / "new.txt").write_text("x\n")
         stage(co.root, ["new.txt"])
-        co.commit_staged("mine", "equitr <equitr@example.com>")
+        co.commit_staged("mine")
         with pytest.raises(SandboxError, match=r"stale info|rejected"):
             co.push(url, "equitr/taken", TOKEN)

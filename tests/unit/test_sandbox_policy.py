@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from equitr.handlers.render import changed_files, ci_warning
-from equitr.sandbox.policy import CI_PATHS, CI_RELEVANT, WritePolicy, ci_relevant, matches
+from equitr.sandbox.policy import CI_PATHS, CI_RELEVANT, WritePolicy, ci_relevant, fix_branch, matches
+from equitr.sandbox.workspace import check_branch_name
 
 
 @pytest.mark.parametrize(
@@ -59,3 +60,10 @@ def test_docs_list_every_ci_path_with_its_reason() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
     for ci in CI_PATHS + CI_RELEVANT:
         assert f"| `{ci.pattern}` | {ci.why} |" in text, ci.pattern
+
+
+def test_the_branch_of_a_fix_job_is_under_the_prefix_the_push_guard_allows() -> None:
+    # One name for the fix job (which pushes it) and the Action's scheduler (which looks for its pull request).
+    assert fix_branch(12) == "equitr/issue-12"
+    assert fix_branch(7, pull_request=True) == "equitr/pr-7"
+    assert check_branch_name(fix_branch(12), push=True) == "equitr/issue-12"

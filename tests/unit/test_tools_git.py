@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from equitr.errors import PathRefused, ToolError
+from equitr.sandbox.gitsafe import AUTHOR_EMAIL, AUTHOR_NAME
 from equitr.tools import git
 from equitr.tools.base import ToolContext
 from equitr.tools.git import GitParams
@@ -48,7 +49,7 @@ def test_status_diff_commit_log(ctx: ToolContext) -> None:
     log = run(ctx, action="log", max_count=5)
     assert log.splitlines()[0].endswith("equitr: change x") and "first commit" in log
     author = sh(ctx.root, "log", "-1", "--format=%an <%ae>").strip()
-    assert author == f"{git.AUTHOR_NAME} <{git.AUTHOR_EMAIL}>"
+    assert author == f"{AUTHOR_NAME} <{AUTHOR_EMAIL}>"
     assert "Nothing to commit" in run(ctx, action="commit", message="again")
 
 
