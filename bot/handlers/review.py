@@ -11,7 +11,7 @@ from gidgethub.abc import GitHubAPI
 
 from equitr.agent.asker import Calls
 from equitr.agent.ledger import Guard, Ledger
-from equitr.agent.report import cost_markdown
+from equitr.agent.report import cost_details
 from equitr.config.repo import RepoConfig
 from equitr.errors import MonthlyBudgetExceeded
 from equitr.events.decisions import Identity
@@ -130,11 +130,7 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
             "",
             *notes,
             "",
-            "<details><summary>Cost</summary>",
-            "",
-            cost_markdown(ledger, budget_usd=p.effective.budget_usd),
-            "",
-            "</details>",
+            *cost_details(ledger, budget_usd=p.effective.budget_usd),
         ]
     )
     await gh.post(
