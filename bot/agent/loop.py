@@ -57,7 +57,7 @@ from equitr.interpret import (
 )
 from equitr.interpret.graph import build_graph
 from equitr.interpret.request import facts
-from equitr.interpret.result import Interpretation
+from equitr.interpret.result import Interpretation, describe
 from equitr.models.client import ToolAware
 from equitr.models.provider import ChatModel
 from equitr.monitor.records import timed
@@ -718,12 +718,6 @@ def _incomplete(params: FileParams) -> bool:
     if params.action == "write":
         return params.content is None
     return params.search is None or params.replace is None
-
-
-def describe(step: Step) -> str:
-    data = step.parameters.model_dump(exclude_none=True, exclude_defaults=True)
-    shown = ", ".join(f"{k}={str(v)[:60]!r}" for k, v in data.items() if k not in ("content", "replace", "search"))
-    return f"{step.tool}({shown})"
 
 
 def _first_line(text: str) -> str:

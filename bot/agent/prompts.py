@@ -142,8 +142,8 @@ _NO_CHANGE = re.compile(
 
 def no_change(text: str) -> str | None:
     """The reason when a worker's reply says the file needs no change (None when it says something else)."""
-    cleaned = re.sub(r"<(think|thinking|reasoning)>.*?</\1>", "", text or "", flags=re.DOTALL | re.IGNORECASE)
-    cleaned = cleaned.strip().strip("`*").strip()
+    # Only the answer: "no change needed" inside the reasoning is a thought, not the worker's conclusion.
+    cleaned = split_thinking(text or "").answer.strip("`*").strip()
     match = _NO_CHANGE.match(cleaned)
     if match is None or "<<<<<<<" in cleaned:
         return None

@@ -62,6 +62,11 @@ def cost_markdown(ledger: Ledger, *, budget_usd: float | None) -> str:
     return "\n".join(lines)
 
 
+def cost_details(ledger: Ledger, *, budget_usd: float | None) -> list[str]:
+    """The cost table folded away under "Cost": the lines that end a comment of equitr's."""
+    return ["<details><summary>Cost</summary>", "", cost_markdown(ledger, budget_usd=budget_usd), "", "</details>"]
+
+
 def cost_text(ledger: Ledger, *, budget_usd: float | None) -> str:
     rows = [_HEAD, *(tuple(c.replace("**", "") for c in row) for row in _cells(ledger))]
     widths = [max(len(r[i]) for r in rows) for i in range(len(_HEAD))]

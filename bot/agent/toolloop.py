@@ -22,8 +22,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from equitr.agent import prompts, repomap
-from equitr.agent.loop import Entry, describe
+from equitr.agent.loop import Entry
 from equitr.interpret.prompt import tool_params
+from equitr.interpret.result import describe
 from equitr.interpret.validate import check_step
 from equitr.models.types import Message, ToolCall, tool_spec
 from equitr.monitor.records import timed

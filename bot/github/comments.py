@@ -100,34 +100,25 @@ async def upsert(
 
     Job records (`equitr.action.history`) that an earlier job left in the comment are kept: they are the Action's
     job history."""
+    text = render(kind, ident, body)
+
+    async def once() -> dict[str, Any]:
+        target, final = comment_id, text
+        if target is None:
+            existing = await find_comment(gh, repo, number, kind, ident, author=author)
+            if existing is not None:
+                target = int(existing["id"])
+                final = keep_job_records(str(existing.get("body") or ""), text)
+        if target is not None:
+            return dict(await gh.patch(f"/repos/{repo}/issues/comments/{target}", data={"body": final}))
+        return dict(await gh.post(f"/repos/{repo}/issues/{number}/comments", data={"body": final}))
+
     for attempt in range(1, WRITE_TRIES + 1):
         try:
-            return await _upsert_once(gh, repo, number, kind, ident, body, author=author, comment_id=comment_id)
+            return await once()
         except GitHubError as exc:
             if attempt == WRITE_TRIES or not (exc.status is None or exc.status in AMBIGUOUS):
                 raise
             log.warning("writing the %s comment on %s#%s: %s; looking for it, then again", kind, repo, number, exc)
             await asyncio.sleep(WRITE_PAUSE_S * attempt)
     raise AssertionError("unreachable")
-
-
-async def _upsert_once(
-    gh: GitHubAPI,
-    repo: str,
-    number: int,
-    kind: Kind,
-    ident: str | int,
-    body: str,
-    *,
-    author: Identity,
-    comment_id: int | None,
-) -> dict[str, Any]:
-    text = render(kind, ident, body)
-    if comment_id is None:
-        existing = await find_comment(gh, repo, number, kind, ident, author=author)
-        if existing is not None:
-            comment_id = int(existing["id"])
-            text = keep_job_records(str(existing.get("body") or ""), text)
-    if comment_id is not None:
-        return dict(await gh.patch(f"/repos/{repo}/issues/comments/{comment_id}", data={"body": text}))
-    return dict(await gh.post(f"/repos/{repo}/issues/{number}/comments", data={"body": text}))

@@ -263,6 +263,26 @@ def rate_limited(error: Exception, detail: str | None = None) -> bool:
     )
 
 
+# What GitHub's refusal means, by status, first match wins: (applies, message, hint).
+_REFUSALS: tuple[tuple[Callable[[int], bool], str, str], ...] = (
+    (
+        lambda status: status == 401,
+        "GitHub refused equitr's credentials for {where} (401: {detail}).",
+        "check GH_APP_ID and the private key (App) or GITHUB_TOKEN; `equitr doctor` tests them",
+    ),
+    (
+        lambda status: status >= 500,
+        "GitHub failed on {where} with {status} ({detail}), also after retrying.",
+        "GitHub may be having trouble (https://www.githubstatus.com); try again later",
+    ),
+    (
+        lambda status: status == 403,
+        "GitHub refused {where} (403: {detail}).",
+        "the App may lack a permission it needs on this repository; check its installation settings",
+    ),
+)
+
+
 def _explain(method: str, url: str, error: gidgethub.HTTPException, rate_limit: Any) -> GitHubError:
     status = int(error.status_code)
     where = _describe(method, url)
@@ -277,22 +297,7 @@ def _explain(method: str, url: str, error: gidgethub.HTTPException, rate_limit: 
             hint="wait for the limit to reset",
             kind="rate-limited",
         )
-    if status == 401:
-        return GitHubError(
-            f"GitHub refused equitr's credentials for {where} (401: {detail}).",
-            status=status,
-            hint="check GH_APP_ID and the private key (App) or GITHUB_TOKEN; `equitr doctor` tests them",
-        )
-    if status >= 500:
-        return GitHubError(
-            f"GitHub failed on {where} with {status} ({detail}), also after retrying.",
-            status=status,
-            hint="GitHub may be having trouble (https://www.githubstatus.com); try again later",
-        )
-    if status == 403:
-        return GitHubError(
-            f"GitHub refused {where} (403: {detail}).",
-            status=status,
-            hint="the App may lack a permission it needs on this repository; check its installation settings",
-        )
+    for applies, text, hint in _REFUSALS:
+        if applies(status):
+            return GitHubError(text.format(where=where, status=status, detail=detail), status=status, hint=hint)
     return GitHubError(f"GitHub answered {status} to {where}: {detail}.", status=status)

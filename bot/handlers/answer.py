@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from equitr.agent.ledger import Ledger
 from equitr.agent.loop import Agent, AgentResult, Task
-from equitr.agent.report import cost_markdown
+from equitr.agent.report import cost_details
 from equitr.errors import ValidationError
 from equitr.github import comments
 from equitr.handlers.prepare import Prepared, WorkEnv, agent_for, prepare, tool_context
@@ -51,11 +51,7 @@ async def post_answer(ctx: JobContext, p: Prepared, answer: str, ledger: Ledger)
             "",
             sanitize(answer),
             "",
-            "<details><summary>Cost</summary>",
-            "",
-            cost_markdown(ledger, budget_usd=p.effective.budget_usd),
-            "",
-            "</details>",
+            *cost_details(ledger, budget_usd=p.effective.budget_usd),
         ]
     )
     await comments.upsert(p.gh, ctx.job.repo, ctx.job.number, "answer", ctx.job.ref, body, author=ctx.identity)

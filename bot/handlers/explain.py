@@ -13,13 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
-
-from equitr.agent.asker import Calls
-from equitr.agent.ledger import Guard, Ledger
+from equitr.agent.ledger import Ledger
 from equitr.errors import PathRefused, ValidationError, closest
 from equitr.handlers.answer import post_answer
-from equitr.handlers.prepare import WorkEnv, prepare
+from equitr.handlers.prepare import WorkEnv, calls_for, prepare
 from equitr.jobs.runner import JobContext, Outcome
 from equitr.models.types import Message
 from equitr.sandbox.paths import read_regular, resolve_in_checkout
@@ -71,17 +68,8 @@ async def explain(ctx: JobContext, env: WorkEnv) -> Outcome:
     async with Workspace(env.workdir).checkout(ctx.job.repo, str(p.repo["clone_url"]), token=token) as checkout:
         shown = await asyncio.to_thread(read_shown, checkout.root, path, files=_tracked(checkout))
     ledger = Ledger()
-    async with aiohttp.ClientSession() as session:
-        calls = Calls(
-            env.model(session, p.effective),
-            supervisor=p.supervisor,
-            worker=p.worker,
-            guard=Guard(p.effective.limits(), ledger),
-            ledger=ledger,
-            max_output_tokens=p.effective.max_output_tokens,
-            timeout_s=env.settings.model_timeout_s,
-        )
-        reply = await calls.ask("supervisor", explain_messages(shown), purpose="answer")
+    calls = calls_for(ctx.session, p, env, ledger, max_output_tokens=p.effective.max_output_tokens)
+    reply = await calls.ask("supervisor", explain_messages(shown), purpose="answer")
     answer = (reply.content or reply.thinking).strip() or "(the model gave no explanation)"
     if shown.clipped:
         answer += f"\n\n(Explained from the first {shown.lines} of {shown.total_lines} lines.)"

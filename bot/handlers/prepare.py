@@ -13,6 +13,8 @@ from typing import Any
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
+from equitr.agent.asker import Calls
+from equitr.agent.ledger import Guard, Ledger
 from equitr.agent.loop import Agent, Event
 from equitr.config.fetch import fetch_config
 from equitr.config.flags import EffectiveSettings, month_start, resolve_flags
@@ -89,6 +91,21 @@ def agent_for(
         on_event=on_event,
         max_output_tokens=p.effective.max_output_tokens,
         strategy=p.effective.strategy,
+        timeout_s=env.settings.model_timeout_s,
+    )
+
+
+def calls_for(
+    session: aiohttp.ClientSession, p: Prepared, env: WorkEnv, ledger: Ledger, *, max_output_tokens: int | None = None
+) -> Calls:
+    """Single model calls of one GitHub job (explain, review), within its budget and limits."""
+    return Calls(
+        env.model(session, p.effective),
+        supervisor=p.supervisor,
+        worker=p.worker,
+        guard=Guard(p.effective.limits(), ledger),
+        ledger=ledger,
+        max_output_tokens=max_output_tokens,
         timeout_s=env.settings.model_timeout_s,
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from equitr.agent.ledger import Ledger
 from equitr.agent.loop import AgentResult, Entry, TestRun
 from equitr.agent.report import cost_markdown, repairs_line
-from equitr.interpret.result import step_json
+from equitr.interpret.result import arguments
 from equitr.sandbox.policy import ci_relevant
 from equitr.text.money import usd
 from equitr.text.sanitize import sanitize, sanitize_inline
@@ -20,9 +20,8 @@ from equitr.tools.registry import Step
 
 
 def describe_step(step: Step) -> str:
-    data = step_json(step)["parameters"]
-    shown = ", ".join(f"{k}={str(v)[:50]!r}" for k, v in data.items() if k not in ("content", "search", "replace"))
-    return sanitize_inline(f"`{step.tool}`({shown})")  # the model chose the paths and queries
+    # The plan comment shows every parameter a step runs with; the model chose the paths and queries.
+    return sanitize_inline(f"`{step.tool}`({arguments(step, width=50, defaults=True)})")
 
 
 def _tests(run: TestRun | None) -> str:

@@ -6,18 +6,16 @@ import asyncio
 import dataclasses
 from typing import Any
 
-import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from equitr.agent.asker import Calls
-from equitr.agent.ledger import Guard, Ledger
-from equitr.agent.report import cost_markdown
+from equitr.agent.ledger import Ledger
+from equitr.agent.report import cost_details
 from equitr.config.repo import RepoConfig
 from equitr.errors import MonthlyBudgetExceeded
 from equitr.events.decisions import Identity
 from equitr.github import comments
 from equitr.handlers import diffmap, reviewing
-from equitr.handlers.prepare import WorkEnv, is_fork_review, month_spent, prepare, read_config
+from equitr.handlers.prepare import WorkEnv, calls_for, is_fork_review, month_spent, prepare, read_config
 from equitr.jobs.model import Job
 from equitr.jobs.runner import JobContext, Outcome
 from equitr.monitor.records import timed
@@ -73,46 +71,38 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
             chosen.append(f)
     ledger = Ledger()
     with timed("review"):
-        async with aiohttp.ClientSession() as session:
-            calls = Calls(
-                env.model(session, p.effective),
-                supervisor=p.supervisor,
-                worker=p.worker,
-                guard=Guard(p.effective.limits(), ledger),
-                ledger=ledger,
-                timeout_s=env.settings.model_timeout_s,
+        calls = calls_for(ctx.session, p, env, ledger)
+        clipped: list[str] = []
+        views = []
+        for f in chosen:
+            # An incremental review shows what changed since the last reviewed head, and comments only there.
+            shown = changed[f["filename"]] if since is not None else f["patch"]
+            view, cut = diffmap.numbered(shown, max_lines=p.config.review.max_patch_lines)
+            if cut:
+                clipped.append(f"`{f['filename']}` (clipped to {p.config.review.max_patch_lines} lines)")
+            views.append((f, view))
+        summary_reply = await calls.ask(
+            "supervisor",
+            reviewing.summary_messages(
+                title=str(pull.get("title", "")),
+                body=str(pull.get("body") or ""),
+                files=[f["filename"] for f in chosen],
+                diff="\n\n".join(v for _, v in views)[:12_000],
+            ),
+            purpose="review summary",
+        )
+        inline: list[reviewing.InlineComment] = []
+        dropped = 0
+        for f, view in views:
+            reply = await calls.ask(
+                "worker",
+                reviewing.file_messages(path=f["filename"], numbered_patch=view, title=str(pull.get("title", ""))),
+                purpose=f"review {f['filename']}",
             )
-            clipped: list[str] = []
-            views = []
-            for f in chosen:
-                # An incremental review shows what changed since the last reviewed head, and comments only there.
-                shown = changed[f["filename"]] if since is not None else f["patch"]
-                view, cut = diffmap.numbered(shown, max_lines=p.config.review.max_patch_lines)
-                if cut:
-                    clipped.append(f"`{f['filename']}` (clipped to {p.config.review.max_patch_lines} lines)")
-                views.append((f, view))
-            summary_reply = await calls.ask(
-                "supervisor",
-                reviewing.summary_messages(
-                    title=str(pull.get("title", "")),
-                    body=str(pull.get("body") or ""),
-                    files=[f["filename"] for f in chosen],
-                    diff="\n\n".join(v for _, v in views)[:12_000],
-                ),
-                purpose="review summary",
-            )
-            inline: list[reviewing.InlineComment] = []
-            dropped = 0
-            for f, view in views:
-                reply = await calls.ask(
-                    "worker",
-                    reviewing.file_messages(path=f["filename"], numbered_patch=view, title=str(pull.get("title", ""))),
-                    purpose=f"review {f['filename']}",
-                )
-                valid = diffmap.since(f["patch"], changed[f["filename"]]) if since else diffmap.lines(f["patch"])
-                kept, lost = reviewing.parse_comments(reply.content or reply.thinking, path=f["filename"], valid=valid)
-                inline += kept
-                dropped += lost
+            valid = diffmap.since(f["patch"], changed[f["filename"]]) if since else diffmap.lines(f["patch"])
+            kept, lost = reviewing.parse_comments(reply.content or reply.thinking, path=f["filename"], valid=valid)
+            inline += kept
+            dropped += lost
     summary = sanitize((summary_reply.content or summary_reply.thinking).strip()) or "(the model gave no summary)"
     notes = []
     if since:
@@ -130,11 +120,7 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
             "",
             *notes,
             "",
-            "<details><summary>Cost</summary>",
-            "",
-            cost_markdown(ledger, budget_usd=p.effective.budget_usd),
-            "",
-            "</details>",
+            *cost_details(ledger, budget_usd=p.effective.budget_usd),
         ]
     )
     await gh.post(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import json_repair
 
 from equitr.handlers.diffmap import PatchLines
+from equitr.interpret.think import split_thinking
 from equitr.models.types import Message
 from equitr.text.sanitize import sanitize
 
@@ -49,9 +49,9 @@ def file_messages(*, path: str, numbered_patch: str, title: str) -> list[Message
 
 def parse_comments(text: str, *, path: str, valid: PatchLines) -> tuple[list[InlineComment], int]:
     """Comments a model proposed for `path`, keeping only those on lines of the diff. Returns (kept, dropped)."""
-    cleaned = re.sub(r"<(think|thinking|reasoning)>.*?</\1>", "", text or "", flags=re.DOTALL | re.IGNORECASE)
+    split = split_thinking(text or "")
     try:
-        data = json_repair.loads(cleaned)
+        data = json_repair.loads(split.answer or split.thinking)
     except Exception:
         return [], 0
     items = data.get("comments") if isinstance(data, dict) else data if isinstance(data, list) else None

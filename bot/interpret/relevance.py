@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from equitr.interpret.fallback import fallback_plan, steps_from
 from equitr.interpret.request import Facts, _words, facts
+from equitr.interpret.result import describe
 from equitr.tools.file import FileParams
 from equitr.tools.git import GitParams
 from equitr.tools.registry import SPECS, Step
@@ -228,11 +229,7 @@ def _complete(steps: list[Step], f: Facts) -> Relevance:
         if step.tool == "run" and edits:  # tests are worth running only after the plan's edits
             step = step.model_copy(update={"dependencies": edits})
         result.steps.append(step)
-        result.notes.append(("plan_completed", f"added step {step.step}: {_describe(step)} (the request asks for it)"))
+        result.notes.append(("plan_completed", f"added step {step.step}: {describe(step)} (the request asks for it)"))
     return result
 
 
-def _describe(step: Step) -> str:
-    fields = step.parameters.model_dump(exclude_none=True, exclude_defaults=False)
-    shown = ", ".join(f"{k}={v!r}" for k, v in fields.items() if k in ("action", "path", "target", "query"))
-    return f"{step.tool} {shown}"

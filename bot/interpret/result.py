@@ -73,3 +73,18 @@ def step_json(step: Step) -> dict[str, Any]:
     if step.description:
         out["description"] = step.description
     return out
+
+
+_BULK = ("content", "search", "replace")  # the text of a write or an edit: never on one line
+
+
+def arguments(step: Step, *, width: int = 60, defaults: bool = False) -> str:
+    """A step's parameters on one line (`path='a.py', start_line=3`), each value cut to `width` characters,
+    without the text of a write or an edit; those left at their default only when `defaults`."""
+    data = step.parameters.model_dump(mode="json", exclude_none=True, exclude_defaults=not defaults)
+    return ", ".join(f"{k}={str(v)[:width]!r}" for k, v in data.items() if k not in _BULK)
+
+
+def describe(step: Step) -> str:
+    """A step as the agent's prompts, logs and trajectory name it: `file(action='read', path='a.py')`."""
+    return f"{step.tool}({arguments(step)})"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from equitr.agent.ledger import Ledger
-from equitr.agent.report import cost_markdown
+from equitr.agent.report import cost_details
 from equitr.text.sanitize import sanitize_inline
 
 ICON = {"done": "✅", "failed": "❌", "cancelled": "⏹️", "stopped": "⏸️"}
@@ -44,13 +44,6 @@ def status_body(status: Status) -> str:
     if status.links:
         lines += ["", " · ".join(f"[{text}]({url})" for text, url in status.links)]
     if status.ledger is not None and status.ledger.calls:
-        lines += [
-            "",
-            "<details><summary>Cost</summary>",
-            "",
-            cost_markdown(status.ledger, budget_usd=status.budget_usd),
-            "",
-            "</details>",
-        ]
+        lines += ["", *cost_details(status.ledger, budget_usd=status.budget_usd)]
     lines += ["", "<sub>`/equitr status` · `/equitr cancel` · `/equitr cost` · `/equitr help`</sub>"]
     return "\n".join(lines)

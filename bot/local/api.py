@@ -37,7 +37,7 @@ import aiohttp
 
 from equitr.agent.asker import Calls, Exchange
 from equitr.agent.ledger import Guard, Ledger, Row
-from equitr.agent.loop import Agent, AgentResult, Entry, Event, Task, TestRun, describe
+from equitr.agent.loop import Agent, AgentResult, Entry, Event, Task, TestRun
 from equitr.agent.report import cost_text, repairs_line
 from equitr.agent.testcmd import detect
 from equitr.config.flags import EffectiveSettings, resolve_flags
@@ -50,7 +50,7 @@ from equitr.events.commands import MAX_BUDGET_USD
 from equitr.handlers import diffmap, reviewing
 from equitr.handlers.record import record_result
 from equitr.interpret import interpret as _interpret
-from equitr.interpret.result import Interpretation
+from equitr.interpret.result import Interpretation, describe
 from equitr.local import repo as localrepo
 from equitr.models.client import ModelClient
 from equitr.models.manager import ModelManager, choose_model

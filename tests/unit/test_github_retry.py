@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from http import HTTPStatus
 
 import aiohttp
 import gidgethub
@@ -14,7 +15,7 @@ from prometheus_client.registry import CollectorRegistry
 from equitr.errors import GitHubError
 from equitr.errors.render import format_error
 from equitr.errors.retry import GITHUB
-from equitr.github.retry import OUTSIDE_JOBS, RetryingGitHubAPI, retry_delay
+from equitr.github.retry import OUTSIDE_JOBS, RetryingGitHubAPI, _explain, retry_delay
 from equitr.monitor.records import PerformanceMonitor
 from tests.fakes.github import FakeGitHub
 
@@ -348,3 +349,29 @@ async def test_a_long_rate_limit_wait_parks_a_job_that_asks_for_it(
     finally:
         PARK_AFTER_S.reset(token)
     assert sleeps == [5.0]
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "hint"),
+    [
+        (
+            401,
+            "GitHub refused equitr's credentials for GET /repos/o/r (401: Bad credentials).",
+            "check GH_APP_ID and the private key (App) or GITHUB_TOKEN; `equitr doctor` tests them",
+        ),
+        (
+            403,
+            "GitHub refused GET /repos/o/r (403: Bad credentials).",
+            "the App may lack a permission it needs on this repository; check its installation settings",
+        ),
+        (
+            502,
+            "GitHub failed on GET /repos/o/r with 502 (Bad credentials), also after retrying.",
+            "GitHub may be having trouble (https://www.githubstatus.com); try again later",
+        ),
+        (422, "GitHub answered 422 to GET /repos/o/r: Bad credentials.", None),
+    ],
+)
+def test_each_refusal_says_what_github_meant_and_what_to_do(status: int, message: str, hint: str | None) -> None:
+    error = _explain("GET", "/repos/o/r", gidgethub.HTTPException(HTTPStatus(status), "Bad credentials."), None)
+    assert (str(error), error.hint, error.status) == (message, hint, status)

@@ -108,7 +108,7 @@ def test_history_request_gets_git_log() -> None:
     r = check([search(1, "retry")], "when was the retry limit changed and who changed it?")
     assert [s.tool for s in r.steps] == ["search", "git"]
     assert r.steps[1].step == 2
-    assert r.notes[0][0] == "plan_completed"
+    assert r.notes[0] == ("plan_completed", "added step 2: git(action='log') (the request asks for it)")
 
 
 def test_named_file_gets_read() -> None:

@@ -99,6 +99,13 @@ def test_thinking_is_ignored_and_broken_json_repaired() -> None:
     assert dropped == 0
 
 
+def test_comments_written_only_in_the_thinking_are_read_from_it() -> None:
+    # Like `parse_review`: the thinking is read when the answer holds nothing (a model that never leaves it).
+    text = '<think>{"comments": [{"line": 12, "body": "s is never reset"}]}</think>'
+    kept, _ = parse_comments(text, path="p", valid=VALID)
+    assert kept == [InlineComment("p", 12, "s is never reset")]
+
+
 def test_a_bare_list_is_accepted() -> None:
     kept, _ = parse_comments(json.dumps([{"line": 14, "body": "b"}]), path="p", valid=VALID)
     assert kept == [InlineComment("p", 14, "b")]
@@ -165,6 +172,9 @@ def test_the_reason_is_capped_and_the_reply_read_only_up_to_its_limit() -> None:
         ("NO CHANGE NEEDED: the function already handles it", "the function already handles it"),
         ("**No changes are necessary.**", "the worker found nothing to change"),
         ("<think>hmm</think>Nothing to change — the test is wrong", "the test is wrong"),
+        # The tags as `split_thinking` reads them: with attributes or spaces, or only the closing one.
+        ('<think effort="high">hmm</think>NO CHANGE NEEDED: already right', "already right"),
+        ("the file looks fine</think>\nNO CHANGE NEEDED: already right", "already right"),
     ],
 )
 def test_no_change(text: str, reason: str) -> None:
@@ -172,7 +182,13 @@ def test_no_change(text: str, reason: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["Here is the fix", "no change needed\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE", ""]
+    "text",
+    [
+        "Here is the fix",
+        "no change needed\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE",
+        "",
+        "<think>No change needed here? Let me look again",  # a thought cut off, not a conclusion
+    ],
 )
 def test_a_reply_with_an_edit_is_not_no_change(text: str) -> None:
     assert no_change(text) is None

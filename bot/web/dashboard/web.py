@@ -117,12 +117,11 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
 
         return guarded
 
-    def start_session(request: Request, who: str, repos: frozenset[str] | None) -> Response:
-        cookie = sessions.start(who, repos)
-        response = redirect(request, "/")
+    def start_session(request: Request, response: Response, who: str, repos: frozenset[str] | None) -> Response:
+        """`response` with the cookie of a new session for `who`."""
         response.set_cookie(
             SESSION_COOKIE,
-            cookie,
+            sessions.start(who, repos),
             max_age=int(SESSION_TTL_S),
             path=base(request) or "/",
             httponly=True,
@@ -144,7 +143,7 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
         if form is None or not config.token or not token_matches(config, form.get("token", "")):
             throttle.failed(client)
             return render(request, "login.html", status=401, error="That token is not the dashboard's token.")
-        return start_session(request, "token", None)
+        return start_session(request, redirect(request, "/"), "token", None)
 
     async def logout(request: Request) -> Response:
         session = current(request)
@@ -195,19 +194,10 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
             login, repos = await github_identity(config, code=code, redirect_uri=callback_url(request))
         except SignInFailed as exc:
             return render(request, "login.html", status=502, error=str(exc))
-        cookie = sessions.start(f"github:{login}", repos)
         # A page of our own that moves on to the dashboard: a redirect straight from the cross-site callback
         # would be cross-site too, and the browser would hold back the SameSite=Strict cookie.
-        response = render(request, "signed_in.html", login=login, count=len(repos))
-        response.set_cookie(
-            SESSION_COOKIE,
-            cookie,
-            max_age=int(SESSION_TTL_S),
-            path=base(request) or "/",
-            httponly=True,
-            samesite="strict",
-            secure=secure(request),
-        )
+        page = render(request, "signed_in.html", login=login, count=len(repos))
+        response = start_session(request, page, f"github:{login}", repos)
         response.delete_cookie(STATE_COOKIE, path=(base(request) or "") + "/auth/github")
         return response
 
