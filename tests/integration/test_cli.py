@@ -102,8 +102,8 @@ async def test_jobs_json_and_doctor(tmp_path: Path) -> None:
         served = {"EQUITR_SUPERVISOR_MODEL": "openai-compatible/tiny", "OPENAI_BASE_URL": server.url}
         proc = await asyncio.to_thread(equitr, "doctor", cwd=tmp_path, env=served)
     assert proc.returncode == 0, proc.stdout  # local mode: warnings, nothing failing
-    served_line = f"✓ model (supervisor): openai-compatible/tiny: the OpenAI-compatible server at {server.url} serves tiny"
-    assert served_line in proc.stdout
+    answer = f"the OpenAI-compatible server at {server.url} serves tiny"
+    assert f"✓ model (supervisor): openai-compatible/tiny: {answer}" in proc.stdout
     assert "✓ settings: loaded (mode: local)" in proc.stdout and "! github:" in proc.stdout
     assert "✓ queue: sqlite" in proc.stdout
     if shutil.which("slirp4netns"):
