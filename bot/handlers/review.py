@@ -15,7 +15,15 @@ from equitr.errors import MonthlyBudgetExceeded
 from equitr.events.decisions import Identity
 from equitr.github import comments
 from equitr.handlers import diffmap, reviewing
-from equitr.handlers.prepare import WorkEnv, calls_for, is_fork_review, month_spent, prepare, read_config
+from equitr.handlers.prepare import (
+    Prepared,
+    WorkEnv,
+    calls_for,
+    is_fork_review,
+    month_spent,
+    prepare,
+    read_config,
+)
 from equitr.jobs.model import Job
 from equitr.jobs.runner import JobContext, Outcome
 from equitr.monitor.records import timed
@@ -23,10 +31,46 @@ from equitr.text.sanitize import publishable, sanitize, sanitize_inline
 
 
 async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
+    """Review the pull request's head commit (or, after an earlier review, the commits since): pick the files,
+    ask the models, post one review with its inline comments and keep the summary comment up to date."""
     job = ctx.job
     gh = await ctx.github()
     pull = await gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
     head = str(pull["head"]["sha"])
+    started = await _start(ctx, env, gh, pull, head=head)
+    if isinstance(started, Outcome):
+        return started
+    p, reviewed = started
+    files = [f async for f in gh.getiter(f"/repos/{job.repo}/pulls/{job.number}/files?per_page=100")]
+    since = list(reviewed)[-1] if reviewed else None
+    changed: dict[str, str | None] = {}
+    if since is not None:
+        compare = await gh.getitem(f"/repos/{job.repo}/compare/{since}...{head}")
+        changed = {f["filename"]: f.get("patch") for f in compare.get("files") or []}
+        files = [f for f in files if f["filename"] in changed]
+    chosen, skipped = select_files(files, changed=changed, since=since, max_files=p.config.review.max_files)
+    ledger = Ledger()
+    with timed("review"):
+        asked = await _ask(ctx, env, p, ledger, pull=pull, chosen=chosen, changed=changed, since=since)
+    notes = []
+    if since:
+        notes.append(f"Incremental review of the commits after `{since[:10]}`.")
+    if skipped or asked.clipped:  # file names come from the pull request's author
+        notes.append(sanitize_inline("Not reviewed or clipped: " + ", ".join(skipped + asked.clipped) + "."))
+    if asked.dropped:
+        notes.append(f"{asked.dropped} proposed comment(s) were dropped: they pointed at lines outside the diff.")
+    await _post(ctx, gh, head=head, reviewed=[*reviewed, head], asked=asked, notes=notes,
+                cost=cost_details(ledger, budget_usd=p.effective.budget_usd))
+    return Outcome("done", f"reviewed {head[:10]}: {len(asked.inline)} inline comments", ledger.total_usd)
+
+
+async def _start(
+    ctx: JobContext, env: WorkEnv, gh: GitHubAPI, pull: dict[str, Any], *, head: str
+) -> tuple[Prepared, dict[str, str]] | Outcome:
+    """The prepared job and the heads reviewed so far, or why no review happens: automatic reviews the
+    configuration turns off, a head already reviewed, a spent monthly budget (automatic reviews only) or
+    fork-review allowance."""
+    job = ctx.job
     auto = bool(job.args.get("auto"))
     read = await read_config(ctx)
     if auto:
@@ -50,14 +94,14 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
         if left <= 0:
             return Outcome("done", "automatic review skipped: `review.forks_per_month_usd` is used up for this month")
         p.effective = dataclasses.replace(p.effective, budget_usd=min(p.effective.budget_usd, left))
-    files = [f async for f in gh.getiter(f"/repos/{job.repo}/pulls/{job.number}/files?per_page=100")]
-    since = list(reviewed)[-1] if reviewed else None
-    changed: dict[str, str | None] = {}
-    if since is not None:
-        compare = await gh.getitem(f"/repos/{job.repo}/compare/{since}...{head}")
-        changed = {f["filename"]: f.get("patch") for f in compare.get("files") or []}
-        files = [f for f in files if f["filename"] in changed]
-    max_files = p.config.review.max_files
+    return p, reviewed
+
+
+def select_files(
+    files: list[dict[str, Any]], *, changed: dict[str, str | None], since: str | None, max_files: int
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The pull request's files to review, and the others with why (pure): a file needs a patch (and, in an
+    incremental review, a change since the last reviewed head), is not removed, and fits `review.max_files`."""
     skipped: list[str] = []
     chosen: list[dict[str, Any]] = []
     for f in files:
@@ -69,59 +113,81 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
             skipped.append(f"`{f['filename']}` (over `review.max_files` = {max_files})")
         else:
             chosen.append(f)
-    ledger = Ledger()
-    with timed("review"):
-        calls = calls_for(ctx.session, p, env, ledger)
-        clipped: list[str] = []
-        views = []
-        for f in chosen:
-            # An incremental review shows what changed since the last reviewed head, and comments only there.
-            shown = changed[f["filename"]] if since is not None else f["patch"]
-            view, cut = diffmap.numbered(shown, max_lines=p.config.review.max_patch_lines)
-            if cut:
-                clipped.append(f"`{f['filename']}` (clipped to {p.config.review.max_patch_lines} lines)")
-            views.append((f, view))
-        summary_reply = await calls.ask(
-            "supervisor",
-            reviewing.summary_messages(
-                title=str(pull.get("title", "")),
-                body=str(pull.get("body") or ""),
-                files=[f["filename"] for f in chosen],
-                diff="\n\n".join(v for _, v in views)[:12_000],
-            ),
-            purpose="review summary",
+    return chosen, skipped
+
+
+@dataclasses.dataclass(slots=True)
+class _Asked:
+    """What the models said: the summary, the inline comments on diff lines, and what was left out."""
+
+    summary: str
+    inline: list[reviewing.InlineComment]
+    dropped: int
+    clipped: list[str]
+
+
+async def _ask(
+    ctx: JobContext,
+    env: WorkEnv,
+    p: Prepared,
+    ledger: Ledger,
+    *,
+    pull: dict[str, Any],
+    chosen: list[dict[str, Any]],
+    changed: dict[str, str | None],
+    since: str | None,
+) -> _Asked:
+    """The supervisor's summary of the whole diff, then a worker's comments file by file."""
+    calls = calls_for(ctx.session, p, env, ledger)
+    clipped: list[str] = []
+    views = []
+    for f in chosen:
+        # An incremental review shows what changed since the last reviewed head, and comments only there.
+        shown = changed[f["filename"]] if since is not None else f["patch"]
+        view, cut = diffmap.numbered(shown, max_lines=p.config.review.max_patch_lines)
+        if cut:
+            clipped.append(f"`{f['filename']}` (clipped to {p.config.review.max_patch_lines} lines)")
+        views.append((f, view))
+    summary_reply = await calls.ask(
+        "supervisor",
+        reviewing.summary_messages(
+            title=str(pull.get("title", "")),
+            body=str(pull.get("body") or ""),
+            files=[f["filename"] for f in chosen],
+            diff="\n\n".join(v for _, v in views)[:12_000],
+        ),
+        purpose="review summary",
+    )
+    inline: list[reviewing.InlineComment] = []
+    dropped = 0
+    for f, view in views:
+        reply = await calls.ask(
+            "worker",
+            reviewing.file_messages(path=f["filename"], numbered_patch=view, title=str(pull.get("title", ""))),
+            purpose=f"review {f['filename']}",
         )
-        inline: list[reviewing.InlineComment] = []
-        dropped = 0
-        for f, view in views:
-            reply = await calls.ask(
-                "worker",
-                reviewing.file_messages(path=f["filename"], numbered_patch=view, title=str(pull.get("title", ""))),
-                purpose=f"review {f['filename']}",
-            )
-            valid = diffmap.since(f["patch"], changed[f["filename"]]) if since else diffmap.lines(f["patch"])
-            kept, lost = reviewing.parse_comments(reply.content or reply.thinking, path=f["filename"], valid=valid)
-            inline += kept
-            dropped += lost
+        valid = diffmap.since(f["patch"], changed[f["filename"]]) if since else diffmap.lines(f["patch"])
+        kept, lost = reviewing.parse_comments(reply.content or reply.thinking, path=f["filename"], valid=valid)
+        inline += kept
+        dropped += lost
     summary = sanitize((summary_reply.content or summary_reply.thinking).strip()) or "(the model gave no summary)"
-    notes = []
-    if since:
-        notes.append(f"Incremental review of the commits after `{since[:10]}`.")
-    if skipped or clipped:  # file names come from the pull request's author
-        notes.append(sanitize_inline("Not reviewed or clipped: " + ", ".join(skipped + clipped) + "."))
-    if dropped:
-        notes.append(f"{dropped} proposed comment(s) were dropped: they pointed at lines outside the diff.")
+    return _Asked(summary, inline, dropped, clipped)
+
+
+async def _post(
+    ctx: JobContext,
+    gh: GitHubAPI,
+    *,
+    head: str,
+    reviewed: list[str],
+    asked: _Asked,
+    notes: list[str],
+    cost: list[str],
+) -> None:
+    """The review on the head commit (its marker says which head), then the summary comment of every review."""
+    job = ctx.job
     review_body = "\n".join(
-        [
-            f"<!-- equitr:review:{head} -->",
-            "### equitr review",
-            "",
-            summary,
-            "",
-            *notes,
-            "",
-            *cost_details(ledger, budget_usd=p.effective.budget_usd),
-        ]
+        [f"<!-- equitr:review:{head} -->", "### equitr review", "", asked.summary, "", *notes, "", *cost]
     )
     await gh.post(
         f"/repos/{job.repo}/pulls/{job.number}/reviews",
@@ -129,17 +195,16 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
             "commit_id": head,
             "event": "COMMENT",
             "body": publishable(review_body),
-            "comments": [c.api() for c in inline],
+            "comments": [c.api() for c in asked.inline],
         },
     )
-    reviewed_list = [*reviewed, head]
     summary_comment = "\n".join(
         [
             f"### equitr review summary for #{job.number}",
             "",
-            summary,
+            asked.summary,
             "",
-            "Reviewed commits: " + ", ".join(f"`{s[:10]}`" for s in reviewed_list),
+            "Reviewed commits: " + ", ".join(f"`{s[:10]}`" for s in reviewed),
             "",
             *notes,
         ]
@@ -147,7 +212,6 @@ async def review(ctx: JobContext, env: WorkEnv) -> Outcome:
     await comments.upsert(
         gh, job.repo, job.number, "review-summary", job.number, summary_comment, author=ctx.identity
     )
-    return Outcome("done", f"reviewed {head[:10]}: {len(inline)} inline comments", ledger.total_usd)
 
 
 async def _reviews(gh: GitHubAPI, repo: str, number: int, *, author: Identity) -> dict[str, str]:

@@ -192,3 +192,25 @@ def test_no_change(text: str, reason: str) -> None:
 )
 def test_a_reply_with_an_edit_is_not_no_change(text: str) -> None:
     assert no_change(text) is None
+
+
+def test_select_files_keeps_patched_changed_files_up_to_the_limit() -> None:
+    from equitr.handlers.review import select_files
+
+    files = [
+        {"filename": "a.py", "patch": "@@ -1 +1 @@\n-x\n+y"},
+        {"filename": "img.png"},  # binary: no patch
+        {"filename": "gone.py", "patch": "@@ -1 +0,0 @@\n-x", "status": "removed"},
+        {"filename": "b.py", "patch": "@@ -1 +1 @@\n-x\n+z"},
+        {"filename": "c.py", "patch": "@@ -1 +1 @@\n-x\n+w"},
+    ]
+    chosen, skipped = select_files(files, changed={}, since=None, max_files=2)
+    assert [f["filename"] for f in chosen] == ["a.py", "b.py"]
+    assert skipped == [
+        "`img.png` (binary or too large for a diff)",
+        "`gone.py` (removed)",
+        "`c.py` (over `review.max_files` = 2)",
+    ]
+    # Incremental: a file with no change since the last reviewed head is not reviewed again.
+    chosen, skipped = select_files(files[:1], changed={"a.py": None}, since="abc", max_files=5)
+    assert chosen == [] and skipped == ["`a.py` (binary or too large for a diff)"]
