@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -31,19 +32,33 @@ def free_port() -> int:
 
 def webhook_payloads() -> list[tuple[str, Path]]:
     """Every vendored github.com example as (event name, file)."""
-    return sorted(
-        (path.parent.name, path)
-        for path in WEBHOOKS.glob("*/*.json")
-        if path.parent.name not in ("openapi",) and path.name != "index.json"
+    return list(_webhook_payloads())
+
+
+@functools.cache
+def _webhook_payloads() -> tuple[tuple[str, Path], ...]:
+    return tuple(
+        sorted(
+            (path.parent.name, path)
+            for path in WEBHOOKS.glob("*/*.json")
+            if path.parent.name not in ("openapi",) and path.name != "index.json"
+        )
     )
 
 
 def payload(event: str, action: str | None = None) -> dict[str, Any]:
     """The first vendored example of `event` (with `action`), as a fresh dict."""
-    for name, path in webhook_payloads():
+    data: dict[str, Any] = json.loads(_example_text(event, action))
+    return data
+
+
+@functools.cache
+def _example_text(event: str, action: str | None) -> str:
+    """Read once per process: the load benchmark builds a payload per delivery, and globbing the examples
+    each time cost its senders more CPU than the server spent answering."""
+    for name, path in _webhook_payloads():
         if name == event and (action is None or path.name.endswith(f".{action}.json")):
-            data: dict[str, Any] = json.loads(path.read_text())
-            return data
+            return path.read_text()
     raise LookupError(f"no vendored {event}.{action} example")
 
 

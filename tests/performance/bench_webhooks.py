@@ -38,12 +38,15 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def sender(url: str, index: int, until: float, times: list[float], errors: list[int]) -> None:
+async def sender(gh: FakeGitHub, url: str, index: int, until: float, times: list[float], errors: list[int]) -> None:
     number = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
         while time.monotonic() < until:
             number += 1
-            data = comment_payload(REPO, number=1, comment_id=index * 1_000_000 + number, body="/equitr help")
+            # A comment the fake GitHub holds, as in production: the server's 👀 on it succeeds (a made-up id
+            # would get a 404 and a logged warning per delivery, which production does not pay).
+            comment = gh.add_comment(REPO, 1, "/equitr help", user="alice")
+            data = comment_payload(REPO, number=1, comment_id=comment["id"], body="/equitr help")
             body = json.dumps(data).encode()
             started = time.perf_counter()
             async with session.post(url, data=body, headers=headers(body, "issue_comment", f"b-{index}-{number}")) as r:
@@ -77,14 +80,14 @@ async def run(args: argparse.Namespace) -> None:
         await server.ready()
         url = f"{server.url}/webhook"
         warm: list[float] = []
-        await sender(url, 0, time.monotonic() + 1, warm, [])  # permission cache, connections, SQLite pages
+        await sender(gh, url, 0, time.monotonic() + 1, warm, [])  # permission cache, connections, SQLite pages
         times: list[float] = []
         errors: list[int] = []
         assert server.proc is not None
         cpu_before = cpu_s(server.proc.pid)
         started = time.monotonic()
         until = started + args.seconds
-        await asyncio.gather(*(sender(url, i + 1, until, times, errors) for i in range(args.senders)))
+        await asyncio.gather(*(sender(gh, url, i + 1, until, times, errors) for i in range(args.senders)))
         elapsed = time.monotonic() - started
         cpu = cpu_s(server.proc.pid) - cpu_before
         server.signal(9)  # measured; nothing to drain

@@ -141,3 +141,46 @@ async def test_a_body_sent_slowly_gets_408(server: Server) -> None:
     answer = await asyncio.wait_for(reader.read(500), 60)
     writer.close()
     assert answer.startswith(b"HTTP/1.1 408"), answer
+
+
+async def oversized_head(port: int, head: bytes, *, trickle: bool) -> str:
+    """Send `head` (at once, or 4 KiB at a time) until the server answers or hangs up: its status line, or
+    "closed" (a server that closes with our bytes unread may reset the connection before we read its answer)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    answer = asyncio.ensure_future(reader.read(200))
+    try:
+        step = 4096 if trickle else len(head)
+        for start in range(0, len(head), step):
+            if answer.done():
+                break
+            writer.write(head[start : start + step])
+            await writer.drain()
+            await asyncio.sleep(0.005 if trickle else 0)
+        return (await asyncio.wait_for(answer, 30)).split(b"\r\n", 1)[0].decode() or "closed"
+    except ConnectionError:
+        return "closed"
+    finally:
+        answer.cancel()
+        writer.close()
+
+
+async def test_request_headers_are_bounded_at_16_kib(server: Server) -> None:
+    """docs/security.md: 16 KiB of request headers. Many headers that together pass it get a 400; so does one
+    header line that never ends (which the parser would otherwise hold, growing, until the read timeout);
+    headers within the bound are read, and a delivery after all this is answered."""
+    pads = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 100) for i in range(200))  # 21 KiB in all
+    many = b"POST /webhook HTTP/1.1\r\nHost: x\r\n" + pads
+    status = await oversized_head(server.port, many + b"\r\n", trickle=False)
+    assert status.startswith("HTTP/1.1 400") or status == "closed", status  # within the bound: 401 (unsigned)
+    assert "Invalid HTTP request received" in server.log.read_text()
+
+    endless = b"POST /webhook HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (64 * MIB)  # 80 s at this pace
+    status = await oversized_head(server.port, endless, trickle=True)
+    assert status.startswith("HTTP/1.1 400") or status == "closed", status
+    # Cut for its size, not by the read timeout (which would also close it, saying nothing).
+    assert "Request headers larger than 16384 bytes" in server.log.read_text()
+
+    fits = b"POST /webhook HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 8000 + b"\r\nContent-Length: 0\r\n\r\n"
+    status = await oversized_head(server.port, fits, trickle=False)
+    assert status.startswith("HTTP/1.1 401"), status  # within the bound: read, and refused unsigned
+    assert await ping(server) == 200
