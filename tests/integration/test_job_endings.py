@@ -17,7 +17,7 @@ import pytest
 
 from equitr.github import comments
 from equitr.jobs.runner import Runner
-from equitr.jobs.status import Status, status_body
+from equitr.jobs.status import PAUSED, RESTARTED, Status, status_body
 from equitr.jobs.store.rules import process_owner
 from tests.integration import test_github_e2e as e2e
 from tests.integration.test_github_e2e import (
@@ -99,6 +99,28 @@ async def test_a_job_given_up_after_crashing_its_workers_is_reported(world: Worl
     assert "### ❌ equitr `fix` — failed" in status and "gave up after 3 attempts" in status
     error = error_comment(w, job_id)
     assert "### ⚠️ Job failed" in error and "Gave up after 3 attempts" in error and "/equitr retry" in error
+
+
+async def test_a_paused_status_is_ended_by_an_attempt_that_ends_before_showing_its_own(
+    world: World, tmp_path: Path
+) -> None:
+    """R3: an earlier attempt left the status "⏸️ paused" (handed back at a restart, or parked for a rate
+    limit); the next one fails before its handler shows a status (here: a broken `.equitr.toml` merged since).
+    The ending still reaches that comment: it never keeps saying paused."""
+    w = world
+    _, answer = await comment(w, "/equitr fix")
+    job_id = answer["jobs"][0]
+    async with aiohttp.ClientSession() as session:
+        gh = await w.services.access.api(session, 7)
+        paused = status_body(Status(job_id, "fix", "alice", phase=PAUSED, detail=RESTARTED))
+        me = await w.services.access.identity(session)
+        await comments.upsert(gh, REPO, 1, "status", e2e.ref(w, job_id), paused, author=me)
+    assert "### ⏸️ equitr `fix` — paused: equitr restarted; it resumes by itself" in status_comment(w, job_id)
+    push_to_default_branch(w, tmp_path, {".equitr.toml": "[fix\n"})
+    outcome = await run_job(w, answer)
+    assert outcome.state == "failed" and ".equitr.toml" in outcome.reason, outcome
+    status = status_comment(w, job_id)
+    assert "### ❌ equitr `fix` — failed" in status and "paused" not in status, status
 
 
 async def test_an_ending_github_did_not_take_is_posted_when_github_is_back(world: World) -> None:
