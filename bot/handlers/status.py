@@ -85,7 +85,7 @@ class StatusComment:
             async with asyncio.timeout(wait_s):
                 await self._editing.acquire()  # a progress edit under way lands first
         except TimeoutError:
-            return  # e.g. the rate-limited request is that edit: never wait on ourselves
+            return  # e.g. the rate-limited request is that very edit: it cannot be waited for
         try:
             body = status_body(dataclasses.replace(self.status, phase=PAUSED, detail=why))
             with without_waiting():

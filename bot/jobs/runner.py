@@ -454,8 +454,8 @@ class Runner:
         async def waiting(seconds: float) -> None:  # a paid job waits in place: say so, and hold the others back
             until = time.time() + seconds
             self._pause_installation(job.installation_id, until)
-            if ctx.status is not None:
-                await ctx.status.pause(rate_limit_pause(until), wait_s=0.01, resume_after_s=seconds)
+            if ctx.status is not None:  # (the limited request may be a status edit: then no pause is shown)
+                await ctx.status.pause(rate_limit_pause(until), wait_s=2.0, resume_after_s=seconds)
 
         github_retry.PARK_AFTER_S.set(PARK_AFTER_S)
         github_retry.MAY_PARK.set(unpaid)

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from equitr.github import comments
+from equitr.jobs import runner as runner_module
 from equitr.jobs.runner import Runner
 from equitr.jobs.status import PAUSED, RESTARTED, Status, status_body
 from equitr.jobs.store.rules import process_owner
@@ -121,6 +122,28 @@ async def test_a_paused_status_is_ended_by_an_attempt_that_ends_before_showing_i
     assert outcome.state == "failed" and ".equitr.toml" in outcome.reason, outcome
     status = status_comment(w, job_id)
     assert "### ❌ equitr `fix` — failed" in status and "paused" not in status, status
+
+
+async def test_a_job_that_paid_for_its_model_waits_for_a_rate_limit_in_place_and_says_so(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R9: a rate limit after the model work (here: opening the pull request) is waited out in place, not
+    parked (a run again would pay the model again); meanwhile the status says why and when it goes on."""
+    w = world
+    monkeypatch.setattr(runner_module, "PARK_AFTER_S", 1.0)  # a 3 s wait counts as long here
+    w.model.script += [PLAN, ACCEPT]
+    w.fake.secondary_rate_limit_next("POST", f"/repos/{REPO}/pulls", retry_after=3)
+    _, answer = await comment(w, "/equitr fix")
+    job_id = answer["jobs"][0]
+    outcome = await run_job(w, answer)
+    assert outcome.state == "done", outcome
+    job = w.services.store.get(job_id)
+    assert job is not None and job.attempts == 1 and len(w.model.seen) == 2  # not parked: the model paid once
+    assert [c.status for c in w.fake.calls_to("POST", f"/repos/{REPO}/pulls")] == [403, 201]
+    edits = [str(c.json["body"]) for c in w.fake.calls_to("PATCH", f"/repos/{REPO}/issues/comments/*") if c.json]
+    pauses = [e for e in edits if "### ⏸️ equitr `fix` — paused: GitHub's rate limit; resumes at " in e]
+    assert len(pauses) == 1 and " UTC" in pauses[0], edits
+    assert "### ✅ equitr `fix` — done" in status_comment(w, job_id)
 
 
 async def test_an_ending_github_did_not_take_is_posted_when_github_is_back(world: World) -> None:
