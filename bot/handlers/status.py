@@ -76,35 +76,33 @@ class StatusComment:
 
     async def pause(self, why: str, *, wait_s: float, resume_after_s: float | None = None) -> None:
         """Show the job paused (`why`) in the comment already shown (none is made for it). Best effort: one
-        try that never waits for a rate limit, and at most `wait_s` for an edit under way. The status itself
-        is unchanged, so the next edit (the job going on, or its ending) replaces the pause; `resume_after_s`:
-        the job waits in place, and that edit is sent by itself once the wait is over."""
+        try that never waits for a rate limit, all of it (an edit under way landing first included) within
+        `wait_s`. The status itself is unchanged, so the next edit (the job going on, or its ending) replaces
+        the pause; `resume_after_s`: the job waits in place, and that edit is sent by itself after the wait."""
         if self._ended or self.comment_id is None:
             return
+        if resume_after_s is None:  # the job leaves this worker: no progress edit of ours comes after this one
+            self._ended = True
+        body = status_body(dataclasses.replace(self.status, phase=PAUSED, detail=why))
         try:
             async with asyncio.timeout(wait_s):
-                await self._editing.acquire()  # a progress edit under way lands first
-        except TimeoutError:
-            return  # e.g. the rate-limited request is that very edit: it cannot be waited for
-        try:
-            body = status_body(dataclasses.replace(self.status, phase=PAUSED, detail=why))
-            with without_waiting():
-                async with asyncio.timeout(max(wait_s, 1.0)):
-                    await comments.upsert(
-                        self.gh,
-                        self.ctx.job.repo,
-                        self.ctx.job.number,
-                        "status",
-                        self.ctx.job.ref,
-                        body,
-                        author=self.ctx.identity,
-                        comment_id=self.comment_id,
-                    )
-            self._shown = body
+                # A progress edit under way lands first. When the rate-limited request is that very edit, this
+                # times out: no pause is shown, and the edit goes on after its wait.
+                async with self._editing:
+                    with without_waiting():
+                        await comments.upsert(
+                            self.gh,
+                            self.ctx.job.repo,
+                            self.ctx.job.number,
+                            "status",
+                            self.ctx.job.ref,
+                            body,
+                            author=self.ctx.identity,
+                            comment_id=self.comment_id,
+                        )
+                    self._shown = body
         except (EquitrError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("job %s: the status could not show the pause (%s)", self.ctx.job.id, exc)
-        finally:
-            self._editing.release()
+            log.warning("job %s: the status could not show the pause (%r)", self.ctx.job.id, exc)
         if resume_after_s is not None:
             self._later(self._resume(resume_after_s))
 
