@@ -27,7 +27,11 @@ async def execute(env: RunnerEnv, options: Options, settings: Settings) -> Repor
     try:
         async with aiohttp.ClientSession() as session:
             github = services_mod.session_factory(services, session)
-            run = Run(services, services.runner(), await github(None), await services.access.identity(session))
+            runner = services.runner()
+            # Nothing runs a job after this run ends (its store is gone): GitHub's rate limits are waited out
+            # here, never parked for later.
+            runner.enqueue_later = None
+            run = Run(services, runner, await github(None), await services.access.identity(session))
             if env.event_name in DISPATCHED_EVENTS:
                 job_ids = await _dispatch(env, options, run, github, report)
                 # Replies that are not jobs (usage help, the polite refusal), posted now.

@@ -23,6 +23,7 @@ from equitr.agent.ledger import Guard, Ledger, Role
 from equitr.models.caps import OutputCaps, output_caps
 from equitr.models.provider import ChatModel
 from equitr.models.types import Message, Reply
+from equitr.monitor import records as monitor
 
 # A token is rarely more than a few characters; 16 leaves room for runs of indentation. A reply longer than
 # this did not come from a model honouring `max_tokens`, and every parser downstream is bounded by it.
@@ -143,6 +144,9 @@ class Calls:
         cap: int,
     ) -> Reply:
         self.guard.check(f"the {role}'s {purpose} call")
+        mon = monitor.current()
+        if mon is not None:  # the runner parks a rate-limited job only while nothing was spent on models
+            mon.model_requested()
         extra: dict[str, Any] = {"tools": tools} if tools else {}
         left = self.guard.remaining_s()
         try:

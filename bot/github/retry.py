@@ -22,12 +22,13 @@ is fit for a status comment (gidgethub's own exception is its `__cause__`). The 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import logging
 import random as random_module
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,10 +50,32 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # comment or pull request. The caller, which can look for what it wrote (`comments.upsert`), decides.
 AMBIGUOUS = frozenset({500, 502, 504})
 
-# Set (seconds) while a job that is cheap to run again is running: a rate-limit wait longer than this raises
-# `Parked` instead of sleeping, and the runner hands the job back to the queue until the limit resets, which
-# frees its worker for other installations' jobs. Unset (None), every wait happens in place.
+# Set (seconds) by the runner for a job's task: a rate-limit wait longer than this raises `Parked` instead of
+# sleeping, while `MAY_PARK` allows it (the job is cheap to run again: nothing spent on a model yet), and the
+# runner hands the job back to the queue until the limit resets, which frees its worker for other
+# installations' jobs. A job that may not be parked waits in place (`ON_WAIT` is told first), but a wait it
+# cannot make (over `max_wait_s`, or its tries used up) parks it too: rescheduled, not failed. Unset (None),
+# every wait happens in place and a wait too long ends the request.
 PARK_AFTER_S: contextvars.ContextVar[float | None] = contextvars.ContextVar("equitr_park_after_s", default=None)
+MAY_PARK: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar("equitr_may_park", default=None)
+ON_WAIT: contextvars.ContextVar[Callable[[float], Awaitable[None]] | None] = contextvars.ContextVar(
+    "equitr_on_wait", default=None
+)
+
+
+
+@contextlib.contextmanager
+def without_waiting() -> Iterator[None]:
+    """Requests made inside never wait for a rate limit (they raise `Parked` at once): for a best-effort write
+    made while the job is stopped by one, or about to leave the worker."""
+    tokens = (PARK_AFTER_S.set(0.0), MAY_PARK.set(None), ON_WAIT.set(None))
+    try:
+        yield
+    finally:
+        ON_WAIT.reset(tokens[2])
+        MAY_PARK.reset(tokens[1])
+        PARK_AFTER_S.reset(tokens[0])
+
 
 Sleep = Callable[[float], Awaitable[None]]
 TokenRefresh = Callable[[], Awaitable[str]]
@@ -217,17 +240,31 @@ class RetryingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
             )
             if method == "POST" and status in AMBIGUOUS:
                 return status, response_headers, response_body
-            park_after = PARK_AFTER_S.get()
-            if delay is not None and park_after is not None and status in (403, 429) and delay > park_after:
-                raise Parked(
-                    f"GitHub's rate limit stopped {_describe(method, url)} for {delay:.0f} s",
-                    status=status,
-                    until=self._clock() + delay,
-                )
-            if delay is None or attempt >= self.policy.tries or delay > self.policy.max_wait_s:
+            last = delay is None or attempt >= self.policy.tries or delay > self.policy.max_wait_s
+            if delay is not None and status in (403, 429):
+                await self._rate_limited(method, url, status, delay, last=last)
+            if last:
                 return status, response_headers, response_body
+            assert delay is not None
             log.warning("GitHub %s: %s; retrying in %.1fs", _describe(method, url), status, delay)
             await self.sleep(delay)
+
+    async def _rate_limited(self, method: str, url: str, status: int, delay: float, *, last: bool) -> None:
+        """Before a rate-limit wait of `delay` s in a job: park the job (raise `Parked`) when the wait is long and
+        the job may be parked, or when the wait cannot be made here (`last`); else tell `ON_WAIT` of a long one."""
+        park_after = PARK_AFTER_S.get()
+        if park_after is None or (delay <= park_after and not last):
+            return
+        may_park = MAY_PARK.get()
+        if last or may_park is None or may_park():
+            raise Parked(
+                f"GitHub's rate limit stopped {_describe(method, url)} for {delay:.0f} s",
+                status=status,
+                until=self._clock() + delay,
+            )
+        on_wait = ON_WAIT.get()
+        if on_wait is not None:
+            await on_wait(delay)
 
     def _uses_own_token(self, headers: Mapping[str, str]) -> bool:
         return (

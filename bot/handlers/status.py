@@ -4,8 +4,11 @@ What it shows is `equitr.jobs.status` (pure); its last edit is the runner's (`eq
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 import aiohttp
 from gidgethub.abc import GitHubAPI
@@ -13,13 +16,16 @@ from gidgethub.abc import GitHubAPI
 from equitr.agent.loop import Event
 from equitr.errors import EquitrError
 from equitr.github import comments
+from equitr.github.retry import without_waiting
 from equitr.jobs.runner import JobContext, Outcome
-from equitr.jobs.status import ICON, Status, status_body
+from equitr.jobs.status import ICON, PAUSED, Status, status_body
 from equitr.text.sanitize import public_text
 
 log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 2.0
+
+
 class StatusComment:
     """The job's one status comment, edited in place; throttled so a fast loop doesn't flood GitHub."""
 
@@ -68,6 +74,48 @@ class StatusComment:
             body = status_body(self.status)
             return None if body == self._shown else body
 
+    async def pause(self, why: str, *, wait_s: float, resume_after_s: float | None = None) -> None:
+        """Show the job paused (`why`) in the comment already shown (none is made for it). Best effort: one
+        try that never waits for a rate limit, all of it (an edit under way landing first included) within
+        `wait_s`. The status itself is unchanged, so the next edit (the job going on, or its ending) replaces
+        the pause; `resume_after_s`: the job waits in place, and that edit is sent by itself after the wait."""
+        if self._ended or self.comment_id is None:
+            return
+        if resume_after_s is None:  # the job leaves this worker: no progress edit of ours comes after this one
+            self._ended = True
+        body = status_body(dataclasses.replace(self.status, phase=PAUSED, detail=why))
+        try:
+            async with asyncio.timeout(wait_s):
+                # A progress edit under way lands first. When the rate-limited request is that very edit, this
+                # times out: no pause is shown, and the edit goes on after its wait.
+                async with self._editing:
+                    with without_waiting():
+                        await comments.upsert(
+                            self.gh,
+                            self.ctx.job.repo,
+                            self.ctx.job.number,
+                            "status",
+                            self.ctx.job.ref,
+                            body,
+                            author=self.ctx.identity,
+                            comment_id=self.comment_id,
+                        )
+                    self._shown = body
+        except (EquitrError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("job %s: the status could not show the pause (%r)", self.ctx.job.id, exc)
+        if resume_after_s is not None:
+            self._later(self._resume(resume_after_s))
+
+    async def _resume(self, after_s: float) -> None:
+        await asyncio.sleep(after_s)
+        self._last_phase = ""  # shown again even within the throttle
+        await self._quietly()
+
+    def _later(self, edit: Coroutine[Any, Any, None]) -> None:
+        update = asyncio.get_running_loop().create_task(edit)
+        self._updates.add(update)
+        update.add_done_callback(self._updates.discard)
+
     def on_event(self, event: Event) -> None:
         """A progress event of the agent (on the job's loop): the status follows it, its edit sent meanwhile."""
         phase = {
@@ -86,9 +134,7 @@ class StatusComment:
         elif event.kind == "step":
             self.status.steps_done = int(event.data.get("step", 0))
         self.status.detail = event.message
-        update = asyncio.get_running_loop().create_task(self._quietly())
-        self._updates.add(update)
-        update.add_done_callback(self._updates.discard)
+        self._later(self._quietly())
 
     async def _quietly(self) -> None:
         try:

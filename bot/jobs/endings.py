@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from gidgethub.abc import GitHubAPI
@@ -42,6 +42,14 @@ class Report:
     status_comment_id: int | None = None
     error: str | None = None  # the formatted error comment
     lost: bool = False  # made by the store (the job was given up): render the texts when delivering
+    # The attempt that ended showed no status, but an earlier one may have (then paused, or cut short by a
+    # crash): when delivering, a status comment found by its marker is set to this ending.
+    settle: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to post."""
+        return self.status is None and self.error is None and not self.lost and not self.settle
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -85,6 +93,11 @@ async def deliver(
         found = await comments.find_comment(gh, job.repo, job.number, "status", job.ref, author=author)
         status = rendered_status if found is not None else None
         report = Report(report.state, report.reason, status, int(found["id"]) if found else None, error)
+    elif report.settle and status is None:
+        found = await comments.find_comment(gh, job.repo, job.number, "status", job.ref, author=author)
+        if found is not None:
+            ended = Status(job.id, job.kind, job.requester, phase=report.state, detail=public_text(report.reason))
+            status, report = status_body(ended), replace(report, status_comment_id=int(found["id"]))
     if status is not None:
         await comments.upsert(
             gh, job.repo, job.number, "status", job.ref, status, author=author, comment_id=report.status_comment_id

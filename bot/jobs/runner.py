@@ -34,6 +34,7 @@ from equitr.github.permissions import Permissions
 from equitr.github.scope import Scope, for_job
 from equitr.jobs import endings, metrics
 from equitr.jobs.model import Job, State, needs_write_permission
+from equitr.jobs.status import RESTARTED, rate_limit_pause
 from equitr.jobs.store import JobStore
 from equitr.jobs.store.rules import gave_up, is_stale
 from equitr.monitor import records as monitor
@@ -52,10 +53,14 @@ class SessionGitHub(Protocol):
 
 WhoAmI = Callable[[aiohttp.ClientSession], Awaitable[Identity]]
 
-# Kinds that cost nothing to run again (no model): a long GitHub rate-limit wait parks them in the queue
-# instead of holding a worker. The others (a re-run would pay the model again) wait where they are.
+# A GitHub rate-limit wait longer than PARK_AFTER_S parks the job: back in the queue until the limit resets,
+# its worker free for other jobs. Only while a run again costs nothing: kinds without a model (PARKABLE), and
+# the others until their first model call of the attempt. A job that has paid for model work waits in place (a
+# run again would pay again), unless the wait is longer than the retry policy's `max_wait_s`: then it is parked
+# too (rescheduled, not failed; that attempt's model work is lost either way).
 PARKABLE: frozenset[str] = frozenset(name for name, spec in COMMANDS.items() if not spec.uses_model)
 PARK_AFTER_S = 10.0
+PAUSE_EDIT_S = 3.0  # the status edit that shows a pause, when the job leaves the worker: at most this long
 PARK_MAX_AGE_S = 6 * 3600.0  # a job parked for longer than this since it was stored fails instead
 
 
@@ -75,6 +80,10 @@ class StatusView(Protocol):
 
     async def final(self, outcome: Outcome) -> str | None:
         """The comment's final text for this ending; None when it already shows it."""
+        ...
+
+    async def pause(self, why: str, *, wait_s: float, resume_after_s: float | None = None) -> None:
+        """Show the job paused, for `why` (best effort, never waiting for a rate limit)."""
         ...
 
 
@@ -205,13 +214,8 @@ class Runner:
             return None
         job = await asyncio.to_thread(self.store.claim, job_id, self.owner, self.lease_s)
         paused_until = self._paused.get(job.installation_id, 0.0) if job is not None else 0.0
-        if (
-            job is not None
-            and job.kind in PARKABLE
-            and paused_until > time.time()
-            and await self._park(job, paused_until)
-        ):
-            return None
+        if job is not None and paused_until > time.time() and await self._park(job, paused_until):
+            return None  # its installation is stopped by a rate limit: not even tried (nothing spent yet)
         if job is None:
             # Someone else has it, it was cancelled or already ended, or the claim gave it up after it crashed
             # its workers: then that ending's report is waiting, due now.
@@ -268,11 +272,12 @@ class Runner:
         with self._lock:
             interrupted = job.id in self._interrupted and outcome.state == "cancelled"
         if interrupted:  # by shutdown, not by a user: the job is not over
+            await self._show_paused(ctx, RESTARTED)
             await self._hand_back(job)
             return None, False
         if isinstance(outcome.error, Parked) and time.time() - job.created_at < PARK_MAX_AGE_S:
-            self._paused[job.installation_id] = outcome.error.until
-            if await self._park(job, outcome.error.until):
+            self._pause_installation(job.installation_id, outcome.error.until)
+            if await self._park(job, outcome.error.until, ctx):
                 return None, False
         latest = await asyncio.to_thread(self.store.get, job.id)
         if latest is not None and latest.owner != self.owner:
@@ -309,13 +314,30 @@ class Runner:
                 except Exception:  # the sweeper finds it `queued` in the store
                     log.exception("job %s handed back but not enqueued; the sweeper will enqueue it", job.id)
 
-    async def _park(self, job: Job, until: float) -> bool:
+    async def _show_paused(self, ctx: JobContext, why: str) -> None:
+        """The status comment says why the job stopped and that it goes on by itself, before the job leaves
+        the worker (so that no later edit of this runner's overwrites the next runner's). Best effort: when
+        GitHub does not take it, the next attempt's first edit (or the ending) replaces the text anyway."""
+        if ctx.status is None:
+            return
+        try:
+            await ctx.status.pause(why, wait_s=PAUSE_EDIT_S)
+        except Exception:  # never keeps the job from going back to the queue
+            log.exception("job %s: the pause could not be shown", ctx.job.id)
+
+    def _pause_installation(self, installation_id: int | None, until: float) -> None:
+        """GitHub stops this installation until `until`: its other jobs are parked without a request."""
+        self._paused[installation_id] = max(self._paused.get(installation_id, 0.0), until)
+
+    async def _park(self, job: Job, until: float, ctx: JobContext | None = None) -> bool:
         """Back to the queue until GitHub's rate limit resets (and a few random seconds, so that parked jobs
         do not all return at once), its attempt not counted; the worker goes on with other jobs. False when
         it cannot be parked (no delayed queue here): the job then ends as it is."""
         if self.enqueue_later is None:
             return False
         delay = max(until - time.time(), 0.0) + random.uniform(1.0, 5.0)
+        if ctx is not None:
+            await self._show_paused(ctx, rate_limit_pause(time.time() + delay))
         released = partial(self.store.release, job.id, self.owner, hold_until=time.time() + delay)
         if await asyncio.to_thread(released):
             log.info("job %s (%s) parked for %.0f s: GitHub's rate limit", job.id, job.kind, delay)
@@ -400,8 +422,8 @@ class Runner:
         try:
             if handler is None:
                 raise ConfigError(f"equitr does not know how to run a `{ctx.job.kind}` job.")
-            if ctx.job.kind in PARKABLE:
-                github_retry.PARK_AFTER_S.set(PARK_AFTER_S)  # this task's context only
+            if self.enqueue_later is not None:  # parking needs a delayed queue; without one, waits are in place
+                self._parking(ctx)
             if needs_write_permission(ctx.job):
                 allowed = await self.permissions.allowed(await ctx.github(), ctx.job.repo, ctx.job.requester)
                 if not allowed:
@@ -420,6 +442,24 @@ class Runner:
             log.exception("job %s failed unexpectedly", ctx.job.id)
             reason = f"internal error ({type(exc).__name__}); the details are in equitr's log."
             return Outcome("failed", reason, error=exc)
+
+    def _parking(self, ctx: JobContext) -> None:
+        """How this job's GitHub rate-limit waits go (`equitr.github.retry`; set in this task's context only)."""
+        job = ctx.job
+
+        def unpaid() -> bool:  # nothing spent on a model in this attempt: a run again costs nothing more
+            mon = monitor.current()
+            return job.kind in PARKABLE or mon is None or not mon.paid_models
+
+        async def waiting(seconds: float) -> None:  # a paid job waits in place: say so, and hold the others back
+            until = time.time() + seconds
+            self._pause_installation(job.installation_id, until)
+            if ctx.status is not None:  # (the limited request may be a status edit: then no pause is shown)
+                await ctx.status.pause(rate_limit_pause(until), wait_s=2.0, resume_after_s=seconds)
+
+        github_retry.PARK_AFTER_S.set(PARK_AFTER_S)
+        github_retry.MAY_PARK.set(unpaid)
+        github_retry.ON_WAIT.set(waiting)
 
     async def _watch(self, job: Job, work: asyncio.Task[Outcome]) -> None:
         """Renew the lease every lease_s / 3; look for a cancel request (or a lost lease) every poll."""
@@ -454,13 +494,16 @@ class Runner:
             context = endings.error_context(ctx.job, outcome.error, docs_url=self.docs_url)
             error = format_error(outcome.error, job_id=ctx.job.id, context=context)
         comment_id = ctx.status.comment_id if ctx.status is not None else None
-        return endings.Report(outcome.state, outcome.reason, status, comment_id, error)
+        # The kinds that show a status comment (fix, retry): one an earlier attempt left (paused, or cut short)
+        # must not keep saying so when this attempt ends before showing its own.
+        settle = ctx.status is None and ctx.job.kind in EXCLUSIVE
+        return endings.Report(outcome.state, outcome.reason, status, comment_id, error, settle=settle)
 
     async def _deliver(
         self, job: Job, report: endings.Report, github: Callable[[], Awaitable[GitHubAPI]], author: Identity
     ) -> bool:
         """Post one report; True when GitHub took it (or it can never be posted), False to try again."""
-        if report.status is None and report.error is None and not report.lost:
+        if report.empty:
             await asyncio.to_thread(self.store.report_done, job.id)
             return True
         try:

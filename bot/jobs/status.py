@@ -6,13 +6,22 @@ job it gave up (`equitr.jobs.endings`), so the text lives below both.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from equitr.agent.ledger import Ledger
 from equitr.agent.report import cost_details
 from equitr.text.sanitize import sanitize_inline
 
-ICON = {"done": "✅", "failed": "❌", "cancelled": "⏹️", "stopped": "⏸️"}
+ICON = {"done": "✅", "failed": "❌", "cancelled": "⏹️", "stopped": "⏸️"}  # the endings
+# Not an ending: the job is back in the queue (or waiting in place) and goes on by itself.
+PAUSED = "paused"
+RESTARTED = "equitr restarted; it resumes by itself"
+
+
+def rate_limit_pause(until: float) -> str:
+    """Why a job waits for GitHub's rate limit, and when it goes on (UTC, to the minute)."""
+    return f"GitHub's rate limit; resumes at {time.strftime('%H:%M', time.gmtime(until))} UTC"
 
 
 @dataclass(slots=True)
@@ -32,9 +41,12 @@ class Status:
 
 
 def status_body(status: Status) -> str:
-    icon = ICON.get(status.phase, "⏳")
-    lines = [f"### {icon} equitr `{status.kind}` — {status.phase}", ""]
-    detail = f" {sanitize_inline(status.detail)}" if status.detail else ""
+    if status.phase == PAUSED:  # "⏸️ paused: <why>", the why in the heading
+        lines = [f"### ⏸️ equitr `{status.kind}` — {PAUSED}: {sanitize_inline(status.detail)}", ""]
+        detail = ""
+    else:
+        lines = [f"### {ICON.get(status.phase, '⏳')} equitr `{status.kind}` — {status.phase}", ""]
+        detail = f" {sanitize_inline(status.detail)}" if status.detail else ""
     lines.append(f"Job {status.job_id}, asked by @{status.requester}.{detail}")
     if status.plan:
         lines += ["", "**Plan**", ""]

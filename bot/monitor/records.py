@@ -410,6 +410,7 @@ class PerformanceMonitor:
         self._github_calls: list[GitHubCall] = []
         self._dropped = {"phases": 0, "model_calls": 0, "github_calls": 0}
         self._outcome: Outcome | None = None
+        self._model_requests = 0  # model calls begun (answered or not): this attempt may have paid for them
 
     @contextmanager
     def active(self) -> Iterator[PerformanceMonitor]:
@@ -435,6 +436,17 @@ class PerformanceMonitor:
         self._keep("phases", self._phases, MAX_PHASES, phase)
         _tell("phase", phase)
         return phase
+
+    def model_requested(self) -> None:
+        """A model call is about to be sent (`Calls`): from here on a run again would pay for it again."""
+        with self._lock:
+            self._model_requests += 1
+
+    @property
+    def paid_models(self) -> bool:
+        """Whether this attempt has sent anything to a model (a failed call may be billed too)."""
+        with self._lock:
+            return self._model_requests > 0 or bool(self._model_calls)
 
     def model_call(
         self,

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from equitr.action import main as action
+from equitr.jobs import runner as runner_module
 from equitr.jobs.model import Job
 from equitr.jobs.store.sqlite import SqliteStore
 from tests.conftest import WEBHOOKS
@@ -181,6 +182,33 @@ async def test_issue_comment_help_runs_the_job_and_answers(
     assert f"[#{issue['number']}](https://github.com/{REPO}/issues/{issue['number']}) {title}" in result.summary
     assert "jobs=1\nfailed=0\n" in result.outputs
     assert TOKEN not in result.everything
+
+
+async def test_a_rate_limit_in_an_action_run_is_waited_out_not_parked(
+    fake: FakeGitHub,
+    runner_env: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """R9: nothing runs a parked job after the Action's run has ended (its store is gone with it), so there a
+    long rate-limit wait is waited out in place and the job ends in this run."""
+    monkeypatch.setattr(runner_module, "PARK_AFTER_S", 1.0)  # a 2 s wait counts as long here
+    issue = fake.add_issue(REPO, title="Crash on start", user=USER)
+    comment = fake.add_comment(REPO, issue["number"], "/equitr help", user=USER)
+    payload = vendored("issue_comment", "00.created.json")
+    payload["issue"]["number"] = issue["number"]
+    payload["comment"].update(id=comment["id"], body="/equitr help")
+    runner_env("issue_comment", payload)
+    fake.secondary_rate_limit_next("POST", f"/repos/{REPO}/issues/{issue['number']}/comments", retry_after=2)
+
+    result = await run(tmp_path, capsys)
+
+    assert result.code == 0, result.err
+    limited = fake.calls_to("POST", f"/repos/{REPO}/issues/{issue['number']}/comments")
+    assert [c.status for c in limited] == [403, 201]
+    answers = [c for c in fake.issue_comments(REPO, issue["number"]) if "<!-- equitr:answer:" in c["body"]]
+    assert len(answers) == 1 and "| `help` | **done** |" in result.summary, result.summary
 
 
 async def test_issue_comment_from_a_reader_gets_the_refusal_and_no_job(

@@ -16,8 +16,9 @@ import aiohttp
 import pytest
 
 from equitr.github import comments
+from equitr.jobs import runner as runner_module
 from equitr.jobs.runner import Runner
-from equitr.jobs.status import Status, status_body
+from equitr.jobs.status import PAUSED, RESTARTED, Status, status_body
 from equitr.jobs.store.rules import process_owner
 from tests.integration import test_github_e2e as e2e
 from tests.integration.test_github_e2e import (
@@ -99,6 +100,50 @@ async def test_a_job_given_up_after_crashing_its_workers_is_reported(world: Worl
     assert "### ❌ equitr `fix` — failed" in status and "gave up after 3 attempts" in status
     error = error_comment(w, job_id)
     assert "### ⚠️ Job failed" in error and "Gave up after 3 attempts" in error and "/equitr retry" in error
+
+
+async def test_a_paused_status_is_ended_by_an_attempt_that_ends_before_showing_its_own(
+    world: World, tmp_path: Path
+) -> None:
+    """R3: an earlier attempt left the status "⏸️ paused" (handed back at a restart, or parked for a rate
+    limit); the next one fails before its handler shows a status (here: a broken `.equitr.toml` merged since).
+    The ending still reaches that comment: it never keeps saying paused."""
+    w = world
+    _, answer = await comment(w, "/equitr fix")
+    job_id = answer["jobs"][0]
+    async with aiohttp.ClientSession() as session:
+        gh = await w.services.access.api(session, 7)
+        paused = status_body(Status(job_id, "fix", "alice", phase=PAUSED, detail=RESTARTED))
+        me = await w.services.access.identity(session)
+        await comments.upsert(gh, REPO, 1, "status", e2e.ref(w, job_id), paused, author=me)
+    assert "### ⏸️ equitr `fix` — paused: equitr restarted; it resumes by itself" in status_comment(w, job_id)
+    push_to_default_branch(w, tmp_path, {".equitr.toml": "[fix\n"})
+    outcome = await run_job(w, answer)
+    assert outcome.state == "failed" and ".equitr.toml" in outcome.reason, outcome
+    status = status_comment(w, job_id)
+    assert "### ❌ equitr `fix` — failed" in status and "paused" not in status, status
+
+
+async def test_a_job_that_paid_for_its_model_waits_for_a_rate_limit_in_place_and_says_so(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R9: a rate limit after the model work (here: opening the pull request) is waited out in place, not
+    parked (a run again would pay the model again); meanwhile the status says why and when it goes on."""
+    w = world
+    monkeypatch.setattr(runner_module, "PARK_AFTER_S", 1.0)  # a 3 s wait counts as long here
+    w.model.script += [PLAN, ACCEPT]
+    w.fake.secondary_rate_limit_next("POST", f"/repos/{REPO}/pulls", retry_after=3)
+    _, answer = await comment(w, "/equitr fix")
+    job_id = answer["jobs"][0]
+    outcome = await run_job(w, answer)
+    assert outcome.state == "done", outcome
+    job = w.services.store.get(job_id)
+    assert job is not None and job.attempts == 1 and len(w.model.seen) == 2  # not parked: the model paid once
+    assert [c.status for c in w.fake.calls_to("POST", f"/repos/{REPO}/pulls")] == [403, 201]
+    edits = [str(c.json["body"]) for c in w.fake.calls_to("PATCH", f"/repos/{REPO}/issues/comments/*") if c.json]
+    pauses = [e for e in edits if "### ⏸️ equitr `fix` — paused: GitHub's rate limit; resumes at " in e]
+    assert len(pauses) == 1 and " UTC" in pauses[0], edits
+    assert "### ✅ equitr `fix` — done" in status_comment(w, job_id)
 
 
 async def test_an_ending_github_did_not_take_is_posted_when_github_is_back(world: World) -> None:

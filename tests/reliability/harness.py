@@ -12,7 +12,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,31 @@ import aiohttp
 
 from equitr.jobs.model import Job
 from equitr.jobs.store import open_store
-from tests.conftest import SECRET, comment_payload, free_port, headers
+from equitr.sandbox import binaries
+from tests.conftest import SECRET, comment_payload, free_port, headers, make_repo
 from tests.fakes.fixtures import AppKey
+from tests.fakes.git_remote import GitRemote
 from tests.fakes.github import FakeGitHub
+from tests.fakes.model_server import Fault, ModelServer, serve
 
 REPO = "octo/repo"
+MODEL = "openai-compatible/scripted"
+# A fix the sample repository takes (its bug: mean() divides by one too many), and the review that accepts it.
+PLAN = json.dumps(
+    {
+        "execution_steps": [
+            {"step": 1, "tool": "search", "parameters": {"query": "def mean"}, "dependencies": []},
+            {
+                "step": 2,
+                "tool": "file",
+                "parameters": {"action": "edit", "path": "mathutil.py", "search": "(len(values) + 1)",
+                               "replace": "len(values)"},
+                "dependencies": [1],
+            },
+        ]
+    }
+)  # fmt: skip
+ACCEPT = '{"decision": "accept", "reason": "mean() now divides by the number of values"}'
 
 
 class Proc:
@@ -49,6 +70,17 @@ class Proc:
         started = time.monotonic()
         self.proc.send_signal(sig)
         self.proc.wait(wait_s)
+        return time.monotonic() - started
+
+    async def stop(self, sig: int, *, wait_s: float = 60) -> float:
+        """`signal`, with the test's event loop (the fake GitHub's) running meanwhile: for a process that still
+        talks to GitHub on its way out."""
+        assert self.proc is not None
+        started = time.monotonic()
+        self.proc.send_signal(sig)
+        while self.proc.poll() is None:
+            assert time.monotonic() - started < wait_s, f"still running {wait_s:g} s after signal {sig}"
+            await asyncio.sleep(0.05)
         return time.monotonic() - started
 
     def alive(self) -> bool:
@@ -138,6 +170,31 @@ class Stack:
     def help_comment(self, number: int = 1) -> dict[str, Any]:
         made = self.github.add_comment(REPO, number, "/equitr help", user="alice")
         return comment_payload(REPO, number=number, comment_id=made["id"], body="/equitr help")
+
+    @contextmanager
+    def models(self, script: list[str | Fault]) -> Iterator[ModelServer]:
+        """For jobs that use a model: the scripted model server, and the repository on a real git remote."""
+        with (
+            GitRemote(self.tmp / "served", token_ok=lambda t: t in self.github.tokens) as remote,
+            serve(script) as model,
+        ):
+            bare = remote.add_bare(f"{REPO}.git", make_repo(self.tmp))
+            self.github.link_git_remote(REPO, str(bare), clone_url=remote.url(f"{REPO}.git"))
+            self.env.update(
+                EQUITR_SUPERVISOR_MODEL=MODEL,
+                EQUITR_WORKER_MODEL=MODEL,
+                OPENAI_BASE_URL=model.url,
+                EQUITR_WORKDIR=str(self.tmp / "work"),
+                EQUITR_SANDBOX="bwrap" if binaries.bwrap().path else "none",
+            )
+            yield model
+
+    def fix_comment(self, number: int = 1) -> dict[str, Any]:
+        made = self.github.add_comment(REPO, number, "/equitr fix", user="alice")
+        return comment_payload(REPO, number=number, comment_id=made["id"], body="/equitr fix")
+
+    def status_comments(self, job: Job, number: int = 1) -> list[str]:
+        return [c["body"] for c in self.github.issue_comments(REPO, number) if f"equitr:status:{job.uid}" in c["body"]]
 
     def store(self) -> Any:
         return open_store(db=self.tmp / "equitr.db", redis_url=self.env.get("EQUITR_QUEUE_URL") or None)

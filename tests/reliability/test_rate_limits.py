@@ -1,6 +1,7 @@
 """R9: a rate limit does not hold a worker. A help job stopped by a secondary limit (retry-after 20 s) is
 parked in the queue until the limit resets, its attempt not counted; meanwhile the only worker runs another
-installation's job. Then the parked job runs, once."""
+installation's job. Then the parked job runs, once. So is a `fix` job stopped before its first model call
+(a re-run costs nothing more): it is parked the same way, and later runs once, paying the model once."""
 
 from __future__ import annotations
 
@@ -9,27 +10,33 @@ import signal
 import pytest
 
 from tests.conftest import comment_payload
-from tests.reliability.harness import REPO, Stack, wait_for
+from tests.reliability.harness import ACCEPT, PLAN, REPO, Stack, wait_for
 
 pytestmark = pytest.mark.slow
 
 OTHER = "octo/other"
 
 
-async def test_a_rate_limited_job_is_parked_and_frees_the_worker(stack: Stack) -> None:
-    stack.env["EQUITR_WORKERS"] = "1"
+def _other_installation(stack: Stack) -> dict[str, object]:
+    """Another installation's repository, with a `/equitr help` comment to run there."""
     gh = stack.github
     gh.add_repo(OTHER)
     gh.add_installation(8, repos=[OTHER])
     gh.add_issue(OTHER, title="Another", user="alice")
     gh.set_permission(OTHER, "alice", "write")
     other = gh.add_comment(OTHER, 1, "/equitr help", user="alice")
+    return comment_payload(OTHER, number=1, comment_id=other["id"], body="/equitr help", installation=8)
+
+
+async def test_a_rate_limited_job_is_parked_and_frees_the_worker(stack: Stack) -> None:
+    stack.env["EQUITR_WORKERS"] = "1"
+    gh = stack.github
+    data = _other_installation(stack)
     server = await stack.serve()
     gh.secondary_rate_limit_next("POST", f"/repos/{REPO}/issues/1/comments", retry_after=20)
     _, first, _ = await server.post("issue_comment", stack.help_comment(), "r9-limited")
     limited = first["jobs"][0]
     await wait_for(lambda: any(c.status == 403 for c in gh.calls_to("POST", f"/repos/{REPO}/issues/1/comments")))
-    data = comment_payload(OTHER, number=1, comment_id=other["id"], body="/equitr help", installation=8)
     _, second, _ = await server.post("issue_comment", data, "r9-other")
     free = second["jobs"][0]
     await wait_for(lambda: stack.job(free).state == "done", timeout=15, what="the other installation's job")
@@ -38,3 +45,32 @@ async def test_a_rate_limited_job_is_parked_and_frees_the_worker(stack: Stack) -
     job = stack.job(limited)
     assert job.attempts == 1 and len(stack.answers(job)) == 1
     server.signal(signal.SIGTERM)
+
+
+async def test_a_fix_job_limited_before_its_first_model_call_is_parked_too(stack: Stack) -> None:
+    stack.env["EQUITR_WORKERS"] = "1"
+    gh = stack.github
+    data = _other_installation(stack)
+    with stack.models([PLAN, ACCEPT]) as model:
+        server = await stack.serve()
+        # Its first write (the status comment) meets a secondary limit: a 20 s wait, before any model call.
+        gh.secondary_rate_limit_next("POST", f"/repos/{REPO}/issues/1/comments", retry_after=20)
+        _, first, _ = await server.post("issue_comment", stack.fix_comment(), "r9-fix-limited")
+        limited = first["jobs"][0]
+        await wait_for(lambda: any(c.status == 403 for c in gh.calls_to("POST", f"/repos/{REPO}/issues/1/comments")))
+        _, second, _ = await server.post("issue_comment", data, "r9-fix-other")
+        free = second["jobs"][0]
+        await wait_for(lambda: stack.job(free).state == "done", timeout=15, what="the other installation's job")
+        job = stack.job(limited)
+        assert job.state == "queued" and job.attempts == 0, job  # parked, not holding the worker
+        assert model.requests == []  # stopped before any model work: parking cost nothing
+        assert "parked" in server.output()
+        await wait_for(lambda: stack.job(limited).state == "done", timeout=120, what="the parked fix after the reset")
+        job = stack.job(limited)
+        assert job.attempts == 1, job
+        assert len(model.requests) == 2  # the plan and the review, once
+        (status,) = stack.status_comments(job)  # one status comment, edited in place
+        assert "### ✅ equitr `fix` — done" in status, status
+        assert len(gh.repos[REPO].pulls) == 1
+        server.signal(signal.SIGTERM)
+    assert "Traceback" not in server.output()

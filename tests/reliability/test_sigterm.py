@@ -1,5 +1,6 @@
 """R3: SIGTERM is a deploy, not a crash. A running job is given the grace period, then handed back to the
-queue without counting an attempt, and the next process runs it to its end (once)."""
+queue without counting an attempt, and the next process runs it to its end (once). Its status comment says
+so meanwhile ("⏸️ paused: equitr restarted; it resumes by itself"), and shows the ending at the end."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import signal
 
 import pytest
 
-from tests.reliability.harness import REPO, Stack, wait_for
+from tests.fakes.model_server import Fault
+from tests.reliability.harness import ACCEPT, PLAN, REPO, Stack, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -72,3 +74,30 @@ async def test_sigterm_to_a_worker_hands_the_job_back_within_the_grace_period(st
     assert job.attempts == 1 and len(stack.answers(job)) == 1, job
     worker.signal(signal.SIGTERM)
     assert "Traceback" not in worker.output()
+
+
+async def test_the_status_of_a_job_handed_back_says_paused_until_it_resumes(stack: Stack) -> None:
+    # The first plan call takes its time: SIGTERM comes while the model works on it.
+    with stack.models([Fault(delay_s=30, content=PLAN), PLAN, ACCEPT]) as model:
+        server = await stack.serve()
+        status, answer, _ = await server.post("issue_comment", stack.fix_comment(), "term-status-1")
+        assert status == 202
+        job_id = answer["jobs"][0]
+        await wait_for(lambda: len(model.requests) == 1, what="the job's first model call")
+        job = stack.job(job_id)
+        (working,) = stack.status_comments(job)
+        assert "⏳" in working and "paused" not in working, working
+        took = await server.stop(signal.SIGTERM)  # GitHub answers meanwhile: the status is edited on the way out
+        print(f"\nserve exited {took:.2f} s after SIGTERM (grace 1 s), the status edited")
+        job = stack.job(job_id)
+        assert job.state == "queued" and job.attempts == 0, job
+        (paused,) = stack.status_comments(job)
+        assert "### ⏸️ equitr `fix` — paused: equitr restarted; it resumes by itself" in paused, paused
+        server = await stack.serve()
+        await wait_for(lambda: stack.job(job_id).state == "done", timeout=120, what="the job to end")
+        job = stack.job(job_id)
+        assert job.attempts == 1, job
+        (done,) = stack.status_comments(job)  # the same comment, edited: paused no more
+        assert "### ✅ equitr `fix` — done" in done and "paused" not in done, done
+        server.signal(signal.SIGTERM)
+    assert "Traceback" not in server.output()

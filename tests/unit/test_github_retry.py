@@ -351,6 +351,39 @@ async def test_a_long_rate_limit_wait_parks_a_job_that_asks_for_it(
     assert sleeps == [5.0]
 
 
+async def test_a_job_that_paid_for_a_model_waits_in_place_and_is_parked_only_past_the_longest_wait(
+    fake: FakeGitHub, gh: RetryingGitHubAPI, sleeps: Sleeps
+) -> None:
+    """R9: once the job may not be parked (`MAY_PARK` says no: it paid for model work), a long wait happens in
+    place, `ON_WAIT` told first (the status says so); a wait past `max_wait_s` reschedules it (Parked), never
+    fails it."""
+    from equitr.errors import Parked
+    from equitr.github.retry import MAY_PARK, ON_WAIT, PARK_AFTER_S, without_waiting
+
+    told: list[float] = []
+
+    async def on_wait(seconds: float) -> None:
+        told.append(seconds)
+
+    tokens = (PARK_AFTER_S.set(10.0), MAY_PARK.set(lambda: False), ON_WAIT.set(on_wait))
+    try:
+        fake.secondary_rate_limit_next("GET", REPO, retry_after=30)
+        await gh.getitem(REPO)
+        assert sleeps == [30.0] and told == [30.0]
+        fake.rate_limit_next("GET", REPO, reset_in=2000)  # past the policy's max_wait_s
+        with pytest.raises(Parked) as caught:
+            await gh.getitem(REPO)
+        assert caught.value.until == NOW + 2001 and sleeps == [30.0]
+        fake.secondary_rate_limit_next("GET", REPO, retry_after=30)
+        with without_waiting(), pytest.raises(Parked):  # a best-effort write never waits
+            await gh.getitem(REPO)
+        assert sleeps == [30.0] and told == [30.0] and MAY_PARK.get() is not None
+    finally:
+        ON_WAIT.reset(tokens[2])
+        MAY_PARK.reset(tokens[1])
+        PARK_AFTER_S.reset(tokens[0])
+
+
 @pytest.mark.parametrize(
     ("status", "message", "hint"),
     [
