@@ -36,7 +36,7 @@ def test_a_corrupt_file_is_a_warning_and_an_empty_cache(
         cache = CapabilityCache(path)
         assert cache.get("http://a/v1", "m") is None
         cache.set("http://a/v1", "m", "none")
-    assert [r.getMessage() for r in caplog.records if "capability cache" in r.getMessage()][0].count("read") == 1
+    assert next(r.getMessage() for r in caplog.records if "capability cache" in r.getMessage()).count("read") == 1
     assert CapabilityCache(path).get("http://a/v1", "m") == "none"  # written whole again
 
 

@@ -153,3 +153,13 @@ async def test_the_jobs_page_lists_counts_and_pages_from_the_store(store: JobSto
         assert "octo/app#20<" not in last.text
         none = await http.get("/", params={"kind": "review"})
         assert "0 jobs" in none.text and "No jobs match." in none.text
+
+
+def test_a_date_range_cuts_exactly_at_the_stored_creation_times(store: JobStore) -> None:
+    """The index and the documents agree to the last digit (Redis keeps 14 significant digits of a time)."""
+    jobs = seed(store, 20)
+    for job in jobs:
+        before = store.find_jobs(JobQuery(until=job.created_at, limit=100))
+        assert before.total == len(before.jobs) == sum(j.created_at < job.created_at for j in jobs)
+        after = store.find_jobs(JobQuery(since=job.created_at, limit=100))
+        assert after.total == len(after.jobs) == sum(j.created_at >= job.created_at for j in jobs)

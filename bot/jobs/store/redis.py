@@ -60,10 +60,13 @@ end
 local id = redis.call('INCR', ARGV[1] .. 'seq')
 local job = cjson.decode(ARGV[2])
 job['id'] = id
-redis.call('SET', ARGV[1] .. 'job:' .. id, cjson.encode(job))
+local doc = cjson.encode(job)
+redis.call('SET', ARGV[1] .. 'job:' .. id, doc)
 redis.call('ZADD', KEYS[1], id, id)
 redis.call('SADD', ARGV[1] .. 'active', id)
-index_job(ARGV[1], id, job, ARGV[5])
+-- indexed as stored: cjson keeps 14 significant digits of created_at, and a date range must cut the index
+-- where it cuts the documents
+index_job(ARGV[1], id, cjson.decode(doc), ARGV[5])
 for i, key in ipairs(KEYS) do
   if i > 1 then redis.call('SET', key, id, 'EX', ARGV[3]) end
 end

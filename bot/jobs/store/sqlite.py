@@ -251,9 +251,15 @@ class SqliteStore:
         conn.execute("BEGIN")  # the page and its count from one snapshot
         try:
             total = int(conn.execute(f"SELECT COUNT(*) FROM jobs{where}", params).fetchone()[0])
-            # With a date range, `+id` leaves the order to a sort, so that SQLite reads the range through
-            # jobs_by_created instead of walking every job newest first.
-            order = "+id" if math.isfinite(query.since) or math.isfinite(query.until) else "id"
+            order = "id"
+            if math.isfinite(query.since) or math.isfinite(query.until):
+                # Walking every job newest first finds a page of a wide range at once, but crosses most of the
+                # store for a narrow one: then `+id` leaves the order to a sort, and SQLite reads just the range
+                # through jobs_by_created. Which one: the rows each would read (the walk's, as if the matches
+                # were spread evenly).
+                newest = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0])
+                if (query.offset + query.limit) * newest > total * total:
+                    order = "+id"
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM jobs{where} ORDER BY {order} DESC LIMIT ? OFFSET ?",
                 (*params, max(0, query.limit), max(0, query.offset)),
