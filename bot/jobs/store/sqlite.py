@@ -253,13 +253,15 @@ class SqliteStore:
             total = int(conn.execute(f"SELECT COUNT(*) FROM jobs{where}", params).fetchone()[0])
             order = "id"
             if math.isfinite(query.since) or math.isfinite(query.until):
-                # Walking every job newest first finds a page of a wide range at once, but crosses most of the
+                # Walking the jobs newest first finds a page of a wide range at once, but crosses most of the
                 # store for a narrow one: then `+id` leaves the order to a sort, and SQLite reads just the range
-                # through jobs_by_created. Which one: the rows each would read (the walk's, as if the matches
-                # were spread evenly).
+                # through jobs_by_created. For the walk, `+created_at` keeps SQLite off that index. Which one:
+                # the rows each would read (the walk's as if the matches were spread evenly).
                 newest = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0])
                 if (query.offset + query.limit) * newest > total * total:
                     order = "+id"
+                else:
+                    where, params = _where(query, created="+created_at")
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM jobs{where} ORDER BY {order} DESC LIMIT ? OFFSET ?",
                 (*params, max(0, query.limit), max(0, query.offset)),
@@ -493,8 +495,9 @@ _SQL_KIND_IN_REPOS = (
 )
 
 
-def _where(query: JobQuery) -> tuple[str | None, tuple[object, ...]]:
-    """The WHERE clause of `query` and its parameters; None when it can match nothing (no visible repository)."""
+def _where(query: JobQuery, *, created: str = "created_at") -> tuple[str | None, tuple[object, ...]]:
+    """The WHERE clause of `query` and its parameters; None when it can match nothing (no visible repository).
+    `created`: how the date range names the column (`+created_at`: not through its index)."""
     repos = query.repos()
     if repos is not None and not repos:
         return None, ()
@@ -511,10 +514,10 @@ def _where(query: JobQuery) -> tuple[str | None, tuple[object, ...]]:
             where.append(f"{column} = ?")
             params.append(value)
     if math.isfinite(query.since):
-        where.append("created_at >= ?")
+        where.append(f"{created} >= ?")
         params.append(query.since)
     if math.isfinite(query.until):
-        where.append("created_at < ?")
+        where.append(f"{created} < ?")
         params.append(query.until)
     return (" WHERE " + " AND ".join(where) if where else ""), tuple(params)
 
