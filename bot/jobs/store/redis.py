@@ -307,11 +307,11 @@ class RedisStore:
             pipe.zinterstore(tmp, dict.fromkeys(sets, 1), aggregate="MAX")
             source = tmp
         pipe.zcard(source)
-        first = max(0, query.offset)
-        pipe.zrevrange(source, first, first + query.limit - 1) if query.limit > 0 else pipe.echo("")
+        first, size = max(0, query.offset), max(0, query.limit)
+        pipe.zrevrange(source, first, first + max(size, 1) - 1)  # (a stop of -1 would mean the last one)
         pipe.delete(tmp, f"{tmp}:repos", f"{tmp}:dated")
         answers = pipe.execute()
-        total, ids = int(answers[-3]), answers[-2] or []
+        total, ids = int(answers[-3]), answers[-2][:size]
         docs = self.redis.mget([self._key(int(i)) for i in ids]) if ids else []
         jobs = [doc_to_job(raw) for raw in docs if raw is not None]
         return JobsFound([job for job in jobs if query.admits(job)], total)
