@@ -16,7 +16,7 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from equitr.errors import ConfigError
-from equitr.models.capabilities import CapabilityCache
+from equitr.models.capabilities import CapabilityCache, default_file
 from equitr.models.types import Message, Reply
 from equitr.models.wire import Endpoint, request_json
 
@@ -54,6 +54,7 @@ class ModelSettings(Protocol):
     openai_base_url: str | None
     anthropic_api_key: SecretStr | None
     ollama_host: str | None
+    workdir: Path | None
 
 
 class Endpoints(BaseModel):
@@ -68,16 +69,19 @@ class Endpoints(BaseModel):
     openai_url: str = OPENAI_URL  # overridable for tests and proxies
     anthropic_url: str = ANTHROPIC_URL
     ollama_num_ctx: int = 8192
-    capability_file: Path | None = None
+    capability_file: Path | None = None  # None: probes are remembered by this process only
 
     @classmethod
     def from_settings(cls, settings: ModelSettings, **overrides: Any) -> Endpoints:
+        """The endpoints of a configured process (`equitr serve`, `worker`, `action`, `run`, the Python API): what
+        it probes is kept in the work directory's capability file, for its restarts and the machine's other
+        workers (`equitr.models.capabilities.default_file`)."""
         return cls(
             openai_api_key=settings.openai_api_key,
             openai_base_url=settings.openai_base_url,
             anthropic_api_key=settings.anthropic_api_key,
             ollama_host=settings.ollama_host,
-            **overrides,
+            **{"capability_file": default_file(settings.workdir), **overrides},
         )
 
 

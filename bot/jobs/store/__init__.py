@@ -16,7 +16,8 @@ The store also keeps each job's PerformanceMonitor record (`equitr.monitor.recor
 job or after `RECORD_TTL_S`) and the metrics folded from them (`equitr.jobs.metrics`; each job added once).
 
 Modules: `sqlite` (the embedded default), `redis` (scale-out, with its Lua scripts), `rules` (what both keep the
-same: TTLs, attempts, owners and leases, give-up and refusal texts), `rows` (stored fields → `Job`).
+same: TTLs, attempts, owners and leases, give-up and refusal texts), `rows` (stored fields → `Job`), `query`
+(the dashboard's filtered, access-checked page of jobs: `find_jobs`, answered by each store's indexes).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from equitr.jobs.model import Job, NewJob, State
+from equitr.jobs.store.query import JobChoices, JobQuery, JobsFound
 from equitr.jobs.store.redis import RedisStore
 from equitr.jobs.store.rules import PendingReport
 from equitr.jobs.store.sqlite import SqliteStore
@@ -38,6 +40,8 @@ class JobStore(Protocol):
     def remember(self, key: str) -> bool: ...
     def get(self, job_id: int) -> Job | None: ...
     def jobs(self, *, limit: int | None = 100, repo: str | None = None, number: int | None = None) -> list[Job]: ...
+    def find_jobs(self, query: JobQuery) -> JobsFound: ...
+    def job_choices(self, visible: frozenset[str] | None) -> JobChoices: ...
     def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None: ...
     def heartbeat(self, job_id: int, owner: str, lease_s: float) -> Job | None: ...
     def finish(

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
 
 from equitr.errors import StoreLost
 from equitr.jobs import seal
 from equitr.jobs.model import END_STATES, Job, NewJob, State, new_row
+from equitr.jobs.store.query import JobChoices, JobQuery, JobsFound, choices_of
 from equitr.jobs.store.rows import doc_to_job, job_doc, parsed, parsed_record
 from equitr.jobs.store.rules import (
     DEDUPE_TTL_S,
@@ -34,8 +36,23 @@ log = logging.getLogger(__name__)
 # answers 503 (GitHub redelivers) and `/healthz` says so. Longer than huey's 1 s blocking pop.
 REDIS_TIMEOUTS: dict[str, Any] = {"socket_timeout": 3.0, "socket_connect_timeout": 2.0, "health_check_interval": 30}
 
+# The dashboard's indexes (`find_jobs`, `job_choices`), written by the same scripts as the jobs they index:
+# sorted sets of job ids (scored by id) per repository (lower-cased), kind and state, and one of every job
+# scored by its creation time; a hash of the repositories' spellings and sets of the kinds per repository.
+_LUA_INDEX_JOB = """
+local function index_job(p, id, job, repo)
+  redis.call('ZADD', p .. 'jobs:repo:' .. repo, id, id)
+  redis.call('ZADD', p .. 'jobs:kind:' .. job['kind'], id, id)
+  redis.call('ZADD', p .. 'jobs:state:' .. job['state'], id, id)
+  redis.call('ZADD', p .. 'jobs:created', job['created_at'], id)
+  redis.call('HSETNX', p .. 'repos', repo, job['repo'])
+  redis.call('SADD', p .. 'kinds:' .. repo, job['kind'])
+  redis.call('SADD', p .. 'kinds', job['kind'])
+end
+"""
+
 # Each job is one JSON document; every state change is a Lua script, so it is atomic across workers.
-_LUA_CREATE = """
+_LUA_CREATE = _LUA_INDEX_JOB + """
 if redis.call('GET', ARGV[1] .. 'epoch') ~= ARGV[4] then return -1 end
 for i, key in ipairs(KEYS) do
   if i > 1 and redis.call('EXISTS', key) == 1 then return 0 end
@@ -43,9 +60,13 @@ end
 local id = redis.call('INCR', ARGV[1] .. 'seq')
 local job = cjson.decode(ARGV[2])
 job['id'] = id
-redis.call('SET', ARGV[1] .. 'job:' .. id, cjson.encode(job))
+local doc = cjson.encode(job)
+redis.call('SET', ARGV[1] .. 'job:' .. id, doc)
 redis.call('ZADD', KEYS[1], id, id)
 redis.call('SADD', ARGV[1] .. 'active', id)
+-- indexed as stored: cjson keeps 14 significant digits of created_at, and a date range must cut the index
+-- where it cuts the documents
+index_job(ARGV[1], id, cjson.decode(doc), ARGV[5])
 for i, key in ipairs(KEYS) do
   if i > 1 then redis.call('SET', key, id, 'EX', ARGV[3]) end
 end
@@ -57,12 +78,20 @@ local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local job = cjson.decode(raw)
 local op, owner, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local was = job['state']
+local function restate()  -- KEYS[5] is the prefix of the per-state index
+  if job['state'] ~= was then
+    redis.call('ZREM', KEYS[5] .. was, job['id'])
+    redis.call('ZADD', KEYS[5] .. job['state'], job['id'], job['id'])
+  end
+end
 if op == 'claim' then
   if job['state'] ~= 'queued' then return nil end
   if job['attempts'] >= tonumber(ARGV[5]) then
     job['state'] = 'failed'; job['reason'] = ARGV[6]; job['finished_at'] = now; job['updated_at'] = now
     redis.call('SET', KEYS[1], cjson.encode(job)); redis.call('SREM', KEYS[2], job['id'])
     redis.call('HSET', KEYS[3], job['id'], ARGV[7]); redis.call('ZADD', KEYS[4], now, job['id'])
+    restate()
     return nil
   end
   job['state'] = 'running'; job['owner'] = owner; job['lease_until'] = now + tonumber(ARGV[4])
@@ -96,9 +125,28 @@ elseif op == 'release' then
   now = math.max(now, tonumber(ARGV[4]))
 end
 job['updated_at'] = now
+restate()
 local out = cjson.encode(job)
 redis.call('SET', KEYS[1], out)
 return out
+"""
+
+# Indexes the jobs of stores written before the indexes existed (once, at start-up; see `_index_old_jobs`).
+# ARGV: prefix, the number of states, the states, then (job id, lower-cased repository) pairs.
+_LUA_INDEX_OLD = _LUA_INDEX_JOB + """
+local p, n = ARGV[1], tonumber(ARGV[2])
+for i = 3 + n, #ARGV, 2 do
+  local raw = redis.call('GET', p .. 'job:' .. ARGV[i])
+  if raw then
+    local job = cjson.decode(raw)
+    local id = tonumber(ARGV[i])
+    for s = 3, 2 + n do
+      if ARGV[s] ~= job['state'] then redis.call('ZREM', p .. 'jobs:state:' .. ARGV[s], id) end
+    end
+    index_job(p, id, job, ARGV[i + 1])
+  end
+end
+return 1
 """
 
 
@@ -137,9 +185,28 @@ class RedisStore:
         self._update = self.redis.register_script(_LUA_UPDATE)
         self._take = self.redis.register_script(_LUA_TAKE_REPORT)
         self._add_metrics = self.redis.register_script(_LUA_ADD_METRICS)
+        self._index_old = self.redis.register_script(_LUA_INDEX_OLD)
         self.redis.set(f"{prefix}epoch", secrets.token_hex(16), nx=True)
         epoch = self.redis.get(f"{prefix}epoch")
         self.epoch = epoch.decode() if isinstance(epoch, bytes) else str(epoch)
+        self._index_old_jobs()
+
+    def _index_old_jobs(self) -> None:
+        """Index the jobs of a store from before the dashboard's indexes (once; the marker says it was done).
+        Each batch is one script, so a job that changes state meanwhile is indexed in its state of the moment."""
+        marker = f"{self.prefix}jobs:indexed"
+        if self.redis.exists(marker):
+            return
+        states = list(get_args(State))
+        start, batch = 0, 500
+        while ids := [int(i) for i in self.redis.zrange(f"{self.prefix}jobs", start, start + batch - 1)]:
+            start += batch
+            pairs: list[Any] = []
+            for job_id, raw in zip(ids, self.redis.mget([self._key(i) for i in ids]), strict=True):
+                if raw is not None:
+                    pairs += [job_id, str(json.loads(raw).get("repo", "")).lower()]
+            self._index_old(args=[self.prefix, len(states), *states, *pairs])
+        self.redis.set(marker, 1)
 
     def authentic(self, job: Job) -> bool:
         return seal.job_ok(self.key, job, job.mac)
@@ -174,7 +241,7 @@ class RedisStore:
         job_id = int(
             self._create(
                 keys=[f"{self.prefix}jobs", *(f"{self.prefix}dedupe:{k}" for k in keys)],
-                args=[self.prefix, json.dumps(doc), DEDUPE_TTL_S, self.epoch],
+                args=[self.prefix, json.dumps(doc), DEDUPE_TTL_S, self.epoch, job.repo.lower()],
             )
         )
         if job_id < 0:
@@ -210,8 +277,75 @@ class RedisStore:
                     out.append(job)
         return out if limit is None else out[:limit]
 
+    def find_jobs(self, query: JobQuery) -> JobsFound:
+        """A page of the jobs `query` matches, newest first, and how many it matches, from the indexes: the sets
+        of the query's repositories, kind and state intersected (and the creation-time index cut to the date
+        range) in one transaction on temporary keys; then only the page's documents are read."""
+        repos = query.repos()
+        if repos is not None and not repos:
+            return JobsFound([], 0)
+        p, tmp = self.prefix, f"{self.prefix}query:{secrets.token_hex(8)}"
+        pipe = self.redis.pipeline(transaction=True)
+        sets = []  # sorted sets of job ids, scored by id
+        if repos is not None and len(repos) == 1:
+            sets.append(f"{p}jobs:repo:{next(iter(repos))}")
+        elif repos is not None:
+            pipe.zunionstore(f"{tmp}:repos", [f"{p}jobs:repo:{r}" for r in sorted(repos)], aggregate="MAX")
+            sets.append(f"{tmp}:repos")
+        sets += [f"{p}jobs:{name}:{value}" for name, value in (("kind", query.kind), ("state", query.state)) if value]
+        source = sets[0] if len(sets) == 1 else f"{p}jobs"
+        first, size = max(0, query.offset), max(0, query.limit)
+        dated = math.isfinite(query.since) or math.isfinite(query.until)
+        low, high = repr(query.since), f"({query.until!r}"  # [since, until)
+        if dated and not sets:
+            # Only a date range: read the creation-time index directly (newest first by creation time, the id
+            # order but for jobs two workers stored in the same instant), without copying it.
+            pipe.zcount(f"{p}jobs:created", low, high)
+            pipe.zrevrangebyscore(f"{p}jobs:created", high, low, start=first, num=max(size, 1))
+            total, ids = pipe.execute()
+            return self._page(query, int(total), ids[:size])
+        if dated:
+            # Scored by creation time to cut the range, then by id again for the order.
+            pipe.zinterstore(f"{tmp}:dated", {**dict.fromkeys(sets, 0), f"{p}jobs:created": 1})
+            if math.isfinite(query.since):
+                pipe.zremrangebyscore(f"{tmp}:dated", "-inf", f"({low}")
+            if math.isfinite(query.until):
+                pipe.zremrangebyscore(f"{tmp}:dated", repr(query.until), "+inf")
+            pipe.zinterstore(tmp, {f"{tmp}:dated": 0, f"{p}jobs": 1})
+            source = tmp
+        elif len(sets) > 1:
+            pipe.zinterstore(tmp, dict.fromkeys(sets, 1), aggregate="MAX")
+            source = tmp
+        pipe.zcard(source)
+        pipe.zrevrange(source, first, first + max(size, 1) - 1)  # (a stop of -1 would mean the last one)
+        pipe.delete(tmp, f"{tmp}:repos", f"{tmp}:dated")
+        answers = pipe.execute()
+        return self._page(query, int(answers[-3]), answers[-2][:size])
+
+    def _page(self, query: JobQuery, total: int, ids: list[Any]) -> JobsFound:
+        """The page's documents, each checked against the query once more."""
+        docs = self.redis.mget([self._key(int(i)) for i in ids]) if ids else []
+        jobs = [doc_to_job(raw) for raw in docs if raw is not None]
+        return JobsFound([job for job in jobs if query.admits(job)], total)
+
+    def job_choices(self, visible: frozenset[str] | None) -> JobChoices:
+        """The repositories and kinds with jobs, among those `visible` (None: all), from their own small indexes."""
+        names = {_text(k): _text(v) for k, v in self.redis.hgetall(f"{self.prefix}repos").items()}
+        if visible is None:
+            kinds = self.redis.smembers(f"{self.prefix}kinds")
+        else:
+            names = {low: name for low, name in names.items() if low in visible}
+            kinds = self.redis.sunion([f"{self.prefix}kinds:{r}" for r in sorted(names)]) if names else set()
+        return choices_of(names, {_text(k) for k in kinds})
+
     def _keys(self, job_id: int) -> list[str]:
-        return [self._key(job_id), f"{self.prefix}active", f"{self.prefix}outbox", f"{self.prefix}outbox:due"]
+        return [
+            self._key(job_id),
+            f"{self.prefix}active",
+            f"{self.prefix}outbox",
+            f"{self.prefix}outbox:due",
+            f"{self.prefix}jobs:state:",
+        ]
 
     def _op(self, job_id: int, op: str, owner: str, *extra: Any) -> Job | None:
         raw = self._update(keys=self._keys(job_id), args=[op, owner, time.time(), *extra])
@@ -357,3 +491,7 @@ class RedisStore:
             if older == len(ids):  # ids grow with time: a page entirely before `since` ends the walk
                 break
         return out[:limit]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

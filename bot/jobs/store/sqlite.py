@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -13,6 +14,7 @@ from typing import Any
 
 from equitr.jobs import seal
 from equitr.jobs.model import END_STATES, Job, NewJob, State, encode_args, new_row
+from equitr.jobs.store.query import JobChoices, JobQuery, JobsFound, choices_of
 from equitr.jobs.store.rows import job_from, parsed, parsed_record
 from equitr.jobs.store.rules import (
     DEDUPE_TTL_S,
@@ -43,6 +45,9 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_target ON jobs (repo, number);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
+CREATE INDEX IF NOT EXISTS jobs_by_repo ON jobs (repo COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS jobs_by_kind ON jobs (kind, repo COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at);
 CREATE TABLE IF NOT EXISTS dedupe (key TEXT PRIMARY KEY, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
     job_id INTEGER PRIMARY KEY, report TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0,
@@ -236,6 +241,48 @@ class SqliteStore:
         rows = self._conn().execute(sql, (*params, -1 if limit is None else limit)).fetchall()
         return [_row_to_job(r) for r in rows]
 
+    def find_jobs(self, query: JobQuery) -> JobsFound:
+        """A page of the jobs `query` matches, newest first, and how many it matches: indexed SQL (jobs_by_repo,
+        jobs_by_kind, jobs_by_state, jobs_by_created), never a read of every job."""
+        where, params = _where(query)
+        if where is None:
+            return JobsFound([], 0)
+        conn = self._conn()
+        conn.execute("BEGIN")  # the page and its count from one snapshot
+        try:
+            total = int(conn.execute(f"SELECT COUNT(*) FROM jobs{where}", params).fetchone()[0])
+            order = "id"
+            if math.isfinite(query.since) or math.isfinite(query.until):
+                # Walking the jobs newest first finds a page of a wide range at once, but crosses most of the
+                # store for a narrow one: then `+id` leaves the order to a sort, and SQLite reads just the range
+                # through jobs_by_created. For the walk, `+created_at` keeps SQLite off that index. Which one:
+                # the rows each would read (the walk's as if the matches were spread evenly).
+                newest = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0])
+                if (query.offset + query.limit) * newest > total * total:
+                    order = "+id"
+                else:
+                    where, params = _where(query, created="+created_at")
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM jobs{where} ORDER BY {order} DESC LIMIT ? OFFSET ?",
+                (*params, max(0, query.limit), max(0, query.offset)),
+            ).fetchall()
+        finally:
+            conn.execute("COMMIT")
+        return JobsFound([job for job in map(_row_to_job, rows) if query.admits(job)], total)
+
+    def job_choices(self, visible: frozenset[str] | None) -> JobChoices:
+        """The repositories and kinds with jobs, among those `visible` (None: all): a skip through the indexes,
+        one step per distinct value."""
+        conn = self._conn()
+        names = {str(r[0]).lower(): str(r[0]) for r in conn.execute(_SQL_DISTINCT_REPOS)}
+        if visible is not None:
+            names = {low: name for low, name in names.items() if low in visible}
+        kinds = {str(r[0]) for r in conn.execute(_SQL_DISTINCT_KINDS)}
+        if visible is not None:
+            wanted = json.dumps(sorted(names))
+            kinds = {k for k in kinds if conn.execute(_SQL_KIND_IN_REPOS, (k, wanted)).fetchone() is not None}
+        return choices_of(names, kinds)
+
     def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
         now = time.time()
         with self._tx() as db:
@@ -424,6 +471,55 @@ class SqliteStore:
             if record is not None:
                 out.append((_row_to_job(row[:-1]), record))
         return out
+
+
+# Loose index scans: each step seeks the next distinct value, so a store of 100,000 jobs on 20 repositories
+# takes 20 steps.
+_SQL_DISTINCT_REPOS = """
+WITH RECURSIVE r(name) AS (
+    SELECT (SELECT repo FROM jobs ORDER BY repo COLLATE NOCASE LIMIT 1)
+    UNION ALL
+    SELECT (SELECT repo FROM jobs WHERE repo > r.name COLLATE NOCASE ORDER BY repo COLLATE NOCASE LIMIT 1)
+    FROM r WHERE r.name IS NOT NULL
+) SELECT name FROM r WHERE name IS NOT NULL
+"""
+_SQL_DISTINCT_KINDS = """
+WITH RECURSIVE k(kind) AS (
+    SELECT (SELECT MIN(kind) FROM jobs)
+    UNION ALL
+    SELECT (SELECT MIN(kind) FROM jobs WHERE kind > k.kind) FROM k WHERE k.kind IS NOT NULL
+) SELECT kind FROM k WHERE kind IS NOT NULL
+"""
+_SQL_KIND_IN_REPOS = (
+    "SELECT 1 FROM jobs WHERE kind = ? AND repo COLLATE NOCASE IN (SELECT value FROM json_each(?)) LIMIT 1"
+)
+
+
+def _where(query: JobQuery, *, created: str = "created_at") -> tuple[str | None, tuple[object, ...]]:
+    """The WHERE clause of `query` and its parameters; None when it can match nothing (no visible repository).
+    `created`: how the date range names the column (`+created_at`: not through its index)."""
+    repos = query.repos()
+    if repos is not None and not repos:
+        return None, ()
+    where: list[str] = []
+    params: list[object] = []
+    if repos is not None and len(repos) == 1:
+        where.append("repo = ? COLLATE NOCASE")
+        params.append(next(iter(repos)))
+    elif repos is not None:  # one parameter however many repositories someone may see
+        where.append("repo COLLATE NOCASE IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(sorted(repos)))
+    for column, value in (("kind", query.kind), ("state", query.state)):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if math.isfinite(query.since):
+        where.append(f"{created} >= ?")
+        params.append(query.since)
+    if math.isfinite(query.until):
+        where.append(f"{created} < ?")
+        params.append(query.until)
+    return (" WHERE " + " AND ".join(where) if where else ""), tuple(params)
 
 
 def _row_to_job(row: tuple[Any, ...]) -> Job:

@@ -1,17 +1,19 @@
-"""What the dashboard's pages show, computed from jobs (and their monitor records). Pure: no I/O."""
+"""What the dashboard's pages show, computed from jobs (and their monitor records). Pure: no I/O (the store
+answers the list's query, `equitr.jobs.store.query`)."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from equitr.errors import BadFilter
 from equitr.jobs.model import Job
+from equitr.jobs.store.query import JobChoices, JobQuery
 from equitr.monitor.records import PHASES, JobRecord
 
 PAGE_SIZE = 50
@@ -54,12 +56,20 @@ class JobFilter:
         return start, end
 
     def matches(self, job: Job) -> bool:
+        return self.store_query(None).admits(job)
+
+    def store_query(self, visible: frozenset[str] | None, size: int = PAGE_SIZE) -> JobQuery:
+        """The store's query for this filter's page, for someone who may see `visible` (None: everything)."""
         start, end = self.bounds()
-        return (
-            (not self.repo or job.repo.lower() == self.repo.lower())
-            and (not self.kind or job.kind == self.kind)
-            and (not self.state or job.state == self.state)
-            and start <= job.created_at < end
+        return JobQuery(
+            visible=visible,
+            repo=self.repo,
+            kind=self.kind,
+            state=self.state,
+            since=start,
+            until=end,
+            offset=(self.page - 1) * size,
+            limit=size,
         )
 
     def query(self, **changes: Any) -> dict[str, str]:
@@ -84,20 +94,19 @@ class Page:
     total: int
 
 
+def page_count(total: int, size: int = PAGE_SIZE) -> int:
+    return max(1, math.ceil(total / size))
+
+
 def paginate(jobs: Sequence[Job], page: int, size: int = PAGE_SIZE) -> Page:
-    pages = max(1, math.ceil(len(jobs) / size))
+    pages = page_count(len(jobs), size)
     number = min(page, pages)
     return Page(list(jobs[(number - 1) * size : number * size]), number, pages, len(jobs))
 
 
-def choices(jobs: Iterable[Job]) -> dict[str, list[str]]:
+def choices(found: JobChoices) -> dict[str, list[str]]:
     """The values the list's filters offer."""
-    listed = list(jobs)
-    return {
-        "repos": sorted({j.repo for j in listed}, key=str.lower),
-        "kinds": sorted({j.kind for j in listed}),
-        "states": list(STATES),
-    }
+    return {"repos": list(found.repos), "kinds": list(found.kinds), "states": list(STATES)}
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -167,10 +176,6 @@ def seconds(value: float) -> str:
     if value < 120:
         return f"{value:.1f} s"
     return f"{value / 60:.1f} min"
-
-
-def visible(jobs: Iterable[Job], may_see: Callable[[str], bool]) -> list[Job]:
-    return [j for j in jobs if may_see(j.repo)]
 
 
 def model_rates(records: Iterable[JobRecord]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import secrets
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from equitr import redact
 from equitr.errors import BadFilter, SignInFailed
 from equitr.jobs.model import Job
 from equitr.jobs.store import JobStore
+from equitr.jobs.store.query import JobChoices, JobQuery
 from equitr.text.money import usd
 from equitr.web.dashboard import data
 from equitr.web.dashboard.auth import (
@@ -54,7 +56,7 @@ SECURITY_HEADERS = {
 }
 MAX_FORM_BYTES = 4096
 CHART_DAYS = 30
-MAX_JOBS = 100_000  # jobs read for one page at most
+MAX_JOBS = 100_000  # jobs the charts read at most (the 30 days' window)
 MAX_RECORDS = 2_000  # monitor records read for the charts at most (newest first)
 CHART_CACHE_S = 30.0
 MAX_JOB_ID = 2**63 - 1  # SQLite's largest integer: a longer number in the URL is no job, not an error
@@ -215,18 +217,17 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
                 error=str(exc),
                 page=None,
                 filter=data.JobFilter(),
-                choices=data.choices([]),
+                choices=data.choices(JobChoices()),
                 urlencode=urllib.parse.urlencode,
             )
-        jobs = data.visible(await asyncio.to_thread(store.jobs, limit=MAX_JOBS), session.may_see)
-        page = data.paginate([j for j in jobs if wanted.matches(j)], wanted.page)
+        page, found = await asyncio.to_thread(list_page, wanted, session.repos)
         return render(
             request,
             "jobs.html",
             session=session,
             page=page,
             filter=wanted,
-            choices=data.choices(jobs),
+            choices=data.choices(found),
             urlencode=urllib.parse.urlencode,
             error="",
         )
@@ -248,12 +249,21 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
             links=_links(config, job),
         )
 
+    def list_page(wanted: data.JobFilter, repos: frozenset[str] | None) -> tuple[data.Page, JobChoices]:
+        """The list's page and the filters' choices for someone who may see `repos` (None: all), from the store's
+        own query (only the page's jobs are read); runs in a thread."""
+        query = wanted.store_query(repos)
+        found = store.find_jobs(query)
+        pages = data.page_count(found.total)
+        if wanted.page > pages:  # a page past the end shows the last one
+            found = store.find_jobs(replace(query, offset=(pages - 1) * data.PAGE_SIZE))
+        return data.Page(found.jobs, min(wanted.page, pages), pages, found.total), store.job_choices(repos)
+
     def chart_context(repos: frozenset[str] | None) -> dict[str, Any]:
         """The charts' data for someone who may see `repos` (None: all); runs in a thread."""
         since = time.time() - CHART_DAYS * data.DAY_S
-        recent = [j for j in store.jobs(limit=MAX_JOBS) if j.created_at >= since]
+        recent = store.find_jobs(JobQuery(visible=repos, since=since, limit=MAX_JOBS)).jobs  # the window's only
         if repos is not None:
-            recent = [j for j in recent if j.repo.lower() in repos]
             # Per repository, so that other repositories' newer records do not crowd theirs out of the limit.
             pairs = [p for name in sorted({j.repo for j in recent}) for p in store.records(since=since, repo=name)]
         else:
