@@ -235,6 +235,9 @@ class Runner:
 
     async def _run_claimed(self, job: Job, loop: asyncio.AbstractEventLoop) -> Outcome | None:
         mon = monitor.PerformanceMonitor(job.id)
+        earlier = await asyncio.to_thread(self.store.record, job.id)  # kept by an attempt handed back or parked
+        if earlier is not None:
+            mon.carry(earlier)
         if job.attempts == 1 and job.started_at is not None:
             mon.add_phase("queue_wait", job.created_at, job.started_at - job.created_at)
         outcome: Outcome | None = None
@@ -273,11 +276,11 @@ class Runner:
             interrupted = job.id in self._interrupted and outcome.state == "cancelled"
         if interrupted:  # by shutdown, not by a user: the job is not over
             await self._show_paused(ctx, RESTARTED)
-            await self._hand_back(job)
+            await self._hand_back(job, mon.cost_usd)
             return None, False
         if isinstance(outcome.error, Parked) and time.time() - job.created_at < PARK_MAX_AGE_S:
             self._pause_installation(job.installation_id, outcome.error.until)
-            if await self._park(job, outcome.error.until, ctx):
+            if await self._park(job, outcome.error.until, ctx, mon.cost_usd):
                 return None, False
         latest = await asyncio.to_thread(self.store.get, job.id)
         if latest is not None and latest.owner != self.owner:
@@ -300,9 +303,9 @@ class Runner:
                 await self._failed_delivery(job.id, 1)
         return outcome, finished
 
-    async def _hand_back(self, job: Job) -> None:
+    async def _hand_back(self, job: Job, cost_usd: float) -> None:
         """A job interrupted by shutdown goes back to the queue, its attempt not counted."""
-        if await asyncio.to_thread(self.store.release, job.id, self.owner):
+        if await asyncio.to_thread(partial(self.store.release, job.id, self.owner, cost_usd=cost_usd)):
             log.warning(
                 "job %s (%s) handed back to the queue at shutdown; the next worker resumes it",
                 job.id,
@@ -329,7 +332,7 @@ class Runner:
         """GitHub stops this installation until `until`: its other jobs are parked without a request."""
         self._paused[installation_id] = max(self._paused.get(installation_id, 0.0), until)
 
-    async def _park(self, job: Job, until: float, ctx: JobContext | None = None) -> bool:
+    async def _park(self, job: Job, until: float, ctx: JobContext | None = None, cost_usd: float = 0.0) -> bool:
         """Back to the queue until GitHub's rate limit resets (and a few random seconds, so that parked jobs
         do not all return at once), its attempt not counted; the worker goes on with other jobs. False when
         it cannot be parked (no delayed queue here): the job then ends as it is."""
@@ -338,7 +341,7 @@ class Runner:
         delay = max(until - time.time(), 0.0) + random.uniform(1.0, 5.0)
         if ctx is not None:
             await self._show_paused(ctx, rate_limit_pause(time.time() + delay))
-        released = partial(self.store.release, job.id, self.owner, hold_until=time.time() + delay)
+        released = partial(self.store.release, job.id, self.owner, hold_until=time.time() + delay, cost_usd=cost_usd)
         if await asyncio.to_thread(released):
             log.info("job %s (%s) parked for %.0f s: GitHub's rate limit", job.id, job.kind, delay)
             try:

@@ -411,6 +411,8 @@ class PerformanceMonitor:
         self._dropped = {"phases": 0, "model_calls": 0, "github_calls": 0}
         self._outcome: Outcome | None = None
         self._model_requests = 0  # model calls begun (answered or not): this attempt may have paid for them
+        self._model_answers = 0  # model calls recorded by this attempt (`carry` adds earlier ones, not these)
+        self._cost_usd = 0.0  # this attempt's model cost, dropped calls included (the record keeps a bounded list)
 
     @contextmanager
     def active(self) -> Iterator[PerformanceMonitor]:
@@ -443,10 +445,24 @@ class PerformanceMonitor:
             self._model_requests += 1
 
     @property
+    def cost_usd(self) -> float:
+        """What this attempt's model calls cost (not the earlier attempts' calls it carries)."""
+        with self._lock:
+            return self._cost_usd
+
+    def carry(self, earlier: JobRecord) -> None:
+        """Start from an earlier attempt's model calls (a job handed back at a restart or parked for a rate
+        limit), so that the job's record shows all it paid for, not only its last attempt."""
+        for call in earlier.model_calls:
+            self._keep("model_calls", self._model_calls, MAX_MODEL_CALLS, call)
+        with self._lock:
+            self._dropped["model_calls"] += earlier.dropped_model_calls
+
+    @property
     def paid_models(self) -> bool:
         """Whether this attempt has sent anything to a model (a failed call may be billed too)."""
         with self._lock:
-            return self._model_requests > 0 or bool(self._model_calls)
+            return self._model_requests > 0 or self._model_answers > 0
 
     def model_call(
         self,
@@ -478,6 +494,9 @@ class PerformanceMonitor:
             started_at=self._clock() - latency_s if started_at is None else started_at,
             served_by_fallback=bool(served_by_fallback),
         )
+        with self._lock:
+            self._model_answers += 1
+            self._cost_usd += call.cost_usd
         self._keep("model_calls", self._model_calls, MAX_MODEL_CALLS, call)
         _tell("model_call", call)
         return call

@@ -279,3 +279,19 @@ def test_model_call_fields_are_the_contracts() -> None:
     call = ModelCall("m", "worker", 1, 2, 0.5, 0.1, 0, "tools", (), False, 0.0)
     assert Outcome().links == {"issue_url": None, "pr_url": None, "comment_url": None}
     assert call.mode == "tools"
+
+
+def test_an_attempt_after_a_hand_back_carries_the_earlier_calls_but_not_their_cost_or_payment() -> None:
+    """The record of a job handed back or parked shows every attempt's model calls; `cost_usd` and
+    `paid_models` speak of this attempt only (the store already holds what the earlier one paid)."""
+    first = PerformanceMonitor(7)
+    first.model_call(model="openai/gpt-4o-mini", role="supervisor", tokens_in=100, tokens_out=20, cost_usd=0.25)
+    earlier = first.record()
+    second = PerformanceMonitor(7)
+    second.carry(earlier)
+    assert not second.paid_models and second.cost_usd == 0.0  # may still be parked: it paid nothing yet
+    second.model_call(model="openai/gpt-4o-mini", role="worker", tokens_in=50, tokens_out=10, cost_usd=0.125)
+    assert second.paid_models and second.cost_usd == 0.125
+    record = second.record()
+    assert [c.role for c in record.model_calls] == ["supervisor", "worker"]
+    assert record.cost_usd == pytest.approx(0.375)

@@ -205,6 +205,21 @@ def test_release_at_shutdown_does_not_count_an_attempt(store: JobStore) -> None:
         assert again is not None and again.state == "queued" and again.attempts == 0 and again.owner == ""
 
 
+def test_what_a_handed_back_attempt_paid_stays_in_the_jobs_cost(store: JobStore) -> None:
+    """A job handed back (a deploy) or parked (a rate limit) after paying for models keeps that cost: the
+    month's spending and `/equitr cost` count every attempt, not only the one that ended the job."""
+    created = store.create(job(), ["delivery:d-cost"])
+    assert created and store.claim(created.id, "host:1:1", 60)
+    assert not store.release(created.id, "someone-else", cost_usd=9.0)  # not the owner: nothing added
+    assert store.release(created.id, "host:1:1", cost_usd=0.25)
+    assert store.claim(created.id, "host:2:1", 60)
+    assert store.release(created.id, "host:2:1", hold_until=time.time() + 60, cost_usd=0.125)
+    assert store.claim(created.id, "host:3:1", 60)
+    assert store.finish(created.id, "host:3:1", "done", "PR #2", 0.5)
+    ended = store.get(created.id)
+    assert ended is not None and ended.cost_usd == pytest.approx(0.875) and ended.attempts == 1
+
+
 def test_a_job_parked_until_later_is_left_alone_by_the_sweeper_until_then(store: JobStore) -> None:
     created = store.create(job(), ["delivery:d-park"])
     assert created and store.claim(created.id, "host:1:1", 60)

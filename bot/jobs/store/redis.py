@@ -102,7 +102,8 @@ elseif op == 'heartbeat' then
   job['lease_until'] = now + tonumber(ARGV[4])
 elseif op == 'finish' then
   if job['state'] ~= 'running' or job['owner'] ~= owner then return nil end
-  job['state'] = ARGV[4]; job['reason'] = ARGV[5]; job['cost_usd'] = tonumber(ARGV[6])
+  job['state'] = ARGV[4]; job['reason'] = ARGV[5]
+  job['cost_usd'] = (tonumber(job['cost_usd']) or 0) + tonumber(ARGV[6])  -- with what attempts handed back paid
   job['owner'] = ''; job['lease_until'] = 0; job['finished_at'] = now
   redis.call('SREM', KEYS[2], job['id'])
   if ARGV[7] and ARGV[7] ~= '' then
@@ -122,6 +123,7 @@ elseif op == 'release' then
   if job['state'] ~= 'running' or job['owner'] ~= owner then return nil end
   job['state'] = 'queued'; job['owner'] = ''; job['lease_until'] = 0
   job['attempts'] = math.max(job['attempts'] - 1, 0)
+  job['cost_usd'] = (tonumber(job['cost_usd']) or 0) + tonumber(ARGV[5])
   now = math.max(now, tonumber(ARGV[4]))
 end
 job['updated_at'] = now
@@ -407,8 +409,8 @@ class RedisStore:
     def requeue(self, job_id: int, owner: str) -> bool:
         return self._op(job_id, "requeue", owner) is not None
 
-    def release(self, job_id: int, owner: str, *, hold_until: float = 0.0) -> bool:
-        return self._op(job_id, "release", owner, hold_until) is not None
+    def release(self, job_id: int, owner: str, *, hold_until: float = 0.0, cost_usd: float = 0.0) -> bool:
+        return self._op(job_id, "release", owner, hold_until, cost_usd) is not None
 
     def active(self) -> list[Job]:
         ids = sorted(int(i) for i in self.redis.smembers(f"{self.prefix}active"))

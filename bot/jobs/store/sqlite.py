@@ -328,7 +328,7 @@ class SqliteStore:
         now = time.time()
         with self._tx() as db:
             cur = db.execute(
-                "UPDATE jobs SET state=?, reason=?, cost_usd=?, owner='', lease_until=0, updated_at=?, "
+                "UPDATE jobs SET state=?, reason=?, cost_usd=cost_usd+?, owner='', lease_until=0, updated_at=?, "
                 "finished_at=? WHERE id=? AND owner=? AND state='running'",
                 (state, reason, cost_usd, now, now, job_id, owner),
             )
@@ -377,14 +377,15 @@ class SqliteStore:
             (time.time(), job_id, owner),
         )
 
-    def release(self, job_id: int, owner: str, *, hold_until: float = 0.0) -> bool:
+    def release(self, job_id: int, owner: str, *, hold_until: float = 0.0, cost_usd: float = 0.0) -> bool:
         """Hand a running job back to the queue (at shutdown, or parked until a rate limit resets): `queued`
         again, and its attempt not counted (a deploy is not a crash, so three restarts never make a job give
-        up). The sweeper leaves it alone until `hold_until` (its message is scheduled for then)."""
+        up). The sweeper leaves it alone until `hold_until` (its message is scheduled for then). `cost_usd`,
+        what the attempt paid for models, is added to the job's cost: the next attempt does not pay it back."""
         return self._one_row(
             "UPDATE jobs SET state='queued', owner='', lease_until=0, attempts=MAX(attempts-1, 0), "
-            "updated_at=? WHERE id=? AND state='running' AND owner=?",
-            (max(time.time(), hold_until), job_id, owner),
+            "cost_usd=cost_usd+?, updated_at=? WHERE id=? AND state='running' AND owner=?",
+            (cost_usd, max(time.time(), hold_until), job_id, owner),
         )
 
     def active(self) -> list[Job]:
