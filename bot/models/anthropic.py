@@ -24,7 +24,7 @@ from equitr.models.provider import (
     hosted_endpoint,
     require_key,
 )
-from equitr.models.types import Message, Reply, ToolCall
+from equitr.models.types import ChatRequest, Message, Reply, ToolCall
 from equitr.models.usage import usage_from
 from equitr.models.wire import Endpoint, post_json
 
@@ -41,52 +41,42 @@ class AnthropicClient:
         self._api_key = api_key
         self.endpoint = endpoint
 
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
+    async def chat(self, request: ChatRequest) -> Reply:
         key = self._api_key.get_secret_value() if self._api_key is not None else ""
         if not key.strip():
             raise ConfigError(
-                f"anthropic/{model} needs ANTHROPIC_API_KEY, which is not set.",
+                f"anthropic/{request.model} needs ANTHROPIC_API_KEY, which is not set.",
                 hint="export ANTHROPIC_API_KEY=... or choose another model (equitr models list).",
                 kind="missing-setting",
             )
-        system, turns = to_anthropic(messages)
+        system, turns = to_anthropic(request.messages)
         payload: dict[str, Any] = {
-            "model": model,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
+            "model": request.model,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
             "messages": turns,
         }
         if system:
             payload["system"] = system
-        if tools:
+        if request.tools:
             payload["tools"] = [
                 {
                     "name": t["function"]["name"],
                     "description": t["function"].get("description", ""),
                     "input_schema": t["function"]["parameters"],
                 }
-                for t in tools
+                for t in request.tools
             ]
         data = await post_json(
             self.session,
             f"{self.base_url}/v1/messages",
             payload,
             endpoint=self.endpoint,
-            timeout_s=timeout_s,
+            timeout_s=request.timeout_s,
             headers=_headers(key),
             secrets=[key],
         )
-        return parse_message(data, messages=messages, model=model)
+        return parse_message(data, messages=request.messages, model=request.model)
 
 
 def to_anthropic(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:

@@ -36,7 +36,7 @@ from equitr.models.provider import (
     require_key,
     secrets,
 )
-from equitr.models.types import Message, Reply, ToolCall
+from equitr.models.types import ChatRequest, Message, Reply, ToolCall
 from equitr.models.usage import usage_from
 from equitr.models.wire import Endpoint, post_json, request_json
 
@@ -99,29 +99,20 @@ class OpenAIClient(ProbedServer):
                 return mode
         return "none"
 
-    async def _send(
-        self,
-        model: str,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int,
-        temperature: float,
-        fmt: dict[str, Any] | None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
-        payload: dict[str, Any] = {"model": model, "messages": [wire_message(m) for m in messages]}
-        if tools:
-            payload["tools"] = list(tools)
+    async def _send(self, request: ChatRequest, fmt: dict[str, Any] | None) -> Reply:
+        model = request.model
+        payload: dict[str, Any] = {"model": model, "messages": [wire_message(m) for m in request.messages]}
+        if request.tools:
+            payload["tools"] = list(request.tools)
         if self.official:
             # OpenAI's own API wants `max_completion_tokens` (reasoning models refuse `max_tokens`; it counts
             # their reasoning too); servers that copy the API know `max_tokens`.
-            payload["max_completion_tokens"] = max_tokens
+            payload["max_completion_tokens"] = request.max_tokens
             if not _REASONING.match(model):
-                payload["temperature"] = temperature
+                payload["temperature"] = request.temperature
         else:
-            payload["max_tokens"] = max_tokens
-            payload["temperature"] = temperature
+            payload["max_tokens"] = request.max_tokens
+            payload["temperature"] = request.temperature
         if fmt is not None:
             payload["response_format"] = fmt
         data = await post_json(
@@ -129,11 +120,11 @@ class OpenAIClient(ProbedServer):
             f"{self.base_url}/chat/completions",
             payload,
             endpoint=self.endpoint,
-            timeout_s=timeout_s,
+            timeout_s=request.timeout_s,
             headers=bearer(self._api_key),
             secrets=secrets(self._api_key),
         )
-        return parse_completion(data, messages=messages, model=model, where=self.endpoint.label)
+        return parse_completion(data, messages=request.messages, model=model, where=self.endpoint.label)
 
 
 def wire_message(m: Message) -> dict[str, Any]:

@@ -7,7 +7,7 @@ A provider is one module of `equitr.models` that exports `PROVIDER = ProviderSpe
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from equitr.errors import ConfigError
 from equitr.models.capabilities import CapabilityCache
-from equitr.models.types import Message, Reply
+from equitr.models.types import ChatRequest, Reply
 from equitr.models.wire import Endpoint, request_json
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -28,22 +28,11 @@ Support = Literal["yes", "no", "probe"]  # structured output; "probe" = tested o
 
 class ChatModel(Protocol):
     """What answers a model: each provider's client, the routing `ModelClient`, the in-process model, and the
-    scripted model of the tests all take this one signature (so each repeats it, as a Protocol asks)."""
+    scripted model of the tests."""
 
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
-        """One reply from `model` (the provider's own name; `ModelClient` takes `provider/name`) to `messages`,
-        at most `max_tokens` long. `json_schema` asks for structured output where the server honours it;
-        `tools` (chat-completions shape) are offered natively; `timeout_s` bounds the request."""
+    async def chat(self, request: ChatRequest) -> Reply:
+        """One reply to `request`. Its `model` is the provider's own name (`ModelClient` takes
+        `provider/name`)."""
         ...
 
 
