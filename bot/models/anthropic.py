@@ -14,16 +14,7 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from equitr.errors import ConfigError
-from equitr.models.provider import (
-    ANTHROPIC_URL,
-    Endpoints,
-    ProviderSpec,
-    Wiring,
-    check_hosted,
-    hosted_endpoint,
-    require_key,
-)
+from equitr.models.provider import ANTHROPIC_URL, Endpoints, HostedAPI, ProviderSpec, Wiring
 from equitr.models.types import ChatRequest, Message, Reply, ToolCall
 from equitr.models.usage import usage_from
 from equitr.models.wire import Endpoint, post_json
@@ -42,13 +33,7 @@ class AnthropicClient:
         self.endpoint = endpoint
 
     async def chat(self, request: ChatRequest) -> Reply:
-        key = self._api_key.get_secret_value() if self._api_key is not None else ""
-        if not key.strip():
-            raise ConfigError(
-                f"anthropic/{request.model} needs ANTHROPIC_API_KEY, which is not set.",
-                hint="export ANTHROPIC_API_KEY=... or choose another model (equitr models list).",
-                kind="missing-setting",
-            )
+        key = _API.require_key(self._api_key)
         system, turns = to_anthropic(request.messages)
         payload: dict[str, Any] = {
             "model": request.model,
@@ -159,35 +144,26 @@ def parse_message(data: dict[str, Any], *, messages: Sequence[Message], model: s
     )
 
 
-_ENDPOINT = hosted_endpoint(
-    "Anthropic",
+_API = HostedAPI(
+    label="Anthropic",
     host="api.anthropic.com",
-    key_hint="ANTHROPIC_API_KEY (a key from console.anthropic.com)",
+    env="ANTHROPIC_API_KEY",
+    key_source="a key from console.anthropic.com",
     models="anthropic/…",
 )
 
 
 def _make(w: Wiring) -> AnthropicClient:
-    require_key(w.endpoints.anthropic_api_key, "ANTHROPIC_API_KEY", "anthropic/…")
+    _API.require_key(w.endpoints.anthropic_api_key)
     return AnthropicClient(
-        w.session,
-        base_url=w.endpoints.anthropic_url,
-        api_key=w.endpoints.anthropic_api_key,
-        endpoint=_ENDPOINT,
+        w.session, base_url=w.endpoints.anthropic_url, api_key=w.endpoints.anthropic_api_key, endpoint=_API.endpoint
     )
 
 
 async def _check(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tuple[bool, str]:
     key = e.anthropic_api_key.get_secret_value() if e.anthropic_api_key else ""
-    return await check_hosted(
-        session,
-        model,
-        key=e.anthropic_api_key,
-        env="ANTHROPIC_API_KEY",
-        url=f"{e.anthropic_url or ANTHROPIC_URL}/v1/models/{model}",
-        endpoint=_ENDPOINT,
-        headers=_headers(key),
-    )
+    url = f"{e.anthropic_url or ANTHROPIC_URL}/v1/models/{model}"
+    return await _API.check(session, model, key=e.anthropic_api_key, url=url, headers=_headers(key))
 
 
 def _headers(key: str) -> dict[str, str]:

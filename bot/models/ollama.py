@@ -16,8 +16,8 @@ import aiohttp
 
 from equitr.errors import ModelError
 from equitr.models.capabilities import PROBE_SCHEMA, CapabilityCache, Mode, conforms
-from equitr.models.probing import ProbedServer
-from equitr.models.provider import Endpoints, ProviderSpec, Support, Wiring
+from equitr.models.probing import ProbedServer, probed_support
+from equitr.models.provider import Endpoints, ProviderSpec, Wiring
 from equitr.models.types import ChatRequest, Message, Reply, ToolCall
 from equitr.models.usage import usage_from
 from equitr.models.wire import Endpoint, post_json, request_json
@@ -173,16 +173,11 @@ async def _check(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tu
     )
 
 
-def _probed(model: str, e: Endpoints, caps: CapabilityCache) -> Support:
-    mode = caps.get(normalize_host(e.ollama_host), model)
-    return "probe" if mode is None else ("no" if mode == "none" else "yes")
-
-
 PROVIDER = ProviderSpec(
     name="ollama",
     make_client=_make,
     check_available=_check,
-    json_support=_probed,
+    json_support=lambda model, e, caps: probed_support(caps, normalize_host(e.ollama_host), model),
     local=True,
     context_window=lambda e: e.ollama_num_ctx,  # what equitr asks Ollama for, explicitly
 )

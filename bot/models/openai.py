@@ -23,17 +23,14 @@ from equitr.models.capabilities import (
     conforms,
     response_format,
 )
-from equitr.models.probing import ProbedServer
+from equitr.models.probing import ProbedServer, probed_support
 from equitr.models.provider import (
     OPENAI_URL,
     Endpoints,
+    HostedAPI,
     ProviderSpec,
-    Support,
     Wiring,
     bearer,
-    check_hosted,
-    hosted_endpoint,
-    require_key,
     secrets,
 )
 from equitr.models.types import ChatRequest, Message, Reply, ToolCall
@@ -186,21 +183,22 @@ _CHECK_TIMEOUT_S = 5.0
 _JSON_SCHEMA_MODELS = re.compile(r"^(gpt-4o|gpt-4\.1|gpt-[5-9]|o[3-9]|gpt-oss)")
 
 
-_OPENAI_ENDPOINT = hosted_endpoint(
-    "OpenAI",
+_OPENAI = HostedAPI(
+    label="OpenAI",
     host="api.openai.com",
-    key_hint="OPENAI_API_KEY (a key from platform.openai.com/api-keys)",
+    env="OPENAI_API_KEY",
+    key_source="a key from platform.openai.com/api-keys",
     models="openai/…",
 )
 
 
 def _make_openai(w: Wiring) -> OpenAIClient:
-    require_key(w.endpoints.openai_api_key, "OPENAI_API_KEY", "openai/…")
+    _OPENAI.require_key(w.endpoints.openai_api_key)
     return OpenAIClient(
         w.session,
         base_url=w.endpoints.openai_url,
         api_key=w.endpoints.openai_api_key,
-        endpoint=_OPENAI_ENDPOINT,
+        endpoint=_OPENAI.endpoint,
         capabilities=w.capabilities,
         known_mode="json_schema",
         official=True,
@@ -208,15 +206,8 @@ def _make_openai(w: Wiring) -> OpenAIClient:
 
 
 async def _check_openai(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tuple[bool, str]:
-    return await check_hosted(
-        session,
-        model,
-        key=e.openai_api_key,
-        env="OPENAI_API_KEY",
-        url=f"{e.openai_url or OPENAI_URL}/models/{model}",
-        endpoint=_OPENAI_ENDPOINT,
-        headers=bearer(e.openai_api_key),
-    )
+    url = f"{e.openai_url or OPENAI_URL}/models/{model}"
+    return await _OPENAI.check(session, model, key=e.openai_api_key, url=url, headers=bearer(e.openai_api_key))
 
 
 PROVIDER = ProviderSpec(
@@ -277,15 +268,10 @@ async def _check_compatible(model: str, e: Endpoints, session: aiohttp.ClientSes
     return False, f"{where.label} does not serve {model} (it serves: {listing})."
 
 
-def _probed(model: str, e: Endpoints, caps: CapabilityCache) -> Support:
-    mode = caps.get(e.openai_base_url or "", model)
-    return "probe" if mode is None else ("no" if mode == "none" else "yes")
-
-
 COMPATIBLE = ProviderSpec(
     name="openai-compatible",
     make_client=_make_compatible,
     check_available=_check_compatible,
-    json_support=_probed,
+    json_support=lambda model, e, caps: probed_support(caps, e.openai_base_url or "", model),
     aliases=("openai_compatible", "openaicompatible"),
 )

@@ -27,8 +27,15 @@ from equitr.models.capabilities import (
     remembered_tools,
     tool_probe_passed,
 )
+from equitr.models.provider import Support
 from equitr.models.types import ChatRequest, Message, Reply
 from equitr.models.wire import Endpoint
+
+
+def probed_support(capabilities: CapabilityCache, base_url: str, model: str) -> Support:
+    """Structured output as `equitr models list` shows it for a probed server: not probed yet, or the verdict."""
+    mode = capabilities.get(base_url, model)
+    return "probe" if mode is None else ("no" if mode == "none" else "yes")
 
 
 class ProbedServer(ABC):
