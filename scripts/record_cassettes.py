@@ -42,7 +42,7 @@ from equitr.models.capabilities import CapabilityCache, Mode  # noqa: E402
 from equitr.models.client import ModelClient  # noqa: E402
 from equitr.models.local import smollm2_path  # noqa: E402
 from equitr.models.provider import Endpoints  # noqa: E402
-from equitr.models.types import Message  # noqa: E402
+from equitr.models.types import ChatRequest, Message  # noqa: E402
 
 OUT = ROOT / "cassettes" / "smollm2"
 HOST, PORT = "127.0.0.1", 8011
@@ -255,7 +255,7 @@ async def record(out: Path) -> list[Scenario]:
         for sc in scenarios(mode):
             started = time.monotonic()
             with recorder(out / f"{sc.id}.yaml"):
-                reply = await client.chat(
+                request = ChatRequest(
                     [Message(m["role"], m["content"]) for m in sc.messages],  # type: ignore[arg-type]
                     model=MODEL,
                     max_tokens=sc.max_tokens,
@@ -263,6 +263,7 @@ async def record(out: Path) -> list[Scenario]:
                     json_schema=sc.json_schema,
                     timeout_s=180,
                 )
+                reply = await client.chat(request)
             sc.content, sc.finish_reason = reply.content, reply.finish_reason
             sc.prompt_tokens, sc.completion_tokens = reply.usage.prompt_tokens, reply.usage.completion_tokens
             took = time.monotonic() - started

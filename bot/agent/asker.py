@@ -22,7 +22,7 @@ from typing import Any
 from equitr.agent.ledger import Guard, Ledger, Role
 from equitr.models.caps import OutputCaps, output_caps
 from equitr.models.provider import ChatModel
-from equitr.models.types import Message, Reply
+from equitr.models.types import ChatRequest, Message, Reply
 from equitr.monitor import records as monitor
 
 # A token is rarely more than a few characters; 16 leaves room for runs of indentation. A reply longer than
@@ -117,7 +117,7 @@ class Calls:
         *,
         purpose: str,
         schema: dict[str, Any] | None = None,
-        tools: Sequence[dict[str, Any]] | None = None,
+        tools: Sequence[dict[str, Any]] = (),
     ) -> Reply:
         caps = self.caps[role]
         cap = caps.cap(purpose)
@@ -140,26 +140,26 @@ class Calls:
         *,
         purpose: str,
         schema: dict[str, Any] | None,
-        tools: Sequence[dict[str, Any]] | None,
+        tools: Sequence[dict[str, Any]],
         cap: int,
     ) -> Reply:
         self.guard.check(f"the {role}'s {purpose} call")
         mon = monitor.current()
         if mon is not None:  # the runner parks a rate-limited job only while nothing was spent on models
             mon.model_requested()
-        extra: dict[str, Any] = {"tools": tools} if tools else {}
         left = self.guard.remaining_s()
+        request = ChatRequest(
+            messages,
+            model=self.names[role],
+            max_tokens=cap,
+            timeout_s=max(min(self.timeout_s, left), 1.0),
+            json_schema=schema,
+            tools=tools,
+        )
         try:
             # One deadline for the logical call, its retries and fallback included: the job's time limit.
             async with asyncio.timeout(max(left, 0.0) + 0.01):
-                reply = await self.model.chat(
-                    messages,
-                    model=self.names[role],
-                    max_tokens=cap,
-                    json_schema=schema,
-                    timeout_s=max(min(self.timeout_s, left), 1.0),
-                    **extra,
-                )
+                reply = await self.model.chat(request)
         except TimeoutError:
             self.guard.check(f"the {role}'s {purpose} call ended")  # the time limit: LimitReached
             raise

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -21,7 +21,7 @@ from equitr.errors import DryRunStop
 from equitr.events.decisions import Identity
 from equitr.github.access import GitHubAccess
 from equitr.github.scope import Scope
-from equitr.models.types import Message, Reply
+from equitr.models.types import ChatRequest, Reply
 from equitr.redact import redact
 
 LOGIN = "equitr-dry-run[bot]"
@@ -126,5 +126,7 @@ class DryRunAccess(GitHubAccess):
 class DryRunModel:
     """A model that is never asked: the dry run ends where the first model call would be."""
 
-    async def chat(self, messages: Sequence[Message], *, model: str, **_: Any) -> Reply:
-        raise DryRunStop(f"dry run: stopped before asking the model `{model}` (a real run asks it and goes on).")
+    async def chat(self, request: ChatRequest) -> Reply:
+        raise DryRunStop(
+            f"dry run: stopped before asking the model `{request.model}` (a real run asks it and goes on)."
+        )

@@ -14,17 +14,8 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from equitr.errors import ConfigError
-from equitr.models.provider import (
-    ANTHROPIC_URL,
-    Endpoints,
-    ProviderSpec,
-    Wiring,
-    check_hosted,
-    hosted_endpoint,
-    require_key,
-)
-from equitr.models.types import Message, Reply, ToolCall
+from equitr.models.provider import ANTHROPIC_URL, Endpoints, HostedAPI, ProviderSpec, Wiring
+from equitr.models.types import ChatRequest, Message, Reply, ToolCall
 from equitr.models.usage import usage_from
 from equitr.models.wire import Endpoint, post_json
 
@@ -41,52 +32,36 @@ class AnthropicClient:
         self._api_key = api_key
         self.endpoint = endpoint
 
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
-        key = self._api_key.get_secret_value() if self._api_key is not None else ""
-        if not key.strip():
-            raise ConfigError(
-                f"anthropic/{model} needs ANTHROPIC_API_KEY, which is not set.",
-                hint="export ANTHROPIC_API_KEY=... or choose another model (equitr models list).",
-                kind="missing-setting",
-            )
-        system, turns = to_anthropic(messages)
+    async def chat(self, request: ChatRequest) -> Reply:
+        key = _API.require_key(self._api_key)
+        system, turns = to_anthropic(request.messages)
         payload: dict[str, Any] = {
-            "model": model,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
+            "model": request.model,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
             "messages": turns,
         }
         if system:
             payload["system"] = system
-        if tools:
+        if request.tools:
             payload["tools"] = [
                 {
                     "name": t["function"]["name"],
                     "description": t["function"].get("description", ""),
                     "input_schema": t["function"]["parameters"],
                 }
-                for t in tools
+                for t in request.tools
             ]
         data = await post_json(
             self.session,
             f"{self.base_url}/v1/messages",
             payload,
             endpoint=self.endpoint,
-            timeout_s=timeout_s,
+            timeout_s=request.timeout_s,
             headers=_headers(key),
             secrets=[key],
         )
-        return parse_message(data, messages=messages, model=model)
+        return parse_message(data, messages=request.messages, model=request.model)
 
 
 def to_anthropic(messages: Sequence[Message]) -> tuple[str, list[dict[str, Any]]]:
@@ -169,35 +144,26 @@ def parse_message(data: dict[str, Any], *, messages: Sequence[Message], model: s
     )
 
 
-_ENDPOINT = hosted_endpoint(
-    "Anthropic",
+_API = HostedAPI(
+    label="Anthropic",
     host="api.anthropic.com",
-    key_hint="ANTHROPIC_API_KEY (a key from console.anthropic.com)",
+    env="ANTHROPIC_API_KEY",
+    key_source="a key from console.anthropic.com",
     models="anthropic/…",
 )
 
 
 def _make(w: Wiring) -> AnthropicClient:
-    require_key(w.endpoints.anthropic_api_key, "ANTHROPIC_API_KEY", "anthropic/…")
+    _API.require_key(w.endpoints.anthropic_api_key)
     return AnthropicClient(
-        w.session,
-        base_url=w.endpoints.anthropic_url,
-        api_key=w.endpoints.anthropic_api_key,
-        endpoint=_ENDPOINT,
+        w.session, base_url=w.endpoints.anthropic_url, api_key=w.endpoints.anthropic_api_key, endpoint=_API.endpoint
     )
 
 
 async def _check(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tuple[bool, str]:
     key = e.anthropic_api_key.get_secret_value() if e.anthropic_api_key else ""
-    return await check_hosted(
-        session,
-        model,
-        key=e.anthropic_api_key,
-        env="ANTHROPIC_API_KEY",
-        url=f"{e.anthropic_url or ANTHROPIC_URL}/v1/models/{model}",
-        endpoint=_ENDPOINT,
-        headers=_headers(key),
-    )
+    url = f"{e.anthropic_url or ANTHROPIC_URL}/v1/models/{model}"
+    return await _API.check(session, model, key=e.anthropic_api_key, url=url, headers=_headers(key))
 
 
 def _headers(key: str) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """The model client: one `chat` for every provider, with retries, a fallback model, usage, time and cost.
 
     client = ModelClient(session, Endpoints.from_settings(settings), fallback_model="local/smollm2")
-    reply = await client.chat(messages, model="ollama/qwen3:30b", max_tokens=800, timeout_s=120,
-                              json_schema=PLAN_JSON_SCHEMA)
+    request = ChatRequest(messages, model="ollama/qwen3:30b", max_tokens=800, timeout_s=120,
+                          json_schema=PLAN_JSON_SCHEMA)
+    reply = await client.chat(request)
 
 Each provider module implements `ChatModel` for its own model names; this module picks one by the
 `provider/` prefix. Errors are `ModelError` (retryable or not, with a hint) or `ConfigError` (a missing
@@ -16,9 +17,9 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import aiohttp
 
@@ -29,7 +30,7 @@ from equitr.models.capabilities import CapabilityCache, Mode
 from equitr.models.names import ModelName, Provider, parse_model_name
 from equitr.models.provider import ChatModel, Endpoints, Wiring
 from equitr.models.registry import SPECS
-from equitr.models.types import Message, Reply
+from equitr.models.types import ChatRequest, Reply
 
 log = logging.getLogger(__name__)
 
@@ -115,38 +116,21 @@ class ModelClient:
         self._sleep = sleep
         self._clients: dict[Provider, ChatModel] = {}
 
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
-        """One reply from `model` (retried by error class), or from the fallback model if it keeps failing."""
+    async def chat(self, request: ChatRequest) -> Reply:
+        """One reply from `request.model` (retried by error class), or from the fallback model if it keeps
+        failing."""
         started = time.monotonic()
-        name = parse_model_name(model)
-        args: dict[str, Any] = {
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "json_schema": json_schema,
-            "timeout_s": timeout_s,
-        }
-        if tools:
-            args["tools"] = tools
+        name = parse_model_name(request.model)
         retries: list[float] = []
         fell_back = False
         fallback = self.fallback_model if self.fallback_model != str(name) else None
         if fallback is not None and BREAKER.is_open(self._circuit(name)):
             # Failed its last call: straight to the fallback for the cool-down, not four more tries first.
             name, fell_back = parse_model_name(fallback), True
-            reply = await self._with_retries(name, messages, args, retries)
-            return await self._finish(reply, name, started, retries, fell_back, json_schema, tools)
+            reply = await self._with_retries(name, request, retries)
+            return await self._finish(reply, name, request, started, retries, fell_back)
         try:
-            reply = await self._with_retries(name, messages, args, retries)
+            reply = await self._with_retries(name, request, retries)
         except ModelError as error:
             if fallback is None or not _worth_falling_back(error):
                 raise
@@ -159,23 +143,22 @@ class ModelClient:
                 BREAKER.cool_down_s,
             )
             name, fell_back = parse_model_name(fallback), True
-            reply = await self._with_retries(name, messages, args, retries)
+            reply = await self._with_retries(name, request, retries)
         else:
             BREAKER.close(self._circuit(name))
-        return await self._finish(reply, name, started, retries, fell_back, json_schema, tools)
+        return await self._finish(reply, name, request, started, retries, fell_back)
 
     async def _finish(
         self,
         reply: Reply,
         name: ModelName,
+        request: ChatRequest,
         started: float,
         retries: list[float],
         fell_back: bool,
-        json_schema: dict[str, Any] | None,
-        tools: Sequence[dict[str, Any]] | None,
     ) -> Reply:
         """The reply with how it was obtained (retries, structured-output mode, fallback), accounted for."""
-        mode = "tools" if tools else "text" if json_schema is None else await self._mode_used(name)
+        mode = "tools" if request.tools else "text" if request.json_schema is None else await self._mode_used(name)
         reply = dataclasses.replace(reply, retries=len(retries), mode=mode, fallback_model=fell_back)
         return self._account(reply, name, started)
 
@@ -211,21 +194,15 @@ class ModelClient:
             return await client.tool_support(name.model, timeout_s=timeout_s)
         return False
 
-    async def _with_retries(
-        self, name: ModelName, messages: Sequence[Message], args: dict[str, Any], retries: list[float]
-    ) -> Reply:
+    async def _with_retries(self, name: ModelName, request: ChatRequest, retries: list[float]) -> Reply:
         client = self.provider(name.provider)
+        asked = dataclasses.replace(request, model=name.model)  # the provider's own name for it
 
         def note(error: ModelError, wait: float) -> None:
             retries.append(wait)
             log.info("model %s: %s — retrying in %.1f s", name, error.message, wait)
 
-        return await with_retries(
-            lambda: client.chat(messages, model=name.model, **args),
-            self.retry,
-            sleep=self._sleep,
-            on_retry=note,
-        )
+        return await with_retries(lambda: client.chat(asked), self.retry, sleep=self._sleep, on_retry=note)
 
     def _account(self, reply: Reply, name: ModelName, started: float) -> Reply:
         base_url = self.endpoints.openai_base_url if name.provider == "openai-compatible" else None

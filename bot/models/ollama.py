@@ -16,9 +16,9 @@ import aiohttp
 
 from equitr.errors import ModelError
 from equitr.models.capabilities import PROBE_SCHEMA, CapabilityCache, Mode, conforms
-from equitr.models.probing import ProbedServer
-from equitr.models.provider import Endpoints, ProviderSpec, Support, Wiring
-from equitr.models.types import Message, Reply, ToolCall
+from equitr.models.probing import ProbedServer, probed_support
+from equitr.models.provider import Endpoints, ProviderSpec, Wiring
+from equitr.models.types import ChatRequest, Message, Reply, ToolCall
 from equitr.models.usage import usage_from
 from equitr.models.wire import Endpoint, post_json, request_json
 
@@ -71,31 +71,21 @@ class OllamaClient(ProbedServer):
         # Thinking models may answer in `thinking` and leave `content` empty: that is a failed probe.
         return "json_schema" if conforms(reply.content) else "none"
 
-    async def _send(
-        self,
-        model: str,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int,
-        temperature: float,
-        fmt: dict[str, Any] | None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
+    async def _send(self, request: ChatRequest, fmt: dict[str, Any] | None) -> Reply:
         payload: dict[str, Any] = {
-            "model": model,
-            "messages": [_wire(m) for m in messages],
+            "model": request.model,
+            "messages": [_wire(m) for m in request.messages],
             "stream": False,
-            "options": {"num_ctx": self.num_ctx, "num_predict": max_tokens, "temperature": temperature},
+            "options": {"num_ctx": self.num_ctx, "num_predict": request.max_tokens, "temperature": request.temperature},
         }
         if fmt is not None:
             payload["format"] = fmt
-        if tools:
-            payload["tools"] = list(tools)
+        if request.tools:
+            payload["tools"] = list(request.tools)
         data = await post_json(
-            self.session, f"{self.base_url}/api/chat", payload, endpoint=self.endpoint, timeout_s=timeout_s
+            self.session, f"{self.base_url}/api/chat", payload, endpoint=self.endpoint, timeout_s=request.timeout_s
         )
-        return parse_chat(data, messages=messages, model=model, where=self.endpoint.label)
+        return parse_chat(data, messages=request.messages, model=request.model, where=self.endpoint.label)
 
 
 def _wire(m: Message) -> dict[str, Any]:
@@ -183,16 +173,11 @@ async def _check(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tu
     )
 
 
-def _probed(model: str, e: Endpoints, caps: CapabilityCache) -> Support:
-    mode = caps.get(normalize_host(e.ollama_host), model)
-    return "probe" if mode is None else ("no" if mode == "none" else "yes")
-
-
 PROVIDER = ProviderSpec(
     name="ollama",
     make_client=_make,
     check_available=_check,
-    json_support=_probed,
+    json_support=lambda model, e, caps: probed_support(caps, normalize_host(e.ollama_host), model),
     local=True,
     context_window=lambda e: e.ollama_num_ctx,  # what equitr asks Ollama for, explicitly
 )

@@ -23,20 +23,17 @@ from equitr.models.capabilities import (
     conforms,
     response_format,
 )
-from equitr.models.probing import ProbedServer
+from equitr.models.probing import ProbedServer, probed_support
 from equitr.models.provider import (
     OPENAI_URL,
     Endpoints,
+    HostedAPI,
     ProviderSpec,
-    Support,
     Wiring,
     bearer,
-    check_hosted,
-    hosted_endpoint,
-    require_key,
     secrets,
 )
-from equitr.models.types import Message, Reply, ToolCall
+from equitr.models.types import ChatRequest, Message, Reply, ToolCall
 from equitr.models.usage import usage_from
 from equitr.models.wire import Endpoint, post_json, request_json
 
@@ -99,29 +96,20 @@ class OpenAIClient(ProbedServer):
                 return mode
         return "none"
 
-    async def _send(
-        self,
-        model: str,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int,
-        temperature: float,
-        fmt: dict[str, Any] | None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
-        payload: dict[str, Any] = {"model": model, "messages": [wire_message(m) for m in messages]}
-        if tools:
-            payload["tools"] = list(tools)
+    async def _send(self, request: ChatRequest, fmt: dict[str, Any] | None) -> Reply:
+        model = request.model
+        payload: dict[str, Any] = {"model": model, "messages": [wire_message(m) for m in request.messages]}
+        if request.tools:
+            payload["tools"] = list(request.tools)
         if self.official:
             # OpenAI's own API wants `max_completion_tokens` (reasoning models refuse `max_tokens`; it counts
             # their reasoning too); servers that copy the API know `max_tokens`.
-            payload["max_completion_tokens"] = max_tokens
+            payload["max_completion_tokens"] = request.max_tokens
             if not _REASONING.match(model):
-                payload["temperature"] = temperature
+                payload["temperature"] = request.temperature
         else:
-            payload["max_tokens"] = max_tokens
-            payload["temperature"] = temperature
+            payload["max_tokens"] = request.max_tokens
+            payload["temperature"] = request.temperature
         if fmt is not None:
             payload["response_format"] = fmt
         data = await post_json(
@@ -129,11 +117,11 @@ class OpenAIClient(ProbedServer):
             f"{self.base_url}/chat/completions",
             payload,
             endpoint=self.endpoint,
-            timeout_s=timeout_s,
+            timeout_s=request.timeout_s,
             headers=bearer(self._api_key),
             secrets=secrets(self._api_key),
         )
-        return parse_completion(data, messages=messages, model=model, where=self.endpoint.label)
+        return parse_completion(data, messages=request.messages, model=model, where=self.endpoint.label)
 
 
 def wire_message(m: Message) -> dict[str, Any]:
@@ -195,21 +183,22 @@ _CHECK_TIMEOUT_S = 5.0
 _JSON_SCHEMA_MODELS = re.compile(r"^(gpt-4o|gpt-4\.1|gpt-[5-9]|o[3-9]|gpt-oss)")
 
 
-_OPENAI_ENDPOINT = hosted_endpoint(
-    "OpenAI",
+_OPENAI = HostedAPI(
+    label="OpenAI",
     host="api.openai.com",
-    key_hint="OPENAI_API_KEY (a key from platform.openai.com/api-keys)",
+    env="OPENAI_API_KEY",
+    key_source="a key from platform.openai.com/api-keys",
     models="openai/…",
 )
 
 
 def _make_openai(w: Wiring) -> OpenAIClient:
-    require_key(w.endpoints.openai_api_key, "OPENAI_API_KEY", "openai/…")
+    _OPENAI.require_key(w.endpoints.openai_api_key)
     return OpenAIClient(
         w.session,
         base_url=w.endpoints.openai_url,
         api_key=w.endpoints.openai_api_key,
-        endpoint=_OPENAI_ENDPOINT,
+        endpoint=_OPENAI.endpoint,
         capabilities=w.capabilities,
         known_mode="json_schema",
         official=True,
@@ -217,15 +206,8 @@ def _make_openai(w: Wiring) -> OpenAIClient:
 
 
 async def _check_openai(model: str, e: Endpoints, session: aiohttp.ClientSession) -> tuple[bool, str]:
-    return await check_hosted(
-        session,
-        model,
-        key=e.openai_api_key,
-        env="OPENAI_API_KEY",
-        url=f"{e.openai_url or OPENAI_URL}/models/{model}",
-        endpoint=_OPENAI_ENDPOINT,
-        headers=bearer(e.openai_api_key),
-    )
+    url = f"{e.openai_url or OPENAI_URL}/models/{model}"
+    return await _OPENAI.check(session, model, key=e.openai_api_key, url=url, headers=bearer(e.openai_api_key))
 
 
 PROVIDER = ProviderSpec(
@@ -286,15 +268,10 @@ async def _check_compatible(model: str, e: Endpoints, session: aiohttp.ClientSes
     return False, f"{where.label} does not serve {model} (it serves: {listing})."
 
 
-def _probed(model: str, e: Endpoints, caps: CapabilityCache) -> Support:
-    mode = caps.get(e.openai_base_url or "", model)
-    return "probe" if mode is None else ("no" if mode == "none" else "yes")
-
-
 COMPATIBLE = ProviderSpec(
     name="openai-compatible",
     make_client=_make_compatible,
     check_available=_check_compatible,
-    json_support=_probed,
+    json_support=lambda model, e, caps: probed_support(caps, e.openai_base_url or "", model),
     aliases=("openai_compatible", "openaicompatible"),
 )

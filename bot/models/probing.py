@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -28,8 +27,15 @@ from equitr.models.capabilities import (
     remembered_tools,
     tool_probe_passed,
 )
-from equitr.models.types import Message, Reply
+from equitr.models.provider import Support
+from equitr.models.types import ChatRequest, Message, Reply
 from equitr.models.wire import Endpoint
+
+
+def probed_support(capabilities: CapabilityCache, base_url: str, model: str) -> Support:
+    """Structured output as `equitr models list` shows it for a probed server: not probed yet, or the verdict."""
+    mode = capabilities.get(base_url, model)
+    return "probe" if mode is None else ("no" if mode == "none" else "yes")
 
 
 class ProbedServer(ABC):
@@ -42,29 +48,12 @@ class ProbedServer(ABC):
         self.capabilities = capabilities
         self._probe_locks: dict[str, asyncio.Lock] = {}
 
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
+    async def chat(self, request: ChatRequest) -> Reply:
         fmt = None
-        if json_schema is not None:
-            fmt = self._format(await self.structured_mode(model, timeout_s=timeout_s), json_schema)
-        return await self._send(
-            model,
-            messages,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            fmt=fmt,
-            timeout_s=timeout_s,
-            tools=tools,
-        )
+        if request.json_schema is not None:
+            mode = await self.structured_mode(request.model, timeout_s=request.timeout_s)
+            fmt = self._format(mode, request.json_schema)
+        return await self._send(request, fmt)
 
     async def structured_mode(self, model: str, *, timeout_s: float) -> Mode:
         """The cached structured-output mode for `model` on this server, probing it the first time."""
@@ -83,16 +72,15 @@ class ProbedServer(ABC):
         )
 
     async def _probe_tools(self, model: str, *, timeout_s: float) -> bool:
+        asked = ChatRequest(
+            [Message("user", TOOL_PROBE_PROMPT)],
+            model=model,
+            max_tokens=TOOL_PROBE_MAX_TOKENS,
+            timeout_s=timeout_s,
+            tools=[TOOL_PROBE],
+        )
         try:
-            reply = await self._send(
-                model,
-                [Message("user", TOOL_PROBE_PROMPT)],
-                max_tokens=TOOL_PROBE_MAX_TOKENS,
-                temperature=0.0,
-                fmt=None,
-                timeout_s=timeout_s,
-                tools=[TOOL_PROBE],
-            )
+            reply = await self._send(asked, None)
         except ModelError as error:
             if self._refuses_tools(error):
                 return False
@@ -101,14 +89,10 @@ class ProbedServer(ABC):
 
     async def _ask_probe(self, model: str, fmt: dict[str, Any] | None, *, timeout_s: float) -> Reply:
         """The structured-output probe's one request, asking for the probe schema in the form `fmt`."""
-        return await self._send(
-            model,
-            [Message("user", PROBE_PROMPT)],
-            max_tokens=PROBE_MAX_TOKENS,
-            temperature=0.0,
-            fmt=fmt,
-            timeout_s=timeout_s,
+        asked = ChatRequest(
+            [Message("user", PROBE_PROMPT)], model=model, max_tokens=PROBE_MAX_TOKENS, timeout_s=timeout_s
         )
+        return await self._send(asked, fmt)
 
     @abstractmethod
     async def probe(self, model: str, *, timeout_s: float) -> Mode:
@@ -123,15 +107,5 @@ class ProbedServer(ABC):
         """Whether `error`, from the tool probe, means the server does not know `tools`."""
 
     @abstractmethod
-    async def _send(
-        self,
-        model: str,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int,
-        temperature: float,
-        fmt: dict[str, Any] | None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
-        """One request; `fmt` is the structured-output field in this server's own form (None: none)."""
+    async def _send(self, request: ChatRequest, fmt: dict[str, Any] | None) -> Reply:
+        """One request; `fmt` is its structured-output field in this server's own form (None: none)."""

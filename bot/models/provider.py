@@ -7,7 +7,7 @@ A provider is one module of `equitr.models` that exports `PROVIDER = ProviderSpe
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from equitr.errors import ConfigError
 from equitr.models.capabilities import CapabilityCache, default_file
-from equitr.models.types import Message, Reply
+from equitr.models.types import ChatRequest, Reply
 from equitr.models.wire import Endpoint, request_json
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -28,22 +28,11 @@ Support = Literal["yes", "no", "probe"]  # structured output; "probe" = tested o
 
 class ChatModel(Protocol):
     """What answers a model: each provider's client, the routing `ModelClient`, the in-process model, and the
-    scripted model of the tests all take this one signature (so each repeats it, as a Protocol asks)."""
+    scripted model of the tests."""
 
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
-        """One reply from `model` (the provider's own name; `ModelClient` takes `provider/name`) to `messages`,
-        at most `max_tokens` long. `json_schema` asks for structured output where the server honours it;
-        `tools` (chat-completions shape) are offered natively; `timeout_s` bounds the request."""
+    async def chat(self, request: ChatRequest) -> Reply:
+        """One reply to `request`. Its `model` is the provider's own name (`ModelClient` takes
+        `provider/name`)."""
         ...
 
 
@@ -114,14 +103,15 @@ class ProviderSpec:
     aliases: tuple[str, ...] = ()  # other spellings people use for the prefix
 
 
-def require_key(key: SecretStr | None, env: str, models: str) -> None:
-    """ConfigError naming the setting when a provider's key is missing."""
+def require_key(key: SecretStr | None, env: str, models: str) -> str:
+    """The key's value; ConfigError naming the setting when a provider's key is missing."""
     if key is None or not key.get_secret_value().strip():
         raise ConfigError(
             f"{models} models need {env}, which is not set.",
             hint=f"export {env}=... or choose another model (see `equitr models list`).",
             kind="missing-setting",
         )
+    return key.get_secret_value()
 
 
 def bearer(key: SecretStr | None) -> dict[str, str]:
@@ -133,29 +123,37 @@ def secrets(key: SecretStr | None) -> list[str]:
     return [key.get_secret_value()] if key else []
 
 
-# A hosted API (OpenAI's, Anthropic's): one key, one host, one model prefix, one page per model.
-def hosted_endpoint(label: str, *, host: str, key_hint: str, models: str) -> Endpoint:
-    return Endpoint(
-        label=label,
-        unreachable_hint=f"Check the network connection to {host}.",
-        auth_hint=f"Check {key_hint}.",
-        missing_model_hint=f"See `equitr models list` for valid {models} names.",
-    )
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostedAPI:
+    """A hosted API (OpenAI's, Anthropic's): one key, one host, one model prefix, one page per model. Its key's
+    setting is named once here, for the client, its advice on errors and `equitr models check` alike."""
 
+    label: str  # "OpenAI"
+    host: str  # "api.openai.com"
+    env: str  # the key's setting: "OPENAI_API_KEY"
+    key_source: str  # where a key comes from
+    models: str  # the model prefix: "openai/…"
 
-async def check_hosted(
-    session: aiohttp.ClientSession,
-    model: str,
-    *,
-    key: SecretStr | None,
-    env: str,
-    url: str,
-    endpoint: Endpoint,
-    headers: dict[str, str],
-) -> tuple[bool, str]:
-    """`equitr models check` for a hosted API: the key is set and the model's own page (`url`) answers."""
-    value = key.get_secret_value() if key else ""
-    if not value:
-        return False, f"{env} is not set."
-    await request_json(session, "GET", url, endpoint=endpoint, timeout_s=5.0, headers=headers, secrets=[value])
-    return True, f"{endpoint.label} serves {model} for this key"
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(
+            label=self.label,
+            unreachable_hint=f"Check the network connection to {self.host}.",
+            auth_hint=f"Check {self.env} ({self.key_source}).",
+            missing_model_hint=f"See `equitr models list` for valid {self.models} names.",
+        )
+
+    def require_key(self, key: SecretStr | None) -> str:
+        return require_key(key, self.env, self.models)
+
+    async def check(
+        self, session: aiohttp.ClientSession, model: str, *, key: SecretStr | None, url: str, headers: dict[str, str]
+    ) -> tuple[bool, str]:
+        """`equitr models check`: the key is set and the model's own page (`url`) answers."""
+        value = key.get_secret_value() if key else ""
+        if not value:
+            return False, f"{self.env} is not set."
+        await request_json(
+            session, "GET", url, endpoint=self.endpoint, timeout_s=5.0, headers=headers, secrets=[value]
+        )
+        return True, f"{self.label} serves {model} for this key"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -26,6 +27,24 @@ class Message:
     content: str
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One request to a model, built once by the caller and handed down unchanged: the routing client only
+    swaps `model` (`provider/name` → the provider's own name) with `dataclasses.replace`.
+
+    At most `max_tokens` long; `json_schema` asks for structured output where the server honours it; `tools`
+    (chat-completions shape, see `tool_spec`) are offered natively; `timeout_s` bounds one request."""
+
+    messages: Sequence[Message]
+    _: KW_ONLY
+    model: str
+    max_tokens: int
+    timeout_s: float
+    temperature: float = 0.0
+    json_schema: dict[str, Any] | None = None
+    tools: Sequence[dict[str, Any]] = ()
 
 
 def tool_spec(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from equitr.errors import ModelError
-from equitr.models.types import Message, Reply, Usage
+from equitr.models.types import ChatRequest, Message, Reply, Usage
 
 Script = str | Callable[[Sequence[Message]], str | Reply | Awaitable[str]] | ModelError | Reply
 
@@ -28,20 +28,11 @@ class ScriptedModel:
     async def tool_support(self, model: str, *, timeout_s: float = 60.0) -> bool:
         return self.native_tools
 
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
+    async def chat(self, request: ChatRequest) -> Reply:
+        messages, model = request.messages, request.model
         self.seen.append((model, list(messages)))
-        self.caps.append(max_tokens)
-        self.tools_sent.append(list(tools) if tools else None)
+        self.caps.append(request.max_tokens)
+        self.tools_sent.append(list(request.tools) if request.tools else None)
         if not self.script:
             raise AssertionError(f"the scripted model ran out of replies (call {len(self.seen)} to {model})")
         entry = self.script.pop(0)

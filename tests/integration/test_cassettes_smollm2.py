@@ -23,7 +23,7 @@ from equitr.errors.retry import RetryPolicy
 from equitr.models.capabilities import CapabilityCache
 from equitr.models.client import ModelClient
 from equitr.models.provider import Endpoints
-from equitr.models.types import Message, Reply
+from equitr.models.types import ChatRequest, Message, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "cassettes" / "smollm2"
@@ -55,7 +55,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 async def call(session: aiohttp.ClientSession, sc: dict[str, Any]) -> Reply:
     with replay(f"{sc['id']}.yaml"):
-        return await client(session, sc["mode"]).chat(
+        request = ChatRequest(
             [Message(m["role"], m["content"]) for m in sc["messages"]],
             model=MODEL,
             max_tokens=sc["max_tokens"],
@@ -63,6 +63,7 @@ async def call(session: aiohttp.ClientSession, sc: dict[str, Any]) -> Reply:
             json_schema=sc["json_schema"],
             timeout_s=5,
         )
+        return await client(session, sc["mode"]).chat(request)
 
 
 def prose_wrapped(text: str) -> bool:

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from equitr.agent.loop import Agent, Task
 from equitr.config.flags import Limits
+from equitr.models.types import ChatRequest, Reply
 from equitr.tools import registry
 from equitr.tools.base import ToolContext
 from tests.conftest import make_repo
@@ -32,10 +33,10 @@ from tests.fakes.scripted_model import ScriptedModel
 class Timed(ScriptedModel):
     spent = 0.0
 
-    async def chat(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    async def chat(self, request: ChatRequest) -> Reply:
         started = time.perf_counter()
         try:
-            return await super().chat(*args, **kwargs)
+            return await super().chat(request)
         finally:
             Timed.spent += time.perf_counter() - started
 

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from equitr.agent.loop import Agent, AgentResult, Task
 from equitr.config.flags import Limits
-from equitr.models.types import Message, Reply, ToolCall, Usage
+from equitr.models.types import ChatRequest, Message, Reply, ToolCall, Usage
 from equitr.tools.base import ToolContext
 from tests.conftest import make_repo
 
@@ -336,17 +336,8 @@ class InformationBoundedModel:
     seen: dict[int, Seen] = field(default_factory=dict)
     transcript: list[tuple[str, str]] = field(default_factory=list)
 
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-        timeout_s: float,
-        tools: Sequence[dict[str, Any]] | None = None,
-    ) -> Reply:
+    async def chat(self, request: ChatRequest) -> Reply:
+        messages, model, tools = request.messages, request.model, request.tools
         self.calls += 1
         prompt = "\n".join(m.content for m in messages)
         rows = _rows(prompt)

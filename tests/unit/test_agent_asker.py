@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
 
 import pytest
 
@@ -12,7 +10,7 @@ from equitr.agent.asker import Calls
 from equitr.agent.ledger import Guard, Ledger
 from equitr.config.flags import Limits
 from equitr.errors import LimitReached
-from equitr.models.types import Message, Reply
+from equitr.models.types import ChatRequest, Message, Reply
 
 
 class Hanging:
@@ -21,17 +19,8 @@ class Hanging:
     def __init__(self) -> None:
         self.timeouts: list[float] = []
 
-    async def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        model: str,
-        max_tokens: int,
-        temperature: float = 0.0,
-        json_schema: dict[str, Any] | None = None,
-        timeout_s: float,
-    ) -> Reply:
-        self.timeouts.append(timeout_s)
+    async def chat(self, request: ChatRequest) -> Reply:
+        self.timeouts.append(request.timeout_s)
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")
 

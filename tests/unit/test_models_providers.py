@@ -16,6 +16,7 @@ from equitr.models.names import PROVIDERS, parse_model_name
 from equitr.models.prices import known_models
 from equitr.models.provider import Endpoints, ProviderSpec
 from equitr.models.registry import SPECS
+from equitr.models.types import ChatRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +52,7 @@ async def test_an_unreachable_server_gets_the_same_advice_from_chat_and_from_che
         client = ModelClient(session, endpoints)
         with pytest.raises(ModelError) as raised:
             await client.provider(parse_model_name(model).provider).chat(
-                [], model=parse_model_name(model).model, max_tokens=1, timeout_s=5
+                ChatRequest([], model=parse_model_name(model).model, max_tokens=1, timeout_s=5)
             )
     assert not check.ok and raised.value.hint and raised.value.hint in check.message
     assert raised.value.message.split(":")[0] in check.message
