@@ -61,6 +61,7 @@ def command(args: argparse.Namespace) -> int:
     from equitr.config import settings as settings_mod
     from equitr.events.commands import MAX_BUDGET_USD, budget_in_range
     from equitr.handlers.record import save_local_run
+    from equitr.local.api import FixOptions
     from equitr.local.run import RunOptions, run_local
     from equitr.monitor.records import PerformanceMonitor
 
@@ -70,18 +71,16 @@ def command(args: argparse.Namespace) -> int:
     if args.iterations is not None and not 1 <= args.iterations <= 20:
         print("equitr: --iterations must be between 1 and 20", file=sys.stderr)
         return 2
-    options = RunOptions(
-        repo=args.repo,
-        task=args.task,
+    choices = FixOptions(
         model=args.model,
         worker_model=args.worker_model,
         budget_usd=args.budget,
+        strategy=args.strategy,
         test_command=args.test_command,
         setup_command=args.setup_command,
         max_iterations=args.iterations,
-        transcript=args.transcript,
-        strategy=args.strategy,
     )
+    options = RunOptions(repo=args.repo, task=args.task, fix=choices, transcript=args.transcript)
     settings = settings_mod.load()
     mon = PerformanceMonitor()
     started = time.time()

@@ -28,11 +28,8 @@ MARKER = "<!-- equitr:"
 
 @router.register("issue_comment", action="created")
 async def on_comment(event: sansio.Event, routed: Routed) -> None:
-    decision = decide(
-        Fields(event.data), delivery_id=event.delivery_id, identity=routed.identity, not_before=routed.not_before
-    )
-    if decision is not None:
-        routed.decisions.append(decision)
+    payload = Fields(event.data)
+    routed.add(decide(payload, delivery_id=event.delivery_id, identity=routed.identity, not_before=routed.not_before))
 
 
 def decide(

@@ -15,3 +15,8 @@ class Routed:
     # Events made before this are replays: their dedupe keys have expired, so dedupe cannot tell (O2).
     not_before: dt.datetime | None = None
     decisions: list[Decision] = field(default_factory=list)
+
+    def add(self, decision: Decision | None) -> None:
+        """Keep what a handler's pure `decide` made of the event; None: the event asks for nothing."""
+        if decision is not None:
+            self.decisions.append(decision)

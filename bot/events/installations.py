@@ -15,9 +15,7 @@ router = Router()
 @router.register("installation_repositories")
 @router.register("installation_target")
 async def on_installation(event: sansio.Event, routed: Routed) -> None:
-    record = decide(Fields(event.data))
-    if record is not None:
-        routed.decisions.append(record)
+    routed.add(decide(Fields(event.data)))
 
 
 def decide(payload: Fields) -> Installation | None:

@@ -18,11 +18,9 @@ router = Router()
 
 @router.register("issues", action="labeled")
 async def on_labeled(event: sansio.Event, routed: Routed) -> None:
-    trigger = decide(
-        Fields(event.data), label=routed.trigger_label, identity=routed.identity, not_before=routed.not_before
+    routed.add(
+        decide(Fields(event.data), label=routed.trigger_label, identity=routed.identity, not_before=routed.not_before)
     )
-    if trigger is not None:
-        routed.decisions.append(trigger)
 
 
 def decide(

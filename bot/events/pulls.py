@@ -18,9 +18,7 @@ REVIEW_ACTIONS = frozenset({"opened", "ready_for_review", "synchronize", "reopen
 
 @router.register("pull_request")
 async def on_pull_request(event: sansio.Event, routed: Routed) -> None:
-    trigger = decide(Fields(event.data), identity=routed.identity)
-    if trigger is not None:
-        routed.decisions.append(trigger)
+    routed.add(decide(Fields(event.data), identity=routed.identity))
 
 
 def decide(payload: Fields, *, identity: Identity) -> Trigger | None:

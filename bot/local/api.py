@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
+import inspect
 import re
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, ParamSpec, TypeVar
+from typing import Any, ForwardRef, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack
 
 import aiohttp
 
@@ -71,8 +73,10 @@ __all__ = [
     "Event",
     "EventStream",
     "Exchange",
+    "FixOptions",
     "FixResult",
     "Interpretation",
+    "Options",
     "PlanResult",
     "Repairs",
     "ReviewComment",
@@ -216,27 +220,69 @@ class ReviewResult:
 # -- the functions -----------------------------------------------------------------------------------------
 
 
-async def fix(
-    repo_path: str | Path,
-    task: str,
-    *,
-    model: str | None = None,
-    worker_model: str | None = None,
-    budget_usd: float | None = None,
-    strategy: Strategy | None = None,
-    test_command: str | None = None,
-    setup_command: str | None = None,
-    max_iterations: int | None = None,
-    on_event: OnEvent | None = None,
-    settings: Settings | None = None,
-    chat_model: ChatModel | None = None,
-    transcript: list[Exchange] | None = None,
-) -> FixResult:
+class Options(TypedDict, total=False):
+    """The keywords of `plan` and `ask`; each may be left out (`None` and left out mean the same)."""
+
+    model: str | None
+    worker_model: str | None
+    budget_usd: float | None
+    strategy: Strategy | None
+    on_event: OnEvent | None
+    settings: Settings | None
+    chat_model: ChatModel | None
+
+
+class FixOptions(Options, total=False):
+    """The keywords of `fix`: those of `plan` and `ask`, and what only a run that changes and tests takes."""
+
+    test_command: str | None
+    setup_command: str | None
+    max_iterations: int | None
+    transcript: list[Exchange] | None
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _keywords(options: type) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], Callable[P, Coroutine[Any, Any, R]]]:
+    """`**options` (the TypedDict `options`) spelled out at run time as type checkers see it: `help()` and
+    `inspect.signature` show each keyword, and one the function does not take is a TypeError, also in code no
+    type checker reads."""
+
+    def spell_out(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        *named, _ = inspect.signature(fn).parameters.values()
+        keywords = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=kind.__forward_arg__ if isinstance(kind, ForwardRef) else kind,
+            )
+            for name, kind in options.__annotations__.items()
+        ]
+        signature = inspect.signature(fn).replace(parameters=[*named, *keywords])
+
+        @functools.wraps(fn)
+        async def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+            signature.bind(*args, **kwargs)
+            return await fn(*args, **kwargs)
+
+        checked.__signature__ = signature  # type: ignore[attr-defined]
+        return checked
+
+    return spell_out
+
+
+@_keywords(FixOptions)
+async def fix(repo_path: str | Path, task: str, **options: Unpack[FixOptions]) -> FixResult:
     """Change the repository at `repo_path` so that `task` is done, and test it; on a copy.
 
     Args:
         repo_path: a git repository with at least one commit; the copy is made from its `HEAD`.
         task: what to do, in words (an issue's text).
+
+    Keyword Args:
         model: the supervisor model, `provider/name` (default: `.equitr.toml`, then `EQUITR_SUPERVISOR_MODEL`).
         worker_model: the model that carries out steps (default: `.equitr.toml`, then the supervisor).
         budget_usd: the most this run may spend (default: `budget.per_job_usd` of `.equitr.toml`).
@@ -260,12 +306,7 @@ async def fix(
         ConfigError: `repo_path` is not a git repository or has no commits, a model name is unknown, or
             `.equitr.toml` is invalid (`RepoConfigError`); each with a `hint`.
     """
-    emit = on_event or _ignore
-    async with _copy(
-        repo_path, model=model, worker_model=worker_model, budget_usd=budget_usd, strategy=strategy,
-        test_command=test_command, setup_command=setup_command, max_iterations=max_iterations, emit=emit,
-        settings=settings, chat_model=chat_model, transcript=transcript, tests=True,
-    ) as job:  # fmt: skip
+    async with _copy(repo_path, tests=True, **options) as job:
         result = await job.agent.run(Task(task, mode="fix"))
         record_result(result)  # for the monitor's record, when one is running (`equitr run` with EQUITR_DB)
         branch: str | None = None
@@ -290,50 +331,24 @@ async def fix(
     )
 
 
-async def plan(
-    repo_path: str | Path,
-    task: str,
-    *,
-    model: str | None = None,
-    worker_model: str | None = None,
-    budget_usd: float | None = None,
-    strategy: Strategy | None = None,
-    on_event: OnEvent | None = None,
-    settings: Settings | None = None,
-    chat_model: ChatModel | None = None,
-) -> PlanResult:
+@_keywords(Options)
+async def plan(repo_path: str | Path, task: str, **options: Unpack[Options]) -> PlanResult:
     """The plan the supervisor would follow for `task`, with read-only tools on a copy; nothing is changed.
 
     Arguments as for `fix`. Returns the steps, whether they are the keyword fallback plan, and the cost."""
-    async with _copy(
-        repo_path, model=model, worker_model=worker_model, budget_usd=budget_usd, strategy=strategy,
-        emit=on_event or _ignore, settings=settings, chat_model=chat_model,
-    ) as job:  # fmt: skip
+    async with _copy(repo_path, **options) as job:
         result = await job.agent.run(Task(task, mode="plan"))
     return PlanResult(
         **_run_fields(job, result), steps=tuple(result.plan), fallback=job.agent.ledger.fallbacks > 0
     )
 
 
-async def ask(
-    repo_path: str | Path,
-    question: str,
-    *,
-    model: str | None = None,
-    worker_model: str | None = None,
-    budget_usd: float | None = None,
-    strategy: Strategy | None = None,
-    on_event: OnEvent | None = None,
-    settings: Settings | None = None,
-    chat_model: ChatModel | None = None,
-) -> AskResult:
+@_keywords(Options)
+async def ask(repo_path: str | Path, question: str, **options: Unpack[Options]) -> AskResult:
     """An answer to `question` about the repository, from what read-only tools find in a copy of it.
 
     Arguments as for `fix`. `answer` is empty when the run stopped before answering (see `status`)."""
-    async with _copy(
-        repo_path, model=model, worker_model=worker_model, budget_usd=budget_usd, strategy=strategy,
-        emit=on_event or _ignore, settings=settings, chat_model=chat_model,
-    ) as job:  # fmt: skip
+    async with _copy(repo_path, **options) as job:
         answer, result = await job.agent.answer(question)
     return AskResult(**_run_fields(job, result), answer=answer)
 
@@ -429,9 +444,6 @@ async def review(
 
 # -- progress as an async iterator -------------------------------------------------------------------------
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
 
 class EventStream(Generic[R]):
     """The events of one call, as an async iterator; `result` once the iteration ends.
@@ -503,24 +515,12 @@ class _Job:
 
 
 @asynccontextmanager
-async def _copy(
-    repo_path: str | Path,
-    *,
-    model: str | None,
-    worker_model: str | None,
-    budget_usd: float | None,
-    strategy: Strategy | None,
-    emit: OnEvent,
-    settings: Settings | None,
-    chat_model: ChatModel | None,
-    test_command: str | None = None,
-    setup_command: str | None = None,
-    max_iterations: int | None = None,
-    transcript: list[Exchange] | None = None,
-    tests: bool = False,
-) -> AsyncIterator[_Job]:
-    """A fresh checkout of the repository's HEAD with its `.equitr.toml` applied, and the agent for it."""
-    settings = settings or load_settings()
+async def _copy(repo_path: str | Path, *, tests: bool = False, **options: Unpack[FixOptions]) -> AsyncIterator[_Job]:
+    """A fresh checkout of the repository's HEAD with its `.equitr.toml` applied, and the agent for it;
+    `tests`: the run tests the repository (`fix`), so say how."""
+    settings = options.get("settings") or load_settings()
+    emit = options.get("on_event") or _ignore
+    budget_usd, strategy = options.get("budget_usd"), options.get("strategy")
     repo = Path(repo_path).expanduser().resolve()
     if not (repo / ".git").exists():
         raise ConfigError(f"{repo} is not a git repository.", hint="Pass a git checkout (git init; git commit).")
@@ -534,10 +534,14 @@ async def _copy(
         head = localrepo.check_out_head(checkout, repo)
         config = localrepo.read_config(checkout.root, head)
         effective = resolve_flags(
-            config or load_default(), budget_usd=budget_usd, model=model, worker_model=worker_model
+            config or load_default(),
+            budget_usd=budget_usd,
+            model=options.get("model"),
+            worker_model=options.get("worker_model"),
         )
         supervisor, worker = _models(effective, settings, emit)
         emit(Event("info", f"supervisor: {supervisor}   worker: {worker}   budget: {usd(effective.budget_usd)}"))
+        test_command, setup_command = options.get("test_command"), options.get("setup_command")
         command = test_command if test_command is not None else effective.test_command
         command = command or detect(checkout.root)
         setup = setup_command if setup_command is not None else effective.setup_command
@@ -570,11 +574,11 @@ async def _copy(
             disk=DiskQuota(limit_bytes=effective.max_disk_mb * 1024**2),
         )
         limits = effective.limits()
-        if max_iterations is not None:
+        if (max_iterations := options.get("max_iterations")) is not None:
             limits = dataclasses.replace(limits, max_iterations=max_iterations)
         async with aiohttp.ClientSession() as session:
             agent = Agent(
-                model=chat_model or ModelClient(session, Endpoints.from_settings(settings)),
+                model=options.get("chat_model") or ModelClient(session, Endpoints.from_settings(settings)),
                 supervisor=supervisor,
                 worker=worker,
                 tools=tools,
@@ -584,7 +588,7 @@ async def _copy(
                 max_output_tokens=effective.max_output_tokens,
                 timeout_s=settings.model_timeout_s,
             )
-            if transcript is not None:
+            if (transcript := options.get("transcript")) is not None:
                 agent.calls.transcript = transcript  # filled as the calls happen, kept if the run raises
             yield _Job(repo, checkout, head, agent, effective, supervisor, worker)
 

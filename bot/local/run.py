@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from equitr.agent.asker import Exchange
 from equitr.agent.loop import Event
-from equitr.config.repo import Strategy
 from equitr.config.settings import Settings
 from equitr.local import api
 from equitr.local.repo import slug as slug  # re-exported: the branch name of a task
@@ -28,15 +27,10 @@ from equitr.redact import redact
 class RunOptions:
     repo: Path
     task: str
-    model: str | None = None
-    worker_model: str | None = None
-    # None: what the repository's `.equitr.toml` says (or its default), as for a job of the App.
-    budget_usd: float | None = None
-    test_command: str | None = None
-    setup_command: str | None = None
-    max_iterations: int | None = None
+    # The run's choices, the keywords of `equitr.fix` (model, budget_usd, test_command …); one left out or None:
+    # what the repository's `.equitr.toml` says (or its default), as for a job of the App.
+    fix: api.FixOptions = field(default_factory=api.FixOptions)
     transcript: Path | None = None  # where to write every model call (JSON lines), for reading the prompts
-    strategy: Strategy | None = None  # None: models.strategy of `.equitr.toml` (default auto)
 
 
 def _progress(out: Callable[[str], None]) -> Callable[[Event], None]:
@@ -63,12 +57,14 @@ async def run_local(
     """`equitr run`: `equitr.fix` (bot/local/api.py) with its progress and its result printed."""
     calls: list[Exchange] = []
     try:
-        result = await api.fix(
-            options.repo, options.task, model=options.model, worker_model=options.worker_model,
-            budget_usd=options.budget_usd, strategy=options.strategy, test_command=options.test_command,
-            setup_command=options.setup_command, max_iterations=options.max_iterations, on_event=_progress(out),
-            settings=settings, chat_model=model, transcript=calls,
-        )  # fmt: skip
+        keywords: api.FixOptions = {
+            **options.fix,
+            "on_event": _progress(out),
+            "settings": settings,
+            "chat_model": model,
+            "transcript": calls,
+        }
+        result = await api.fix(options.repo, options.task, **keywords)
     except BaseException:
         if calls:  # the run had started: what the models saw is what explains the failure
             _transcript(options, calls, out)

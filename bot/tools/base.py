@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,6 +20,16 @@ from equitr.sandbox.limits import Limits
 from equitr.sandbox.policy import DEFAULT_POLICY, WritePolicy
 from equitr.sandbox.quota import DiskQuota
 from equitr.sandbox.setup import SetupState
+
+
+class Sandboxed(TypedDict):
+    """Where and how a job's commands run: the keywords of `run_command` and `run_setup` its context fixes."""
+
+    root: Path
+    mode: SandboxMode
+    limits: Limits
+    ro_paths: tuple[Path, ...] | None
+    cancel: threading.Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,12 @@ class ToolContext:
     def job_dirs(self) -> tuple[Path, Path]:
         """Where the job's commands write: the checkout and its environment (the disk quota's scope)."""
         return self.root, self.job_env
+
+    def sandboxed(self) -> Sandboxed:
+        """The same checkout, sandbox, limits and cancel for every command of the job (tests and setup)."""
+        return Sandboxed(
+            root=self.root, mode=self.sandbox_mode, limits=self.limits, ro_paths=self.ro_paths, cancel=self.cancel
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,14 +60,10 @@ def ensure_setup(ctx: ToolContext) -> SetupResult | None:
                 with timed("setup"):
                     ctx.setup.result = run_setup(
                         ctx.setup_command,
-                        root=ctx.root,
                         env_dir=ctx.job_env,
-                        mode=ctx.sandbox_mode,
-                        limits=ctx.limits,
-                        ro_paths=ctx.ro_paths,
-                        cancel=ctx.cancel,
                         watch=watch,
                         network=ctx.setup_network,
+                        **ctx.sandboxed(),
                     )
             except (EquitrError, OSError) as exc:  # recorded, so a later test run does not try it again
                 message = exc.message if isinstance(exc, EquitrError) else f"{type(exc).__name__}: {exc}"
@@ -94,16 +90,7 @@ def run(params: RunParams, ctx: ToolContext) -> ToolResult:
         )
     before = _snapshot(ctx)
     watch = ctx.disk.watch(ctx.job_dirs)
-    result = run_command(
-        argv,
-        root=ctx.root,
-        mode=ctx.sandbox_mode,
-        limits=ctx.limits,
-        ro_paths=ctx.ro_paths,
-        env_dir=ctx.job_env if setup is not None else None,
-        cancel=ctx.cancel,
-        watch=watch,
-    )
+    result = run_command(argv, env_dir=ctx.job_env if setup is not None else None, watch=watch, **ctx.sandboxed())
     undone = _undo_test_writes(ctx, before)
     if watch.reason is not None:
         raise ctx.disk.exceeded(f"The test run was stopped: {watch.reason}")

@@ -7,6 +7,7 @@ and `interpret` do what their commands do."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import subprocess
 import sys
@@ -209,6 +210,24 @@ async def test_bad_input_is_a_clear_error(tmp_path: Path, settings: Settings) ->
     assert "gpt-4.1-mini" in str(caught.value.hint or "") + caught.value.message  # the closest valid name
     with pytest.raises(ConfigError, match="budget_usd"):
         await equitr.fix(repo, TASK, budget_usd=-1, settings=settings, chat_model=ScriptedModel([]))
+
+
+async def test_the_keywords_are_the_options_spelled_out(tmp_path: Path) -> None:
+    """`fix`, `plan` and `ask` take `**options` typed by one TypedDict each; at run time too each keyword shows
+    in the signature (help(), IDEs without a type checker) and one they do not take is a TypeError."""
+    for fn, options in ((equitr.fix, equitr.FixOptions), (equitr.plan, equitr.Options), (equitr.ask, equitr.Options)):
+        for shown in (fn, getattr(equitr.sync, fn.__name__)):
+            keywords = {
+                p.name: p.annotation for p in inspect.signature(shown).parameters.values() if p.kind is p.KEYWORD_ONLY
+            }
+            assert list(keywords) == list(options.__annotations__), fn.__name__
+        assert inspect.signature(fn).parameters["model"].annotation == "str | None"
+    with pytest.raises(TypeError, match="modle"):
+        await equitr.fix(tmp_path, TASK, modle="openai/gpt-4.1-mini")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="test_command"):
+        await equitr.plan(tmp_path, TASK, test_command="pytest")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="max_iterations"):
+        await equitr.ask(tmp_path, "why?", max_iterations=1)  # type: ignore[call-arg]
 
 
 def test_the_package_is_typed_and_its_names_are_the_apis() -> None:

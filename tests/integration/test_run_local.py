@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from equitr.config.settings import Settings
+from equitr.local.api import FixOptions
 from equitr.local.run import RunOptions, run_local, slug
 from equitr.sandbox import binaries
 from tests.conftest import DATA, make_repo, needs_setup_network
@@ -42,7 +43,7 @@ async def test_run_fixes_a_one_line_bug_onto_a_branch(sample_repo: Path, tmp_pat
     settings = Settings(EQUITR_WORKDIR=tmp_path / "work", EQUITR_SANDBOX="bwrap" if _bwrap() else "none")
     task = "mean() is off by one; fix it"
     code = await run_local(
-        RunOptions(repo=sample_repo, task=task, model="openai/gpt-4.1-mini", worker_model="ollama/qwen3:30b"),
+        RunOptions(sample_repo, task, FixOptions(model="openai/gpt-4.1-mini", worker_model="ollama/qwen3:30b")),
         settings,
         model=ScriptedModel([PLAN, WORKER, ACCEPT]),
         out=lines.append,
@@ -81,9 +82,7 @@ async def test_a_setup_command_installs_what_the_tests_import(tmp_path: Path, se
         RunOptions(
             repo=repo,
             task="mean() is off by one; fix it",
-            model="openai/gpt-4.1-mini",
-            setup_command=install if setup else "",
-            max_iterations=1,
+            fix=FixOptions(model="openai/gpt-4.1-mini", setup_command=install if setup else "", max_iterations=1),
         ),
         Settings(EQUITR_WORKDIR=tmp_path / "work", EQUITR_SANDBOX="bwrap" if _bwrap() else "none"),
         model=ScriptedModel([PLAN, WORKER, ACCEPT]),
@@ -125,7 +124,7 @@ async def test_nothing_the_tests_write_becomes_part_of_the_change(tmp_path: Path
     lines: list[str] = []
     task = "mean() is off by one; fix it"
     code = await run_local(
-        RunOptions(repo=repo, task=task, model="openai/gpt-4.1-mini", max_iterations=1),
+        RunOptions(repo, task, FixOptions(model="openai/gpt-4.1-mini", max_iterations=1)),
         Settings(EQUITR_WORKDIR=tmp_path / "work", EQUITR_SANDBOX="bwrap" if _bwrap() else "none"),
         model=ScriptedModel([PLAN, WORKER, ACCEPT]),
         out=lines.append,
@@ -142,7 +141,7 @@ async def test_a_run_without_an_accepted_change_exits_3_and_makes_no_branch(samp
     settings = Settings(EQUITR_WORKDIR=tmp_path / "work", EQUITR_SANDBOX="bwrap" if _bwrap() else "none")
     stop = '{"decision": "stop", "reason": "the bug is not where the plan looked"}'
     code = await run_local(
-        RunOptions(repo=sample_repo, task="mean() is off by one", model="openai/gpt-4.1-mini", max_iterations=1),
+        RunOptions(sample_repo, "mean() is off by one", FixOptions(model="openai/gpt-4.1-mini", max_iterations=1)),
         settings,
         model=ScriptedModel([PLAN, WORKER, stop]),
         out=lines.append,
@@ -157,7 +156,7 @@ async def test_unknown_model_names_the_closest(sample_repo: Path) -> None:
 
     with pytest.raises(ConfigError) as info:
         await run_local(
-            RunOptions(repo=sample_repo, task="x", model="openai/gpt-41-mini"),
+            RunOptions(sample_repo, "x", FixOptions(model="openai/gpt-41-mini")),
             Settings(),
             model=ScriptedModel([]),
             out=lambda line: None,
@@ -189,8 +188,7 @@ async def test_transcript_holds_every_prompt_and_reply(sample_repo: Path, tmp_pa
         RunOptions(
             repo=sample_repo,
             task="mean() is off by one; fix it",
-            model="openai/gpt-4.1-mini",
-            worker_model="ollama/qwen3:30b",
+            fix=FixOptions(model="openai/gpt-4.1-mini", worker_model="ollama/qwen3:30b"),
             transcript=transcript,
         ),
         Settings(EQUITR_WORKDIR=tmp_path / "work", EQUITR_SANDBOX="bwrap" if _bwrap() else "none"),
@@ -221,7 +219,7 @@ async def test_an_issue_that_is_already_fixed_exits_3_and_says_so(tmp_path: Path
     )
     lines: list[str] = []
     code = await run_local(
-        RunOptions(repo=repo, task="mean() is off by one; fix it", model="openai/gpt-4.1-mini"),
+        RunOptions(repo, "mean() is off by one; fix it", FixOptions(model="openai/gpt-4.1-mini")),
         Settings(EQUITR_WORKDIR=tmp_path / "work", EQUITR_SANDBOX="bwrap" if _bwrap() else "none"),
         model=ScriptedModel([read, read]),  # it looks, twice, and finds nothing to change: no worker is asked
         out=lines.append,

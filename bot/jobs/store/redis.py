@@ -14,20 +14,9 @@ from typing import Any, get_args
 from equitr.errors import StoreLost
 from equitr.jobs import seal
 from equitr.jobs.model import END_STATES, Job, NewJob, State, new_row
+from equitr.jobs.store import rules
 from equitr.jobs.store.query import JobChoices, JobQuery, JobsFound, choices_of
 from equitr.jobs.store.rows import doc_to_job, job_doc, parsed, parsed_record
-from equitr.jobs.store.rules import (
-    DEDUPE_TTL_S,
-    GAVE_UP,
-    GAVE_UP_REPORT,
-    MAX_ATTEMPTS,
-    RECORD_TTL_S,
-    REFUSED,
-    REPORT_HOLD_S,
-    PendingReport,
-    job_key,
-    log_refused,
-)
 from equitr.monitor.records import JobRecord
 
 log = logging.getLogger(__name__)
@@ -181,7 +170,7 @@ class RedisStore:
         import redis
 
         self.prefix = prefix
-        self.key = job_key(key)
+        self.key = rules.job_key(key)
         self.redis = redis.Redis.from_url(url, **REDIS_TIMEOUTS)
         self._create = self.redis.register_script(_LUA_CREATE)
         self._update = self.redis.register_script(_LUA_UPDATE)
@@ -243,7 +232,7 @@ class RedisStore:
         job_id = int(
             self._create(
                 keys=[f"{self.prefix}jobs", *(f"{self.prefix}dedupe:{k}" for k in keys)],
-                args=[self.prefix, json.dumps(doc), DEDUPE_TTL_S, self.epoch, job.repo.lower()],
+                args=[self.prefix, json.dumps(doc), rules.DEDUPE_TTL_S, self.epoch, job.repo.lower()],
             )
         )
         if job_id < 0:
@@ -255,7 +244,7 @@ class RedisStore:
         return bool(self.redis.exists(f"{self.prefix}dedupe:{key}"))
 
     def remember(self, key: str) -> bool:
-        return bool(self.redis.set(f"{self.prefix}dedupe:{key}", 1, nx=True, ex=DEDUPE_TTL_S))
+        return bool(self.redis.set(f"{self.prefix}dedupe:{key}", 1, nx=True, ex=rules.DEDUPE_TTL_S))
 
     def get(self, job_id: int) -> Job | None:
         raw = self.redis.get(self._key(job_id))
@@ -355,14 +344,14 @@ class RedisStore:
 
     def claim(self, job_id: int, owner: str, lease_s: float) -> Job | None:
         keys = self._keys(job_id)
-        args = ["claim", owner, time.time(), lease_s, MAX_ATTEMPTS, GAVE_UP, GAVE_UP_REPORT]
+        args = ["claim", owner, time.time(), lease_s, rules.MAX_ATTEMPTS, rules.GAVE_UP, rules.GAVE_UP_REPORT]
         raw = self._update(keys=keys, args=args)
         if not raw:
             return None
         job = parsed(doc_to_job, raw)
         if job is None or not self.authentic(job):
-            self._update(keys=keys, args=["finish", owner, time.time(), "failed", REFUSED, 0])
-            log_refused(job_id, job)
+            self._update(keys=keys, args=["finish", owner, time.time(), "failed", rules.REFUSED, 0])
+            rules.log_refused(job_id, job)
             return None
         return job
 
@@ -373,19 +362,20 @@ class RedisStore:
         self, job_id: int, owner: str, state: State, reason: str = "", cost_usd: float = 0.0, *, report: str = ""
     ) -> bool:
         assert state in END_STATES
-        return self._op(job_id, "finish", owner, state, reason, cost_usd, report, REPORT_HOLD_S) is not None
+        return self._op(job_id, "finish", owner, state, reason, cost_usd, report, rules.REPORT_HOLD_S) is not None
 
     # The outbox: a hash job id → report, a sorted set job id → when to try next, and a try counter.
-    def reports_due(self, now: float, limit: int = 20) -> list[PendingReport]:
+    def reports_due(self, now: float, limit: int = 20) -> list[rules.PendingReport]:
         ids = self.redis.zrangebyscore(f"{self.prefix}outbox:due", "-inf", now, start=0, num=limit, withscores=True)
-        out: list[PendingReport] = []
+        out: list[rules.PendingReport] = []
         for raw_id, score in ids:
             job_id = int(raw_id)
             report = self.redis.hget(f"{self.prefix}outbox", str(job_id))
             if report is None:
                 continue
             tries = int(self.redis.hget(f"{self.prefix}outbox:tries", str(job_id)) or 0)
-            out.append(PendingReport(job_id, report.decode() if isinstance(report, bytes) else report, tries, score))
+            text = report.decode() if isinstance(report, bytes) else report
+            out.append(rules.PendingReport(job_id, text, tries, score))
         return out
 
     def take_report(self, job_id: int, seen_next_at: float, until: float) -> bool:
@@ -430,7 +420,7 @@ class RedisStore:
         # Redis expires dedupe keys and job records by itself (EX on every key); the sweeper's minute is a
         # good time to notice that Redis lost everything, and to drop the index entries of expired records.
         self._lost()
-        cutoff = (time.time() if now is None else now) - RECORD_TTL_S
+        cutoff = (time.time() if now is None else now) - rules.RECORD_TTL_S
         self.redis.zremrangebyscore(f"{self.prefix}records:at", "-inf", cutoff)
         return 0
 
@@ -442,7 +432,7 @@ class RedisStore:
     def save_record(self, job_id: int, record: JobRecord) -> None:
         text = record.to_json()  # bounded and redacted
         pipe = self.redis.pipeline()
-        pipe.set(self._record_key(job_id), text, ex=RECORD_TTL_S)
+        pipe.set(self._record_key(job_id), text, ex=rules.RECORD_TTL_S)
         pipe.zadd(f"{self.prefix}records", {str(job_id): job_id})
         pipe.zadd(f"{self.prefix}records:at", {str(job_id): time.time()})
         pipe.execute()
@@ -453,7 +443,7 @@ class RedisStore:
 
     def add_metrics(self, job_id: int, inc: Mapping[str, float], set_to: Mapping[str, float]) -> bool:
         """Add a job's share to the stored metrics (`equitr.jobs.metrics`), once per job: False when already added."""
-        args: list[Any] = [RECORD_TTL_S, len(inc)]
+        args: list[Any] = [rules.RECORD_TTL_S, len(inc)]
         for key, value in [*inc.items(), *set_to.items()]:
             args += [key, repr(float(value))]
         keys = [f"{self.prefix}metrics", f"{self.prefix}metrics:folded:{job_id}"]

@@ -14,20 +14,9 @@ from typing import Any
 
 from equitr.jobs import seal
 from equitr.jobs.model import END_STATES, Job, NewJob, State, encode_args, new_row
+from equitr.jobs.store import rules
 from equitr.jobs.store.query import JobChoices, JobQuery, JobsFound, choices_of
 from equitr.jobs.store.rows import job_from, parsed, parsed_record
-from equitr.jobs.store.rules import (
-    DEDUPE_TTL_S,
-    GAVE_UP,
-    GAVE_UP_REPORT,
-    MAX_ATTEMPTS,
-    RECORD_TTL_S,
-    REFUSED,
-    REPORT_HOLD_S,
-    PendingReport,
-    job_key,
-    log_refused,
-)
 from equitr.monitor.records import JobRecord
 from equitr.sandbox.private import private_file
 
@@ -86,7 +75,7 @@ class SqliteStore:
     def __init__(self, path: Path | str, *, sync: str = "full", key: bytes | None = None) -> None:
         self.path = str(path)
         self.sync = "NORMAL" if sync == "normal" else "FULL"
-        self.key = job_key(key)
+        self.key = rules.job_key(key)
         if self.path != ":memory:":
             private_file(Path(self.path))
         self._local = threading.local()
@@ -293,16 +282,16 @@ class SqliteStore:
             if found is None or not self.authentic(found):
                 db.execute(
                     "UPDATE jobs SET state='failed', reason=?, updated_at=?, finished_at=? WHERE id=?",
-                    (REFUSED, now, now, job_id),
+                    (rules.REFUSED, now, now, job_id),
                 )
-                log_refused(job_id, found)
+                rules.log_refused(job_id, found)
                 return None
-            if found.attempts >= MAX_ATTEMPTS:
+            if found.attempts >= rules.MAX_ATTEMPTS:
                 db.execute(
                     "UPDATE jobs SET state='failed', reason=?, updated_at=?, finished_at=? WHERE id=?",
-                    (GAVE_UP, now, now, job_id),
+                    (rules.GAVE_UP, now, now, job_id),
                 )
-                db.execute(_SQL_PUT_REPORT, (job_id, GAVE_UP_REPORT, now))
+                db.execute(_SQL_PUT_REPORT, (job_id, rules.GAVE_UP_REPORT, now))
                 return None
             db.execute(
                 "UPDATE jobs SET state='running', owner=?, lease_until=?, attempts=attempts+1, "
@@ -333,10 +322,10 @@ class SqliteStore:
                 (state, reason, cost_usd, now, now, job_id, owner),
             )
             if cur.rowcount == 1 and report:
-                db.execute(_SQL_PUT_REPORT, (job_id, report, now + REPORT_HOLD_S))
+                db.execute(_SQL_PUT_REPORT, (job_id, report, now + rules.REPORT_HOLD_S))
             return cur.rowcount == 1
 
-    def reports_due(self, now: float, limit: int = 20) -> list[PendingReport]:
+    def reports_due(self, now: float, limit: int = 20) -> list[rules.PendingReport]:
         rows = (
             self._conn()
             .execute(
@@ -345,7 +334,7 @@ class SqliteStore:
             )
             .fetchall()
         )
-        return [PendingReport(*row) for row in rows]
+        return [rules.PendingReport(*row) for row in rows]
 
     def take_report(self, job_id: int, seen_next_at: float, until: float) -> bool:
         """Hold a due report for one deliverer (compare-and-set on its time), so that two never post it."""
@@ -416,10 +405,10 @@ class SqliteStore:
         with self._tx() as db:
             db.execute(
                 "DELETE FROM job_records WHERE updated_at < ? OR job_id NOT IN (SELECT id FROM jobs)",
-                (now - RECORD_TTL_S,),
+                (now - rules.RECORD_TTL_S,),
             )
-            db.execute("DELETE FROM metrics_folded WHERE at < ?", (now - RECORD_TTL_S,))
-            return db.execute("DELETE FROM dedupe WHERE created_at < ?", (now - DEDUPE_TTL_S,)).rowcount
+            db.execute("DELETE FROM metrics_folded WHERE at < ?", (now - rules.RECORD_TTL_S,))
+            return db.execute("DELETE FROM dedupe WHERE created_at < ?", (now - rules.DEDUPE_TTL_S,)).rowcount
 
     # -- the monitor's records (equitr.monitor.records) --
 
