@@ -52,17 +52,21 @@ class StatusComment:
             if self._ended:
                 return
             body = status_body(self.status)
-            made = await comments.upsert(
-                self.gh,
-                self.ctx.job.repo,
-                self.ctx.job.number,
-                "status",
-                self.ctx.job.ref,
-                body,
-                author=self.ctx.identity,
-                comment_id=self.comment_id,
-            )
-            self.comment_id, self._shown = int(made["id"]), body
+            await self._edit(body)
+
+    async def _edit(self, body: str) -> None:
+        """Write `body` into this job's status comment (made on the first edit); callers hold `_editing`."""
+        made = await comments.upsert(
+            self.gh,
+            self.ctx.job.repo,
+            self.ctx.job.number,
+            "status",
+            self.ctx.job.ref,
+            body,
+            author=self.ctx.identity,
+            comment_id=self.comment_id,
+        )
+        self.comment_id, self._shown = int(made["id"]), body
 
     async def final(self, outcome: Outcome) -> str | None:
         """The last text of the comment, for the runner to post: no progress edit comes after it."""
@@ -90,17 +94,7 @@ class StatusComment:
                 # times out: no pause is shown, and the edit goes on after its wait.
                 async with self._editing:
                     with without_waiting():
-                        await comments.upsert(
-                            self.gh,
-                            self.ctx.job.repo,
-                            self.ctx.job.number,
-                            "status",
-                            self.ctx.job.ref,
-                            body,
-                            author=self.ctx.identity,
-                            comment_id=self.comment_id,
-                        )
-                    self._shown = body
+                        await self._edit(body)
         except (EquitrError, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("job %s: the status could not show the pause (%r)", self.ctx.job.id, exc)
         if resume_after_s is not None:

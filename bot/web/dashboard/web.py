@@ -206,30 +206,23 @@ def create_dashboard(store: JobStore, config: AuthConfig) -> Starlette:
     # -- pages -----------------------------------------------------------------------------------------------
 
     async def jobs_page(request: Request, session: Session) -> Response:
+        error, page, found = "", None, JobChoices()
         try:
             wanted = data.JobFilter.parse(dict(request.query_params))
-        except BadFilter as exc:
-            return render(
-                request,
-                "jobs.html",
-                status=400,
-                session=session,
-                error=str(exc),
-                page=None,
-                filter=data.JobFilter(),
-                choices=data.choices(JobChoices()),
-                urlencode=urllib.parse.urlencode,
-            )
-        page, found = await asyncio.to_thread(list_page, wanted, session.repos)
+        except BadFilter as exc:  # the page says what is wrong with the filter, and lists nothing
+            wanted, error = data.JobFilter(), str(exc)
+        else:
+            page, found = await asyncio.to_thread(list_page, wanted, session.repos)
         return render(
             request,
             "jobs.html",
+            status=400 if error else 200,
             session=session,
             page=page,
             filter=wanted,
             choices=data.choices(found),
             urlencode=urllib.parse.urlencode,
-            error="",
+            error=error,
         )
 
     async def job_page(request: Request, session: Session) -> Response:
