@@ -33,6 +33,8 @@ from equitr.sandbox.private import private_file
 
 log = logging.getLogger(__name__)
 
+MessageRow = tuple[str, tuple[object, ...]]  # SQL and its parameters
+
 Executor = Callable[[int], None]
 Notifier = Callable[[dict[str, Any]], None]
 Sweeper = Callable[[], None]
@@ -269,6 +271,17 @@ class Queue:
 
     def enqueue_job(self, job_id: int) -> None:
         self._run_job(job_id)
+
+    def job_message_row(self, job_id: int, db: Path) -> MessageRow | None:
+        """Job `job_id`'s message as the row huey's SQLite storage would insert, for a store on the file `db` to
+        write in the transaction that stores the job (`SqliteStore.create(message=…)`): one commit and one
+        fsync per delivery instead of two, and no job stored without its message (R11). None when this queue
+        is not in that file (Redis, or another file): the caller enqueues after the commit."""
+        storage = self.huey.storage
+        if not isinstance(storage, SqliteStorage) or Path(storage.filename).resolve() != db.resolve():
+            return None
+        data = self.huey.serialize_task(self._run_job.s(job_id))
+        return "INSERT INTO task (queue, data, priority) VALUES (?, ?, ?)", (storage.name, data, 0)
 
     def enqueue_job_later(self, job_id: int, delay_s: float) -> None:
         """The job's message, delivered to a worker in `delay_s` seconds (a rate limit's reset)."""

@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,7 +30,7 @@ from equitr.events.context import Routed
 from equitr.events.decisions import Fields, Identity, Ignored, Installation, Notice, Trigger
 from equitr.github.permissions import Permissions
 from equitr.jobs.model import Job, NewJob
-from equitr.jobs.queue import Queue
+from equitr.jobs.queue import MessageRow, Queue
 from equitr.jobs.store import JobStore
 from equitr.jobs.store.rules import DEDUPE_TTL_S
 
@@ -263,10 +264,19 @@ class Dispatcher:
                 log.warning("could not add the 👀 reaction to %s comment %s: %s", repo, comment_id, exc)
 
     def _store_and_enqueue(self, new: NewJob, keys: tuple[str, ...]) -> Job | None:
-        """One thread hop for both writes. If the enqueue fails after the commit, the job is still stored
+        """One thread hop for both writes, and one transaction where the queue lives in the store's SQLite
+        file. Otherwise the message is enqueued after the commit; if that fails, the job is still stored
         `queued`, and the sweeper enqueues it again."""
-        job = self.store.create(new, keys)
-        if job is not None:
+        written: list[int] = []
+
+        def message(job_id: int, db: Path) -> MessageRow | None:
+            row = self.queue.job_message_row(job_id, db)
+            if row is not None:
+                written.append(job_id)
+            return row
+
+        job = self.store.create(new, keys, message=message)
+        if job is not None and not written:
             try:
                 self.queue.enqueue_job(job.id)
             except Exception:

@@ -38,7 +38,9 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def sender(gh: FakeGitHub, url: str, index: int, until: float, times: list[float], errors: list[int]) -> None:
+async def sender(
+    gh: FakeGitHub, url: str, index: int, until: float, times: list[float], errors: list[int], *, report: bool = False
+) -> None:
     number = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
         while time.monotonic() < until:
@@ -47,6 +49,8 @@ async def sender(gh: FakeGitHub, url: str, index: int, until: float, times: list
             # would get a 404 and a logged warning per delivery, which production does not pay).
             comment = gh.add_comment(REPO, 1, "/equitr help", user="alice")
             data = comment_payload(REPO, number=1, comment_id=comment["id"], body="/equitr help")
+            if report:  # the reliability report's sender: no installation, so no 👀 and no permission call
+                data.pop("installation", None)
             body = json.dumps(data).encode()
             started = time.perf_counter()
             async with session.post(url, data=body, headers=headers(body, "issue_comment", f"b-{index}-{number}")) as r:
@@ -87,7 +91,9 @@ async def run(args: argparse.Namespace) -> None:
         cpu_before = cpu_s(server.proc.pid)
         started = time.monotonic()
         until = started + args.seconds
-        await asyncio.gather(*(sender(gh, url, i + 1, until, times, errors) for i in range(args.senders)))
+        await asyncio.gather(
+            *(sender(gh, url, i + 1, until, times, errors, report=args.as_report) for i in range(args.senders))
+        )
         elapsed = time.monotonic() - started
         cpu = cpu_s(server.proc.pid) - cpu_before
         server.signal(9)  # measured; nothing to drain
@@ -107,6 +113,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--sync", choices=["full", "normal"], default="full")
     parser.add_argument("--workers", action="store_true", help="run the in-process workers too")
+    parser.add_argument(
+        "--as-report",
+        action="store_true",
+        help="send what the reliability report's send.py sent (no `installation`): its 264/s is comparable only so",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -196,3 +196,34 @@ def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
 
 def test_url_passwords_are_known_in_both_spellings() -> None:
     assert redisguard.url_secrets("redis://:pa%40ss@host/0") == ["pa%40ss", "pa@ss"]
+
+
+def test_a_job_and_its_message_are_written_in_one_transaction_when_they_share_the_file(tmp_path: Path) -> None:
+    """The dispatcher's one commit per delivery: the job and its queue message are durable together, and a
+    message that cannot be written leaves no job behind (no job stored without its message, R11)."""
+    db = tmp_path / "equitr.db"
+    queue = Queue(db=db, redis_url=None, key=KEY)
+    store = SqliteStore(db)
+    try:
+        new = NewJob(kind="help", repo="o/r", number=1, requester="alice", delivery_id="d1")
+        job = store.create(new, ["delivery:d1"], message=queue.job_message_row)
+        assert job is not None
+        (task,) = [queue.huey.deserialize_task(m) for m in raw_messages(queue)]
+        assert task.name.endswith("run_job") and task.args == (job.id,)
+
+        elsewhere = SqliteStore(tmp_path / "other.db")  # a store on another file: the queue is not in it
+        assert queue.job_message_row(1, tmp_path / "other.db") is None
+        assert elsewhere.create(new, ["delivery:d1"], message=queue.job_message_row) is not None
+        assert raw_messages(queue) == []
+
+        def broken(job_id: int, path: Path) -> tuple[str, tuple[object, ...]]:
+            return "INSERT INTO no_such_table VALUES (?)", (job_id,)
+
+        again = NewJob(kind="help", repo="o/r", number=1, requester="alice", delivery_id="d2")
+        with pytest.raises(Exception, match="no_such_table"):
+            store.create(again, ["delivery:d2"], message=broken)
+        assert [j.delivery_id for j in store.jobs(limit=None)] == ["d1"]  # rolled back with its message
+        assert not store.seen("delivery:d2")  # so GitHub's redelivery is stored, not taken for a duplicate
+    finally:
+        queue.close()
+        store.close()

@@ -225,7 +225,9 @@ class RedisStore:
     def _key(self, job_id: int) -> str:
         return f"{self.prefix}job:{job_id}"
 
-    def create(self, job: NewJob, keys: Sequence[str]) -> Job | None:
+    def create(self, job: NewJob, keys: Sequence[str], *, message: rules.MessageFor | None = None) -> Job | None:
+        """Store `job` unless one of its dedupe `keys` is known. `message` is not used: the queue's messages are
+        not SQL rows here, and the caller enqueues after this returns."""
         now = time.time()
         mac = seal.job_mac(self.key, job)
         doc = job_doc(new_row(job, 0, now, mac=mac))

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,3 +105,8 @@ def log_refused(job_id: int, job: Job | None) -> None:
         job_id,
         what,
     )
+
+
+# The queue's message for a stored job, as SQL for the store to run in the job's own transaction (given the job's
+# id and the store's file), or None when the queue is elsewhere (`Queue.job_message_row`).
+MessageFor = Callable[[int, Path], "tuple[str, tuple[object, ...]] | None"]

@@ -68,6 +68,19 @@ _SQL_PUT_REPORT = (
 )
 
 
+# One writer lock per database file and process. SQLite lets one transaction write at a time; threads that find
+# the file locked wait in its busy handler, which sleeps in growing steps (up to 100 ms) and lets late comers
+# through first: under 50 concurrent deliveries that made a p99 of 0.6–0.8 s. In a queue on this lock, threads
+# take turns as they came; other processes on the file still meet the busy handler.
+_WRITERS: dict[str, threading.RLock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer(path: str) -> threading.RLock:
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(path, threading.RLock())
+
+
 class SqliteStore:
     """Jobs in an SQLite file (WAL; synchronous=FULL by default, so a committed job survives power loss).
     The file is private to equitr's user (0600): it holds issue text and job arguments."""
@@ -79,6 +92,7 @@ class SqliteStore:
         if self.path != ":memory:":
             private_file(Path(self.path))
         self._local = threading.local()
+        self._writing = _writer(str(Path(self.path).resolve()) if self.path != ":memory:" else f":memory:{id(self)}")
         self._conn().executescript(_SCHEMA)
         self._migrate()
 
@@ -108,13 +122,14 @@ class SqliteStore:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._writing:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def _one_row(self, sql: str, params: tuple[object, ...]) -> bool:
         """One write in its own transaction: whether it changed exactly one row (the compare-and-set held)."""
@@ -136,7 +151,9 @@ class SqliteStore:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO health (id, at) VALUES (1, ?)", (time.time(),))
 
-    def create(self, job: NewJob, keys: Sequence[str]) -> Job | None:
+    def create(self, job: NewJob, keys: Sequence[str], *, message: rules.MessageFor | None = None) -> Job | None:
+        """Store `job` unless one of its dedupe `keys` is known; with `message`, its queue message too, in the
+        same transaction (one commit: the job and its message are durable together)."""
         now = time.time()
         mac = seal.job_mac(self.key, job)
         with self._tx() as db:
@@ -164,7 +181,10 @@ class SqliteStore:
             )
             db.executemany("INSERT INTO dedupe (key, created_at) VALUES (?, ?)", [(k, now) for k in keys])
             job_id = cur.lastrowid
-        assert job_id is not None
+            assert job_id is not None
+            row = message(job_id, Path(self.path)) if message is not None else None
+            if row is not None:
+                db.execute(*row)
         return new_row(job, job_id, now, mac=mac)
 
     def adopt(self, job: Job) -> Job | None:
