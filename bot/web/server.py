@@ -108,9 +108,6 @@ def deadline_protocol(header_timeout_s: float, max_header_bytes: int = MAX_HEADE
       past `max_header_bytes` the request gets a 400 and a closed connection, as h11 answered."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class HeadersTooLarge(Exception):
-        pass
-
     class DeadlineHttpToolsProtocol(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
         _head: int | None = 0  # bytes read of this request's head; None once its headers are complete
@@ -123,7 +120,7 @@ def deadline_protocol(header_timeout_s: float, max_header_bytes: int = MAX_HEADE
         def data_received(self, data: bytes) -> None:
             if self._head is not None:
                 self._head += len(data)
-            super().data_received(data)  # HeadersTooLarge from a callback ends in uvicorn's 400 and close
+            super().data_received(data)  # an error raised in a callback ends in uvicorn's 400 and close
             if self._head is not None and self._head > max_header_bytes and not self.transport.is_closing():
                 self.logger.warning("Request headers larger than %d bytes.", max_header_bytes)
                 self.send_400_response("Request headers too large.")
@@ -136,7 +133,7 @@ def deadline_protocol(header_timeout_s: float, max_header_bytes: int = MAX_HEADE
         def on_header(self, name: bytes, value: bytes) -> None:
             self._fields += len(name) + len(value) + 4  # ": " and CRLF
             if self._fields > max_header_bytes:
-                raise HeadersTooLarge
+                raise ValueError(f"request headers larger than {max_header_bytes} bytes")
             super().on_header(name, value)
 
         def on_headers_complete(self) -> None:
