@@ -213,6 +213,18 @@ class Stack:
     def answers(self, job: Job, number: int = 1) -> list[dict[str, Any]]:
         return [c for c in self.github.issue_comments(REPO, number) if f"equitr:answer:{job.uid}" in c["body"]]
 
+    def _held(self) -> int:
+        return sum(c.status == 503 for c in self.github.calls_to("GET", f"/repos/{REPO}/issues/1/comments"))
+
+    def hold_the_job(self) -> None:
+        """GitHub asks the next job to come back in a minute: it waits, `running`, inside its first GitHub call."""
+        self.github.fail_next("GET", f"/repos/{REPO}/issues/1/comments", status=503, headers={"retry-after": "60"})
+        self.held = self._held()
+
+    async def job_held(self, what: str = "the job to wait on GitHub") -> None:
+        """Until the job `hold_the_job` set up for is waiting on GitHub."""
+        await wait_for(lambda: self._held() > self.held, what=what)
+
     def close(self) -> None:
         for proc in self.procs:
             if proc.alive():

@@ -127,15 +127,6 @@ async def test_kill_9_loses_nothing_acknowledged_and_runs_nothing_twice(
         servers.current.signal(signal.SIGTERM)
 
 
-def _held(stack: Stack) -> int:
-    return sum(c.status == 503 for c in stack.github.calls_to("GET", f"/repos/{REPO}/issues/1/comments"))
-
-
-def _hold_the_job(stack: Stack) -> None:
-    # GitHub asks the job to come back in a minute: it waits, `running`, inside its first GitHub call.
-    stack.github.fail_next("GET", f"/repos/{REPO}/issues/1/comments", status=503, headers={"retry-after": "60"})
-    stack.held = _held(stack)
-
 
 async def test_a_job_whose_workers_keep_dying_ends_on_the_issue_once_github_is_back(stack: Stack) -> None:
     """R2: three `kill -9`s while the job runs, then the fourth process gives it up while GitHub refuses
@@ -144,15 +135,15 @@ async def test_a_job_whose_workers_keep_dying_ends_on_the_issue_once_github_is_b
     servers = Servers(stack)
     await servers.start()
     assert servers.current is not None
-    _hold_the_job(stack)
+    stack.hold_the_job()
     status, answer, _ = await servers.current.post("issue_comment", stack.help_comment(), "r2-1")
     assert status == 202
     job_id = answer["jobs"][0]
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        await wait_for(lambda: _held(stack) > stack.held, what=f"attempt {attempt} to run")
+        await stack.job_held(f"attempt {attempt} to run")
         assert stack.job(job_id).state == "running"
         if attempt < MAX_ATTEMPTS:
-            _hold_the_job(stack)  # before the restart: its start-up sweep takes the job up at once
+            stack.hold_the_job()  # before the restart: its start-up sweep takes the job up at once
         else:  # GitHub goes away as the next process gives the job up
             for method in ("POST", "PATCH"):
                 stack.github.fail_next(method, f"/repos/{REPO}/issues/*", status=502, times=1000)

@@ -9,23 +9,11 @@ import signal
 import pytest
 
 from tests.fakes.model_server import Fault
-from tests.reliability.harness import ACCEPT, PLAN, REPO, Stack, wait_for
+from tests.reliability.harness import ACCEPT, PLAN, Stack, wait_for
 
 pytestmark = pytest.mark.slow
 
 
-def _held(stack: Stack) -> int:
-    return sum(c.status == 503 for c in stack.github.calls_to("GET", f"/repos/{REPO}/issues/1/comments"))
-
-
-def _hold_the_job(stack: Stack) -> None:
-    # GitHub asks the job to come back in a minute: it waits, `running`, inside its first GitHub call.
-    stack.github.fail_next("GET", f"/repos/{REPO}/issues/1/comments", status=503, headers={"retry-after": "60"})
-    stack.held = _held(stack)
-
-
-async def _running(stack: Stack) -> None:
-    await wait_for(lambda: _held(stack) > stack.held, what="the job to wait on GitHub")
 
 
 async def test_sigterm_to_serve_hands_the_running_job_back_uncounted(stack: Stack) -> None:
@@ -33,17 +21,17 @@ async def test_sigterm_to_serve_hands_the_running_job_back_uncounted(stack: Stac
     status, answer, _ = await server.post("issue_comment", stack.help_comment(), "term-serve-1")
     assert status == 202
     job_id = answer["jobs"][0]
-    _hold_the_job(stack)
-    await _running(stack)
+    stack.hold_the_job()
+    await stack.job_held()
     for _deploy in range(3):  # three deploys in a row would have failed the job as three crashes
         took = server.signal(signal.SIGTERM)
         print(f"\nserve exited {took:.2f} s after SIGTERM (grace 1 s)")
         job = stack.job(job_id)
         assert job.state == "queued" and job.attempts == 0, job
         assert "handed back" in server.output()
-        _hold_the_job(stack)  # before the restart: its start-up sweep takes the job up at once
+        stack.hold_the_job()  # before the restart: its start-up sweep takes the job up at once
         server = await stack.serve()
-        await _running(stack)
+        await stack.job_held()
     stack.github.clear_failures()
     took = server.signal(signal.SIGTERM)
     server = await stack.serve()
@@ -61,8 +49,8 @@ async def test_sigterm_to_a_worker_hands_the_job_back_within_the_grace_period(st
     status, answer, _ = await web.post("issue_comment", stack.help_comment(), "term-worker-1")
     assert status == 202
     job_id = answer["jobs"][0]
-    _hold_the_job(stack)
-    await _running(stack)
+    stack.hold_the_job()
+    await stack.job_held()
     took = worker.signal(signal.SIGTERM, wait_s=20)
     print(f"\nequitr worker exited {took:.2f} s after SIGTERM (grace 1 s)")
     job = stack.job(job_id)

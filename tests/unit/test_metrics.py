@@ -3,11 +3,6 @@ format (checked with prometheus-client's own parser), against SQLite and a real 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
@@ -15,19 +10,7 @@ from prometheus_client.registry import CollectorRegistry
 from equitr.jobs.metrics import StoreCollector, fold
 from equitr.jobs.model import Job, NewJob
 from equitr.jobs.store import JobStore
-from equitr.jobs.store.redis import RedisStore
-from equitr.jobs.store.sqlite import SqliteStore
 from equitr.monitor.records import PerformanceMonitor
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
-    if request.param == "sqlite":
-        s: JobStore = SqliteStore(tmp_path / "jobs.db")
-    else:
-        s = RedisStore(request.getfixturevalue("redis_url"), prefix=f"test:{time.monotonic_ns()}:")
-    yield s
-    s.close()
 
 
 def scrape(store: JobStore) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -180,17 +179,6 @@ def test_the_active_monitor_is_found_by_the_seams() -> None:
 
 
 # -- storage ---------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
-    if request.param == "sqlite":
-        s: JobStore = SqliteStore(tmp_path / "jobs.db")
-    else:
-        url = request.getfixturevalue("redis_url")
-        s = RedisStore(url, prefix=f"test:{time.monotonic_ns()}:")
-    yield s
-    s.close()
 
 
 def new_job(n: int, repo: str = "o/r") -> NewJob:

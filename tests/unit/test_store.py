@@ -6,27 +6,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from equitr.jobs.model import NewJob
 from equitr.jobs.store import JobStore
-from equitr.jobs.store.redis import RedisStore
 from equitr.jobs.store.rules import MAX_ATTEMPTS, is_stale, owner_is_dead, process_owner
 from equitr.jobs.store.sqlite import SqliteStore
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
-    if request.param == "sqlite":
-        s: JobStore = SqliteStore(tmp_path / "jobs.db")
-    else:
-        url = request.getfixturevalue("redis_url")
-        s = RedisStore(url, prefix=f"test:{time.monotonic_ns()}:")
-    yield s
-    s.close()
 
 
 def job(n: int = 1, kind: str = "fix") -> NewJob:

@@ -7,31 +7,17 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
-import pytest
 
 from equitr.jobs.model import Job, NewJob
 from equitr.jobs.store import JobStore
 from equitr.jobs.store.query import JobQuery
 from equitr.jobs.store.redis import RedisStore
-from equitr.jobs.store.sqlite import SqliteStore
 from equitr.web.dashboard import AuthConfig, create_dashboard
 
 OWNER = "test:1:1"
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
-    if request.param == "sqlite":
-        s: JobStore = SqliteStore(tmp_path / "jobs.db")
-    else:
-        s = RedisStore(request.getfixturevalue("redis_url"), prefix=f"test:{time.monotonic_ns()}:")
-    yield s
-    s.close()
 
 
 def make(store: JobStore, n: int, repo: str, kind: str, end: str) -> Job:
@@ -56,9 +42,7 @@ ENDS = ("done", "failed", "queued", "running", "cancelled")
 
 def seed(store: JobStore, count: int = 60) -> list[Job]:
     """`count` jobs over three repositories (one spelled with capitals), two kinds and every state."""
-    return [
-        make(store, n, REPOS[n % 3], KINDS[n % 2 if n % 3 != 2 else 0], ENDS[n % 5]) for n in range(count)
-    ]
+    return [make(store, n, REPOS[n % 3], KINDS[n % 2 if n % 3 != 2 else 0], ENDS[n % 5]) for n in range(count)]
 
 
 def expected(jobs: list[Job], query: JobQuery) -> list[Job]:
