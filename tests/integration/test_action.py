@@ -156,15 +156,22 @@ def stored_jobs(db: Path) -> list[Job]:
 # -- events the webhook server also handles --------------------------------------------------------------
 
 
-async def test_issue_comment_help_runs_the_job_and_answers(
-    fake: FakeGitHub, runner_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def help_comment(fake: FakeGitHub, runner_env: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """An issue with a `/equitr help` comment, and the runner's environment for its event (GitHub's own
+    example payload, pointed at them): (issue, comment, payload)."""
     issue = fake.add_issue(REPO, title="Crash on start", user=USER)
     comment = fake.add_comment(REPO, issue["number"], "/equitr help", user=USER)
     payload = vendored("issue_comment", "00.created.json")
     payload["issue"]["number"] = issue["number"]
     payload["comment"].update(id=comment["id"], body="/equitr help")
     runner_env("issue_comment", payload)
+    return issue, comment, payload
+
+
+async def test_issue_comment_help_runs_the_job_and_answers(
+    fake: FakeGitHub, runner_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    issue, comment, payload = help_comment(fake, runner_env)
 
     result = await run(tmp_path, capsys)
 
@@ -194,12 +201,7 @@ async def test_a_rate_limit_in_an_action_run_is_waited_out_not_parked(
     """R9: nothing runs a parked job after the Action's run has ended (its store is gone with it), so there a
     long rate-limit wait is waited out in place and the job ends in this run."""
     monkeypatch.setattr(runner_module, "PARK_AFTER_S", 1.0)  # a 2 s wait counts as long here
-    issue = fake.add_issue(REPO, title="Crash on start", user=USER)
-    comment = fake.add_comment(REPO, issue["number"], "/equitr help", user=USER)
-    payload = vendored("issue_comment", "00.created.json")
-    payload["issue"]["number"] = issue["number"]
-    payload["comment"].update(id=comment["id"], body="/equitr help")
-    runner_env("issue_comment", payload)
+    issue, _, _ = help_comment(fake, runner_env)
     fake.secondary_rate_limit_next("POST", f"/repos/{REPO}/issues/{issue['number']}/comments", retry_after=2)
 
     result = await run(tmp_path, capsys)
