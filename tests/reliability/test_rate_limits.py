@@ -6,11 +6,12 @@ installation's job. Then the parked job runs, once. So is a `fix` job stopped be
 from __future__ import annotations
 
 import signal
+from typing import Any
 
 import pytest
 
 from tests.conftest import comment_payload
-from tests.reliability.harness import ACCEPT, PLAN, REPO, Stack, wait_for
+from tests.reliability.harness import ACCEPT, PLAN, REPO, Server, Stack, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -28,18 +29,26 @@ def _other_installation(stack: Stack) -> dict[str, object]:
     return comment_payload(OTHER, number=1, comment_id=other["id"], body="/equitr help", installation=8)
 
 
-async def test_a_rate_limited_job_is_parked_and_frees_the_worker(stack: Stack) -> None:
-    stack.env["EQUITR_WORKERS"] = "1"
-    gh = stack.github
-    data = _other_installation(stack)
-    server = await stack.serve()
-    gh.secondary_rate_limit_next("POST", f"/repos/{REPO}/issues/1/comments", retry_after=20)
-    _, first, _ = await server.post("issue_comment", stack.help_comment(), "r9-limited")
-    limited = first["jobs"][0]
-    await wait_for(lambda: any(c.status == 403 for c in gh.calls_to("POST", f"/repos/{REPO}/issues/1/comments")))
-    _, second, _ = await server.post("issue_comment", data, "r9-other")
+async def _limited_while_another_runs(
+    stack: Stack, server: Server, limited: dict[str, Any], other: dict[str, Any], name: str
+) -> int:
+    """Send `limited`, whose first comment write meets a secondary rate limit (a 20 s wait), then `other`
+    (another installation's), and wait until `other`'s job is done; the limited job's id."""
+    posts = f"/repos/{REPO}/issues/1/comments"
+    stack.github.secondary_rate_limit_next("POST", posts, retry_after=20)
+    _, first, _ = await server.post("issue_comment", limited, f"{name}-limited")
+    await wait_for(lambda: any(c.status == 403 for c in stack.github.calls_to("POST", posts)))
+    _, second, _ = await server.post("issue_comment", other, f"{name}-other")
     free = second["jobs"][0]
     await wait_for(lambda: stack.job(free).state == "done", timeout=15, what="the other installation's job")
+    return int(first["jobs"][0])
+
+
+async def test_a_rate_limited_job_is_parked_and_frees_the_worker(stack: Stack) -> None:
+    stack.env["EQUITR_WORKERS"] = "1"
+    data = _other_installation(stack)
+    server = await stack.serve()
+    limited = await _limited_while_another_runs(stack, server, stack.help_comment(), data, "r9")
     assert stack.job(limited).state == "queued" and stack.job(limited).attempts == 0  # parked, not running
     await wait_for(lambda: stack.job(limited).state == "done", timeout=60, what="the parked job after the reset")
     job = stack.job(limited)
@@ -54,13 +63,7 @@ async def test_a_fix_job_limited_before_its_first_model_call_is_parked_too(stack
     with stack.models([PLAN, ACCEPT]) as model:
         server = await stack.serve()
         # Its first write (the status comment) meets a secondary limit: a 20 s wait, before any model call.
-        gh.secondary_rate_limit_next("POST", f"/repos/{REPO}/issues/1/comments", retry_after=20)
-        _, first, _ = await server.post("issue_comment", stack.fix_comment(), "r9-fix-limited")
-        limited = first["jobs"][0]
-        await wait_for(lambda: any(c.status == 403 for c in gh.calls_to("POST", f"/repos/{REPO}/issues/1/comments")))
-        _, second, _ = await server.post("issue_comment", data, "r9-fix-other")
-        free = second["jobs"][0]
-        await wait_for(lambda: stack.job(free).state == "done", timeout=15, what="the other installation's job")
+        limited = await _limited_while_another_runs(stack, server, stack.fix_comment(), data, "r9-fix")
         job = stack.job(limited)
         assert job.state == "queued" and job.attempts == 0, job  # parked, not holding the worker
         assert model.requests == []  # stopped before any model work: parking cost nothing
