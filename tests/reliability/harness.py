@@ -30,22 +30,6 @@ from tests.fakes.model_server import Fault, ModelServer, serve
 
 REPO = "octo/repo"
 MODEL = "openai-compatible/scripted"
-# A fix the sample repository takes (its bug: mean() divides by one too many), and the review that accepts it.
-PLAN = json.dumps(
-    {
-        "execution_steps": [
-            {"step": 1, "tool": "search", "parameters": {"query": "def mean"}, "dependencies": []},
-            {
-                "step": 2,
-                "tool": "file",
-                "parameters": {"action": "edit", "path": "mathutil.py", "search": "(len(values) + 1)",
-                               "replace": "len(values)"},
-                "dependencies": [1],
-            },
-        ]
-    }
-)  # fmt: skip
-ACCEPT = '{"decision": "accept", "reason": "mean() now divides by the number of values"}'
 
 
 class Proc:

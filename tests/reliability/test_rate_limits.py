@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import comment_payload
-from tests.reliability.harness import ACCEPT, PLAN, REPO, Server, Stack, wait_for
+from tests.integration.test_github_e2e import ACCEPT, PLAN
+from tests.reliability.harness import REPO, Server, Stack, wait_for
 
 pytestmark = pytest.mark.slow
 

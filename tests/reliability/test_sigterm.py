@@ -9,7 +9,8 @@ import signal
 import pytest
 
 from tests.fakes.model_server import Fault
-from tests.reliability.harness import ACCEPT, PLAN, Stack, wait_for
+from tests.integration.test_github_e2e import ACCEPT, PLAN
+from tests.reliability.harness import Stack, wait_for
 
 pytestmark = pytest.mark.slow
 
