@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import aiohttp
 from gidgethub.abc import GitHubAPI
 
-from equitr.errors import ConfigError, EquitrError, JobBusy, Parked
+from equitr.errors import ConfigError, EquitrError, GitHubError, JobBusy, Parked
 from equitr.errors.render import format_error
 from equitr.events.commands import COMMANDS, EXCLUSIVE
 from equitr.events.decisions import Identity
@@ -71,6 +71,18 @@ class Outcome:
     cost_usd: float = 0.0
     # What made a failed job fail, for the formatted error comment (none for a failure the status shows).
     error: BaseException | None = field(default=None, compare=False)
+
+
+def outlasted(parked: Parked) -> GitHubError:
+    """The error of a job whose rate limit outlasted parking (`PARK_MAX_AGE_S`, or no delayed queue): Parked's
+    hint says equitr runs the job again, which is no longer so."""
+    resets = time.strftime("%H:%M UTC", time.gmtime(parked.until))
+    return GitHubError(
+        parked.message,
+        status=parked.status,
+        hint=f"Comment `/equitr retry` after GitHub's limit resets (at {resets}).",
+        kind="rate-limited",
+    )
 
 
 class StatusView(Protocol):
@@ -282,6 +294,8 @@ class Runner:
             self._pause_installation(job.installation_id, outcome.error.until)
             if await self._park(job, outcome.error.until, ctx, mon.cost_usd):
                 return None, False
+        if isinstance(outcome.error, Parked):  # not parked after all: the job ends here, and nothing runs it again
+            outcome.error = outlasted(outcome.error)
         latest = await asyncio.to_thread(self.store.get, job.id)
         if latest is not None and latest.owner != self.owner:
             log.warning("job %s lost its lease while running; its new owner finishes it", job.id)

@@ -146,6 +146,23 @@ async def test_a_job_that_paid_for_its_model_waits_for_a_rate_limit_in_place_and
     assert "### ✅ equitr `fix` — done" in status_comment(w, job_id)
 
 
+async def test_a_rate_limit_that_outlasts_parking_ends_the_job_pointing_to_retry(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job still rate-limited when it may no longer be parked (here at once: `PARK_MAX_AGE_S` 0) ends
+    failed; its error must not promise that equitr runs it again, and says how to ask for it."""
+    w = world
+    monkeypatch.setattr(runner_module, "PARK_AFTER_S", 1.0)
+    monkeypatch.setattr(runner_module, "PARK_MAX_AGE_S", 0.0)
+    w.fake.secondary_rate_limit_next("POST", f"/repos/{REPO}/issues/1/comments", retry_after=30)
+    _, answer = await comment(w, "/equitr help")
+    outcome = await run_job(w, answer)
+    assert outcome.state == "failed", outcome
+    error = error_comment(w, answer["jobs"][0])
+    assert "/equitr retry" in error and "UTC" in error, error
+    assert "runs the job again" not in error and "Traceback" not in error
+
+
 async def test_an_ending_github_did_not_take_is_posted_when_github_is_back(world: World) -> None:
     """R2 (b): GitHub is unreachable when the job ends: the report is kept and the sweeper posts it later;
     the status comment never stays "⏳"."""
